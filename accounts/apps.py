@@ -1,0 +1,23 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _after_migrate(sender, **kwargs) -> None:  # noqa: ANN001
+    # Runs once per migrate, after the last app's permissions exist.
+    from django.apps import apps
+
+    if sender.label != list(apps.get_app_configs())[-1].label:
+        return
+    from accounts.roles import sync_role_groups
+    from config.beat import sync_beat_schedule
+
+    sync_role_groups()
+    sync_beat_schedule()
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    verbose_name = "Creators & team"
+
+    def ready(self) -> None:
+        post_migrate.connect(_after_migrate, dispatch_uid="accounts.after_migrate")

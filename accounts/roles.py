@@ -1,0 +1,56 @@
+"""Which model permissions each role carries.
+
+Roles are Django groups (created by a data migration) whose permissions are kept in step with
+this table after every migrate, so a model added by a later app is granted without a hand edit.
+Patterns are `app_label.codename` with `*` wildcards.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+from accounts.models import Role
+
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    Role.MANAGER: (
+        "accounts.view_creator", "accounts.change_creator", "accounts.view_membership",
+        "content.*", "scheduling.*", "analytics.view_*",
+        "compliance.view_performer", "compliance.view_consentrecord",
+    ),
+    Role.EDITOR: (
+        "accounts.view_creator",
+        "content.view_*", "content.add_*", "content.change_*",
+        "scheduling.view_*", "scheduling.add_post", "scheduling.change_post",
+        "compliance.view_performer",
+    ),
+    Role.CHATTER: (
+        "accounts.view_creator",
+        "analytics.view_fan", "analytics.change_fan", "analytics.view_subscription", "analytics.view_offer",
+        "content.view_asset", "content.view_collection",
+    ),
+    Role.COMPLIANCE: (
+        "accounts.view_creator", "accounts.view_auditevent",
+        "compliance.*", "content.view_*", "scheduling.view_*",
+    ),
+    Role.ANALYST: (
+        "accounts.view_creator", "analytics.view_*", "content.view_asset", "scheduling.view_*",
+    ),
+}
+
+
+def role_grants(role: str, app_label: str, codename: str) -> bool:
+    full = f"{app_label}.{codename}"
+    return any(fnmatchcase(full, pattern) for pattern in ROLE_PERMISSIONS.get(role, ()))
+
+
+def sync_role_groups(group_model=None, permission_model=None) -> None:  # noqa: ANN001
+    """Create one group per role and set its permissions from the table. Idempotent."""
+    if group_model is None:
+        from django.contrib.auth.models import Group as group_model  # noqa: N813
+        from django.contrib.auth.models import Permission as permission_model  # noqa: N813
+
+    perms = list(permission_model.objects.select_related("content_type"))
+    for role in Role:
+        group, _ = group_model.objects.get_or_create(name=role.label)
+        wanted = [p for p in perms if role_grants(role.value, p.content_type.app_label, p.codename)]
+        group.permissions.set(wanted)

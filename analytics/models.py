@@ -1,0 +1,1 @@
+"""Models of the analytics domain (grown by its own issue)."""

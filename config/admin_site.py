@@ -1,0 +1,20 @@
+"""The admin site staff work in: unfold's site plus Atelier's own pages (two-factor, boards)."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, path
+from unfold.sites import UnfoldAdminSite
+
+
+class AtelierAdminSite(UnfoldAdminSite):
+    site_title = "Atelier"
+    site_header = "Atelier"
+    index_title = "Dashboard"
+
+    def extra_urls(self) -> list[URLPattern]:
+        from accounts import views as account_views
+
+        return [
+            path("2fa/", account_views.two_factor, name="two_factor"),
+            path("2fa/setup/", self.admin_view(account_views.two_factor_setup), name="two_factor_setup"),
+        ]

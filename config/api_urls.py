@@ -1,0 +1,10 @@
+"""`/api/v1/`: one router, each app registers its viewsets in its own `api` module."""
+
+from rest_framework.routers import DefaultRouter
+
+from accounts.api import views as accounts_views
+
+router = DefaultRouter()
+accounts_views.register(router)
+
+urlpatterns = router.urls

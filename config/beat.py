@@ -1,0 +1,73 @@
+"""Fixed periodic jobs, declared in code and mirrored into django-celery-beat.
+
+The calendar itself lives in rows (due times), never in one beat entry per post. Each entry here
+is a handful of fixed jobs; `expires` sits just under the period so a backlog never piles up.
+Entries are synced on migrate and when beat starts; ones removed from code are disabled.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+PREFIX = "atelier: "
+
+
+@dataclass(frozen=True)
+class BeatEntry:
+    name: str
+    task: str
+    every_seconds: int | None = None
+    crontab: dict[str, str] = field(default_factory=dict)  # minute/hour/day_of_week/... in UTC
+    kwargs: dict = field(default_factory=dict)
+
+    @property
+    def expires_seconds(self) -> int:
+        period = self.every_seconds or 86400
+        return max(1, int(period * 0.9))
+
+
+BEAT_ENTRIES: list[BeatEntry] = [
+    BeatEntry("heartbeat", "accounts.tasks.record_heartbeat", every_seconds=60),
+    BeatEntry("expire lockouts", "accounts.tasks.clean_login_lockouts", crontab={"minute": "17", "hour": "3"}),
+    BeatEntry("purge task results", "celery.backend_cleanup", crontab={"minute": "27", "hour": "4"}),
+]
+
+
+def register(*entries: BeatEntry) -> None:
+    """Domain apps add their fixed jobs here from their AppConfig.ready()."""
+    known = {e.name for e in BEAT_ENTRIES}
+    BEAT_ENTRIES.extend(e for e in entries if e.name not in known)
+
+
+def sync_beat_schedule() -> int:
+    """Upsert every entry into django-celery-beat; disable stale ones. Returns entries synced."""
+    from django.db import transaction
+    from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks
+
+    with transaction.atomic():
+        names = []
+        for entry in BEAT_ENTRIES:
+            name = PREFIX + entry.name
+            names.append(name)
+            defaults = {
+                "task": entry.task,
+                "kwargs": json.dumps(entry.kwargs),
+                "enabled": True,
+                "expire_seconds": entry.expires_seconds,
+                "description": "Declared in code (config/beat.py); edits here are overwritten.",
+            }
+            if entry.every_seconds:
+                schedule, _ = IntervalSchedule.objects.get_or_create(
+                    every=entry.every_seconds, period=IntervalSchedule.SECONDS
+                )
+                defaults.update(interval=schedule, crontab=None)
+            else:
+                cron = {"minute": "*", "hour": "*", "day_of_week": "*", "day_of_month": "*",
+                        "month_of_year": "*", **entry.crontab}
+                schedule, _ = CrontabSchedule.objects.get_or_create(timezone="UTC", **cron)
+                defaults.update(crontab=schedule, interval=None)
+            PeriodicTask.objects.update_or_create(name=name, defaults=defaults)
+        PeriodicTask.objects.filter(name__startswith=PREFIX).exclude(name__in=names).update(enabled=False)
+        PeriodicTasks.update_changed()
+    return len(names)

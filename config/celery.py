@@ -1,0 +1,62 @@
+"""The Celery app: reliability defaults live in settings (acks late, prefetch 1, reject on lost).
+
+Tasks subclass `AtelierTask`: bounded retries with exponential backoff and jitter, only for the
+transient errors a task names in `autoretry_for`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery import Celery, Task, signals
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("atelier")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+
+class AtelierTask(Task):
+    acks_late = True
+    reject_on_worker_lost = True
+    max_retries = 5
+    retry_backoff = 2
+    retry_backoff_max = 300
+    retry_jitter = True
+
+
+app.Task = AtelierTask
+app.autodiscover_tasks()
+
+_tokens: dict[str, Any] = {}
+
+
+@signals.task_prerun.connect
+def _bind_task_context(task_id: str, task: Task, **_: Any) -> None:
+    from accounts.audit import AuditContext, set_context
+    from config.observability import task_id_var
+
+    _tokens[task_id] = (task_id_var.set(task_id), set_context(AuditContext(actor_label=f"task:{task.name}")))
+
+
+@signals.task_postrun.connect
+def _unbind_task_context(task_id: str, task: Task, state: str | None = None, **_: Any) -> None:
+    from accounts.audit import reset_context
+    from config.observability import TASKS, task_id_var
+
+    TASKS.labels(task.name, state or "UNKNOWN").inc()
+    tokens = _tokens.pop(task_id, None)
+    if tokens:
+        try:
+            task_id_var.reset(tokens[0])
+            reset_context(tokens[1])
+        except ValueError:  # reset from another context (threads pool): nothing to undo
+            pass
+
+
+@signals.beat_init.connect
+def _sync_beat_on_start(**_: Any) -> None:
+    from config.beat import sync_beat_schedule
+
+    sync_beat_schedule()

@@ -1,0 +1,51 @@
+"""Admin home: per-creator counts, drawn only from creators the viewer may see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.http import HttpRequest
+
+from accounts import tenancy
+from accounts.models import Creator
+
+
+def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
+    creators = (
+        tenancy.restrict(Creator.objects.all(), request.user)
+        .annotate(
+            staff_count=Count("memberships__user", distinct=True),
+            manager_count=Count("memberships", filter=Q(memberships__role="manager"), distinct=True),
+        )
+        .order_by("stage_name")
+    )
+    rows = []
+    for creator in creators:
+        row = {"creator": creator, "counts": {"Staff": creator.staff_count, "Managers": creator.manager_count}}
+        for label, count in _domain_counts(creator).items():
+            row["counts"][label] = count
+        rows.append(row)
+    context.update({
+        "creator_rows": rows,
+        "count_labels": list(rows[0]["counts"].keys()) if rows else [],
+        "totals": {
+            "creators": len(rows),
+            "active": sum(1 for r in rows if r["creator"].status == Creator.Status.ACTIVE),
+        },
+    })
+    return context
+
+
+def _domain_counts(creator: Creator) -> dict[str, int]:
+    """Counts contributed by the domain apps; each registers in DASHBOARD_COUNTS as it grows."""
+    from config.dashboard_counts import DASHBOARD_COUNTS
+
+    return {label: fn(creator) for label, fn in DASHBOARD_COUNTS}
+
+
+def environment_callback(request: HttpRequest) -> list[str] | None:
+    if settings.DEBUG:
+        return ["Development", "warning"]
+    return None

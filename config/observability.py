@@ -1,0 +1,80 @@
+"""Request ids, JSON log context and Prometheus metrics.
+
+Every log line carries the request id or the Celery task id so one publication can be traced
+from the admin click to the platform call. Nothing personal is logged: ids only.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+task_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("task_id", default="")
+
+_VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+HTTP_REQUESTS = Counter(
+    "atelier_http_requests_total", "HTTP requests served", ["method", "view", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "atelier_http_request_duration_seconds", "Server time per request", ["method", "view"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5),
+)
+TASKS = Counter("atelier_celery_tasks_total", "Celery tasks finished", ["task", "state"])
+
+
+class LogContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        record.task_id = task_id_var.get()
+        return True
+
+
+class RequestIdMiddleware:
+    """Take a sane X-Request-ID from the proxy or make one; echo it on the response."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        rid = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = rid
+        token = request_id_var.set(rid)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response["X-Request-ID"] = rid
+        return response
+
+
+class MetricsMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        start = time.perf_counter()
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        view = match.view_name if match else "unmatched"
+        HTTP_LATENCY.labels(request.method, view).observe(time.perf_counter() - start)
+        HTTP_REQUESTS.labels(request.method, view, str(response.status_code)).inc()
+        return response
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus exposition. With METRICS_TOKEN set, a bearer token is required."""
+    token = settings.METRICS_TOKEN
+    if token and request.headers.get("Authorization", "") != f"Bearer {token}":
+        return HttpResponse(status=401)
+    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)

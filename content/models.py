@@ -1,0 +1,1 @@
+"""Models of the content domain (grown by its own issue)."""
