@@ -79,7 +79,7 @@ class TenantAdminMixin:
             filters.append(entry)
         return filters
 
-    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any, object_id: str):  # noqa: ANN201
+    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any, object_id: str) -> None:
         # Django redirects with "doesn't exist" for a missing object; out of reach must look the
         # same as missing, and both are a plain 404.
         raise Http404("No such object.")

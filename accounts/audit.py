@@ -24,7 +24,8 @@ class AuditContext:
     request_id: str = ""
 
 
-_context: contextvars.ContextVar[AuditContext] = contextvars.ContextVar("audit_context", default=AuditContext())
+_EMPTY = AuditContext()
+_context: contextvars.ContextVar[AuditContext | None] = contextvars.ContextVar("audit_context", default=None)
 
 
 def set_context(ctx: AuditContext) -> contextvars.Token:
@@ -36,7 +37,7 @@ def reset_context(token: contextvars.Token) -> None:
 
 
 def current_context() -> AuditContext:
-    return _context.get()
+    return _context.get() or _EMPTY
 
 
 def _creator_id_of(obj: models.Model | None) -> int | None:

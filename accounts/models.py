@@ -136,7 +136,7 @@ class ApiKey(models.Model):
 class AuditEventQuerySet(models.QuerySet):
     """Append-only at the ORM level; PostgreSQL also enforces it with a trigger."""
 
-    def update(self, **kwargs):  # noqa: ANN003, ANN201
+    def update(self, **kwargs):  # noqa: ANN201
         raise PermissionError("Audit events are append-only.")
 
     def delete(self):  # noqa: ANN201
@@ -184,10 +184,10 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.object_type}#{self.object_id}"
 
-    def save(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def save(self, *args, **kwargs) -> None:
         if self.pk is not None and not self._state.adding:
             raise PermissionError("Audit events are append-only.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+    def delete(self, *args, **kwargs):  # noqa: ANN201
         raise PermissionError("Audit events are append-only.")

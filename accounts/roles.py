@@ -46,8 +46,8 @@ def role_grants(role: str, app_label: str, codename: str) -> bool:
 def sync_role_groups(group_model=None, permission_model=None) -> None:  # noqa: ANN001
     """Create one group per role and set its permissions from the table. Idempotent."""
     if group_model is None:
-        from django.contrib.auth.models import Group as group_model  # noqa: N813
-        from django.contrib.auth.models import Permission as permission_model  # noqa: N813
+        from django.contrib.auth.models import Group as group_model
+        from django.contrib.auth.models import Permission as permission_model
 
     perms = list(permission_model.objects.select_related("content_type"))
     for role in Role:

@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model, QuerySet
 
 if TYPE_CHECKING:
-    from accounts.models import ApiKey, User
+    from accounts.models import User
 
 ALL = None  # sentinel: no restriction (agency owner)
 WRITE_ACTIONS = frozenset({"add", "change", "delete"})

@@ -51,10 +51,9 @@ def two_factor(request: HttpRequest) -> HttpResponse:
 
 
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
-    if TOTPDevice.objects.filter(user=request.user, confirmed=True).exists():
-        # Enrolling another device must not be a way around the check.
-        if not request.user.is_verified():
-            return HttpResponseRedirect(reverse("admin:two_factor"))
+    # Enrolling another device must not be a way around the check.
+    if TOTPDevice.objects.filter(user=request.user, confirmed=True).exists() and not request.user.is_verified():
+        return HttpResponseRedirect(reverse("admin:two_factor"))
     device, _ = TOTPDevice.objects.get_or_create(user=request.user, confirmed=False,
                                                  defaults={"name": "Authenticator app"})
     form = TokenForm(request.POST or None)

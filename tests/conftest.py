@@ -72,14 +72,14 @@ def artifacts_dir() -> Path:
 
 
 @pytest.fixture
-def creators(db):  # noqa: ANN001, ANN201
+def creators(db):
     from tests.factories import CreatorFactory
 
     return CreatorFactory(stage_name="Alpha"), CreatorFactory(stage_name="Beta")
 
 
 @pytest.fixture
-def people(creators):  # noqa: ANN001, ANN201
+def people(creators):
     """owner (superuser), alice (manager of A), bob (editor of A), charlie (manager of B)."""
     from accounts import services
     from tests.factories import UserFactory
@@ -94,5 +94,46 @@ def people(creators):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:  # noqa: ANN001
+def _fast_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3-compatible server on loopback (moto's server mode), for storage paths."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:  # pragma: no cover
+        need(False, "moto[server] is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_storage(s3_endpoint, settings):
+    """Point default and private storages at buckets on the loopback S3 server."""
+    import boto3
+    from django.core.files.storage import storages
+
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
+                          aws_access_key_id="test", aws_secret_access_key="test")
+    for bucket in ("atelier-media", "atelier-private"):
+        client.create_bucket(Bucket=bucket)
+    common = {"access_key": "test", "secret_key": "test", "endpoint_url": s3_endpoint, "region_name": "us-east-1",
+              "file_overwrite": False, "default_acl": None, "addressing_style": "path"}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {**common, "bucket_name": "atelier-media"}},
+        "private": {"BACKEND": "storages.backends.s3.S3Storage",
+                    "OPTIONS": {**common, "bucket_name": "atelier-private", "location": "private"}},
+    }
+    storages._storages = {}
+    storages.__dict__.pop("backends", None)
+    yield client
+    storages._storages = {}
+    storages.__dict__.pop("backends", None)

@@ -22,7 +22,8 @@ class CreatorViewSet(TenantModelViewSet):
     def perform_create(self, serializer: BaseSerializer) -> None:
         if not self.request.user.is_superuser or self.request.auth is not None:
             raise exceptions.PermissionDenied("Only the agency owner, signed in, creates creators.")
-        serializer.instance = services.save_creator(Creator(**serializer.validated_data), actor=principal_of(self.request))
+        creator = Creator(**serializer.validated_data)
+        serializer.instance = services.save_creator(creator, actor=principal_of(self.request))
 
     def perform_update(self, serializer: BaseSerializer) -> None:
         creator = serializer.instance

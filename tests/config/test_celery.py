@@ -1,0 +1,74 @@
+"""A real Celery worker consuming from a real broker: the embedded filesystem one and Redis."""
+
+from __future__ import annotations
+
+import pytest
+from celery import Celery
+from celery.contrib.testing.worker import start_worker
+from django.core.cache import cache
+
+from config.beat import BEAT_ENTRIES, PREFIX, sync_beat_schedule
+from tests.conftest import need, redis_available, redis_url
+
+
+@pytest.fixture(params=["filesystem", "redis"])
+def broker_app(request, tmp_path):
+    app = Celery("atelier-test")
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    if request.param == "filesystem":
+        folder = tmp_path / "broker"
+        folder.mkdir()
+        app.conf.broker_url = "filesystem://"
+        app.conf.broker_transport_options = {"data_folder_in": str(folder), "data_folder_out": str(folder),
+                                             "store_processed": False}
+    else:
+        need(redis_available(), f"this test needs Redis at {redis_url()}")
+        app.conf.broker_url = redis_url()
+        app.conf.broker_transport_options = {"visibility_timeout": 60}
+    app.conf.result_backend = "django-db"
+    app.autodiscover_tasks(["accounts"], force=True)
+    return app
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_task_runs_on_real_worker(broker_app):
+    from django_celery_results.models import TaskResult
+
+    with start_worker(broker_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        result = broker_app.send_task("accounts.tasks.record_heartbeat")
+        value = result.get(timeout=30)
+    assert cache.get("atelier:beat:heartbeat") is None or value  # cache is per process: value is proof
+    row = TaskResult.objects.get(task_id=result.id)
+    assert row.status == "SUCCESS"
+    assert row.task_name == "accounts.tasks.record_heartbeat"
+
+
+def test_reliability_defaults():
+    from config.celery import app
+
+    conf = app.conf
+    assert conf.task_acks_late is True
+    assert conf.task_reject_on_worker_lost is True
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.task_time_limit and conf.task_soft_time_limit < conf.task_time_limit
+    assert conf.timezone == "UTC"
+    task = app.tasks["accounts.tasks.record_heartbeat"]
+    assert task.acks_late and task.retry_jitter and task.max_retries == 5
+
+
+@pytest.mark.django_db
+def test_beat_entries_synced_and_stale_ones_disabled():
+    from django_celery_beat.models import PeriodicTask
+
+    PeriodicTask.objects.create(name=PREFIX + "retired job", task="accounts.tasks.gone",
+                                interval=PeriodicTask.objects.first().interval)
+    assert sync_beat_schedule() == len(BEAT_ENTRIES)
+    synced = PeriodicTask.objects.filter(name__startswith=PREFIX, enabled=True)
+    assert {t.name for t in synced} == {PREFIX + e.name for e in BEAT_ENTRIES}
+    assert not PeriodicTask.objects.get(name=PREFIX + "retired job").enabled
+    heartbeat = PeriodicTask.objects.get(name=PREFIX + "heartbeat")
+    assert heartbeat.interval.every == 60 and heartbeat.expire_seconds == 54
+    # idempotent
+    sync_beat_schedule()
+    assert PeriodicTask.objects.filter(name__startswith=PREFIX).count() == len(BEAT_ENTRIES) + 1

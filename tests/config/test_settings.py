@@ -1,0 +1,81 @@
+"""Settings read the environment strictly; production settings pass `check --deploy`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_int
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env},
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_bool_is_strict(monkeypatch):
+    monkeypatch.setenv("X_FLAG", "ture")
+    with pytest.raises(ImproperlyConfigured, match="X_FLAG"):
+        env_bool("X_FLAG", False)
+    monkeypatch.setenv("X_FLAG", "on")
+    assert env_bool("X_FLAG", False) is True
+
+
+def test_int_is_strict(monkeypatch):
+    monkeypatch.setenv("X_NUM", "12a")
+    with pytest.raises(ImproperlyConfigured):
+        env_int("X_NUM", 1)
+
+
+def test_secret_from_file(monkeypatch, tmp_path):
+    from config.env import env_str
+
+    secret = tmp_path / "secret"
+    secret.write_text("from-a-file\n")
+    monkeypatch.setenv("SOME_SECRET_FILE", str(secret))
+    assert env_str("SOME_SECRET") == "from-a-file"
+
+
+def test_secret_key_required_without_debug(tmp_path):
+    result = run_manage("check", env={"DEBUG": "0", "ATELIER_VAR_DIR": str(tmp_path)})
+    assert result.returncode != 0
+    assert "SECRET_KEY is required" in result.stderr
+
+
+def test_check_deploy_is_clean_with_production_settings(tmp_path):
+    env = {
+        "DEBUG": "0",
+        "SECRET_KEY": "x7!kq2-production-like-secret-key-with-enough-entropy-9fz3m1p0w8v6",
+        "ALLOWED_HOSTS": "atelier.example.com",
+        "ATELIER_VAR_DIR": str(tmp_path),
+    }
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_s3_storage_selected_when_bucket_set(tmp_path):
+    env = {"DEBUG": "1", "AWS_STORAGE_BUCKET_NAME": "atelier-media", "AWS_S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+           "ATELIER_VAR_DIR": str(tmp_path)}
+    code = ("from django.conf import settings; s = settings.STORAGES; "
+            "print(s['default']['BACKEND'], s['default']['OPTIONS']['endpoint_url'], "
+            "s['private']['OPTIONS']['location'])")
+    result = run_manage("shell", "--no-imports", "-c", code, env=env)
+    assert result.stdout.split() == ["storages.backends.s3.S3Storage", "http://127.0.0.1:9000", "private"]
+
+
+def test_embedded_broker_by_default_and_redis_when_set(tmp_path):
+    code = "from django.conf import settings; print(settings.CELERY_BROKER_URL)"
+    default = run_manage("shell", "--no-imports", "-c", code, env={"DEBUG": "1", "ATELIER_VAR_DIR": str(tmp_path)})
+    assert default.stdout.strip() == "filesystem://"
+    redis = run_manage("shell", "--no-imports", "-c", code, env={"DEBUG": "1", "ATELIER_VAR_DIR": str(tmp_path),
+                                                 "REDIS_URL": "redis://127.0.0.1:6379/3"})
+    assert redis.stdout.strip() == "redis://127.0.0.1:6379/3"
