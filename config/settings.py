@@ -207,12 +207,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 *
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "") or REDIS_URL or "filesystem://"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 else:
@@ -306,3 +307,14 @@ UNFOLD = {
         "navigation": "config.navigation.sidebar",
     },
 }
+
+# --- Compliance ------------------------------------------------------------------------------------
+# Fernet keys, comma-separated; the first encrypts, all decrypt (rotate by prepending a new key).
+ATELIER_ENCRYPTION_KEYS = env_list("ATELIER_ENCRYPTION_KEYS", [])
+# TAKE IT DOWN Act: removal within 48 h of a valid request. May be set shorter, never longer.
+TAKEDOWN_DEADLINE_HOURS = min(env_int("TAKEDOWN_DEADLINE_HOURS", 48), 48)
+# Card-network complaints (Mastercard/Visa adult-content rules): 7 business days.
+COMPLAINT_DEADLINE_BUSINESS_DAYS = min(env_int("COMPLAINT_DEADLINE_BUSINESS_DAYS", 7), 7)
+# Extra hard-blocked terms (comma-separated). The built-in list can only be extended, never reduced.
+COMPLIANCE_EXTRA_BLOCKED_TERMS = env_list("COMPLIANCE_EXTRA_BLOCKED_TERMS", [])
+CONSENT_EXPIRY_WARNING_DAYS = (30, 7, 1)
