@@ -53,7 +53,7 @@ def _creator_id_of(obj: models.Model | None) -> int | None:
     value: Any = obj
     for part in field.split("__"):
         value = getattr(value, part, None)
-        if value is None:
+        if value is None or hasattr(value, "all"):  # a many-valued path: the caller names the creator
             return None
     return value.pk if isinstance(value, models.Model) else value
 

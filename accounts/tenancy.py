@@ -101,8 +101,24 @@ def restrict(queryset: QuerySet, principal: Any, action: str = "view") -> QueryS
         return queryset
     if field is None or not ids:
         return queryset.none()
-    lookup = "pk__in" if field == "pk" else f"{field}__in"
-    return queryset.filter(**{lookup: sorted(ids)})
+    if field == "pk":
+        return queryset.filter(pk__in=sorted(ids))
+    if _crosses_many(model, field):
+        # A performer linked to two reachable creators must appear once: filter by a subquery
+        # of ids rather than joining (and duplicating) rows.
+        inner = model._default_manager.filter(**{f"{field}__in": sorted(ids)}).values("pk")
+        return queryset.filter(pk__in=inner)
+    return queryset.filter(**{f"{field}__in": sorted(ids)})
+
+
+def _crosses_many(model: type[Model], path: str) -> bool:
+    current = model
+    for part in path.split("__"):
+        field = current._meta.get_field(part)
+        if field.many_to_many or field.one_to_many:
+            return True
+        current = field.related_model
+    return False
 
 
 def is_creator_owned(model: type[Model]) -> bool:

@@ -56,6 +56,7 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
         "SECRET_KEY": "x7!kq2-production-like-secret-key-with-enough-entropy-9fz3m1p0w8v6",
         "ALLOWED_HOSTS": "atelier.example.com",
         "ATELIER_VAR_DIR": str(tmp_path),
+        "ATELIER_ENCRYPTION_KEYS": "q4VwW0n0yJk3m0Pq7eH8l1s2rT5uX9zA6bC3dE4fG0o=",
     }
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -79,3 +80,11 @@ def test_embedded_broker_by_default_and_redis_when_set(tmp_path):
     redis = run_manage("shell", "--no-imports", "-c", code, env={"DEBUG": "1", "ATELIER_VAR_DIR": str(tmp_path),
                                                  "REDIS_URL": "redis://127.0.0.1:6379/3"})
     assert redis.stdout.strip() == "redis://127.0.0.1:6379/3"
+
+
+def test_production_refuses_to_start_without_encryption_keys(tmp_path):
+    env = {"DEBUG": "0", "SECRET_KEY": "x7!kq2-production-like-secret-key-with-enough-entropy-9fz3m1p0w8v6",
+           "ALLOWED_HOSTS": "atelier.example.com", "ATELIER_VAR_DIR": str(tmp_path)}
+    result = run_manage("check", env=env)
+    assert result.returncode != 0
+    assert "atelier.E001" in result.stderr

@@ -1,0 +1,725 @@
+"""Compliance state changes and the gate's data loading. Admin, API and tasks call these.
+
+Every function validates, runs in one transaction, writes its audit event, and — where other
+apps must react — sends its signal only after commit, so receivers see what was saved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import hashlib
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import audit
+from compliance import crypto, gate, signals
+from compliance.models import (
+    BlockedTerm,
+    ConsentNotice,
+    ConsentRecord,
+    CreatorPerformer,
+    EncryptedFile,
+    IdentityVerification,
+    Performer,
+    PerformerName,
+    TakedownAction,
+    TakedownRequest,
+)
+
+MAX_DOCUMENT_BYTES = 25 * 1024 * 1024
+DOCUMENT_TYPES = {
+    b"\xff\xd8\xff": "image/jpeg",
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"%PDF-": "application/pdf",
+    b"RIFF": "image/webp",
+}
+
+
+def _user_of(actor: Any) -> Any:
+    """The staff user behind an actor (an API key acts for its owner); None for the system."""
+    if actor is None:
+        return None
+    if hasattr(actor, "scope"):
+        return actor.owner
+    return actor if getattr(actor, "pk", None) else None
+
+
+def private_storage():  # noqa: ANN201
+    return storages["private"]
+
+
+def _sniff(data: bytes) -> str:
+    for magic, mime in DOCUMENT_TYPES.items():
+        if data.startswith(magic) and (mime != "image/webp" or data[8:12] == b"WEBP"):
+            return mime
+    if len(data) > 12 and data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1"):
+        return "image/heic"
+    raise ValidationError("Documents must be a JPEG, PNG, WebP, HEIC image or a PDF.")
+
+
+# --- Encrypted documents -------------------------------------------------------------------------
+
+
+def store_document(data: bytes, *, label: str) -> EncryptedFile:
+    """Encrypt and store a document. The plaintext never touches disk or S3.
+
+    Callers run inside `documents_cleanup()`, which deletes the ciphertext again if the service
+    fails later on; `sweep_orphan_documents` catches anything an outer rollback left behind.
+    """
+    if not data:
+        raise ValidationError("The document is empty.")
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise ValidationError(f"Documents are limited to {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB.")
+    content_type = _sniff(data)
+    storage = private_storage()
+    name = storage.save(f"documents/{label}/{uuid.uuid4().hex}.bin", ContentFile(crypto.encrypt(data)))
+    _stored_names.get().append(name)
+    return EncryptedFile.objects.create(
+        storage_name=name,
+        content_type=content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        key_id=crypto.key_id(),
+    )
+
+
+_stored_names: contextvars.ContextVar[list[str]] = contextvars.ContextVar("stored_names")
+
+
+@contextlib.contextmanager
+def documents_cleanup() -> Iterator[None]:
+    """Delete documents stored in this block if the block fails: no ciphertext without its row."""
+    token = _stored_names.set([])
+    try:
+        yield
+    except BaseException:
+        for name in _stored_names.get():
+            private_storage().delete(name)
+        raise
+    finally:
+        _stored_names.reset(token)
+
+
+def sweep_orphan_documents(older_than: timedelta = timedelta(hours=1)) -> int:
+    """Remove stored ciphertext that no row references (left by a rolled-back transaction)."""
+    storage = private_storage()
+    known = set(EncryptedFile.objects.values_list("storage_name", flat=True))
+    cutoff = timezone.now() - older_than
+    removed = 0
+    for label in ("identity", "releases"):
+        folder = f"documents/{label}"
+        try:
+            _, files = storage.listdir(folder)
+        except FileNotFoundError:
+            continue
+        for filename in files:
+            name = f"{folder}/{filename}"
+            if name in known:
+                continue
+            try:
+                modified = storage.get_modified_time(name)
+            except (NotImplementedError, FileNotFoundError):
+                continue
+            if modified < cutoff:
+                storage.delete(name)
+                removed += 1
+    return removed
+
+
+def read_document(
+    doc: EncryptedFile, *, actor: Any, purpose: str, creator_id: int | None = None, subject: Any = None
+) -> bytes:
+    """Decrypt a document for a person who needs to see it. Every read is an audit event."""
+    with private_storage().open(doc.storage_name, "rb") as fh:
+        data = crypto.decrypt(fh.read())
+    if hashlib.sha256(data).hexdigest() != doc.sha256:
+        raise crypto.DecryptionError("The decrypted document does not match its recorded digest.")
+    audit.record(
+        "document.read",
+        subject or doc,
+        actor=actor,
+        creator_id=creator_id,
+        changes={"document": doc.pk, "purpose": purpose},
+    )
+    return data
+
+
+def rotate_document(doc: EncryptedFile) -> bool:
+    """Re-encrypt one document under the primary key. Returns False if it already was.
+
+    The old ciphertext is deleted only once the new name is committed: a rollback leaves the row
+    naming a file that still exists (the new file is then an orphan the sweep removes).
+    """
+    primary = crypto.key_id()
+    if doc.key_id == primary:
+        return False
+    storage = private_storage()
+    with storage.open(doc.storage_name, "rb") as fh:
+        token = crypto.rotate(fh.read())
+    new_name = storage.save(
+        doc.storage_name.rsplit("/", 1)[0] + f"/{uuid.uuid4().hex}.bin", ContentFile(token)
+    )
+    old_name = doc.storage_name
+    with transaction.atomic():
+        EncryptedFile.objects.filter(pk=doc.pk).update(storage_name=new_name, key_id=primary)
+        transaction.on_commit(lambda: storage.delete(old_name))
+    doc.storage_name, doc.key_id = new_name, primary
+    return True
+
+
+# --- Performers ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_performer(
+    *,
+    legal_name: str,
+    date_of_birth: date | None,
+    creators: Iterable[Any] = (),
+    relation: str = CreatorPerformer.Relation.SELF,
+    other_names: Iterable[tuple[str, str]] = (),
+    actor: Any = None,
+    **fields: Any,
+) -> Performer:
+    """Create a performer with every name they use; audits `performer.created` per creator."""
+    performer = Performer(legal_name=legal_name, date_of_birth=date_of_birth, **fields)
+    performer.full_clean()
+    performer.save()
+    PerformerName.objects.create(performer=performer, name=legal_name, kind=PerformerName.Kind.LEGAL)
+    for name, kind in other_names:
+        PerformerName.objects.get_or_create(performer=performer, name=name, kind=kind)
+    creator_ids = []
+    for creator in creators:
+        CreatorPerformer.objects.create(creator=creator, performer=performer, relation=relation)
+        creator_ids.append(creator.pk)
+    audit.record(
+        "performer.created",
+        performer,
+        actor=actor,
+        creator_id=creator_ids[0] if creator_ids else None,
+        changes={"creators": creator_ids},
+    )
+    return performer
+
+
+@transaction.atomic
+def update_performer(performer: Performer, *, changed: list[str], actor: Any = None,
+                     creator_id: int | None = None) -> Performer:
+    """Save an edit of a performer. Audits `performer.updated`.
+
+    A changed legal name stays findable as a former legal name: 2257-style records must be
+    retrievable by every name the performer used.
+    """
+    previous = Performer.objects.only("legal_name").get(pk=performer.pk)
+    performer.full_clean()
+    performer.save()
+    if previous.legal_name != performer.legal_name:
+        old = PerformerName.objects.filter(performer=performer, name=previous.legal_name,
+                                           kind=PerformerName.Kind.LEGAL)
+        if PerformerName.objects.filter(performer=performer, name=previous.legal_name,
+                                        kind=PerformerName.Kind.FORMER_LEGAL).exists():
+            old.delete()
+        else:
+            old.update(kind=PerformerName.Kind.FORMER_LEGAL)
+        PerformerName.objects.get_or_create(performer=performer, name=performer.legal_name,
+                                            kind=PerformerName.Kind.LEGAL)
+    audit.record("performer.updated", performer, actor=actor,
+                 creator_id=creator_id if creator_id is not None else performer_creator_id(performer),
+                 changes={"fields": sorted(changed)})
+    return performer
+
+
+def performer_creator_id(performer: Performer) -> int | None:
+    link = performer.creator_links.order_by("pk").first()
+    return link.creator_id if link else None
+
+
+def record_verification(
+    *,
+    performer: Performer,
+    document_kind: str,
+    result: str,
+    actor: Any,
+    document_number: str = "",
+    front: bytes | None = None,
+    back: bytes | None = None,
+    selfie: bytes | None = None,
+    **fields: Any,
+) -> IdentityVerification:
+    """Store an identity check with its documents encrypted. Audits `verification.recorded`."""
+    with documents_cleanup(), transaction.atomic():
+        return _record_verification(
+            performer=performer,
+            document_kind=document_kind,
+            result=result,
+            actor=actor,
+            document_number=document_number,
+            front=front,
+            back=back,
+            selfie=selfie,
+            **fields,
+        )
+
+
+def _record_verification(
+    *,
+    performer: Performer,
+    document_kind: str,
+    result: str,
+    actor: Any,
+    document_number: str,
+    front: bytes | None,
+    back: bytes | None,
+    selfie: bytes | None,
+    **fields: Any,
+) -> IdentityVerification:
+    if document_kind not in IdentityVerification.DocumentKind.values:
+        raise ValidationError(
+            {
+                "document_kind": "Only a passport, national ID card or driving licence proves "
+                "identity and age; bills and statements do not."
+            }
+        )
+    verification = IdentityVerification(
+        performer=performer,
+        document_kind=document_kind,
+        result=result,
+        document_number_encrypted=crypto.encrypt_text(document_number),
+        **fields,
+    )
+    for slot, data in (("front", front), ("back", back), ("selfie", selfie)):
+        if data:
+            setattr(verification, slot, store_document(data, label="identity"))
+    if result != IdentityVerification.Result.PENDING:
+        verification.verified_by = _user_of(actor)
+        verification.verified_at = verification.verified_at or timezone.now()
+    verification.full_clean()
+    verification.save()
+    audit.record(
+        "verification.recorded",
+        verification,
+        actor=actor,
+        creator_id=performer_creator_id(performer),
+        changes={
+            "performer": performer.pk,
+            "result": result,
+            "document_kind": document_kind,
+            "method": verification.method,
+        },
+    )
+    return verification
+
+
+def read_document_number(verification: IdentityVerification, *, actor: Any) -> str:
+    value = crypto.decrypt_text(verification.document_number_encrypted)
+    audit.record(
+        "document_number.read",
+        verification,
+        actor=actor,
+        creator_id=performer_creator_id(verification.performer),
+        changes={"performer": verification.performer_id},
+    )
+    return value
+
+
+def is_verified_adult(performer: Performer, on: date) -> bool:
+    standing = performer_facts([performer.pk])[0]
+    age = gate.age_on(standing.date_of_birth, on) if standing.date_of_birth else None
+    return standing.verified and age is not None and age >= gate.ADULT_AGE
+
+
+# --- Consents ------------------------------------------------------------------------------------
+
+
+def _validate_scope(platforms: list[str], max_rating: str, uses: list[str]) -> None:
+    errors: dict[str, str] = {}
+    unknown = sorted(set(platforms) - set(gate.PLATFORM_MAX_RATING))
+    if not platforms or unknown:
+        errors["platforms"] = (
+            f"Unknown platforms: {', '.join(unknown)}." if unknown else "Choose at least one platform."
+        )
+    if max_rating not in {r.value for r in gate.Rating}:
+        errors["max_rating"] = "Choose sfw, suggestive or explicit."
+    bad_uses = sorted(set(uses) - {u.value for u in gate.Use})
+    if not uses or bad_uses:
+        errors["uses"] = f"Unknown uses: {', '.join(bad_uses)}." if bad_uses else "Choose at least one use."
+    if errors:
+        raise ValidationError(errors)
+
+
+def record_consent(
+    *,
+    performer: Performer,
+    platforms: list[str],
+    max_rating: str,
+    uses: list[str],
+    signed_at: datetime,
+    valid_from: datetime | None = None,
+    valid_until: datetime | None = None,
+    release: bytes | None = None,
+    actor: Any = None,
+    supersedes: ConsentRecord | None = None,
+) -> ConsentRecord:
+    """Record a new consent; an older one is never edited. Audits `consent.recorded`."""
+    with documents_cleanup(), transaction.atomic():
+        return _record_consent(
+            performer=performer,
+            platforms=platforms,
+            max_rating=max_rating,
+            uses=uses,
+            signed_at=signed_at,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            release=release,
+            actor=actor,
+            supersedes=supersedes,
+        )
+
+
+def _record_consent(
+    *,
+    performer: Performer,
+    platforms: list[str],
+    max_rating: str,
+    uses: list[str],
+    signed_at: datetime,
+    valid_from: datetime | None,
+    valid_until: datetime | None,
+    release: bytes | None,
+    actor: Any,
+    supersedes: ConsentRecord | None,
+) -> ConsentRecord:
+    _validate_scope(platforms, max_rating, uses)
+    valid_from = valid_from or signed_at
+    if valid_until is not None and valid_until <= valid_from:
+        raise ValidationError({"valid_until": "A consent must end after it starts."})
+    if supersedes is not None and supersedes.performer_id != performer.pk:
+        raise ValidationError({"supersedes": "That consent belongs to another performer."})
+    consent = ConsentRecord.objects.create(
+        performer=performer,
+        platforms=sorted(set(platforms)),
+        max_rating=max_rating,
+        uses=sorted(set(uses)),
+        release=store_document(release, label="releases") if release else None,
+        signed_at=signed_at,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        supersedes=supersedes,
+        collected_by=_user_of(actor),
+    )
+    audit.record(
+        "consent.recorded",
+        consent,
+        actor=actor,
+        creator_id=performer_creator_id(performer),
+        changes={
+            "performer": performer.pk,
+            "platforms": consent.platforms,
+            "max_rating": max_rating,
+            "uses": consent.uses,
+        },
+    )
+    return consent
+
+
+def revoke_consent(consent: ConsentRecord, *, reason: str, actor: Any = None) -> ConsentRecord:
+    """Revoke with effect from now. Idempotent: a second call changes nothing and signals nothing.
+
+    The row lock makes two simultaneous revocations send the signal exactly once.
+    """
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the consent is revoked."})
+    with transaction.atomic():
+        locked = ConsentRecord.objects.select_for_update().get(pk=consent.pk)
+        if locked.revoked_at is not None:
+            return locked
+        locked.revoked_at = timezone.now()
+        locked.revoked_reason = reason.strip()
+        locked.revoked_by = _user_of(actor)
+        locked.save(update_fields=["revoked_at", "revoked_reason", "revoked_by"])
+        audit.record(
+            "consent.revoked",
+            locked,
+            actor=actor,
+            creator_id=performer_creator_id(locked.performer),
+            changes={"performer": locked.performer_id},
+        )
+        performer_ids, revoked_at = [locked.performer_id], locked.revoked_at
+        transaction.on_commit(
+            lambda: signals.consent_revoked.send(
+                sender=ConsentRecord, performer_ids=performer_ids, consent_id=locked.pk, revoked_at=revoked_at
+            )
+        )
+    consent.revoked_at, consent.revoked_reason = locked.revoked_at, locked.revoked_reason
+    return locked
+
+
+def expire_consents(now: datetime | None = None) -> dict[str, int]:
+    """Daily: send `consent_expired` once per lapsed consent; warn 30/7/1 days ahead, once each."""
+    now = now or timezone.now()
+    sent = {"expired": 0, "warnings": 0}
+    lapsed = ConsentRecord.objects.filter(revoked_at__isnull=True, valid_until__lte=now).exclude(
+        notices__kind="expired"
+    )
+    for consent in lapsed.select_related("performer"):
+        with transaction.atomic():
+            _, created = ConsentNotice.objects.get_or_create(consent=consent, kind="expired")
+            if not created:
+                continue
+            audit.record(
+                "consent.expired",
+                consent,
+                actor_label="task:expire_consents",
+                creator_id=performer_creator_id(consent.performer),
+                changes={"performer": consent.performer_id},
+            )
+            ids, cid = [consent.performer_id], [consent.pk]
+            transaction.on_commit(
+                lambda ids=ids, cid=cid: signals.consent_expired.send(
+                    sender=ConsentRecord, performer_ids=ids, consent_ids=cid
+                )
+            )
+        sent["expired"] += 1
+    for days in sorted(settings.CONSENT_EXPIRY_WARNING_DAYS, reverse=True):
+        window = ConsentRecord.objects.filter(
+            revoked_at__isnull=True, valid_until__gt=now, valid_until__lte=now + timedelta(days=days)
+        ).exclude(notices__kind=f"warn_{days}")
+        for consent in window.select_related("performer"):
+            _, created = ConsentNotice.objects.get_or_create(consent=consent, kind=f"warn_{days}")
+            if created:
+                audit.record(
+                    "consent.expiry_warning",
+                    consent,
+                    actor_label="task:expire_consents",
+                    creator_id=performer_creator_id(consent.performer),
+                    changes={"days": days, "valid_until": consent.valid_until.isoformat()},
+                )
+                sent["warnings"] += 1
+    return sent
+
+
+# --- The gate ------------------------------------------------------------------------------------
+
+
+def performer_facts(performer_ids: Iterable[int]) -> tuple[gate.PerformerFacts, ...]:
+    """Load the standing of performers for the gate: two queries whatever the count."""
+    ids = sorted(set(performer_ids))
+    verified = set(
+        IdentityVerification.objects.filter(
+            performer_id__in=ids, result=IdentityVerification.Result.APPROVED
+        ).values_list("performer_id", flat=True)
+    )
+    consents: dict[int, list[gate.ConsentFacts]] = {pk: [] for pk in ids}
+    for c in ConsentRecord.objects.filter(performer_id__in=ids):
+        consents[c.performer_id].append(
+            gate.ConsentFacts(
+                id=c.pk,
+                platforms=frozenset(c.platforms),
+                max_rating=c.max_rating,
+                uses=frozenset(c.uses),
+                valid_from=c.valid_from,
+                valid_until=c.valid_until,
+                revoked_at=c.revoked_at,
+            )
+        )
+    return tuple(
+        gate.PerformerFacts(
+            id=p.pk,
+            date_of_birth=p.date_of_birth,
+            verified=p.pk in verified,
+            consents=tuple(consents[p.pk]),
+            active=p.status == Performer.Status.ACTIVE,
+        )
+        for p in Performer.objects.filter(pk__in=ids).order_by("pk")
+    )
+
+
+def blocked_terms() -> tuple[str, ...]:
+    return tuple(settings.COMPLIANCE_EXTRA_BLOCKED_TERMS) + tuple(
+        BlockedTerm.objects.values_list("term", flat=True)
+    )
+
+
+@dataclass(frozen=True)
+class GateInput:
+    """What content/scheduling know about a publication; compliance adds the performers' standing."""
+
+    creator_id: int
+    platform: str
+    rating: str
+    performer_ids: frozenset[int]
+    production_date: date | None
+    ai_origin: bool
+    disclosure_present: bool
+    provenance_present: bool
+    no_real_person_attested: bool
+    human_approved: bool
+    texts: dict[str, str]
+    due_at: datetime
+    uses: frozenset[str] = frozenset()
+
+
+def check_publication(data: GateInput) -> gate.Verdict:
+    """Build the facts from the database and run the pure gate."""
+    facts = gate.PublicationFacts(
+        creator_id=data.creator_id,
+        platform=data.platform,
+        rating=data.rating,
+        performer_ids=frozenset(data.performer_ids),
+        performers=performer_facts(data.performer_ids),
+        production_date=data.production_date,
+        ai_origin=data.ai_origin,
+        disclosure_present=data.disclosure_present,
+        provenance_present=data.provenance_present,
+        no_real_person_attested=data.no_real_person_attested,
+        human_approved=data.human_approved,
+        texts=data.texts,
+        due_at=data.due_at,
+        uses=frozenset(data.uses),
+        extra_blocked_terms=blocked_terms(),
+    )
+    return gate.evaluate(facts)
+
+
+def consent_status(
+    performer: Performer,
+    *,
+    platform: str,
+    rating: str,
+    use: str = gate.Use.PUBLICATION,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """Whether one performer may appear on a platform at a rating, with the gate's reasons."""
+    at = at or timezone.now()
+    data = GateInput(
+        creator_id=0,
+        platform=platform,
+        rating=rating,
+        performer_ids=frozenset({performer.pk}),
+        production_date=at.date(),
+        ai_origin=False,
+        disclosure_present=False,
+        provenance_present=False,
+        no_real_person_attested=False,
+        human_approved=True,
+        texts={},
+        due_at=at,
+        uses=frozenset({use}),
+    )
+    verdict = check_publication(data)
+    return {
+        "performer": performer.pk,
+        "platform": platform,
+        "rating": str(rating),
+        "use": str(use),
+        "at": at.isoformat(),
+        "allowed": verdict.passed,
+        "reasons": [r.to_dict() for r in verdict.reasons],
+    }
+
+
+# --- Takedowns -----------------------------------------------------------------------------------
+
+
+def add_business_days(start: datetime, days: int) -> datetime:
+    current, added = start, 0
+    while added < days:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            added += 1
+    return current
+
+
+# Legal maxima: a setting may shorten a deadline, never lengthen it (settings.py clamps too, but
+# only at import; overrides change the value afterwards).
+TAKEDOWN_MAX_HOURS = 48
+COMPLAINT_MAX_BUSINESS_DAYS = 7
+
+
+def takedown_due(kind: str, received_at: datetime) -> datetime:
+    if kind == TakedownRequest.Kind.CARD_NETWORK:
+        days = min(settings.COMPLAINT_DEADLINE_BUSINESS_DAYS, COMPLAINT_MAX_BUSINESS_DAYS)
+        return add_business_days(received_at, days)
+    return received_at + timedelta(hours=min(settings.TAKEDOWN_DEADLINE_HOURS, TAKEDOWN_MAX_HOURS))
+
+
+@transaction.atomic
+def open_takedown(
+    *,
+    kind: str = TakedownRequest.Kind.TAKE_IT_DOWN,
+    creator: Any = None,
+    performers: Iterable[Performer] = (),
+    received_at: datetime | None = None,
+    actor: Any = None,
+    **fields: Any,
+) -> TakedownRequest:
+    """Register a request and its deadline; signals `takedown_opened` after commit."""
+    received_at = received_at or timezone.now()
+    request = TakedownRequest(
+        kind=kind, creator=creator, received_at=received_at, due_at=takedown_due(kind, received_at), **fields
+    )
+    request.full_clean()
+    if kind == TakedownRequest.Kind.TAKE_IT_DOWN and not request.non_consent_statement.strip():
+        raise ValidationError(
+            {
+                "non_consent_statement": "A TAKE IT DOWN request needs the requester's statement "
+                "that the depiction is not consensual."
+            }
+        )
+    request.save()
+    performer_list = list(performers)
+    request.performers.set(performer_list)
+    audit.record(
+        "takedown.opened",
+        request,
+        actor=actor,
+        changes={
+            "kind": kind,
+            "due_at": request.due_at.isoformat(),
+            "performers": [p.pk for p in performer_list],
+        },
+    )
+    ids = [p.pk for p in performer_list]
+    transaction.on_commit(
+        lambda: signals.takedown_opened.send(
+            sender=TakedownRequest,
+            performer_ids=ids,
+            takedown_id=request.pk,
+            due_at=request.due_at,
+            creator_id=request.creator_id,
+        )
+    )
+    return request
+
+
+@transaction.atomic
+def log_takedown_action(
+    request: TakedownRequest, *, description: str, actor: Any = None, status: str | None = None
+) -> TakedownAction:
+    if not description.strip():
+        raise ValidationError({"description": "Describe what was done."})
+    if status and status not in TakedownRequest.Status.values:
+        raise ValidationError({"status": f"Unknown status {status!r}."})
+    action = TakedownAction.objects.create(
+        request=request, description=description.strip(), by=_user_of(actor)
+    )
+    changes: dict[str, Any] = {"action": action.pk}
+    if status and status != request.status:
+        request.status = status
+        if status not in TakedownRequest.OPEN_STATUSES:
+            request.closed_at = timezone.now()
+        request.save(update_fields=["status", "closed_at"])
+        changes["status"] = status
+    audit.record("takedown.action", request, actor=actor, changes=changes)
+    return action

@@ -1,0 +1,12 @@
+"""Signals scheduling acts on. Sent after the transaction commits, each carrying performer ids.
+
+- consent_revoked(performer_ids: list[int], consent_id: int, revoked_at: datetime)
+- consent_expired(performer_ids: list[int], consent_ids: list[int])
+- takedown_opened(performer_ids: list[int], takedown_id: int, due_at: datetime, creator_id: int | None)
+"""
+
+from django.dispatch import Signal
+
+consent_revoked = Signal()
+consent_expired = Signal()
+takedown_opened = Signal()
