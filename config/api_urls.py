@@ -3,8 +3,10 @@
 from rest_framework.routers import DefaultRouter
 
 from accounts.api import views as accounts_views
+from compliance.api import views as compliance_views
 
 router = DefaultRouter()
 accounts_views.register(router)
+compliance_views.register(router)
 
 urlpatterns = router.urls
