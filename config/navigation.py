@@ -10,6 +10,8 @@ from django.urls import NoReverseMatch, reverse
 
 
 def _item(title: str, icon: str, model: str) -> dict[str, Any] | None:
+    if model.startswith("admin:"):
+        return _view_item(title, icon, model)
     app_label, model_name = model.split(".")
     try:
         apps.get_model(app_label, model_name)
@@ -23,6 +25,30 @@ def _item(title: str, icon: str, model: str) -> dict[str, Any] | None:
     return {"title": title, "icon": icon, "link": link, "permission": permission}
 
 
+def _view_item(title: str, icon: str, url_name: str) -> dict[str, Any] | None:
+    """A custom admin page; who may open it is decided by the page's own check."""
+    try:
+        link = reverse(url_name)
+    except NoReverseMatch:
+        return None
+    check = VIEW_PERMISSIONS.get(url_name)
+    if check is None:
+        return None
+
+    def permission(request: HttpRequest) -> bool:
+        return check(request.user)
+
+    return {"title": title, "icon": icon, "link": link, "permission": permission}
+
+
+def _may_open_board(user: Any) -> bool:
+    from compliance.views import may_open_board
+
+    return may_open_board(user)
+
+
+VIEW_PERMISSIONS = {"admin:compliance_board": _may_open_board}
+
 GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
     ("Creators & team", [
         ("Creators", "face", "accounts.creator"),
@@ -31,10 +57,12 @@ GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
         ("API keys", "key", "accounts.apikey"),
     ]),
     ("Compliance", [
+        ("Compliance board", "space_dashboard", "admin:compliance_board"),
         ("Performers", "verified_user", "compliance.performer"),
         ("Identity checks", "fingerprint", "compliance.identityverification"),
         ("Consents", "contract", "compliance.consentrecord"),
         ("Takedowns", "gavel", "compliance.takedownrequest"),
+        ("Blocked terms", "block", "compliance.blockedterm"),
         ("Audit log", "history", "accounts.auditevent"),
     ]),
     ("Content", [
