@@ -7,6 +7,7 @@ password is random per machine (kept in var/demo-login.txt), so no credential li
 from __future__ import annotations
 
 import secrets
+from datetime import UTC
 from pathlib import Path
 
 from django.conf import settings
@@ -66,8 +67,51 @@ class Command(BaseCommand):
             user.save()
             for name in names:
                 services.add_membership(user=user, creator=creators[name], role=role, actor=owner)
+        performers = self._seed_compliance(creators, owner)
         self.stdout.write(self.style.SUCCESS(
-            f"Demo data ready: {len(creators)} creators, {len(STAFF)} staff.\n"
+            f"Demo data ready: {len(creators)} creators, {len(STAFF)} staff, {performers} performers.\n"
             f"  Admin:    http://127.0.0.1:8000/admin/\n"
             f"  Login:    owner / {password}   (staff: {', '.join(s[0] for s in STAFF)} — same password)"
         ))
+
+    def _seed_compliance(self, creators: dict[str, Creator], owner: User) -> int:
+        """Two fictional performers with specimen documents: the human creator and a likeness source."""
+        import io
+        from datetime import date, datetime, timedelta
+
+        from PIL import Image, ImageDraw
+
+        from compliance import services as compliance
+        from compliance.models import CreatorPerformer, Performer
+
+        def specimen(text: str) -> bytes:
+            image = Image.new("RGB", (640, 400), (230, 230, 236))
+            ImageDraw.Draw(image).text((24, 24), f"SPECIMEN — {text}", fill=(90, 90, 110))
+            buffer = io.BytesIO()
+            image.save(buffer, "JPEG", quality=80)
+            return buffer.getvalue()
+
+        people = [
+            ("Jeanne Exemple", date(1996, 4, 12), "FR", "Luna Vale", CreatorPerformer.Relation.SELF,
+             ["fanvue", "onlyfans", "x", "reddit", "telegram", "bluesky", "instagram"], "explicit"),
+            ("Olivia Sample", date(1993, 9, 30), "GB", "Iris Blend", CreatorPerformer.Relation.LIKENESS,
+             ["fanvue", "x", "instagram"], "suggestive"),
+        ]
+        signed = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
+        for legal, dob, country, creator_name, relation, platforms, rating in people:
+            if Performer.objects.filter(legal_name=legal).exists():
+                continue
+            performer = compliance.create_performer(
+                legal_name=legal, date_of_birth=dob, country=country, creators=[creators[creator_name]],
+                relation=relation, other_names=[(creator_name, "stage")], actor=owner)
+            compliance.record_verification(
+                performer=performer, document_kind="passport", result="approved", actor=owner,
+                document_number="DEMO-000000", document_country=country, document_expiry=date(2031, 1, 1),
+                front=specimen(f"{legal} passport"), selfie=specimen(f"{legal} selfie"))
+            uses = ["publication", "promotion_on_social"]
+            if relation == CreatorPerformer.Relation.LIKENESS:
+                uses.append("ai_likeness")
+            compliance.record_consent(
+                performer=performer, platforms=platforms, max_rating=rating, uses=uses, signed_at=signed,
+                valid_until=signed + timedelta(days=365 * 2), release=specimen(f"{legal} release"), actor=owner)
+        return Performer.objects.count()
