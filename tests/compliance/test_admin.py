@@ -473,6 +473,8 @@ def test_revoke_through_the_reason_page(client, world, django_capture_on_commit_
         received.append((performer_ids, consent_id))
 
     signals.consent_revoked.connect(receiver, weak=False)
+    scope = {"platform": world.ca.platforms[0], "rating": world.ca.max_rating, "use": world.ca.uses[0]}
+    assert services.consent_status(world.pa, **scope)["allowed"] is True
     try:
         client.force_login(world.oscar)
         url = reverse("admin:compliance_consentrecord_revoke", args=[world.ca.pk])
@@ -496,6 +498,10 @@ def test_revoke_through_the_reason_page(client, world, django_capture_on_commit_
         with django_capture_on_commit_callbacks(execute=True):
             assert client.post(url, {"reason": "again"}).status_code == 302
         assert received == [([world.pa.pk], world.ca.pk)]
+        # From that moment the gate refuses any publication depicting the performer.
+        status = services.consent_status(world.pa, **scope)
+        assert status["allowed"] is False
+        assert "consent_revoked" in {r["code"] for r in status["reasons"]}
         body = client.get(reverse("admin:compliance_consentrecord_change", args=[world.ca.pk])).content.decode()
         assert reverse("admin:compliance_consentrecord_revoke", args=[world.ca.pk]) not in body
     finally:

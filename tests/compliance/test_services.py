@@ -482,3 +482,29 @@ def test_a_performer_linked_to_two_reachable_creators_appears_once(people, offic
         assert performers.count() == 1
         assert tenancy.restrict(ConsentRecord.objects.all(), principal).count() == 1
     assert isinstance(key, ApiKey)
+
+
+HARD_BLOCK_CAPTIONS = ["new set with my 16 yo cousin", "s.c.h.o.o.l.g.i.r.l roleplay tonight", "#NonConsent fantasy"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("caption", HARD_BLOCK_CAPTIONS)
+@pytest.mark.parametrize("extra_terms", [[], ["custom-term"]])
+def test_hard_blocked_caption_fails_the_gate_whatever_the_settings(private_dir, people, settings, caption,
+                                                                    extra_terms):
+    settings.COMPLIANCE_EXTRA_BLOCKED_TERMS = extra_terms
+    settings.DEBUG = True
+    performer = make_performer(people["a"])
+    verify(performer, people["owner"])
+    consent(performer)
+    data = services.GateInput(
+        creator_id=people["a"].pk, platform="fanvue", rating="explicit", performer_ids=frozenset({performer.pk}),
+        production_date=timezone.now().date(), ai_origin=False, disclosure_present=False, provenance_present=False,
+        no_real_person_attested=False, human_approved=True, texts={"caption": caption},
+        due_at=timezone.now() + timedelta(days=1))
+    verdict = services.check_publication(data)
+    assert not verdict.passed
+    assert verdict.hard
+    assert "hard_block_term" in verdict.codes
+    clean = services.check_publication(services.GateInput(**{**data.__dict__, "texts": {"caption": "new set, 18+"}}))
+    assert clean.passed, clean.reasons
