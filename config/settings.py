@@ -318,3 +318,13 @@ COMPLAINT_DEADLINE_BUSINESS_DAYS = min(env_int("COMPLAINT_DEADLINE_BUSINESS_DAYS
 # Extra hard-blocked terms (comma-separated). The built-in list can only be extended, never reduced.
 COMPLIANCE_EXTRA_BLOCKED_TERMS = env_list("COMPLIANCE_EXTRA_BLOCKED_TERMS", [])
 CONSENT_EXPIRY_WARNING_DAYS = (30, 7, 1)
+
+# --- Content -------------------------------------------------------------------------------------
+CONTENT_MAX_UPLOAD_BYTES = env_int("CONTENT_MAX_UPLOAD_MB", 2048) * 1024 * 1024
+CONTENT_LIMITS = {
+    "max_pixels": env_int("CONTENT_MAX_MEGAPIXELS", 120) * 1_000_000,
+    "max_image_bytes": env_int("CONTENT_MAX_IMAGE_MB", 200) * 1024 * 1024,
+    "max_video_seconds": env_int("CONTENT_MAX_VIDEO_SECONDS", 3 * 3600),
+    "max_video_bytes": CONTENT_MAX_UPLOAD_BYTES,
+}
+FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR", "") or None
