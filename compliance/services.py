@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import hashlib
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -37,6 +38,7 @@ from compliance.models import (
     TakedownRequest,
 )
 
+T = TypeVar("T")
 MAX_DOCUMENT_BYTES = 25 * 1024 * 1024
 DOCUMENT_TYPES = {
     b"\xff\xd8\xff": "image/jpeg",
@@ -109,6 +111,17 @@ def documents_cleanup() -> Iterator[None]:
         raise
     finally:
         _stored_names.reset(token)
+
+
+def _stores_documents(fn: Callable[..., T]) -> Callable[..., T]:
+    """Run a service in one transaction whose stored documents are removed again if it fails."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        with documents_cleanup(), transaction.atomic():
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def sweep_orphan_documents(older_than: timedelta = timedelta(hours=1)) -> int:
@@ -245,6 +258,7 @@ def performer_creator_id(performer: Performer) -> int | None:
     return link.creator_id if link else None
 
 
+@_stores_documents
 def record_verification(
     *,
     performer: Performer,
@@ -258,32 +272,6 @@ def record_verification(
     **fields: Any,
 ) -> IdentityVerification:
     """Store an identity check with its documents encrypted. Audits `verification.recorded`."""
-    with documents_cleanup(), transaction.atomic():
-        return _record_verification(
-            performer=performer,
-            document_kind=document_kind,
-            result=result,
-            actor=actor,
-            document_number=document_number,
-            front=front,
-            back=back,
-            selfie=selfie,
-            **fields,
-        )
-
-
-def _record_verification(
-    *,
-    performer: Performer,
-    document_kind: str,
-    result: str,
-    actor: Any,
-    document_number: str,
-    front: bytes | None,
-    back: bytes | None,
-    selfie: bytes | None,
-    **fields: Any,
-) -> IdentityVerification:
     if document_kind not in IdentityVerification.DocumentKind.values:
         raise ValidationError(
             {
@@ -358,6 +346,7 @@ def _validate_scope(platforms: list[str], max_rating: str, uses: list[str]) -> N
         raise ValidationError(errors)
 
 
+@_stores_documents
 def record_consent(
     *,
     performer: Performer,
@@ -372,34 +361,6 @@ def record_consent(
     supersedes: ConsentRecord | None = None,
 ) -> ConsentRecord:
     """Record a new consent; an older one is never edited. Audits `consent.recorded`."""
-    with documents_cleanup(), transaction.atomic():
-        return _record_consent(
-            performer=performer,
-            platforms=platforms,
-            max_rating=max_rating,
-            uses=uses,
-            signed_at=signed_at,
-            valid_from=valid_from,
-            valid_until=valid_until,
-            release=release,
-            actor=actor,
-            supersedes=supersedes,
-        )
-
-
-def _record_consent(
-    *,
-    performer: Performer,
-    platforms: list[str],
-    max_rating: str,
-    uses: list[str],
-    signed_at: datetime,
-    valid_from: datetime | None,
-    valid_until: datetime | None,
-    release: bytes | None,
-    actor: Any,
-    supersedes: ConsentRecord | None,
-) -> ConsentRecord:
     _validate_scope(platforms, max_rating, uses)
     valid_from = valid_from or signed_at
     if valid_until is not None and valid_until <= valid_from:

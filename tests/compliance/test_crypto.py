@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import threading
 from datetime import date
-from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -16,6 +15,7 @@ from django.db import connection, transaction
 from accounts.models import AuditEvent
 from compliance import crypto, services
 from compliance.models import EncryptedFile, IdentityVerification
+from tests.compliance.conftest import stored_files
 
 FRONT = b"\xff\xd8\xff\xe0" + b"PASSPORT-FRONT-MARKER-Jeanne-Exemple-1996" * 8
 BACK = b"\x89PNG\r\n\x1a\n" + b"PASSPORT-BACK-MARKER-MRZ<<EXEMPLE<<JEANNE" * 8
@@ -25,29 +25,6 @@ NUMBER = "FR-19AB12345"
 
 def new_key() -> str:
     return Fernet.generate_key().decode()
-
-
-@pytest.fixture
-def keyring(settings):
-    """One fresh primary key; tests prepend or drop keys through `settings`."""
-    settings.ATELIER_ENCRYPTION_KEYS = [new_key()]
-    return settings
-
-
-@pytest.fixture
-def private_dir(settings, tmp_path) -> Path:
-    """The private storage in a folder of its own, so a test can see every byte written."""
-    root = tmp_path / "private"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "private": {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                    "OPTIONS": {"location": str(root), "base_url": None}},
-    }
-    return root
-
-
-def stored_files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
 def rotate(*args: str) -> str:

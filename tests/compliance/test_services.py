@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -24,6 +23,7 @@ from compliance.models import (
     Performer,
     TakedownRequest,
 )
+from tests.compliance.conftest import stored_files
 from tests.factories import UserFactory
 
 FRONT = b"\xff\xd8\xff\xe0" + b"ID-FRONT-MARKER-Jeanne-Exemple-19960412" * 8
@@ -33,24 +33,8 @@ NUMBER = "FR-19AB12345"
 
 
 @pytest.fixture(autouse=True)
-def keyring(settings):
-    settings.ATELIER_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
-    return settings
-
-
-@pytest.fixture
-def private_dir(settings, tmp_path) -> Path:
-    root = tmp_path / "private"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "private": {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                    "OPTIONS": {"location": str(root), "base_url": None}},
-    }
-    return root
-
-
-def stored_files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+def _fresh_keys(keyring):
+    return keyring
 
 
 def make_performer(*creators, name: str = "Jeanne Exemple", dob: date | None = date(1996, 4, 12)) -> Performer:
