@@ -328,3 +328,10 @@ CONTENT_LIMITS = {
     "max_video_bytes": CONTENT_MAX_UPLOAD_BYTES,
 }
 FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR", "") or None
+
+# --- Scheduling ----------------------------------------------------------------------------------
+SCHEDULING_CLAIM_BATCH = env_int("SCHEDULING_CLAIM_BATCH", 500)
+SCHEDULING_LEASE_SECONDS = env_int("SCHEDULING_LEASE_SECONDS", 300)
+SCHEDULING_MISSED_AFTER_SECONDS = env_int("SCHEDULING_MISSED_AFTER_SECONDS", 6 * 3600)
+SCHEDULING_MAX_ATTEMPTS = env_int("SCHEDULING_MAX_ATTEMPTS", 5)
+SCHEDULING_CONNECTORS: dict[str, str] = {}

@@ -1,1 +1,183 @@
-"""Models of the scheduling domain (grown by its own issue)."""
+"""Platform accounts, posts and publications: the calendar lives in these rows.
+
+A `Publication` is one post on one account at one instant (UTC). Its status walks one machine,
+declared in `Publication.TRANSITIONS`; the dispatcher claims due rows through a partial index
+so "what is due" stays cheap at millions of rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.timezone import now
+
+from accounts.models import Creator
+from content.models import Asset, Collection
+
+
+class Platform(models.TextChoices):
+    FANVUE = "fanvue", "Fanvue"
+    X = "x", "X"
+    REDDIT = "reddit", "Reddit"
+    TELEGRAM = "telegram", "Telegram"
+    BLUESKY = "bluesky", "Bluesky"
+    INSTAGRAM = "instagram", "Instagram"
+    MANUAL = "manual", "Manual export (OnlyFans, platforms without an API)"
+
+
+class PlatformAccount(models.Model):
+    class State(models.TextChoices):
+        CONNECTED = "connected", "Connected"
+        NEEDS_REAUTH = "needs_reauth", "Needs re-authorisation"
+        DISABLED = "disabled", "Disabled"
+
+    tenant_field = "creator"
+
+    creator = models.ForeignKey(Creator, on_delete=models.PROTECT, related_name="platform_accounts")
+    platform = models.CharField(max_length=16, choices=Platform.choices)
+    target_platform = models.CharField(max_length=30, blank=True,
+                                       help_text="For manual exports: where a person uploads it (e.g. onlyfans).")
+    handle = models.CharField(max_length=100)
+    external_id = models.CharField(max_length=100, blank=True)
+    credentials_encrypted = models.TextField(blank=True, editable=False)
+    token_expires_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.CONNECTED)
+    max_rating = models.CharField(max_length=16, blank=True,
+                                  help_text="Highest rating this account accepts; only ever below the platform's.")
+    options = models.JSONField(default=dict, blank=True, help_text="Subreddit, channel id, flair…")
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        ordering = ["creator__stage_name", "platform", "handle"]
+        constraints = [models.UniqueConstraint(fields=["creator", "platform", "handle"],
+                                               name="platform_account_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()} @{self.handle}"
+
+
+class Post(models.Model):
+    tenant_field = "creator"
+
+    creator = models.ForeignKey(Creator, on_delete=models.PROTECT, related_name="posts")
+    caption = models.TextField(blank=True)
+    assets = models.ManyToManyField(Asset, through="PostAsset", related_name="posts", blank=True)
+    collection = models.ForeignKey(Collection, null=True, blank=True, on_delete=models.PROTECT, related_name="posts")
+    price_minor = models.PositiveIntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1, help_text="Bumped by every edit; publish reads the live row.")
+    created_at = models.DateTimeField(default=now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return (self.caption[:60] or f"Post #{self.pk}").replace("\n", " ")
+
+
+class PostAsset(models.Model):
+    tenant_field = "post__creator"
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="post_assets")
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="post_links")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [models.UniqueConstraint(fields=["post", "asset"], name="post_asset_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.post_id}:{self.position}"
+
+
+class Publication(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PENDING_APPROVAL = "pending_approval", "Pending approval"
+        APPROVED = "approved", "Approved"
+        SCHEDULED = "scheduled", "Scheduled"
+        CLAIMED = "claimed", "Claimed by the dispatcher"
+        PUBLISHING = "publishing", "Publishing"
+        PUBLISHED = "published", "Published"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Outcome unknown — check"
+        BLOCKED = "blocked", "Blocked by compliance"
+        CANCELLED = "cancelled", "Cancelled"
+        MISSED = "missed", "Missed"
+
+    S = Status
+    # The one place that says which status may follow which.
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        S.DRAFT: frozenset({S.PENDING_APPROVAL, S.CANCELLED}),
+        S.PENDING_APPROVAL: frozenset({S.APPROVED, S.DRAFT, S.CANCELLED, S.BLOCKED}),
+        S.APPROVED: frozenset({S.SCHEDULED, S.DRAFT, S.CANCELLED, S.BLOCKED}),
+        S.SCHEDULED: frozenset({S.CLAIMED, S.APPROVED, S.DRAFT, S.CANCELLED, S.BLOCKED, S.MISSED}),
+        S.CLAIMED: frozenset({S.PUBLISHING, S.SCHEDULED, S.BLOCKED, S.CANCELLED, S.MISSED, S.FAILED}),
+        S.PUBLISHING: frozenset({S.PUBLISHED, S.SCHEDULED, S.FAILED, S.UNKNOWN}),
+        S.UNKNOWN: frozenset({S.PUBLISHED, S.FAILED, S.SCHEDULED}),
+        S.FAILED: frozenset({S.SCHEDULED, S.CANCELLED, S.DRAFT}),
+        S.MISSED: frozenset({S.SCHEDULED, S.CANCELLED, S.DRAFT}),
+        S.BLOCKED: frozenset({S.DRAFT, S.CANCELLED, S.SCHEDULED}),
+        S.PUBLISHED: frozenset(),
+        S.CANCELLED: frozenset({S.DRAFT}),
+    }
+    # Before these, an edit of the post simply applies; from CLAIMED on, the row is in flight.
+    EDITABLE = frozenset({S.DRAFT, S.PENDING_APPROVAL, S.APPROVED, S.SCHEDULED, S.FAILED, S.MISSED, S.BLOCKED})
+
+    tenant_field = "post__creator"
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="publications")
+    account = models.ForeignKey(PlatformAccount, on_delete=models.PROTECT, related_name="publications")
+    caption_override = models.TextField(blank=True)
+    scheduled_at = models.DateTimeField(null=True, blank=True, help_text="Due time, stored in UTC.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    external_id = models.CharField(max_length=200, blank=True)
+    external_url = models.URLField(max_length=500, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    block_reasons = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        ordering = ["-scheduled_at", "-id"]
+        indexes = [
+            models.Index(fields=["scheduled_at"], condition=models.Q(status="scheduled"), name="publication_due"),
+            models.Index(fields=["lease_expires_at"], condition=models.Q(status__in=["claimed", "publishing"]),
+                         name="publication_leased"),
+            models.Index(fields=["account", "scheduled_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.post} → {self.account} ({self.get_status_display()})"
+
+    def can_move_to(self, status: str) -> bool:
+        return status in self.TRANSITIONS.get(self.status, frozenset())
+
+
+class QueueSlot(models.Model):
+    """A weekly recurring time for an account, in the creator's timezone."""
+
+    tenant_field = "account__creator"
+    account = models.ForeignKey(PlatformAccount, on_delete=models.CASCADE, related_name="queue_slots")
+    weekday = models.PositiveSmallIntegerField(choices=[(i, d) for i, d in enumerate(
+        ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"])])
+    time = models.TimeField(help_text="Local time in the creator's timezone.")
+
+    class Meta:
+        ordering = ["account", "weekday", "time"]
+        constraints = [models.UniqueConstraint(fields=["account", "weekday", "time"], name="queue_slot_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.time:%H:%M}"

@@ -1,0 +1,122 @@
+"""The one interface every platform connector implements, and the errors that steer retries.
+
+The dispatcher's safety rests on the error a connector raises: `TransientError` only when the
+platform certainly did not accept the post (connection refused, 429, 5xx before acceptance);
+`UnknownOutcome` whenever it may have (a timeout after the request was sent) — those are never
+retried blindly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_text: int
+    max_media: int
+    max_media_bytes: int
+    media_types: frozenset[str]
+    ratings: frozenset[str]
+    requests_per_window: int = 100
+    window_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class MediaItem:
+    path: str  # a local file (a rendition copied out of storage)
+    mime: str
+    size: int
+    alt: str = ""
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    id: int
+    platform: str
+    handle: str
+    external_id: str
+    options: dict[str, Any]
+    credentials: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class PublishRequest:
+    idempotency_key: str
+    account: AccountRef
+    text: str
+    media: tuple[MediaItem, ...]
+    rating: str
+    ai_generated: bool = False
+    price_minor: int | None = None
+    currency: str = ""
+    publish_at: str | None = None
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    external_id: str
+    url: str = ""
+
+
+class ConnectorError(Exception):
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class TransientError(ConnectorError):
+    """The platform did not take the post; trying again later is safe."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class PermanentError(ConnectorError):
+    """The platform refused the post for a reason retrying will not fix."""
+
+
+class UnknownOutcome(ConnectorError):
+    """The request may have been accepted; only a lookup or a person can tell."""
+
+
+class AuthError(PermanentError):
+    """Credentials were refused: the account needs re-authorisation."""
+
+
+class Connector(Protocol):
+    platform: str
+    limits: Limits
+
+    def validate(self, request: PublishRequest) -> list[str]: ...
+
+    def publish(self, request: PublishRequest) -> PublishResult: ...
+
+    def lookup(self, request: PublishRequest) -> PublishResult | None: ...
+
+    def unpublish(self, account: AccountRef, external_id: str) -> bool: ...
+
+    def fetch_metrics(self, account: AccountRef, external_id: str) -> dict[str, int]: ...
+
+    def refresh(self, account: AccountRef) -> dict[str, Any] | None: ...
+
+
+def common_validation(limits: Limits, request: PublishRequest) -> list[str]:
+    """Problems any platform would refuse, phrased for the person fixing the post."""
+    problems = []
+    if len(request.text) > limits.max_text:
+        problems.append(f"The caption has {len(request.text)} characters; this platform allows {limits.max_text}.")
+    if len(request.media) > limits.max_media:
+        problems.append(f"{len(request.media)} media attached; this platform allows {limits.max_media}.")
+    for item in request.media:
+        if item.mime not in limits.media_types:
+            problems.append(f"{item.mime} is not accepted here.")
+        if item.size > limits.max_media_bytes:
+            problems.append(f"A file of {item.size // (1024 * 1024)} MB is over this platform's "
+                            f"{limits.max_media_bytes // (1024 * 1024)} MB limit.")
+    if request.rating not in limits.ratings:
+        problems.append(f"This platform does not accept {request.rating} content.")
+    return problems
