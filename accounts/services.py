@@ -19,6 +19,15 @@ from accounts.models import ApiKey, Creator, Membership, Role, User
 KEY_PREFIX = "atl"
 
 
+def user_of(actor: object) -> User | None:
+    """The staff user behind an actor: an API key acts for its owner; None for the system."""
+    if actor is None:
+        return None
+    if isinstance(actor, ApiKey):
+        return actor.owner
+    return actor if getattr(actor, "pk", None) else None
+
+
 def hash_api_key(raw: str) -> str:
     # Keys carry 256 bits of randomness, so a fast hash is enough; a slow KDF would only add
     # latency to every API request.

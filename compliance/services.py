@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import audit
+from accounts.services import user_of
 from compliance import crypto, gate, signals
 from compliance.models import (
     BlockedTerm,
@@ -48,13 +49,6 @@ DOCUMENT_TYPES = {
 }
 
 
-def _user_of(actor: Any) -> Any:
-    """The staff user behind an actor (an API key acts for its owner); None for the system."""
-    if actor is None:
-        return None
-    if hasattr(actor, "scope"):
-        return actor.owner
-    return actor if getattr(actor, "pk", None) else None
 
 
 def private_storage():  # noqa: ANN201
@@ -290,7 +284,7 @@ def record_verification(
         if data:
             setattr(verification, slot, store_document(data, label="identity"))
     if result != IdentityVerification.Result.PENDING:
-        verification.verified_by = _user_of(actor)
+        verification.verified_by = user_of(actor)
         verification.verified_at = verification.verified_at or timezone.now()
     verification.full_clean()
     verification.save()
@@ -377,7 +371,7 @@ def record_consent(
         valid_from=valid_from,
         valid_until=valid_until,
         supersedes=supersedes,
-        collected_by=_user_of(actor),
+        collected_by=user_of(actor),
     )
     audit.record(
         "consent.recorded",
@@ -407,7 +401,7 @@ def revoke_consent(consent: ConsentRecord, *, reason: str, actor: Any = None) ->
             return locked
         locked.revoked_at = timezone.now()
         locked.revoked_reason = reason.strip()
-        locked.revoked_by = _user_of(actor)
+        locked.revoked_by = user_of(actor)
         locked.save(update_fields=["revoked_at", "revoked_reason", "revoked_by"])
         audit.record(
             "consent.revoked",
@@ -673,7 +667,7 @@ def log_takedown_action(
     if status and status not in TakedownRequest.Status.values:
         raise ValidationError({"status": f"Unknown status {status!r}."})
     action = TakedownAction.objects.create(
-        request=request, description=description.strip(), by=_user_of(actor)
+        request=request, description=description.strip(), by=user_of(actor)
     )
     changes: dict[str, Any] = {"action": action.pk}
     if status and status != request.status:

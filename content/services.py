@@ -26,17 +26,12 @@ from django.utils import timezone
 
 from accounts import audit
 from accounts.models import Creator
+from accounts.services import user_of
 from content.models import Asset, Collection, CollectionItem, Rendition, Tag, asset_upload_to
 
 CHUNK = 1024 * 1024
 
 
-def _user_of(actor: Any) -> Any:
-    if actor is None:
-        return None
-    if hasattr(actor, "scope"):
-        return actor.owner
-    return actor if getattr(actor, "pk", None) else None
 
 
 # --- Ingest --------------------------------------------------------------------------------------
@@ -108,7 +103,7 @@ def ingest(*, creator: Creator, source: IO[bytes] | Path | str, filename: str = 
             codecs=info.codecs or {}, rating=rating, title=title, production_date=production_date,
             origin=Asset.Origin.AI if (info.ai_marker and origin == Asset.Origin.UPLOAD) else origin,
             ai_marker=info.ai_marker or "", no_real_person_attested=no_real_person_attested,
-            uploaded_by=_user_of(actor),
+            uploaded_by=user_of(actor),
         )
         asset.full_clean(exclude=["file"])
         storage = storages["default"]
@@ -175,7 +170,7 @@ def _transition(asset: Asset, to: str, *, actor: Any, reason: str = "", action: 
             locked.submitted_at = timezone.now()
             fields.append("submitted_at")
         if to in (Asset.Status.APPROVED, Asset.Status.REJECTED):
-            locked.reviewed_by, locked.reviewed_at, locked.review_reason = _user_of(actor), timezone.now(), reason
+            locked.reviewed_by, locked.reviewed_at, locked.review_reason = user_of(actor), timezone.now(), reason
             fields += ["reviewed_by", "reviewed_at", "review_reason"]
         locked.save(update_fields=fields)
         audit.record(action, locked, actor=actor, changes={"from": previous, "to": to, "reason": reason})
@@ -189,7 +184,7 @@ def submit_for_review(asset: Asset, *, actor: Any = None) -> Asset:
 
 def approve(asset: Asset, *, actor: Any) -> Asset:
     """Four eyes: the uploader may not approve their own upload unless the creator allows it."""
-    user = _user_of(actor)
+    user = user_of(actor)
     if user is None:
         raise ValidationError("A person must approve an asset.")
     if asset.creator.four_eyes_review and asset.uploaded_by_id == user.pk:

@@ -30,12 +30,6 @@ S = Publication.Status
 RATING_ORDER = {r.value: i for i, r in enumerate(Rating)}
 
 
-def _user_of(actor: Any) -> Any:
-    if actor is None:
-        return None
-    if hasattr(actor, "scope"):
-        return actor.owner
-    return actor if getattr(actor, "pk", None) else None
 
 
 # --- The gate, built from a publication -----------------------------------------------------------
