@@ -7,7 +7,7 @@ from celery import shared_task
 from scheduling import services
 
 
-@shared_task(name="scheduling.tasks.dispatch_due", ignore_result=True)
+@shared_task(name="scheduling.tasks.dispatch_due")
 def dispatch_due() -> int:
     """Every 30 s: claim what is due and queue one publish per row."""
     return len(services.claim_due_publications())
