@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from scheduling import services
+from scheduling.models import Publication
+from tests.scheduling.test_dispatcher import world  # noqa: F401
+
+S = Publication.Status
+
+
+@pytest.mark.django_db
+def test_publication_admin_tenancy_and_block_reasons(client, world, django_capture_on_commit_callbacks):  # noqa: F811
+    from compliance import services as compliance
+
+    pub = Publication.objects.create(post=world["post"], account=world["fanvue"], status=S.APPROVED)
+    services.schedule(pub, at=timezone.now() + timedelta(days=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        compliance.revoke_consent(world["consent"], reason="Withdrawn", actor=world["owner"])
+    client.force_login(world["alice"])
+    changelist = client.get(reverse("admin:scheduling_publication_changelist"))
+    assert changelist.status_code == 200 and "New set tonight" in changelist.content.decode()
+    page = client.get(reverse("admin:scheduling_publication_change", args=[pub.pk])).content.decode()
+    assert "consent_revoked" in page  # the reason is visible to the manager
+    client.force_login(world["charlie"])
+    assert client.get(reverse("admin:scheduling_publication_change", args=[pub.pk])).status_code == 404
+    assert "New set tonight" not in client.get(reverse("admin:scheduling_publication_changelist")).content.decode()
+
+
+@pytest.mark.django_db
+def test_cancel_action_goes_through_the_service(client, world):  # noqa: F811
+    pub = Publication.objects.create(post=world["post"], account=world["fanvue"], status=S.APPROVED)
+    client.force_login(world["alice"])
+    client.post(reverse("admin:scheduling_publication_changelist"),
+                {"action": "cancel_selected", "_selected_action": [pub.pk]})
+    pub.refresh_from_db()
+    assert pub.status == S.CANCELLED
