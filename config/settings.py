@@ -334,4 +334,7 @@ SCHEDULING_CLAIM_BATCH = env_int("SCHEDULING_CLAIM_BATCH", 500)
 SCHEDULING_LEASE_SECONDS = env_int("SCHEDULING_LEASE_SECONDS", 300)
 SCHEDULING_MISSED_AFTER_SECONDS = env_int("SCHEDULING_MISSED_AFTER_SECONDS", 6 * 3600)
 SCHEDULING_MAX_ATTEMPTS = env_int("SCHEDULING_MAX_ATTEMPTS", 5)
-SCHEDULING_CONNECTORS: dict[str, str] = {}
+# platform=dotted.path pairs, e.g. "fanvue=tests.fakes.FanvueFake": points connectors at local fakes.
+SCHEDULING_CONNECTORS: dict[str, str] = dict(
+    item.split("=", 1) for item in env_list("SCHEDULING_CONNECTORS", []) if "=" in item)
+SCHEDULING_DISPATCH_SECONDS = env_int("SCHEDULING_DISPATCH_SECONDS", 25)

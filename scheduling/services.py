@@ -74,15 +74,17 @@ def gate_input_for(publication: Publication, *, due_at: datetime | None = None) 
     )
 
 
-def check(publication: Publication, *, due_at: datetime | None = None) -> Verdict:
-    verdict = compliance.check_publication(gate_input_for(publication, due_at=due_at))
-    if publication.account.max_rating and not Rating(publication.account.max_rating).allows(
-            gate_input_for(publication).rating):
+def check(publication: Publication, *, due_at: datetime | None = None,
+          data: compliance.GateInput | None = None) -> Verdict:
+    """The compliance gate for this publication, plus the account's own rating ceiling."""
+    data = data or gate_input_for(publication, due_at=due_at)
+    verdict = compliance.check_publication(data)
+    ceiling = publication.account.max_rating
+    if ceiling and not Rating(ceiling).allows(data.rating):
         from compliance.gate import Reason
 
         verdict = Verdict(reasons=(*verdict.reasons, Reason(
-            code="rating_not_accepted", message=f"{publication.account} accepts up to "
-                                                f"{publication.account.max_rating} content.")))
+            code="rating_not_accepted", message=f"{publication.account} accepts up to {ceiling} content.")))
     return verdict
 
 
@@ -212,7 +214,8 @@ def publish_publication(publication_id: int) -> str:
         if pub.scheduled_at and now - pub.scheduled_at > timedelta(seconds=settings.SCHEDULING_MISSED_AFTER_SECONDS):
             _move(pub, S.MISSED, last_error="Too late to publish without a person deciding.")
             return S.MISSED
-        verdict = check(pub, due_at=now)
+        data = gate_input_for(pub, due_at=now)
+        verdict = check(pub, data=data)
         if not verdict.passed:
             _move(pub, S.BLOCKED, block_reasons=[r.to_dict() for r in verdict.reasons])
             audit.record("publication.blocked", pub, actor_label="task:publish",
@@ -226,7 +229,7 @@ def publish_publication(publication_id: int) -> str:
         if wait is not None:
             _move(pub, S.SCHEDULED, next_attempt_at=now + timedelta(seconds=wait), lease_expires_at=None)
             return S.SCHEDULED
-        request = build_request(pub)
+        request = build_request(pub, data)
         problems = connector.validate(request)
         if problems:
             _move(pub, S.FAILED, last_error=" ".join(problems))
@@ -280,7 +283,7 @@ def _after_unknown(pub: Publication, connector: Any, request: Any, exc: Any) -> 
                                               f"mark it published or schedule it again.")
 
 
-def build_request(pub: Publication) -> Any:
+def build_request(pub: Publication, data: compliance.GateInput) -> Any:
     from scheduling.connectors.base import AccountRef, PublishRequest
 
     account = pub.account
@@ -293,7 +296,6 @@ def build_request(pub: Publication) -> Any:
         credentials = json.loads(crypto.decrypt_text(account.credentials_encrypted))
     ref = AccountRef(id=account.pk, platform=account.platform, handle=account.handle,
                      external_id=account.external_id, options=account.options, credentials=credentials)
-    data = gate_input_for(pub)
     return PublishRequest(idempotency_key=str(pub.idempotency_key), account=ref,
                           text=pub.caption_override or pub.post.caption, media=(), rating=data.rating,
                           ai_generated=data.ai_origin, price_minor=pub.post.price_minor,

@@ -1,0 +1,137 @@
+"""Dispatcher benchmark: N publications due at the same instant, a no-op connector, 2 worker
+processes, PostgreSQL + Redis. Reports time until all are published and duplicates (must be 0).
+
+    .venv/bin/python -m bench.dispatch [N ...]      (default: 10000)
+
+Needs PostgreSQL at 127.0.0.1:5432 (database `atelier_bench` is dropped and recreated) and Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/atelier_bench",
+    "REDIS_URL": "redis://127.0.0.1:6379/5",
+    "DEBUG": "0",
+    "SECRET_KEY": "bench-secret-key-not-for-production-0123456789-abcdefghijklmnopqrstuv",
+    "ALLOWED_HOSTS": "localhost",
+    "ATELIER_ENCRYPTION_KEYS": "Zm9yLXRlc3RzLW9ubHktZm9yLXRlc3RzLW9ubHktMDA=",
+    "SCHEDULING_CONNECTORS": "fanvue=scheduling.connectors.noop.NoopConnector",
+    "ATELIER_VAR_DIR": str(ROOT / "var" / "bench"),
+    "LOG_LEVEL": "WARNING",
+}
+
+
+def sh(*cmd: str) -> None:
+    subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, **ENV}, stdout=subprocess.DEVNULL)
+
+
+def prepare() -> None:
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", "DROP DATABASE IF EXISTS atelier_bench"],
+                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", "CREATE DATABASE atelier_bench"], check=True,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run(["redis-cli", "-n", "5", "flushdb"], check=True, stdout=subprocess.DEVNULL)
+    sh(sys.executable, "manage.py", "migrate", "--noinput", "-v0")
+
+
+def setup_django() -> None:
+    os.environ.update(ENV)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def world() -> tuple[object, object]:
+    from django.utils import timezone
+
+    from accounts.models import Creator
+    from compliance import services as compliance
+    from content.models import Asset
+    from scheduling.models import PlatformAccount, Post, PostAsset
+
+    creator = Creator.objects.create(stage_name="Bench", slug="bench")
+    performer = compliance.create_performer(legal_name="Bench Performer", date_of_birth=date(1990, 1, 1),
+                                            creators=[creator])
+    compliance.record_verification(performer=performer, document_kind="passport", result="approved", actor=None,
+                                   front=b"\xff\xd8\xff" + b"0" * 64)
+    compliance.record_consent(performer=performer, platforms=["fanvue"], max_rating="explicit",
+                              uses=["publication"], signed_at=timezone.now() - timedelta(days=1))
+    asset = Asset.objects.create(creator=creator, file="assets/b.jpg", kind="image", mime="image/jpeg",
+                                 sha256="b" * 64, size_bytes=1, rating="explicit", status=Asset.Status.APPROVED,
+                                 production_date=date(2026, 1, 1))
+    asset.performers.add(performer)
+    post = Post.objects.create(creator=creator, caption="bench", approved_at=timezone.now())
+    PostAsset.objects.create(post=post, asset=asset)
+    account = PlatformAccount.objects.create(creator=creator, platform="fanvue", handle="bench")
+    return post, account
+
+
+def run(n: int) -> dict[str, float]:
+    from django.db import connection
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from accounts.models import AuditEvent
+    from scheduling.models import Publication
+
+    Publication.objects.all().delete()
+    post, account = world() if not Publication.objects.exists() and not _world else _world
+    _world[:] = [post, account]
+    due = timezone.now() - timedelta(seconds=1)
+    Publication.objects.bulk_create(
+        [Publication(post=post, account=account, status="scheduled", scheduled_at=due) for _ in range(n)],
+        batch_size=5000)
+    connection.close()
+    env = {**os.environ, **ENV}
+    workers = [subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "worker", "-c", "1", "-l",
+                                 "WARNING", "-n", f"bench{i}@%h", "--without-gossip", "--without-mingle"],
+                                cwd=ROOT, env=env) for i in range(2)]
+    try:
+        time.sleep(4)  # workers up
+        from scheduling.tasks import dispatch_due
+
+        start = time.monotonic()
+        dispatch_due.delay()
+        while True:
+            left = Publication.objects.exclude(status="published").count()
+            if left == 0:
+                break
+            if time.monotonic() - start > 1800:
+                raise TimeoutError(f"{left} publications not published after 30 minutes")
+            if Publication.objects.filter(status="scheduled").exists():
+                dispatch_due.delay()  # what the next beat tick would do
+            time.sleep(0.5)
+        elapsed = time.monotonic() - start
+    finally:
+        for w in workers:
+            w.terminate()
+        for w in workers:
+            w.wait(30)
+    dupes = (AuditEvent.objects.filter(action="publication.published").values("object_id")
+             .annotate(c=Count("id")).filter(c__gt=1).count())
+    return {"n": n, "seconds": round(elapsed, 1), "per_second": round(n / elapsed), "duplicates": dupes}
+
+
+_world: list = []
+
+
+def main() -> None:
+    sizes = [int(a) for a in sys.argv[1:]] or [10_000]
+    prepare()
+    setup_django()
+    for n in sizes:
+        print(run(n), flush=True)
+
+
+if __name__ == "__main__":
+    main()
