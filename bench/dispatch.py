@@ -34,10 +34,16 @@ def sh(*cmd: str) -> None:
 
 
 def prepare() -> None:
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", "DROP DATABASE IF EXISTS atelier_bench"],
-                   check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", "CREATE DATABASE atelier_bench"], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", "DROP DATABASE IF EXISTS atelier_bench"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", "CREATE DATABASE atelier_bench"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     subprocess.run(["redis-cli", "-n", "5", "flushdb"], check=True, stdout=subprocess.DEVNULL)
     sh(sys.executable, "manage.py", "migrate", "--noinput", "-v0")
 
@@ -60,15 +66,30 @@ def world() -> tuple[object, object]:
     from scheduling.models import PlatformAccount, Post, PostAsset
 
     creator = Creator.objects.create(stage_name="Bench", slug="bench")
-    performer = compliance.create_performer(legal_name="Bench Performer", date_of_birth=date(1990, 1, 1),
-                                            creators=[creator])
-    compliance.record_verification(performer=performer, document_kind="passport", result="approved", actor=None,
-                                   front=b"\xff\xd8\xff" + b"0" * 64)
-    compliance.record_consent(performer=performer, platforms=["fanvue"], max_rating="explicit",
-                              uses=["publication"], signed_at=timezone.now() - timedelta(days=1))
-    asset = Asset.objects.create(creator=creator, file="assets/b.jpg", kind="image", mime="image/jpeg",
-                                 sha256="b" * 64, size_bytes=1, rating="explicit", status=Asset.Status.APPROVED,
-                                 production_date=date(2026, 1, 1))
+    performer = compliance.create_performer(
+        legal_name="Bench Performer", date_of_birth=date(1990, 1, 1), creators=[creator]
+    )
+    compliance.record_verification(
+        performer=performer, document_kind="passport", result="approved", actor=None, front=b"\xff\xd8\xff" + b"0" * 64
+    )
+    compliance.record_consent(
+        performer=performer,
+        platforms=["fanvue"],
+        max_rating="explicit",
+        uses=["publication"],
+        signed_at=timezone.now() - timedelta(days=1),
+    )
+    asset = Asset.objects.create(
+        creator=creator,
+        file="assets/b.jpg",
+        kind="image",
+        mime="image/jpeg",
+        sha256="b" * 64,
+        size_bytes=1,
+        rating="explicit",
+        status=Asset.Status.APPROVED,
+        production_date=date(2026, 1, 1),
+    )
     asset.performers.add(performer)
     post = Post.objects.create(creator=creator, caption="bench", approved_at=timezone.now())
     PostAsset.objects.create(post=post, asset=asset)
@@ -90,12 +111,33 @@ def run(n: int) -> dict[str, float]:
     due = timezone.now() - timedelta(seconds=1)
     Publication.objects.bulk_create(
         [Publication(post=post, account=account, status="scheduled", scheduled_at=due) for _ in range(n)],
-        batch_size=5000)
+        batch_size=5000,
+    )
     connection.close()
     env = {**os.environ, **ENV}
-    workers = [subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "worker", "-c", "1", "-l",
-                                 "WARNING", "-n", f"bench{i}@%h", "--without-gossip", "--without-mingle"],
-                                cwd=ROOT, env=env) for i in range(2)]
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-c",
+                "1",
+                "-l",
+                "WARNING",
+                "-n",
+                f"bench{i}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+        for i in range(2)
+    ]
     try:
         time.sleep(4)  # workers up
         from scheduling.tasks import dispatch_due
@@ -117,8 +159,13 @@ def run(n: int) -> dict[str, float]:
             w.terminate()
         for w in workers:
             w.wait(30)
-    dupes = (AuditEvent.objects.filter(action="publication.published").values("object_id")
-             .annotate(c=Count("id")).filter(c__gt=1).count())
+    dupes = (
+        AuditEvent.objects.filter(action="publication.published")
+        .values("object_id")
+        .annotate(c=Count("id"))
+        .filter(c__gt=1)
+        .count()
+    )
     return {"n": n, "seconds": round(elapsed, 1), "per_second": round(n / elapsed), "duplicates": dupes}
 
 
