@@ -4,9 +4,11 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.api import views as accounts_views
 from compliance.api import views as compliance_views
+from content.api import views as content_views
 
 router = DefaultRouter()
 accounts_views.register(router)
 compliance_views.register(router)
+content_views.register(router)
 
 urlpatterns = router.urls

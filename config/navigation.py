@@ -68,6 +68,7 @@ GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
     ("Content", [
         ("Assets", "photo_library", "content.asset"),
         ("Collections", "collections", "content.collection"),
+        ("Watermarks", "branding_watermark", "content.watermark"),
         ("Generation jobs", "auto_awesome", "content.generationjob"),
     ]),
     ("Scheduling", [

@@ -65,6 +65,9 @@ def _fresh_tenancy_caches() -> Iterator[None]:
     yield
 
 
+pytest_plugins = ["tests.content.factories"]  # media_dir, eager_celery
+
+
 @pytest.fixture
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
