@@ -87,6 +87,9 @@ def ingest(*, creator: Creator, source: IO[bytes] | Path | str, filename: str = 
     """
     from content.media.probe import MediaError, validate
 
+    performers = list(performers)
+    _check_performers(creator, performers)
+
     with _spooled(source, settings.CONTENT_MAX_UPLOAD_BYTES) as (path, sha256, size):
         if size == 0:
             raise ValidationError("The file is empty.")
@@ -94,7 +97,7 @@ def ingest(*, creator: Creator, source: IO[bytes] | Path | str, filename: str = 
         if existing is not None:
             return IngestResult(existing, created=False)
         try:
-            info = validate(path, settings.CONTENT_LIMITS)
+            info = validate(path, media_limits())
         except MediaError as exc:
             raise ValidationError(str(exc.message)) from exc
         asset = Asset(
@@ -127,6 +130,23 @@ def ingest(*, creator: Creator, source: IO[bytes] | Path | str, filename: str = 
             storage.delete(stored_name)
             raise
     return IngestResult(asset, created=True)
+
+
+def media_limits() -> Any:
+    from content.media.probe import Limits
+
+    c = settings.CONTENT_LIMITS
+    return Limits(max_pixels=c["max_pixels"], max_image_bytes=c["max_image_bytes"],
+                  max_video_bytes=c["max_video_bytes"], max_video_duration_s=c["max_video_seconds"])
+
+
+def _check_performers(creator: Creator, performers: list[Any]) -> None:
+    """Only performers on record for this creator may be tagged as depicted in its assets."""
+    if not performers:
+        return
+    linked = set(creator.performer_links.values_list("performer_id", flat=True))
+    if any(p.pk not in linked for p in performers):
+        raise ValidationError("Some of the chosen performers are not on record for this creator.")
 
 
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif",
@@ -223,7 +243,6 @@ def tag(assets: Iterable[Asset], names: Iterable[str], *, actor: Any = None) -> 
 def process_asset(asset_id: int) -> Asset | None:
     """Probe and render every preset for one asset. Idempotent: existing renditions are replaced
     whole, one preset at a time, and a failure is recorded on the asset for staff to see."""
-    from content.media.presets import presets_for
     from content.media.probe import MediaError
 
     asset = Asset.objects.filter(pk=asset_id).select_related("creator").first()
@@ -231,35 +250,51 @@ def process_asset(asset_id: int) -> Asset | None:
         return None
     Asset.objects.filter(pk=asset.pk).update(processing=Asset.Processing.RUNNING, processing_error="")
     storage = storages["default"]
+    notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="atelier-render-") as tmp:
         local = Path(tmp) / f"source.{EXTENSIONS.get(asset.mime, 'bin')}"
         with storage.open(asset.file.name, "rb") as src, local.open("wb") as out:
             while chunk := src.read(CHUNK):
                 out.write(chunk)
         try:
-            outputs = _render(asset, local, presets_for(asset.kind), Path(tmp))
+            outputs = _render(asset, local, Path(tmp), notes)
         except MediaError as exc:
             Asset.objects.filter(pk=asset.pk).update(processing=Asset.Processing.FAILED,
                                                      processing_error=str(exc.message))
             return asset
         for preset, (data, mime, width, height) in outputs.items():
             _store_rendition(asset, preset, data, mime, width, height)
-    Asset.objects.filter(pk=asset.pk).update(processing=Asset.Processing.READY)
+    Asset.objects.filter(pk=asset.pk).update(processing=Asset.Processing.READY, processing_error=" ".join(notes))
     asset.refresh_from_db()
     return asset
 
 
-def _render(asset: Asset, local: Path, presets: list[Any], tmp: Path) -> dict[str, tuple[bytes, str, int, int]]:
-    from content.media import images, video
+def _render(asset: Asset, local: Path, tmp: Path, notes: list[str]) -> dict[str, tuple[bytes, str, int, int]]:
+    """Every preset of the asset's kind. A video too long or too big for one platform skips that
+    platform's rendition (noted for staff) rather than failing the others."""
+    from content.media import images, presets, video
+    from content.media.probe import MediaError
 
     watermark = _watermark_for(asset.creator)
     outputs: dict[str, tuple[bytes, str, int, int]] = {}
     if asset.kind == Asset.Kind.IMAGE:
-        rendered = images.render_all(local, presets, watermark=watermark)
-        for name, r in rendered.items():
+        for name, r in images.render_all(local, presets.image_presets(), watermark=watermark).items():
             outputs[name] = (r.data, r.mime, r.width, r.height)
     elif asset.kind == Asset.Kind.VIDEO:
-        outputs.update(video.render_all(local, presets, tmp))
+        poster = tmp / "poster.jpg"
+        poster.write_bytes(video.poster_frame(local))
+        outputs["poster"] = (poster.read_bytes(), "image/jpeg", 0, 0)
+        thumb = images.render_image(poster, presets.IMAGE_PRESETS["thumb"])
+        outputs["thumb"] = (thumb.data, thumb.mime, thumb.width, thumb.height)
+        for preset in presets.VIDEO_PRESETS.values():
+            out = tmp / f"{preset.name}.mp4"
+            try:
+                info = video.transcode_mp4(local, preset, out)
+            except MediaError as exc:
+                notes.append(f"{preset.name}: {exc.message}")
+                continue
+            outputs[preset.name] = (out.read_bytes(), "video/mp4", info.width or 0, info.height or 0)
+            out.unlink(missing_ok=True)
     return outputs
 
 
@@ -273,8 +308,8 @@ def _watermark_for(creator: Creator) -> Any:
     if wm.logo:
         with wm.logo.open("rb") as fh:
             logo = fh.read()
-    return MediaWatermark(text=wm.text or None, logo=logo, position=wm.position, opacity=wm.opacity,
-                          scale=wm.scale)
+    return MediaWatermark(text=None if logo else (wm.text or None), logo=logo, position=wm.position,
+                          opacity=wm.opacity, relative_size=wm.scale)
 
 
 def _store_rendition(asset: Asset, preset: str, data: bytes, mime: str, width: int | None,
