@@ -282,7 +282,7 @@ LOGGING = {
         "django.request": {"level": "WARNING"},
         "django.server": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
-        "celery": {"level": "INFO"},
+        "celery": {"level": LOG_LEVEL},
     },
 }
 
