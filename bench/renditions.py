@@ -1,4 +1,4 @@
-"""Rendition throughput and peak memory: Pillow (what ``content.media`` uses) against pyvips.
+"""Rendition throughput and peak memory: Pillow (what ``content.pipeline`` uses) against pyvips.
 
 Run: ``.venv/bin/python -m bench.renditions`` (``--runs N`` repetitions per case, default 5).
 
@@ -68,7 +68,7 @@ def make_samples(force: bool = False) -> dict[str, Path]:
         rgb.putalpha(alpha)
         rgb.save(paths["png_4k_alpha"], "PNG", compress_level=3)
     if force or not paths["video_60s_1080p"].exists():
-        from content.media.probe import ffmpeg_exe
+        from content.pipeline.probe import ffmpeg_exe
 
         subprocess.run(
             [
@@ -107,8 +107,8 @@ def make_samples(force: bool = False) -> dict[str, Path]:
 
 
 def pillow_all(src: Path) -> dict[str, int]:
-    from content.media.images import render_all
-    from content.media.presets import image_presets
+    from content.pipeline.images import render_all
+    from content.pipeline.presets import image_presets
 
     return {name: r.size_bytes for name, r in render_all(src, image_presets()).items()}
 
@@ -152,9 +152,9 @@ def pyvips_once(src: Path) -> dict[str, int]:
 
 
 def _vips_encode_all(load) -> dict[str, int]:
-    """The quality-stepping rule of ``content.media.images`` for byte limits; a sequential image
+    """The quality-stepping rule of ``content.pipeline.images`` for byte limits; a sequential image
     can be read once, so each attempt asks ``load`` again."""
-    from content.media.presets import image_presets
+    from content.pipeline.presets import image_presets
 
     sizes = {}
     for preset in image_presets():
@@ -174,8 +174,8 @@ def _vips_encode_all(load) -> dict[str, int]:
 
 
 def video_all(src: Path) -> dict[str, int]:
-    from content.media.presets import VIDEO_PRESETS
-    from content.media.video import poster_frame, transcode_mp4
+    from content.pipeline.presets import VIDEO_PRESETS
+    from content.pipeline.video import poster_frame, transcode_mp4
 
     out = WORK / "out_x_video.mp4"
     poster = poster_frame(src)

@@ -199,7 +199,7 @@ def render_action_form(request: HttpRequest, *, title: str, intro: str, form: fo
     """
     pairs = [(name, v) for name, value in (hidden or {}).items()
              for v in (value if isinstance(value, list | tuple) else [value])]
-    return render(request, "admin/compliance/action_form.html", _context(
+    return render(request, "admin/action_form.html", _context(
         request, title, intro=intro, form=form, submit_label=submit_label, items=items, opts=opts, danger=danger,
         hidden=pairs, kept=kept or [], cancel_url=cancel_url))
 

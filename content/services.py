@@ -85,7 +85,7 @@ def ingest(*, creator: Creator, source: IO[bytes] | Path | str, filename: str = 
     The type comes from the bytes, never the name. A refused file raises ValidationError with a
     message for the person who uploaded it, and leaves nothing in storage or database.
     """
-    from content.media.probe import MediaError, validate
+    from content.pipeline.probe import MediaError, validate
 
     performers = list(performers)
     _check_performers(creator, performers)
@@ -133,7 +133,7 @@ def ingest(*, creator: Creator, source: IO[bytes] | Path | str, filename: str = 
 
 
 def media_limits() -> Any:
-    from content.media.probe import Limits
+    from content.pipeline.probe import Limits
 
     c = settings.CONTENT_LIMITS
     return Limits(max_pixels=c["max_pixels"], max_image_bytes=c["max_image_bytes"],
@@ -243,7 +243,7 @@ def tag(assets: Iterable[Asset], names: Iterable[str], *, actor: Any = None) -> 
 def process_asset(asset_id: int) -> Asset | None:
     """Probe and render every preset for one asset. Idempotent: existing renditions are replaced
     whole, one preset at a time, and a failure is recorded on the asset for staff to see."""
-    from content.media.probe import MediaError
+    from content.pipeline.probe import MediaError
 
     asset = Asset.objects.filter(pk=asset_id).select_related("creator").first()
     if asset is None:
@@ -272,8 +272,8 @@ def process_asset(asset_id: int) -> Asset | None:
 def _render(asset: Asset, local: Path, tmp: Path, notes: list[str]) -> dict[str, tuple[bytes, str, int, int]]:
     """Every preset of the asset's kind. A video too long or too big for one platform skips that
     platform's rendition (noted for staff) rather than failing the others."""
-    from content.media import images, presets, video
-    from content.media.probe import MediaError
+    from content.pipeline import images, presets, video
+    from content.pipeline.probe import MediaError
 
     watermark = _watermark_for(asset.creator)
     outputs: dict[str, tuple[bytes, str, int, int]] = {}
@@ -299,7 +299,7 @@ def _render(asset: Asset, local: Path, tmp: Path, notes: list[str]) -> dict[str,
 
 
 def _watermark_for(creator: Creator) -> Any:
-    from content.media.images import Watermark as MediaWatermark
+    from content.pipeline.images import Watermark as MediaWatermark
 
     wm = getattr(creator, "watermark", None)
     if wm is None or not wm.enabled:

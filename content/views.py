@@ -224,7 +224,7 @@ def render_action_form(request: HttpRequest, *, title: str, intro: str, form: fo
     """The intermediate page of actions that ask something first (a reason, tags, a collection)."""
     pairs = [(name, v) for name, value in (hidden or {}).items()
              for v in (value if isinstance(value, list | tuple) else [value])]
-    return render(request, "admin/content/action_form.html", {
+    return render(request, "admin/action_form.html", {
         **admin.site.each_context(request), "title": title, "intro": intro, "form": form,
         "submit_label": submit_label, "items": items, "danger": danger, "hidden": pairs, "cancel_url": cancel_url,
         "opts": Asset._meta})

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from content.media.probe import ffmpeg_exe
+from content.pipeline.probe import ffmpeg_exe
 
 CAMERA_MAKE = "AtelierTestCam"
 GPS = {1: "N", 2: (48.0, 51.0, 29.0), 3: "E", 4: (2.0, 17.0, 40.0)}

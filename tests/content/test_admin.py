@@ -199,7 +199,7 @@ def test_bulk_reject_asks_for_a_reason_first(client, vault):
     services.submit_for_review(vault["a1"], actor=vault["bob"])
     login(client, vault["alice"])
     page = client.post(reverse(CHANGELIST), {"action": "reject_selected", ACTION_CHECKBOX_NAME: [vault["a1"].pk]})
-    assert page.status_code == 200 and b'data-testid="content-action-form"' in page.content
+    assert page.status_code == 200 and b'data-testid="action-form"' in page.content
     vault["a1"].refresh_from_db()
     assert vault["a1"].status == "in_review"
     page = client.post(reverse(CHANGELIST), {"action": "reject_selected", ACTION_CHECKBOX_NAME: [vault["a1"].pk],
@@ -245,7 +245,7 @@ def test_review_buttons_confirm_then_call_the_services(client, vault):
     asset = vault["a1"]
     login(client, vault["bob"])
     url = reverse("admin:content_asset_submit_detail", args=[asset.pk])
-    assert b'data-testid="content-action-form"' in client.get(url).content
+    assert b'data-testid="action-form"' in client.get(url).content
     asset.refresh_from_db()
     assert asset.status == "draft"  # a GET never changes anything
     client.post(url)

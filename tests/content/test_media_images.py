@@ -7,9 +7,9 @@ import io
 import pytest
 from PIL import Image
 
-from content.media.images import RenderedImage, Watermark, render_all, render_image
-from content.media.presets import IMAGE_PRESETS, ImagePreset, image_presets
-from content.media.probe import HEIF_SUPPORTED, MediaError, sniff
+from content.pipeline.images import RenderedImage, Watermark, render_all, render_image
+from content.pipeline.presets import IMAGE_PRESETS, ImagePreset, image_presets
+from content.pipeline.probe import HEIF_SUPPORTED, MediaError, sniff
 from tests.content import media_samples as samples
 
 PNG_FULL = ImagePreset("check_png", "PNG", 100)

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from PIL import Image
 
-from content.media.probe import HEIF_SUPPORTED, Limits, MediaError, ffmpeg_exe, probe_file, sniff, validate
+from content.pipeline.probe import HEIF_SUPPORTED, Limits, MediaError, ffmpeg_exe, probe_file, sniff, validate
 from tests.content import media_samples as samples
 
 

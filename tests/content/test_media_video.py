@@ -8,9 +8,9 @@ import subprocess
 import pytest
 from PIL import Image
 
-from content.media.presets import VIDEO_PRESETS, VideoPreset
-from content.media.probe import MediaError, ffmpeg_exe
-from content.media.video import poster_frame, probe_video, transcode_mp4
+from content.pipeline.presets import VIDEO_PRESETS, VideoPreset
+from content.pipeline.probe import MediaError, ffmpeg_exe
+from content.pipeline.video import poster_frame, probe_video, transcode_mp4
 from tests.content import media_samples as samples
 
 
