@@ -20,4 +20,5 @@ class AccountsConfig(AppConfig):
     verbose_name = "Creators & team"
 
     def ready(self) -> None:
+        from config import checks  # noqa: F401 — registers the production checks
         post_migrate.connect(_after_migrate, dispatch_uid="accounts.after_migrate")

@@ -6,7 +6,6 @@ class ComplianceConfig(AppConfig):
     verbose_name = "Compliance"
 
     def ready(self) -> None:
-        from compliance import checks  # noqa: F401 — registers the start-up checks
         from config.beat import BeatEntry, register
         from config.dashboard_counts import DASHBOARD_COUNTS
 

@@ -7,11 +7,11 @@ AWS_STORAGE_BUCKET_NAME switches to PostgreSQL, Redis and S3 respectively.
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse_lazy
 
 from config.env import env_bool, env_int, env_list, env_str
@@ -26,11 +26,14 @@ env = environ.Env()
 
 DEBUG = env_bool("DEBUG", False)
 
-SECRET_KEY = env_str("SECRET_KEY")
+SECRET_KEY = env_str("SECRET_KEY") or ""
+# Serving (config/wsgi.py, config/asgi.py) and `check --deploy` refuse to run without a real key
+# when DEBUG is off; offline management commands (migrate, makemigrations) may, with a random key
+# that signs nothing anyone could predict or reuse.
+SECRET_KEY_CONFIGURED = bool(SECRET_KEY) or DEBUG
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off (set DEBUG=1 for local work).")
-    SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"  # noqa: S105
+    SECRET_KEY = ("insecure-local-development-key-do-not-use-in-production" if DEBUG
+                  else secrets.token_urlsafe(64))
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

@@ -1,0 +1,50 @@
+"""What production must have before it serves a request: a secret key and encryption keys.
+
+These run as deploy checks (`manage.py check --deploy`) and again when the WSGI/ASGI application
+loads, so a misconfigured server stops at start-up rather than serving with a throwaway key.
+Offline commands (migrate, makemigrations) are not blocked by them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, register
+from django.core.exceptions import ImproperlyConfigured
+
+
+def serving_errors() -> list[Error]:
+    if settings.DEBUG:
+        return []
+    errors = []
+    if not settings.SECRET_KEY_CONFIGURED:
+        errors.append(Error("SECRET_KEY is required when DEBUG is off (set DEBUG=1 for local work).",
+                            id="atelier.E000"))
+    if not settings.ATELIER_ENCRYPTION_KEYS:
+        errors.append(Error(
+            "ATELIER_ENCRYPTION_KEYS is not set: identity documents and credentials cannot be stored.",
+            hint="Generate one: python -c 'from cryptography.fernet import Fernet; "
+                 "print(Fernet.generate_key().decode())'", id="atelier.E001"))
+    else:
+        from cryptography.fernet import Fernet
+
+        for index, key in enumerate(settings.ATELIER_ENCRYPTION_KEYS):
+            try:
+                Fernet(key.encode())
+            except (ValueError, TypeError):
+                errors.append(Error(f"ATELIER_ENCRYPTION_KEYS entry {index + 1} is not a valid Fernet key.",
+                                    id="atelier.E002"))
+    return errors
+
+
+@register("atelier", deploy=True)
+def check_serving_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    return serving_errors()
+
+
+def require_serving_settings() -> None:
+    """Called by the WSGI/ASGI entry points: refuse to serve without the production settings."""
+    errors = serving_errors()
+    if errors:
+        raise ImproperlyConfigured(" ".join(f"{e.id}: {e.msg}" for e in errors))
