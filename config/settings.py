@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "content",
     "scheduling",
     "analytics",
+    "notifications",
 ]
 
 MIDDLEWARE = [

@@ -18,6 +18,7 @@ STATUS_COLOURS = {
     "draft": "info", "pending_approval": "info", "approved": "info", "scheduled": "primary",
     "claimed": "warning", "publishing": "warning", "published": "success", "failed": "danger",
     "unknown": "danger", "blocked": "danger", "cancelled": "info", "missed": "danger",
+    "exported": "warning", "removed": "info",
 }
 
 

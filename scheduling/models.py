@@ -48,10 +48,16 @@ class PlatformAccount(models.Model):
                                   help_text="Highest rating this account accepts; only ever below the platform's.")
     options = models.JSONField(default=dict, blank=True, help_text="Subreddit, channel id, flair…")
     last_error = models.TextField(blank=True)
+    scopes = models.CharField(max_length=500, blank=True, help_text="Scopes the platform granted.")
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    refresh_failures = models.PositiveSmallIntegerField(
+        default=0, help_text="Consecutive transient refresh failures; these never disconnect the account.")
     created_at = models.DateTimeField(default=now, editable=False)
 
     class Meta:
         ordering = ["creator__stage_name", "platform", "handle"]
+        indexes = [models.Index(fields=["token_expires_at"], condition=models.Q(state="connected"),
+                                name="platform_account_expiring")]
         constraints = [models.UniqueConstraint(fields=["creator", "platform", "handle"],
                                                name="platform_account_unique")]
 
@@ -112,6 +118,8 @@ class Publication(models.Model):
         BLOCKED = "blocked", "Blocked by compliance"
         CANCELLED = "cancelled", "Cancelled"
         MISSED = "missed", "Missed"
+        EXPORTED = "exported", "Exported — awaiting manual upload"
+        REMOVED = "removed", "Removed from the platform"
 
     S = Status
     # The one place that says which status may follow which.
@@ -121,12 +129,15 @@ class Publication(models.Model):
         S.APPROVED: frozenset({S.SCHEDULED, S.DRAFT, S.CANCELLED, S.BLOCKED}),
         S.SCHEDULED: frozenset({S.CLAIMED, S.APPROVED, S.DRAFT, S.CANCELLED, S.BLOCKED, S.MISSED}),
         S.CLAIMED: frozenset({S.PUBLISHING, S.SCHEDULED, S.BLOCKED, S.CANCELLED, S.MISSED, S.FAILED}),
-        S.PUBLISHING: frozenset({S.PUBLISHED, S.SCHEDULED, S.FAILED, S.UNKNOWN}),
+        S.PUBLISHING: frozenset({S.PUBLISHED, S.SCHEDULED, S.FAILED, S.UNKNOWN, S.EXPORTED}),
+        # A manual export waits for a person to upload it and paste the URL.
+        S.EXPORTED: frozenset({S.PUBLISHED, S.CANCELLED, S.BLOCKED}),
         S.UNKNOWN: frozenset({S.PUBLISHED, S.FAILED, S.SCHEDULED}),
         S.FAILED: frozenset({S.SCHEDULED, S.CANCELLED, S.DRAFT}),
         S.MISSED: frozenset({S.SCHEDULED, S.CANCELLED, S.DRAFT}),
         S.BLOCKED: frozenset({S.DRAFT, S.CANCELLED, S.SCHEDULED}),
-        S.PUBLISHED: frozenset(),
+        S.PUBLISHED: frozenset({S.REMOVED}),
+        S.REMOVED: frozenset(),
         S.CANCELLED: frozenset({S.DRAFT}),
     }
     # Before these, an edit of the post simply applies; from CLAIMED on, the row is in flight.
@@ -146,6 +157,9 @@ class Publication(models.Model):
     external_id = models.CharField(max_length=200, blank=True)
     external_url = models.URLField(max_length=500, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    export_file = models.FileField(upload_to="exports/%Y/%m/", max_length=255, blank=True,
+                                   help_text="Manual accounts: the bundle a person uploads by hand.")
     last_error = models.TextField(blank=True)
     block_reasons = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=now, editable=False)
@@ -157,6 +171,7 @@ class Publication(models.Model):
             models.Index(fields=["lease_expires_at"], condition=models.Q(status__in=["claimed", "publishing"]),
                          name="publication_leased"),
             models.Index(fields=["account", "scheduled_at"]),
+            models.Index(fields=["status", "scheduled_at"]),
         ]
 
     def __str__(self) -> str:
@@ -181,3 +196,34 @@ class QueueSlot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_weekday_display()} {self.time:%H:%M}"
+
+
+class TakedownTask(models.Model):
+    """A published post that must come down and that no API can remove: a person does it by the deadline."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+
+    tenant_field = "publication__post__creator"
+    publication = models.ForeignKey(Publication, on_delete=models.PROTECT, related_name="takedown_tasks")
+    takedown_request = models.ForeignKey("compliance.TakedownRequest", null=True, blank=True,
+                                         on_delete=models.PROTECT, related_name="scheduling_tasks")
+    reason = models.CharField(max_length=300)
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    done_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        ordering = ["status", "due_at"]
+        indexes = [models.Index(fields=["due_at"], condition=models.Q(status="open"), name="takedown_task_open")]
+        constraints = [models.UniqueConstraint(fields=["publication"], condition=models.Q(status="open"),
+                                               name="takedown_task_one_open")]
+
+    def __str__(self) -> str:
+        return f"Take down {self.publication} by {self.due_at:%Y-%m-%d %H:%M} UTC"

@@ -8,10 +8,12 @@ may have been accepted (`unknown` is reconciled by a lookup or a person).
 
 from __future__ import annotations
 
+import json
 import random
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.cache import cache
@@ -21,15 +23,66 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import audit
+from compliance import crypto
 from compliance import services as compliance
 from compliance.gate import Rating, Verdict
 from content.models import Asset
-from scheduling.models import PlatformAccount, Post, Publication
+from notifications.services import notify
+from scheduling import media
+from scheduling.models import PlatformAccount, Post, PostAsset, Publication, QueueSlot
 
 S = Publication.Status
 RATING_ORDER = {r.value: i for i, r in enumerate(Rating)}
+# Rows in these states have (or may have) reached the platform: their post can no longer change.
+OUT_OR_IN_FLIGHT = frozenset({S.CLAIMED, S.PUBLISHING, S.PUBLISHED, S.UNKNOWN, S.EXPORTED, S.REMOVED})
 
 
+# --- Platform credentials --------------------------------------------------------------------------
+
+
+def store_credentials(account: PlatformAccount, data: dict[str, Any], *, expires_at: datetime | None = None,
+                      scopes: str | None = None, actor: Any = None) -> None:
+    """Encrypt and save the account's tokens; a fresh grant also reconnects the account."""
+    fields = {"credentials_encrypted": crypto.encrypt_text(json.dumps(data)), "token_expires_at": expires_at,
+              "state": PlatformAccount.State.CONNECTED, "last_error": "", "refresh_failures": 0,
+              "refreshed_at": timezone.now()}
+    if scopes is not None:
+        fields["scopes"] = scopes
+    PlatformAccount.objects.filter(pk=account.pk).update(**fields)
+    for key, value in fields.items():
+        setattr(account, key, value)
+    audit.record("platform_account.credentials_stored", account, actor=actor,
+                 changes={"expires_at": expires_at.isoformat() if expires_at else None})
+
+
+def read_credentials(account: PlatformAccount, *, purpose: str, actor: Any = None) -> dict[str, Any]:
+    """Decrypt the account's tokens. Every read is audited with its purpose."""
+    if not account.credentials_encrypted:
+        return {}
+    audit.record("platform_account.credentials_read", account, actor=actor, actor_label=f"purpose:{purpose}",
+                 changes={"purpose": purpose})
+    return json.loads(crypto.decrypt_text(account.credentials_encrypted))
+
+
+def account_ref(account: PlatformAccount, *, purpose: str, actor: Any = None) -> Any:
+    from scheduling.connectors.base import AccountRef
+
+    return AccountRef(id=account.pk, platform=account.platform, handle=account.handle,
+                      external_id=account.external_id, options=account.options,
+                      credentials=read_credentials(account, purpose=purpose, actor=actor))
+
+
+def mark_needs_reauth(account: PlatformAccount, message: str) -> None:
+    updated = PlatformAccount.objects.filter(pk=account.pk).exclude(
+        state=PlatformAccount.State.NEEDS_REAUTH).update(state=PlatformAccount.State.NEEDS_REAUTH,
+                                                          last_error=message)
+    if updated:
+        audit.record("platform_account.needs_reauth", account, actor_label="system", changes={"error": message})
+        notify("account.needs_reauth", creator_id=account.creator_id, level="error",
+               title=f"{account} needs to be connected again", body=message,
+               link=f"/admin/scheduling/platformaccount/{account.pk}/change/",
+               subject=f"scheduling.platformaccount:{account.pk}",
+               dedupe_key=f"account.needs_reauth:{account.pk}")
 
 
 # --- The gate, built from a publication -----------------------------------------------------------
@@ -42,10 +95,11 @@ def post_assets(post: Post) -> list[Asset]:
     return assets
 
 
-def gate_input_for(publication: Publication, *, due_at: datetime | None = None) -> compliance.GateInput:
+def gate_input_for(publication: Publication, *, due_at: datetime | None = None,
+                   assets: list[Asset] | None = None) -> compliance.GateInput:
     """What compliance needs to judge this publication, read from the live rows (never a copy)."""
     post, account = publication.post, publication.account
-    assets = post_assets(post)
+    assets = post_assets(post) if assets is None else assets
     performer_ids = frozenset(p.pk for a in assets for p in a.performers.all())
     ratings = [a.rating for a in assets] or ["sfw"]
     ai_assets = [a for a in assets if a.origin in (Asset.Origin.AI, Asset.Origin.EDIT)]
@@ -125,6 +179,161 @@ def schedule(publication: Publication, *, at: datetime, actor: Any = None) -> Sc
               last_error="")
         audit.record("publication.scheduled", pub, actor=actor, changes={"at": pub.scheduled_at.isoformat()})
     return ScheduleOutcome(pub, verdict)
+
+
+def reschedule(publication: Publication, *, at: datetime, actor: Any = None) -> ScheduleOutcome:
+    """Move a publication to another instant (calendar drag, API). The gate is judged at the new time."""
+    if timezone.is_naive(at):
+        raise ValidationError("The due time needs a timezone (it is entered in the creator's timezone).")
+    with transaction.atomic():
+        pub = Publication.objects.select_for_update().select_related("post", "account").get(pk=publication.pk)
+        if pub.status != S.SCHEDULED:
+            return schedule(pub, at=at, actor=actor)
+        verdict = check(pub, due_at=at)
+        if not verdict.passed:
+            audit.record("publication.reschedule_refused", pub, actor=actor,
+                         changes={"codes": sorted(verdict.codes)})
+            return ScheduleOutcome(pub, verdict)
+        before = pub.scheduled_at
+        pub.scheduled_at, pub.next_attempt_at = at.astimezone(UTC), None
+        pub.save(update_fields=["scheduled_at", "next_attempt_at"])
+        audit.record("publication.rescheduled", pub, actor=actor,
+                     changes={"from": before.isoformat() if before else None, "to": pub.scheduled_at.isoformat()})
+    return ScheduleOutcome(pub, verdict)
+
+
+def next_free_slot(account: PlatformAccount, *, after: datetime | None = None, weeks: int = 12) -> datetime | None:
+    """The next QueueSlot of this account (weekly, creator's local time) with nothing else on it.
+
+    Local wall-clock times are resolved through the creator's zone on each date, so a 09:00 slot
+    stays 09:00 across a DST change; a time that does not exist that day (spring forward) is skipped.
+    """
+    after = after or timezone.now()
+    tz = ZoneInfo(account.creator.timezone or "UTC")
+    slots = list(QueueSlot.objects.filter(account=account).values_list("weekday", "time"))
+    if not slots:
+        return None
+    taken = set(Publication.objects.filter(
+        account=account, scheduled_at__gte=after, scheduled_at__lte=after + timedelta(weeks=weeks, days=1))
+        .exclude(status__in=[S.CANCELLED, S.DRAFT]).values_list("scheduled_at", flat=True))
+    start: date = after.astimezone(tz).date()
+    for offset in range(weeks * 7 + 1):
+        day = start + timedelta(days=offset)
+        for slot_time in sorted(t for wd, t in slots if wd == day.weekday()):
+            local = datetime.combine(day, slot_time, tzinfo=tz)
+            if _nonexistent(local):
+                continue
+            at = local.astimezone(UTC)
+            if at > after and at not in taken:
+                return at
+    return None
+
+
+def _nonexistent(local: datetime) -> bool:
+    """True for a wall-clock time skipped by a DST jump (it would not round-trip through UTC)."""
+    round_trip = local.astimezone(UTC).astimezone(local.tzinfo)
+    return round_trip.replace(tzinfo=None) != local.replace(tzinfo=None)
+
+
+def add_to_queue(publication: Publication, *, actor: Any = None) -> ScheduleOutcome:
+    """Schedule at the account's next free queue slot."""
+    pub = Publication.objects.select_related("account__creator").get(pk=publication.pk)
+    at = next_free_slot(pub.account)
+    if at is None:
+        raise ValidationError(f"{pub.account} has no free queue slot in the next 12 weeks; add slots first.")
+    return reschedule(pub, at=at, actor=actor)
+
+
+def local_datetime(creator_tz: str, day: date, at: time) -> datetime:
+    """A wall-clock time in the creator's zone (as entered in admin/API) as an aware datetime."""
+    return datetime.combine(day, at, tzinfo=ZoneInfo(creator_tz or "UTC"))
+
+
+def submit_post(post: Post, *, actor: Any = None) -> int:
+    """Send the post's draft publications for approval."""
+    with transaction.atomic():
+        n = Publication.objects.filter(post=post, status=S.DRAFT).update(status=S.PENDING_APPROVAL)
+        audit.record("post.submitted", post, actor=actor, changes={"publications": n})
+    return n
+
+
+def approve_post(post: Post, *, actor: Any = None) -> dict[int, Verdict]:
+    """A human approves the post; each pending publication is judged by the gate now.
+
+    Returns the verdict per publication so admin and API can show the reasons of any that fail.
+    Four-eyes creators need an approver other than the post's author.
+    """
+    from accounts.services import user_of
+
+    user = user_of(actor)
+    with transaction.atomic():
+        post = Post.objects.select_for_update().select_related("creator").get(pk=post.pk)
+        if post.creator.four_eyes_review and user is not None and post.created_by_id == user.pk:
+            raise ValidationError("This creator needs a second person to approve posts.")
+        post.approved_by, post.approved_at = user, timezone.now()
+        post.save(update_fields=["approved_by", "approved_at"])
+        verdicts = {}
+        for pub in post.publications.select_for_update().select_related("account").filter(
+                status__in=[S.DRAFT, S.PENDING_APPROVAL]):
+            pub.post = post
+            verdicts[pub.pk] = check(pub)
+            if pub.status == S.DRAFT:
+                _move(pub, S.PENDING_APPROVAL)
+            _move(pub, S.APPROVED)
+        audit.record("post.approved", post, actor=actor,
+                     changes={"failing": {pk: sorted(v.codes) for pk, v in verdicts.items() if not v.passed}})
+    return verdicts
+
+
+def update_post(post: Post, *, actor: Any = None, caption: str | None = None,
+                asset_ids: list[int] | None = None, price_minor: int | None = ...,  # type: ignore[assignment]
+                currency: str | None = None) -> Post:
+    """Edit a post. Publications read the live post, so every not-yet-published one takes the edit
+    at once. New media voids the approval: scheduled rows go back to approval, never out stale."""
+    with transaction.atomic():
+        post = Post.objects.select_for_update().get(pk=post.pk)
+        pubs = list(post.publications.select_for_update())
+        if any(p.status in (S.CLAIMED, S.PUBLISHING) for p in pubs):
+            raise ValidationError("This post is being published right now; try again in a minute.")
+        changed = []
+        if caption is not None and caption != post.caption:
+            post.caption = caption
+            changed.append("caption")
+        if price_minor is not ...:
+            post.price_minor = price_minor
+            changed.append("price_minor")
+        if currency is not None:
+            post.currency = currency
+            changed.append("currency")
+        if asset_ids is not None:
+            current = list(post.post_assets.values_list("asset_id", flat=True))
+            if current != list(asset_ids):
+                post.post_assets.all().delete()
+                PostAsset.objects.bulk_create(
+                    [PostAsset(post=post, asset_id=a, position=i) for i, a in enumerate(asset_ids)])
+                changed.append("assets")
+                if post.approved_at:
+                    post.approved_at, post.approved_by = None, None
+                    changed += ["approved_at", "approved_by"]
+                    Publication.objects.filter(post=post, status__in=[S.APPROVED, S.SCHEDULED]).update(
+                        status=S.PENDING_APPROVAL, next_attempt_at=None)
+        if changed:
+            post.version += 1
+            post.save(update_fields=[*changed, "version", "updated_at"] if "assets" not in changed
+                      else [c for c in changed if c != "assets"] + ["version", "updated_at"])
+            audit.record("post.updated", post, actor=actor, changes={"fields": changed})
+    return post
+
+
+def delete_post(post: Post, *, actor: Any = None) -> None:
+    """Delete a post and its unpublished publications; refused once any copy is (or may be) out."""
+    with transaction.atomic():
+        post = Post.objects.select_for_update().get(pk=post.pk)
+        if post.publications.filter(status__in=OUT_OR_IN_FLIGHT).exists():
+            raise ValidationError("This post is published or being published; cancel or take down its "
+                                  "publications instead of deleting it.")
+        audit.record("post.deleted", post, actor=actor, changes={"caption": post.caption[:80]})
+        post.delete()
 
 
 def cancel(publication: Publication, *, actor: Any = None) -> Publication:
@@ -213,8 +422,10 @@ def publish_publication(publication_id: int) -> str:
             return pub.status if pub else "missing"
         if pub.scheduled_at and now - pub.scheduled_at > timedelta(seconds=settings.SCHEDULING_MISSED_AFTER_SECONDS):
             _move(pub, S.MISSED, last_error="Too late to publish without a person deciding.")
+            _notify_outcome(pub, S.MISSED, pub.last_error)
             return S.MISSED
-        data = gate_input_for(pub, due_at=now)
+        assets = post_assets(pub.post)
+        data = gate_input_for(pub, due_at=now, assets=assets)
         verdict = check(pub, data=data)
         if not verdict.passed:
             _move(pub, S.BLOCKED, block_reasons=[r.to_dict() for r in verdict.reasons])
@@ -223,32 +434,39 @@ def publish_publication(publication_id: int) -> str:
             return S.BLOCKED
         if pub.account.state != PlatformAccount.State.CONNECTED:
             _move(pub, S.FAILED, last_error=f"{pub.account} is {pub.account.get_state_display().lower()}.")
+            _notify_outcome(pub, S.FAILED, pub.last_error)
             return S.FAILED
         connector = connector_for(pub.account.platform)
         wait = _rate_ok(pub.account, connector.limits)
         if wait is not None:
             _move(pub, S.SCHEDULED, next_attempt_at=now + timedelta(seconds=wait), lease_expires_at=None)
             return S.SCHEDULED
-        request = build_request(pub, data)
+        described = media.describe(assets, pub.account.platform)
+        request = build_request(pub, data, media=tuple(item for _, item in described))
         problems = connector.validate(request)
         if problems:
             _move(pub, S.FAILED, last_error=" ".join(problems))
+            _notify_outcome(pub, S.FAILED, pub.last_error)
             return S.FAILED
         _move(pub, S.PUBLISHING, attempts=pub.attempts + 1,
               lease_expires_at=now + timedelta(seconds=settings.SCHEDULING_LEASE_SECONDS))
     # The platform call happens outside any transaction: no lock is held across the network.
     try:
-        result = connector.publish(request)
+        with media.materialise(described) as items:
+            result = connector.publish(replace(request, media=items))
     except TransientError as exc:
         return _after_transient(pub, exc)
     except UnknownOutcome as exc:
         return _after_unknown(pub, connector, request, exc)
     except AuthError as exc:
-        PlatformAccount.objects.filter(pk=pub.account_id).update(state=PlatformAccount.State.NEEDS_REAUTH,
-                                                                 last_error=exc.message)
+        mark_needs_reauth(pub.account, exc.message)
         return _finish(pub, S.FAILED, last_error=exc.message)
     except PermanentError as exc:
         return _finish(pub, S.FAILED, last_error=exc.message)
+    except OSError as exc:  # a rendition could not be read: nothing was sent
+        return _after_transient(pub, TransientError(f"Could not read the media: {exc}"))
+    if result.exported:
+        return _finish(pub, S.EXPORTED, export_file=result.export_file, last_error="")
     return _finish(pub, S.PUBLISHED, external_id=result.external_id, external_url=result.url,
                    published_at=timezone.now(), last_error="")
 
@@ -259,7 +477,25 @@ def _finish(pub: Publication, to: str, **fields: Any) -> str:
     if updated:
         audit.record(f"publication.{to}", pub, actor_label="task:publish",
                      changes={k: str(v) for k, v in fields.items() if k != "published_at"})
+        _notify_outcome(pub, to, fields.get("last_error", ""))
     return to
+
+
+NOTIFY_ON = {S.FAILED: ("publication.failed", "error", "failed"),
+             S.UNKNOWN: ("publication.unknown", "error", "may or may not be out — check"),
+             S.MISSED: ("publication.missed", "warning", "was missed"),
+             S.EXPORTED: ("publication.exported", "info", "is ready for manual upload")}
+
+
+def _notify_outcome(pub: Publication, status: str, message: str) -> None:
+    if status not in NOTIFY_ON:
+        return
+    kind, level, verb = NOTIFY_ON[status]
+    notify(kind, creator_id=pub.post.creator_id, level=level, title=f"{pub.account}: post #{pub.post_id} {verb}",
+           body=message, link=f"/admin/scheduling/publication/{pub.pk}/change/",
+           subject=f"scheduling.publication:{pub.pk}", dedupe_key=f"{kind}:{pub.pk}",
+           payload={"publication_id": pub.pk, "post_id": pub.post_id, "account_id": pub.account_id,
+                    "platform": pub.account.platform, "status": status, "error": message})
 
 
 def _after_transient(pub: Publication, exc: Any) -> str:
@@ -283,23 +519,16 @@ def _after_unknown(pub: Publication, connector: Any, request: Any, exc: Any) -> 
                                               f"mark it published or schedule it again.")
 
 
-def build_request(pub: Publication, data: compliance.GateInput) -> Any:
-    from scheduling.connectors.base import AccountRef, PublishRequest
+def build_request(pub: Publication, data: compliance.GateInput, *, media: tuple = ()) -> Any:
+    from scheduling.connectors.base import PublishRequest
 
-    account = pub.account
-    credentials = {}
-    if account.credentials_encrypted:
-        import json
-
-        from compliance import crypto
-
-        credentials = json.loads(crypto.decrypt_text(account.credentials_encrypted))
-    ref = AccountRef(id=account.pk, platform=account.platform, handle=account.handle,
-                     external_id=account.external_id, options=account.options, credentials=credentials)
+    ref = account_ref(pub.account, purpose=f"publish:{pub.pk}")
     return PublishRequest(idempotency_key=str(pub.idempotency_key), account=ref,
-                          text=pub.caption_override or pub.post.caption, media=(), rating=data.rating,
+                          text=pub.caption_override or pub.post.caption, media=media, rating=data.rating,
                           ai_generated=data.ai_origin, price_minor=pub.post.price_minor,
-                          currency=pub.post.currency)
+                          currency=pub.post.currency,
+                          publish_at=pub.scheduled_at.isoformat() if pub.scheduled_at else None,
+                          options={**pub.account.options, "post_id": pub.post_id, "publication_id": pub.pk})
 
 
 # --- Compliance reactions --------------------------------------------------------------------------

@@ -52,12 +52,17 @@ class PublishRequest:
     price_minor: int | None = None
     currency: str = ""
     publish_at: str | None = None
+    # The account's options (subreddit, channel, flair, spoiler…) plus post/publication ids.
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class PublishResult:
-    external_id: str
+    external_id: str = ""
     url: str = ""
+    # Manual connector: a bundle was written for a person to upload; the row waits as `exported`.
+    exported: bool = False
+    export_file: str = ""
 
 
 class ConnectorError(Exception):
