@@ -342,3 +342,13 @@ SCHEDULING_MAX_ATTEMPTS = env_int("SCHEDULING_MAX_ATTEMPTS", 5)
 SCHEDULING_CONNECTORS: dict[str, str] = dict(
     item.split("=", 1) for item in env_list("SCHEDULING_CONNECTORS", []) if "=" in item)
 SCHEDULING_DISPATCH_SECONDS = env_int("SCHEDULING_DISPATCH_SECONDS", 25)
+
+# --- Connectors -------------------------------------------------------------------------------
+# Every base URL comes from the environment so tests, staging and `make run` demos can point a
+# connector at a local server that speaks the platform's wire format.
+CONNECTOR_TIMEOUT_SECONDS = env_int("CONNECTOR_TIMEOUT_SECONDS", 30)
+# [fanvue-x]
+# [reddit-telegram-bluesky-instagram]
+# [manual-notifications]
+# [calendar]
+# [api]
