@@ -349,6 +349,30 @@ SCHEDULING_DISPATCH_SECONDS = env_int("SCHEDULING_DISPATCH_SECONDS", 25)
 CONNECTOR_TIMEOUT_SECONDS = env_int("CONNECTOR_TIMEOUT_SECONDS", 30)
 # [fanvue-x]
 # [reddit-telegram-bluesky-instagram]
+# Reddit: OAuth API host, token host, the "script"/"web" app's client, and the User-Agent Reddit's
+# API rules require (<platform>:<app id>:<version> (by /u/<username>)); generic agents are throttled.
+REDDIT_API_URL = (env_str("REDDIT_API_URL", "https://oauth.reddit.com") or "").rstrip("/")
+REDDIT_AUTH_URL = (env_str("REDDIT_AUTH_URL", "https://www.reddit.com") or "").rstrip("/")
+REDDIT_CLIENT_ID = env_str("REDDIT_CLIENT_ID", "") or ""
+REDDIT_CLIENT_SECRET = env_str("REDDIT_CLIENT_SECRET", "") or ""
+REDDIT_USER_AGENT = env_str("REDDIT_USER_AGENT", "web:atelier-backoffice:1.0 (by /u/atelier-agency)") or ""
+# Telegram Bot API host (a self-hosted telegram-bot-api server raises the 50 MB upload cap).
+TELEGRAM_API_URL = (env_str("TELEGRAM_API_URL", "https://api.telegram.org") or "").rstrip("/")
+# Bluesky: the default PDS; an account may name its own in options["pds"].
+BLUESKY_PDS_URL = (env_str("BLUESKY_PDS_URL", "https://bsky.social") or "").rstrip("/")
+# Instagram API with Instagram Login (graph.instagram.com), versioned paths.
+INSTAGRAM_GRAPH_URL = (env_str("INSTAGRAM_GRAPH_URL", "https://graph.instagram.com") or "").rstrip("/")
+INSTAGRAM_API_VERSION = env_str("INSTAGRAM_API_VERSION", "v23.0") or "v23.0"
+# Instagram fetches media by URL: the public origin that serves MEDIA_ROOT (empty = cannot publish),
+# or a dotted path to a `media_url(item) -> str` callable that makes one (e.g. presigned S3 URLs).
+INSTAGRAM_MEDIA_URL_BASE = (env_str("INSTAGRAM_MEDIA_URL_BASE", "") or "").rstrip("/")
+INSTAGRAM_MEDIA_URL_FUNCTION = env_str("INSTAGRAM_MEDIA_URL_FUNCTION", "") or ""
+INSTAGRAM_MEDIA_URL_TTL_SECONDS = env_int("INSTAGRAM_MEDIA_URL_TTL_SECONDS", 3600)
+# Media containers are processed asynchronously: poll every N seconds, at most M times.
+INSTAGRAM_CONTAINER_POLL_SECONDS = env_int("INSTAGRAM_CONTAINER_POLL_SECONDS", 5)
+INSTAGRAM_CONTAINER_POLL_ATTEMPTS = env_int("INSTAGRAM_CONTAINER_POLL_ATTEMPTS", 60)
+# httpx logs every request URL at INFO; the Telegram bot token is part of the URL path.
+LOGGING["loggers"].setdefault("httpx", {"level": "WARNING"})
 # [manual-notifications]
 # [calendar]
 # [api]

@@ -15,6 +15,13 @@ from scheduling.connectors.base import Connector
 
 DEFAULT_CONNECTORS = {
     "noop": "scheduling.connectors.noop.NoopConnector",
+    "fanvue": "scheduling.connectors.fanvue.FanvueConnector",
+    "x": "scheduling.connectors.x.XConnector",
+    "manual": "scheduling.connectors.manual.ManualConnector",
+    "reddit": "scheduling.connectors.reddit.RedditConnector",
+    "telegram": "scheduling.connectors.telegram.TelegramConnector",
+    "bluesky": "scheduling.connectors.bluesky.BlueskyConnector",
+    "instagram": "scheduling.connectors.instagram.InstagramConnector",
 }
 
 
