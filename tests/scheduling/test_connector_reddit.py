@@ -41,7 +41,7 @@ def jpeg(tmp_path: Path, name: str = "a.jpg") -> MediaItem:
     return MediaItem(path=str(path), mime="image/jpeg", size=path.stat().st_size, alt="a red square")
 
 
-def account(token: str = "good-token", **options) -> AccountRef:
+def account(token: str = "good-token", **options) -> AccountRef:  # noqa: S107
     return AccountRef(id=7, platform="reddit", handle="u/atelier_creator", external_id="t2_abc",
                       options={"subreddit": "r/atelier_test", **options},
                       credentials={"access_token": token, "refresh_token": "refresh-1"})
