@@ -348,6 +348,37 @@ SCHEDULING_DISPATCH_SECONDS = env_int("SCHEDULING_DISPATCH_SECONDS", 25)
 # connector at a local server that speaks the platform's wire format.
 CONNECTOR_TIMEOUT_SECONDS = env_int("CONNECTOR_TIMEOUT_SECONDS", 30)
 # [fanvue-x]
+# OAuth apps (developer portals: fanvue.com/developers/apps, developer.x.com). Redirect URIs are
+# derived from the request when empty; set them when Atelier sits behind a proxy.
+FANVUE_CLIENT_ID = env_str("FANVUE_CLIENT_ID", "") or ""
+FANVUE_CLIENT_SECRET = env_str("FANVUE_CLIENT_SECRET", "") or ""
+FANVUE_AUTH_URL = env_str("FANVUE_AUTH_URL", "https://auth.fanvue.com/oauth2/auth") or ""
+FANVUE_TOKEN_URL = env_str("FANVUE_TOKEN_URL", "https://auth.fanvue.com/oauth2/token") or ""
+FANVUE_API_URL = env_str("FANVUE_API_URL", "https://api.fanvue.com") or ""
+FANVUE_WEB_URL = env_str("FANVUE_WEB_URL", "https://www.fanvue.com") or ""
+FANVUE_API_VERSION = env_str("FANVUE_API_VERSION", "2025-06-26") or ""
+FANVUE_REDIRECT_URI = env_str("FANVUE_REDIRECT_URI", "") or ""
+# Agency apps posting for their creators add read:creator,write:creator.
+FANVUE_SCOPES = env_list("FANVUE_SCOPES", ["openid", "offline_access", "read:self", "read:post", "write:post",
+                                           "read:media", "write:media"])
+# S3 multipart parts: at least 5 MiB except the last.
+FANVUE_UPLOAD_PART_BYTES = env_int("FANVUE_UPLOAD_PART_BYTES", 10 * 1024 * 1024)
+FANVUE_MEDIA_WAIT_SECONDS = env_int("FANVUE_MEDIA_WAIT_SECONDS", 120)
+FANVUE_MEDIA_POLL_SECONDS = env_int("FANVUE_MEDIA_POLL_SECONDS", 3)
+X_CLIENT_ID = env_str("X_CLIENT_ID", "") or ""
+X_CLIENT_SECRET = env_str("X_CLIENT_SECRET", "") or ""
+X_AUTH_URL = env_str("X_AUTH_URL", "https://x.com/i/oauth2/authorize") or ""
+X_TOKEN_URL = env_str("X_TOKEN_URL", "https://api.x.com/2/oauth2/token") or ""
+X_API_URL = env_str("X_API_URL", "https://api.x.com") or ""
+X_WEB_URL = env_str("X_WEB_URL", "https://x.com") or ""
+X_REDIRECT_URI = env_str("X_REDIRECT_URI", "") or ""
+X_SCOPES = env_list("X_SCOPES", ["tweet.read", "tweet.write", "users.read", "media.write", "offline.access"])
+# APPEND segments: at most 5 MB each.
+X_UPLOAD_CHUNK_BYTES = env_int("X_UPLOAD_CHUNK_BYTES", 4 * 1024 * 1024)
+X_MEDIA_WAIT_SECONDS = env_int("X_MEDIA_WAIT_SECONDS", 180)
+OAUTH_TOKEN_TIMEOUT_SECONDS = env_int("OAUTH_TOKEN_TIMEOUT_SECONDS", 20)
+# Connected accounts whose token expires within this many seconds are refreshed by the beat job.
+SCHEDULING_REFRESH_AHEAD_SECONDS = env_int("SCHEDULING_REFRESH_AHEAD_SECONDS", 30 * 60)
 # [reddit-telegram-bluesky-instagram]
 # Reddit: OAuth API host, token host, the "script"/"web" app's client, and the User-Agent Reddit's
 # API rules require (<platform>:<app id>:<version> (by /u/<username>)); generic agents are throttled.
