@@ -15,7 +15,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.MANAGER: (
         "accounts.view_creator", "accounts.change_creator", "accounts.view_membership",
         "content.*", "scheduling.*", "analytics.view_*",
-        "compliance.view_performer", "compliance.view_consentrecord",
+        "compliance.view_performer", "compliance.view_consentrecord", "notifications.*",
     ),
     Role.EDITOR: (
         "accounts.view_creator",

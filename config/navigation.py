@@ -75,6 +75,12 @@ GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
         ("Posts", "edit_note", "scheduling.post"),
         ("Publications", "send", "scheduling.publication"),
         ("Platform accounts", "hub", "scheduling.platformaccount"),
+        ("Takedown tasks", "delete_sweep", "scheduling.takedowntask"),
+    ]),
+    ("Notifications", [
+        ("Notifications", "notifications", "notifications.notification"),
+        ("Webhook endpoints", "webhook", "notifications.webhookendpoint"),
+        ("Webhook deliveries", "outbox", "notifications.webhookdelivery"),
     ]),
     ("Analytics", [
         ("Transactions", "payments", "analytics.transaction"),

@@ -405,5 +405,12 @@ INSTAGRAM_CONTAINER_POLL_ATTEMPTS = env_int("INSTAGRAM_CONTAINER_POLL_ATTEMPTS",
 # httpx logs every request URL at INFO; the Telegram bot token is part of the URL path.
 LOGGING["loggers"].setdefault("httpx", {"level": "WARNING"})
 # [manual-notifications]
+# Absolute links in notification emails and webhook payloads point here (the admin's origin).
+ATELIER_BASE_URL = (env_str("ATELIER_BASE_URL", "http://localhost:8000") or "").rstrip("/")
+# A webhook delivery is tried this many times (exponential backoff with jitter), then marked failed.
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
+# Receivers reject a signature whose timestamp is further than this from their clock (replays).
+WEBHOOK_SIGNATURE_TOLERANCE_SECONDS = env_int("WEBHOOK_SIGNATURE_TOLERANCE_SECONDS", 300)
 # [calendar]
 # [api]

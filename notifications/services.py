@@ -1,12 +1,50 @@
-"""Raising a notification: one call from any app; delivery (email, webhooks) happens after commit."""
+"""Raising a notification and delivering it: the admin list, email to the people in charge, and
+signed webhooks to internal systems.
+
+`notify()` is the one call other apps make. Delivery runs after commit in a task, so a rolled-back
+transaction never emails anyone, and every step is idempotent: an email is claimed by setting
+`emailed_at` before sending, and a webhook delivery is one row per (endpoint, event id) that is
+retried from its row, never from a broker ETA.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import logging
+import random
+import secrets
+import time
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
 
-from notifications.models import Notification
+from accounts import audit
+from accounts.models import Creator, Membership, Role, User
+from compliance import crypto
+from notifications.models import Notification, WebhookDelivery, WebhookEndpoint
+
+logger = logging.getLogger(__name__)
+
+D = WebhookDelivery.Status
+SIGNATURE_HEADER = "X-Atelier-Signature"
+EVENT_ID_HEADER = "X-Atelier-Event-Id"
+# Event ids derive from the notification, so every endpoint and every retry carries the same id.
+EVENT_NAMESPACE = uuid.UUID("6f3a2c9e-4b1d-4e0a-9a57-3c1f8e2d7b60")
+# Seconds a worker holds a delivery while posting it; a crashed worker's claim lapses after this.
+DELIVERY_LEASE_SECONDS = 60
+BACKOFF_BASE_SECONDS = 30
+BACKOFF_MAX_SECONDS = 6 * 3600
 
 
 def notify(kind: str, *, creator_id: int | None, title: str, body: str = "", level: str = "warning",
@@ -28,4 +66,317 @@ def notify(kind: str, *, creator_id: int | None, title: str, body: str = "", lev
 
 
 def _fan_out(notification_id: int) -> None:
-    """Email and webhook delivery; filled in by the delivery module."""
+    """Hand delivery to a worker. A broker outage must not break the caller's request: the
+    notification is already saved and visible in the admin."""
+    from notifications.tasks import deliver_notification
+
+    try:
+        deliver_notification.delay(notification_id)
+    except Exception:
+        logger.exception("Could not queue delivery of notification %s", notification_id)
+
+
+def resolve(notification: Notification, *, actor: Any = None) -> bool:
+    """Close a notice; its dedupe key is free again, so the same condition can be raised anew.
+    Returns False when it was already resolved."""
+    updated = Notification.objects.filter(pk=notification.pk, resolved_at__isnull=True).update(
+        resolved_at=timezone.now())
+    if updated:
+        audit.record("notification.resolved", notification, actor=actor, changes={"kind": notification.kind})
+    return bool(updated)
+
+
+def resolve_by_key(dedupe_key: str, *, actor: Any = None) -> int:
+    """Resolve the open notice for a condition that has gone away (e.g. an export was uploaded)."""
+    done = 0
+    for note in Notification.objects.filter(dedupe_key=dedupe_key, resolved_at__isnull=True):
+        done += resolve(note, actor=actor)
+    return done
+
+
+def absolute_url(path: str) -> str:
+    if not path or path.startswith(("http://", "https://")):
+        return path
+    return f"{settings.ATELIER_BASE_URL}{path}"
+
+
+# --- Email -----------------------------------------------------------------------------------------
+
+
+def recipients_for(notification: Notification) -> list[str]:
+    """The creator's account managers; agency owners for notices that concern no creator."""
+    if notification.creator_id is None:
+        users = User.objects.filter(is_superuser=True)
+    else:
+        users = User.objects.filter(pk__in=Membership.objects.filter(
+            creator_id=notification.creator_id, role=Role.MANAGER).values("user_id"))
+    return sorted(set(users.filter(is_active=True).exclude(email="").values_list("email", flat=True)))
+
+
+def email_notification(notification_id: int) -> bool:
+    """Email a notice once. `emailed_at` is claimed before sending so two workers never both send;
+    a failed send gives the claim back so the task's retry can try again."""
+    note = Notification.objects.select_related("creator").filter(pk=notification_id).first()
+    if note is None or note.emailed_at is not None or note.resolved_at is not None:
+        return False
+    to = recipients_for(note)
+    if not to:
+        return False
+    claimed_at = timezone.now()
+    if not Notification.objects.filter(pk=note.pk, emailed_at__isnull=True).update(emailed_at=claimed_at):
+        return False
+    prefix = f"[Atelier · {note.creator.stage_name}]" if note.creator else "[Atelier]"
+    lines = [note.title, "", note.body] if note.body else [note.title]
+    if note.link:
+        lines += ["", f"Open in Atelier: {absolute_url(note.link)}"]
+    try:
+        send_mail(f"{prefix} {note.title}"[:250], "\n".join(lines), None, to, fail_silently=False)
+    except Exception:
+        Notification.objects.filter(pk=note.pk, emailed_at=claimed_at).update(emailed_at=None)
+        raise
+    return True
+
+
+# --- Webhook endpoints -----------------------------------------------------------------------------
+
+
+def _new_secret() -> str:
+    return f"whsec_{secrets.token_urlsafe(32)}"
+
+
+def validate_events(events: Iterable[str]) -> list[str]:
+    cleaned = sorted({e.strip() for e in events if e and e.strip()})
+    if any(len(e) > 60 or " " in e for e in cleaned):
+        raise ValidationError({"events": "Events are notification kinds such as publication.failed."})
+    return cleaned
+
+
+def create_endpoint(creator: Creator | None, name: str, url: str, events: Iterable[str] = (), *,
+                    actor: Any = None) -> tuple[WebhookEndpoint, str]:
+    """Register an endpoint and return it with its signing secret. The secret is stored encrypted
+    and this is the only time it is shown: the receiver's owner must copy it now."""
+    secret = _new_secret()
+    endpoint = WebhookEndpoint(creator=creator, name=name, url=url, events=validate_events(events),
+                               secret_encrypted=crypto.encrypt_text(secret))
+    endpoint.full_clean()
+    endpoint.save()
+    audit.record("webhook_endpoint.created", endpoint, actor=actor,
+                 changes={"url": url, "events": endpoint.events})
+    return endpoint, secret
+
+
+def rotate_secret(endpoint: WebhookEndpoint, *, actor: Any = None) -> str:
+    """Replace the signing secret at once and return the new one (shown once). Deliveries sent from
+    now on carry the new signature; receivers must switch at the same time."""
+    secret = _new_secret()
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(secret_encrypted=crypto.encrypt_text(secret))
+    endpoint.secret_encrypted = crypto.encrypt_text(secret)
+    audit.record("webhook_endpoint.secret_rotated", endpoint, actor=actor)
+    return secret
+
+
+def endpoints_for(notification: Notification) -> list[WebhookEndpoint]:
+    """Active endpoints that want this notice: the creator's own and the agency-wide ones, with
+    either no event filter or one that names the kind."""
+    scope = Q(creator__isnull=True)
+    if notification.creator_id is not None:
+        scope |= Q(creator_id=notification.creator_id)
+    return [e for e in WebhookEndpoint.objects.filter(scope, active=True)
+            if not e.events or notification.kind in e.events]
+
+
+def event_id_for(notification: Notification) -> uuid.UUID:
+    return uuid.uuid5(EVENT_NAMESPACE, f"notification:{notification.pk}")
+
+
+def event_payload(*, event_id: uuid.UUID, kind: str, created_at: datetime, creator_id: int | None,
+                  data: dict[str, Any]) -> dict[str, Any]:
+    return {"id": str(event_id), "type": kind, "created_at": created_at.isoformat(), "creator_id": creator_id,
+            "data": data}
+
+
+def notification_payload(notification: Notification) -> dict[str, Any]:
+    return event_payload(
+        event_id=event_id_for(notification), kind=notification.kind, created_at=notification.created_at,
+        creator_id=notification.creator_id,
+        data={"title": notification.title, "body": notification.body, "level": notification.level,
+              "link": absolute_url(notification.link), "subject": notification.subject,
+              **({"details": notification.payload} if notification.payload else {})})
+
+
+def create_deliveries(notification_id: int) -> list[int]:
+    """One pending delivery per matching endpoint; running twice creates nothing new. Returns the
+    ids that are still pending and due, for the caller to post."""
+    note = Notification.objects.filter(pk=notification_id).first()
+    if note is None:
+        return []
+    event_id = event_id_for(note)
+    payload = notification_payload(note)
+    ids = []
+    for endpoint in endpoints_for(note):
+        delivery, _ = WebhookDelivery.objects.get_or_create(
+            endpoint=endpoint, event_id=event_id,
+            defaults={"notification": note, "event": note.kind, "payload": payload,
+                      "next_attempt_at": timezone.now()})
+        if delivery.status == D.PENDING:
+            ids.append(delivery.pk)
+    return ids
+
+
+def send_test_event(endpoint: WebhookEndpoint, *, actor: Any = None) -> WebhookDelivery:
+    """Queue a `webhook.test` event for one endpoint, so its owner can check the receiver."""
+    now = timezone.now()
+    event_id = uuid.uuid4()
+    payload = event_payload(event_id=event_id, kind="webhook.test", created_at=now, creator_id=endpoint.creator_id,
+                            data={"title": "Test event from Atelier", "endpoint": endpoint.name})
+    delivery = WebhookDelivery.objects.create(endpoint=endpoint, event="webhook.test", event_id=event_id,
+                                              payload=payload, next_attempt_at=now)
+    audit.record("webhook_endpoint.test_sent", endpoint, actor=actor, changes={"delivery": delivery.pk})
+    transaction.on_commit(lambda: queue_deliveries([delivery.pk]))
+    return delivery
+
+
+def retry_delivery(delivery: WebhookDelivery, *, actor: Any = None) -> bool:
+    """A person asks for another try now. A failed delivery gets a fresh set of attempts."""
+    if delivery.status == D.DELIVERED:
+        return False
+    fields: dict[str, Any] = {"status": D.PENDING, "next_attempt_at": timezone.now()}
+    if delivery.status == D.FAILED:
+        fields["attempts"] = 0
+    WebhookDelivery.objects.filter(pk=delivery.pk).exclude(status=D.DELIVERED).update(**fields)
+    audit.record("webhook_delivery.retry_requested", delivery, actor=actor, changes={"was": delivery.status})
+    transaction.on_commit(lambda: queue_deliveries([delivery.pk]))
+    return True
+
+
+def queue_deliveries(ids: list[int]) -> None:
+    from notifications.tasks import deliver_webhook
+
+    for pk in ids:
+        try:
+            deliver_webhook.delay(pk)
+        except Exception:
+            logger.exception("Could not queue webhook delivery %s; the retry sweep will send it", pk)
+
+
+def fan_out(notification_id: int) -> dict[str, Any]:
+    """Email and webhooks for one notice; safe to run again (a redelivered task does nothing new)."""
+    emailed = email_notification(notification_id)
+    ids = create_deliveries(notification_id)
+    transaction.on_commit(lambda: queue_deliveries(ids))
+    return {"emailed": emailed, "deliveries": ids}
+
+
+# --- Signing ---------------------------------------------------------------------------------------
+
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    """The `X-Atelier-Signature` value: HMAC-SHA256 over "<timestamp>.<body>" with the secret."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def verify_signature(secret: str, header: str, body: bytes, tolerance: int = 300, *,
+                     now: float | None = None) -> bool:
+    """Check an `X-Atelier-Signature` header on a received webhook; receivers copy this function.
+
+    The header is `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`. Verify against the
+    raw request bytes (not re-serialised JSON), reject timestamps more than `tolerance` seconds from
+    your clock so a captured request cannot be replayed later, and deduplicate on
+    `X-Atelier-Event-Id`, which is the same on every retry.
+    """
+    timestamp, candidates = None, []
+    for part in (header or "").split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isdigit():
+            timestamp = int(value)
+        elif key == "v1" and value:
+            candidates.append(value)
+    if timestamp is None or not candidates:
+        return False
+    if abs((time.time() if now is None else now) - timestamp) > tolerance:
+        return False
+    expected = sign(secret, body, timestamp).split("v1=", 1)[1]
+    return any(hmac.compare_digest(expected, c) for c in candidates)
+
+
+# --- Webhook delivery ------------------------------------------------------------------------------
+
+
+def backoff_seconds(attempts: int) -> float:
+    """30 s, 1 min, 2 min… capped at 6 h, each ±20 % so a receiver coming back is not stampeded."""
+    base = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    return base * (0.8 + random.random() * 0.4)
+
+
+def _claim(delivery_id: int, now: datetime) -> WebhookDelivery | None:
+    """Take a due pending delivery by conditional update, so concurrent workers never both post it."""
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    claimed = WebhookDelivery.objects.filter(due, pk=delivery_id, status=D.PENDING).update(
+        next_attempt_at=now + timedelta(seconds=DELIVERY_LEASE_SECONDS))
+    if not claimed:
+        return None
+    return WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+
+
+def deliver(delivery_id: int, *, now: datetime | None = None, client: httpx.Client | None = None) -> str:
+    """POST one due delivery. 2xx → delivered; anything else → retried later from the row with
+    backoff, and failed after `WEBHOOK_MAX_ATTEMPTS`. Not due or not pending → nothing happens."""
+    now = now or timezone.now()
+    delivery = _claim(delivery_id, now)
+    if delivery is None:
+        current = WebhookDelivery.objects.filter(pk=delivery_id).values_list("status", flat=True).first()
+        return current or "missing"
+    endpoint = delivery.endpoint
+    if not endpoint.active:
+        return _record_failure(delivery, now, status=None, error="The endpoint is inactive.", final=True)
+    body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
+    headers = {"Content-Type": "application/json", "User-Agent": "Atelier-Webhooks/1",
+               SIGNATURE_HEADER: sign(crypto.decrypt_text(endpoint.secret_encrypted), body, int(time.time())),
+               EVENT_ID_HEADER: str(delivery.event_id)}
+    timeout = httpx.Timeout(settings.WEBHOOK_TIMEOUT_SECONDS, connect=min(3, settings.WEBHOOK_TIMEOUT_SECONDS))
+    attempts = delivery.attempts + 1
+    try:
+        if client is None:
+            with httpx.Client(timeout=timeout, follow_redirects=False) as own:
+                response = own.post(endpoint.url, content=body, headers=headers)
+        else:
+            response = client.post(endpoint.url, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        return _record_failure(delivery, now, status=None, error=f"{type(exc).__name__}: {exc}"[:500],
+                               attempts=attempts)
+    excerpt = response.text[:500] if response.content else ""
+    if 200 <= response.status_code < 300:
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=D.DELIVERED, attempts=attempts, delivered_at=timezone.now(), next_attempt_at=None,
+            response_status=response.status_code, response_excerpt=excerpt)
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(last_success_at=timezone.now())
+        return D.DELIVERED
+    return _record_failure(delivery, now, status=response.status_code, excerpt=excerpt, attempts=attempts,
+                           error=f"HTTP {response.status_code} from the endpoint.")
+
+
+def _record_failure(delivery: WebhookDelivery, now: datetime, *, status: int | None, error: str,
+                    excerpt: str = "", attempts: int | None = None, final: bool = False) -> str:
+    attempts = delivery.attempts if attempts is None else attempts
+    final = final or attempts >= settings.WEBHOOK_MAX_ATTEMPTS
+    fields: dict[str, Any] = {"attempts": attempts, "response_status": status, "response_excerpt": excerpt}
+    if final:
+        fields.update(status=D.FAILED, next_attempt_at=None)
+    else:
+        fields["next_attempt_at"] = now + timedelta(seconds=backoff_seconds(attempts))
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
+    endpoint_error = f"Delivery {delivery.event_id} ({delivery.event}): {error}"
+    if final:
+        endpoint_error += f" Gave up after {attempts} attempt(s)."
+    WebhookEndpoint.objects.filter(pk=delivery.endpoint_id).update(last_failure_at=timezone.now(),
+                                                                   last_error=endpoint_error)
+    return D.FAILED if final else D.PENDING
+
+
+def due_delivery_ids(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Pending deliveries whose next attempt is due (through the `webhook_delivery_due` index)."""
+    now = now or timezone.now()
+    return list(WebhookDelivery.objects.filter(status=D.PENDING)
+                .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+                .order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
