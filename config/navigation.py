@@ -47,7 +47,13 @@ def _may_open_board(user: Any) -> bool:
     return may_open_board(user)
 
 
-VIEW_PERMISSIONS = {"admin:compliance_board": _may_open_board}
+def _may_open_calendar(user: Any) -> bool:
+    from scheduling.views_calendar import may_open_calendar
+
+    return may_open_calendar(user)
+
+
+VIEW_PERMISSIONS = {"admin:scheduling_calendar": _may_open_calendar, "admin:compliance_board": _may_open_board}
 
 GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
     ("Creators & team", [
@@ -72,6 +78,7 @@ GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
         ("Generation jobs", "auto_awesome", "content.generationjob"),
     ]),
     ("Scheduling", [
+        ("Calendar", "calendar_month", "admin:scheduling_calendar"),
         ("Posts", "edit_note", "scheduling.post"),
         ("Publications", "send", "scheduling.publication"),
         ("Platform accounts", "hub", "scheduling.platformaccount"),

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import health
 from config.observability import metrics_view
+from scheduling.views_calendar import feed as calendar_feed
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
@@ -13,6 +14,7 @@ urlpatterns = [
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("calendar/<int:creator_id>/<str:token>.ics", calendar_feed, name="scheduling_calendar_feed"),
     path("health/", health, name="health"),
     path("metrics", metrics_view, name="metrics"),
 ]

@@ -2,16 +2,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import SimpleListFilter
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import URLPattern, path, reverse
+from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from unfold.admin import TabularInline
 from unfold.decorators import action, display
+from unfold.widgets import UnfoldAdminTextInputWidget
 
-from accounts.admin_base import TenantAdminMixin, TenantModelAdmin
-from scheduling import services
+from accounts import tenancy
+from accounts.admin_base import EstimatedCountPaginator, TenantAdminMixin, TenantModelAdmin
+from accounts.models import Creator
+from scheduling import calendar as cal
+from scheduling import services, views_calendar
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication, QueueSlot
 
 STATUS_COLOURS = {
@@ -69,18 +79,86 @@ class PostAdmin(TenantModelAdmin):
     readonly_fields = ["approved_at"]
 
 
+class CreatorFilter(SimpleListFilter):
+    """Filter by the publication's creator, listing only creators the viewer reaches."""
+
+    title = "creator"
+    parameter_name = "creator"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[int, str]]:
+        ids = tenancy.allowed_creator_ids(request.user, Publication, "view")
+        qs = Creator.objects.all() if ids is tenancy.ALL else Creator.objects.filter(pk__in=sorted(ids))
+        return list(qs.order_by("stage_name").values_list("pk", "stage_name"))
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        return queryset.filter(account__creator_id=value) if value and value.isdigit() else queryset
+
+
+class CappedCountPaginator(EstimatedCountPaginator):
+    """A filtered changelist counts at most CAP rows: a page number past that is never needed, and
+    counting a whole creator's history at a million rows would cost more than the page itself."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        qs = self.object_list
+        if isinstance(qs, QuerySet) and qs.query.where:
+            return qs.order_by()[:self.CAP].count()
+        return super().count
+
+
+class DateInput(UnfoldAdminTextInputWidget):
+    input_type = "date"
+
+
+class TimeInput(UnfoldAdminTextInputWidget):
+    input_type = "time"
+
+
+class RescheduleForm(forms.Form):
+    day = forms.DateField(label="Day", widget=DateInput)
+    at = forms.TimeField(label="Time", widget=TimeInput,
+                         help_text="Wall-clock time in each publication's creator's timezone.")
+
+
 @admin.register(Publication)
 class PublicationAdmin(TenantModelAdmin):
-    list_display = ["id", "post", "account", "status_badge", "scheduled_at", "attempts", "external_link"]
-    list_filter = ["status", "account__platform", "account"]
+    list_display = ["id", "post", "account", "status_badge", "scheduled_local", "attempts", "block_codes",
+                    "external_link"]
+    list_filter = ["status", CreatorFilter, "account__platform", "account"]
     list_select_related = ["post", "account", "post__creator"]
     search_fields = ["post__caption", "external_id"]
-    date_hierarchy = "scheduled_at"
-    ordering = ["-scheduled_at", "-id"]
+    paginator = CappedCountPaginator
+    # The primary key is the only index a bare ORDER BY can walk at a million rows; the calendar is
+    # where rows are read by time (it filters a range on the (account, scheduled_at) index).
+    ordering = ["-id"]
     readonly_fields = ["status", "attempts", "idempotency_key", "external_id", "external_url", "published_at",
                        "lease_expires_at", "next_attempt_at", "last_error", "reasons"]
     fields = ["post", "account", "caption_override", "scheduled_at", *readonly_fields]
-    actions = ["cancel_selected"]
+    actions = ["cancel_selected", "reschedule_selected", "add_selected_to_queue"]
+
+    def get_urls(self) -> list[URLPattern]:
+        site = self.admin_site
+        return [path("calendar/", site.admin_view(views_calendar.calendar), name="scheduling_calendar"),
+                path("calendar/move/", site.admin_view(views_calendar.move), name="scheduling_calendar_move"),
+                *super().get_urls()]
+
+    @display(description="Scheduled (creator's time)", ordering="scheduled_at")
+    def scheduled_local(self, obj: Publication) -> str:
+        if obj.scheduled_at is None:
+            return "—"
+        local = obj.scheduled_at.astimezone(cal.zone(obj.post.creator.timezone))
+        return format_html('{} <span class="text-font-subtle-light" title="{}">{}</span>',
+                           f"{local:%Y-%m-%d %H:%M}", obj.post.creator.timezone, local.tzname())
+
+    @display(description="Blocked by")
+    def block_codes(self, obj: Publication) -> str:
+        if not obj.block_reasons:
+            return "—"
+        return format_html_join(" ", '<code title="{}">{}</code>',
+                                ((r.get("message", ""), r.get("code", "?")) for r in obj.block_reasons))
 
     @display(description="Status", label=STATUS_COLOURS)
     def status_badge(self, obj: Publication) -> str:
@@ -113,3 +191,60 @@ class PublicationAdmin(TenantModelAdmin):
                 messages.error(request, f"#{pub.pk}: {' '.join(exc.messages)}")
         if done:
             messages.success(request, f"{done} publication(s) cancelled.")
+
+    def _changeable(self, request: HttpRequest, queryset: QuerySet) -> list[Publication]:
+        return list(tenancy.restrict(queryset, request.user, "change")
+                    .select_related("post__creator", "account").order_by("pk"))
+
+    @staticmethod
+    def _reasons(outcome: services.ScheduleOutcome) -> str:
+        return "; ".join(f"{r.code}: {r.message}" for r in outcome.verdict.reasons)
+
+    @action(description="Reschedule…", permissions=["change"])
+    def reschedule_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        pubs = self._changeable(request, queryset)
+        form = RescheduleForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            day, at = form.cleaned_data["day"], form.cleaned_data["at"]
+            done = 0
+            for pub in pubs:
+                try:
+                    when = cal.resolve_local(pub.post.creator.timezone, day, at)
+                    outcome = services.reschedule(pub, at=when, actor=request.user)
+                except (ValueError, ValidationError) as exc:
+                    text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                    messages.error(request, f"#{pub.pk}: {text}")
+                    continue
+                if outcome.verdict.passed:
+                    done += 1
+                else:
+                    messages.error(request, f"#{pub.pk} not moved — {self._reasons(outcome)}")
+            if done:
+                messages.success(request, f"{done} publication(s) scheduled for {day:%Y-%m-%d} {at:%H:%M} "
+                                          f"in their creator's time.")
+            return None
+        zones = sorted({pub.post.creator.timezone or "UTC" for pub in pubs})
+        return render(request, "admin/action_form.html", {
+            **admin.site.each_context(request), "title": "Reschedule publications", "opts": self.model._meta,
+            "intro": f"The new time is read in each creator's timezone ({', '.join(zones) or 'UTC'}); the publish "
+                     f"gate judges every publication at its new time.",
+            "form": form, "submit_label": "Reschedule", "items": pubs, "danger": False,
+            "hidden": [("action", "reschedule_selected"), ("apply", "1"),
+                       *((ACTION_CHECKBOX_NAME, pub.pk) for pub in pubs)],
+            "cancel_url": reverse("admin:scheduling_publication_changelist")})
+
+    @action(description="Add to queue", permissions=["change"])
+    def add_selected_to_queue(self, request: HttpRequest, queryset: QuerySet) -> None:
+        done = 0
+        for pub in self._changeable(request, queryset):
+            try:
+                outcome = services.add_to_queue(pub, actor=request.user)
+            except ValidationError as exc:
+                messages.error(request, f"#{pub.pk}: {' '.join(exc.messages)}")
+                continue
+            if outcome.verdict.passed:
+                done += 1
+            else:
+                messages.error(request, f"#{pub.pk} not queued — {self._reasons(outcome)}")
+        if done:
+            messages.success(request, f"{done} publication(s) added to their account's queue.")

@@ -1,0 +1,89 @@
+/* Drag a scheduled chip to another day (month) or day and hour (week); the server decides. */
+(function () {
+  "use strict";
+  var root = document.getElementById("calendar");
+  if (!root) { return; }
+  var moveUrl = root.getAttribute("data-move-url");
+  var message = document.getElementById("calendar-message");
+  var dragged = null;
+
+  function csrfToken() {
+    var input = root.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  function show(kind, title, reasons) {
+    message.className = "cal-message--" + kind;
+    message.textContent = "";
+    var head = document.createElement("div");
+    head.className = "font-semibold";
+    head.textContent = title;
+    message.appendChild(head);
+    if (reasons && reasons.length) {
+      var list = document.createElement("ul");
+      list.className = "list-disc pl-5";
+      reasons.forEach(function (r) {
+        var li = document.createElement("li");
+        li.setAttribute("data-reason", r.code);
+        li.textContent = r.code + ": " + r.message;
+        list.appendChild(li);
+      });
+      message.appendChild(list);
+    }
+  }
+
+  root.addEventListener("dragstart", function (e) {
+    var chip = e.target.closest && e.target.closest(".cal-chip--movable");
+    if (!chip) { return; }
+    dragged = chip;
+    chip.classList.add("cal-chip--moving");
+    e.dataTransfer.effectAllowed = "move";
+    e.dataTransfer.setData("text/plain", chip.getAttribute("data-publication"));
+  });
+  root.addEventListener("dragend", function () {
+    if (dragged) { dragged.classList.remove("cal-chip--moving"); }
+    root.querySelectorAll(".cal-cell--over").forEach(function (c) { c.classList.remove("cal-cell--over"); });
+  });
+  root.addEventListener("dragover", function (e) {
+    var cell = e.target.closest && e.target.closest("[data-drop]");
+    if (!cell || !dragged) { return; }
+    e.preventDefault();
+    e.dataTransfer.dropEffect = "move";
+    cell.classList.add("cal-cell--over");
+  });
+  root.addEventListener("dragleave", function (e) {
+    var cell = e.target.closest && e.target.closest("[data-drop]");
+    if (cell && !cell.contains(e.relatedTarget)) { cell.classList.remove("cal-cell--over"); }
+  });
+  root.addEventListener("drop", function (e) {
+    var cell = e.target.closest && e.target.closest("[data-drop]");
+    if (!cell || !dragged) { return; }
+    e.preventDefault();
+    cell.classList.remove("cal-cell--over");
+    var chip = dragged;
+    dragged = null;
+    var body = new URLSearchParams();
+    body.set("publication", chip.getAttribute("data-publication"));
+    body.set("date", cell.getAttribute("data-date"));
+    if (cell.getAttribute("data-drop") === "hour") { body.set("hour", cell.getAttribute("data-hour")); }
+    fetch(moveUrl, {
+      method: "POST", credentials: "same-origin", body: body,
+      headers: {"X-CSRFToken": csrfToken(), "Accept": "application/json", "X-Requested-With": "XMLHttpRequest"}
+    }).then(function (response) {
+      return response.json().catch(function () { return {ok: false, error: "The server answered " + response.status + "."}; });
+    }).then(function (data) {
+      if (!data.ok) {
+        show("error", data.error || "The publication was not moved.", data.reasons);
+        return;
+      }
+      var moreLink = cell.querySelector(".cal-more");
+      cell.insertBefore(chip, moreLink);
+      var time = chip.querySelector("[data-role=time]");
+      if (time) { time.textContent = time.textContent.replace(/^\d\d:\d\d/, data.label.slice(0, 5)); }
+      chip.setAttribute("data-scheduled-at", data.scheduled_at);
+      show("ok", "Moved to " + data.date + " " + data.label + ".");
+    }).catch(function () {
+      show("error", "The publication was not moved: the server could not be reached.");
+    });
+  });
+})();

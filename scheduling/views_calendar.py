@@ -1,0 +1,309 @@
+"""The calendar: the admin month/week page, its drag-to-reschedule endpoint and the ICS feed.
+
+The admin views are wired through `PublicationAdmin.get_urls()` and `admin_site.admin_view`; the
+feed is a plain view authenticated by its signed token alone, because calendar apps cannot log in.
+Every state change goes through `scheduling.services`; every row goes through tenancy, and what
+is out of reach answers 404 exactly like what does not exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts import tenancy
+from accounts.models import Creator, User
+from scheduling import calendar as cal
+from scheduling import services
+from scheduling.models import PlatformAccount, Publication
+
+S = Publication.Status
+CHIPS_PER_DAY = 4  # month view: a busy day shows this many, then "+N more"
+CHIPS_PER_HOUR = 3  # week view, per day-hour cell
+FREE_SLOTS_SHOWN = 5
+FEED_PAST = timedelta(days=30)
+FEED_AHEAD = timedelta(days=180)
+FEED_MAX_EVENTS = 5000
+ICS_SALT = "scheduling.calendar.ics"
+SUBSCRIBE_LINKS_SHOWN = 50
+
+
+def may_open_calendar(user: Any) -> bool:
+    return bool(user.is_active and user.is_staff and user.has_perm("scheduling.view_publication"))
+
+
+# --- Feed tokens ----------------------------------------------------------------------------------
+
+
+def _user_key(user: User) -> str:
+    """Changes with the password hash, so a new password revokes every feed link of that user."""
+    return salted_hmac(ICS_SALT, f"{user.pk}:{user.password}").hexdigest()[:20]
+
+
+def feed_token(user: User, creator_id: int) -> str:
+    return signing.dumps({"u": user.pk, "c": creator_id, "k": _user_key(user)}, salt=ICS_SALT)
+
+
+def feed_url(request: HttpRequest, user: User, creator_id: int) -> str:
+    return request.build_absolute_uri(reverse("scheduling_calendar_feed", args=[creator_id,
+                                                                                 feed_token(user, creator_id)]))
+
+
+def feed_user(token: str, creator_id: int) -> User:
+    """The user a feed link speaks for, if it is genuine and they still reach the creator; else 404."""
+    try:
+        data = signing.loads(token, salt=ICS_SALT)
+    except signing.BadSignature:
+        raise Http404("No such calendar.") from None
+    if not isinstance(data, dict) or data.get("c") != creator_id:
+        raise Http404("No such calendar.")
+    user = User.objects.filter(pk=data.get("u"), is_active=True).first()
+    if user is None or not constant_time_compare(str(data.get("k", "")), _user_key(user)):
+        raise Http404("No such calendar.")
+    if not tenancy.can_reach_creator(user, creator_id, Publication, "view"):
+        raise Http404("No such calendar.")
+    return user
+
+
+# --- The page -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalendarQuery:
+    view: str
+    anchor: date
+    creator_id: int | None
+    account_id: int | None
+
+    @classmethod
+    def from_request(cls, request: HttpRequest) -> CalendarQuery:
+        view = cal.WEEK if request.GET.get("view") == cal.WEEK else cal.MONTH
+        try:
+            anchor = date.fromisoformat(request.GET.get("date", ""))
+        except ValueError:
+            anchor = timezone.localdate()
+        return cls(view, anchor, _int_or_none(request.GET.get("creator")), _int_or_none(request.GET.get("account")))
+
+    def url(self, **changes: Any) -> str:
+        params = {"view": self.view, "date": self.anchor.isoformat(), "creator": self.creator_id,
+                  "account": self.account_id, **changes}
+        return reverse("admin:scheduling_calendar") + "?" + urlencode(
+            {k: v for k, v in params.items() if v not in (None, "")})
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def _changelist_url(query: CalendarQuery, start: datetime, end: datetime) -> str:
+    params: dict[str, Any] = {"scheduled_at__gte": start.isoformat(), "scheduled_at__lt": end.isoformat()}
+    if query.account_id:
+        params["account__id__exact"] = query.account_id
+    elif query.creator_id:
+        params["creator"] = query.creator_id
+    return reverse("admin:scheduling_publication_changelist") + "?" + urlencode(params)
+
+
+def _cell_span(day: date, hour: int | None, zones: list[str]) -> tuple[datetime, datetime]:
+    if hour is None:
+        return cal.utc_bounds(day, day, zones)
+    spans = [(datetime.combine(day, time(hour), tzinfo=cal.zone(z)).astimezone(UTC),
+              (datetime.combine(day, time(hour), tzinfo=cal.zone(z)) + timedelta(hours=1)).astimezone(UTC))
+             for z in zones or ["UTC"]]
+    return min(s for s, _ in spans), max(e for _, e in spans)
+
+
+def calendar(request: HttpRequest) -> HttpResponse:
+    """Month or week of publications, in each creator's own time, with drag to reschedule."""
+    if not may_open_calendar(request.user):
+        raise PermissionDenied
+    query = CalendarQuery.from_request(request)
+    reachable = tenancy.allowed_creator_ids(request.user, Publication, "view")
+    creators_qs = Creator.objects.all() if reachable is tenancy.ALL else Creator.objects.filter(
+        pk__in=sorted(reachable))
+    creators = list(creators_qs.order_by("stage_name", "pk").only("pk", "stage_name", "timezone"))
+    by_id = {c.pk: c for c in creators}
+    if query.creator_id is not None and query.creator_id not in by_id:
+        raise Http404("No such creator.")
+    accounts = list(PlatformAccount.objects.filter(creator_id__in=list(by_id)).select_related("creator")
+                    .order_by("creator__stage_name", "platform", "handle"))
+    if query.creator_id is not None:
+        accounts = [a for a in accounts if a.creator_id == query.creator_id]
+    account = next((a for a in accounts if a.pk == query.account_id), None)
+    if query.account_id is not None and account is None:
+        raise Http404("No such account.")
+    in_scope = [account] if account else accounts
+    shown_creators = [by_id[cid] for cid in dict.fromkeys(a.creator_id for a in in_scope)] if in_scope else []
+    zones = sorted({c.timezone or "UTC" for c in shown_creators}) or ["UTC"]
+
+    days = cal.visible_days(query.view, query.anchor)
+    start, end = cal.utc_bounds(days[0], days[-1], zones)
+    cell_kind, cap = (cal.DAY_CELL, CHIPS_PER_DAY) if query.view == cal.MONTH else (cal.HOUR_CELL, CHIPS_PER_HOUR)
+    rows: list[Publication] = []
+    if in_scope:
+        publications = tenancy.restrict(Publication.objects.all(), request.user).filter(
+            account_id__in=[a.pk for a in in_scope])
+        rows = list(cal.calendar_range(publications, start, end, per_cell=cap, cell=cell_kind))
+    cells = cal.group_cells(rows, days, cell=cell_kind, per_cell=cap)
+
+    movable = tenancy.allowed_creator_ids(request.user, Publication, "change") \
+        if request.user.has_perm("scheduling.change_publication") else set()
+
+    def cell(day: date, hour: int | None = None) -> dict[str, Any]:
+        found = cells.get((day, hour)) or cal.Cell(day=day, hour=hour)
+        more = _changelist_url(query, *_cell_span(day, hour, zones)) if found.hidden else ""
+        return {"day": day, "hour": hour, "items": found.items, "hidden": found.hidden, "more_url": more,
+                "in_month": day.month == query.anchor.month, "today": day == timezone.localdate()}
+
+    from scheduling.admin import STATUS_COLOURS
+
+    for found in cells.values():
+        for item in found.items:
+            pub = item.publication
+            item.colour = STATUS_COLOURS.get(pub.status, "info")
+            item.movable = pub.status == S.SCHEDULED and (movable is tenancy.ALL
+                                                          or pub.post.creator_id in movable)
+
+    grid: list[Any]
+    if query.view == cal.MONTH:
+        grid = [[cell(d) for d in days[i:i + 7]] for i in range(0, len(days), 7)]
+    else:
+        grid = [{"hour": h, "cells": [cell(d, h) for d in days]} for h in range(24)]
+
+    free_slots: list[datetime] = []
+    if account is not None:
+        after = timezone.now()
+        tz = cal.zone(account.creator.timezone)
+        for _ in range(FREE_SLOTS_SHOWN):
+            at = services.next_free_slot(account, after=after)
+            if at is None:
+                break
+            free_slots.append(at.astimezone(tz))
+            after = at
+
+    subscribe_to = [by_id[query.creator_id]] if query.creator_id else creators[:SUBSCRIBE_LINKS_SHOWN]
+    title = (f"{query.anchor:%B %Y}" if query.view == cal.MONTH
+             else f"Week of {days[0]:%d %b} – {days[-1]:%d %b %Y}")
+    return render(request, "admin/scheduling/calendar.html", {
+        **admin.site.each_context(request),
+        "title": "Calendar", "heading": title, "opts": Publication._meta, "query": query, "view": query.view,
+        "grid": grid, "days": days, "creators": creators, "accounts": accounts, "account": account,
+        "label_zones": len(shown_creators) > 1,
+        "zone_note": ", ".join(zones),
+        "prev_url": query.url(date=cal.step(query.view, query.anchor, -1).isoformat()),
+        "next_url": query.url(date=cal.step(query.view, query.anchor, 1).isoformat()),
+        "today_url": query.url(date=timezone.localdate().isoformat()),
+        "month_url": query.url(view=cal.MONTH), "week_url": query.url(view=cal.WEEK),
+        "free_slots": free_slots,
+        "free_slot_labels": [f"{slot:%a %d %b %Y, %H:%M} {slot.tzname()}" for slot in free_slots],
+        "subscriptions": [{"creator": c, "url": feed_url(request, request.user, c.pk)} for c in subscribe_to],
+        "move_url": reverse("admin:scheduling_calendar_move"),
+    })
+
+
+# --- Drag to reschedule ---------------------------------------------------------------------------
+
+
+def _refused(status: int, error: str, reasons: list[dict[str, str]] | None = None) -> JsonResponse:
+    return JsonResponse({"ok": False, "error": error, "reasons": reasons or []}, status=status)
+
+
+@require_POST
+def move(request: HttpRequest) -> JsonResponse:
+    """Move a scheduled publication to another local day (keeping its time) or day and hour.
+
+    The new time is read in the creator's zone, then `services.reschedule` judges it with the gate:
+    a refusal leaves the row as it was and answers the reasons.
+    """
+    if not request.user.has_perm("scheduling.change_publication"):
+        raise PermissionDenied
+    pk = _int_or_none(request.POST.get("publication"))
+    pub = (tenancy.restrict(Publication.objects.select_related("post__creator", "account"), request.user, "change")
+           .filter(pk=pk).first() if pk else None)
+    if pub is None:
+        raise Http404("No such publication.")
+    if pub.status != S.SCHEDULED:
+        return _refused(409, f"Only a scheduled publication can be moved; this one is "
+                             f"{pub.get_status_display().lower()}.")
+    try:
+        day = date.fromisoformat(request.POST.get("date", ""))
+        hour = _int_or_none(request.POST.get("hour"))
+        if hour is not None and not 0 <= hour <= 23:
+            raise ValueError("The hour must be between 0 and 23.")
+    except ValueError as exc:
+        return _refused(400, str(exc) if "hour" in str(exc) else "Give the new day as YYYY-MM-DD.")
+    tz_name = pub.post.creator.timezone or "UTC"
+    current = pub.scheduled_at.astimezone(cal.zone(tz_name))
+    wall = current.time().replace(tzinfo=None) if hour is None else time(hour, current.minute)
+    try:
+        at = cal.resolve_local(tz_name, day, wall)
+        outcome = services.reschedule(pub, at=at, actor=request.user)
+    except (ValueError, ValidationError) as exc:
+        return _refused(400, " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
+    if not outcome.verdict.passed:
+        return _refused(409, "The publish gate refused this time.",
+                        [{"code": r.code, "message": r.message} for r in outcome.verdict.reasons])
+    local = outcome.publication.scheduled_at.astimezone(cal.zone(tz_name))
+    return JsonResponse({"ok": True, "publication": pub.pk, "scheduled_at": outcome.publication.scheduled_at
+                         .isoformat(), "date": local.date().isoformat(), "hour": local.hour,
+                         "label": f"{local:%H:%M} {local.tzname()}"})
+
+
+# --- ICS feed -------------------------------------------------------------------------------------
+
+
+def _summary(pub: Publication) -> str:
+    caption = " ".join((pub.caption_override or pub.post.caption).split())
+    excerpt = caption if len(caption) <= 60 else caption[:59] + "…"
+    return f"[{pub.account.platform}] {excerpt or f'Post #{pub.post_id}'} ({pub.get_status_display()})"
+
+
+@require_GET
+def feed(request: HttpRequest, creator_id: int, token: str) -> HttpResponse:
+    """One creator's publications for a calendar app: 30 days back, 180 ahead, UTC times.
+
+    Only the caption, platform and status leave Atelier: no names of performers or staff.
+    """
+    from icalendar import Calendar, Event
+
+    user = feed_user(token, creator_id)
+    creator = Creator.objects.filter(pk=creator_id).only("pk", "stage_name").first()
+    if creator is None:
+        raise Http404("No such calendar.")
+    now = timezone.now()
+    publications = tenancy.restrict(Publication.objects.filter(account__creator_id=creator_id), user)
+    rows = cal.calendar_range(publications, now - FEED_PAST, now + FEED_AHEAD)[:FEED_MAX_EVENTS]
+    ical = Calendar()
+    ical.add("prodid", "-//Atelier//Publication calendar//EN")
+    ical.add("version", "2.0")
+    ical.add("x-wr-calname", f"Atelier — {creator.stage_name}")
+    for pub in rows:
+        event = Event()
+        event.add("uid", f"{pub.idempotency_key}@atelier")
+        event.add("dtstamp", now.astimezone(UTC))
+        event.add("dtstart", pub.scheduled_at.astimezone(UTC))
+        event.add("duration", timedelta(minutes=15))
+        event.add("summary", _summary(pub))
+        event.add("url", request.build_absolute_uri(reverse("admin:scheduling_publication_change", args=[pub.pk])))
+        if pub.status == S.CANCELLED:
+            event.add("status", "CANCELLED")
+        ical.add_component(event)
+    response = HttpResponse(ical.to_ical(), content_type="text/calendar; charset=utf-8")
+    response["Cache-Control"] = "private, max-age=300"
+    response["X-Robots-Tag"] = "noindex"
+    return response
