@@ -62,6 +62,7 @@
     cell.classList.remove("cal-cell--over");
     var chip = dragged;
     dragged = null;
+    chip.classList.remove("cal-chip--moving");
     var body = new URLSearchParams();
     body.set("publication", chip.getAttribute("data-publication"));
     body.set("date", cell.getAttribute("data-date"));
