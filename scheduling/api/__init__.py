@@ -1,0 +1,15 @@
+"""`/api/v1/` routes of the scheduling app."""
+
+from __future__ import annotations
+
+from rest_framework.routers import BaseRouter
+
+
+def register(router: BaseRouter) -> None:
+    from scheduling.api import views
+
+    router.register("platform-accounts", views.PlatformAccountViewSet, basename="platform-account")
+    router.register("queue-slots", views.QueueSlotViewSet, basename="queue-slot")
+    router.register("posts", views.PostViewSet, basename="post")
+    router.register("publications", views.PublicationViewSet, basename="publication")
+    router.register("calendar", views.CalendarViewSet, basename="calendar")

@@ -1,0 +1,49 @@
+"""Filters for the scheduling API. Relations filter by id, never through a choice list: a choice
+list would answer differently for an id that exists elsewhere and one that does not."""
+
+import django_filters
+
+from scheduling.models import Platform, PlatformAccount, Post, Publication, QueueSlot
+
+
+class PlatformAccountFilterSet(django_filters.FilterSet):
+    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
+
+    class Meta:
+        model = PlatformAccount
+        fields = ["creator", "platform", "state"]
+
+
+class QueueSlotFilterSet(django_filters.FilterSet):
+    account = django_filters.NumberFilter(field_name="account_id", label="Platform account id")
+    creator = django_filters.NumberFilter(field_name="account__creator_id", label="Creator id")
+
+    class Meta:
+        model = QueueSlot
+        fields = ["account", "creator", "weekday"]
+
+
+class PostFilterSet(django_filters.FilterSet):
+    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
+    collection = django_filters.NumberFilter(field_name="collection_id", label="Collection id")
+    approved = django_filters.BooleanFilter(field_name="approved_at", lookup_expr="isnull", exclude=True,
+                                            label="Approved by a person")
+
+    class Meta:
+        model = Post
+        fields = ["creator", "collection", "approved"]
+
+
+class PublicationFilterSet(django_filters.FilterSet):
+    creator = django_filters.NumberFilter(field_name="post__creator_id", label="Creator id")
+    account = django_filters.NumberFilter(field_name="account_id", label="Platform account id")
+    post = django_filters.NumberFilter(field_name="post_id", label="Post id")
+    platform = django_filters.ChoiceFilter(field_name="account__platform", choices=Platform.choices)
+    status = django_filters.MultipleChoiceFilter(choices=Publication.Status.choices,
+                                                 label="Status (repeat for several)")
+    scheduled_at = django_filters.IsoDateTimeFromToRangeFilter(
+        label="Due between `scheduled_at_after` and `scheduled_at_before` (ISO datetimes, inclusive)")
+
+    class Meta:
+        model = Publication
+        fields = ["creator", "account", "post", "platform", "status", "scheduled_at"]

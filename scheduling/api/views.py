@@ -1,0 +1,426 @@
+"""Scheduling API: platform accounts, queue slots, posts, publications and the calendar.
+
+Every state change goes through `scheduling.services`; every queryset through tenancy. A refusal
+by the compliance gate answers 422 with the gate's reasons in `details`, so the person scheduling
+sees what to fix; a move the publication's state does not allow answers 409.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import Model, Prefetch, QuerySet, Value
+from django.db.models.functions import Coalesce
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from accounts import audit, tenancy
+from accounts.api.viewsets import TenantModelViewSet, TenantViewSetMixin, principal_of
+from accounts.services import user_of
+from compliance.gate import Verdict
+from config.api import CursorPagination
+from content.models import Asset, Collection
+from scheduling import services
+from scheduling.api.filters import (
+    PlatformAccountFilterSet,
+    PostFilterSet,
+    PublicationFilterSet,
+    QueueSlotFilterSet,
+)
+from scheduling.api.serializers import (
+    CalendarItemSerializer,
+    CalendarQuerySerializer,
+    CaptionOverrideSerializer,
+    DueTimeSerializer,
+    PlatformAccountSerializer,
+    PostCreateSerializer,
+    PostSerializer,
+    PostUpdateSerializer,
+    PostVerdictsSerializer,
+    PublicationSerializer,
+    QueueSlotSerializer,
+    SubmitResultSerializer,
+)
+from scheduling.calendar import calendar_range
+from scheduling.models import PlatformAccount, Post, PostAsset, Publication, QueueSlot
+
+# Unscheduled rows sort after every scheduled one; cursor pagination needs a value it can compare.
+NEVER = datetime(9999, 12, 31, tzinfo=UTC)
+
+ERROR_SHAPE = {"type": "object", "properties": {"error": {"type": "object", "properties": {
+    "code": {"type": "string"}, "message": {"type": "string"}, "details": {}}}}}
+CONFLICT = OpenApiResponse(ERROR_SHAPE, description="The current state does not allow it; `message` says why.")
+GATE_REFUSED = OpenApiResponse(ERROR_SHAPE, description="The compliance gate refused; `details` lists the reasons.")
+
+
+def refusal(http_status: int, code: str, message: str, details: Any = None) -> Response:
+    return Response({"error": {"code": code, "message": message, "details": details}}, status=http_status)
+
+
+def conflict(exc: DjangoValidationError) -> Response:
+    return refusal(status.HTTP_409_CONFLICT, "conflict", " ".join(exc.messages))
+
+
+def gate_refused(verdict: Verdict) -> Response:
+    return refusal(status.HTTP_422_UNPROCESSABLE_ENTITY, "gate_refused",
+                   "The compliance gate refused this publication at that time.",
+                   [reason.to_dict() for reason in verdict.reasons])
+
+
+class TenantActionsMixin(TenantViewSetMixin):
+    def require(self, obj: Model, action_name: str) -> None:
+        """Object actions (submit, schedule…) change rows: seeing the row is not enough."""
+        allowed = tenancy.restrict(type(obj)._default_manager.filter(pk=obj.pk), principal_of(self.request),
+                                   action_name)
+        if not allowed.exists():
+            raise exceptions.PermissionDenied("You may view this but not change it.")
+
+
+# --- Platform accounts and queue slots ----------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Platform accounts the caller may see (never their credentials)"),
+    retrieve=extend_schema(summary="One platform account: state, token expiry, granted scopes"),
+    create=extend_schema(summary="Add an account; it waits for authorisation on the platform before publishing"),
+    partial_update=extend_schema(summary="Change handle, options, a stricter rating ceiling, or disable it"),
+    update=extend_schema(summary="Change handle, options, a stricter rating ceiling, or disable it"),
+)
+class PlatformAccountViewSet(TenantModelViewSet):
+    """Accounts are disabled, never deleted: their publications keep pointing at them."""
+
+    queryset = PlatformAccount.objects.select_related("creator")
+    serializer_class = PlatformAccountSerializer
+    filterset_class = PlatformAccountFilterSet
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def _ensure_unique(self, creator_id: int, platform: str, handle: str, pk: int | None) -> None:
+        clash = PlatformAccount.objects.filter(creator_id=creator_id, platform=platform, handle=handle)
+        if clash.exclude(pk=pk).exists():
+            raise exceptions.ValidationError({"handle": ["This creator already has this account."]})
+
+    def perform_create(self, serializer: BaseSerializer) -> None:
+        data = serializer.validated_data
+        self.ensure_creator_writable(data["creator_id"], PlatformAccount)
+        self._ensure_unique(data["creator_id"], data["platform"], data["handle"], None)
+        # A manual export needs no tokens; every other platform is unusable until someone authorises it.
+        default = (PlatformAccount.State.CONNECTED if data["platform"] == "manual"
+                   else PlatformAccount.State.NEEDS_REAUTH)
+        with transaction.atomic():
+            account = serializer.save(state=data.get("state") or default)
+            audit.record("platform_account.created", account, actor=principal_of(self.request),
+                         changes={"platform": account.platform, "handle": account.handle})
+
+    def perform_update(self, serializer: BaseSerializer) -> None:
+        account: PlatformAccount = serializer.instance
+        data = serializer.validated_data
+        self._ensure_unique(account.creator_id, account.platform, data.get("handle", account.handle), account.pk)
+        before = {field: getattr(account, field) for field in data}
+        with transaction.atomic():
+            account = serializer.save()
+            changed = sorted(f for f in data if before[f] != getattr(account, f))
+            audit.record("platform_account.updated", account, actor=principal_of(self.request),
+                         changes={"fields": changed, "state": account.state})
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Weekly queue slots (filter by account or creator)"),
+    retrieve=extend_schema(summary="One queue slot"),
+    create=extend_schema(summary="Add a weekly slot (creator's local time)"),
+)
+class QueueSlotViewSet(TenantModelViewSet):
+    queryset = QueueSlot.objects.select_related("account")
+    serializer_class = QueueSlotSerializer
+    filterset_class = QueueSlotFilterSet
+
+    def _account(self, account_id: int, action_name: str) -> PlatformAccount:
+        account = tenancy.restrict(PlatformAccount.objects.filter(pk=account_id), principal_of(self.request)).first()
+        if account is None or not tenancy.can_reach_creator(principal_of(self.request), account.creator_id,
+                                                            QueueSlot, action_name):
+            raise exceptions.ValidationError({"account_id": ["Unknown account."]})
+        return account
+
+    def _ensure_unique(self, data: dict[str, Any], instance: QueueSlot | None) -> None:
+        account_id = data.get("account_id", instance.account_id if instance else None)
+        weekday = data.get("weekday", instance.weekday if instance else None)
+        slot_time = data.get("time", instance.time if instance else None)
+        clash = QueueSlot.objects.filter(account_id=account_id, weekday=weekday, time=slot_time)
+        if clash.exclude(pk=instance.pk if instance else None).exists():
+            raise exceptions.ValidationError({"time": ["This account already has a slot then."]})
+
+    def perform_create(self, serializer: BaseSerializer) -> None:
+        self._account(serializer.validated_data["account_id"], "add")
+        self._ensure_unique(serializer.validated_data, None)
+        serializer.save()
+
+    def perform_update(self, serializer: BaseSerializer) -> None:
+        account_id = serializer.validated_data.get("account_id")
+        if account_id is not None and account_id != serializer.instance.account_id:
+            raise exceptions.ValidationError({"account_id": ["A slot stays with its account; add a new one."]})
+        self._ensure_unique(serializer.validated_data, serializer.instance)
+        serializer.save()
+
+
+# --- Posts --------------------------------------------------------------------------------------
+
+
+def _verdict_rows(publications: list[Publication], verdicts: dict[int, Verdict]) -> list[dict[str, Any]]:
+    return [{"publication_id": pub.pk, "account_id": pub.account_id, "platform": pub.account.platform,
+             "status": pub.status, "passed": verdicts[pub.pk].passed,
+             "reasons": [reason.to_dict() for reason in verdicts[pub.pk].reasons]}
+            for pub in publications if pub.pk in verdicts]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Posts the caller may see, newest first"),
+    retrieve=extend_schema(summary="One post with its ordered assets and its publications"),
+)
+class PostViewSet(TenantActionsMixin, TenantModelViewSet):
+    queryset = Post.objects.prefetch_related(
+        "post_assets", Prefetch("publications", queryset=Publication.objects.select_related("account").order_by("id")))
+    serializer_class = PostSerializer
+    filterset_class = PostFilterSet
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def _reloaded(self, post: Post) -> Post:
+        return self.get_queryset().get(pk=post.pk)
+
+    def _assets(self, creator_id: int, ids: list[int]) -> list[Asset]:
+        mine = Asset.objects.filter(pk__in=ids, creator_id=creator_id)
+        found = set(tenancy.restrict(mine, principal_of(self.request)).values_list("pk", flat=True))
+        if found != set(ids):
+            raise exceptions.ValidationError({"asset_ids": ["A post holds only its own creator's assets."]})
+        return ids
+
+    def _collection(self, creator_id: int, collection_id: int | None) -> Collection | None:
+        if collection_id is None:
+            return None
+        mine = Collection.objects.filter(pk=collection_id, creator_id=creator_id)
+        found = tenancy.restrict(mine, principal_of(self.request)).first()
+        if found is None:
+            raise exceptions.ValidationError({"collection_id": ["Unknown collection for this creator."]})
+        return found
+
+    def _accounts(self, creator_id: int, targets: list[dict[str, Any]]) -> dict[int, PlatformAccount]:
+        ids = [t["account_id"] for t in targets]
+        mine = PlatformAccount.objects.filter(pk__in=ids, creator_id=creator_id)
+        found = {a.pk: a for a in tenancy.restrict(mine, principal_of(self.request))}
+        if set(found) != set(ids):
+            raise exceptions.ValidationError({"targets": ["A post goes only to its own creator's accounts."]})
+        disabled = [str(a) for a in found.values() if a.state == PlatformAccount.State.DISABLED]
+        if disabled:
+            raise exceptions.ValidationError({"targets": [f"{', '.join(disabled)}: disabled."]})
+        return found
+
+    @extend_schema(summary="Compose a post; each target account gets a draft publication",
+                   request=PostCreateSerializer, responses={201: PostSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        incoming = PostCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        creator_id = data["creator"]
+        self.ensure_creator_writable(creator_id, Post)
+        asset_ids = self._assets(creator_id, data["asset_ids"])
+        collection = self._collection(creator_id, data["collection_id"])
+        accounts = self._accounts(creator_id, data["targets"])
+        actor = principal_of(request)
+        with transaction.atomic():
+            post = Post.objects.create(creator_id=creator_id, caption=data["caption"], collection=collection,
+                                       price_minor=data["price_minor"], currency=data["currency"],
+                                       created_by=user_of(actor))
+            PostAsset.objects.bulk_create(
+                [PostAsset(post=post, asset_id=a, position=i) for i, a in enumerate(asset_ids)])
+            Publication.objects.bulk_create(
+                [Publication(post=post, account=accounts[t["account_id"]], caption_override=t["caption_override"])
+                 for t in data["targets"]])
+            audit.record("post.created", post, actor=actor,
+                         changes={"assets": len(asset_ids), "accounts": [t["account_id"] for t in data["targets"]]})
+        return Response(PostSerializer(self._reloaded(post)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Edit caption, assets or price; new assets send approved publications back to approval",
+                   request=PostUpdateSerializer, responses={200: PostSerializer, 409: CONFLICT})
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        post = self.get_object()
+        incoming = PostUpdateSerializer(data=request.data, context={"post": post})
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        if "asset_ids" in data:
+            self._assets(post.creator_id, data["asset_ids"])
+        try:
+            services.update_post(post, actor=principal_of(request), caption=data.get("caption"),
+                                 asset_ids=data.get("asset_ids"), price_minor=data.get("price_minor", ...),
+                                 currency=data.get("currency"))
+        except DjangoValidationError as exc:
+            return conflict(exc)
+        return Response(PostSerializer(self._reloaded(post)).data)
+
+    @extend_schema(summary="Delete a post and its unpublished publications",
+                   responses={204: None, 409: CONFLICT})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        post = self.get_object()
+        try:
+            services.delete_post(post, actor=principal_of(request))
+        except DjangoValidationError as exc:
+            return conflict(exc)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(summary="Send the post's draft publications for approval", request=None,
+                   responses={200: SubmitResultSerializer})
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def submit(self, request: Request, pk: str | None = None) -> Response:
+        post = self.get_object()
+        self.require(post, "change")
+        submitted = services.submit_post(post, actor=principal_of(request))
+        return Response(SubmitResultSerializer({"submitted": submitted, "post": self._reloaded(post)}).data)
+
+    @extend_schema(
+        summary="Approve the post; every pending publication is judged by the gate and its verdict returned",
+        request=None, responses={200: PostVerdictsSerializer, 409: CONFLICT})
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def approve(self, request: Request, pk: str | None = None) -> Response:
+        post = self.get_object()
+        self.require(post, "change")
+        try:
+            verdicts = services.approve_post(post, actor=principal_of(request))
+        except DjangoValidationError as exc:
+            return refusal(status.HTTP_409_CONFLICT, "approval_refused", " ".join(exc.messages),
+                           [{"code": "approval_refused", "message": m} for m in exc.messages])
+        post = self._reloaded(post)
+        rows = _verdict_rows(list(post.publications.all()), verdicts)
+        return Response(PostVerdictsSerializer(
+            {"post": post, "all_passed": all(r["passed"] for r in rows), "verdicts": rows}).data)
+
+    @extend_schema(summary="What the gate would say now for each publication (changes nothing)",
+                   responses={200: PostVerdictsSerializer})
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def check(self, request: Request, pk: str | None = None) -> Response:
+        post = self.get_object()
+        pubs = list(post.publications.select_related("post", "account").order_by("id"))
+        verdicts = {pub.pk: services.check(pub) for pub in pubs}
+        rows = _verdict_rows(pubs, verdicts)
+        return Response(PostVerdictsSerializer(
+            {"post": post, "all_passed": all(r["passed"] for r in rows), "verdicts": rows}).data)
+
+
+# --- Publications and the calendar --------------------------------------------------------------
+
+
+class PublicationPagination(CursorPagination):
+    ordering = ("due_order", "id")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Publications the caller may see, by due time (unscheduled last)"),
+    retrieve=extend_schema(summary="One publication with its block reasons, last error and attempts"),
+)
+class PublicationViewSet(TenantActionsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                         mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """Publications are created with their post and leave by cancelling; times move only through
+    schedule/reschedule/add-to-queue, which run the gate."""
+
+    queryset = Publication.objects.select_related("post__creator", "account").annotate(
+        due_order=Coalesce("scheduled_at", Value(NEVER)))
+    serializer_class = PublicationSerializer
+    filterset_class = PublicationFilterSet
+    pagination_class = PublicationPagination
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def _answer(self, pub: Publication) -> Response:
+        return Response(PublicationSerializer(self.get_queryset().get(pk=pub.pk)).data)
+
+    @extend_schema(summary="Change this account's caption, while the publication can still change",
+                   request=CaptionOverrideSerializer, responses={200: PublicationSerializer, 409: CONFLICT})
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        pub = self.get_object()
+        incoming = CaptionOverrideSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        with transaction.atomic():
+            locked = Publication.objects.select_for_update().get(pk=pub.pk)
+            if locked.status not in Publication.EDITABLE:
+                return refusal(status.HTTP_409_CONFLICT, "conflict",
+                               f"A publication that is {locked.get_status_display().lower()} can no longer change.")
+            before = locked.caption_override
+            locked.caption_override = incoming.validated_data["caption_override"]
+            locked.save(update_fields=["caption_override"])
+            audit.record("publication.caption_changed", locked, actor=principal_of(request),
+                         changes={"from_length": len(before), "to_length": len(locked.caption_override)})
+        return self._answer(pub)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.partial_update(request, *args, **kwargs)
+
+    def _due_time(self, request: Request, pub: Publication) -> datetime:
+        incoming = DueTimeSerializer(data=request.data, context={"creator_timezone": pub.post.creator.timezone})
+        incoming.is_valid(raise_exception=True)
+        return incoming.validated_data["at"]
+
+    def _move(self, request: Request, move: Any) -> Response:
+        pub = self.get_object()
+        self.require(pub, "change")
+        try:
+            outcome = move(pub)
+        except DjangoValidationError as exc:
+            return conflict(exc)
+        if isinstance(outcome, services.ScheduleOutcome) and not outcome.verdict.passed:
+            return gate_refused(outcome.verdict)
+        return self._answer(pub)
+
+    @extend_schema(summary="Put an approved publication on the calendar; the gate runs for that time",
+                   request=DueTimeSerializer,
+                   responses={200: PublicationSerializer, 409: CONFLICT, 422: GATE_REFUSED})
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def schedule(self, request: Request, pk: str | None = None) -> Response:
+        return self._move(request, lambda pub: services.schedule(
+            pub, at=self._due_time(request, pub), actor=principal_of(request)))
+
+    @extend_schema(summary="Move a publication to another time; the gate runs for the new time",
+                   request=DueTimeSerializer,
+                   responses={200: PublicationSerializer, 409: CONFLICT, 422: GATE_REFUSED})
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def reschedule(self, request: Request, pk: str | None = None) -> Response:
+        return self._move(request, lambda pub: services.reschedule(
+            pub, at=self._due_time(request, pub), actor=principal_of(request)))
+
+    @extend_schema(summary="Schedule at the account's next free queue slot", request=None,
+                   responses={200: PublicationSerializer, 409: CONFLICT, 422: GATE_REFUSED})
+    @action(detail=True, methods=["post"], url_path="add-to-queue", filter_backends=[], pagination_class=None)
+    def add_to_queue(self, request: Request, pk: str | None = None) -> Response:
+        return self._move(request, lambda pub: services.add_to_queue(pub, actor=principal_of(request)))
+
+    @extend_schema(summary="Cancel a publication that has not gone out", request=None,
+                   responses={200: PublicationSerializer, 409: CONFLICT})
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        return self._move(request, lambda pub: services.cancel(pub, actor=principal_of(request)))
+
+
+class CalendarViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
+    """The calendar as compact items. Cancelled publications are left out."""
+
+    queryset = Publication.objects.select_related("post__creator", "account")
+    serializer_class = CalendarItemSerializer
+    filter_backends: list[Any] = []
+    pagination_class = None
+
+    def get_queryset(self) -> QuerySet:
+        return super().get_queryset().exclude(status=Publication.Status.CANCELLED)
+
+    @extend_schema(summary="Publications due between `start` and `end` (at most 62 days), by due time",
+                   parameters=[CalendarQuerySerializer], responses={200: CalendarItemSerializer(many=True)})
+    def list(self, request: Request) -> Response:
+        incoming = CalendarQuerySerializer(data=request.query_params)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        items = calendar_range(self.get_queryset(), data["start"], data["end"])
+        if "creator" in data:
+            items = items.filter(post__creator_id=data["creator"])
+        if "account" in data:
+            items = items.filter(account_id=data["account"])
+        return Response(CalendarItemSerializer(items, many=True).data)
