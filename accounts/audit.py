@@ -58,6 +58,36 @@ def _creator_id_of(obj: models.Model | None) -> int | None:
     return value.pk if isinstance(value, models.Model) else value
 
 
+def build(
+    action: str,
+    obj: models.Model | None = None,
+    *,
+    creator_id: int | None = None,
+    changes: dict[str, Any] | None = None,
+    actor_label: str = "",
+) -> AuditEvent:
+    """An unsaved event carrying the current context, for `record_many` (hot paths write a batch
+    of events in one insert)."""
+    ctx = current_context()
+    return AuditEvent(
+        actor_id=ctx.actor_id,
+        api_key_id=ctx.api_key_id,
+        actor_label=(actor_label or ctx.actor_label)[:100],
+        action=action,
+        object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",
+        creator_id=creator_id if creator_id is not None else _creator_id_of(obj),
+        changes=changes or {},
+        ip=ctx.ip,
+        request_id=ctx.request_id,
+    )
+
+
+def record_many(events: list[AuditEvent]) -> None:
+    if events:
+        AuditEvent.objects.bulk_create(events, batch_size=500)
+
+
 def record(
     action: str,
     obj: models.Model | None = None,

@@ -57,7 +57,10 @@ def setup_django() -> None:
     django.setup()
 
 
-def world() -> tuple[object, object]:
+ACCOUNTS = 20  # a burst across many accounts: each post goes to every account
+
+
+def world() -> tuple[object, list]:
     from django.utils import timezone
 
     from accounts.models import Creator
@@ -91,10 +94,20 @@ def world() -> tuple[object, object]:
         production_date=date(2026, 1, 1),
     )
     asset.performers.add(performer)
-    post = Post.objects.create(creator=creator, caption="bench", approved_at=timezone.now())
-    PostAsset.objects.create(post=post, asset=asset)
-    account = PlatformAccount.objects.create(creator=creator, platform="fanvue", handle="bench")
-    return post, account
+    accounts = [PlatformAccount.objects.create(creator=creator, platform="fanvue", handle=f"bench{i}")
+                for i in range(ACCOUNTS)]
+    return asset, accounts
+
+
+def posts_for(n: int, asset: object, creator_id: int) -> list:
+    from django.utils import timezone
+
+    from scheduling.models import Post, PostAsset
+
+    posts = Post.objects.bulk_create([Post(creator_id=creator_id, caption=f"bench post {i} #new",
+                                           approved_at=timezone.now()) for i in range(max(1, n // ACCOUNTS))])
+    PostAsset.objects.bulk_create([PostAsset(post=p, asset=asset) for p in posts])
+    return posts
 
 
 def run(n: int) -> dict[str, float]:
@@ -106,11 +119,13 @@ def run(n: int) -> dict[str, float]:
     from scheduling.models import Publication
 
     Publication.objects.all().delete()
-    post, account = world() if not Publication.objects.exists() and not _world else _world
-    _world[:] = [post, account]
+    asset, accounts = _world or world()
+    _world[:] = [asset, accounts]
+    posts = posts_for(n, asset, accounts[0].creator_id)
     due = timezone.now() - timedelta(seconds=1)
     Publication.objects.bulk_create(
-        [Publication(post=post, account=account, status="scheduled", scheduled_at=due) for _ in range(n)],
+        [Publication(post=posts[i // ACCOUNTS % len(posts)], account=accounts[i % ACCOUNTS], status="scheduled",
+                     scheduled_at=due) for i in range(n)],
         batch_size=5000,
     )
     connection.close()

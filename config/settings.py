@@ -342,6 +342,13 @@ SCHEDULING_MAX_ATTEMPTS = env_int("SCHEDULING_MAX_ATTEMPTS", 5)
 SCHEDULING_CONNECTORS: dict[str, str] = dict(
     item.split("=", 1) for item in env_list("SCHEDULING_CONNECTORS", []) if "=" in item)
 SCHEDULING_DISPATCH_SECONDS = env_int("SCHEDULING_DISPATCH_SECONDS", 25)
+# Rows per publish task: the gate's facts, locks and audit events are handled per batch.
+SCHEDULING_PUBLISH_CHUNK = env_int("SCHEDULING_PUBLISH_CHUNK", 25)
+# Concurrent publishes per platform across all workers ("platform=n" pairs); 0 = no cap.
+SCHEDULING_DEFAULT_CONCURRENCY = env_int("SCHEDULING_DEFAULT_CONCURRENCY", 4)
+SCHEDULING_PLATFORM_CONCURRENCY: dict[str, int] = {
+    k: int(v) for k, v in (item.split("=", 1) for item in env_list("SCHEDULING_PLATFORM_CONCURRENCY", [])
+                           if "=" in item)}
 
 # --- Connectors -------------------------------------------------------------------------------
 # Every base URL comes from the environment so tests, staging and `make run` demos can point a

@@ -12,14 +12,14 @@ import json
 import random
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts import audit
@@ -28,7 +28,7 @@ from compliance import services as compliance
 from compliance.gate import Rating, Verdict
 from content.models import Asset
 from notifications.services import notify
-from scheduling import media
+from scheduling import limits, media
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication, QueueSlot
 
 S = Publication.Status
@@ -88,11 +88,35 @@ def mark_needs_reauth(account: PlatformAccount, message: str) -> None:
 # --- The gate, built from a publication -----------------------------------------------------------
 
 
+ASSET_PREFETCH = ("performers", "tags", "renditions")
+
+
 def post_assets(post: Post) -> list[Asset]:
-    assets = [link.asset for link in post.post_assets.select_related("asset").prefetch_related("asset__performers")]
-    if post.collection_id:
-        assets += list(post.collection.assets.prefetch_related("performers"))
-    return assets
+    return assets_for_posts([post])[post.pk]
+
+
+def assets_for_posts(posts: list[Post]) -> dict[int, list[Asset]]:
+    """Each post's assets in order (its own, then its collection's), with what the gate and the
+    media picker read prefetched: a fixed number of queries for any number of posts."""
+    from django.db.models import Prefetch
+
+    from content.models import CollectionItem
+
+    out: dict[int, list[Asset]] = {p.pk: [] for p in posts}
+    assets = Asset.objects.prefetch_related(*ASSET_PREFETCH)
+    for link in PostAsset.objects.filter(post__in=[p.pk for p in posts]).prefetch_related(
+            Prefetch("asset", queryset=assets)).order_by("post_id", "position", "id"):
+        out[link.post_id].append(link.asset)
+    by_collection: dict[int, list[int]] = {}
+    for p in posts:
+        if p.collection_id:
+            by_collection.setdefault(p.collection_id, []).append(p.pk)
+    if by_collection:
+        for item in CollectionItem.objects.filter(collection__in=list(by_collection)).prefetch_related(
+                Prefetch("asset", queryset=assets)).order_by("collection_id", "position", "id"):
+            for post_id in by_collection[item.collection_id]:
+                out[post_id].append(item.asset)
+    return out
 
 
 def gate_input_for(publication: Publication, *, due_at: datetime | None = None,
@@ -132,7 +156,10 @@ def check(publication: Publication, *, due_at: datetime | None = None,
           data: compliance.GateInput | None = None) -> Verdict:
     """The compliance gate for this publication, plus the account's own rating ceiling."""
     data = data or gate_input_for(publication, due_at=due_at)
-    verdict = compliance.check_publication(data)
+    return with_account_ceiling(publication, data, compliance.check_publication(data))
+
+
+def with_account_ceiling(publication: Publication, data: compliance.GateInput, verdict: Verdict) -> Verdict:
     ceiling = publication.account.max_rating
     if ceiling and not Rating(ceiling).allows(data.rating):
         from compliance.gate import Reason
@@ -367,15 +394,31 @@ def claim_due_publications(*, now: datetime | None = None, batch: int | None = N
         if not ids:
             return []
         Publication.objects.filter(pk__in=ids, status=S.SCHEDULED).update(status=S.CLAIMED, lease_expires_at=lease)
-        transaction.on_commit(lambda: _enqueue(ids))
+        platforms = list(Publication.objects.filter(pk__in=ids).values_list("pk", "account__platform"))
+        transaction.on_commit(lambda: _enqueue(platforms))
     return ids
 
 
-def _enqueue(ids: list[int]) -> None:
-    from scheduling.tasks import publish
+def _enqueue(rows: list[tuple[int, str]]) -> None:
+    """One publish task per chunk of rows of the same platform (a slow platform never holds up
+    another's rows); the chunk size is the connector's, or SCHEDULING_PUBLISH_CHUNK."""
+    from scheduling.connectors import connector_for
+    from scheduling.tasks import publish_batch
 
-    for pk in ids:
-        publish.delay(pk)
+    by_platform: dict[str, list[int]] = {}
+    for pk, platform in rows:
+        by_platform.setdefault(platform, []).append(pk)
+    for platform, ids in by_platform.items():
+        try:
+            connector = connector_for(platform)
+        except LookupError:
+            connector = None
+        size = max(1, getattr(connector, "batch_size", settings.SCHEDULING_PUBLISH_CHUNK))
+        per_row = 4 * settings.CONNECTOR_TIMEOUT_SECONDS
+        for i in range(0, len(ids), size):
+            chunk = ids[i:i + size]
+            limit = 60 + per_row * len(chunk)
+            publish_batch.apply_async((chunk,), time_limit=limit, soft_time_limit=limit - 30)
 
 
 def reap_expired_leases(*, now: datetime | None = None) -> dict[str, int]:
@@ -389,68 +432,126 @@ def reap_expired_leases(*, now: datetime | None = None) -> dict[str, int]:
     return {"returned": returned, "unknown": stuck}
 
 
-def _rate_ok(account: PlatformAccount, limits: Any) -> float | None:
-    """Shared fixed-window budget per account (cache = Redis in production). Returns seconds to wait."""
-    window = int(timezone.now().timestamp()) // limits.window_seconds
-    key = f"atelier:rate:{account.pk}:{window}"
-    cache.add(key, 0, timeout=limits.window_seconds * 2)
-    try:
-        used = cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=limits.window_seconds * 2)
-        used = 1
-    if used > limits.requests_per_window:
-        return float(limits.window_seconds - int(timezone.now().timestamp()) % limits.window_seconds)
-    return None
-
-
 def publish_publication(publication_id: int) -> str:
-    """Publish one claimed row. Idempotent: a row not in `claimed` is left alone."""
+    """Publish one claimed row (the batch path with a batch of one)."""
+    outcome = publish_batch([publication_id])
+    return next(iter(outcome.values()), "missing")
+
+
+def publish_batch(ids: list[int]) -> dict[int, str]:
+    """Publish claimed rows, each at most once. Idempotent: rows no longer `claimed` are left alone.
+
+    Every per-row promise of the single path holds: the row is locked and its status re-checked,
+    the compliance gate is re-run from the live rows at publish time, the account's state and rate
+    budget are checked, and the platform gets the row's idempotency key. What a batch shares is the
+    reading: posts, assets, the performers' standing and credentials are loaded once, the move to
+    `publishing` is one UPDATE and the audit events of successes one INSERT.
+    """
     from scheduling.connectors import connector_for
-    from scheduling.connectors.base import (
-        AuthError,
-        PermanentError,
-        TransientError,
-        UnknownOutcome,
-    )
 
     now = timezone.now()
+    outcome: dict[int, str] = {}
+    ready: list[tuple[Publication, Any, Any, list]] = []  # (row, connector, request, described media)
     with transaction.atomic():
-        pub = (Publication.objects.select_for_update().select_related("post", "account", "post__creator")
-               .filter(pk=publication_id).first())
-        if pub is None or pub.status != S.CLAIMED:
-            return pub.status if pub else "missing"
-        if pub.scheduled_at and now - pub.scheduled_at > timedelta(seconds=settings.SCHEDULING_MISSED_AFTER_SECONDS):
+        rows = Publication.objects.select_related("post", "post__creator", "account").filter(
+            pk__in=ids).order_by("pk")
+        if connection.features.has_select_for_update_of:
+            rows = rows.select_for_update(of=("self",))
+        else:
+            rows = rows.select_for_update()
+        pubs = list(rows)
+        outcome.update({pub.pk: pub.status for pub in pubs if pub.status != S.CLAIMED})
+        pubs = [pub for pub in pubs if pub.status == S.CLAIMED]
+        late = timedelta(seconds=settings.SCHEDULING_MISSED_AFTER_SECONDS)
+        for pub in [p for p in pubs if p.scheduled_at and now - p.scheduled_at > late]:
             _move(pub, S.MISSED, last_error="Too late to publish without a person deciding.")
             _notify_outcome(pub, S.MISSED, pub.last_error)
-            return S.MISSED
-        assets = post_assets(pub.post)
-        data = gate_input_for(pub, due_at=now, assets=assets)
-        verdict = check(pub, data=data)
-        if not verdict.passed:
-            _move(pub, S.BLOCKED, block_reasons=[r.to_dict() for r in verdict.reasons])
-            audit.record("publication.blocked", pub, actor_label="task:publish",
-                         changes={"codes": sorted(verdict.codes)})
-            return S.BLOCKED
-        if pub.account.state != PlatformAccount.State.CONNECTED:
-            _move(pub, S.FAILED, last_error=f"{pub.account} is {pub.account.get_state_display().lower()}.")
-            _notify_outcome(pub, S.FAILED, pub.last_error)
-            return S.FAILED
-        connector = connector_for(pub.account.platform)
-        wait = _rate_ok(pub.account, connector.limits)
-        if wait is not None:
-            _move(pub, S.SCHEDULED, next_attempt_at=now + timedelta(seconds=wait), lease_expires_at=None)
-            return S.SCHEDULED
-        described = media.describe(assets, pub.account.platform)
-        request = build_request(pub, data, media=tuple(item for _, item in described))
-        problems = connector.validate(request)
-        if problems:
-            _move(pub, S.FAILED, last_error=" ".join(problems))
-            _notify_outcome(pub, S.FAILED, pub.last_error)
-            return S.FAILED
-        _move(pub, S.PUBLISHING, attempts=pub.attempts + 1,
-              lease_expires_at=now + timedelta(seconds=settings.SCHEDULING_LEASE_SECONDS))
-    # The platform call happens outside any transaction: no lock is held across the network.
+            outcome[pub.pk] = S.MISSED
+        pubs = [p for p in pubs if p.pk not in outcome]
+        assets = assets_for_posts(list({p.post_id: p.post for p in pubs}.values()))
+        inputs = [gate_input_for(p, due_at=now, assets=assets[p.post_id]) for p in pubs]
+        verdicts = compliance.check_publications(inputs)
+        refs: dict[int, Any] = {}
+        by_account: dict[int, list[tuple[Publication, Any]]] = {}
+        for pub, data, verdict in zip(pubs, inputs, verdicts, strict=True):
+            verdict = with_account_ceiling(pub, data, verdict)
+            if not verdict.passed:
+                _move(pub, S.BLOCKED, block_reasons=[r.to_dict() for r in verdict.reasons])
+                audit.record("publication.blocked", pub, actor_label="task:publish",
+                             changes={"codes": sorted(verdict.codes)})
+                outcome[pub.pk] = S.BLOCKED
+            elif pub.account.state != PlatformAccount.State.CONNECTED:
+                _move(pub, S.FAILED, last_error=f"{pub.account} is {pub.account.get_state_display().lower()}.")
+                _notify_outcome(pub, S.FAILED, pub.last_error)
+                outcome[pub.pk] = S.FAILED
+            else:
+                by_account.setdefault(pub.account_id, []).append((pub, data))
+        connectors: dict[int, Any] = {}
+        for account_id, account_rows in list(by_account.items()):
+            try:
+                connectors[account_id] = connector_for(account_rows[0][0].account.platform)
+            except LookupError as exc:
+                for pub, _ in by_account.pop(account_id):
+                    _move(pub, S.FAILED, last_error=str(exc))
+                    outcome[pub.pk] = S.FAILED
+        budgets = limits.take_budgets({pk: (len(rows), connectors[pk].limits) for pk, rows in by_account.items()})
+        for account_id, account_rows in by_account.items():
+            account, connector = account_rows[0][0].account, connectors[account_id]
+            granted, wait = budgets[account_id]
+            for pub, _ in account_rows[granted:]:
+                _move(pub, S.SCHEDULED, next_attempt_at=now + timedelta(seconds=wait), lease_expires_at=None)
+                outcome[pub.pk] = S.SCHEDULED
+            for pub, data in account_rows[:granted]:
+                if account.pk not in refs:
+                    refs[account.pk] = account_ref(account, purpose="publish")
+                described = media.describe(assets[pub.post_id], account.platform)
+                request = build_request(pub, data, ref=refs[account.pk],
+                                        media=tuple(item for _, item in described))
+                problems = connector.validate(request)
+                if problems:
+                    _move(pub, S.FAILED, last_error=" ".join(problems))
+                    _notify_outcome(pub, S.FAILED, pub.last_error)
+                    outcome[pub.pk] = S.FAILED
+                else:
+                    ready.append((pub, connector, request, described))
+        lease = now + timedelta(seconds=settings.SCHEDULING_LEASE_SECONDS)
+        Publication.objects.filter(pk__in=[r[0].pk for r in ready], status=S.CLAIMED).update(
+            status=S.PUBLISHING, attempts=F("attempts") + 1, lease_expires_at=lease)
+        for pub, *_ in ready:
+            pub.status, pub.attempts, pub.lease_expires_at = S.PUBLISHING, pub.attempts + 1, lease
+
+    # Platform calls happen outside any transaction: no lock is held across the network.
+    published: list[tuple[Publication, Any]] = []
+    started = monotonic()
+    by_platform: dict[str, list[tuple[Publication, Any, Any, list]]] = {}
+    for row in ready:
+        by_platform.setdefault(row[0].account.platform, []).append(row)
+    done = 0
+    for platform, rows in by_platform.items():
+        with limits.platform_slot(platform) as free:
+            for pub, connector, request, described in rows:
+                if monotonic() - started > settings.SCHEDULING_LEASE_SECONDS / 2:
+                    _extend_leases([r[0].pk for r in ready[done:]])
+                    started = monotonic()
+                done += 1
+                if not free:  # the platform's concurrency is used up: try again in a few seconds
+                    outcome[pub.pk] = _finish(pub, S.SCHEDULED, attempts=pub.attempts - 1, last_error="",
+                                              next_attempt_at=timezone.now() + timedelta(seconds=5))
+                    continue
+                result = _call(pub, connector, request, described)
+                if isinstance(result, str):
+                    outcome[pub.pk] = result
+                else:
+                    published.append((pub, result))
+    outcome.update(_finish_published(published))
+    return outcome
+
+
+def _call(pub: Publication, connector: Any, request: Any, described: list) -> Any:
+    """One platform call, its errors turned into the row's next state. Returns a PublishResult on
+    success, else the status the row was moved to."""
+    from scheduling.connectors.base import AuthError, PermanentError, TransientError, UnknownOutcome
+
     try:
         with media.materialise(described) as items:
             result = connector.publish(replace(request, media=items))
@@ -467,8 +568,53 @@ def publish_publication(publication_id: int) -> str:
         return _after_transient(pub, TransientError(f"Could not read the media: {exc}"))
     if result.exported:
         return _finish(pub, S.EXPORTED, export_file=result.export_file, last_error="")
-    return _finish(pub, S.PUBLISHED, external_id=result.external_id, external_url=result.url,
-                   published_at=timezone.now(), last_error="")
+    return result
+
+
+def _finish_published(published: list[tuple[Publication, Any]]) -> dict[int, str]:
+    """Record successes: one conditional UPDATE for the batch (a row the reaper took away in the
+    meantime is not overwritten) and one audit insert, in one transaction."""
+    if not published:
+        return {}
+    at = timezone.now()
+    with transaction.atomic():
+        done = _mark_published([(pub.pk, result.external_id, result.url) for pub, result in published], at)
+        audit.record_many([
+            audit.build("publication.published", pub, creator_id=pub.post.creator_id, actor_label="task:publish",
+                        changes={"external_id": result.external_id, "external_url": result.url})
+            for pub, result in published if pub.pk in done])
+        outcome = {pub.pk: S.PUBLISHED for pub, _ in published if pub.pk in done}
+        lost = [pub.pk for pub, _ in published if pub.pk not in done]
+        outcome.update(dict(Publication.objects.filter(pk__in=lost).values_list("pk", "status")) if lost else {})
+    return outcome
+
+
+def _mark_published(rows: list[tuple[int, str, str]], at: datetime) -> set[int]:
+    """publishing → published for each (id, external id, url); returns the ids that moved."""
+    table = Publication._meta.db_table
+    if connection.vendor == "postgresql":
+        values = ", ".join(["(%s, %s, %s)"] * len(rows))
+        params: list[Any] = [x for row in rows for x in row]
+        # Identifiers are the model's own; every value is a bound parameter.
+        sql = (f"UPDATE {table} SET status = %s, lease_expires_at = NULL, external_id = v.eid, "  # noqa: S608
+               f"external_url = v.url, published_at = %s, last_error = '' "
+               f"FROM (VALUES {values}) AS v(pid, eid, url) "
+               f"WHERE {table}.id = v.pid::bigint AND {table}.status = %s RETURNING {table}.id")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [S.PUBLISHED, at, *params, S.PUBLISHING])
+            return {row[0] for row in cursor.fetchall()}
+    moved = set()
+    for pk, external_id, url in rows:
+        if Publication.objects.filter(pk=pk, status=S.PUBLISHING).update(
+                status=S.PUBLISHED, lease_expires_at=None, external_id=external_id, external_url=url,
+                published_at=at, last_error=""):
+            moved.add(pk)
+    return moved
+
+
+def _extend_leases(ids: list[int]) -> None:
+    Publication.objects.filter(pk__in=ids, status=S.PUBLISHING).update(
+        lease_expires_at=timezone.now() + timedelta(seconds=settings.SCHEDULING_LEASE_SECONDS))
 
 
 def _finish(pub: Publication, to: str, **fields: Any) -> str:
@@ -519,10 +665,10 @@ def _after_unknown(pub: Publication, connector: Any, request: Any, exc: Any) -> 
                                               f"mark it published or schedule it again.")
 
 
-def build_request(pub: Publication, data: compliance.GateInput, *, media: tuple = ()) -> Any:
+def build_request(pub: Publication, data: compliance.GateInput, *, media: tuple = (), ref: Any = None) -> Any:
     from scheduling.connectors.base import PublishRequest
 
-    ref = account_ref(pub.account, purpose=f"publish:{pub.pk}")
+    ref = ref or account_ref(pub.account, purpose=f"publish:{pub.pk}")
     return PublishRequest(idempotency_key=str(pub.idempotency_key), account=ref,
                           text=pub.caption_override or pub.post.caption, media=media, rating=data.rating,
                           ai_generated=data.ai_origin, price_minor=pub.post.price_minor,

@@ -35,6 +35,40 @@ def publish(publication_id: int) -> str:
     return services.publish_publication(publication_id)
 
 
+@shared_task(name="scheduling.tasks.publish_batch", ignore_result=True, acks_late=True, max_retries=0)
+def publish_batch(ids: list[int]) -> dict[int, str]:
+    """The dispatcher's unit of work: up to SCHEDULING_PUBLISH_CHUNK claimed rows of one platform.
+    Same redelivery safety as `publish`; the time limit grows with the rows a batch may call."""
+    return services.publish_batch(ids)
+
+
 @shared_task(name="scheduling.tasks.reap_leases", ignore_result=True)
 def reap_leases() -> dict[str, int]:
     return services.reap_expired_leases()
+
+
+@shared_task(name="scheduling.tasks.unpublish", bind=True, ignore_result=True, acks_late=True,
+             soft_time_limit=120, time_limit=150)
+def unpublish(self, publication_id: int, reason_code: str, takedown_id: int | None = None) -> str:  # noqa: ANN001
+    """Remove one publication after a revocation or takedown. Transient platform errors are retried
+    with backoff and jitter; when the retries run out, a person gets the task with its deadline."""
+    from scheduling import takedowns
+
+    try:
+        return takedowns.remove_publication(publication_id, reason_code=reason_code, takedown_id=takedown_id)
+    except takedowns.TryLater as exc:
+        if self.request.retries >= takedowns.MAX_REMOVAL_RETRIES:
+            return takedowns.give_up(publication_id, reason_code=reason_code, takedown_id=takedown_id,
+                                     why=f"Removal kept failing: {exc.message}")
+        raise self.retry(countdown=takedowns.backoff_seconds(self.request.retries, exc.retry_after),
+                         max_retries=takedowns.MAX_REMOVAL_RETRIES) from None
+
+
+@shared_task(name="scheduling.tasks.refresh_tokens", ignore_result=True, expires=540, soft_time_limit=480,
+             time_limit=540)
+def refresh_tokens() -> dict[str, int]:
+    """Every 10 minutes: refresh platform tokens before they expire. Safe to run twice at once:
+    each account is refreshed under its own row lock, and a fresh token is left alone."""
+    from scheduling import oauth
+
+    return oauth.refresh_expiring()
