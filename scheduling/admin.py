@@ -49,9 +49,41 @@ class PlatformAccountAdmin(TenantModelAdmin):
     search_fields = ["handle", "creator__stage_name"]
     list_select_related = ["creator"]
     fields = ["creator", "platform", "target_platform", "handle", "external_id", "state", "max_rating", "options",
-              "token_expires_at", "last_error"]
-    readonly_fields = ["token_expires_at", "last_error"]
+              "token_expires_at", "scopes", "refreshed_at", "refresh_failures", "last_error"]
+    readonly_fields = ["token_expires_at", "scopes", "refreshed_at", "refresh_failures", "last_error"]
     inlines = [QueueSlotInline]
+    change_form_template = "admin/scheduling/platformaccount/change_form.html"
+
+    def get_urls(self) -> list:
+        from django.urls import path
+
+        from scheduling import views_oauth
+
+        site = self.admin_site
+        return [
+            path("<int:pk>/connect/", site.admin_view(lambda request, pk: views_oauth.connect(
+                request, pk, model_admin=self)), name="scheduling_platformaccount_oauth_connect"),
+            path("oauth/callback/", site.admin_view(lambda request: views_oauth.callback(
+                request, model_admin=self)), name="scheduling_platformaccount_oauth_callback"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict | None = None) -> Any:
+        from django.urls import reverse
+
+        from scheduling import oauth
+
+        obj = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if obj is not None and oauth.supports_oauth(obj):
+            context["oauth"] = {
+                "connect_url": reverse("admin:scheduling_platformaccount_oauth_connect", args=[obj.pk]),
+                "connected": bool(obj.credentials_encrypted) and obj.state == PlatformAccount.State.CONNECTED,
+                "has_tokens": bool(obj.credentials_encrypted),
+                "account": obj,
+            }
+        return super().change_view(request, object_id, form_url, extra_context=context)
 
 
 class PostAssetInline(TenantInline):
