@@ -22,6 +22,7 @@ from accounts.admin_base import EstimatedCountPaginator, TenantAdminMixin, Tenan
 from accounts.models import Creator
 from scheduling import calendar as cal
 from scheduling import services, views_calendar
+from scheduling.admin_manual import ManualExportAdminMixin  # also registers TakedownTaskAdmin
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication, QueueSlot
 
 STATUS_COLOURS = {
@@ -156,7 +157,7 @@ class RescheduleForm(forms.Form):
 
 
 @admin.register(Publication)
-class PublicationAdmin(TenantModelAdmin):
+class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
     list_display = ["id", "post", "account", "status_badge", "scheduled_local", "attempts", "block_codes",
                     "external_link"]
     list_filter = ["status", CreatorFilter, "account__platform", "account"]

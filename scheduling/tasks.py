@@ -64,6 +64,23 @@ def unpublish(self, publication_id: int, reason_code: str, takedown_id: int | No
                          max_retries=takedowns.MAX_REMOVAL_RETRIES) from None
 
 
+@shared_task(name="scheduling.tasks.unpublish", bind=True, ignore_result=True, acks_late=True,
+             soft_time_limit=120, time_limit=150)
+def unpublish(self, publication_id: int, reason_code: str, takedown_id: int | None = None) -> str:  # noqa: ANN001
+    """Remove one publication after a revocation or takedown. Transient platform errors are retried
+    with backoff and jitter; when the retries run out, a person gets the task with its deadline."""
+    from scheduling import takedowns
+
+    try:
+        return takedowns.remove_publication(publication_id, reason_code=reason_code, takedown_id=takedown_id)
+    except takedowns.TryLater as exc:
+        if self.request.retries >= takedowns.MAX_REMOVAL_RETRIES:
+            return takedowns.give_up(publication_id, reason_code=reason_code, takedown_id=takedown_id,
+                                     why=f"Removal kept failing: {exc.message}")
+        raise self.retry(countdown=takedowns.backoff_seconds(self.request.retries, exc.retry_after),
+                         max_retries=takedowns.MAX_REMOVAL_RETRIES) from None
+
+
 @shared_task(name="scheduling.tasks.refresh_tokens", ignore_result=True, expires=540, soft_time_limit=480,
              time_limit=540)
 def refresh_tokens() -> dict[str, int]:

@@ -1,0 +1,290 @@
+"""Taking published posts down when a performer's consent ends or a takedown request names them.
+
+ARCHITECTURE.md, flow 4 (Revoke): scheduled rows are blocked at once by
+`services.block_for_performers`; what is already out is removed through the connector where the
+platform's API allows it, else a person gets a `TakedownTask` with the legal deadline (the
+takedown request's own, or 48 h after a revocation). Every step is idempotent: a signal that fires
+twice finds the row removed, or its one open task, and does nothing new.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts import audit
+from compliance import services as compliance
+from compliance.models import TakedownRequest
+from notifications.services import notify, resolve_by_key
+from scheduling import services
+from scheduling.models import Publication, TakedownTask
+
+logger = logging.getLogger(__name__)
+
+S = Publication.Status
+# Removing after a revocation: the same 48 h the TAKE IT DOWN Act sets for a takedown request.
+REVOCATION_REMOVAL_HOURS = 48
+# Rows that are (or may be) on a platform: removed through the API where possible, else by a person.
+LIVE = (S.PUBLISHED, S.PUBLISHING, S.UNKNOWN, S.EXPORTED)
+MAX_REMOVAL_RETRIES = 6
+REASONS = {
+    "consent_revoked": "A performer in this post revoked their consent.",
+    "consent_expired": "A performer's consent for this post has expired.",
+    "takedown_open": "A takedown request names this post or a performer in it.",
+}
+
+
+class TryLater(Exception):
+    """The platform could not be asked now (transient error, or the row is mid-publish)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Removal:
+    publication_id: int
+    reason_code: str
+    takedown_id: int | None = None
+
+
+def depicting(performer_ids: list[int]) -> Q:
+    return Q(post__post_assets__asset__performers__in=performer_ids) | Q(
+        post__collection__assets__performers__in=performer_ids)
+
+
+def live_publication_ids(performer_ids: list[int], *, takedown: TakedownRequest | None = None) -> list[int]:
+    """Publications out (or maybe out) that depict these performers or sit at a URL the takedown
+    request lists."""
+    match = depicting(performer_ids) if performer_ids else Q(pk__in=[])
+    if takedown is not None:
+        urls = [line.strip() for line in takedown.content_locations.splitlines() if line.strip().startswith("http")]
+        if urls:
+            match |= Q(external_url__in=urls)
+    return sorted(set(Publication.objects.filter(match, status__in=LIVE).values_list("pk", flat=True)))
+
+
+def queue_removals(performer_ids: list[int], *, reason_code: str, takedown_id: int | None = None) -> list[int]:
+    """Queue one `scheduling.tasks.unpublish` per live publication, after the caller's commit."""
+    takedown = TakedownRequest.objects.filter(pk=takedown_id).first() if takedown_id else None
+    ids = live_publication_ids(performer_ids, takedown=takedown)
+    if ids:
+        removals = [Removal(pk, reason_code, takedown_id) for pk in ids]
+        transaction.on_commit(lambda: _enqueue(removals))
+    return ids
+
+
+def _enqueue(removals: list[Removal]) -> None:
+    from scheduling.tasks import unpublish
+
+    for r in removals:
+        unpublish.delay(r.publication_id, r.reason_code, r.takedown_id)
+
+
+def deadline_for(takedown: TakedownRequest | None, *, now: datetime | None = None) -> datetime:
+    if takedown is not None:
+        return takedown.due_at
+    return (now or timezone.now()) + timedelta(hours=REVOCATION_REMOVAL_HOURS)
+
+
+def backoff_seconds(retries: int, retry_after: float | None = None) -> float:
+    """30 s, 1, 2, 4… min with ±20 % jitter, never sooner than the platform's Retry-After."""
+    base = min(1800, 30 * 2 ** retries) * (0.8 + random.random() * 0.4)
+    return max(base, retry_after or 0)
+
+
+def remove_publication(publication_id: int, *, reason_code: str, takedown_id: int | None = None) -> str:
+    """Take one publication down through its connector, or hand it to a person.
+
+    Returns "removed", "manual" (a TakedownTask is open), or the status it was left in. Raises
+    `TryLater` for a transient platform error or a row still being published, for the task to retry.
+    """
+    from scheduling.connectors import connector_for
+    from scheduling.connectors.base import AuthError, ConnectorError, PermanentError, TransientError
+
+    pub = Publication.objects.select_related("account", "post").filter(pk=publication_id).first()
+    if pub is None:
+        return "missing"
+    takedown = TakedownRequest.objects.filter(pk=takedown_id).first() if takedown_id else None
+    if pub.status == S.REMOVED:
+        return S.REMOVED
+    if pub.status == S.PUBLISHING:
+        raise TryLater("The post is being published right now.")
+    if pub.status in (S.UNKNOWN, S.EXPORTED):
+        if pub.status == S.EXPORTED:
+            _block_export(pub, reason_code)
+        return hand_to_person(pub, reason_code=reason_code, takedown=takedown,
+                              why=_unsure_why(pub))
+    if pub.status != S.PUBLISHED:
+        return pub.status
+    if _open_task(pub) is not None:
+        return hand_to_person(pub, reason_code=reason_code, takedown=takedown, why="")
+    if not pub.external_id:
+        return hand_to_person(pub, reason_code=reason_code, takedown=takedown,
+                              why="Atelier has no platform id for this post, so no API can remove it.")
+    # One removal call at a time per row: a second signal or a redelivered task waits its turn.
+    lock = f"atelier:unpublish:{pub.pk}"
+    if not cache.add(lock, 1, timeout=300):
+        raise TryLater("Another worker is removing this post.")
+    try:
+        try:
+            connector = connector_for(pub.account.platform)
+        except LookupError:
+            return hand_to_person(pub, reason_code=reason_code, takedown=takedown,
+                                  why=f"No connector is configured for {pub.account.get_platform_display()}.")
+        ref = services.account_ref(pub.account, purpose=f"unpublish:{pub.pk}")
+        try:
+            removed = connector.unpublish(ref, pub.external_id)
+        except TransientError as exc:
+            raise TryLater(exc.message, retry_after=exc.retry_after) from exc
+        except AuthError as exc:
+            services.mark_needs_reauth(pub.account, exc.message)
+            return hand_to_person(pub, reason_code=reason_code, takedown=takedown,
+                                  why=f"The platform refused the account's credentials: {exc.message}")
+        except PermanentError as exc:
+            return hand_to_person(pub, reason_code=reason_code, takedown=takedown,
+                                  why=f"The platform refused the removal: {exc.message}")
+        except ConnectorError as exc:  # an unknown outcome: deleting again is safe, so retry
+            raise TryLater(exc.message) from exc
+        if not removed:
+            return hand_to_person(pub, reason_code=reason_code, takedown=takedown,
+                                  why=f"{pub.account.get_platform_display()} offers no removal through its API.")
+        return _mark_removed(pub, reason_code=reason_code, takedown=takedown)
+    finally:
+        cache.delete(lock)
+
+
+def _unsure_why(pub: Publication) -> str:
+    if pub.status == S.EXPORTED:
+        return "The export bundle may already have been uploaded by hand: check the platform and remove it."
+    return "Atelier does not know whether this post went out: check the platform and remove it if it is there."
+
+
+def _block_export(pub: Publication, reason_code: str) -> None:
+    """An export nobody has confirmed uploading must not be uploaded any more."""
+    with transaction.atomic():
+        locked = Publication.objects.select_for_update().get(pk=pub.pk)
+        if locked.status != S.EXPORTED:
+            return
+        reasons = [{"code": reason_code, "message": REASONS.get(reason_code, reason_code), "performer_id": None,
+                    "hard": True, "field": None}]
+        services._move(locked, S.BLOCKED, block_reasons=reasons)
+        audit.record("publication.blocked", locked, actor_label=f"signal:{reason_code}",
+                     changes={"was": S.EXPORTED})
+
+
+def _mark_removed(pub: Publication, *, reason_code: str, takedown: TakedownRequest | None) -> str:
+    with transaction.atomic():
+        locked = Publication.objects.select_for_update().get(pk=pub.pk)
+        if locked.status != S.PUBLISHED:
+            return locked.status
+        services._move(locked, S.REMOVED, removed_at=timezone.now())
+        audit.record("publication.removed", locked, actor_label=f"task:unpublish:{reason_code}",
+                     changes={"platform": pub.account.platform, "external_id": locked.external_id,
+                              "takedown": takedown.pk if takedown else None})
+        if takedown is not None:
+            compliance.log_takedown_action(
+                takedown, description=f"Removed publication #{locked.pk} ({pub.account}, "
+                                      f"{locked.external_url or locked.external_id}) through the platform's API.")
+    return S.REMOVED
+
+
+def _open_task(pub: Publication) -> TakedownTask | None:
+    return TakedownTask.objects.filter(publication=pub, status=TakedownTask.Status.OPEN).first()
+
+
+def hand_to_person(pub: Publication, *, reason_code: str, takedown: TakedownRequest | None, why: str) -> str:
+    """Open the one takedown task this publication may have (or tighten the open one's deadline when
+    a takedown request arrives after a revocation), and tell the managers."""
+    due = deadline_for(takedown)
+    reason = " ".join(filter(None, [REASONS.get(reason_code, reason_code), why]))[:300]
+    with transaction.atomic():
+        task = _open_task(pub)
+        created = False
+        if task is None:
+            try:
+                with transaction.atomic():
+                    task = TakedownTask.objects.create(publication=pub, takedown_request=takedown, reason=reason,
+                                                       due_at=due)
+                    created = True
+            except IntegrityError:  # a concurrent twin opened it first
+                task = _open_task(pub)
+                if task is None:
+                    raise
+        if not created:
+            fields = []
+            if due < task.due_at:
+                task.due_at = due
+                fields.append("due_at")
+            if takedown is not None and task.takedown_request_id is None:
+                task.takedown_request = takedown
+                fields.append("takedown_request")
+            if fields:
+                task.save(update_fields=fields)
+                audit.record("takedown_task.tightened", task, actor_label=f"signal:{reason_code}",
+                             changes={"due_at": task.due_at.isoformat(), "takedown": takedown and takedown.pk})
+            return "manual"
+        audit.record("takedown_task.opened", task, actor_label=f"signal:{reason_code}",
+                     changes={"publication": pub.pk, "due_at": due.isoformat(),
+                              "takedown": takedown.pk if takedown else None})
+        if takedown is not None:
+            compliance.log_takedown_action(
+                takedown, description=f"Publication #{pub.pk} ({pub.account}) cannot be removed through an API; "
+                                      f"a staff task is open, due {due:%Y-%m-%d %H:%M} UTC.")
+        notify("takedown.manual", creator_id=pub.post.creator_id, level="error",
+               title=f"Take down post #{pub.post_id} on {pub.account} by {due:%Y-%m-%d %H:%M} UTC",
+               body=reason, link=f"/admin/scheduling/takedowntask/{task.pk}/change/",
+               subject=f"scheduling.takedowntask:{task.pk}", dedupe_key=f"takedown.manual:{pub.pk}",
+               payload={"publication_id": pub.pk, "task_id": task.pk, "due_at": due.isoformat(),
+                        "platform": pub.account.platform, "url": pub.external_url,
+                        "takedown_id": takedown.pk if takedown else None})
+    return "manual"
+
+
+def complete_task(task: TakedownTask, *, note: str, actor: Any = None) -> TakedownTask:
+    """A person took the post down. The task closes with who/when/what; a published row becomes
+    `removed`; the takedown request's log gets the action; the managers' notice is resolved."""
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError("Say what was done (where, and how you checked it is gone).")
+    with transaction.atomic():
+        task = TakedownTask.objects.select_for_update(of=("self",)).select_related(
+            "publication", "takedown_request").get(pk=task.pk)
+        if task.status != TakedownTask.Status.OPEN:
+            raise ValidationError(f"Task #{task.pk} is already {task.get_status_display().lower()}.")
+        from accounts.services import user_of
+
+        now = timezone.now()
+        task.status, task.done_at, task.done_by, task.note = TakedownTask.Status.DONE, now, user_of(actor), note
+        task.save(update_fields=["status", "done_at", "done_by", "note"])
+        pub = Publication.objects.select_for_update().get(pk=task.publication_id)
+        if pub.status == S.PUBLISHED:
+            services._move(pub, S.REMOVED, removed_at=now)
+            audit.record("publication.removed", pub, actor=actor, changes={"by": "hand", "task": task.pk})
+        audit.record("takedown_task.done", task, actor=actor, changes={"note": note[:500]})
+        if task.takedown_request is not None:
+            compliance.log_takedown_action(task.takedown_request, actor=actor,
+                                           description=f"Publication #{pub.pk} taken down by hand: {note}")
+        resolve_by_key(f"takedown.manual:{pub.pk}", actor=actor)
+    return task
+
+
+def give_up(publication_id: int, *, reason_code: str, takedown_id: int | None, why: str) -> str:
+    """The API kept failing: the deadline still holds, so a person takes over."""
+    pub = Publication.objects.select_related("account", "post").filter(pk=publication_id).first()
+    if pub is None or pub.status == S.REMOVED:
+        return pub.status if pub else "missing"
+    takedown = TakedownRequest.objects.filter(pk=takedown_id).first() if takedown_id else None
+    logger.warning("Removal of publication %s through the API gave up; handing it to staff", publication_id)
+    return hand_to_person(pub, reason_code=reason_code, takedown=takedown, why=why)
