@@ -264,6 +264,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"PublicationStatusEnum": "scheduling.models.Publication.Status"},
 }
 
 # --- Observability -----------------------------------------------------------------------------

@@ -1,0 +1,179 @@
+"""The notifications API: webhook endpoints whose secret is shown once (on create and rotation) and
+stored encrypted, agency-wide endpoints for owners only, notices within reach, and resolving them."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts import services as accounts_services
+from accounts.models import ApiKey, AuditEvent
+from compliance import crypto
+from notifications import services
+from notifications.models import Notification, WebhookEndpoint
+
+pytestmark = pytest.mark.django_db
+
+ENDPOINTS = "/api/v1/webhook-endpoints/"
+NOTICES = "/api/v1/notifications/"
+HOOK = "https://hooks.example.test/atelier"
+
+
+@pytest.fixture
+def world(people):
+    endpoint_b, _ = services.create_endpoint(people["b"], "Beta CRM", HOOK, ["publication.failed"])
+    agency, _ = services.create_endpoint(None, "Agency ops", HOOK, [])
+    keys = {
+        "key_ro": accounts_services.issue_api_key(owner=people["alice"], name="ro", creators=[people["a"]]).raw,
+        "key_a": accounts_services.issue_api_key(owner=people["alice"], name="rw", creators=[people["a"]],
+                                                 scope=ApiKey.Scope.WRITE).raw,
+    }
+    return {**people, **keys, "endpoint_b": endpoint_b, "agency": agency}
+
+
+def auth(client, world, who: str) -> dict[str, str]:
+    if who.startswith("key"):
+        return {"HTTP_AUTHORIZATION": f"Bearer {world[who]}"}
+    client.force_login(world[who])
+    return {}
+
+
+def post_json(client, url, data=None, headers=None):
+    return client.post(url, data or {}, content_type="application/json", **(headers or {}))
+
+
+@pytest.mark.parametrize("who", ["alice", "key_a"])
+def test_secret_is_returned_once_and_stored_encrypted(client, world, who):
+    headers = auth(client, world, who)
+    created = post_json(client, ENDPOINTS, {"creator": world["a"].pk, "name": "Alpha CRM", "url": HOOK,
+                                            "events": ["publication.failed", "account.needs_reauth"]}, headers)
+    assert created.status_code == 201, created.content
+    body = created.json()
+    secret = body["secret"]
+    assert secret and body["events"] == ["account.needs_reauth", "publication.failed"]
+    endpoint = WebhookEndpoint.objects.get(pk=body["id"])
+    assert secret not in endpoint.secret_encrypted
+    assert crypto.decrypt_text(endpoint.secret_encrypted) == secret
+    for response in (client.get(ENDPOINTS, **headers), client.get(f"{ENDPOINTS}{endpoint.pk}/", **headers)):
+        assert response.status_code == 200
+        assert secret.encode() not in response.content and b'"secret"' not in response.content
+
+    rotated = post_json(client, f"{ENDPOINTS}{endpoint.pk}/rotate-secret/", headers=headers)
+    assert rotated.status_code == 200, rotated.content
+    new_secret = rotated.json()["secret"]
+    assert new_secret != secret
+    endpoint.refresh_from_db()
+    assert crypto.decrypt_text(endpoint.secret_encrypted) == new_secret and new_secret not in endpoint.secret_encrypted
+    assert AuditEvent.objects.filter(action="webhook_endpoint.secret_rotated", object_id=str(endpoint.pk)).exists()
+    assert new_secret.encode() not in client.get(f"{ENDPOINTS}{endpoint.pk}/", **headers).content
+
+
+def test_update_and_delete(client, world):
+    headers = auth(client, world, "alice")
+    endpoint = post_json(client, ENDPOINTS, {"creator": world["a"].pk, "name": "Alpha", "url": HOOK},
+                         headers).json()
+    url = f"{ENDPOINTS}{endpoint['id']}/"
+    updated = client.patch(url, {"events": ["publication.missed"], "active": False, "url": f"{HOOK}/v2"},
+                           content_type="application/json", **headers)
+    assert updated.status_code == 200, updated.content
+    assert (updated.json()["events"], updated.json()["active"], updated.json()["url"]) == (
+        ["publication.missed"], False, f"{HOOK}/v2")
+    assert "secret" not in updated.json()
+    bad = client.patch(url, {"events": ["has space"]}, content_type="application/json", **headers)
+    assert bad.status_code == 400 and "events" in bad.json()["error"]["details"]
+    bad = client.patch(url, {"url": "not a url"}, content_type="application/json", **headers)
+    assert bad.status_code == 400 and "url" in bad.json()["error"]["details"]
+    moved = client.patch(url, {"creator": world["b"].pk}, content_type="application/json", **headers)
+    assert moved.status_code == 400 and "creator" in moved.json()["error"]["details"]
+    assert client.delete(url, **headers).status_code == 204
+    assert not WebhookEndpoint.objects.filter(pk=endpoint["id"]).exists()
+
+
+def test_agency_wide_endpoints_are_for_owners_only(client, world):
+    alice = auth(client, world, "alice")
+    refused = post_json(client, ENDPOINTS, {"creator": None, "name": "All", "url": HOOK}, alice)
+    assert refused.status_code == 400 and "creator" in refused.json()["error"]["details"]
+    assert post_json(client, ENDPOINTS, {"name": "All", "url": HOOK}, alice).status_code == 400
+    owner = auth(client, world, "owner")
+    created = post_json(client, ENDPOINTS, {"creator": None, "name": "All", "url": HOOK}, owner)
+    assert created.status_code == 201 and created.json()["creator"] is None and created.json()["secret"]
+
+
+@pytest.mark.parametrize("who", ["alice", "charlie", "key_a"])
+def test_endpoints_of_others_are_invisible(client, world, who):
+    headers = auth(client, world, who)
+    visible = {e["id"] for e in client.get(ENDPOINTS, **headers).json()["results"]}
+    assert world["agency"].pk not in visible
+    assert client.get(f"{ENDPOINTS}{world['agency'].pk}/", **headers).status_code == 404
+    assert post_json(client, f"{ENDPOINTS}{world['agency'].pk}/rotate-secret/", headers=headers).status_code == 404
+    if who == "charlie":
+        assert visible == {world["endpoint_b"].pk}
+        return
+    assert world["endpoint_b"].pk not in visible
+    for response in (client.get(f"{ENDPOINTS}{world['endpoint_b'].pk}/", **headers),
+                     post_json(client, f"{ENDPOINTS}{world['endpoint_b'].pk}/rotate-secret/", headers=headers),
+                     client.delete(f"{ENDPOINTS}{world['endpoint_b'].pk}/", **headers)):
+        assert response.status_code == 404
+    foreign = post_json(client, ENDPOINTS, {"creator": world["b"].pk, "name": "x", "url": HOOK}, headers)
+    assert foreign.status_code == 400 and "creator" in foreign.json()["error"]["details"]
+    assert WebhookEndpoint.objects.count() == 2
+
+
+def test_read_only_key_cannot_write(client, world):
+    headers = auth(client, world, "key_ro")
+    mine, _ = services.create_endpoint(world["a"], "Alpha", HOOK)
+    assert client.get(f"{ENDPOINTS}{mine.pk}/", **headers).status_code == 200
+    for response in (
+        post_json(client, ENDPOINTS, {"creator": world["a"].pk, "name": "x", "url": HOOK}, headers),
+        post_json(client, f"{ENDPOINTS}{mine.pk}/rotate-secret/", headers=headers),
+        client.patch(f"{ENDPOINTS}{mine.pk}/", {"active": False}, content_type="application/json", **headers),
+        client.delete(f"{ENDPOINTS}{mine.pk}/", **headers),
+    ):
+        assert response.status_code == 403
+        assert response.json()["error"]["message"] == "This API key is read-only."
+    before = mine.secret_encrypted
+    mine.refresh_from_db()
+    assert mine.secret_encrypted == before and mine.active
+
+
+def test_notices_within_reach_and_resolve(client, world):
+    note_a = services.notify("publication.failed", creator_id=world["a"].pk, title="Alpha failed")
+    note_b = services.notify("publication.failed", creator_id=world["b"].pk, title="Beta failed")
+    agency = services.notify("alert.disk", creator_id=None, title="Agency-wide")
+    sees = {"owner": {note_a.pk, note_b.pk, agency.pk}, "alice": {note_a.pk}, "charlie": {note_b.pk}}
+    for who, expected in sees.items():
+        headers = auth(client, world, who)
+        assert {n["id"] for n in client.get(NOTICES, **headers).json()["results"]} == expected
+    headers = auth(client, world, "alice")
+    assert client.get(f"{NOTICES}{note_b.pk}/", **headers).status_code == 404
+    assert post_json(client, f"{NOTICES}{note_b.pk}/resolve/", headers=headers).status_code == 404
+    resolved = post_json(client, f"{NOTICES}{note_a.pk}/resolve/", headers=headers)
+    assert resolved.status_code == 200 and resolved.json()["resolved_at"]
+    assert Notification.objects.get(pk=note_b.pk).resolved_at is None
+    assert {n["id"] for n in client.get(NOTICES, {"open": "true"}, **headers).json()["results"]} == set()
+    assert {n["id"] for n in client.get(NOTICES, {"open": "false"}, **headers).json()["results"]} == {note_a.pk}
+    ro = auth(client, world, "key_ro")
+    assert post_json(client, f"{NOTICES}{note_a.pk}/resolve/", headers=ro).status_code == 403
+
+
+def test_the_schema_describes_the_notification_endpoints_without_warnings(client, world):
+    from django.urls import include, path
+    from drf_spectacular.drainage import GENERATOR_STATS
+    from drf_spectacular.generators import SchemaGenerator
+    from rest_framework.routers import DefaultRouter
+
+    from notifications.api import register
+
+    router = DefaultRouter()
+    register(router)
+    GENERATOR_STATS.reset()
+    with GENERATOR_STATS.silence():
+        schema = SchemaGenerator(patterns=[path("api/v1/", include(router.urls))]).get_schema(request=None,
+                                                                                             public=True)
+    problems = [*GENERATOR_STATS._warn_cache, *GENERATOR_STATS._error_cache]
+    GENERATOR_STATS.reset()
+    assert problems == []
+    assert "secret" not in schema["components"]["schemas"]["WebhookEndpoint"]["properties"]
+    assert "/api/v1/webhook-endpoints/{id}/rotate-secret/" in schema["paths"]
+    client.force_login(world["owner"])
+    response = client.get("/api/schema/")
+    assert response.status_code == 200 and b"/api/v1/webhook-endpoints/" in response.content
