@@ -427,8 +427,14 @@ def reap_expired_leases(*, now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     returned = Publication.objects.filter(status=S.CLAIMED, lease_expires_at__lt=now).update(
         status=S.SCHEDULED, lease_expires_at=None)
-    stuck = Publication.objects.filter(status=S.PUBLISHING, lease_expires_at__lt=now).update(
-        status=S.UNKNOWN, last_error="The worker stopped while publishing; check the platform before retrying.")
+    message = "The worker stopped while publishing; check the platform before retrying."
+    stuck_ids = list(Publication.objects.filter(status=S.PUBLISHING, lease_expires_at__lt=now)
+                     .values_list("pk", flat=True)[:1000])
+    stuck = Publication.objects.filter(pk__in=stuck_ids, status=S.PUBLISHING, lease_expires_at__lt=now).update(
+        status=S.UNKNOWN, last_error=message, next_attempt_at=None)
+    for pub in Publication.objects.filter(pk__in=stuck_ids, status=S.UNKNOWN).select_related("post", "account"):
+        audit.record("publication.unknown", pub, actor_label="task:reap_leases", changes={"error": message})
+        _notify_outcome(pub, S.UNKNOWN, message)
     return {"returned": returned, "unknown": stuck}
 
 
@@ -642,6 +648,66 @@ def _notify_outcome(pub: Publication, status: str, message: str) -> None:
            subject=f"scheduling.publication:{pub.pk}", dedupe_key=f"{kind}:{pub.pk}",
            payload={"publication_id": pub.pk, "post_id": pub.post_id, "account_id": pub.account_id,
                     "platform": pub.account.platform, "status": status, "error": message})
+
+
+def reconcile_unknown(*, now: datetime | None = None, limit: int = 100) -> dict[str, int]:
+    """Ask the platform about rows whose outcome is unknown (a timeout after sending, a worker
+    killed mid-publish). Found → published. Not found → left for a person, asked again later:
+    a missing post in a search is not proof that it was never created."""
+    from scheduling.connectors import connector_for
+
+    now = now or timezone.now()
+    counts = {"published": 0, "still_unknown": 0}
+    rows = list(Publication.objects.select_related("post", "post__creator", "account")
+                .filter(status=S.UNKNOWN, scheduled_at__gte=now - timedelta(days=2))
+                .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)).order_by("pk")[:limit])
+    for pub in rows:
+        try:
+            connector = connector_for(pub.account.platform)
+            data = gate_input_for(pub, due_at=now)
+            found = connector.lookup(build_request(pub, data, ref=account_ref(pub.account, purpose="lookup")))
+        except Exception as exc:  # a lookup failing is no news; the row stays for a person
+            found = None
+            pub.last_error = f"{pub.last_error.split(' | lookup:')[0]} | lookup: {exc}"[:2000]
+        if found is not None and Publication.objects.filter(pk=pub.pk, status=S.UNKNOWN).update(
+                status=S.PUBLISHED, external_id=found.external_id, external_url=found.url, published_at=now,
+                next_attempt_at=None, lease_expires_at=None, last_error=""):
+            audit.record("publication.published", pub, actor_label="task:reconcile",
+                         changes={"external_id": found.external_id, "via": "lookup"})
+            _resolve_notice(f"publication.unknown:{pub.pk}")
+            counts["published"] += 1
+        else:
+            Publication.objects.filter(pk=pub.pk, status=S.UNKNOWN).update(
+                next_attempt_at=now + timedelta(minutes=15), last_error=pub.last_error)
+            counts["still_unknown"] += 1
+    return counts
+
+
+def resolve_unknown(publication: Publication, *, url: str = "", external_id: str = "", retry: bool = False,
+                    actor: Any = None) -> Publication:
+    """A person checked the platform: it is out (give its URL) or it is not (publish it again)."""
+    with transaction.atomic():
+        pub = Publication.objects.select_for_update().get(pk=publication.pk)
+        if pub.status != S.UNKNOWN:
+            raise ValidationError("Only a publication whose outcome is unknown can be resolved this way.")
+        if retry == bool(url or external_id):
+            raise ValidationError("Either give the post's URL (it is out) or ask to publish it again — not both.")
+        if retry:
+            _move(pub, S.SCHEDULED, next_attempt_at=None, lease_expires_at=None, last_error="",
+                  scheduled_at=max(pub.scheduled_at or timezone.now(), timezone.now()))
+            audit.record("publication.retry_after_check", pub, actor=actor)
+        else:
+            _move(pub, S.PUBLISHED, external_url=url, external_id=external_id or url, published_at=timezone.now(),
+                  lease_expires_at=None, last_error="")
+            audit.record("publication.published", pub, actor=actor, changes={"via": "person", "url": url})
+    _resolve_notice(f"publication.unknown:{pub.pk}")
+    return pub
+
+
+def _resolve_notice(dedupe_key: str) -> None:
+    from notifications.models import Notification
+
+    Notification.objects.filter(dedupe_key=dedupe_key, resolved_at__isnull=True).update(resolved_at=timezone.now())
 
 
 def _after_transient(pub: Publication, exc: Any) -> str:

@@ -1,0 +1,241 @@
+"""Batch publishing keeps every per-row promise; clocks that jump and DST changes in the creator's
+timezone neither duplicate nor lose a publication."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from content.models import Asset
+from scheduling import limits, services
+from scheduling.connectors.base import Limits, PublishResult
+from scheduling.connectors.noop import NoopConnector
+from scheduling.models import Post, PostAsset, Publication, QueueSlot
+from tests.scheduling.test_dispatcher import FlakyConnector, approved_publication, world  # noqa: F401
+
+S = Publication.Status
+
+
+class CountingConnector(NoopConnector):
+    """Counts publishes per idempotency key: a duplicate shows up as a count of 2."""
+
+    calls: dict[str, int] = {}
+    limits = Limits(max_text=10_000, max_media=10, max_media_bytes=1 << 30,
+                    media_types=frozenset({"image/jpeg"}), ratings=frozenset({"sfw", "suggestive", "explicit"}),
+                    requests_per_window=2, window_seconds=60)
+
+    def publish(self, request):
+        type(self).calls[request.idempotency_key] = type(self).calls.get(request.idempotency_key, 0) + 1
+        return PublishResult(external_id=f"c-{request.idempotency_key}")
+
+    def lookup(self, request):
+        if request.idempotency_key in type(self).calls:
+            return PublishResult(external_id=f"c-{request.idempotency_key}", url="https://example.test/found")
+        return None
+
+
+@pytest.fixture
+def counted(world, settings):  # noqa: F811
+    settings.SCHEDULING_CONNECTORS = {**settings.SCHEDULING_CONNECTORS,
+                                      "x": "tests.scheduling.test_batch_and_time.CountingConnector"}
+    from scheduling.connectors import _load
+
+    _load.cache_clear()
+    CountingConnector.calls = {}
+    from django.core.cache import cache
+
+    cache.clear()
+    return world
+
+
+def due(world, n: int, account: str = "fanvue", at: datetime | None = None) -> list[Publication]:
+    at = at or timezone.now() - timedelta(seconds=1)
+    return Publication.objects.bulk_create([
+        Publication(post=world["post"], account=world[account], status=S.SCHEDULED, scheduled_at=at)
+        for _ in range(n)])
+
+
+@pytest.mark.django_db
+def test_batch_judges_each_row_on_its_own(world):  # noqa: F811
+    good = due(world, 3)
+    # A second post whose asset is not approved: its row is blocked, the others go out.
+    asset = Asset.objects.create(creator=world["a"], file="assets/y.jpg", kind="image", mime="image/jpeg",
+                                 sha256="c" * 64, size_bytes=10, rating="sfw", status=Asset.Status.IN_REVIEW,
+                                 no_real_person_attested=True)
+    other = Post.objects.create(creator=world["a"], caption="Unreviewed", approved_at=timezone.now())
+    PostAsset.objects.create(post=other, asset=asset)
+    bad = Publication.objects.create(post=other, account=world["fanvue"], status=S.SCHEDULED,
+                                     scheduled_at=timezone.now() - timedelta(seconds=1))
+    ids = services.claim_due_publications()
+    assert set(ids) == {p.pk for p in good} | {bad.pk}
+    outcome = services.publish_batch(ids)
+    assert outcome[bad.pk] == S.BLOCKED
+    assert all(outcome[p.pk] == S.PUBLISHED for p in good)
+    bad.refresh_from_db()
+    assert "approval_missing" in {r["code"] for r in bad.block_reasons}
+    # Redelivery of the same batch changes nothing.
+    assert services.publish_batch(ids) == {**{p.pk: S.PUBLISHED for p in good}, bad.pk: S.BLOCKED}
+
+
+@pytest.mark.django_db
+def test_batch_spills_over_the_rate_budget_to_the_next_window(counted):
+    rows = due(counted, 3, "x")
+    ids = services.claim_due_publications()
+    outcome = services.publish_batch(ids)
+    assert sorted(outcome.values()) == [S.PUBLISHED, S.PUBLISHED, S.SCHEDULED]
+    waiting = Publication.objects.get(pk__in=[r.pk for r in rows], status=S.SCHEDULED)
+    assert waiting.next_attempt_at > timezone.now() and waiting.attempts == 0
+    assert len(CountingConnector.calls) == 2
+
+
+@pytest.mark.django_db
+def test_platform_concurrency_cap_defers_without_calling(counted, settings):
+    settings.SCHEDULING_PLATFORM_CONCURRENCY = {"x": 1}
+    [row] = due(counted, 1, "x")
+    ids = services.claim_due_publications()
+    with limits.platform_slot("x") as free:  # another worker holds the only slot
+        assert free
+        assert services.publish_batch(ids) == {row.pk: S.SCHEDULED}
+    row.refresh_from_db()
+    assert row.attempts == 0 and row.next_attempt_at > timezone.now()
+    assert CountingConnector.calls == {}
+
+
+@pytest.mark.django_db
+def test_dispatcher_enqueues_one_task_per_platform_chunk(world, settings, monkeypatch):  # noqa: F811
+    settings.SCHEDULING_PUBLISH_CHUNK = 2
+    sent: list[list[int]] = []
+    from scheduling import tasks
+
+    monkeypatch.setattr(tasks.publish_batch, "apply_async", lambda args, **kw: sent.append(list(args[0])))
+    fanvue, x = due(world, 3, "fanvue"), due(world, 1, "x")
+    services._enqueue([(p.pk, "fanvue") for p in fanvue] + [(p.pk, "x") for p in x])
+    assert sent == [[fanvue[0].pk, fanvue[1].pk], [fanvue[2].pk], [x[0].pk]]
+
+
+@pytest.mark.django_db
+def test_unknown_outcome_is_reconciled_by_lookup_not_by_publishing_again(counted):
+    [row] = due(counted, 1, "x")
+    services.claim_due_publications()
+    # The platform took the post, then the worker died before recording it.
+    CountingConnector.calls[str(row.idempotency_key)] = 1
+    Publication.objects.filter(pk=row.pk).update(status=S.PUBLISHING,
+                                                  lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert services.reap_expired_leases()["unknown"] == 1
+    assert services.reconcile_unknown() == {"published": 1, "still_unknown": 0}
+    row.refresh_from_db()
+    assert row.status == S.PUBLISHED and row.external_url == "https://example.test/found"
+    assert CountingConnector.calls == {str(row.idempotency_key): 1}
+
+
+@pytest.mark.django_db
+def test_unknown_not_found_waits_for_a_person(counted):
+    [row] = due(counted, 1, "x")
+    Publication.objects.filter(pk=row.pk).update(status=S.UNKNOWN)
+    assert services.reconcile_unknown() == {"published": 0, "still_unknown": 1}
+    assert services.reconcile_unknown() == {"published": 0, "still_unknown": 0}  # asked again later
+    with pytest.raises(ValidationError):
+        services.resolve_unknown(row, url="https://x.test/1", retry=True)
+    services.resolve_unknown(row, retry=True, actor=counted["owner"])
+    row.refresh_from_db()
+    assert row.status == S.SCHEDULED
+
+
+# --- Clock jumps -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_clock_jumps_neither_duplicate_nor_lose(counted, settings):
+    settings.SCHEDULING_MISSED_AFTER_SECONDS = 3600
+    start = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False) as clock:
+        soon, later = (approved_publication(counted, "x") for _ in range(2))
+        services.schedule(soon, at=start + timedelta(minutes=5))
+        services.schedule(later, at=start + timedelta(hours=3))
+        assert services.claim_due_publications() == []
+        clock.move_to(start + timedelta(minutes=6))  # forward: only what is due goes
+        assert services.publish_batch(services.claim_due_publications()) == {soon.pk: S.PUBLISHED}
+        clock.move_to(start - timedelta(hours=1))  # backward (NTP correction): nothing re-runs
+        assert services.claim_due_publications() == []
+        assert services.reap_expired_leases() == {"returned": 0, "unknown": 0}
+        clock.move_to(start + timedelta(hours=6))  # far forward: too late to go out unattended
+        assert services.publish_batch(services.claim_due_publications()) == {later.pk: S.MISSED}
+    assert CountingConnector.calls == {str(soon.idempotency_key): 1}
+
+
+@pytest.mark.django_db
+def test_lease_survives_a_backward_jump_and_expires_after_a_forward_one(counted):
+    [row] = due(counted, 1, "x")
+    now = timezone.now()
+    with time_machine.travel(now, tick=False) as clock:
+        services.claim_due_publications()
+        clock.move_to(now - timedelta(hours=2))
+        assert services.reap_expired_leases() == {"returned": 0, "unknown": 0}
+        clock.move_to(now + timedelta(hours=1))
+        assert services.reap_expired_leases() == {"returned": 1, "unknown": 0}
+        assert services.publish_batch(services.claim_due_publications()) == {row.pk: S.PUBLISHED}
+    assert CountingConnector.calls == {str(row.idempotency_key): 1}
+
+
+# --- DST in the creator's timezone -------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("tz", "day", "expected_utc"), [
+    ("Europe/Paris", date(2027, 10, 30), datetime(2027, 10, 30, 7, 0, tzinfo=UTC)),  # CEST, UTC+2
+    ("Europe/Paris", date(2027, 10, 31), datetime(2027, 10, 31, 8, 0, tzinfo=UTC)),  # CET from 03:00
+    ("America/New_York", date(2027, 11, 6), datetime(2027, 11, 6, 13, 0, tzinfo=UTC)),  # EDT
+    ("America/New_York", date(2027, 11, 7), datetime(2027, 11, 7, 14, 0, tzinfo=UTC)),  # EST
+])
+def test_nine_oclock_local_is_the_right_utc_instant_across_dst(counted, tz, day, expected_utc):
+    creator = counted["a"]
+    creator.timezone = tz
+    creator.save(update_fields=["timezone"])
+    pub = approved_publication(counted, "x")
+    with time_machine.travel(expected_utc - timedelta(days=1), tick=False):
+        services.schedule(pub, at=services.local_datetime(tz, day, time(9, 0)))
+    pub.refresh_from_db()
+    assert pub.scheduled_at == expected_utc
+    with time_machine.travel(expected_utc - timedelta(seconds=1), tick=False):
+        assert services.claim_due_publications() == []
+    with time_machine.travel(expected_utc + timedelta(seconds=1), tick=False):
+        assert services.publish_batch(services.claim_due_publications()) == {pub.pk: S.PUBLISHED}
+    assert pub.scheduled_at.astimezone(ZoneInfo(tz)).hour == 9
+
+
+@pytest.mark.django_db
+def test_queue_slots_keep_local_time_across_dst_and_skip_the_missing_hour(counted):
+    creator = counted["a"]
+    creator.timezone = "Europe/Paris"
+    creator.save(update_fields=["timezone"])
+    account = counted["x"]
+    QueueSlot.objects.create(account=account, weekday=6, time=time(2, 30))  # Sundays 02:30
+    QueueSlot.objects.create(account=account, weekday=6, time=time(9, 0))
+    paris = ZoneInfo("Europe/Paris")
+    # 2027-03-28 is the spring-forward Sunday: 02:30 does not exist there and is skipped.
+    after = datetime(2027, 3, 27, 12, 0, tzinfo=paris)
+    first = services.next_free_slot(account, after=after)
+    assert first == datetime(2027, 3, 28, 9, 0, tzinfo=paris)
+    assert first.astimezone(UTC) == datetime(2027, 3, 28, 7, 0, tzinfo=UTC)
+    # Autumn: 2026-10-25 02:30 happens twice; the first (summer time) is used, once.
+    autumn = services.next_free_slot(account, after=datetime(2026, 10, 24, 12, 0, tzinfo=paris))
+    assert autumn == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+
+
+@pytest.mark.django_db
+def test_add_to_queue_takes_the_next_free_slot_only_once(counted):
+    counted["a"].timezone = "Europe/Paris"
+    counted["a"].save(update_fields=["timezone"])
+    account = counted["x"]
+    QueueSlot.objects.create(account=account, weekday=0, time=time(10, 0))
+    a, b = approved_publication(counted, "x"), approved_publication(counted, "x")
+    with time_machine.travel(datetime(2026, 11, 23, 6, 0, tzinfo=UTC), tick=False):  # a Monday
+        first = services.add_to_queue(a).publication.scheduled_at
+        second = services.add_to_queue(b).publication.scheduled_at
+    assert first == datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # 10:00 in Paris (CET)
+    assert second == first + timedelta(weeks=1)
