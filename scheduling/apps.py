@@ -12,5 +12,6 @@ class SchedulingConfig(AppConfig):
         register(
             BeatEntry("dispatch due publications", "scheduling.tasks.dispatch_due", every_seconds=30),
             BeatEntry("reap expired leases", "scheduling.tasks.reap_leases", every_seconds=60),
+            BeatEntry("reconcile unknown outcomes", "scheduling.tasks.reconcile_unknown", every_seconds=300),
             BeatEntry("refresh platform tokens", "scheduling.tasks.refresh_tokens", every_seconds=600),
         )

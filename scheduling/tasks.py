@@ -47,21 +47,10 @@ def reap_leases() -> dict[str, int]:
     return services.reap_expired_leases()
 
 
-@shared_task(name="scheduling.tasks.unpublish", bind=True, ignore_result=True, acks_late=True,
-             soft_time_limit=120, time_limit=150)
-def unpublish(self, publication_id: int, reason_code: str, takedown_id: int | None = None) -> str:  # noqa: ANN001
-    """Remove one publication after a revocation or takedown. Transient platform errors are retried
-    with backoff and jitter; when the retries run out, a person gets the task with its deadline."""
-    from scheduling import takedowns
-
-    try:
-        return takedowns.remove_publication(publication_id, reason_code=reason_code, takedown_id=takedown_id)
-    except takedowns.TryLater as exc:
-        if self.request.retries >= takedowns.MAX_REMOVAL_RETRIES:
-            return takedowns.give_up(publication_id, reason_code=reason_code, takedown_id=takedown_id,
-                                     why=f"Removal kept failing: {exc.message}")
-        raise self.retry(countdown=takedowns.backoff_seconds(self.request.retries, exc.retry_after),
-                         max_retries=takedowns.MAX_REMOVAL_RETRIES) from None
+@shared_task(name="scheduling.tasks.reconcile_unknown", ignore_result=True)
+def reconcile_unknown() -> dict[str, int]:
+    """Every few minutes: look up posts whose outcome is unknown instead of publishing them again."""
+    return services.reconcile_unknown()
 
 
 @shared_task(name="scheduling.tasks.unpublish", bind=True, ignore_result=True, acks_late=True,
