@@ -343,6 +343,10 @@ SCHEDULING_MAX_ATTEMPTS = env_int("SCHEDULING_MAX_ATTEMPTS", 5)
 SCHEDULING_CONNECTORS: dict[str, str] = dict(
     item.split("=", 1) for item in env_list("SCHEDULING_CONNECTORS", []) if "=" in item)
 SCHEDULING_DISPATCH_SECONDS = env_int("SCHEDULING_DISPATCH_SECONDS", 25)
+# Beat periods of the dispatcher, the lease reaper and the lookup of unknown outcomes.
+SCHEDULING_DISPATCH_EVERY_SECONDS = env_int("SCHEDULING_DISPATCH_EVERY_SECONDS", 30)
+SCHEDULING_REAP_EVERY_SECONDS = env_int("SCHEDULING_REAP_EVERY_SECONDS", 60)
+SCHEDULING_RECONCILE_EVERY_SECONDS = env_int("SCHEDULING_RECONCILE_EVERY_SECONDS", 300)
 # Rows per publish task: the gate's facts, locks and audit events are handled per batch.
 SCHEDULING_PUBLISH_CHUNK = env_int("SCHEDULING_PUBLISH_CHUNK", 25)
 # Concurrent publishes per platform across all workers ("platform=n" pairs); 0 = no cap.

@@ -6,12 +6,17 @@ class SchedulingConfig(AppConfig):
     verbose_name = "Scheduling"
 
     def ready(self) -> None:
+        from django.conf import settings
+
         from config.beat import BeatEntry, register
         from scheduling import receivers  # noqa: F401 — connects the compliance signal handlers
 
         register(
-            BeatEntry("dispatch due publications", "scheduling.tasks.dispatch_due", every_seconds=30),
-            BeatEntry("reap expired leases", "scheduling.tasks.reap_leases", every_seconds=60),
-            BeatEntry("reconcile unknown outcomes", "scheduling.tasks.reconcile_unknown", every_seconds=300),
+            BeatEntry("dispatch due publications", "scheduling.tasks.dispatch_due",
+                      every_seconds=settings.SCHEDULING_DISPATCH_EVERY_SECONDS),
+            BeatEntry("reap expired leases", "scheduling.tasks.reap_leases",
+                      every_seconds=settings.SCHEDULING_REAP_EVERY_SECONDS),
+            BeatEntry("reconcile unknown outcomes", "scheduling.tasks.reconcile_unknown",
+                      every_seconds=settings.SCHEDULING_RECONCILE_EVERY_SECONDS),
             BeatEntry("refresh platform tokens", "scheduling.tasks.refresh_tokens", every_seconds=600),
         )

@@ -657,13 +657,15 @@ def reconcile_unknown(*, now: datetime | None = None, limit: int = 100) -> dict[
     from scheduling.connectors import connector_for
 
     now = now or timezone.now()
-    counts = {"published": 0, "still_unknown": 0}
+    counts = {"published": 0, "rescheduled": 0, "still_unknown": 0}
     rows = list(Publication.objects.select_related("post", "post__creator", "account")
                 .filter(status=S.UNKNOWN, scheduled_at__gte=now - timedelta(days=2))
                 .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)).order_by("pk")[:limit])
     for pub in rows:
+        authoritative = False
         try:
             connector = connector_for(pub.account.platform)
+            authoritative = bool(getattr(connector, "lookup_is_authoritative", False))
             data = gate_input_for(pub, due_at=now)
             found = connector.lookup(build_request(pub, data, ref=account_ref(pub.account, purpose="lookup")))
         except Exception as exc:  # a lookup failing is no news; the row stays for a person
@@ -676,6 +678,13 @@ def reconcile_unknown(*, now: datetime | None = None, limit: int = 100) -> dict[
                          changes={"external_id": found.external_id, "via": "lookup"})
             _resolve_notice(f"publication.unknown:{pub.pk}")
             counts["published"] += 1
+        elif found is None and authoritative and Publication.objects.filter(pk=pub.pk, status=S.UNKNOWN).update(
+                status=S.SCHEDULED, next_attempt_at=None, lease_expires_at=None, last_error=""):
+            # The platform answers "is this key's post there?" exactly (a record key derived from the
+            # idempotency key): not there means never created, so it is safe to publish it again.
+            audit.record("publication.retry_after_lookup", pub, actor_label="task:reconcile")
+            _resolve_notice(f"publication.unknown:{pub.pk}")
+            counts["rescheduled"] += 1
         else:
             Publication.objects.filter(pk=pub.pk, status=S.UNKNOWN).update(
                 next_attempt_at=now + timedelta(minutes=15), last_error=pub.last_error)

@@ -127,7 +127,7 @@ def test_unknown_outcome_is_reconciled_by_lookup_not_by_publishing_again(counted
     Publication.objects.filter(pk=row.pk).update(status=S.PUBLISHING,
                                                   lease_expires_at=timezone.now() - timedelta(seconds=1))
     assert services.reap_expired_leases()["unknown"] == 1
-    assert services.reconcile_unknown() == {"published": 1, "still_unknown": 0}
+    assert services.reconcile_unknown() == {"published": 1, "rescheduled": 0, "still_unknown": 0}
     row.refresh_from_db()
     assert row.status == S.PUBLISHED and row.external_url == "https://example.test/found"
     assert CountingConnector.calls == {str(row.idempotency_key): 1}
@@ -137,13 +137,23 @@ def test_unknown_outcome_is_reconciled_by_lookup_not_by_publishing_again(counted
 def test_unknown_not_found_waits_for_a_person(counted):
     [row] = due(counted, 1, "x")
     Publication.objects.filter(pk=row.pk).update(status=S.UNKNOWN)
-    assert services.reconcile_unknown() == {"published": 0, "still_unknown": 1}
-    assert services.reconcile_unknown() == {"published": 0, "still_unknown": 0}  # asked again later
+    assert services.reconcile_unknown() == {"published": 0, "rescheduled": 0, "still_unknown": 1}
+    assert services.reconcile_unknown() == {"published": 0, "rescheduled": 0, "still_unknown": 0}  # later
     with pytest.raises(ValidationError):
         services.resolve_unknown(row, url="https://x.test/1", retry=True)
     services.resolve_unknown(row, retry=True, actor=counted["owner"])
     row.refresh_from_db()
     assert row.status == S.SCHEDULED
+
+
+@pytest.mark.django_db
+def test_authoritative_lookup_not_found_means_publish_again(counted, monkeypatch):
+    monkeypatch.setattr(CountingConnector, "lookup_is_authoritative", True, raising=False)
+    [row] = due(counted, 1, "x")
+    Publication.objects.filter(pk=row.pk).update(status=S.UNKNOWN)
+    assert services.reconcile_unknown() == {"published": 0, "rescheduled": 1, "still_unknown": 0}
+    assert services.publish_batch(services.claim_due_publications()) == {row.pk: S.PUBLISHED}
+    assert CountingConnector.calls == {str(row.idempotency_key): 1}
 
 
 # --- Clock jumps -----------------------------------------------------------------------------------
