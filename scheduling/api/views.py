@@ -192,7 +192,7 @@ class PostViewSet(TenantActionsMixin, TenantModelViewSet):
     def _reloaded(self, post: Post) -> Post:
         return self.get_queryset().get(pk=post.pk)
 
-    def _assets(self, creator_id: int, ids: list[int]) -> list[Asset]:
+    def _assets(self, creator_id: int, ids: list[int]) -> list[int]:
         mine = Asset.objects.filter(pk__in=ids, creator_id=creator_id)
         found = set(tenancy.restrict(mine, principal_of(self.request)).values_list("pk", flat=True))
         if found != set(ids):
