@@ -422,7 +422,5 @@ ATELIER_BASE_URL = (env_str("ATELIER_BASE_URL", "http://localhost:8000") or "").
 # A webhook delivery is tried this many times (exponential backoff with jitter), then marked failed.
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
-# Receivers reject a signature whose timestamp is further than this from their clock (replays).
-WEBHOOK_SIGNATURE_TOLERANCE_SECONDS = env_int("WEBHOOK_SIGNATURE_TOLERANCE_SECONDS", 300)
 # [calendar]
 # [api]

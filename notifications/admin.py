@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from unfold.decorators import action, display
 
-from accounts import tenancy
+from accounts import audit, tenancy
 from accounts.admin_base import TenantModelAdmin
 from notifications import services
 from notifications.models import Notification, WebhookDelivery, WebhookEndpoint
@@ -128,6 +128,8 @@ class WebhookEndpointAdmin(TenantModelAdmin):
         if change:
             obj.events = services.validate_events(events)
             super().save_model(request, obj, form, change)
+            audit.record("webhook_endpoint.changed", obj, actor=request.user,
+                         changes={"fields": [*form.changed_data], "events": obj.events})
             return
         endpoint, secret = services.create_endpoint(obj.creator, obj.name, obj.url, events, actor=request.user)
         if not obj.active:

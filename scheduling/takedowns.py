@@ -36,6 +36,8 @@ REVOCATION_REMOVAL_HOURS = 48
 # Rows that are (or may be) on a platform: removed through the API where possible, else by a person.
 LIVE = (S.PUBLISHED, S.PUBLISHING, S.UNKNOWN, S.EXPORTED)
 MAX_REMOVAL_RETRIES = 6
+CONSENT_REASONS = frozenset({"consent_revoked", "consent_expired"})
+CONSENT_CODES = frozenset({"consent_missing", "consent_revoked", "consent_expired", "consent_not_yet_valid"})
 REASONS = {
     "consent_revoked": "A performer in this post revoked their consent.",
     "consent_expired": "A performer's consent for this post has expired.",
@@ -121,6 +123,10 @@ def remove_publication(publication_id: int, *, reason_code: str, takedown_id: in
         return S.REMOVED
     if pub.status == S.PUBLISHING:
         raise TryLater("The post is being published right now.")
+    if reason_code in CONSENT_REASONS and pub.status in LIVE and still_consented(pub):
+        audit.record("publication.removal_skipped", pub, actor_label=f"task:unpublish:{reason_code}",
+                     changes={"why": "another valid consent still covers this publication"})
+        return "covered"
     if pub.status in (S.UNKNOWN, S.EXPORTED):
         if pub.status == S.EXPORTED:
             _block_export(pub, reason_code)
@@ -163,6 +169,13 @@ def remove_publication(publication_id: int, *, reason_code: str, takedown_id: in
         return _mark_removed(pub, reason_code=reason_code, takedown=takedown)
     finally:
         cache.delete(lock)
+
+
+def still_consented(pub: Publication) -> bool:
+    """A performer may hold several consents (per platform, rating, use): losing one removes only
+    what no other valid consent covers. Removal cannot be undone, so the gate decides, now."""
+    verdict = services.check(pub, due_at=timezone.now())
+    return not any(code in CONSENT_CODES for code in verdict.codes)
 
 
 def _unsure_why(pub: Publication) -> str:

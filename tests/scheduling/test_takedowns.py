@@ -143,14 +143,15 @@ def test_a_later_takedown_tightens_the_open_task(out, django_capture_on_commit_c
 def test_transient_errors_retry_then_fall_back_to_a_person(out):
     x = Publication.objects.create(post=out["post"], account=out["x"], status=S.PUBLISHED, external_id="tw-1")
     with pytest.raises(takedowns.TryLater) as caught:
-        takedowns.remove_publication(x.pk, reason_code="consent_revoked")
+        takedowns.remove_publication(x.pk, reason_code="takedown_open")
     assert caught.value.retry_after == 5
     assert not TakedownTask.objects.filter(publication=x).exists()
     assert takedowns.backoff_seconds(0, 5) >= 24 and takedowns.backoff_seconds(10) <= 1800 * 1.2
-    result = unpublish.apply(args=(x.pk, "consent_revoked"), retries=takedowns.MAX_REMOVAL_RETRIES)
+    result = unpublish.apply(args=(x.pk, "takedown_open"), retries=takedowns.MAX_REMOVAL_RETRIES)
     assert result.get() == "manual"
     task = TakedownTask.objects.get(publication=x)
     assert "kept failing" in task.reason
+    assert takedowns.remove_publication(x.pk, reason_code="consent_revoked") == "covered"  # consent still valid
 
 
 @pytest.mark.django_db
@@ -187,3 +188,14 @@ def test_takedown_task_admin_is_tenant_scoped_and_marks_done(client, out, django
     assert AuditEvent.objects.filter(action="takedown_task.done", actor=out["alice"]).exists()
     notice = Notification.objects.get(kind="takedown.manual", dedupe_key=f"takedown.manual:{pub.pk}")
     assert notice.resolved_at is not None
+
+
+@pytest.mark.django_db
+def test_a_post_still_covered_by_another_consent_stays_up(out, django_capture_on_commit_callbacks):
+    compliance.record_consent(performer=out["performer"], platforms=["fanvue"], max_rating="explicit",
+                              uses=["publication"], signed_at=timezone.now() - timedelta(days=1))
+    revoke(out, django_capture_on_commit_callbacks)
+    assert Publication.objects.get(pk=out["on_fanvue"].pk).status == S.PUBLISHED
+    assert DeletingConnector.calls == []
+    assert AuditEvent.objects.filter(action="publication.removal_skipped").count() == 1
+    assert TakedownTask.objects.filter(publication=out["on_insta"]).exists()  # no consent covers Instagram
