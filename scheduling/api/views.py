@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Model, Prefetch, QuerySet, Value
 from django.db.models.functions import Coalesce
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -113,21 +113,27 @@ class PlatformAccountViewSet(TenantModelViewSet):
         # A manual export needs no tokens; every other platform is unusable until someone authorises it.
         default = (PlatformAccount.State.CONNECTED if data["platform"] == "manual"
                    else PlatformAccount.State.NEEDS_REAUTH)
-        with transaction.atomic():
-            account = serializer.save(state=data.get("state") or default)
-            audit.record("platform_account.created", account, actor=principal_of(self.request),
-                         changes={"platform": account.platform, "handle": account.handle})
+        try:
+            with transaction.atomic():
+                account = serializer.save(state=data.get("state") or default)
+                audit.record("platform_account.created", account, actor=principal_of(self.request),
+                             changes={"platform": account.platform, "handle": account.handle})
+        except IntegrityError as exc:  # a concurrent twin got in after the check
+            raise exceptions.ValidationError({"handle": ["This creator already has this account."]}) from exc
 
     def perform_update(self, serializer: BaseSerializer) -> None:
         account: PlatformAccount = serializer.instance
         data = serializer.validated_data
         self._ensure_unique(account.creator_id, account.platform, data.get("handle", account.handle), account.pk)
         before = {field: getattr(account, field) for field in data}
-        with transaction.atomic():
-            account = serializer.save()
-            changed = sorted(f for f in data if before[f] != getattr(account, f))
-            audit.record("platform_account.updated", account, actor=principal_of(self.request),
-                         changes={"fields": changed, "state": account.state})
+        try:
+            with transaction.atomic():
+                account = serializer.save()
+                changed = sorted(f for f in data if before[f] != getattr(account, f))
+                audit.record("platform_account.updated", account, actor=principal_of(self.request),
+                             changes={"fields": changed, "state": account.state})
+        except IntegrityError as exc:
+            raise exceptions.ValidationError({"handle": ["This creator already has this account."]}) from exc
 
 
 @extend_schema_view(
@@ -155,17 +161,24 @@ class QueueSlotViewSet(TenantModelViewSet):
         if clash.exclude(pk=instance.pk if instance else None).exists():
             raise exceptions.ValidationError({"time": ["This account already has a slot then."]})
 
+    def _save(self, serializer: BaseSerializer) -> None:
+        try:
+            with transaction.atomic():
+                serializer.save()
+        except IntegrityError as exc:  # a concurrent twin got in after the check
+            raise exceptions.ValidationError({"time": ["This account already has a slot then."]}) from exc
+
     def perform_create(self, serializer: BaseSerializer) -> None:
         self._account(serializer.validated_data["account_id"], "add")
         self._ensure_unique(serializer.validated_data, None)
-        serializer.save()
+        self._save(serializer)
 
     def perform_update(self, serializer: BaseSerializer) -> None:
         account_id = serializer.validated_data.get("account_id")
         if account_id is not None and account_id != serializer.instance.account_id:
             raise exceptions.ValidationError({"account_id": ["A slot stays with its account; add a new one."]})
         self._ensure_unique(serializer.validated_data, serializer.instance)
-        serializer.save()
+        self._save(serializer)
 
 
 # --- Posts --------------------------------------------------------------------------------------
