@@ -112,3 +112,14 @@ def test_endpoint_actions_and_delivery_list_tenancy(client, people, eager_celery
         client.post(deliveries, {"action": "retry_now", "_selected_action": [failed.pk]})
     failed.refresh_from_db()
     assert failed.status == "pending" and failed.attempts == 0 and sent[-1] == failed.pk
+
+
+@pytest.mark.django_db
+def test_dashboard_counts_open_notifications_per_creator(client, people, notices):
+    from config.dashboard import _domain_counts
+
+    services.resolve(services.notify("publication.missed", creator_id=people["a"].pk, title="Old one"))
+    assert _domain_counts(people["a"])["Open notifications"] == 1
+    assert _domain_counts(people["b"])["Open notifications"] == 1
+    client.force_login(people["alice"])
+    assert "Open notifications" in client.get(reverse("admin:index")).content.decode()
