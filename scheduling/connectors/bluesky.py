@@ -212,7 +212,11 @@ class _Xrpc:
         self.last_error = ""
         self.http = client(self.pds)
         self.http.event_hooks["response"].append(self._remember_error)
-        self.session = self._initial_session()
+        try:
+            self.session = self._initial_session()
+        except BaseException:
+            self.http.close()
+            raise
 
     def __enter__(self) -> _Xrpc:
         return self
