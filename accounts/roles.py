@@ -30,7 +30,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     ),
     Role.COMPLIANCE: (
         "accounts.view_creator", "accounts.view_auditevent",
-        "compliance.*", "content.view_*", "scheduling.view_*",
+        "compliance.*", "content.view_*", "scheduling.view_*", "scheduling.change_takedowntask",
     ),
     Role.ANALYST: (
         "accounts.view_creator", "analytics.view_*", "content.view_asset", "scheduling.view_*",

@@ -1,7 +1,10 @@
 """Dispatcher benchmark: N publications due at the same instant, a no-op connector, 2 worker
 processes, PostgreSQL + Redis. Reports time until all are published and duplicates (must be 0).
 
-    .venv/bin/python -m bench.dispatch [N ...]      (default: 10000)
+    .venv/bin/python -m bench.dispatch [N ...] [--naive]     (default: 10000)
+
+With --naive, the same N also runs through one clocked django-celery-beat PeriodicTask per
+publication (same workers, same per-row publish), and the ratio of throughputs is printed.
 
 Needs PostgreSQL at 127.0.0.1:5432 (database `atelier_bench` is dropped and recreated) and Redis.
 """
@@ -66,7 +69,7 @@ def world() -> tuple[object, list]:
     from accounts.models import Creator
     from compliance import services as compliance
     from content.models import Asset
-    from scheduling.models import PlatformAccount, Post, PostAsset
+    from scheduling.models import PlatformAccount
 
     creator = Creator.objects.create(stage_name="Bench", slug="bench")
     performer = compliance.create_performer(
@@ -110,6 +113,62 @@ def posts_for(n: int, asset: object, creator_id: int) -> list:
     return posts
 
 
+def run_naive(n: int, cap_seconds: float) -> dict[str, object]:
+    """One clocked PeriodicTask per publication, a DatabaseScheduler beat, the same two workers."""
+    import json
+
+    from django.db import connection
+    from django.utils import timezone
+    from django_celery_beat.models import ClockedSchedule, PeriodicTask
+
+    from scheduling.models import Publication
+
+    Publication.objects.all().delete()
+    PeriodicTask.objects.filter(name__startswith="naive ").delete()
+    asset, accounts = _world or world()
+    _world[:] = [asset, accounts]
+    posts = posts_for(n, asset, accounts[0].creator_id)
+    due = timezone.now() + timedelta(seconds=20)  # after workers and beat are up
+    pubs = Publication.objects.bulk_create(
+        [Publication(post=posts[i // ACCOUNTS % len(posts)], account=accounts[i % ACCOUNTS], status="approved",
+                     scheduled_at=due) for i in range(n)], batch_size=5000)
+    clock = ClockedSchedule.objects.create(clocked_time=due)
+    t0 = time.monotonic()
+    PeriodicTask.objects.bulk_create([
+        PeriodicTask(name=f"naive {p.pk}", task="bench.naive.publish_one", clocked=clock, one_off=True,
+                     args=json.dumps([p.pk])) for p in pubs], batch_size=2000)
+    from django_celery_beat.models import PeriodicTasks
+
+    PeriodicTasks.update_changed()
+    setup_seconds = time.monotonic() - t0
+    connection.close()
+    env = {**os.environ, **ENV, "SCHEDULING_DISPATCH_EVERY_SECONDS": "3600"}
+    procs = [subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "prefork", "-c", "1",
+                               "-l", "WARNING", "-n", f"naive{i}@%h", "-I", "bench.naive", "--without-gossip",
+                               "--without-mingle"], cwd=ROOT, env=env) for i in range(2)]
+    procs.append(subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "beat", "-l", "WARNING",
+                                   "-s", str(ROOT / "var" / "bench" / "naive-beat")], cwd=ROOT, env=env))
+    try:
+        while timezone.now() < due:
+            time.sleep(0.2)
+        start = time.monotonic()
+        done = 0
+        while time.monotonic() - start < cap_seconds:
+            done = Publication.objects.filter(status="published").count()
+            if done == n:
+                break
+            time.sleep(1)
+        elapsed = time.monotonic() - start
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(60)
+    return {"n": n, "design": "one clocked PeriodicTask per publication", "setup_seconds": round(setup_seconds, 1),
+            "seconds": round(elapsed, 1), "published": done, "per_second": round(done / elapsed, 1),
+            "finished": done == n}
+
+
 def run(n: int) -> dict[str, float]:
     from django.db import connection
     from django.db.models import Count
@@ -130,7 +189,7 @@ def run(n: int) -> dict[str, float]:
     )
     connection.close()
     env = {**os.environ, **ENV}
-    pool = os.environ.get("BENCH_POOL", "threads")
+    pool = os.environ.get("BENCH_POOL", "prefork")
     concurrency = os.environ.get("BENCH_CONCURRENCY", "8" if pool == "threads" else "1")
     workers = [subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "worker", "-P", pool, "-c",
                                  concurrency, "-l", "WARNING", "-n", f"bench{i}@%h", "--without-gossip",
@@ -171,11 +230,19 @@ _world: list = []
 
 
 def main() -> None:
-    sizes = [int(a) for a in sys.argv[1:]] or [10_000]
+    args = sys.argv[1:]
+    naive = "--naive" in args
+    sizes = [int(a) for a in args if a.isdigit()] or [10_000]
     prepare()
     setup_django()
     for n in sizes:
-        print(run(n), flush=True)
+        dispatcher = run(n)
+        print(dispatcher, flush=True)
+        if naive:
+            result = run_naive(n, cap_seconds=float(os.environ.get("BENCH_NAIVE_CAP", "600")))
+            print(result, flush=True)
+            rate = result["per_second"] or 0.01
+            print({"ratio_dispatcher_over_naive": round(dispatcher["per_second"] / rate, 1)}, flush=True)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from unfold.widgets import UnfoldAdminTextareaWidget, UnfoldAdminTextInputWidget
 from accounts import audit, tenancy
 from accounts.admin_base import TenantModelAdmin
 from compliance.views import render_action_form
-from scheduling import manual, takedowns
+from scheduling import manual, services, takedowns
 from scheduling.models import Publication, TakedownTask
 
 S = Publication.Status
@@ -57,7 +57,7 @@ def _in_reach(request: HttpRequest, pk: int, action_name: str = "view") -> Publi
 class ManualExportAdminMixin:
     """For PublicationAdmin: `class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin)`."""
 
-    manual_actions = ("mark_uploaded",)
+    manual_actions = ("mark_uploaded", "retry_unknown")
 
     def get_urls(self) -> list[URLPattern]:
         site = self.admin_site  # type: ignore[attr-defined]
@@ -133,17 +133,21 @@ class ManualExportAdminMixin:
             intro="Paste the link of the post you uploaded by hand. The publication becomes published.",
             opts=Publication._meta, cancel_url=change_url)
 
-    @action(description="Mark uploaded (paste URL)")
+    @action(description="Mark published (paste URL) — exported or outcome unknown")
     def mark_uploaded(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
-        exported = list(tenancy.restrict(queryset, request.user, "change").filter(status=S.EXPORTED)[:2])
+        exported = list(tenancy.restrict(queryset, request.user, "change")
+                        .filter(status__in=[S.EXPORTED, S.UNKNOWN])[:2])
         if len(exported) != 1:
-            messages.error(request, "Select exactly one exported publication: each upload has its own URL.")
+            messages.error(request, "Select exactly one exported or unknown publication: each post has its own URL.")
             return None
         pub = exported[0]
         form = UploadedUrlForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
             try:
-                manual.mark_exported_published(pub, form.cleaned_data["url"], actor=request.user)
+                if pub.status == S.UNKNOWN:
+                    services.resolve_unknown(pub, url=form.cleaned_data["url"], actor=request.user)
+                else:
+                    manual.mark_exported_published(pub, form.cleaned_data["url"], actor=request.user)
             except ValidationError as exc:
                 messages.error(request, " ".join(exc.messages))
             else:
@@ -155,6 +159,18 @@ class ManualExportAdminMixin:
             opts=Publication._meta,
             hidden={"action": "mark_uploaded", ACTION_CHECKBOX_NAME: [pub.pk], "apply": "1"},
             cancel_url=reverse("admin:scheduling_publication_changelist"))
+
+
+    @action(description="Not on the platform: publish again (outcome unknown)")
+    def retry_unknown(self, request: HttpRequest, queryset: QuerySet) -> None:
+        rows = list(tenancy.restrict(queryset, request.user, "change").filter(status=S.UNKNOWN))
+        for pub in rows:
+            services.resolve_unknown(pub, retry=True, actor=request.user)
+        if rows:
+            messages.success(request, f"{len(rows)} publication(s) back on the calendar; they go out on the next "
+                                      f"dispatcher run.")
+        else:
+            messages.error(request, "None of the selected publications has an unknown outcome.")
 
 
 # --- Takedown tasks --------------------------------------------------------------------------------

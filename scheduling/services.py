@@ -276,6 +276,40 @@ def local_datetime(creator_tz: str, day: date, at: time) -> datetime:
     return datetime.combine(day, at, tzinfo=ZoneInfo(creator_tz or "UTC"))
 
 
+def create_post(*, creator_id: int, caption: str, asset_ids: list[int], targets: list[tuple[PlatformAccount, str]],
+                collection: Any = None, price_minor: int | None = None, currency: str = "",
+                actor: Any = None) -> Post:
+    """Compose a post: its ordered assets and one draft publication per (account, caption override).
+
+    Callers have checked that assets, collection and accounts belong to the creator and are in reach.
+    """
+    from accounts.services import user_of
+
+    with transaction.atomic():
+        post = Post.objects.create(creator_id=creator_id, caption=caption, collection=collection,
+                                   price_minor=price_minor, currency=currency, created_by=user_of(actor))
+        PostAsset.objects.bulk_create([PostAsset(post=post, asset_id=a, position=i) for i, a in enumerate(asset_ids)])
+        Publication.objects.bulk_create([Publication(post=post, account=account, caption_override=override)
+                                         for account, override in targets])
+        audit.record("post.created", post, actor=actor,
+                     changes={"assets": len(asset_ids), "accounts": [a.pk for a, _ in targets]})
+    return post
+
+
+def set_caption_override(publication: Publication, caption: str, *, actor: Any = None) -> Publication:
+    """Change one account's caption while the publication can still change."""
+    with transaction.atomic():
+        pub = Publication.objects.select_for_update().get(pk=publication.pk)
+        if pub.status not in Publication.EDITABLE:
+            raise ValidationError(f"A publication that is {pub.get_status_display().lower()} can no longer change.")
+        before = pub.caption_override
+        pub.caption_override = caption
+        pub.save(update_fields=["caption_override"])
+        audit.record("publication.caption_changed", pub, actor=actor,
+                     changes={"from_length": len(before), "to_length": len(caption)})
+    return pub
+
+
 def submit_post(post: Post, *, actor: Any = None) -> int:
     """Send the post's draft publications for approval."""
     with transaction.atomic():

@@ -23,7 +23,6 @@ from rest_framework.serializers import BaseSerializer
 
 from accounts import audit, tenancy
 from accounts.api.viewsets import TenantModelViewSet, TenantViewSetMixin, principal_of
-from accounts.services import user_of
 from compliance.gate import Verdict
 from config.api import CursorPagination
 from content.models import Asset, Collection
@@ -49,7 +48,7 @@ from scheduling.api.serializers import (
     SubmitResultSerializer,
 )
 from scheduling.calendar import calendar_range
-from scheduling.models import PlatformAccount, Post, PostAsset, Publication, QueueSlot
+from scheduling.models import PlatformAccount, Post, Publication, QueueSlot
 
 # Unscheduled rows sort after every scheduled one; cursor pagination needs a value it can compare.
 NEVER = datetime(9999, 12, 31, tzinfo=UTC)
@@ -243,18 +242,10 @@ class PostViewSet(TenantActionsMixin, TenantModelViewSet):
         asset_ids = self._assets(creator_id, data["asset_ids"])
         collection = self._collection(creator_id, data["collection_id"])
         accounts = self._accounts(creator_id, data["targets"])
-        actor = principal_of(request)
-        with transaction.atomic():
-            post = Post.objects.create(creator_id=creator_id, caption=data["caption"], collection=collection,
-                                       price_minor=data["price_minor"], currency=data["currency"],
-                                       created_by=user_of(actor))
-            PostAsset.objects.bulk_create(
-                [PostAsset(post=post, asset_id=a, position=i) for i, a in enumerate(asset_ids)])
-            Publication.objects.bulk_create(
-                [Publication(post=post, account=accounts[t["account_id"]], caption_override=t["caption_override"])
-                 for t in data["targets"]])
-            audit.record("post.created", post, actor=actor,
-                         changes={"assets": len(asset_ids), "accounts": [t["account_id"] for t in data["targets"]]})
+        post = services.create_post(
+            creator_id=creator_id, caption=data["caption"], asset_ids=asset_ids, collection=collection,
+            targets=[(accounts[t["account_id"]], t["caption_override"]) for t in data["targets"]],
+            price_minor=data["price_minor"], currency=data["currency"], actor=principal_of(request))
         return Response(PostSerializer(self._reloaded(post)).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Edit caption, assets or price; new assets send approved publications back to approval",
@@ -354,16 +345,11 @@ class PublicationViewSet(TenantActionsMixin, mixins.ListModelMixin, mixins.Retri
         pub = self.get_object()
         incoming = CaptionOverrideSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        with transaction.atomic():
-            locked = Publication.objects.select_for_update().get(pk=pub.pk)
-            if locked.status not in Publication.EDITABLE:
-                return refusal(status.HTTP_409_CONFLICT, "conflict",
-                               f"A publication that is {locked.get_status_display().lower()} can no longer change.")
-            before = locked.caption_override
-            locked.caption_override = incoming.validated_data["caption_override"]
-            locked.save(update_fields=["caption_override"])
-            audit.record("publication.caption_changed", locked, actor=principal_of(request),
-                         changes={"from_length": len(before), "to_length": len(locked.caption_override)})
+        try:
+            services.set_caption_override(pub, incoming.validated_data["caption_override"],
+                                          actor=principal_of(request))
+        except DjangoValidationError as exc:
+            return refusal(status.HTTP_409_CONFLICT, "conflict", " ".join(exc.messages))
         return self._answer(pub)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -107,6 +107,9 @@ class BlueskyConnector:
     limits = Limits(max_text=MAX_TEXT_BYTES, max_media=4, max_media_bytes=MAX_IMAGE_BYTES, media_types=IMAGE_TYPES,
                     ratings=frozenset({"sfw", "suggestive", "explicit"}), requests_per_window=1666,
                     window_seconds=3600)
+    # The record key comes from the idempotency key: "no record under that key" is proof the post
+    # was never created, so the reconciler may put an unknown outcome back on the calendar.
+    lookup_is_authoritative = True
 
     def validate(self, request: PublishRequest) -> list[str]:
         problems = [p for p in common_validation(self.limits, request) if not p.startswith("A file of")]

@@ -39,3 +39,24 @@ def test_cancel_action_goes_through_the_service(client, world):  # noqa: F811
                 {"action": "cancel_selected", "_selected_action": [pub.pk]})
     pub.refresh_from_db()
     assert pub.status == S.CANCELLED
+
+
+@pytest.mark.django_db
+def test_a_person_resolves_unknown_outcomes_from_the_changelist(client, world):  # noqa: F811
+    out, not_out = (Publication.objects.create(post=world["post"], account=world["x"], status=S.UNKNOWN,
+                                               scheduled_at=timezone.now()) for _ in range(2))
+    client.force_login(world["alice"])
+    url = reverse("admin:scheduling_publication_changelist")
+    client.post(url, {"action": "mark_uploaded", "_selected_action": [out.pk], "apply": "1",
+                      "url": "https://x.com/luna_x/status/1"})
+    client.post(url, {"action": "retry_unknown", "_selected_action": [not_out.pk]})
+    out.refresh_from_db()
+    not_out.refresh_from_db()
+    assert out.status == S.PUBLISHED and out.external_url == "https://x.com/luna_x/status/1"
+    assert not_out.status == S.SCHEDULED
+    # Outside reach: nothing happens.
+    other = Publication.objects.create(post=world["post"], account=world["x"], status=S.UNKNOWN)
+    client.force_login(world["charlie"])
+    client.post(url, {"action": "retry_unknown", "_selected_action": [other.pk]})
+    other.refresh_from_db()
+    assert other.status == S.UNKNOWN
