@@ -57,10 +57,13 @@ def _user_creator_ids(user: User, app_label: str, codename: str) -> set[int] | N
     if key not in cache:
         from accounts.models import Membership
 
+        # One query for all of the user's memberships per request, whatever the models asked about.
+        memberships = user.__dict__.get("_tenancy_memberships")
+        if memberships is None:
+            memberships = list(Membership.objects.filter(user=user).values_list("creator_id", "role"))
+            user.__dict__["_tenancy_memberships"] = memberships
         roles = _roles_granting(app_label, codename)
-        cache[key] = set(
-            Membership.objects.filter(user=user, role__in=roles).values_list("creator_id", flat=True)
-        )
+        cache[key] = {creator_id for creator_id, role in memberships if role in roles}
     return cache[key]
 
 
@@ -134,3 +137,4 @@ def forget(principals: Iterable[Any]) -> None:
     """Drop cached answers after memberships change within one request or test."""
     for p in principals:
         p.__dict__.pop("_tenancy_cache", None)
+        p.__dict__.pop("_tenancy_memberships", None)

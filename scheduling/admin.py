@@ -164,6 +164,7 @@ class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
     list_select_related = ["post", "account", "post__creator"]
     search_fields = ["post__caption", "external_id"]
     paginator = CappedCountPaginator
+    list_per_page = 50
     # The primary key is the only index a bare ORDER BY can walk at a million rows; the calendar is
     # where rows are read by time (it filters a range on the (account, scheduled_at) index).
     ordering = ["-id"]

@@ -172,6 +172,8 @@ class Publication(models.Model):
                          name="publication_leased"),
             models.Index(fields=["account", "scheduled_at"]),
             models.Index(fields=["status", "scheduled_at"]),
+            # The calendar and the API read time ranges across accounts.
+            models.Index(fields=["scheduled_at"], name="publication_scheduled_at"),
         ]
 
     def __str__(self) -> str:

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from django.contrib import admin
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -80,6 +80,10 @@ def feed_user(token: str, creator_id: int) -> User:
 # --- The page -------------------------------------------------------------------------------------
 
 
+# Beyond this many creators in reach, the calendar opens on one creator instead of all of them.
+ALL_CREATORS_MAX = 12
+
+
 @dataclass(frozen=True)
 class CalendarQuery:
     view: str
@@ -140,6 +144,9 @@ def calendar(request: HttpRequest) -> HttpResponse:
     by_id = {c.pk: c for c in creators}
     if query.creator_id is not None and query.creator_id not in by_id:
         raise Http404("No such creator.")
+    if query.creator_id is None and query.account_id is None and len(creators) > ALL_CREATORS_MAX:
+        # The calendar is per creator or account; "everyone at once" only while that stays readable.
+        return HttpResponseRedirect(query.url(creator=creators[0].pk))
     accounts = list(PlatformAccount.objects.filter(creator_id__in=list(by_id)).select_related("creator")
                     .order_by("creator__stage_name", "platform", "handle"))
     if query.creator_id is not None:

@@ -68,6 +68,7 @@ class Command(BaseCommand):
             for name in names:
                 services.add_membership(user=user, creator=creators[name], role=role, actor=owner)
         performers = self._seed_compliance(creators, owner)
+        self._seed_scheduling(creators, owner)
         self.stdout.write(self.style.SUCCESS(
             f"Demo data ready: {len(creators)} creators, {len(STAFF)} staff, {performers} performers.\n"
             f"  Admin:    http://127.0.0.1:8000/admin/\n"
@@ -115,3 +116,56 @@ class Command(BaseCommand):
                 performer=performer, platforms=platforms, max_rating=rating, uses=uses, signed_at=signed,
                 valid_until=signed + timedelta(days=365 * 2), release=specimen(f"{legal} release"), actor=owner)
         return Performer.objects.count()
+
+    def _seed_scheduling(self, creators: dict[str, Creator], owner: User) -> None:
+        """Luna's accounts, queue slots and a week of posts so the calendar has something to show.
+
+        Fanvue and X start as "needs re-authorisation" until someone connects them (OAuth); the
+        OnlyFans account is a manual export, which works without any platform credentials.
+        """
+        import io
+        from datetime import datetime, time, timedelta
+
+        from PIL import Image, ImageDraw
+
+        from compliance.models import Performer
+        from content import services as content
+        from scheduling import services as scheduling
+        from scheduling.models import PlatformAccount, Post, QueueSlot
+
+        luna = creators["Luna Vale"]
+        if Post.objects.filter(creator=luna).exists():
+            return
+        eli, mara = User.objects.get(username="eli"), User.objects.get(username="mara")
+        state = PlatformAccount.State
+        accounts = [
+            PlatformAccount.objects.create(creator=luna, platform="fanvue", handle="lunavale",
+                                           state=state.NEEDS_REAUTH),
+            PlatformAccount.objects.create(creator=luna, platform="x", handle="lunavale", state=state.NEEDS_REAUTH),
+            PlatformAccount.objects.create(creator=luna, platform="manual", target_platform="onlyfans",
+                                           handle="lunavale_of"),
+        ]
+        for account in accounts:
+            for weekday in (0, 2, 4):
+                QueueSlot.objects.create(account=account, weekday=weekday, time=time(20, 30))
+        jeanne = Performer.objects.get(legal_name="Jeanne Exemple")
+        tz = luna.tzinfo
+        today = datetime.now(tz).date()
+        for day in range(1, 8):
+            image = Image.new("RGB", (1200, 1500), (40 + day * 20, 30, 60 + day * 10))
+            ImageDraw.Draw(image).text((60, 60), f"Luna Vale — demo set {day}", fill=(240, 220, 230))
+            buffer = io.BytesIO()
+            image.save(buffer, "JPEG", quality=85)
+            buffer.seek(0)
+            asset = content.ingest(creator=luna, source=buffer, filename=f"demo-set-{day}.jpg", actor=eli,
+                                   rating="suggestive", title=f"Demo set {day}", performers=[jeanne],
+                                   production_date=today - timedelta(days=30)).asset
+            content.submit_for_review(asset, actor=eli)
+            content.approve(asset, actor=mara)
+            targets = [(accounts[2], "")] if day % 2 else [(a, "") for a in accounts]
+            post = scheduling.create_post(creator_id=luna.pk, caption=f"Demo set {day} is out — link in bio",
+                                          asset_ids=[asset.pk], targets=targets, actor=eli)
+            scheduling.approve_post(post, actor=mara)
+            at = scheduling.local_datetime(luna.timezone, today + timedelta(days=day), time(20, 30))
+            for pub in post.publications.all():
+                scheduling.schedule(pub, at=at, actor=mara)

@@ -1,0 +1,141 @@
+"""It must show: a post scheduled for two platforms in the creator's timezone is published once on
+each, at the right UTC instant, by the worker and beat that `make run` starts — with the Fanvue
+and X connectors pointed at local servers that speak their wire format."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.config.test_make_run import free_port, get
+from tests.scheduling.fakes.base import serve
+from tests.scheduling.fakes.fanvue import FakeFanvue
+from tests.scheduling.fakes.x import FakeX
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SETUP = """
+import json, io
+from datetime import UTC, date, timedelta
+from zoneinfo import ZoneInfo
+from django.core.files.base import ContentFile
+from django.utils import timezone
+from PIL import Image
+from accounts.models import Creator, User
+from compliance.models import Performer
+from content.models import Asset
+from scheduling import services
+from scheduling.models import PlatformAccount, Publication
+
+owner = User.objects.get(username="owner")
+luna = Creator.objects.get(stage_name="Luna Vale")
+buffer = io.BytesIO()
+Image.new("RGB", (64, 48), (200, 120, 150)).save(buffer, "JPEG")
+asset = Asset(creator=luna, kind="image", mime="image/jpeg", sha256="e" * 64, size_bytes=len(buffer.getvalue()),
+              rating="suggestive", status=Asset.Status.APPROVED, production_date=date(2026, 2, 1), title="Demo")
+asset.file.save("demo-two-platforms.jpg", ContentFile(buffer.getvalue()), save=True)
+asset.performers.add(Performer.objects.get(legal_name="Jeanne Exemple"))
+fanvue = PlatformAccount.objects.create(creator=luna, platform="fanvue", handle="luna_fake_fv")
+x = PlatformAccount.objects.create(creator=luna, platform="x", handle="luna_fake_x", external_id="42")
+expires = timezone.now() + timedelta(days=1)
+services.store_credentials(fanvue, {"access_token": "fv-access-1", "refresh_token": "fv-refresh-1"}, expires_at=expires)
+services.store_credentials(x, {"access_token": "x-access-1", "refresh_token": "x-refresh-1"}, expires_at=expires)
+post = services.create_post(creator_id=luna.pk, caption="Golden hour set, out now", asset_ids=[asset.pk],
+                            targets=[(fanvue, ""), (x, "Golden hour, link in bio")], actor=owner)
+services.approve_post(post, actor=User.objects.get(username="mara"))  # four eyes: not the author
+paris = ZoneInfo(luna.timezone)
+soon = (timezone.now() + timedelta(seconds=50)).astimezone(paris)
+local = soon.replace(second=0, microsecond=0) + timedelta(minutes=1)
+at = services.local_datetime(luna.timezone, local.date(), local.time())
+out = {}
+for pub in Publication.objects.filter(post=post):
+    outcome = services.schedule(pub, at=at, actor=owner)
+    assert outcome.verdict.passed, outcome.verdict.reasons
+    out[pub.account.platform] = pub.pk
+print(json.dumps({"ids": out, "local": local.isoformat(), "utc": at.astimezone(UTC).isoformat()}))
+"""
+
+STATUS = """
+import json
+from scheduling.models import Publication
+print(json.dumps([{"id": p.pk, "status": p.status, "scheduled_at": p.scheduled_at.isoformat(),
+                   "published_at": p.published_at.isoformat() if p.published_at else None,
+                   "external_id": p.external_id, "attempts": p.attempts, "error": p.last_error}
+                  for p in Publication.objects.filter(pk__in=IDS)]))
+"""
+
+
+@pytest.mark.worker
+@pytest.mark.timeout(420)
+def test_post_for_two_platforms_published_once_each_by_make_run(tmp_path):
+    port = free_port()
+    with serve(FakeFanvue()) as fanvue, serve(FakeX()) as x:
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "AWS_STORAGE_BUCKET_NAME",
+                            "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "ATELIER_VAR_DIR", "SCHEDULING_CONNECTORS")}
+        env.update({"ATELIER_VAR_DIR": str(tmp_path / "var"), "ATELIER_PORT": str(port),
+                    "VENV": str(Path(sys.executable).parent.parent),
+                    "FANVUE_API_URL": fanvue.url, "FANVUE_WEB_URL": fanvue.url, "FANVUE_MEDIA_POLL_SECONDS": "1",
+                    "X_API_URL": x.url, "X_WEB_URL": x.url})
+        proc = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        manage = [sys.executable, "manage.py", "shell", "--no-imports", "-c"]
+        menv = {**env, "DEBUG": "1"}
+        try:
+            started = time.monotonic()
+            while get_ok(f"http://127.0.0.1:{port}/health/") is False:
+                assert proc.poll() is None, "make run exited early"
+                assert time.monotonic() - started < 180, "make run did not come up"
+                time.sleep(0.5)
+            made = subprocess.run([*manage, SETUP], cwd=ROOT, env=menv, capture_output=True, text=True, timeout=120)
+            assert made.returncode == 0, made.stderr[-3000:]
+            plan = json.loads(made.stdout.strip().splitlines()[-1])
+            ids = list(plan["ids"].values())
+            due = datetime.fromisoformat(plan["utc"])
+            assert due.utcoffset().total_seconds() == 0
+            rows: list[dict] = []
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline:
+                probe = subprocess.run([*manage, STATUS.replace("IDS", repr(ids))], cwd=ROOT, env=menv,
+                                       capture_output=True, text=True, timeout=60)
+                rows = json.loads(probe.stdout.strip().splitlines()[-1])
+                if rows and all(r["status"] == "published" for r in rows):
+                    break
+                if any(r["status"] in ("failed", "blocked", "unknown", "missed") for r in rows):
+                    break
+                time.sleep(2)
+        finally:
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                output = proc.communicate(timeout=30)[0].decode()
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                output = proc.communicate()[0].decode()
+        assert [r["status"] for r in rows] == ["published", "published"], (rows, output[-3000:])
+        for row in rows:
+            assert datetime.fromisoformat(row["scheduled_at"]) == due
+            published = datetime.fromisoformat(row["published_at"])
+            # Never early; late by at most one dispatcher period (30 s) plus the publish itself.
+            assert due <= published <= due + timedelta(seconds=45)
+            assert row["attempts"] == 1
+        assert len(fanvue.state["posts"]) == 1
+        assert len(x.state["tweets"]) == 1
+        local = datetime.fromisoformat(plan["local"])
+        assert local.utcoffset() == due.astimezone(local.tzinfo).utcoffset()
+        print(f"due {plan['local']} (Europe/Paris) = {plan['utc']} UTC; published at "
+              f"{', '.join(r['published_at'] for r in rows)}")
+
+
+def get_ok(url: str) -> bool:
+    try:
+        return get(url)[0] == 200
+    except OSError:
+        return False
