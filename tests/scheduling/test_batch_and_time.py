@@ -53,7 +53,7 @@ def counted(world, settings):  # noqa: F811
     return world
 
 
-def due(world, n: int, account: str = "fanvue", at: datetime | None = None) -> list[Publication]:
+def due(world, n: int, account: str = "fanvue", at: datetime | None = None) -> list[Publication]:  # noqa: F811
     at = at or timezone.now() - timedelta(seconds=1)
     return Publication.objects.bulk_create([
         Publication(post=world["post"], account=world[account], status=S.SCHEDULED, scheduled_at=at)
