@@ -249,3 +249,38 @@ def test_add_to_queue_takes_the_next_free_slot_only_once(counted):
         second = services.add_to_queue(b).publication.scheduled_at
     assert first == datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # 10:00 in Paris (CET)
     assert second == first + timedelta(weeks=1)
+
+
+class TextConnector(NoopConnector):
+    texts: list[str] = []
+
+    def publish(self, request):
+        type(self).texts.append(request.text)
+        return PublishResult(external_id=f"t-{request.idempotency_key}")
+
+
+@pytest.mark.django_db
+def test_an_edit_reaches_every_unpublished_copy_and_a_deleted_post_never_goes_out(world, settings):  # noqa: F811
+    settings.SCHEDULING_CONNECTORS = {**settings.SCHEDULING_CONNECTORS,
+                                      "x": "tests.scheduling.test_batch_and_time.TextConnector"}
+    from scheduling.connectors import _load
+
+    _load.cache_clear()
+    TextConnector.texts = []
+    pub = approved_publication(world, "x")
+    services.schedule(pub, at=timezone.now() + timedelta(minutes=5))
+    services.update_post(world["post"], caption="Fixed typo, new set tonight", actor=world["alice"])
+    with time_machine.travel(timezone.now() + timedelta(minutes=6), tick=False):
+        assert services.publish_batch(services.claim_due_publications()) == {pub.pk: S.PUBLISHED}
+    assert TextConnector.texts == ["Fixed typo, new set tonight"]
+    # A post deleted before its time: its publications go with it, nothing is claimed.
+    doomed = Post.objects.create(creator=world["a"], caption="Never mind", approved_at=timezone.now())
+    PostAsset.objects.create(post=doomed, asset=world["asset"])
+    gone = Publication.objects.create(post=doomed, account=world["x"], status=S.APPROVED)
+    services.schedule(gone, at=timezone.now() + timedelta(minutes=5))
+    services.delete_post(doomed, actor=world["alice"])
+    with time_machine.travel(timezone.now() + timedelta(minutes=6), tick=False):
+        assert services.claim_due_publications() == []
+    assert TextConnector.texts == ["Fixed typo, new set tonight"]
+    with pytest.raises(ValidationError):
+        services.delete_post(world["post"], actor=world["alice"])  # one copy is out: refused
