@@ -355,6 +355,16 @@ SCHEDULING_PLATFORM_CONCURRENCY: dict[str, int] = {
     k: int(v) for k, v in (item.split("=", 1) for item in env_list("SCHEDULING_PLATFORM_CONCURRENCY", [])
                            if "=" in item)}
 
+# --- Analytics -----------------------------------------------------------------------------------
+# Reports and rollups are in this currency; transactions keep their own.
+ANALYTICS_CURRENCY = env_str("ANALYTICS_CURRENCY", "USD")
+# Fanvue webhook signatures older than this are refused (replay protection).
+FANVUE_WEBHOOK_TOLERANCE_SECONDS = env_int("FANVUE_WEBHOOK_TOLERANCE_SECONDS", 300)
+# [analytics-ingest]
+# [analytics-import]
+# [analytics-rollups]
+# [analytics-dashboard]
+
 # --- Connectors -------------------------------------------------------------------------------
 # Every base URL comes from the environment so tests, staging and `make run` demos can point a
 # connector at a local server that speaks the platform's wire format.
