@@ -361,6 +361,9 @@ ANALYTICS_CURRENCY = env_str("ANALYTICS_CURRENCY", "USD")
 # Fanvue webhook signatures older than this are refused (replay protection).
 FANVUE_WEBHOOK_TOLERANCE_SECONDS = env_int("FANVUE_WEBHOOK_TOLERANCE_SECONDS", 300)
 # [analytics-ingest]
+# Metric sync measures publications published within this many days, each at most once per interval.
+ANALYTICS_METRICS_WINDOW_DAYS = env_int("ANALYTICS_METRICS_WINDOW_DAYS", 30)
+ANALYTICS_METRICS_INTERVAL_MINUTES = env_int("ANALYTICS_METRICS_INTERVAL_MINUTES", 25)
 # [analytics-import]
 # [analytics-rollups]
 # [analytics-dashboard]

@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("calendar/<int:creator_id>/<str:token>.ics", calendar_feed, name="scheduling_calendar_feed"),
+    path("hooks/", include("analytics.webhooks")),
     path("health/", health, name="health"),
     path("metrics", metrics_view, name="metrics"),
 ]
