@@ -1,1 +1,136 @@
-"""Admin registrations (filled in by this area)."""
+"""Admins for offers, tracking links, rollups, best hours, alert rules, report subscriptions and
+exchange rates, plus the per-creator analytics page.
+
+Rollups and posting hours are derived data: read-only here, recomputed by `analytics.rollups`.
+Rules and subscriptions without a creator are agency-wide; tenancy hides them from anyone who does
+not reach every creator, because a creator-less row is nobody's to see but the owner's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
+from django.urls import URLPattern, path
+from unfold.admin import ModelAdmin
+from unfold.decorators import display
+
+from accounts.admin_base import TenantModelAdmin
+from analytics import views
+from analytics.dashboard import money
+from analytics.models import AlertRule, DailyRollup, ExchangeRate, Offer, PostingHour, ReportSubscription, TrackingLink
+
+
+class ReadOnlyMixin:
+    """Rows that only a recompute may write."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+@admin.register(Offer)
+class OfferAdmin(TenantModelAdmin):
+    list_display = ["name", "creator", "account", "kind", "audience", "starts_at", "ends_at", "status"]
+    list_filter = ["status", "kind", "audience", "creator"]
+    list_select_related = ["creator", "account"]
+    search_fields = ["name"]
+    autocomplete_fields = ["creator", "account"]
+    ordering = ["-starts_at", "pk"]
+    # The offers task starts and ends them on the platform; a hand-set status would lie about that.
+    readonly_fields = ["status", "external_id", "last_error", "created_at"]
+
+
+@admin.register(TrackingLink)
+class TrackingLinkAdmin(TenantModelAdmin):
+    list_display = ["name", "creator", "campaign_source", "clicks", "subscribers", "revenue"]
+    list_filter = ["creator", "campaign_source"]
+    list_select_related = ["creator"]
+    search_fields = ["name", "campaign_source"]
+    autocomplete_fields = ["creator", "account"]
+    readonly_fields = ["clicks", "subscribers", "revenue_minor", "currency", "created_at"]
+
+    @display(description="Revenue", ordering="revenue_minor")
+    def revenue(self, obj: TrackingLink) -> str:
+        return f"{obj.revenue_minor / 100:,.2f} {obj.currency}".strip()
+
+
+@admin.register(DailyRollup)
+class DailyRollupAdmin(ReadOnlyMixin, TenantModelAdmin):
+    list_display = ["day", "creator", "platform", "net", "gross", "transactions", "new_subscribers",
+                    "churned_subscribers", "active_subscribers", "posts_published"]
+    list_filter = ["platform", "creator"]
+    list_select_related = ["creator"]
+    date_hierarchy = "day"
+    # Walks the (day) index; the changelist never sorts the whole table by an unindexed column.
+    ordering = ["-day", "creator", "platform"]
+
+    def get_urls(self) -> list[URLPattern]:
+        site = self.admin_site
+        return [path("dashboard/", site.admin_view(views.creator_dashboard), name="analytics_creator_dashboard"),
+                *super().get_urls()]
+
+    @display(description="Net", ordering="net_minor")
+    def net(self, obj: DailyRollup) -> str:
+        return money(obj.net_minor)
+
+    @display(description="Gross", ordering="gross_minor")
+    def gross(self, obj: DailyRollup) -> str:
+        return money(obj.gross_minor)
+
+
+@admin.register(PostingHour)
+class PostingHourAdmin(ReadOnlyMixin, TenantModelAdmin):
+    list_display = ["account", "weekday", "hour", "publications", "engagement", "computed_at"]
+    list_filter = ["weekday", "account__platform"]
+    list_select_related = ["account", "account__creator"]
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(TenantModelAdmin):
+    list_display = ["kind", "creator_or_all", "threshold", "window_days", "enabled", "last_evaluated_at"]
+    list_filter = ["kind", "enabled"]
+    list_select_related = ["creator"]
+    autocomplete_fields = ["creator"]
+    readonly_fields = ["last_evaluated_at", "created_at"]
+    fieldsets = [(None, {"fields": ["kind", "creator", "threshold", "window_days", "enabled"],
+                         "description": "Revenue drop and failure rate: threshold in %. Consent expiring: "
+                                        "threshold in days. Window: days averaged or counted."}),
+                 ("Evaluation", {"fields": ["last_evaluated_at", "created_at"]})]
+
+    @display(description="Creator")
+    def creator_or_all(self, obj: AlertRule) -> str:
+        return obj.creator.stage_name if obj.creator else "Every creator"
+
+
+@admin.register(ReportSubscription)
+class ReportSubscriptionAdmin(TenantModelAdmin):
+    list_display = ["user", "creator_or_agency", "period", "format", "active", "last_sent_for"]
+    list_filter = ["period", "format", "active"]
+    list_select_related = ["user", "creator"]
+    autocomplete_fields = ["user", "creator"]
+    readonly_fields = ["last_sent_for"]
+
+    @display(description="Scope")
+    def creator_or_agency(self, obj: ReportSubscription) -> str:
+        return obj.creator.stage_name if obj.creator else "Agency-wide"
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(ModelAdmin):
+    """Rates are agency data, not any creator's: model permissions alone decide who edits them."""
+
+    list_display = ["day", "currency", "rate", "source"]
+    list_filter = ["currency"]
+    search_fields = ["currency"]
+    ordering = ["-day", "currency"]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        return {"source": "manual"}
