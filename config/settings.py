@@ -366,6 +366,10 @@ ANALYTICS_METRICS_WINDOW_DAYS = env_int("ANALYTICS_METRICS_WINDOW_DAYS", 30)
 ANALYTICS_METRICS_INTERVAL_MINUTES = env_int("ANALYTICS_METRICS_INTERVAL_MINUTES", 25)
 # [analytics-import]
 # [analytics-rollups]
+# A fan is a whale from this lifetime net spend (agency minor units) even outside the top 5 %; 0 = top 5 % only.
+ANALYTICS_WHALE_MIN_SPEND_MINOR = env_int("ANALYTICS_WHALE_MIN_SPEND_MINOR", 0)
+# The nightly rollup also recomputes past days that received transactions recorded in this window.
+ANALYTICS_LATE_DATA_LOOKBACK_HOURS = env_int("ANALYTICS_LATE_DATA_LOOKBACK_HOURS", 48)
 # [analytics-dashboard]
 
 # --- Connectors -------------------------------------------------------------------------------

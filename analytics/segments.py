@@ -1,0 +1,131 @@
+"""Fan lifetime spend and segments, recomputed in bulk by the nightly rollup and by a rebuild.
+
+Lifetime spend is the sum of a fan's net amounts (refunds and chargebacks are negative) in the
+agency currency, each (currency, creator-local day) subtotal converted at that day's rate. The
+nightly run only recomputes the fans whose transactions were recorded or occurred since the last
+window, each from their whole history, so it stays exact without reading every transaction.
+
+Segments, evaluated at `now`, first matching rule wins:
+
+1. **churned** — no active subscription, and at least one subscription that has ended
+   (`ends_at` ≤ now). Active means `started_at` ≤ now and (`ends_at` empty or > now).
+2. **at_risk** — an active subscription with auto-renew off, or an active subscription while
+   `last_seen` is more than 30 days ago (subscribed but silent).
+3. **whale** — lifetime spend > 0 and among the top 5 % of the creator's paying fans by lifetime
+   spend (ties included), or lifetime spend ≥ `ANALYTICS_WHALE_MIN_SPEND_MINOR` when that is set.
+4. **new** — `first_seen` within the last 30 days.
+5. **regular** — everyone else.
+
+At-risk comes before whale on purpose: a big spender about to leave is the fan to call first.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, CharField, Count, Exists, Max, Min, OuterRef, Q, Sum, Value, When, Window
+from django.db.models.functions import CumeDist, TruncDate
+from django.utils import timezone
+
+from analytics.currency import RateBook, agency_currency
+from analytics.models import Fan, Subscription, Transaction
+
+RECENT_DAYS = 30
+WHALE_SHARE = Decimal("0.05")
+
+
+def refresh(creator_ids: Iterable[int] | None = None, now: datetime | None = None,
+            since: datetime | None = None) -> dict[str, int]:
+    """Lifetime spend of the fans touched since `since` (all fans when None), then every fan's
+    segment. Returns how many fans changed spend and how many changed segment."""
+    from analytics.rollups import creators_by_timezone
+
+    now = now or timezone.now()
+    groups = creators_by_timezone(creator_ids)
+    changed = 0
+    for tz_name, ids in groups.items():
+        changed += _refresh_spend(ZoneInfo(tz_name), ids, since)
+    all_ids = [pk for ids in groups.values() for pk in ids]
+    return {"spend_changed": changed, "segment_changed": assign_segments(all_ids, now)}
+
+
+def _refresh_spend(tz: ZoneInfo, ids: list[int], since: datetime | None) -> int:
+    fans = Fan.objects.filter(creator_id__in=ids)
+    if since is not None:
+        touched = (Transaction.objects.filter(creator_id__in=ids, fan__isnull=False)
+                   .filter(Q(created_at__gte=since) | Q(occurred_at__gte=since)).values("fan_id"))
+        fans = fans.filter(pk__in=touched)
+    txs = Transaction.objects.filter(fan_id__in=fans.values("pk"))
+    agency = agency_currency()
+    spend: dict[int, int] = defaultdict(int)
+    seen: dict[int, tuple[datetime, datetime]] = {}
+    for r in txs.values("fan_id").annotate(first=Min("occurred_at"), last=Max("occurred_at")).order_by():
+        seen[r["fan_id"]] = (r["first"], r["last"])
+    for r in txs.filter(currency=agency).values("fan_id").annotate(net=Sum("net_minor")).order_by():
+        spend[r["fan_id"]] += r["net"]
+    foreign = list(txs.exclude(currency=agency).annotate(d=TruncDate("occurred_at", tzinfo=tz))
+                   .values("fan_id", "currency", "d").annotate(net=Sum("net_minor")).order_by())
+    if foreign:
+        book = RateBook.load({r["currency"] for r in foreign})
+        for r in foreign:
+            spend[r["fan_id"]] += book.to_agency(r["net"], r["currency"], r["d"])
+    updates = []
+    for fan in fans.only("pk", "lifetime_spend_minor", "first_seen", "last_seen").iterator(chunk_size=5000):
+        total = spend.get(fan.pk, 0)
+        first, last = seen.get(fan.pk, (fan.first_seen, fan.last_seen))
+        first, last = min(first, fan.first_seen), max(last, fan.last_seen)
+        if (total, first, last) != (fan.lifetime_spend_minor, fan.first_seen, fan.last_seen):
+            fan.lifetime_spend_minor, fan.first_seen, fan.last_seen = total, first, last
+            updates.append(fan)
+    with transaction.atomic():
+        Fan.objects.bulk_update(updates, ["lifetime_spend_minor", "first_seen", "last_seen"], batch_size=1000)
+    return len(updates)
+
+
+def whale_thresholds(creator_ids: list[int]) -> dict[int, int]:
+    """Per creator, the smallest lifetime spend inside the top 5 % of paying fans."""
+    top = (Fan.objects.filter(creator_id__in=creator_ids, lifetime_spend_minor__gt=0)
+           .annotate(share=Window(CumeDist(), partition_by="creator_id", order_by="-lifetime_spend_minor"))
+           .filter(share__lte=WHALE_SHARE)
+           .values_list("creator_id", "lifetime_spend_minor"))
+    thresholds: dict[int, int] = {}
+    for creator_id, spend in top:
+        thresholds[creator_id] = min(spend, thresholds.get(creator_id, spend))
+    return thresholds
+
+
+def assign_segments(creator_ids: list[int], now: datetime) -> int:
+    """One UPDATE over the creators' fans with the rules of the module docstring."""
+    if not creator_ids:
+        return 0
+    recent = now - timedelta(days=RECENT_DAYS)
+    active = Subscription.objects.filter(fan_id=OuterRef("pk"), started_at__lte=now).filter(
+        Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+    ended = Subscription.objects.filter(fan_id=OuterRef("pk"), ends_at__lte=now)
+    whale = Q(pk__in=[])
+    for creator_id, threshold in whale_thresholds(creator_ids).items():
+        whale |= Q(creator_id=creator_id, lifetime_spend_minor__gte=threshold)
+    if settings.ANALYTICS_WHALE_MIN_SPEND_MINOR > 0:
+        whale |= Q(lifetime_spend_minor__gte=settings.ANALYTICS_WHALE_MIN_SPEND_MINOR)
+    whale &= Q(lifetime_spend_minor__gt=0)
+    S = Fan.Segment
+    segment = Case(
+        When(~Exists(active) & Exists(ended), then=Value(S.CHURNED)),
+        When(Exists(active.filter(auto_renew=False)) | (Exists(active) & Q(last_seen__lt=recent)),
+             then=Value(S.AT_RISK)),
+        When(whale, then=Value(S.WHALE)),
+        When(first_seen__gte=recent, then=Value(S.NEW)),
+        default=Value(S.REGULAR), output_field=CharField())
+    # Only rows whose segment changes are written, so a nightly run rewrites few fans.
+    return Fan.objects.filter(creator_id__in=creator_ids).exclude(segment=segment).update(segment=segment)
+
+
+def segment_counts(creator_id: int) -> dict[str, int]:
+    return dict(Fan.objects.filter(creator_id=creator_id).values_list("segment").annotate(n=Count("pk"))
+                .order_by())
