@@ -1,0 +1,14 @@
+"""Read-only analytics API: rollups, fans, subscriptions and transactions."""
+
+from __future__ import annotations
+
+from rest_framework.routers import BaseRouter
+
+
+def register(router: BaseRouter) -> None:
+    from analytics.api import views
+
+    router.register("rollups", views.DailyRollupViewSet, basename="rollup")
+    router.register("fans", views.FanViewSet, basename="fan")
+    router.register("subscriptions", views.SubscriptionViewSet, basename="subscription")
+    router.register("transactions", views.TransactionViewSet, basename="transaction")
