@@ -64,6 +64,20 @@ class PlatformAccount(models.Model):
     def __str__(self) -> str:
         return f"{self.get_platform_display()} @{self.handle}"
 
+    def clean(self) -> None:
+        """The platform policy table sets the ceiling; an account may only be stricter."""
+        from django.core.exceptions import ValidationError
+
+        from compliance.gate import PLATFORM_MAX_RATING
+
+        judged = (self.target_platform or "manual") if self.platform == Platform.MANUAL else self.platform
+        ceiling = PLATFORM_MAX_RATING.get(judged)
+        if ceiling is None:
+            raise ValidationError({"target_platform": f"{judged!r} is not in the platform policy table."})
+        if self.max_rating and not ceiling.allows(self.max_rating):
+            raise ValidationError({"max_rating": f"{judged} accepts at most {ceiling.value} content; an account "
+                                                 f"can only be stricter."})
+
 
 class Post(models.Model):
     tenant_field = "creator"

@@ -60,3 +60,19 @@ def test_a_person_resolves_unknown_outcomes_from_the_changelist(client, world): 
     client.post(url, {"action": "retry_unknown", "_selected_action": [other.pk]})
     other.refresh_from_db()
     assert other.status == S.UNKNOWN
+
+
+@pytest.mark.django_db
+def test_an_account_rating_can_only_be_stricter_than_the_platform(world):  # noqa: F811
+    from django.core.exceptions import ValidationError
+
+    from scheduling.models import PlatformAccount
+
+    insta = PlatformAccount(creator=world["a"], platform="instagram", handle="luna_ig", max_rating="explicit")
+    with pytest.raises(ValidationError) as refused:
+        insta.full_clean()
+    assert "max_rating" in refused.value.message_dict
+    insta.max_rating = "sfw"
+    insta.full_clean()
+    stricter = PlatformAccount(creator=world["a"], platform="fanvue", handle="luna_sfw", max_rating="suggestive")
+    stricter.full_clean()
