@@ -520,6 +520,10 @@ METRIC_FIELDS: dict[str, str] = {
 }
 
 
+# Metrics may take at most this share of an account's rate window per run; publishing keeps the rest.
+METRICS_BUDGET_SHARE = 0.5
+
+
 def snapshot_fields(raw: dict[str, Any]) -> dict[str, int]:
     fields: dict[str, int] = defaultdict(int)
     for name, value in (raw or {}).items():
@@ -546,9 +550,10 @@ def due_for_metrics(now: datetime) -> Iterable[Publication]:
 def sync_metrics(now: datetime | None = None) -> dict[str, int]:
     """Measure recent publications through each account's connector, within its rate budget.
 
-    The budget is the one publishing spends (scheduling.limits), so metrics never starve a post:
-    each account asks for as many requests as it has publications due and measures only what was
-    granted; the rest wait for the next run. A failing publication is counted and skipped; refused
+    The budget is the one publishing spends (scheduling.limits): each account asks for one request
+    per publication due, but never more than `METRICS_BUDGET_SHARE` of a window, so a post due in
+    the same window still finds requests left; it measures only what was granted and the rest
+    wait for the next run. A failing publication is counted and skipped; refused
     credentials mark the account for re-authorisation and end that account's turn. Snapshots are
     written with `taken_at=now`, so a rerun for the same instant adds nothing.
     """
@@ -570,7 +575,8 @@ def sync_metrics(now: datetime | None = None) -> dict[str, int]:
         except LookupError:
             stats["skipped"] += len(pubs)
             continue
-        granted, _ = limits.take_budget(account.pk, len(pubs), connector.limits)
+        wanted = min(len(pubs), max(1, int(connector.limits.requests_per_window * METRICS_BUDGET_SHARE)))
+        granted, _ = limits.take_budget(account.pk, wanted, connector.limits)
         stats["deferred"] += len(pubs) - granted
         if not granted:
             continue
