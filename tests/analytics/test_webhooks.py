@@ -230,3 +230,16 @@ def test_owner_rotates_a_secret_from_the_admin(client, hook, people):
     assert hook["receiver"].secret_encrypted != before
     shown = [str(m) for m in response.context["messages"]]
     assert any(ingest.receiver_secret(hook["receiver"]) in m for m in shown)
+
+
+def test_owner_opens_a_receiver_from_the_admin_with_the_platform_secret(client, people):
+    account = PlatformAccountFactory(creator=people["b"], handle="nova")
+    client.force_login(people["owner"])
+    response = client.post(reverse("admin:analytics_webhookreceiver_add"),
+                           {"account": account.pk, "signing_secret": "pasted-from-fanvue-0123456789"}, follow=True)
+    assert response.status_code == 200
+    receiver = WebhookReceiver.objects.get(account=account)
+    assert ingest.receiver_secret(receiver) == "pasted-from-fanvue-0123456789"
+    page = client.get(reverse("admin:analytics_webhookreceiver_change", args=[receiver.pk]))
+    assert reverse("analytics_fanvue_webhook", kwargs={"token": receiver.token}) in page.content.decode()
+    assert "pasted-from-fanvue" not in page.content.decode()
