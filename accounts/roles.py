@@ -14,7 +14,7 @@ from accounts.models import Role
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.MANAGER: (
         "accounts.view_creator", "accounts.change_creator", "accounts.view_membership",
-        "content.*", "scheduling.*", "analytics.view_*",
+        "content.*", "scheduling.*", "analytics.view_*", "analytics.add_transaction",
         "compliance.view_performer", "compliance.view_consentrecord", "notifications.*",
     ),
     Role.EDITOR: (
