@@ -9,7 +9,7 @@ dry run before anything is kept, so the admin never carries its own copy of the 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +24,7 @@ from django.db.models import Field, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from unfold.decorators import action, display
 from unfold.widgets import (
@@ -114,9 +115,21 @@ class StatementUploadForm(forms.Form):
 
 
 def _stage_upload(content: bytes, filename: str) -> str:
-    """Keep the file between preview and confirm in private storage: it names fans, so never media."""
+    """Keep the file between preview and confirm in private storage: it names fans, so never media.
+
+    Previews nobody confirmed would pile up; each new one removes those whose token has expired.
+    """
+    storage = storages["private"]
+    cutoff = timezone.now() - timedelta(seconds=IMPORT_TOKEN_MAX_AGE)
+    try:
+        stale = [name for name in storage.listdir(STAGING_DIR)[1]
+                 if storage.get_modified_time(f"{STAGING_DIR}/{name}") < cutoff]
+    except (FileNotFoundError, NotImplementedError):
+        stale = []
+    for name in stale:
+        storage.delete(f"{STAGING_DIR}/{name}")
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else "csv"
-    return storages["private"].save(f"{STAGING_DIR}/{uuid.uuid4().hex}.{extension[:8]}", ContentFile(content))
+    return storage.save(f"{STAGING_DIR}/{uuid.uuid4().hex}.{extension[:8]}", ContentFile(content))
 
 
 def _preview_rows(report: imports.ImportReport) -> tuple[list[dict[str, Any]], int]:

@@ -172,6 +172,22 @@ def test_malformed_rows_get_row_level_errors_and_good_rows_wait_for_confirmation
 
 
 @pytest.mark.django_db
+def test_previews_nobody_confirmed_are_cleaned_up(client, people, private_dir):  # noqa: F811
+    import os
+    import time
+
+    client.force_login(people["alice"])
+    data = {"creator": people["a"].pk, "statement_format": "generic", "platform": "fanvue"}
+    client.post(reverse(IMPORT_URL), {**data, "file": upload(statement_csv([MALFORMED[0]]))})
+    (abandoned,) = private_dir.rglob("*.csv")
+    old = time.time() - 2 * 3600
+    os.utime(abandoned, (old, old))
+    client.post(reverse(IMPORT_URL), {**data, "file": upload(statement_csv([MALFORMED[6]]))})
+    staged = list(private_dir.rglob("*.csv"))
+    assert len(staged) == 1 and staged[0] != abandoned
+
+
+@pytest.mark.django_db
 def test_a_file_with_only_errors_imports_nothing(client, people, private_dir):  # noqa: F811
     content = statement_csv([MALFORMED[1], MALFORMED[2], MALFORMED[3]])
     report = run(content, people["a"], commit=True)
