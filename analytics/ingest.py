@@ -42,6 +42,7 @@ import json
 import logging
 import re
 import secrets
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -50,7 +51,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -249,10 +250,26 @@ def _queue_rollup_if_late(creator: Creator, occurred_at: datetime) -> None:
     day = local_day(creator, occurred_at)
     if day >= local_day(creator, timezone.now()):
         return
+    # One task per creator for all the late days a transaction touched (a statement import of
+    # thousands of rows queues a handful of recomputes, not one per row).
+    pending: dict[int, set[date]] | None = getattr(_late_days, "pending", None)
+    # A rolled-back transaction (an import preview) drops its callback: start afresh then.
+    registered = any(entry[1] is _flush_late_days for entry in connection.run_on_commit)
+    if pending is None or not registered:
+        pending = _late_days.pending = {}
+        transaction.on_commit(_flush_late_days)
+    pending.setdefault(creator.pk, set()).add(day)
+
+
+_late_days = threading.local()
+
+
+def _flush_late_days() -> None:
     from analytics.tasks import rollup_days
 
-    creator_id = creator.pk
-    transaction.on_commit(lambda: rollup_days.delay(creator_id, [day.isoformat()]))
+    pending, _late_days.pending = getattr(_late_days, "pending", None) or {}, None
+    for creator_id, days in pending.items():
+        rollup_days.delay(creator_id, sorted(d.isoformat() for d in days))
 
 
 # --- Webhook receivers ----------------------------------------------------------------------------

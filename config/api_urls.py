@@ -3,6 +3,7 @@
 from rest_framework.routers import DefaultRouter
 
 from accounts.api import views as accounts_views
+from analytics import api as analytics_api
 from compliance.api import views as compliance_views
 from content.api import views as content_views
 from notifications import api as notifications_api
@@ -14,5 +15,6 @@ compliance_views.register(router)
 content_views.register(router)
 scheduling_api.register(router)
 notifications_api.register(router)
+analytics_api.register(router)
 
 urlpatterns = router.urls

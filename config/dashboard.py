@@ -35,6 +35,9 @@ def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[st
             "active": sum(1 for r in rows if r["creator"].status == Creator.Status.ACTIVE),
         },
     })
+    from analytics.dashboard import home_context
+
+    context.update(home_context(request))
     return context
 
 

@@ -47,13 +47,20 @@ def _may_open_board(user: Any) -> bool:
     return may_open_board(user)
 
 
+def _may_open_analytics(user: Any) -> bool:
+    from analytics.dashboard import may_open_dashboard
+
+    return may_open_dashboard(user)
+
+
 def _may_open_calendar(user: Any) -> bool:
     from scheduling.views_calendar import may_open_calendar
 
     return may_open_calendar(user)
 
 
-VIEW_PERMISSIONS = {"admin:scheduling_calendar": _may_open_calendar, "admin:compliance_board": _may_open_board}
+VIEW_PERMISSIONS = {"admin:scheduling_calendar": _may_open_calendar, "admin:compliance_board": _may_open_board,
+                    "admin:analytics_creator_dashboard": _may_open_analytics}
 
 GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
     ("Creators & team", [
@@ -90,8 +97,16 @@ GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
         ("Webhook deliveries", "outbox", "notifications.webhookdelivery"),
     ]),
     ("Analytics", [
+        ("Analytics dashboard", "monitoring", "admin:analytics_creator_dashboard"),
         ("Transactions", "payments", "analytics.transaction"),
         ("Fans", "favorite", "analytics.fan"),
+        ("Daily rollups", "table_chart", "analytics.dailyrollup"),
+        ("Best posting hours", "schedule", "analytics.postinghour"),
+        ("Offers", "sell", "analytics.offer"),
+        ("Tracking links", "link", "analytics.trackinglink"),
+        ("Alert rules", "notification_important", "analytics.alertrule"),
+        ("Report subscriptions", "forward_to_inbox", "analytics.reportsubscription"),
+        ("Exchange rates", "currency_exchange", "analytics.exchangerate"),
     ]),
     ("System", [
         ("Periodic tasks", "schedule", "django_celery_beat.periodictask"),
