@@ -14,7 +14,9 @@ from accounts.models import Role
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.MANAGER: (
         "accounts.view_creator", "accounts.change_creator", "accounts.view_membership",
-        "content.*", "scheduling.*", "analytics.view_*", "analytics.add_transaction",
+        "content.*", "scheduling.*", "analytics.view_*", "analytics.add_transaction", "analytics.change_fan",
+        "analytics.*_offer", "analytics.*_trackinglink", "analytics.*_alertrule", "analytics.*_reportsubscription",
+        "analytics.add_webhookreceiver", "analytics.change_webhookreceiver", "analytics.change_inboundevent",
         "compliance.view_performer", "compliance.view_consentrecord", "notifications.*",
     ),
     Role.EDITOR: (
@@ -33,7 +35,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "compliance.*", "content.view_*", "scheduling.view_*", "scheduling.change_takedowntask",
     ),
     Role.ANALYST: (
-        "accounts.view_creator", "analytics.view_*", "content.view_asset", "scheduling.view_*",
+        "accounts.view_creator", "analytics.view_*", "analytics.*_reportsubscription", "content.view_asset",
+        "scheduling.view_*",
     ),
 }
 
