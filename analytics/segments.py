@@ -25,14 +25,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, CharField, Count, Exists, Max, Min, OuterRef, Q, Sum, Value, When, Window
-from django.db.models.functions import CumeDist, TruncDate
+from django.db.models.functions import CumeDist
 from django.utils import timezone
 
+from accounts.models import Creator
 from analytics.currency import RateBook, agency_currency
 from analytics.models import Fan, Subscription, Transaction
 
@@ -44,21 +44,22 @@ def refresh(creator_ids: Iterable[int] | None = None, now: datetime | None = Non
             since: datetime | None = None) -> dict[str, int]:
     """Lifetime spend of the fans touched since `since` (all fans when None), then every fan's
     segment. Returns how many fans changed spend and how many changed segment."""
-    from analytics.rollups import creators_by_timezone
-
     now = now or timezone.now()
-    groups = creators_by_timezone(creator_ids)
-    changed = 0
-    for tz_name, ids in groups.items():
-        changed += _refresh_spend(ZoneInfo(tz_name), ids, since)
-    all_ids = [pk for ids in groups.values() for pk in ids]
-    return {"spend_changed": changed, "segment_changed": assign_segments(all_ids, now)}
+    creators = Creator.objects.all() if creator_ids is None else Creator.objects.filter(pk__in=list(creator_ids))
+    ids = list(creators.order_by("pk").values_list("pk", flat=True))
+    return {"spend_changed": refresh_spend(ids, since), "segment_changed": assign_segments(ids, now)}
 
 
-def _refresh_spend(tz: ZoneInfo, ids: list[int], since: datetime | None) -> int:
-    fans = Fan.objects.filter(creator_id__in=ids)
+def refresh_spend(creator_ids: list[int], since: datetime | None = None) -> int:
+    """Recompute lifetime spend, first and last seen of the creators' fans that have transactions
+    recorded or occurring since `since` (every fan when None), each from their whole history.
+    Foreign money is grouped by fan, currency and the creator's local day, converted once per
+    group; one query for all timezones (see `rollups.LocalDate`)."""
+    from analytics.rollups import LocalDate
+
+    fans = Fan.objects.filter(creator_id__in=creator_ids)
     if since is not None:
-        touched = (Transaction.objects.filter(creator_id__in=ids, fan__isnull=False)
+        touched = (Transaction.objects.filter(creator_id__in=creator_ids, fan__isnull=False)
                    .filter(Q(created_at__gte=since) | Q(occurred_at__gte=since)).values("fan_id"))
         fans = fans.filter(pk__in=touched)
     txs = Transaction.objects.filter(fan_id__in=fans.values("pk"))
@@ -69,12 +70,11 @@ def _refresh_spend(tz: ZoneInfo, ids: list[int], since: datetime | None) -> int:
         seen[r["fan_id"]] = (r["first"], r["last"])
     for r in txs.filter(currency=agency).values("fan_id").annotate(net=Sum("net_minor")).order_by():
         spend[r["fan_id"]] += r["net"]
-    foreign = list(txs.exclude(currency=agency).annotate(d=TruncDate("occurred_at", tzinfo=tz))
-                   .values("fan_id", "currency", "d").annotate(net=Sum("net_minor")).order_by())
-    if foreign:
-        book = RateBook.load({r["currency"] for r in foreign})
-        for r in foreign:
-            spend[r["fan_id"]] += book.to_agency(r["net"], r["currency"], r["d"])
+    foreign = (txs.exclude(currency=agency).annotate(d=LocalDate("occurred_at", "creator__timezone"))
+               .values("fan_id", "currency", "d").annotate(net=Sum("net_minor")).order_by())
+    book = RateBook.load(txs.exclude(currency=agency).order_by().values_list("currency", flat=True).distinct())
+    for r in foreign.iterator(chunk_size=20000):
+        spend[r["fan_id"]] += book.to_agency(r["net"], r["currency"], r["d"])
     updates = []
     for fan in fans.only("pk", "lifetime_spend_minor", "first_seen", "last_seen").iterator(chunk_size=5000):
         total = spend.get(fan.pk, 0)

@@ -282,3 +282,17 @@ def test_rebuild_equals_day_by_day(alpha, creators) -> None:
     assert snapshot_rows() == rebuilt
     call_command("analytics_rebuild", "--creator", str(alpha.pk), verbosity=0)
     assert snapshot_rows(alpha.pk) == [r for r in rebuilt if r["creator_id"] == alpha.pk]
+
+
+def test_late_days_use_each_creators_own_day(alpha, creators) -> None:
+    beta = creators[1]
+    beta.timezone = "America/New_York"
+    beta.save()
+    instant = datetime(2026, 5, 11, 23, 30, tzinfo=UTC)  # 01:30 on the 12th in Paris, 19:30 on the 11th in New York
+    f.tx(alpha, instant, 100)
+    f.tx(beta, instant, 100)
+    since = instant - timedelta(days=1)
+    before = {alpha.pk: date(2026, 5, 20), beta.pk: date(2026, 5, 20)}
+    assert rollups.late_days(since, before) == {alpha.pk: [date(2026, 5, 12)], beta.pk: [date(2026, 5, 11)]}
+    assert rollups.late_days(since, {alpha.pk: date(2026, 5, 12), beta.pk: date(2026, 5, 12)}) == {
+        beta.pk: [date(2026, 5, 11)]}
