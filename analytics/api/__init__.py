@@ -1,4 +1,4 @@
-"""Read-only analytics API: rollups, fans, subscriptions and transactions."""
+"""Analytics API: rollups, fans, subscriptions and transactions (read), webhook receivers."""
 
 from __future__ import annotations
 
@@ -12,3 +12,4 @@ def register(router: BaseRouter) -> None:
     router.register("fans", views.FanViewSet, basename="fan")
     router.register("subscriptions", views.SubscriptionViewSet, basename="subscription")
     router.register("transactions", views.TransactionViewSet, basename="transaction")
+    router.register("webhook-receivers", views.WebhookReceiverViewSet, basename="webhook-receiver")
