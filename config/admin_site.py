@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import URLPattern, path
 from unfold.sites import UnfoldAdminSite
 
@@ -10,6 +12,13 @@ class AtelierAdminSite(UnfoldAdminSite):
     site_title = "Atelier"
     site_header = "Atelier"
     index_title = "Dashboard"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from config.admin_export import export_as_csv
+
+        # Every changelist can be exported (tenancy re-applied, the export audited).
+        self.add_action(export_as_csv, "export_as_csv")
 
     def extra_urls(self) -> list[URLPattern]:
         from accounts import views as account_views

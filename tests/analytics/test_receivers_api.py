@@ -47,3 +47,13 @@ def test_other_creators_accounts_and_receivers_are_out_of_reach(people, accounts
     assert api.post("/api/v1/webhook-receivers/", {"account_id": accounts["b"].pk}, format="json").status_code == 400
     assert api.get(f"/api/v1/webhook-receivers/{theirs.pk}/").status_code == 404
     assert api.post(f"/api/v1/webhook-receivers/{theirs.pk}/rotate-secret/", {}, format="json").status_code == 404
+
+
+@pytest.mark.django_db
+def test_any_changelist_exports_to_csv_within_reach(client, people, accounts):
+    client.force_login(people["alice"])
+    response = client.post("/admin/scheduling/platformaccount/",
+                           {"action": "export_as_csv", "_selected_action": [accounts["a"].pk, accounts["b"].pk]})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    body = b"".join(response.streaming_content).decode()
+    assert "luna_fv" in body and "nova_fv" not in body
