@@ -137,7 +137,9 @@ class Transaction(models.Model):
                                    name="transaction_net_is_gross_minus_fee"),
         ]
         indexes = [models.Index(fields=["creator", "occurred_at"]), models.Index(fields=["occurred_at"]),
-                   models.Index(fields=["fan", "occurred_at"])]
+                   models.Index(fields=["fan", "occurred_at"]),
+                   # The nightly run finds late data and recently active fans by arrival time.
+                   models.Index(fields=["created_at"], name="transaction_created_at")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.gross_minor / 100:.2f} {self.currency}"

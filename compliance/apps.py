@@ -6,10 +6,12 @@ class ComplianceConfig(AppConfig):
     verbose_name = "Compliance"
 
     def ready(self) -> None:
+        from compliance.models import CreatorPerformer
         from config.beat import BeatEntry, register
-        from config.dashboard_counts import DASHBOARD_COUNTS
+        from config.dashboard_counts import DASHBOARD_COUNTS, per_creator
 
-        DASHBOARD_COUNTS.append(("Performers", lambda creator: creator.performer_links.count()))
+        DASHBOARD_COUNTS.append(
+            ("Performers", per_creator(lambda ids: CreatorPerformer.objects.filter(creator_id__in=ids))))
 
         register(
             BeatEntry("expire consents", "compliance.tasks.expire_consents", crontab={"minute": "5"}),

@@ -21,11 +21,13 @@ def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[st
         )
         .order_by("stage_name")
     )
+    creators = list(creators)
+    domain = _domain_counts([c.pk for c in creators])
     rows = []
     for creator in creators:
         row = {"creator": creator, "counts": {"Staff": creator.staff_count, "Managers": creator.manager_count}}
-        for label, count in _domain_counts(creator).items():
-            row["counts"][label] = count
+        for label, counts in domain.items():
+            row["counts"][label] = counts.get(creator.pk, 0)
         rows.append(row)
     context.update({
         "creator_rows": rows,
@@ -41,11 +43,11 @@ def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[st
     return context
 
 
-def _domain_counts(creator: Creator) -> dict[str, int]:
-    """Counts contributed by the domain apps; each registers in DASHBOARD_COUNTS as it grows."""
+def _domain_counts(creator_ids: list[int]) -> dict[str, dict[int, int]]:
+    """Counts contributed by the domain apps (each registers in DASHBOARD_COUNTS), one query each."""
     from config.dashboard_counts import DASHBOARD_COUNTS
 
-    return {label: fn(creator) for label, fn in DASHBOARD_COUNTS}
+    return {label: fn(creator_ids) for label, fn in DASHBOARD_COUNTS} if creator_ids else {}
 
 
 def environment_callback(request: HttpRequest) -> list[str] | None:

@@ -6,9 +6,10 @@ class ContentConfig(AppConfig):
     verbose_name = "Content"
 
     def ready(self) -> None:
-        from config.dashboard_counts import DASHBOARD_COUNTS
+        from config.dashboard_counts import DASHBOARD_COUNTS, per_creator
+        from content.models import Asset
 
         DASHBOARD_COUNTS.extend([
-            ("Assets", lambda creator: creator.assets.exclude(status="archived").count()),
-            ("In review", lambda creator: creator.assets.filter(status="in_review").count()),
+            ("Assets", per_creator(lambda ids: Asset.objects.filter(creator_id__in=ids).exclude(status="archived"))),
+            ("In review", per_creator(lambda ids: Asset.objects.filter(creator_id__in=ids, status="in_review"))),
         ])
