@@ -264,7 +264,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"PublicationStatusEnum": "scheduling.models.Publication.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "PublicationStatusEnum": "scheduling.models.Publication.Status",
+        "PlatformEnum": "scheduling.models.Platform",
+        "SourcePlatformEnum": "analytics.models.SOURCE_PLATFORMS",
+    },
 }
 
 # --- Observability -----------------------------------------------------------------------------
