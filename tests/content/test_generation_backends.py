@@ -330,6 +330,12 @@ def test_openai_image_urls_are_fetched_without_the_api_key(openai):
     assert result.images == openai.served
 
 
+def test_openai_image_url_with_an_unusable_scheme_is_a_backend_error(openai):
+    openai.fail_next("POST", r"/v1/images/generations", Reply(200, {"created": 1, "data": [{"url": "ftp://x/y.png"}]}))
+    with openai_backend(openai, model="dall-e-3") as backend, pytest.raises(BackendError, match="UnsupportedProtocol"):
+        backend.generate_images(ImageRequest("x"))
+
+
 def test_openai_error_json_becomes_backend_error_with_its_message(openai):
     with pytest.raises(BackendError, match=r"Invalid value: '1000x1000'.*\(invalid_value\)") as caught:
         openai_backend(openai).generate_images(ImageRequest("x", width=1000, height=1000))

@@ -211,6 +211,12 @@ class HttpBackend:
     def close(self) -> None:
         self.http.close()
 
+    def __enter__(self) -> HttpBackend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def generate_images(self, req: ImageRequest) -> ImageResult:
         raise NotImplementedError(f"The {self.kind} backend does not generate images.")
 
@@ -257,6 +263,10 @@ class HttpBackend:
             if submitted:
                 raise BackendTimeout(message + " The work may still be running.") from exc
             raise BackendUnavailable(message) from exc
+        except httpx.HTTPError as exc:
+            # Bad URL scheme, redirect loops, undecodable bodies: retrying the same call won't help.
+            raise BackendError(f"The {self.kind} backend at {self.config.host} could not be used "
+                               f"({exc.__class__.__name__}).") from exc
         if response.status_code >= 400:
             raise self.failure(response)
         return response
