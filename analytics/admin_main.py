@@ -122,6 +122,25 @@ class ReportSubscriptionAdmin(TenantModelAdmin):
     def creator_or_agency(self, obj: ReportSubscription) -> str:
         return obj.creator.stage_name if obj.creator else "Agency-wide"
 
+    # Owners subscribe anyone, agency-wide included; everyone else subscribes themselves to a creator.
+    def get_queryset(self, request: HttpRequest) -> Any:
+        qs = super().get_queryset(request)
+        return qs if request.user.is_superuser else qs.filter(user=request.user)
+
+    def get_exclude(self, request: HttpRequest, obj: Model | None = None) -> Any:
+        return None if request.user.is_superuser else ["user"]
+
+    def get_form(self, request: HttpRequest, obj: Model | None = None, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, **kwargs)
+        if not request.user.is_superuser and "creator" in form.base_fields:
+            form.base_fields["creator"].required = True
+        return form
+
+    def save_model(self, request: HttpRequest, obj: ReportSubscription, form: Any, change: bool) -> None:
+        if not request.user.is_superuser:
+            obj.user = request.user
+        super().save_model(request, obj, form, change)
+
 
 @admin.register(ExchangeRate)
 class ExchangeRateAdmin(ModelAdmin):

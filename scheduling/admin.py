@@ -46,6 +46,9 @@ class QueueSlotInline(TenantInline):
 @admin.register(PlatformAccount)
 class PlatformAccountAdmin(TenantModelAdmin):
     list_display = ["handle", "platform", "creator", "state", "token_expires_at", "max_rating"]
+
+    def save_model(self, request: HttpRequest, obj: PlatformAccount, form: Any, change: bool) -> None:
+        services.save_account(obj, actor=request.user)
     list_filter = ["platform", "state", "creator"]
     search_fields = ["handle", "creator__stage_name"]
     list_select_related = ["creator"]

@@ -72,6 +72,42 @@ def account_ref(account: PlatformAccount, *, purpose: str, actor: Any = None) ->
                       credentials=read_credentials(account, purpose=purpose, actor=actor))
 
 
+ACCOUNT_EXISTS = "This creator already has this account."
+
+
+def initial_state(platform: str) -> str:
+    """A manual export needs no tokens; every other platform is unusable until someone authorises it."""
+    return PlatformAccount.State.CONNECTED if platform == "manual" else PlatformAccount.State.NEEDS_REAUTH
+
+
+def save_account(account: PlatformAccount, *, actor: Any = None) -> PlatformAccount:
+    """Create or update a platform account (admin and API): policy ceiling checked, one account per
+    creator × platform × handle, audited."""
+    from django.db import IntegrityError
+
+    creating = account.pk is None
+    account.full_clean(exclude=["creator"], validate_unique=False)
+    clash = PlatformAccount.objects.filter(creator_id=account.creator_id, platform=account.platform,
+                                           handle=account.handle).exclude(pk=account.pk)
+    if clash.exists():
+        raise ValidationError({"handle": ACCOUNT_EXISTS})
+    before = {} if creating else dict(PlatformAccount.objects.filter(pk=account.pk).values(
+        "handle", "state", "max_rating", "options", "target_platform", "external_id").first() or {})
+    try:
+        with transaction.atomic():
+            account.save()
+            if creating:
+                audit.record("platform_account.created", account, actor=actor,
+                             changes={"platform": account.platform, "handle": account.handle})
+            else:
+                changed = sorted(f for f, v in before.items() if getattr(account, f) != v)
+                audit.record("platform_account.updated", account, actor=actor,
+                             changes={"fields": changed, "state": account.state})
+    except IntegrityError as exc:  # a concurrent twin got in after the check
+        raise ValidationError({"handle": ACCOUNT_EXISTS}) from exc
+    return account
+
+
 def mark_needs_reauth(account: PlatformAccount, message: str) -> None:
     updated = PlatformAccount.objects.filter(pk=account.pk).exclude(
         state=PlatformAccount.State.NEEDS_REAUTH).update(state=PlatformAccount.State.NEEDS_REAUTH,

@@ -18,9 +18,9 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from compliance.gate import PLATFORM_MAX_RATING, Rating
+from compliance.gate import Rating
 from scheduling import services
-from scheduling.models import Platform, PlatformAccount, Post, Publication, QueueSlot
+from scheduling.models import PlatformAccount, Post, Publication, QueueSlot
 
 DUE_TIME_HELP = ("ISO 8601. With an offset (`2026-12-24T19:00:00Z`, `…+01:00`) it is that instant; without "
                  "one (`2026-12-24T20:00`) it is the creator's local time. A local time skipped by a DST jump "
@@ -29,11 +29,6 @@ DUE_TIME_HELP = ("ISO 8601. With an offset (`2026-12-24T19:00:00Z`, `…+01:00`)
 
 def local_iso(at: datetime | None, tz_name: str) -> str | None:
     return at.astimezone(ZoneInfo(tz_name or "UTC")).isoformat() if at else None
-
-
-def gate_platform(platform: str, target_platform: str) -> str:
-    """The platform the compliance policy judges: a manual export is judged where a person uploads it."""
-    return (target_platform or "manual") if platform == Platform.MANUAL else platform
 
 
 def parse_due_time(value: str, tz_name: str) -> datetime:
@@ -94,15 +89,7 @@ class PlatformAccountSerializer(serializers.ModelSerializer):
             for field in ("creator_id", "platform"):
                 if field in attrs and attrs[field] != getattr(instance, field):
                     errors[field.removesuffix("_id")] = "An account stays with its creator and platform."
-        platform = attrs.get("platform", instance.platform if instance else "")
-        target = attrs.get("target_platform", instance.target_platform if instance else "")
-        judged = gate_platform(platform, target)
-        ceiling = PLATFORM_MAX_RATING.get(judged)
-        if ceiling is None:
-            errors["target_platform"] = (f"{judged!r} is not in the platform policy table; use one of "
-                                         f"{', '.join(sorted(PLATFORM_MAX_RATING))}.")
-        elif attrs.get("max_rating") and not ceiling.allows(attrs["max_rating"]):
-            errors["max_rating"] = f"{judged} accepts at most {ceiling.value} content; an account can only be stricter."
+        # The rating ceiling is the model's own rule (PlatformAccount.clean), checked on save.
         if errors:
             raise serializers.ValidationError(errors)
         return attrs

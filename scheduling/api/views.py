@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from accounts import audit, tenancy
+from accounts import tenancy
 from accounts.api.viewsets import TenantModelViewSet, TenantViewSetMixin, principal_of
 from compliance.gate import Verdict
 from config.api import CursorPagination
@@ -100,39 +100,26 @@ class PlatformAccountViewSet(TenantModelViewSet):
     filterset_class = PlatformAccountFilterSet
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
-    def _ensure_unique(self, creator_id: int, platform: str, handle: str, pk: int | None) -> None:
-        clash = PlatformAccount.objects.filter(creator_id=creator_id, platform=platform, handle=handle)
-        if clash.exclude(pk=pk).exists():
-            raise exceptions.ValidationError({"handle": ["This creator already has this account."]})
+    def _save(self, account: PlatformAccount) -> None:
+        try:
+            services.save_account(account, actor=principal_of(self.request))
+        except DjangoValidationError as exc:
+            raise exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) \
+                from None
 
     def perform_create(self, serializer: BaseSerializer) -> None:
         data = serializer.validated_data
         self.ensure_creator_writable(data["creator_id"], PlatformAccount)
-        self._ensure_unique(data["creator_id"], data["platform"], data["handle"], None)
-        # A manual export needs no tokens; every other platform is unusable until someone authorises it.
-        default = (PlatformAccount.State.CONNECTED if data["platform"] == "manual"
-                   else PlatformAccount.State.NEEDS_REAUTH)
-        try:
-            with transaction.atomic():
-                account = serializer.save(state=data.get("state") or default)
-                audit.record("platform_account.created", account, actor=principal_of(self.request),
-                             changes={"platform": account.platform, "handle": account.handle})
-        except IntegrityError as exc:  # a concurrent twin got in after the check
-            raise exceptions.ValidationError({"handle": ["This creator already has this account."]}) from exc
+        account = PlatformAccount(**data)
+        account.state = data.get("state") or services.initial_state(account.platform)
+        self._save(account)
+        serializer.instance = account
 
     def perform_update(self, serializer: BaseSerializer) -> None:
         account: PlatformAccount = serializer.instance
-        data = serializer.validated_data
-        self._ensure_unique(account.creator_id, account.platform, data.get("handle", account.handle), account.pk)
-        before = {field: getattr(account, field) for field in data}
-        try:
-            with transaction.atomic():
-                account = serializer.save()
-                changed = sorted(f for f in data if before[f] != getattr(account, f))
-                audit.record("platform_account.updated", account, actor=principal_of(self.request),
-                             changes={"fields": changed, "state": account.state})
-        except IntegrityError as exc:
-            raise exceptions.ValidationError({"handle": ["This creator already has this account."]}) from exc
+        for field, value in serializer.validated_data.items():
+            setattr(account, field, value)
+        self._save(account)
 
 
 @extend_schema_view(

@@ -57,3 +57,17 @@ def test_any_changelist_exports_to_csv_within_reach(client, people, accounts):
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     body = b"".join(response.streaming_content).decode()
     assert "luna_fv" in body and "nova_fv" not in body
+
+
+@pytest.mark.django_db
+def test_a_manager_subscribes_only_themselves_and_only_to_a_creator(client, people):
+    from analytics.models import ReportSubscription
+
+    client.force_login(people["alice"])
+    url = "/admin/analytics/reportsubscription/add/"
+    agency = client.post(url, {"period": "daily", "format": "csv", "active": "on"})
+    assert agency.status_code == 200 and not ReportSubscription.objects.exists()  # creator required
+    client.post(url, {"creator": people["a"].pk, "period": "daily", "format": "csv", "active": "on",
+                      "user": people["owner"].pk})
+    sub = ReportSubscription.objects.get()
+    assert sub.user == people["alice"] and sub.creator == people["a"]
