@@ -338,6 +338,29 @@ CONTENT_LIMITS = {
 }
 FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR", "") or None
 
+# --- AI studio ---------------------------------------------------------------------------------------
+# C2PA signing: the agency's certificate chain (leaf first, PEM) and its private key. Unset with DEBUG on,
+# a development CA is created under var/c2pa-dev on first use; unset with DEBUG off, image jobs fail
+# with a clear message rather than producing unlabelled AI images.
+C2PA_SIGNING_CERT_CHAIN = env_str("C2PA_SIGNING_CERT_CHAIN", "") or ""
+C2PA_SIGNING_KEY = env_str("C2PA_SIGNING_KEY", "") or ""
+C2PA_SIGNING_ALG = env_str("C2PA_SIGNING_ALG", "es256") or "es256"
+C2PA_TIMESTAMP_URL = env_str("C2PA_TIMESTAMP_URL", "") or ""
+# Extra trust anchors (PEM file) for validating manifests; the dev CA is trusted in DEBUG.
+C2PA_TRUST_ANCHORS = env_str("C2PA_TRUST_ANCHORS", "") or ""
+# Backends from the environment (kept in sync with admin rows marked "from environment").
+GENERATION_IMAGE_KIND = env_str("GENERATION_IMAGE_KIND", "comfyui") or "comfyui"
+GENERATION_IMAGE_URL = env_str("GENERATION_IMAGE_URL", "") or ""
+GENERATION_IMAGE_MODEL = env_str("GENERATION_IMAGE_MODEL", "") or ""
+GENERATION_IMAGE_API_KEY = env_str("GENERATION_IMAGE_API_KEY", "") or ""
+GENERATION_TEXT_URL = env_str("GENERATION_TEXT_URL", "") or ""
+GENERATION_TEXT_MODEL = env_str("GENERATION_TEXT_MODEL", "") or ""
+GENERATION_TEXT_API_KEY = env_str("GENERATION_TEXT_API_KEY", "") or ""
+# A backend that refused the connection is retried this many times (backoff with jitter) before the job fails.
+GENERATION_MAX_RETRIES = env_int("GENERATION_MAX_RETRIES", 4)
+# Caption suggestions in the post form wait this long for a text model, then fall back to templates.
+GENERATION_CAPTION_TIMEOUT_SECONDS = env_int("GENERATION_CAPTION_TIMEOUT_SECONDS", 20)
+
 # --- Scheduling ----------------------------------------------------------------------------------
 SCHEDULING_CLAIM_BATCH = env_int("SCHEDULING_CLAIM_BATCH", 500)
 SCHEDULING_LEASE_SECONDS = env_int("SCHEDULING_LEASE_SECONDS", 300)

@@ -218,6 +218,8 @@ def suggest(
     count: int = 3,
     generator: Generator | None = None,
     extra_terms: Iterable[str] = (),
+    own_templates: Sequence[Mapping[str, Any]] = (),
+    own_hashtag_sets: Sequence[Mapping[str, Any]] = (),
 ) -> Suggestions:
     """Up to ``count`` distinct caption suggestions for one post.
 
@@ -225,6 +227,10 @@ def suggest(
     it raises :class:`PromptRefused`. A generator that raises :class:`GeneratorUnavailable` falls back to
     templates, with a note. Each returned variant has passed the hard-block screening in its final form;
     ``extra_terms`` are the agency's own terms, checked on top of the built-in lists.
+
+    ``own_templates`` (``{"text", "tones"}``) and ``own_hashtag_sets`` (``{"match", "tags"}``, an empty
+    ``match`` meaning always) are the agency's own, already chosen for this platform and language; they come
+    before the built-in ones.
     """
     rules = _rules(platform)
     if count < 1:
@@ -234,6 +240,8 @@ def suggest(
     _refuse_blocked_prompt(topic, persona_voice, variables, extra)
 
     used_language, data = _language_data(language)
+    if own_templates or own_hashtag_sets:
+        data = _with_own(data, rules.platform, own_templates, own_hashtag_sets)
     notes: list[str] = []
     if used_language != (language or "").replace("_", "-").split("-")[0].lower():
         notes.append(f"No caption templates in {language!r}; suggestions are in English.")
@@ -303,6 +311,24 @@ def _refuse_blocked_prompt(topic: str, voice: str, variables: Mapping[str, str],
 # --- offline path ---------------------------------------------------------------------------------------
 
 
+def _with_own(
+    data: Mapping[str, Any],
+    platform: str,
+    templates: Sequence[Mapping[str, Any]],
+    hashtag_sets: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """The language data with the agency's templates and hashtag sets placed first (copied, not mutated)."""
+    own = [{"text": str(t["text"]), "tones": list(t.get("tones") or ()), "own": True} for t in templates]
+    merged_templates = {**data["templates"], platform: own + list(_per_platform(data["templates"], platform) or [])}
+    hashtags = dict(data["hashtags"])
+    topics = {f"own-{i}": {"match": list(h["match"]), "tags": list(h["tags"]), "own": True}
+              for i, h in enumerate(hashtag_sets) if h.get("match")}
+    hashtags["topics"] = {**topics, **hashtags.get("topics", {})}
+    always = [tag for h in hashtag_sets if not h.get("match") for tag in h["tags"]]
+    hashtags["own_generic"] = always
+    return {**data, "templates": merged_templates, "hashtags": hashtags}
+
+
 def _seed(platform: str, language: str, voice: str, topic: str, variables: Mapping[str, str], ai: bool) -> int:
     """Same request, same suggestions: an editor who asks twice should not see the list reshuffle."""
     key = json.dumps([platform, language, voice, topic, sorted(variables.items()), ai], ensure_ascii=False)
@@ -342,8 +368,10 @@ def _template_bodies(
     rng.shuffle(preferred)
     rng.shuffle(others)
     rng.shuffle(ctas)
+    ordered = preferred + others
+    ordered = [t for t in ordered if t.get("own")] + [t for t in ordered if not t.get("own")]
     bodies = []
-    for i, template in enumerate(preferred + others):
+    for i, template in enumerate(ordered):
         filled = {**values}
         filled.setdefault("cta", ctas[i % len(ctas)])
         text = template["text"].format_map(filled)
@@ -380,15 +408,17 @@ def _hashtags(
         return []
     topic_words = set(re.findall(r"\w+", topic.casefold()))
     matched: list[str] = []
+    own_matched: list[str] = []
     for group in data["hashtags"].get("topics", {}).values():
         if topic_words & {m.casefold() for m in group.get("match", ())}:
-            matched.extend(group["tags"])
+            (own_matched if group.get("own") else matched).extend(group["tags"])
     generic = list(_per_platform(data["hashtags"].get("generic", {}), rules.platform) or [])
+    own_generic = list(data["hashtags"].get("own_generic", ()))
     rng.shuffle(matched)
     rng.shuffle(generic)
     taken: dict[str, str] = {}
     disclosed = {t.casefold() for t in present}
-    for tag in [*own, _hashtag_of(topic), *matched, *generic]:
+    for tag in [*own, *own_matched, _hashtag_of(topic), *own_generic, *matched, *generic]:
         tag = tag.lstrip("#")
         if tag and tag.casefold() not in taken and tag.casefold() not in disclosed:
             taken[tag.casefold()] = tag

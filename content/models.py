@@ -226,3 +226,310 @@ class CollectionItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.collection} #{self.position}"
+
+
+# --- AI studio -----------------------------------------------------------------------------------
+
+CAPTION_PLATFORMS = [("fanvue", "Fanvue"), ("x", "X"), ("reddit", "Reddit"), ("telegram", "Telegram"),
+                     ("bluesky", "Bluesky"), ("instagram", "Instagram")]
+
+
+class GenerationBackend(models.Model):
+    """One model endpoint the studio may call. Agency-wide: creators share the agency's GPUs and keys.
+
+    Rows come from admin, or from environment variables (``managed_by_env``), which win on every start so
+    that a deployment's configuration cannot drift from what its operators set.
+    """
+
+    class Kind(models.TextChoices):
+        COMFYUI = "comfyui", "ComfyUI"
+        A1111 = "a1111", "Automatic1111 / Forge"
+        OPENAI = "openai", "OpenAI-compatible (Ollama, vLLM, llama.cpp, OpenAI)"
+
+    class Purpose(models.TextChoices):
+        IMAGES = "images", "Images"
+        TEXT = "text", "Text (captions, hashtags)"
+
+    tenant_field = None
+
+    name = models.CharField(max_length=80, unique=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    purpose = models.CharField(max_length=8, choices=Purpose.choices, default=Purpose.IMAGES)
+    base_url = models.CharField(max_length=300, help_text="e.g. http://127.0.0.1:8188 for ComfyUI, "
+                                                          "http://127.0.0.1:11434/v1 for Ollama.")
+    api_key_encrypted = models.TextField(blank=True, editable=False)
+    model = models.CharField(max_length=200, blank=True, help_text="Checkpoint or model name.")
+    options = models.JSONField(default=dict, blank=True,
+                               help_text="Backend-specific settings, e.g. the ComfyUI workflow (API format).")
+    timeout_seconds = models.PositiveIntegerField(default=300)
+    max_concurrency = models.PositiveSmallIntegerField(
+        default=1, help_text="Jobs run at once on this backend; others wait in the queue.")
+    cost_per_image_minor = models.PositiveIntegerField(default=0, help_text="Minor units (cents) per image.")
+    cost_per_mtok_in_minor = models.PositiveIntegerField(default=0,
+                                                         help_text="Minor units per million input tokens.")
+    cost_per_mtok_out_minor = models.PositiveIntegerField(default=0,
+                                                          help_text="Minor units per million output tokens.")
+    cost_per_hour_minor = models.PositiveIntegerField(default=0,
+                                                      help_text="Minor units per hour of generation (own GPUs).")
+    currency = models.CharField(max_length=3, default="USD")
+    enabled = models.BooleanField(default=True)
+    is_default = models.BooleanField(default=False, help_text="Used when a job or template names no backend.")
+    managed_by_env = models.BooleanField(default=False, editable=False)
+    last_health_ok = models.BooleanField(null=True, editable=False)
+    last_health_detail = models.CharField(max_length=300, blank=True, editable=False)
+    last_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        ordering = ["purpose", "name"]
+        constraints = [models.UniqueConstraint(fields=["purpose"], condition=models.Q(is_default=True),
+                                               name="generation_backend_one_default_per_purpose")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.purpose == self.Purpose.TEXT and self.kind != self.Kind.OPENAI:
+            raise ValidationError({"kind": "Only an OpenAI-compatible endpoint can write text."})
+        if self.currency and (len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper()):
+            raise ValidationError({"currency": "Use a three-letter ISO 4217 code such as USD or EUR."})
+        if not isinstance(self.options, dict):
+            raise ValidationError({"options": "Options are a JSON object."})
+
+
+class PromptCategory(models.Model):
+    """The agency's own way of sorting prompts (teasers, lifestyle, PPV sets…)."""
+
+    tenant_field = None
+    name = models.CharField(max_length=80, unique=True)
+    description = models.TextField(blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name_plural = "prompt categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PromptTemplate(models.Model):
+    """A persona's reusable prompt: what to draw, in which style, what to avoid, how to write about it.
+
+    ``prompt`` may hold ``{placeholders}`` filled per job; the rating says where the results may go
+    (SFW teasers for social networks, more for subscription platforms).
+    """
+
+    tenant_field = "creator"
+    creator = models.ForeignKey(Creator, on_delete=models.CASCADE, related_name="prompt_templates")
+    category = models.ForeignKey(PromptCategory, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="templates")
+    name = models.CharField(max_length=120)
+    rating = models.CharField(max_length=16, choices=Asset.Rating.choices, default=Asset.Rating.SFW)
+    prompt = models.TextField(help_text="What to generate; {placeholders} are filled when a job is queued.")
+    style = models.TextField(blank=True, help_text="Appended to every prompt: lighting, lens, look.")
+    negative_prompt = models.TextField(blank=True)
+    voice_guide = models.TextField(blank=True, help_text="How captions for these images should sound.")
+    width = models.PositiveIntegerField(default=1024)
+    height = models.PositiveIntegerField(default=1024)
+    steps = models.PositiveIntegerField(default=30)
+    count = models.PositiveSmallIntegerField(default=1)
+    backend = models.ForeignKey(GenerationBackend, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="templates", limit_choices_to={"purpose": "images"})
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        ordering = ["creator", "name"]
+        constraints = [models.UniqueConstraint(fields=["creator", "name"], name="prompt_template_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def placeholders(self) -> list[str]:
+        import string
+
+        found = [f for _, f, _, _ in string.Formatter().parse(self.prompt) if f]
+        return list(dict.fromkeys(found))
+
+    def clean(self) -> None:
+        import string
+
+        try:
+            list(string.Formatter().parse(self.prompt))
+        except ValueError as exc:
+            raise ValidationError({"prompt": f"The prompt's placeholders are malformed: {exc}."}) from exc
+        if any(not f.isidentifier() for f in self.placeholders()):
+            raise ValidationError({"prompt": "Placeholders are simple names such as {outfit} or {place}."})
+        if not (64 <= self.width <= 4096 and 64 <= self.height <= 4096):
+            raise ValidationError("Width and height are between 64 and 4096 pixels.")
+        if not 1 <= self.steps <= 200 or not 1 <= self.count <= 16:
+            raise ValidationError("Steps are between 1 and 200, count between 1 and 16.")
+
+
+class GenerationJob(models.Model):
+    class Kind(models.TextChoices):
+        IMAGE = "image", "Images"
+        CAPTION = "caption", "Captions"
+        HASHTAGS = "hashtags", "Hashtags"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        Status.QUEUED: frozenset({Status.RUNNING, Status.CANCELLED, Status.FAILED}),
+        Status.RUNNING: frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.QUEUED}),
+        Status.SUCCEEDED: frozenset(),
+        Status.FAILED: frozenset(),
+        Status.CANCELLED: frozenset(),
+    }
+    FINISHED = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
+
+    tenant_field = "creator"
+
+    creator = models.ForeignKey(Creator, on_delete=models.PROTECT, related_name="generation_jobs")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.IMAGE)
+    backend = models.ForeignKey(GenerationBackend, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="jobs")
+    template = models.ForeignKey(PromptTemplate, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="jobs")
+    prompt = models.TextField(help_text="The final prompt, placeholders filled and style appended.")
+    variables = models.JSONField(default=dict, blank=True)
+    negative_prompt = models.TextField(blank=True)
+    params = models.JSONField(default=dict, blank=True,
+                              help_text="width, height, steps, seed, count; platform and language for text.")
+    rating = models.CharField(max_length=16, choices=Asset.Rating.choices, default=Asset.Rating.SFW)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    cancel_requested = models.BooleanField(default=False)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    path = models.CharField(max_length=10, blank=True, help_text="Text jobs: 'model' or 'templates'.")
+    texts = models.JSONField(default=list, blank=True)
+    notes = models.JSONField(default=list, blank=True)
+    assets = models.ManyToManyField(Asset, blank=True, related_name="generation_jobs")
+    error = models.TextField(blank=True)
+    seed_used = models.BigIntegerField(null=True, blank=True)
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(null=True, blank=True)
+    cost_minor = models.PositiveIntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["creator", "-created_at"]), models.Index(fields=["status", "created_at"]),
+                   models.Index(fields=["backend", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} job #{self.pk}"
+
+    def can_move_to(self, status: str) -> bool:
+        return status in self.TRANSITIONS.get(self.status, frozenset())
+
+    @property
+    def finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class GenerationUsage(models.Model):
+    """What one backend call consumed and cost; the monthly totals are sums over these rows."""
+
+    tenant_field = "creator"
+    creator = models.ForeignKey(Creator, on_delete=models.PROTECT, related_name="generation_usage")
+    backend = models.ForeignKey(GenerationBackend, null=True, on_delete=models.SET_NULL, related_name="usage")
+    backend_name = models.CharField(max_length=80, help_text="Kept when the backend row is deleted.")
+    job = models.ForeignKey(GenerationJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage")
+    kind = models.CharField(max_length=8, choices=GenerationJob.Kind.choices)
+    images = models.PositiveIntegerField(default=0)
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(default=0)
+    cost_minor = models.PositiveIntegerField(default=0)
+    currency = models.CharField(max_length=3)
+    at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "generation usage"
+        verbose_name_plural = "generation usage"
+        indexes = [models.Index(fields=["creator", "at"]), models.Index(fields=["backend", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.backend_name} · {self.get_kind_display()} · {self.at:%Y-%m-%d}"
+
+
+class CaptionTemplate(models.Model):
+    """An agency's own caption pattern for the offline path; ``{topic}``, ``{cta}``, ``{name}``… filled in.
+
+    No creator means every creator may use it; no platform means every platform.
+    """
+
+    tenant_field = "creator"
+    creator = models.ForeignKey(Creator, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="caption_templates")
+    platform = models.CharField(max_length=16, choices=CAPTION_PLATFORMS, blank=True)
+    language = models.CharField(max_length=16, default="en")
+    text = models.TextField()
+    tones = models.CharField(max_length=200, blank=True, help_text="Comma-separated: playful, warm, bold, elegant.")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        ordering = ["language", "platform", "id"]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+    def clean(self) -> None:
+        import string
+
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(self.text) if f is not None]
+        except ValueError as exc:
+            raise ValidationError({"text": f"The placeholders are malformed: {exc}."}) from exc
+        if any(not f.isidentifier() for f in fields):
+            raise ValidationError({"text": "Placeholders are simple names such as {topic} or {cta}."})
+
+
+class HashtagSet(models.Model):
+    """Hashtags used when a topic matches one of ``match`` (or always, when ``match`` is empty)."""
+
+    tenant_field = "creator"
+    creator = models.ForeignKey(Creator, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="hashtag_sets")
+    name = models.CharField(max_length=80)
+    platform = models.CharField(max_length=16, choices=CAPTION_PLATFORMS, blank=True)
+    language = models.CharField(max_length=16, default="en")
+    match = models.CharField(max_length=300, blank=True, help_text="Comma-separated topic words; empty = always.")
+    tags = models.TextField(help_text="Hashtags separated by spaces or commas, with or without #.")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def tag_list(self) -> list[str]:
+        import re
+
+        return list(dict.fromkeys(t.lstrip("#") for t in re.split(r"[\s,]+", self.tags) if t.strip("#")))
+
+    def match_list(self) -> list[str]:
+        return [m.strip() for m in self.match.split(",") if m.strip()]
+
+    def clean(self) -> None:
+        import re
+
+        bad = [t for t in self.tag_list() if not re.fullmatch(r"[^\W_]\w{0,99}", t)]
+        if bad:
+            raise ValidationError({"tags": f"Not hashtags: {', '.join(bad[:5])}."})

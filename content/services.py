@@ -262,6 +262,14 @@ def process_asset(asset_id: int) -> Asset | None:
             Asset.objects.filter(pk=asset.pk).update(processing=Asset.Processing.FAILED,
                                                      processing_error=str(exc.message))
             return asset
+        if asset.origin in (Asset.Origin.AI, Asset.Origin.EDIT):
+            try:
+                outputs = _mark_renditions(asset, local, outputs)
+            except Exception as exc:
+                Asset.objects.filter(pk=asset.pk).update(
+                    processing=Asset.Processing.FAILED,
+                    processing_error=f"AI renditions could not be marked (C2PA/XMP): {exc}")
+                return asset
         for preset, (data, mime, width, height) in outputs.items():
             _store_rendition(asset, preset, data, mime, width, height)
     Asset.objects.filter(pk=asset.pk).update(processing=Asset.Processing.READY, processing_error=" ".join(notes))
@@ -296,6 +304,27 @@ def _render(asset: Asset, local: Path, tmp: Path, notes: list[str]) -> dict[str,
             outputs[preset.name] = (out.read_bytes(), "video/mp4", info.width or 0, info.height or 0)
             out.unlink(missing_ok=True)
     return outputs
+
+
+def _mark_renditions(asset: Asset, original: Path,
+                     outputs: dict[str, tuple[bytes, str, int, int]]) -> dict[str, tuple[bytes, str, int, int]]:
+    """Every image rendition of an AI asset carries its own IPTC marker and signed C2PA manifest.
+
+    Resizing strips the original's metadata and would break its manifest anyway, so each rendition is
+    marked afresh; an AI edit names the original as its parent ingredient.
+    """
+    from content.provenance import XMP_MIME_TYPES, mark_ai_image
+    from content.studio import signing_credentials
+
+    credentials = signing_credentials()
+    edit = asset.origin == Asset.Origin.EDIT
+    marked = {}
+    for preset, (data, mime, width, height) in outputs.items():
+        if mime in XMP_MIME_TYPES:
+            data = mark_ai_image(data, mime, title=f"{asset} · {preset}", edit=edit,
+                                 parent=original if edit else None, credentials=credentials)
+        marked[preset] = (data, mime, width, height)
+    return marked
 
 
 def _watermark_for(creator: Creator) -> Any:

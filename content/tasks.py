@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 
 from content import services
@@ -12,3 +14,19 @@ def process_asset(asset_id: int) -> str:
     """Renditions for one asset. Idempotent: running it twice replaces renditions, never duplicates."""
     asset = services.process_asset(asset_id)
     return asset.processing if asset else "missing"
+
+
+@shared_task(bind=True, name="content.tasks.run_generation_job", acks_late=True, max_retries=None,
+             soft_time_limit=1800, time_limit=1900)
+def run_generation_job(self: Any, job_id: int) -> str:
+    """One generation job. Re-queues itself while its backend is busy or briefly down (the job row
+    counts attempts and says why); everything else is decided in `studio.run_job`."""
+    from content import studio
+
+    outcome = studio.run_job(job_id)
+    if outcome.retry_in is not None:
+        if self.request.is_eager:
+            # Eager mode (tests, CELERY_TASK_ALWAYS_EAGER): no broker to wait in; run again now.
+            return run_generation_job.run(job_id)
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.status

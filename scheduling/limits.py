@@ -102,15 +102,22 @@ def platform_concurrency(platform: str) -> int:
 
 
 @contextmanager
-def platform_slot(platform: str) -> Iterator[bool]:
-    """Hold one of the platform's concurrent-publish slots; yields False when all are taken."""
-    limit = platform_concurrency(platform)
+def concurrency_slot(name: str, limit: int, ttl: int) -> Iterator[bool]:
+    """Hold one of `limit` slots named `name`; yields False when all are taken (the caller waits and
+    retries). The counter expires after `ttl` seconds, so a killed worker frees its slot eventually."""
     if limit <= 0:
         yield True
         return
-    key = f"atelier:concurrency:{platform}"
-    held = _incr(key, 1, settings.SCHEDULING_LEASE_SECONDS)
+    key = f"atelier:concurrency:{name}"
+    held = _incr(key, 1, ttl)
     try:
         yield held <= limit
     finally:
         _decr(key, 1)
+
+
+@contextmanager
+def platform_slot(platform: str) -> Iterator[bool]:
+    """Hold one of the platform's concurrent-publish slots; yields False when all are taken."""
+    with concurrency_slot(platform, platform_concurrency(platform), settings.SCHEDULING_LEASE_SECONDS) as held:
+        yield held

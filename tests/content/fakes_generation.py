@@ -192,6 +192,7 @@ class FakeOpenAI(FakePlatform):
         self.models = ["gpt-4o-mini", "gpt-image-1", "dall-e-3"]
         self.max_choices: int | None = None
         self.refuse = False
+        self.chat_reply: str | None = None  # a fixed answer, as a model asked for a numbered list gives
         self.served: list[bytes] = []
         self.files: dict[str, bytes] = {}
         self.counter = itertools.count(1)
@@ -223,7 +224,8 @@ class FakeOpenAI(FakePlatform):
         turn = next(self.counter)
         choices = []
         for i in range(n):
-            message: dict[str, Any] = {"role": "assistant", "content": f"  Caption {turn}.{i} ✨ ", "refusal": None}
+            content = self.chat_reply if self.chat_reply is not None else f"  Caption {turn}.{i} ✨ "
+            message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
             if self.refuse:
                 message = {"role": "assistant", "content": None, "refusal": "I can't help with that."}
             choices.append({"index": i, "message": message, "logprobs": None, "finish_reason": "stop"})
