@@ -41,8 +41,23 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Taken out of what the patterns above grant. Generation backends hold the agency's API keys and GPUs and
+# prompt categories are the agency's vocabulary: owners configure them, the team uses them.
+ROLE_DENIED: dict[str, tuple[str, ...]] = {
+    Role.MANAGER: ("content.add_generationbackend", "content.change_generationbackend",
+                   "content.delete_generationbackend", "content.add_promptcategory", "content.change_promptcategory",
+                   "content.delete_promptcategory", "content.add_generationusage", "content.change_generationusage",
+                   "content.delete_generationusage", "content.delete_generationjob"),
+    Role.EDITOR: ("content.add_generationbackend", "content.change_generationbackend",
+                  "content.add_promptcategory", "content.change_promptcategory", "content.add_generationusage",
+                  "content.change_generationusage"),
+}
+
+
 def role_grants(role: str, app_label: str, codename: str) -> bool:
     full = f"{app_label}.{codename}"
+    if any(fnmatchcase(full, pattern) for pattern in ROLE_DENIED.get(role, ())):
+        return False
     return any(fnmatchcase(full, pattern) for pattern in ROLE_PERMISSIONS.get(role, ()))
 
 

@@ -782,3 +782,9 @@ def monthly_totals(queryset: Any) -> list[dict[str, Any]]:
                       tokens_out=Sum("tokens_out"), seconds=Sum("seconds"), cost_minor=Sum("cost_minor"))
             .order_by("-month", "creator__stage_name", "backend_name"))
     return list(rows)
+
+
+# [admin] helpers used only by the admin views go below this line
+
+
+# [api] helpers used only by the API go below this line
