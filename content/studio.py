@@ -23,6 +23,7 @@ import random
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -782,6 +783,27 @@ def monthly_totals(queryset: Any) -> list[dict[str, Any]]:
                       tokens_out=Sum("tokens_out"), seconds=Sum("seconds"), cost_minor=Sum("cost_minor"))
             .order_by("-month", "creator__stage_name", "backend_name"))
     return list(rows)
+
+
+def reap_jobs(*, now: Any = None) -> dict[str, int]:
+    """Beat's safety net for lost work. A job running far past its backend's deadline lost its worker
+    (failed, outcome unknown: not re-run); a job queued for long lost its message (queued again, which
+    is harmless since `run_job` acts only on a queued row it locks)."""
+    now = now or timezone.now()
+    failed = 0
+    for job in GenerationJob.objects.filter(status=J.RUNNING).select_related("backend"):
+        limit = (job.backend.timeout_seconds if job.backend else 120) + 600
+        if job.started_at and (now - job.started_at).total_seconds() > limit:
+            failed += GenerationJob.objects.filter(pk=job.pk, status=J.RUNNING).update(
+                status=J.FAILED, finished_at=now,
+                error="No worker finished this job in time; its outcome is unknown. Check the backend, then "
+                      "try again if nothing came of it.")
+    stale = now - timedelta(minutes=10)
+    requeued = list(GenerationJob.objects.filter(status=J.QUEUED, created_at__lt=stale, cancel_requested=False)
+                    .values_list("pk", flat=True)[:500])
+    for pk in requeued:
+        enqueue(pk)
+    return {"failed": failed, "requeued": len(requeued)}
 
 
 # [admin] helpers used only by the admin views go below this line

@@ -30,3 +30,10 @@ def run_generation_job(self: Any, job_id: int) -> str:
             return run_generation_job.run(job_id)
         raise self.retry(countdown=outcome.retry_in)
     return outcome.status
+
+
+@shared_task(name="content.tasks.reap_generation_jobs", soft_time_limit=120, time_limit=150)
+def reap_generation_jobs() -> dict[str, int]:
+    from content import studio
+
+    return studio.reap_jobs()

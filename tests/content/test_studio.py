@@ -409,3 +409,49 @@ def test_cost_rounds_up_and_monthly_totals_never_mix_currencies(people):
     by_currency = {r["currency"]: r for r in rows}
     assert by_currency["USD"]["cost_minor"] == 45 and by_currency["USD"]["calls"] == 2
     assert by_currency["EUR"]["cost_minor"] == 10 and by_currency["EUR"]["images"] == 5
+
+
+def test_the_reaper_fails_lost_running_jobs_and_requeues_lost_queued_ones(people, media_dir, signing, comfy,
+                                                                         django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    comfy_row(comfy)
+    lost = studio.queue_image_job(creator=people["a"], prompt="a portrait")
+    stuck = studio.queue_image_job(creator=people["a"], prompt="a portrait")
+    fresh = studio.queue_image_job(creator=people["a"], prompt="a portrait")
+    long_ago = timezone.now() - timedelta(hours=1)
+    GenerationJob.objects.filter(pk=lost.pk).update(created_at=long_ago)
+    GenerationJob.objects.filter(pk=stuck.pk).update(status=J.RUNNING, started_at=long_ago, created_at=long_ago)
+    sent = []
+    import content.studio as module
+
+    original = module.enqueue
+    module.enqueue = lambda pk, countdown=None: sent.append(pk)
+    try:
+        assert studio.reap_jobs() == {"failed": 1, "requeued": 1}
+    finally:
+        module.enqueue = original
+    assert sent == [lost.pk]
+    stuck.refresh_from_db()
+    fresh.refresh_from_db()
+    assert stuck.status == J.FAILED and "outcome is unknown" in stuck.error and fresh.status == J.QUEUED
+
+
+def test_an_ai_edit_upload_gets_composite_markers_on_every_rendition(people, media_dir, signing, eager_celery,
+                                                                    django_capture_on_commit_callbacks):
+    from content import services
+    from content.provenance import COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
+    from tests.content.factories import jpeg_bytes
+
+    with django_capture_on_commit_callbacks(execute=True):
+        asset = services.ingest(creator=people["a"], source=io.BytesIO(jpeg_bytes("edit", (640, 480))),
+                                filename="edit.jpg", origin=Asset.Origin.EDIT).asset
+    asset.refresh_from_db()
+    assert asset.processing == Asset.Processing.READY, asset.processing_error
+    for rendition in asset.renditions.all():
+        data = storages["default"].open(rendition.file.name).read()
+        assert read_digital_source_type(data, rendition.mime) == COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
+        info = read_manifest(data, rendition.mime)
+        assert info.valid and info.digital_source_type == COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA

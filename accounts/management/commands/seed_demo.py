@@ -69,6 +69,7 @@ class Command(BaseCommand):
                 services.add_membership(user=user, creator=creators[name], role=role, actor=owner)
         performers = self._seed_compliance(creators, owner)
         self._seed_scheduling(creators, owner)
+        self._seed_studio(creators, owner)
         self.stdout.write(self.style.SUCCESS(
             f"Demo data ready: {len(creators)} creators, {len(STAFF)} staff, {performers} performers.\n"
             f"  Admin:    http://127.0.0.1:8000/admin/\n"
@@ -169,3 +170,40 @@ class Command(BaseCommand):
             at = scheduling.local_datetime(luna.timezone, today + timedelta(days=day), time(20, 30))
             for pub in post.publications.all():
                 scheduling.schedule(pub, at=at, actor=mara)
+
+    def _seed_studio(self, creators: dict[str, Creator], owner: User) -> None:
+        """Nova Synth's prompt templates and the agency's caption patterns. The ComfyUI backend points at
+        its usual local port and starts switched off: enable it once a ComfyUI runs there. Captions work
+        without any model, from templates."""
+        from content import studio
+        from content.models import CaptionTemplate, GenerationBackend, HashtagSet, PromptCategory, PromptTemplate
+
+        nova = creators["Nova Synth"]
+        if PromptTemplate.objects.filter(creator=nova).exists():
+            return
+        categories = {name: PromptCategory.objects.get_or_create(name=name, defaults={"position": i})[0]
+                      for i, name in enumerate(["Social teasers", "Lifestyle", "Subscriber sets"])}
+        backend = GenerationBackend.objects.filter(name="Local ComfyUI").first()
+        if backend is None:
+            backend = studio.save_backend(GenerationBackend(
+                name="Local ComfyUI", kind="comfyui", purpose="images", base_url="http://127.0.0.1:8188",
+                model="sd_xl_base_1.0.safetensors", enabled=False, is_default=True, max_concurrency=1,
+                cost_per_hour_minor=90), actor=owner)
+        style = "cinematic photo, soft rim light, 50mm, shallow depth of field, natural skin texture"
+        negative = "blurry, lowres, extra fingers, watermark, text"
+        for name, category, rating, prompt in [
+            ("Neon city teaser", "Social teasers", "sfw", "Nova Synth, an adult woman with silver hair, in a {outfit} "
+             "on a rooftop at night, neon city behind her"),
+            ("Morning coffee", "Lifestyle", "sfw", "Nova Synth, an adult woman with silver hair, drinking coffee "
+             "by a window, {mood} morning light"),
+            ("Boudoir set", "Subscriber sets", "suggestive", "Nova Synth, an adult woman with silver hair, boudoir "
+             "portrait in {place}, elegant lingerie"),
+        ]:
+            PromptTemplate.objects.create(creator=nova, category=categories[category], name=name, rating=rating,
+                                          prompt=prompt, style=style, negative_prompt=negative, width=832,
+                                          height=1216, steps=28, count=2, backend=backend,
+                                          voice_guide="playful, confident, a little mysterious; emojis sparingly")
+        CaptionTemplate.objects.create(creator=nova, language="en", tones="playful, bold",
+                                       text="Nova here, fresh from the render queue: {topic}. {cta}")
+        HashtagSet.objects.create(creator=None, name="Night city", match="neon, city, night",
+                                  tags="#NeonNights #CityLights")
