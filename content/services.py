@@ -100,13 +100,14 @@ def ingest(*, creator: Creator, source: IO[bytes] | Path | str, filename: str = 
             info = validate(path, media_limits())
         except MediaError as exc:
             raise ValidationError(str(exc.message)) from exc
+        ai_marker, manifest_present = _declared_provenance(path, info)
         asset = Asset(
             creator=creator, original_name=Path(filename).name[:255], kind=info.kind, mime=info.mime,
             sha256=sha256, size_bytes=size, width=info.width, height=info.height, duration_s=info.duration_s,
             codecs=info.codecs or {}, rating=rating, title=title, production_date=production_date,
-            origin=Asset.Origin.AI if (info.ai_marker and origin == Asset.Origin.UPLOAD) else origin,
-            ai_marker=info.ai_marker or "", no_real_person_attested=no_real_person_attested,
-            uploaded_by=user_of(actor),
+            origin=Asset.Origin.AI if (ai_marker and origin == Asset.Origin.UPLOAD) else origin,
+            ai_marker=ai_marker, provenance_present=manifest_present,
+            no_real_person_attested=no_real_person_attested, uploaded_by=user_of(actor),
         )
         asset.full_clean(exclude=["file"])
         storage = storages["default"]
@@ -130,6 +131,22 @@ def ingest(*, creator: Creator, source: IO[bytes] | Path | str, filename: str = 
             storage.delete(stored_name)
             raise
     return IngestResult(asset, created=True)
+
+
+def _declared_provenance(path: Path, info: Any) -> tuple[str, bool]:
+    """(AI marker, C2PA manifest present) as the file declares them.
+
+    Images are read with the C2PA reader and the XMP parser, so a camera's own C2PA manifest is not
+    mistaken for an AI one; other media keep the probe's scan of their metadata.
+    """
+    from content.provenance import XMP_MIME_TYPES
+    from content.provenance.detect import C2PA_MANIFEST, detect_ai_markers
+
+    if info.mime not in XMP_MIME_TYPES:
+        return info.ai_marker or "", (info.ai_marker or "").startswith("c2pa")
+    markers = detect_ai_markers(path.read_bytes(), info.mime)
+    ai = [m for m in markers if m != C2PA_MANIFEST]
+    return (ai[0][:100] if ai else ""), any(m.startswith("c2pa:") for m in markers)
 
 
 def media_limits() -> Any:

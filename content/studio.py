@@ -552,7 +552,6 @@ def _store_image(job: GenerationJob, data: bytes, number: int) -> Asset:
                              origin=Asset.Origin.AI, rating=job.rating, title=title[:200], actor=job.created_by,
                              no_real_person_attested=False)
     asset = result.asset
-    Asset.objects.filter(pk=asset.pk).update(provenance_present=True, ai_marker=asset.ai_marker or "c2pa")
     if asset.status == Asset.Status.DRAFT:
         services.submit_for_review(asset, actor=job.created_by)
     asset.refresh_from_db()
@@ -809,4 +808,33 @@ def reap_jobs(*, now: Any = None) -> dict[str, int]:
 # [admin] helpers used only by the admin views go below this line
 
 
+def validate_backend_config(backend: GenerationBackend) -> None:
+    """The check `save_backend` makes (the config must build), for a form to show before it saves."""
+    from content.generation.backends import BackendConfigError, build_backend
+
+    try:
+        build_backend(_config_dict(backend, api_key=""))
+    except BackendConfigError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
 # [api] helpers used only by the API go below this line
+
+
+def save_prompt_template(template: PromptTemplate, *, actor: Any = None) -> PromptTemplate:
+    """Validate (placeholders, sizes, one name per creator, an image backend) and save; the audit names
+    the template and its rating, never the prompt text."""
+    template.full_clean()
+    adding = template._state.adding
+    with transaction.atomic():
+        template.save()
+        audit.record("prompt_template.created" if adding else "prompt_template.updated", template, actor=actor,
+                     changes={"name": template.name, "rating": template.rating, "active": template.active})
+    return template
+
+
+def delete_prompt_template(template: PromptTemplate, *, actor: Any = None) -> None:
+    """Jobs made from it keep their final prompt; only their link to the template is cleared."""
+    with transaction.atomic():
+        audit.record("prompt_template.deleted", template, actor=actor, changes={"name": template.name})
+        template.delete()

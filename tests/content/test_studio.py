@@ -455,3 +455,21 @@ def test_an_ai_edit_upload_gets_composite_markers_on_every_rendition(people, med
         assert read_digital_source_type(data, rendition.mime) == COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
         info = read_manifest(data, rendition.mime)
         assert info.valid and info.digital_source_type == COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
+
+
+@pytest.mark.parametrize("marking", ["c2pa", "xmp"])
+def test_uploads_already_marked_as_ai_are_detected_as_ai_origin(people, media_dir, signing, marking):
+    from content import services
+    from content.provenance import add_digital_source_type, sign_ai_image
+    from tests.content.factories import jpeg_bytes
+
+    data = jpeg_bytes(f"marked-{marking}", (320, 240))
+    if marking == "c2pa":
+        data = sign_ai_image(data, "image/jpeg", title="made elsewhere")
+    else:
+        data = add_digital_source_type(data, "image/jpeg")
+    asset = services.ingest(creator=people["a"], source=io.BytesIO(data), filename="found.jpg").asset
+    assert asset.origin == Asset.Origin.AI
+    assert asset.provenance_present == (marking == "c2pa")
+    assert asset.ai_marker == ("c2pa:ai-manifest:trainedAlgorithmicMedia" if marking == "c2pa"
+                               else "xmp:iptc-digital-source-type:trainedAlgorithmicMedia")
