@@ -55,6 +55,7 @@ logger = logging.getLogger("content.studio")
 J = GenerationJob.Status
 MAX_VARIABLE_LENGTH = 500
 MAX_PROMPT_LENGTH = 4000
+AI_DISCLOSURE_LABEL = "AI-generated"
 
 __all__ = ["PromptRefused"]
 
@@ -552,6 +553,9 @@ def _store_image(job: GenerationJob, data: bytes, number: int) -> Asset:
                              origin=Asset.Origin.AI, rating=job.rating, title=title[:200], actor=job.created_by,
                              no_real_person_attested=False)
     asset = result.asset
+    if not asset.disclosure_label:
+        # The label the gate requires of AI media; captions add each platform's own wording on top.
+        Asset.objects.filter(pk=asset.pk).update(disclosure_label=AI_DISCLOSURE_LABEL)
     if asset.status == Asset.Status.DRAFT:
         services.submit_for_review(asset, actor=job.created_by)
     asset.refresh_from_db()

@@ -100,6 +100,7 @@ def test_an_image_job_lands_signed_ai_assets_in_review(people, media_dir, eager_
     for asset in assets:
         assert asset.origin == Asset.Origin.AI and asset.status == Asset.Status.IN_REVIEW
         assert asset.provenance_present and asset.uploaded_by == people["bob"]
+        assert asset.disclosure_label == "AI-generated"
         data = storages["default"].open(asset.file.name).read()
         info = read_manifest(data, asset.mime)
         assert info.present and info.valid, info.validation_errors
