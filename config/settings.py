@@ -268,6 +268,11 @@ SPECTACULAR_SETTINGS = {
         "PublicationStatusEnum": "scheduling.models.Publication.Status",
         "PlatformEnum": "scheduling.models.Platform",
         "SourcePlatformEnum": "analytics.models.SOURCE_PLATFORMS",
+        "AssetStatusEnum": "content.models.Asset.Status",
+        "CaptionPlatformEnum": "content.models.CAPTION_PLATFORMS",
+        "GenerationJobKindEnum": "content.models.GenerationJob.Kind",
+        "GenerationJobStatusEnum": "content.models.GenerationJob.Status",
+        "GenerationBackendKindEnum": "content.models.GenerationBackend.Kind",
     },
 }
 

@@ -829,6 +829,10 @@ def save_prompt_template(template: PromptTemplate, *, actor: Any = None) -> Prom
     """Validate (placeholders, sizes, one name per creator, an image backend) and save; the audit names
     the template and its rating, never the prompt text."""
     template.full_clean()
+    # A template is a prompt waiting to be sent: a blocked term is refused (and audited) when saved.
+    screen_request(template.creator, {"template prompt": template.prompt, "template style": template.style,
+                                      "template negative prompt": template.negative_prompt,
+                                      "voice guide": template.voice_guide}, kind="template", actor=actor)
     adding = template._state.adding
     with transaction.atomic():
         template.save()

@@ -24,6 +24,7 @@ from accounts.api.viewsets import TenantModelViewSet, TenantViewSetMixin, princi
 from accounts.models import Creator
 from compliance.models import Performer
 from content import services
+from content.api import studio as studio_api
 from content.api.filtersets import AssetFilterSet, CollectionFilterSet
 from content.api.serializers import (
     AssetSerializer,
@@ -236,3 +237,4 @@ class CollectionViewSet(TenantModelViewSet):
 def register(router: BaseRouter) -> None:
     router.register("assets", AssetViewSet, basename="asset")
     router.register("collections", CollectionViewSet, basename="collection")
+    studio_api.register(router)
