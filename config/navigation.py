@@ -59,8 +59,15 @@ def _may_open_calendar(user: Any) -> bool:
     return may_open_calendar(user)
 
 
+def _may_generate(user: Any) -> bool:
+    from content.views_studio import may_generate
+
+    return may_generate(user)
+
+
 VIEW_PERMISSIONS = {"admin:scheduling_calendar": _may_open_calendar, "admin:compliance_board": _may_open_board,
-                    "admin:analytics_creator_dashboard": _may_open_analytics}
+                    "admin:analytics_creator_dashboard": _may_open_analytics,
+                    "admin:content_generationjob_generate": _may_generate}
 
 GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
     ("Creators & team", [
@@ -82,7 +89,16 @@ GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
         ("Assets", "photo_library", "content.asset"),
         ("Collections", "collections", "content.collection"),
         ("Watermarks", "branding_watermark", "content.watermark"),
-        ("Generation jobs", "auto_awesome", "content.generationjob"),
+    ]),
+    ("AI studio", [
+        ("Generate", "auto_awesome", "admin:content_generationjob_generate"),
+        ("Generation jobs", "pending_actions", "content.generationjob"),
+        ("Prompt templates", "article", "content.prompttemplate"),
+        ("Prompt categories", "category", "content.promptcategory"),
+        ("Caption templates", "short_text", "content.captiontemplate"),
+        ("Hashtag sets", "tag", "content.hashtagset"),
+        ("Usage and cost", "receipt_long", "content.generationusage"),
+        ("Backends", "dns", "content.generationbackend"),
     ]),
     ("Scheduling", [
         ("Calendar", "calendar_month", "admin:scheduling_calendar"),

@@ -14,6 +14,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from unfold.admin import TabularInline
@@ -24,7 +25,7 @@ from accounts.admin_base import TenantAdminMixin, TenantModelAdmin
 from accounts.models import AuditEvent
 from compliance import services as compliance_services
 from compliance.models import Performer
-from content import services, views
+from content import services, views, views_studio
 from content.models import Asset, Collection, CollectionItem, Rendition, Tag, Watermark
 
 KIND_ICONS = {Asset.Kind.IMAGE: "image", Asset.Kind.VIDEO: "movie", Asset.Kind.AUDIO: "music_note"}
@@ -104,7 +105,9 @@ class AssetAdmin(TenantModelAdmin):
         (None, {"fields": ["title", "rating", "performers", "tags", "production_date"]}),
         ("Synthetic media", {"fields": ["no_real_person_attested", "disclosure_label"], "classes": ["collapse"]}),
         ("Notes", {"fields": ["notes"]}),
+        ("Provenance", {"fields": ["provenance"]}),
     ]
+    readonly_fields = ["provenance"]
 
     # Queryset and pages.
 
@@ -192,6 +195,14 @@ class AssetAdmin(TenantModelAdmin):
                                'data-testid="asset-thumb">', views.rendition_url(preview))
         return format_html('<span class="material-symbols-outlined text-font-subtle-light" title="{}">{}</span>',
                            obj.get_kind_display(), KIND_ICONS.get(obj.kind, "draft"))
+
+    @display(description="C2PA and IPTC marking")
+    def provenance(self, obj: Asset) -> str:
+        # Read from storage here, on the asset page only; the list never opens files.
+        if obj is None or obj.pk is None:
+            return "—"
+        return render_to_string("admin/content/_provenance.html",
+                                {"report": views_studio.provenance_report(obj), "asset": obj})
 
     @display(description="Asset", ordering="title")
     def name(self, obj: Asset) -> str:
@@ -433,3 +444,6 @@ class WatermarkAdmin(TenantModelAdmin):
         obj.save()
         audit.record("watermark.updated" if change else "watermark.created", obj, actor=request.user,
                      changes={"fields": sorted(form.changed_data)})
+
+
+from content import admin_studio  # noqa: E402, F401  - registers the AI studio's admins

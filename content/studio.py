@@ -75,15 +75,10 @@ def set_api_key(backend: GenerationBackend, api_key: str, *, actor: Any = None) 
 @transaction.atomic
 def save_backend(backend: GenerationBackend, *, api_key: str | None = None, actor: Any = None) -> GenerationBackend:
     """Validate and save; the config must build (URL, kind, options) so a bad one fails here, not in a job."""
-    from content.generation.backends import BackendConfigError, build_backend
-
     if backend.managed_by_env and not backend._state.adding:
         raise ValidationError("This backend comes from the environment; change its variables instead.")
     backend.full_clean()
-    try:
-        build_backend(_config_dict(backend, api_key=""))
-    except BackendConfigError as exc:
-        raise ValidationError(str(exc)) from exc
+    validate_backend_config(backend)
     adding = backend._state.adding
     if backend.is_default:
         GenerationBackend.objects.filter(purpose=backend.purpose, is_default=True).exclude(pk=backend.pk).update(
@@ -809,7 +804,7 @@ def reap_jobs(*, now: Any = None) -> dict[str, int]:
     return {"failed": failed, "requeued": len(requeued)}
 
 
-# [admin] helpers used only by the admin views go below this line
+# --- validation shared by admin forms and services
 
 
 def validate_backend_config(backend: GenerationBackend) -> None:
@@ -822,7 +817,15 @@ def validate_backend_config(backend: GenerationBackend) -> None:
         raise ValidationError(str(exc)) from exc
 
 
-# [api] helpers used only by the API go below this line
+def screen_template(template: PromptTemplate, *, actor: Any = None) -> None:
+    """The screen `save_prompt_template` applies, run by the admin form first so that a refusal is shown
+    on the form (and audited) instead of failing the save."""
+    screen_request(template.creator, {"template prompt": template.prompt, "template style": template.style,
+                                      "template negative prompt": template.negative_prompt,
+                                      "voice guide": template.voice_guide}, kind="template", actor=actor)
+
+
+# --- prompt templates
 
 
 def save_prompt_template(template: PromptTemplate, *, actor: Any = None) -> PromptTemplate:
@@ -830,9 +833,7 @@ def save_prompt_template(template: PromptTemplate, *, actor: Any = None) -> Prom
     the template and its rating, never the prompt text."""
     template.full_clean()
     # A template is a prompt waiting to be sent: a blocked term is refused (and audited) when saved.
-    screen_request(template.creator, {"template prompt": template.prompt, "template style": template.style,
-                                      "template negative prompt": template.negative_prompt,
-                                      "voice guide": template.voice_guide}, kind="template", actor=actor)
+    screen_template(template, actor=actor)
     adding = template._state.adding
     with transaction.atomic():
         template.save()

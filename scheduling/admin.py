@@ -113,6 +113,24 @@ class PostAdmin(TenantModelAdmin):
     inlines = [PostAssetInline, PublicationInline]
     fields = ["creator", "caption", "collection", "price_minor", "currency", "approved_at"]
     readonly_fields = ["approved_at"]
+    change_form_outer_after_template = "admin/scheduling/post/caption_suggestions.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        from content import views_studio
+
+        return [path("suggest-captions/", self.admin_site.admin_view(views_studio.suggest_captions),
+                     name="scheduling_post_suggest_captions"),
+                *super().get_urls()]
+
+    def render_change_form(self, request: HttpRequest, context: dict, add: bool = False, change: bool = False,
+                           form_url: str = "", obj: Any = None) -> HttpResponse:
+        # The "Suggest captions" block, for whoever may write this post (studio.suggest_captions behind it).
+        if self.has_add_permission(request) if add else self.has_change_permission(request, obj):
+            from content.models import CAPTION_PLATFORMS
+
+            context["caption_suggest"] = {"url": reverse("admin:scheduling_post_suggest_captions"),
+                                          "platforms": CAPTION_PLATFORMS}
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 class CreatorFilter(SimpleListFilter):
