@@ -65,7 +65,7 @@ def _fresh_tenancy_caches() -> Iterator[None]:
     yield
 
 
-pytest_plugins = ["tests.content.factories"]  # media_dir, eager_celery
+pytest_plugins = ["tests.content.factories", "tests.content.studio_fixtures"]  # media_dir, eager_celery, signing…
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 
 from content.models import Asset, GenerationJob
 from tests.browser.conftest import admin_login
-from tests.content.test_admin_studio import comfy, comfy_row, signing, studio_ca, template_for  # noqa: F401
+from tests.content.test_admin_studio import comfy_row, template_for
 
 PASSWORD = "correct-horse-battery"
 
@@ -45,7 +45,7 @@ def test_editor_suggests_captions_and_uses_one(page, live_server, people, artifa
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_manager_generates_from_a_template_and_reviews_the_results(page, live_server, people, media_dir,
-                                                                    eager_celery, signing, comfy,  # noqa: F811
+                                                                    eager_celery, signing, comfy,
                                                                     artifacts_dir):
     comfy_row(comfy)
     template = template_for(people["a"])

@@ -4,7 +4,6 @@ provenance panel and the post form's caption suggestions — each across the ten
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import UTC, datetime
 
@@ -12,7 +11,6 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
-from django.core.management import call_command
 from django.urls import reverse
 
 from accounts.models import AuditEvent
@@ -27,39 +25,17 @@ from content.models import (
     PromptTemplate,
 )
 from content.provenance import TRAINED_ALGORITHMIC_MEDIA, read_manifest
-from content.provenance.dev_ca import CHAIN_FILENAME, KEY_FILENAME
 from tests.content.factories import AssetFactory
-from tests.content.fakes_generation import FakeComfyUI, FakeOpenAI
+from tests.content.fakes_generation import FakeOpenAI
+from tests.content.studio_fixtures import STUDIO_API_KEY
 from tests.scheduling.fakes.base import serve
 
 pytestmark = pytest.mark.django_db
 J = GenerationJob.Status
-API_KEY = "sk-admin-studio-SECRET-7319"
+API_KEY = STUDIO_API_KEY
 
 
 # --- fixtures (as in test_studio) ---------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def studio_ca(tmp_path_factory):
-    out = tmp_path_factory.mktemp("admin-studio-ca")
-    call_command("create_dev_signing_ca", "--out", str(out), stdout=io.StringIO())
-    return out
-
-
-@pytest.fixture
-def signing(settings, studio_ca):
-    settings.C2PA_SIGNING_CERT_CHAIN = str(studio_ca / CHAIN_FILENAME)
-    settings.C2PA_SIGNING_KEY = str(studio_ca / KEY_FILENAME)
-    settings.C2PA_TRUST_ANCHORS = ""
-    return settings
-
-
-@pytest.fixture
-def comfy():
-    with serve(FakeComfyUI()) as fake:
-        fake.polls_before_done = 1
-        yield fake
 
 
 def comfy_row(fake, **fields) -> GenerationBackend:

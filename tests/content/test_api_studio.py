@@ -4,20 +4,16 @@ jobs against fake backends on loopback, refusals, caption suggestions, cancel/re
 
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 
 from accounts import services as accounts_services
 from accounts.models import AuditEvent
 from content import studio
 from content.models import Asset, GenerationBackend, GenerationJob, GenerationUsage, PromptCategory, PromptTemplate
-from content.provenance.dev_ca import CHAIN_FILENAME, KEY_FILENAME
-from tests.content.fakes_generation import FakeComfyUI, FakeOpenAI
-from tests.scheduling.fakes.base import serve
+from tests.content.studio_fixtures import STUDIO_API_KEY
 
 pytestmark = pytest.mark.django_db
 
@@ -28,35 +24,7 @@ CATEGORIES = "/api/v1/prompt-categories/"
 BACKENDS = "/api/v1/generation-backends/"
 USAGE = "/api/v1/generation-usage/"
 SUGGEST = "/api/v1/captions/suggest/"
-API_KEY = "sk-studio-api-SECRET-7777"
-
-
-@pytest.fixture(scope="session")
-def studio_ca(tmp_path_factory):
-    out = tmp_path_factory.mktemp("studio-api-ca")
-    call_command("create_dev_signing_ca", "--out", str(out), stdout=io.StringIO())
-    return out
-
-
-@pytest.fixture
-def signing(settings, studio_ca):
-    settings.C2PA_SIGNING_CERT_CHAIN = str(studio_ca / CHAIN_FILENAME)
-    settings.C2PA_SIGNING_KEY = str(studio_ca / KEY_FILENAME)
-    settings.C2PA_TRUST_ANCHORS = ""
-    return settings
-
-
-@pytest.fixture
-def comfy():
-    with serve(FakeComfyUI()) as fake:
-        fake.polls_before_done = 1
-        yield fake
-
-
-@pytest.fixture
-def openai():
-    with serve(FakeOpenAI(api_key=API_KEY)) as fake:
-        yield fake
+API_KEY = STUDIO_API_KEY
 
 
 def image_backend(url: str = "http://127.0.0.1:9", **fields) -> GenerationBackend:

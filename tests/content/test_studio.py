@@ -7,7 +7,6 @@ import io
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.storage import storages
-from django.core.management import call_command
 
 from accounts.models import AuditEvent
 from compliance import crypto
@@ -22,40 +21,13 @@ from content.models import (
     PromptTemplate,
 )
 from content.provenance import TRAINED_ALGORITHMIC_MEDIA, read_digital_source_type, read_manifest
-from content.provenance.dev_ca import CHAIN_FILENAME, KEY_FILENAME
-from tests.content.fakes_generation import FakeA1111, FakeComfyUI, FakeOpenAI
+from content.provenance.dev_ca import KEY_FILENAME
+from tests.content.fakes_generation import FakeA1111, FakeComfyUI
+from tests.content.studio_fixtures import STUDIO_API_KEY
 from tests.scheduling.fakes.base import Reply, serve
 
 J = GenerationJob.Status
-API_KEY = "sk-studio-test-SECRET-4242"
-
-
-@pytest.fixture(scope="session")
-def studio_ca(tmp_path_factory):
-    out = tmp_path_factory.mktemp("studio-ca")
-    call_command("create_dev_signing_ca", "--out", str(out), stdout=io.StringIO())
-    return out
-
-
-@pytest.fixture
-def signing(settings, studio_ca):
-    settings.C2PA_SIGNING_CERT_CHAIN = str(studio_ca / CHAIN_FILENAME)
-    settings.C2PA_SIGNING_KEY = str(studio_ca / KEY_FILENAME)
-    settings.C2PA_TRUST_ANCHORS = ""
-    return settings
-
-
-@pytest.fixture
-def comfy():
-    with serve(FakeComfyUI()) as fake:
-        fake.polls_before_done = 1
-        yield fake
-
-
-@pytest.fixture
-def openai():
-    with serve(FakeOpenAI(api_key=API_KEY)) as fake:
-        yield fake
+API_KEY = STUDIO_API_KEY
 
 
 def comfy_row(fake, **fields) -> GenerationBackend:

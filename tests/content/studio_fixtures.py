@@ -1,0 +1,43 @@
+"""Fixtures shared by the AI studio tests: a development signing CA, and fake backends on loopback."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from content.provenance.dev_ca import CHAIN_FILENAME, KEY_FILENAME
+from tests.content.fakes_generation import FakeComfyUI, FakeOpenAI
+from tests.scheduling.fakes.base import serve
+
+STUDIO_API_KEY = "sk-studio-test-SECRET-4242"
+
+
+@pytest.fixture(scope="session")
+def studio_ca(tmp_path_factory):
+    out = tmp_path_factory.mktemp("studio-ca")
+    call_command("create_dev_signing_ca", "--out", str(out), stdout=io.StringIO())
+    return out
+
+
+@pytest.fixture
+def signing(settings, studio_ca):
+    """C2PA signing with the development chain; no trust anchors, so manifests read valid, not trusted."""
+    settings.C2PA_SIGNING_CERT_CHAIN = str(studio_ca / CHAIN_FILENAME)
+    settings.C2PA_SIGNING_KEY = str(studio_ca / KEY_FILENAME)
+    settings.C2PA_TRUST_ANCHORS = ""
+    return settings
+
+
+@pytest.fixture
+def comfy():
+    with serve(FakeComfyUI()) as fake:
+        fake.polls_before_done = 1
+        yield fake
+
+
+@pytest.fixture
+def openai():
+    with serve(FakeOpenAI(api_key=STUDIO_API_KEY)) as fake:
+        yield fake
