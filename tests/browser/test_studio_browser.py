@@ -7,7 +7,8 @@ import pytest
 
 from content.models import Asset, GenerationJob
 from tests.browser.conftest import admin_login
-from tests.content.test_admin_studio import comfy_row, template_for
+from tests.content.studio_fixtures import comfy_row
+from tests.content.test_admin_studio import template_for
 
 PASSWORD = "correct-horse-battery"
 

@@ -7,6 +7,8 @@ import io
 import pytest
 from django.core.management import call_command
 
+from content import studio
+from content.models import GenerationBackend
 from content.provenance.dev_ca import CHAIN_FILENAME, KEY_FILENAME
 from tests.content.fakes_generation import FakeComfyUI, FakeOpenAI
 from tests.scheduling.fakes.base import serve
@@ -41,3 +43,17 @@ def comfy():
 def openai():
     with serve(FakeOpenAI(api_key=STUDIO_API_KEY)) as fake:
         yield fake
+
+
+def comfy_row(fake, **fields) -> GenerationBackend:
+    defaults = {"name": "Studio GPU", "kind": "comfyui", "purpose": "images", "base_url": fake.url,
+                "model": "persona_v2.safetensors", "options": {"poll_interval": 0.02}, "timeout_seconds": 10,
+                "is_default": True, "cost_per_image_minor": 3}
+    return studio.save_backend(GenerationBackend(**{**defaults, **fields}))
+
+
+def text_row(fake, **fields) -> GenerationBackend:
+    defaults = {"name": "Writer", "kind": "openai", "purpose": "text", "base_url": fake.url, "model": "gpt-4o-mini",
+                "timeout_seconds": 10, "is_default": True, "cost_per_mtok_in_minor": 15,
+                "cost_per_mtok_out_minor": 60}
+    return studio.save_backend(GenerationBackend(**{**defaults, **fields}), api_key=STUDIO_API_KEY)

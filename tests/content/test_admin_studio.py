@@ -27,22 +27,12 @@ from content.models import (
 from content.provenance import TRAINED_ALGORITHMIC_MEDIA, read_manifest
 from tests.content.factories import AssetFactory
 from tests.content.fakes_generation import FakeOpenAI
-from tests.content.studio_fixtures import STUDIO_API_KEY
+from tests.content.studio_fixtures import STUDIO_API_KEY, comfy_row
 from tests.scheduling.fakes.base import serve
 
 pytestmark = pytest.mark.django_db
 J = GenerationJob.Status
 API_KEY = STUDIO_API_KEY
-
-
-# --- fixtures (as in test_studio) ---------------------------------------------------------------
-
-
-def comfy_row(fake, **fields) -> GenerationBackend:
-    defaults = {"name": "Studio GPU", "kind": "comfyui", "purpose": "images", "base_url": fake.url,
-                "model": "persona_v2.safetensors", "options": {"poll_interval": 0.02}, "timeout_seconds": 10,
-                "is_default": True, "cost_per_image_minor": 3}
-    return studio.save_backend(GenerationBackend(**{**defaults, **fields}))
 
 
 def template_for(creator, **fields) -> PromptTemplate:

@@ -23,25 +23,11 @@ from content.models import (
 from content.provenance import TRAINED_ALGORITHMIC_MEDIA, read_digital_source_type, read_manifest
 from content.provenance.dev_ca import KEY_FILENAME
 from tests.content.fakes_generation import FakeA1111, FakeComfyUI
-from tests.content.studio_fixtures import STUDIO_API_KEY
+from tests.content.studio_fixtures import STUDIO_API_KEY, comfy_row, text_row
 from tests.scheduling.fakes.base import Reply, serve
 
 J = GenerationJob.Status
 API_KEY = STUDIO_API_KEY
-
-
-def comfy_row(fake, **fields) -> GenerationBackend:
-    defaults = {"name": "Studio GPU", "kind": "comfyui", "purpose": "images", "base_url": fake.url,
-                "model": "persona_v2.safetensors", "options": {"poll_interval": 0.02}, "timeout_seconds": 10,
-                "is_default": True, "cost_per_image_minor": 3}
-    return studio.save_backend(GenerationBackend(**{**defaults, **fields}))
-
-
-def text_row(fake, **fields) -> GenerationBackend:
-    defaults = {"name": "Writer", "kind": "openai", "purpose": "text", "base_url": fake.url, "model": "gpt-4o-mini",
-                "timeout_seconds": 10, "is_default": True, "cost_per_mtok_in_minor": 15,
-                "cost_per_mtok_out_minor": 60}
-    return studio.save_backend(GenerationBackend(**{**defaults, **fields}), api_key=API_KEY)
 
 
 def template_for(creator, **fields) -> PromptTemplate:

@@ -15,7 +15,7 @@ from content.models import Asset, GenerationJob
 from content.provenance import TRAINED_ALGORITHMIC_MEDIA, read_manifest
 from tests.config.test_celery import broker_app  # noqa: F401 — the real-broker app fixture
 from tests.content.fakes_generation import FakeComfyUI
-from tests.content.test_studio import comfy_row
+from tests.content.studio_fixtures import comfy_row
 from tests.scheduling.fakes.base import serve
 
 J = GenerationJob.Status
