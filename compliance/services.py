@@ -598,6 +598,40 @@ def consent_status(
     }
 
 
+def likeness_refusals(creator: Any, *, rating: str, at: datetime | None = None) -> list[str]:
+    """Why images of this creator may not be generated now; empty when they may.
+
+    A model drawing a human or hybrid creator draws a real person's likeness, so each performer
+    behind it (relation "self" or "likeness") must be a verified adult with a current, unrevoked
+    consent that covers AI likeness at this rating. A pure AI persona with no such performer needs
+    nothing here; it still passes the publish gate later like any AI media.
+    """
+    at = at or timezone.now()
+    links = list(CreatorPerformer.objects.filter(
+        creator_id=creator.pk, relation__in=[CreatorPerformer.Relation.SELF, CreatorPerformer.Relation.LIKENESS]))
+    if not links:
+        if creator.kind == "ai_persona":
+            return []
+        return [f"{creator} depicts a real person: record the performer behind it and their AI-likeness "
+                "consent before generating images."]
+    reasons = []
+    wanted = gate.Rating(rating)
+    for standing in performer_facts([link.performer_id for link in links]):
+        # Named by record number: job errors and audit entries carry no legal names.
+        name = f"Performer #{standing.id}"
+        age = gate.age_on(standing.date_of_birth, at.date()) if standing.date_of_birth else None
+        if not standing.active or not standing.verified or age is None or age < gate.ADULT_AGE:
+            reasons.append(f"{name} is not a verified adult on record.")
+            continue
+        covered = any(
+            gate.Use.AI_LIKENESS in c.uses and c.revoked_at is None and c.valid_from <= at
+            and (c.valid_until is None or c.valid_until > at) and gate.Rating(c.max_rating).allows(wanted)
+            for c in standing.consents)
+        if not covered:
+            reasons.append(f"{name} has no current consent to AI likeness at the {wanted.value} rating.")
+    return reasons
+
+
 # --- Takedowns -----------------------------------------------------------------------------------
 
 

@@ -304,6 +304,8 @@ def queue_image_job(*, creator: Creator, actor: Any = None, template: PromptTemp
         params = (ImageParams(width=template.width, height=template.height, steps=template.steps,
                               count=template.count) if template else ImageParams())
     params.validate()
+    job_rating = rating or (template.rating if template else Asset.Rating.SFW)
+    check_likeness(creator, job_rating, actor=actor)
     backend = backend or (template.backend if template and template.backend_id else None) \
         or default_backend(GenerationBackend.Purpose.IMAGES)
     if backend is None:
@@ -313,8 +315,7 @@ def queue_image_job(*, creator: Creator, actor: Any = None, template: PromptTemp
         raise ValidationError(f"{backend} is not an enabled image backend.")
     job = GenerationJob(
         creator=creator, kind=GenerationJob.Kind.IMAGE, backend=backend, template=template, prompt=final,
-        variables=values, negative_prompt=(negative or "").strip(), rating=rating or (
-            template.rating if template else Asset.Rating.SFW),
+        variables=values, negative_prompt=(negative or "").strip(), rating=job_rating,
         params={"width": params.width, "height": params.height, "steps": params.steps, "seed": params.seed,
                 "count": params.count},
         created_by=user_of(actor), currency=backend.currency)
@@ -350,6 +351,18 @@ def queue_text_job(*, creator: Creator, kind: str, platform: str, topic: str, ac
                 "ai_generated": bool(ai_generated)},
         currency=backend.currency if backend else settings.ANALYTICS_CURRENCY)
     return _save_and_queue(job, actor)
+
+
+def check_likeness(creator: Creator, rating: str, *, actor: Any = None) -> None:
+    """Images of a human or hybrid creator draw a real person: refuse (and audit) without their
+    verified adulthood and a current AI-likeness consent at this rating."""
+    from compliance.services import likeness_refusals
+
+    reasons = likeness_refusals(creator, rating=rating)
+    if reasons:
+        audit.record("generation.refused", creator, actor=actor,
+                     changes={"kind": "image", "reasons": reasons, "categories": ["likeness_consent"]})
+        raise ValidationError(reasons)
 
 
 def _save_and_queue(job: GenerationJob, actor: Any) -> GenerationJob:
@@ -445,6 +458,12 @@ def run_job(job_id: int) -> Outcome:
         _finish(job.pk, J.FAILED, error="Refused: " + "; ".join(refusal.reasons))
         return Outcome(J.FAILED, detail="refused")
 
+    if job.kind == GenerationJob.Kind.IMAGE:
+        try:
+            check_likeness(job.creator, job.rating)
+        except ValidationError as exc:
+            _finish(job.pk, J.FAILED, error="Refused: " + " ".join(exc.messages))
+            return Outcome(J.FAILED, detail="likeness")
     backend = job.backend
     if job.kind == GenerationJob.Kind.IMAGE and (backend is None or not backend.enabled):
         _finish(job.pk, J.FAILED, error="The image backend is missing or switched off.")

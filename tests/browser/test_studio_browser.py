@@ -10,6 +10,8 @@ from tests.browser.conftest import admin_login
 from tests.content.studio_fixtures import comfy_row
 from tests.content.test_admin_studio import template_for
 
+pytestmark = pytest.mark.usefixtures("personas")
+
 PASSWORD = "correct-horse-battery"
 
 

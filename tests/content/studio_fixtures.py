@@ -57,3 +57,15 @@ def text_row(fake, **fields) -> GenerationBackend:
                 "timeout_seconds": 10, "is_default": True, "cost_per_mtok_in_minor": 15,
                 "cost_per_mtok_out_minor": 60}
     return studio.save_backend(GenerationBackend(**{**defaults, **fields}), api_key=STUDIO_API_KEY)
+
+
+@pytest.fixture
+def personas(people):
+    """Creators A and B as AI personas with no real person behind them, so images of them need no
+    likeness consent (tests of that rule make their own human creators)."""
+    from accounts.models import Creator
+
+    Creator.objects.filter(pk__in=[people["a"].pk, people["b"].pk]).update(kind=Creator.Kind.AI_PERSONA)
+    for key in ("a", "b"):
+        people[key].refresh_from_db()
+    return people

@@ -30,7 +30,7 @@ from tests.content.fakes_generation import FakeOpenAI
 from tests.content.studio_fixtures import STUDIO_API_KEY, comfy_row
 from tests.scheduling.fakes.base import serve
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("personas")]
 J = GenerationJob.Status
 API_KEY = STUDIO_API_KEY
 

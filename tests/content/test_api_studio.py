@@ -15,7 +15,7 @@ from content import studio
 from content.models import Asset, GenerationBackend, GenerationJob, GenerationUsage, PromptCategory, PromptTemplate
 from tests.content.studio_fixtures import STUDIO_API_KEY
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("personas")]
 
 J = GenerationJob.Status
 JOBS = "/api/v1/generation-jobs/"

@@ -26,6 +26,7 @@ from tests.content.fakes_generation import FakeA1111, FakeComfyUI
 from tests.content.studio_fixtures import STUDIO_API_KEY, comfy_row, text_row
 from tests.scheduling.fakes.base import Reply, serve
 
+pytestmark = pytest.mark.usefixtures("personas")
 J = GenerationJob.Status
 API_KEY = STUDIO_API_KEY
 
@@ -434,3 +435,59 @@ def test_uploads_already_marked_as_ai_are_detected_as_ai_origin(people, media_di
     assert asset.provenance_present == (marking == "c2pa")
     assert asset.ai_marker == ("c2pa:ai-manifest:trainedAlgorithmicMedia" if marking == "c2pa"
                                else "xmp:iptc-digital-source-type:trainedAlgorithmicMedia")
+
+
+# --- likeness consent ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def human(people, settings, tmp_path):
+    """Creator A as a human creator with one performer behind it, verified adult, no consent yet."""
+    from accounts.models import Creator
+    from tests.compliance.factories import PerformerFactory, VerificationFactory, use_private_storage
+
+    use_private_storage(settings, tmp_path)
+    Creator.objects.filter(pk=people["a"].pk).update(kind=Creator.Kind.HUMAN)
+    people["a"].refresh_from_db()
+    performer = PerformerFactory(creators=[people["a"]])
+    VerificationFactory(performer=performer)
+    return people["a"], performer
+
+
+def test_images_of_a_real_person_need_their_ai_likeness_consent(human, people, media_dir, signing, comfy,
+                                                                 eager_celery, django_capture_on_commit_callbacks):
+    from tests.compliance.factories import ConsentFactory
+
+    creator, performer = human
+    comfy_row(comfy)
+    with pytest.raises(ValidationError, match="AI likeness"):
+        studio.queue_image_job(creator=creator, prompt="a portrait", actor=people["bob"])
+    refusal = AuditEvent.objects.get(action="generation.refused")
+    assert refusal.changes["categories"] == ["likeness_consent"] and performer.legal_name not in str(refusal.changes)
+    # A consent to publish is not a consent to be drawn by a model.
+    ConsentFactory(performer=performer, uses=("publication",), max_rating="explicit")
+    with pytest.raises(ValidationError, match="AI likeness"):
+        studio.queue_image_job(creator=creator, prompt="a portrait")
+    consent = ConsentFactory(performer=performer, uses=("publication", "ai_likeness"), max_rating="suggestive")
+    with pytest.raises(ValidationError, match="explicit"):
+        studio.queue_image_job(creator=creator, prompt="a portrait", rating="explicit")
+    assert comfy.calls("POST", r"/prompt") == []
+
+    job = studio.queue_image_job(creator=creator, prompt="a portrait", rating="suggestive")
+    # Revoked between queueing and running: the worker refuses too.
+    from compliance import services as compliance
+
+    compliance.revoke_consent(consent, reason="withdrawn", actor=people["owner"])
+    assert studio.run_job(job.pk).status == J.FAILED
+    job.refresh_from_db()
+    assert "AI likeness" in job.error and comfy.calls("POST", r"/prompt") == []
+
+
+def test_a_human_creator_without_a_performer_on_record_cannot_be_generated(people, media_dir, signing, comfy):
+    from accounts.models import Creator
+
+    Creator.objects.filter(pk=people["a"].pk).update(kind=Creator.Kind.HYBRID)
+    people["a"].refresh_from_db()
+    comfy_row(comfy)
+    with pytest.raises(ValidationError, match="record the performer"):
+        studio.queue_image_job(creator=people["a"], prompt="a portrait")

@@ -18,6 +18,7 @@ from tests.content.fakes_generation import FakeComfyUI
 from tests.content.studio_fixtures import comfy_row
 from tests.scheduling.fakes.base import serve
 
+pytestmark = pytest.mark.usefixtures("personas")
 J = GenerationJob.Status
 
 
