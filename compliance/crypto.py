@@ -80,3 +80,17 @@ def encrypt_text(value: str) -> str:
 
 def decrypt_text(value: str) -> str:
     return decrypt(value.encode()).decode() if value else ""
+
+
+# Text columns holding `encrypt_text` tokens, as (model label, field, how an item is named in errors).
+# Apps above compliance add theirs from AppConfig.ready(), so key rotation covers every secret without
+# compliance importing their models.
+ENCRYPTED_TEXT_FIELDS: list[tuple[str, str, str]] = [
+    ("compliance.IdentityVerification", "document_number_encrypted", "identity check"),
+]
+
+
+def register_encrypted_field(model_label: str, field: str, label: str) -> None:
+    entry = (model_label, field, label)
+    if entry not in ENCRYPTED_TEXT_FIELDS:
+        ENCRYPTED_TEXT_FIELDS.append(entry)

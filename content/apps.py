@@ -6,6 +6,7 @@ class ContentConfig(AppConfig):
     verbose_name = "Content"
 
     def ready(self) -> None:
+        from compliance.crypto import register_encrypted_field
         from config.beat import BeatEntry, register
         from config.dashboard_counts import DASHBOARD_COUNTS, per_creator
         from content.models import Asset
@@ -14,4 +15,5 @@ class ContentConfig(AppConfig):
             ("Assets", per_creator(lambda ids: Asset.objects.filter(creator_id__in=ids).exclude(status="archived"))),
             ("In review", per_creator(lambda ids: Asset.objects.filter(creator_id__in=ids, status="in_review"))),
         ])
+        register_encrypted_field("content.GenerationBackend", "api_key_encrypted", "generation backend")
         register(BeatEntry("reap generation jobs", "content.tasks.reap_generation_jobs", every_seconds=300))

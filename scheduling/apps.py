@@ -8,8 +8,11 @@ class SchedulingConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from compliance.crypto import register_encrypted_field
         from config.beat import BeatEntry, register
         from scheduling import receivers  # noqa: F401 — connects the compliance signal handlers
+
+        register_encrypted_field("scheduling.PlatformAccount", "credentials_encrypted", "platform account")
 
         register(
             BeatEntry("dispatch due publications", "scheduling.tasks.dispatch_due",

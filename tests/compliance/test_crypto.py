@@ -325,3 +325,28 @@ def test_two_simultaneous_rotations_rotate_each_document_once(keyring, private_d
     keyring.ATELIER_ENCRYPTION_KEYS = keyring.ATELIER_ENCRYPTION_KEYS[:1]
     for doc in EncryptedFile.objects.all():
         assert services.read_document(doc, actor=people["owner"], purpose="test") in (FRONT, BACK)
+
+
+@pytest.mark.django_db
+def test_rotation_covers_platform_credentials_and_generation_backend_keys(keyring, people):
+    from content import studio
+    from content.models import GenerationBackend
+    from scheduling import services as scheduling
+    from scheduling.models import PlatformAccount
+
+    account = PlatformAccount.objects.create(creator=people["a"], platform="telegram", handle="@chan")
+    scheduling.store_credentials(account, {"bot_token": "123:secret"}, actor=people["owner"])
+    backend = GenerationBackend.objects.create(name="GPU", kind="openai", purpose="text", base_url="http://gpu")
+    studio.set_api_key(backend, "sk-rotate-me")
+    old = keyring.ATELIER_ENCRYPTION_KEYS[0]
+    keyring.ATELIER_ENCRYPTION_KEYS = [new_key(), old]
+
+    output = rotate()
+
+    assert "Credentials:      2 re-encrypted" in output
+    keyring.ATELIER_ENCRYPTION_KEYS = keyring.ATELIER_ENCRYPTION_KEYS[:1]  # the old key is gone
+    account.refresh_from_db()
+    backend.refresh_from_db()
+    assert scheduling.read_credentials(account, purpose="test", actor=people["owner"]) == {"bot_token": "123:secret"}
+    assert crypto.decrypt_text(backend.api_key_encrypted) == "sk-rotate-me"
+    assert AuditEvent.objects.get(action="encryption.rotated").changes["credentials_rotated"] == 2

@@ -1,4 +1,5 @@
-"""Re-encrypt identity documents, signed releases and document numbers under the primary key.
+"""Re-encrypt identity documents, signed releases, document numbers and stored credentials (platform
+tokens, generation backend keys: every field in `crypto.ENCRYPTED_TEXT_FIELDS`) under the primary key.
 
 Rotation, as `compliance.crypto` describes it: prepend a new key to ATELIER_ENCRYPTION_KEYS, run
 this command, and drop the old key only once it reports nothing left to rotate and no failure.
@@ -15,12 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
+from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from accounts import audit
 from compliance import crypto, services
-from compliance.models import EncryptedFile, IdentityVerification
+from compliance.models import EncryptedFile
 
 ACTOR_LABEL = "command:rotate_encryption_keys"
 LISTED_FAILURES = 50
@@ -46,13 +48,22 @@ class Command(BaseCommand):
         primary_key = crypto.keys()[0]
         primary_id = crypto.key_id(primary_key)
         documents = self._rotate_documents(primary_id, dry_run)
-        numbers = self._rotate_document_numbers(Fernet(primary_key.encode()), dry_run)
-        failed = documents.failed + numbers.failed
+        primary = Fernet(primary_key.encode())
+        numbers = Tally()
+        secrets = Tally()
+        for model_label, field_name, label in crypto.ENCRYPTED_TEXT_FIELDS:
+            tally = self._rotate_text_field(apps.get_model(model_label), field_name, label, primary, dry_run)
+            target = numbers if model_label == "compliance.IdentityVerification" else secrets
+            target.rotated += tally.rotated
+            target.current += tally.current
+            target.failed += tally.failed
+        failed = documents.failed + numbers.failed + secrets.failed
         if not dry_run:
             audit.record("encryption.rotated", actor_label=ACTOR_LABEL, changes={
                 "key": primary_id,
                 "documents_rotated": documents.rotated, "documents_current": documents.current,
                 "numbers_rotated": numbers.rotated, "numbers_current": numbers.current,
+                "credentials_rotated": secrets.rotated, "credentials_current": secrets.current,
                 "failed_count": len(failed), "failed": failed[:LISTED_FAILURES],
             })
         verb = "would be re-encrypted" if dry_run else "re-encrypted"
@@ -61,7 +72,9 @@ class Command(BaseCommand):
             f"  Documents:        {documents.rotated} {verb}, {documents.current} already current, "
             f"{len(documents.failed)} failed.\n"
             f"  Document numbers: {numbers.rotated} {verb}, {numbers.current} already current, "
-            f"{len(numbers.failed)} failed."
+            f"{len(numbers.failed)} failed.\n"
+            f"  Credentials:      {secrets.rotated} {verb}, {secrets.current} already current, "
+            f"{len(secrets.failed)} failed."
         )
         if failed:
             listed = ", ".join(failed[:LISTED_FAILURES])
@@ -97,14 +110,14 @@ class Command(BaseCommand):
                 tally.failed.append(f"document #{pk} (missing from the private storage)")
         return tally
 
-    def _rotate_document_numbers(self, primary: Fernet, dry_run: bool) -> Tally:
+    def _rotate_text_field(self, model: Any, field_name: str, label: str, primary: Fernet, dry_run: bool) -> Tally:
         tally = Tally()
-        rows = IdentityVerification.objects.exclude(document_number_encrypted="").order_by("pk")
+        rows = model.objects.exclude(**{field_name: ""}).order_by("pk")
         for pk in rows.values_list("pk", flat=True):
             try:
                 with transaction.atomic():
-                    token = (IdentityVerification.objects.select_for_update().filter(pk=pk)
-                             .values_list("document_number_encrypted", flat=True).first())
+                    token = (model.objects.select_for_update().filter(pk=pk)
+                             .values_list(field_name, flat=True).first())
                     if not token:
                         continue
                     if _opens_with(primary, token.encode()):
@@ -112,10 +125,10 @@ class Command(BaseCommand):
                         continue
                     rotated = crypto.rotate(token.encode()).decode()
                     if not dry_run:
-                        IdentityVerification.objects.filter(pk=pk).update(document_number_encrypted=rotated)
+                        model.objects.filter(pk=pk).update(**{field_name: rotated})
                     tally.rotated += 1
             except crypto.DecryptionError:
-                tally.failed.append(f"identity check #{pk}")
+                tally.failed.append(f"{label} #{pk}")
         return tally
 
 
