@@ -21,6 +21,7 @@ import logging
 import math
 import random
 import string
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -508,20 +509,32 @@ def _failed(job: GenerationJob, exc: Exception, *, seconds: float | None = None)
 
 
 def _cancelled_meanwhile(job: GenerationJob) -> bool:
+    """Asked once the backend has answered: a cancelled job's results are dropped."""
+    return GenerationJob.objects.filter(pk=job.pk, cancel_requested=True).exists()
+
+
+def _stop_requested(job: GenerationJob) -> bool:
+    """Asked between a polling backend's polls, so a cancel stops the GPU work itself."""
     return GenerationJob.objects.filter(pk=job.pk, cancel_requested=True).exists()
 
 
 def _run_image(job: GenerationJob) -> Outcome:
-    from content.generation.backends import GenerationFailure, ImageRequest
+    from content.generation.backends import BackendCancelled, GenerationFailure, ImageRequest
 
     p = job.params
     request = ImageRequest(prompt=job.prompt, negative_prompt=job.negative_prompt, width=int(p.get("width", 1024)),
                            height=int(p.get("height", 1024)), steps=int(p.get("steps", 30)), seed=p.get("seed"),
-                           count=int(p.get("count", 1)))
+                           count=int(p.get("count", 1)), should_stop=lambda: _stop_requested(job))
     backend = job.backend
+    started = time.monotonic()
     try:
         with client_for(backend, reason=f"job {job.pk}") as client:
             result = client.generate_images(request)
+    except BackendCancelled:
+        seconds = time.monotonic() - started
+        usage = log_usage(job.creator, backend, job=job, kind=job.kind, seconds=seconds)
+        _finish(job.pk, J.CANCELLED, seconds=seconds, cost_minor=usage.cost_minor, currency=usage.currency)
+        return Outcome(J.CANCELLED)
     except GenerationFailure as exc:
         return _failed(job, exc)
     usage = log_usage(job.creator, backend, job=job, kind=job.kind, images=len(result.images),

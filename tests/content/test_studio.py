@@ -491,3 +491,26 @@ def test_a_human_creator_without_a_performer_on_record_cannot_be_generated(peopl
     comfy_row(comfy)
     with pytest.raises(ValidationError, match="record the performer"):
         studio.queue_image_job(creator=people["a"], prompt="a portrait")
+
+
+def test_cancelling_a_running_comfyui_job_stops_polling_and_drops_the_prompt(people, media_dir, signing, comfy,
+                                                                             monkeypatch):
+    comfy.never_finish = True
+    comfy_row(comfy, timeout_seconds=30)
+    job = studio.queue_image_job(creator=people["a"], prompt="a portrait")
+    checks = []
+
+    def cancelled_after_two_polls(j):
+        checks.append(j.pk)
+        if len(checks) == 3:  # what `cancel_job` does while the worker polls
+            GenerationJob.objects.filter(pk=j.pk).update(cancel_requested=True)
+        return GenerationJob.objects.filter(pk=j.pk, cancel_requested=True).exists()
+
+    monkeypatch.setattr(studio, "_stop_requested", cancelled_after_two_polls)
+    assert studio.run_job(job.pk).status == J.CANCELLED
+    job.refresh_from_db()
+    assert job.status == J.CANCELLED and not Asset.objects.exists()
+    assert len(comfy.calls("GET", r"/history/.+")) == 2
+    prompt_id = comfy.calls("GET", r"/history/.+")[0].path.rsplit("/", 1)[-1]
+    assert [c.json() for c in comfy.calls("POST", r"/queue")] == [{"delete": [prompt_id]}]
+    assert GenerationUsage.objects.get(job=job).images == 0

@@ -8,6 +8,7 @@ from typing import Any
 from content.generation.backends.a1111 import A1111Backend
 from content.generation.backends.base import (
     Backend,
+    BackendCancelled,
     BackendConfig,
     BackendConfigError,
     BackendError,
@@ -36,7 +37,7 @@ def build_backend(config: Mapping[str, Any]) -> Backend:
 
 
 __all__ = [
-    "KINDS", "A1111Backend", "Backend", "BackendConfig", "BackendConfigError", "BackendError", "BackendTimeout",
-    "BackendUnavailable", "ComfyUIBackend", "GenerationFailure", "Health", "ImageRequest", "ImageResult",
-    "OpenAIBackend", "TextRequest", "TextResult", "build_backend",
+    "KINDS", "A1111Backend", "Backend", "BackendCancelled", "BackendConfig", "BackendConfigError", "BackendError",
+    "BackendTimeout", "BackendUnavailable", "ComfyUIBackend", "GenerationFailure", "Health", "ImageRequest",
+    "ImageResult", "OpenAIBackend", "TextRequest", "TextResult", "build_backend",
 ]

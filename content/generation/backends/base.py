@@ -19,7 +19,7 @@ import email.utils
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
@@ -57,6 +57,10 @@ class BackendTimeout(GenerationFailure):
     """Submitted but unfinished by the deadline; the outcome (and any charge) is unknown."""
 
 
+class BackendCancelled(GenerationFailure):
+    """The caller asked to stop while the backend was working; what it had queued was dropped."""
+
+
 class BackendConfigError(ValueError):
     """The configuration cannot work (missing URL, unknown kind, workflow without placeholders)."""
 
@@ -71,6 +75,8 @@ class ImageRequest:
     seed: int | None = None
     count: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
+    # Asked between polls by backends that poll (ComfyUI): True stops the job and drops it from the queue.
+    should_stop: Callable[[], bool] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.prompt.strip():

@@ -16,12 +16,13 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 
 from content.generation.backends.base import (
+    BackendCancelled,
     BackendConfig,
     BackendConfigError,
     BackendError,
@@ -128,8 +129,8 @@ class ComfyUIBackend(HttpBackend):
         if not prompt_id:
             raise BackendError(f"ComfyUI accepted the workflow without a prompt_id: {str(body)[:200]}")
         try:
-            entry = self.wait_for(prompt_id, deadline)
-        except BackendTimeout:
+            entry = self.wait_for(prompt_id, deadline, should_stop=req.should_stop)
+        except (BackendTimeout, BackendCancelled):
             self.forget(prompt_id)
             raise
         images = [self.request("GET", "/view", deadline, submitted=True, params=ref).content
@@ -140,9 +141,12 @@ class ComfyUIBackend(HttpBackend):
         return ImageResult(images=images, seed=seed, seconds=deadline.elapsed(),
                            usage={"images": len(images), "prompt_id": prompt_id})
 
-    def wait_for(self, prompt_id: str, deadline: Deadline) -> dict[str, Any]:
+    def wait_for(self, prompt_id: str, deadline: Deadline,
+                 should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
         """Poll `/history/{id}` until the prompt completes or fails; it is `{}` while queued or running."""
         while True:
+            if should_stop is not None and should_stop():
+                raise BackendCancelled(f"Cancelled while ComfyUI was working on prompt {prompt_id}.")
             body = self.json(self.request("GET", f"/history/{prompt_id}", deadline, submitted=True))
             entry = body.get(prompt_id) if isinstance(body, dict) else None
             if isinstance(entry, dict):
