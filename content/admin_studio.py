@@ -25,7 +25,7 @@ from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldBooleanWidget
 
-from accounts import audit, tenancy
+from accounts import tenancy
 from accounts.admin_base import TenantAdminMixin, TenantModelAdmin
 from content import studio, views, views_studio
 from content.models import (
@@ -486,8 +486,25 @@ class GenerationUsageAdmin(TenantModelAdmin):
 # --- Caption templates and hashtag sets ----------------------------------------------------------
 
 
+class CaptionMaterialForm(forms.ModelForm):
+    """Screened like a prompt, so a blocked term reads as a form error (the refusal is audited)."""
+
+    actor: Any = None  # set per request by the admin's get_form
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        if self.errors:
+            return
+        try:
+            studio.screen_caption_material(self.instance, actor=self.actor)
+        except studio.PromptRefused as refused:
+            self.add_error(None, ["Refused by the compliance screen:", *refused.reasons])
+
+
 class AgencyWideRowsAdmin(TenantModelAdmin):
     """Rows with no creator serve every creator: everyone sees them, only owners write them."""
+
+    form = CaptionMaterialForm
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         qs = super(TenantAdminMixin, self).get_queryset(request).select_related("creator")
@@ -517,6 +534,7 @@ class AgencyWideRowsAdmin(TenantModelAdmin):
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False,
                  **kwargs: Any) -> type[forms.ModelForm]:
         form_class = super().get_form(request, obj, change, **kwargs)
+        form_class.actor = request.user
         field = form_class.base_fields.get("creator")
         if field is not None:
             field.queryset = views.creators_for(request, "change" if obj is not None else "add", self.model)
@@ -530,10 +548,7 @@ class AgencyWideRowsAdmin(TenantModelAdmin):
     def save_model(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> None:
         if obj.creator_id is None and not request.user.is_superuser:
             raise PermissionDenied  # the form requires a creator; this guards a hand-made POST
-        obj.save()
-        name = self.model._meta.model_name
-        audit.record(f"{name}.updated" if change else f"{name}.created", obj, actor=request.user,
-                     changes={"fields": sorted(form.changed_data), "agency_wide": obj.creator_id is None})
+        studio.save_caption_material(obj, actor=request.user, changed=form.changed_data)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         if not request.user.is_superuser:

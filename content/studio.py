@@ -16,6 +16,7 @@ paid API may already have charged and the images may still appear.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import math
@@ -128,6 +129,9 @@ ENV_BACKENDS = {
 }
 
 
+_ENV_KEYS_SYNCED: dict[str, tuple[int, str]] = {}
+
+
 def sync_env_backends() -> list[GenerationBackend]:
     """Create or update the backends declared by GENERATION_IMAGE_* / GENERATION_TEXT_* variables.
 
@@ -152,9 +156,12 @@ def sync_env_backends() -> list[GenerationBackend]:
             elif any(getattr(backend, k) != v for k, v in wanted.items()):
                 GenerationBackend.objects.filter(pk=backend.pk).update(**wanted)
                 backend.refresh_from_db()
-            current = crypto.decrypt_text(backend.api_key_encrypted) if backend.api_key_encrypted else ""
-            if current != key:
+            # Compared by fingerprint, per process: decrypting the stored key to compare would be an
+            # unaudited read, and auditing it on every lookup would drown the log.
+            fingerprint = (backend.pk, hashlib.sha256(key.encode()).hexdigest())
+            if _ENV_KEYS_SYNCED.get(name) != fingerprint or bool(backend.api_key_encrypted) != bool(key):
                 set_api_key(backend, key, actor=None)
+                _ENV_KEYS_SYNCED[name] = fingerprint
         rows.append(backend)
     return rows
 
@@ -200,7 +207,7 @@ def _reasons(hits: Sequence[HardBlockHit]) -> list[str]:
         for hit in hits))
 
 
-def audit_refusal(creator: Creator, refusal: PromptRefused, *, kind: str, actor: Any = None) -> None:
+def audit_refusal(creator: Creator | None, refusal: PromptRefused, *, kind: str, actor: Any = None) -> None:
     """The record a compliance officer reads: who asked, for whom, which fields and categories."""
     audit.record("generation.refused", creator, actor=actor, changes={
         "kind": kind,
@@ -210,7 +217,7 @@ def audit_refusal(creator: Creator, refusal: PromptRefused, *, kind: str, actor:
     })
 
 
-def screen_request(creator: Creator, fields: Mapping[str, str], *, kind: str, actor: Any = None) -> None:
+def screen_request(creator: Creator | None, fields: Mapping[str, str], *, kind: str, actor: Any = None) -> None:
     """Refuse (and audit) a request whose prompt, style, variables or voice hold a hard-blocked term.
 
     Runs before any row or backend call exists, and outside any caller's transaction, so the audit
@@ -879,3 +886,32 @@ def delete_prompt_template(template: PromptTemplate, *, actor: Any = None) -> No
     with transaction.atomic():
         audit.record("prompt_template.deleted", template, actor=actor, changes={"name": template.name})
         template.delete()
+
+
+# --- caption templates and hashtag sets -----------------------------------------------------------------
+
+
+def screen_caption_material(item: CaptionTemplate | HashtagSet, *, actor: Any = None) -> None:
+    """A caption template or hashtag set is text waiting to be posted: a blocked term is refused (and
+    audited) when it is saved, not only when a suggestion made from it is dropped."""
+    if isinstance(item, CaptionTemplate):
+        fields = {"caption template": item.text}
+    else:
+        fields = {"hashtag set": item.tags, "hashtag set topics": item.match}
+    screen_request(item.creator if item.creator_id else None, fields, kind="caption_material", actor=actor)
+
+
+def save_caption_material(item: CaptionTemplate | HashtagSet, *, actor: Any = None,
+                          changed: Sequence[str] = ()) -> CaptionTemplate | HashtagSet:
+    """Validate, screen and save; agency-wide rows (no creator) are the owner's to write."""
+    item.full_clean()
+    if item.creator_id is None and not getattr(user_of(actor), "is_superuser", False):
+        raise ValidationError("Only the agency owner writes agency-wide rows; choose one of your creators.")
+    screen_caption_material(item, actor=actor)
+    adding = item._state.adding
+    name = item._meta.model_name
+    with transaction.atomic():
+        item.save()
+        audit.record(f"{name}.created" if adding else f"{name}.updated", item, actor=actor,
+                     changes={"fields": sorted(changed), "agency_wide": item.creator_id is None})
+    return item

@@ -22,6 +22,7 @@ from content.models import (
     GenerationBackend,
     GenerationJob,
     GenerationUsage,
+    HashtagSet,
     PromptTemplate,
 )
 from content.provenance import TRAINED_ALGORITHMIC_MEDIA, read_manifest
@@ -462,6 +463,21 @@ def test_hashtag_sets_follow_the_same_rule(client, people):
     response = client.post(add, {"creator": people["a"].pk, "name": "Beach", "tags": "#beach #sun",
                                  "language": "en", "active": "on"})
     assert response.status_code == 302
+    assert AuditEvent.objects.filter(action="hashtagset.created").exists()
+
+
+def test_caption_material_with_a_hard_blocked_term_is_refused_and_audited(client, people):
+    login(client, people["alice"])
+    response = client.post(reverse("admin:content_captiontemplate_add"), {
+        "creator": people["a"].pk, "text": "{topic} for my schoolgirl fans", "language": "en", "active": "on"})
+    assert response.status_code == 200 and "hard-blocked" in response.content.decode()
+    response = client.post(reverse("admin:content_hashtagset_add"), {
+        "creator": people["a"].pk, "name": "Bad", "tags": "#beach #teen", "language": "en", "active": "on"})
+    assert response.status_code == 200 and "hard-blocked" in response.content.decode()
+    assert not CaptionTemplate.objects.exists() and not HashtagSet.objects.exists()
+    refusals = AuditEvent.objects.filter(action="generation.refused")
+    assert [e.changes["kind"] for e in refusals] == ["caption_material", "caption_material"]
+    assert all(e.creator == people["a"] for e in refusals)
 
 
 # --- Asset provenance panel ---------------------------------------------------------------------

@@ -263,8 +263,12 @@ def test_env_backends_are_synced_and_become_defaults(db, settings, openai):
     settings.GENERATION_TEXT_API_KEY = API_KEY
     backend = studio.default_backend("text")
     assert backend is not None and backend.managed_by_env and backend.is_default and backend.model == "llama3.1"
+    assert crypto.decrypt_text(backend.api_key_encrypted) == API_KEY
     settings.GENERATION_TEXT_MODEL = "qwen2.5"
-    assert studio.default_backend("text").model == "qwen2.5"
+    settings.GENERATION_TEXT_API_KEY = "sk-rotated"
+    backend = studio.default_backend("text")
+    assert backend.model == "qwen2.5" and crypto.decrypt_text(backend.api_key_encrypted) == "sk-rotated"
+    assert not AuditEvent.objects.filter(action="generation_backend.key_read").exists()
     assert GenerationBackend.objects.count() == 1
     with pytest.raises(ValidationError, match="environment"):
         studio.save_backend(backend)
