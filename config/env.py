@@ -7,6 +7,7 @@ Secrets may also come from `NAME_FILE` (Docker secrets).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -53,3 +54,15 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None:
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_networks(name: str) -> list[str]:
+    """Comma-separated CIDRs (10.20.0.0/16, 127.0.0.1/32, fd00::/8); a typo fails at start-up
+    rather than silently allowing nothing, or too much."""
+    items = env_list(name)
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not a network; use CIDRs such as 10.20.0.0/16.") from exc
+    return items

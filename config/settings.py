@@ -14,7 +14,7 @@ from pathlib import Path
 import environ
 from django.urls import reverse_lazy
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_int, env_list, env_networks, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("ATELIER_VAR_DIR", str(BASE_DIR / "var")))
@@ -451,7 +451,7 @@ REDDIT_CLIENT_SECRET = env_str("REDDIT_CLIENT_SECRET", "") or ""
 REDDIT_USER_AGENT = env_str("REDDIT_USER_AGENT", "web:atelier-backoffice:1.0 (by /u/atelier-agency)") or ""
 # Telegram Bot API host (a self-hosted telegram-bot-api server raises the 50 MB upload cap).
 TELEGRAM_API_URL = (env_str("TELEGRAM_API_URL", "https://api.telegram.org") or "").rstrip("/")
-# Bluesky: the default PDS; an account may name its own in options["pds"].
+# Bluesky: the PDS every account signs in to (the app password goes nowhere else).
 BLUESKY_PDS_URL = (env_str("BLUESKY_PDS_URL", "https://bsky.social") or "").rstrip("/")
 # Instagram API with Instagram Login (graph.instagram.com), versioned paths.
 INSTAGRAM_GRAPH_URL = (env_str("INSTAGRAM_GRAPH_URL", "https://graph.instagram.com") or "").rstrip("/")
@@ -472,5 +472,9 @@ ATELIER_BASE_URL = (env_str("ATELIER_BASE_URL", "http://localhost:8000") or "").
 # A webhook delivery is tried this many times (exponential backoff with jitter), then marked failed.
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
+# Outbound calls to URLs people enter (webhook receivers, generation backends) go to public addresses
+# only; loopback, private, link-local… targets need their network listed here (comma-separated CIDRs,
+# e.g. 10.20.0.0/16, or 127.0.0.1/32 for a ComfyUI on this machine). See core/outbound.py.
+OUTBOUND_ALLOWED_NETWORKS = env_networks("OUTBOUND_ALLOWED_NETWORKS")
 # [calendar]
 # [api]

@@ -37,6 +37,7 @@ from content.models import (
     PromptCategory,
     PromptTemplate,
 )
+from core import outbound
 
 JOB_STATUS_LABELS = {"queued": "info", "running": "warning", "succeeded": "success", "failed": "danger",
                      "cancelled": "default"}
@@ -78,6 +79,12 @@ class BackendForm(forms.ModelForm):
         fields = ["name", "kind", "purpose", "base_url", "model", "enabled", "is_default", "timeout_seconds",
                   "max_concurrency", "cost_per_image_minor", "cost_per_mtok_in_minor", "cost_per_mtok_out_minor",
                   "cost_per_hour_minor", "currency", "options"]
+
+    def clean_base_url(self) -> str:
+        """Refused here when it points inward (core.outbound); each call checks again, as DNS can change."""
+        url = self.cleaned_data["base_url"]
+        outbound.validate_url(url)
+        return url
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

@@ -7,10 +7,12 @@ other's delivery plumbing.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.timezone import now
 
 from accounts.models import Creator
+from core import outbound
 
 
 class Notification(models.Model):
@@ -72,6 +74,15 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """A receiver must be one the server may call (core.outbound): refused here with the reason,
+        so admin and API show it on the form; the delivery checks again, since DNS can change."""
+        if self.url:
+            try:
+                outbound.validate_url(self.url)
+            except ValidationError as exc:
+                raise ValidationError({"url": exc.messages}) from exc
 
 
 class WebhookDelivery(models.Model):

@@ -32,6 +32,7 @@ from django.utils import timezone
 from accounts import audit
 from accounts.models import Creator, Membership, Role, User
 from compliance import crypto
+from core import outbound
 from notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -319,9 +320,14 @@ def _claim(delivery_id: int, now: datetime) -> WebhookDelivery | None:
     return WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
 
 
-def deliver(delivery_id: int, *, now: datetime | None = None, client: httpx.Client | None = None) -> str:
+def deliver(delivery_id: int, *, now: datetime | None = None) -> str:
     """POST one due delivery. 2xx → delivered; anything else → retried later from the row with
-    backoff, and failed after `WEBHOOK_MAX_ATTEMPTS`. Not due or not pending → nothing happens."""
+    backoff, and failed after `WEBHOOK_MAX_ATTEMPTS`. Not due or not pending → nothing happens.
+
+    The POST goes through the guarded client: a receiver that is (or has come to resolve to) an
+    internal address is refused before any connection, and the stored error is the refusal alone.
+    Redirects are not followed: a receiver answers where it was registered.
+    """
     now = now or timezone.now()
     delivery = _claim(delivery_id, now)
     if delivery is None:
@@ -337,11 +343,10 @@ def deliver(delivery_id: int, *, now: datetime | None = None, client: httpx.Clie
     timeout = httpx.Timeout(settings.WEBHOOK_TIMEOUT_SECONDS, connect=min(3, settings.WEBHOOK_TIMEOUT_SECONDS))
     attempts = delivery.attempts + 1
     try:
-        if client is None:
-            with httpx.Client(timeout=timeout, follow_redirects=False) as own:
-                response = own.post(endpoint.url, content=body, headers=headers)
-        else:
+        with outbound.GuardedClient(timeout=timeout, follow_redirects=False) as client:
             response = client.post(endpoint.url, content=body, headers=headers)
+    except outbound.OutboundRefused as exc:
+        return _record_failure(delivery, now, status=None, error=str(exc)[:500], attempts=attempts)
     except httpx.HTTPError as exc:
         return _record_failure(delivery, now, status=None, error=f"{type(exc).__name__}: {exc}"[:500],
                                attempts=attempts)

@@ -15,6 +15,7 @@ from django.utils.timezone import now
 
 from accounts.models import Creator
 from content.models import Asset, Collection
+from scheduling.connectors.options import clean_options
 
 
 class Platform(models.TextChoices):
@@ -77,6 +78,8 @@ class PlatformAccount(models.Model):
         if self.max_rating and not ceiling.allows(self.max_rating):
             raise ValidationError({"max_rating": f"{judged} accepts at most {ceiling.value} content; an account "
                                                  f"can only be stricter."})
+        # Only the keys its platform reads, and never a host: base URLs come from settings.
+        self.options = clean_options(self.platform, self.options)
 
 
 class Post(models.Model):

@@ -81,7 +81,8 @@ def initial_state(platform: str) -> str:
 
 
 def save_account(account: PlatformAccount, *, actor: Any = None) -> PlatformAccount:
-    """Create or update a platform account (admin and API): policy ceiling checked, one account per
+    """Create or update a platform account (admin and API): policy ceiling and the platform's option
+    schema checked (`PlatformAccount.clean`: only known keys, never a host), one account per
     creator × platform × handle, audited."""
     from django.db import IntegrityError
 

@@ -9,7 +9,11 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -140,3 +144,133 @@ def s3_storage(s3_endpoint, settings):
     yield client
     storages._storages = {}
     storages.__dict__.pop("backends", None)
+
+
+# --- Outbound calls: what server-side request forgery would reach --------------------------------
+
+LISTENER_BODY = b"listener-secret-body: only the server could have read this"
+
+
+@dataclass
+class Listener:
+    """Loopback HTTP servers (IPv4 and IPv6) that count every connection they accept: a guarded
+    call pointed at them must leave both counts at zero."""
+
+    url: str = ""
+    url6: str = ""
+    port: int = 0
+    port6: int = 0
+    connections: list[str] = field(default_factory=list)
+    requests: list[dict] = field(default_factory=list)
+    status: int = 200
+    location: str = ""  # set: answer with a redirect there
+
+    @property
+    def reached(self) -> bool:
+        return bool(self.connections or self.requests)
+
+
+def _recording_handler(state: Listener) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            state.requests.append({"method": self.command, "path": self.path, "body": body,
+                                   "headers": {k.lower(): v for k, v in self.headers.items()},
+                                   "server": self.server.server_address[0]})
+            self.send_response(state.status)
+            if state.location:
+                self.send_header("Location", state.location)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(LISTENER_BODY)))
+            self.end_headers()
+            self.wfile.write(LISTENER_BODY)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@contextmanager
+def recording_server(state: Listener, host: str = "127.0.0.1", port: int = 0) -> Iterator[ThreadingHTTPServer]:
+    """Run a recording HTTP server on `host` (any loopback address, or ::1), on a free port unless told."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+    class Server(ThreadingHTTPServer):
+        address_family = family
+        daemon_threads = True
+
+        def verify_request(self, request: object, client_address: object) -> bool:
+            state.connections.append(f"{host} ← {client_address}")
+            return True
+
+    server = Server((host, port), _recording_handler(state))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    state = Listener()
+    with recording_server(state, "127.0.0.1") as v4, recording_server(state, "::1") as v6:
+        state.port, state.port6 = v4.server_address[1], v6.server_address[1]
+        state.url, state.url6 = f"http://127.0.0.1:{state.port}", f"http://[::1]:{state.port6}"
+        yield state
+
+
+@pytest.fixture
+def redirector() -> Iterator[Listener]:
+    """A recording server on 127.0.0.2 that answers 302 to `redirector.location`: the "public" host of
+    a redirect attack (tests map a name to it and allow 127.0.0.2/32 explicitly)."""
+    state = Listener(status=302)
+    with recording_server(state, "127.0.0.2") as server:
+        state.port = server.server_address[1]
+        state.url = f"http://127.0.0.2:{state.port}"
+        yield state
+
+
+@pytest.fixture
+def outbound_hosts(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """Names the guarded client resolves as the test says, through its resolver hook
+    (`core.outbound.resolve`); names not in the dict resolve normally."""
+    from core import outbound
+
+    mapping: dict[str, list[str]] = {}
+    real = outbound.resolve
+
+    def resolve(host: str, port: int) -> list[str]:
+        return list(mapping[host]) if host in mapping else real(host, port)
+
+    monkeypatch.setattr(outbound, "resolve", resolve)
+    return mapping
+
+
+@pytest.fixture
+def allow_loopback(settings) -> None:
+    """Opt-in for tests whose fake servers run on this machine: the guarded client may reach
+    loopback. Tests of the guard itself never use it."""
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+
+
+@pytest.fixture
+def connection_attempts(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    """Every TCP connection the process tries to open, in order (targets nothing listens on,
+    such as 10.0.0.1 or 169.254.169.254, are proven untouched this way)."""
+    attempts: list[tuple] = []
+    real = socket.create_connection
+
+    def create_connection(address: tuple, *args: object, **kwargs: object) -> socket.socket:
+        attempts.append(address)
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    return attempts

@@ -20,7 +20,9 @@ From the AT Protocol and Bluesky docs (https://docs.bsky.app, lexicons in bluesk
 - Errors: `{"error": "<Name>", "message": "..."}`; 429 comes with `ratelimit-reset` (epoch).
 
 Credentials: `identifier` (handle or DID) and `app_password`; optional stored `accessJwt` /
-`refreshJwt` (what `refresh` returns). Options: `pds` (another PDS), `langs`, `suggestive_label`.
+`refreshJwt` (what `refresh` returns). Options: `langs`, `suggestive_label`. The PDS is always
+BLUESKY_PDS_URL, an operator's setting: an account's options (which its managers write) never
+choose where its app password is sent.
 """
 
 from __future__ import annotations
@@ -210,7 +212,7 @@ class _Xrpc:
 
     def __init__(self, account: AccountRef) -> None:
         self.account = account
-        self.pds = str(account.options.get("pds") or settings.BLUESKY_PDS_URL).rstrip("/")
+        self.pds = settings.BLUESKY_PDS_URL.rstrip("/")
         self.identifier = str(account.credentials.get("identifier") or "")
         self.last_error = ""
         self.http = client(self.pds)

@@ -33,14 +33,16 @@ def signing(settings, studio_ca):
 
 
 @pytest.fixture
-def comfy():
+def comfy(allow_loopback):
+    """A fake ComfyUI on loopback; using it opts the test into OUTBOUND_ALLOWED_NETWORKS for loopback."""
     with serve(FakeComfyUI()) as fake:
         fake.polls_before_done = 1
         yield fake
 
 
 @pytest.fixture
-def openai():
+def openai(allow_loopback):
+    """A fake OpenAI-compatible server on loopback (opts into loopback like `comfy`)."""
     with serve(FakeOpenAI(api_key=STUDIO_API_KEY)) as fake:
         yield fake
 

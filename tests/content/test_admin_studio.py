@@ -241,7 +241,7 @@ def test_a_template_with_a_blocked_term_is_refused_on_the_form_and_audited(clien
 
 
 def backend_post(**fields):
-    data = {"name": "Own GPU", "kind": "comfyui", "purpose": "images", "base_url": "http://127.0.0.1:8188",
+    data = {"name": "Own GPU", "kind": "comfyui", "purpose": "images", "base_url": "https://gpu.example.com:8188",
             "model": "sd_xl_base_1.0.safetensors", "enabled": "on", "timeout_seconds": 60, "max_concurrency": 2,
             "cost_per_image_minor": 0, "cost_per_mtok_in_minor": 0, "cost_per_mtok_out_minor": 0,
             "cost_per_hour_minor": 90, "currency": "EUR", "options": "{}"}
@@ -565,7 +565,7 @@ def test_suggestions_come_from_templates_without_a_text_model(client, people):
     assert any("No text model" in note for note in body["notes"])
 
 
-def test_suggestions_from_a_text_model_name_it(client, people):
+def test_suggestions_from_a_text_model_name_it(client, people, allow_loopback):
     with serve(FakeOpenAI(api_key=API_KEY)) as fake:
         studio.save_backend(GenerationBackend(name="Writer", kind="openai", purpose="text", base_url=fake.url,
                                               model="gpt-4o-mini", timeout_seconds=10, is_default=True),

@@ -28,6 +28,8 @@ from tests.content.fakes_generation import FakeA1111, FakeComfyUI, FakeOpenAI
 from tests.scheduling.fakes.base import Reply, serve
 
 API_KEY = "sk-test-0123456789abcdefSECRET"
+# The fake backends run on loopback, which the guarded client refuses unless allowed.
+pytestmark = pytest.mark.usefixtures("allow_loopback")
 
 
 def closed_port_url() -> str:
@@ -332,7 +334,7 @@ def test_openai_image_urls_are_fetched_without_the_api_key(openai):
 
 def test_openai_image_url_with_an_unusable_scheme_is_a_backend_error(openai):
     openai.fail_next("POST", r"/v1/images/generations", Reply(200, {"created": 1, "data": [{"url": "ftp://x/y.png"}]}))
-    with openai_backend(openai, model="dall-e-3") as backend, pytest.raises(BackendError, match="UnsupportedProtocol"):
+    with openai_backend(openai, model="dall-e-3") as backend, pytest.raises(BackendError, match="only http and https"):
         backend.generate_images(ImageRequest("x"))
 
 

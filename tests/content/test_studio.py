@@ -121,7 +121,8 @@ def test_no_image_backend_is_a_clear_error(people, media_dir):
 
 
 def test_a_backend_that_is_down_is_retried_then_fails_with_its_reason(people, media_dir, eager_celery, signing,
-                                                                      settings, django_capture_on_commit_callbacks):
+                                                                      settings, django_capture_on_commit_callbacks,
+                                                                      allow_loopback):
     import socket
 
     with socket.socket() as sock:
@@ -138,7 +139,8 @@ def test_a_backend_that_is_down_is_retried_then_fails_with_its_reason(people, me
 
 
 def test_a_backend_refusal_fails_at_once_and_a_timeout_is_not_retried(people, media_dir, eager_celery, signing,
-                                                                      django_capture_on_commit_callbacks):
+                                                                      django_capture_on_commit_callbacks,
+                                                                      allow_loopback):
     with serve(FakeA1111()) as fake:
         fake.fail_next("POST", r"/sdapi/v1/txt2img", Reply(500, {"error": "OutOfMemoryError",
                                                               "detail": "CUDA out of memory"}))

@@ -25,7 +25,8 @@ J = GenerationJob.Status
 @pytest.mark.worker
 @pytest.mark.postgres  # SQLite's in-memory test database locks tables between threads
 @pytest.mark.django_db(transaction=True)
-def test_jobs_run_on_a_real_worker_one_at_a_time_per_backend(broker_app, people, media_dir, signing):  # noqa: F811
+def test_jobs_run_on_a_real_worker_one_at_a_time_per_backend(broker_app, people, media_dir, signing,  # noqa: F811
+                                                             allow_loopback):
     broker_app.autodiscover_tasks(["content"], force=True)
     broker_app.set_current()
     with serve(FakeComfyUI()) as comfy:

@@ -19,7 +19,8 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def receiver(allow_loopback) -> Iterator[Receiver]:
+    """A receiver on loopback, so its tests opt into OUTBOUND_ALLOWED_NETWORKS for loopback."""
     state = Receiver(url="")
 
     class Handler(BaseHTTPRequestHandler):

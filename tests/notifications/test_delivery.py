@@ -156,7 +156,7 @@ def test_gives_up_after_max_attempts(people, receiver, settings):
 
 
 @pytest.mark.django_db
-def test_unreachable_endpoint_is_retried_not_crashed(people, settings):
+def test_unreachable_endpoint_is_retried_not_crashed(people, settings, allow_loopback):
     settings.WEBHOOK_TIMEOUT_SECONDS = 1
     services.create_endpoint(people["a"], "Gone", "http://127.0.0.1:9/nothing-listens", [])
     [delivery_id] = services.create_deliveries(raise_notice(people).pk)

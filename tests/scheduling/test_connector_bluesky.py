@@ -25,7 +25,7 @@ from tests.scheduling.fakes.bluesky import TID, FakeBluesky, xrpc_error
 def fake(settings) -> Iterator[FakeBluesky]:
     bluesky_module._sessions.clear()
     with serve(FakeBluesky()) as platform:
-        settings.BLUESKY_PDS_URL = "http://127.0.0.1:9"  # the account's own PDS option must win
+        settings.BLUESKY_PDS_URL = platform.url
         settings.CONNECTOR_TIMEOUT_SECONDS = 1
         yield platform
     bluesky_module._sessions.clear()
@@ -39,7 +39,7 @@ def jpeg(tmp_path: Path, name: str, size: tuple[int, int] = (64, 48)) -> MediaIt
 
 def account(fake: FakeBluesky, password: str = FakeBluesky.PASSWORD, **options) -> AccountRef:
     return AccountRef(id=5, platform="bluesky", handle=FakeBluesky.HANDLE, external_id=FakeBluesky.DID,
-                      options={"pds": fake.url, **options},
+                      options=options,
                       credentials={"identifier": FakeBluesky.HANDLE, "app_password": password})
 
 

@@ -173,8 +173,9 @@ class Command(BaseCommand):
 
     def _seed_studio(self, creators: dict[str, Creator], owner: User) -> None:
         """Nova Synth's prompt templates and the agency's caption patterns. The ComfyUI backend points at
-        its usual local port and starts switched off: enable it once a ComfyUI runs there. Captions work
-        without any model, from templates."""
+        its usual local port and starts switched off: enable it once a ComfyUI runs there and
+        OUTBOUND_ALLOWED_NETWORKS=127.0.0.1/32 lets the server call this machine. Captions work without
+        any model, from templates."""
         from content import studio
         from content.models import CaptionTemplate, GenerationBackend, HashtagSet, PromptCategory, PromptTemplate
 

@@ -11,6 +11,9 @@ The three errors steer retries in the job runner:
 
 API keys live only in the config object (hidden from its repr) and in request headers; every
 message built from a backend's answer is scrubbed of the key, because some APIs echo it back.
+Every call goes through core.outbound's guarded client: a backend URL is entered by a person, so
+it may not reach internal addresses unless OUTBOUND_ALLOWED_NETWORKS lists them, and the key is
+only ever sent to the backend's own origin.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import httpx
+
+from core import outbound
 
 logger = logging.getLogger("content.generation")
 
@@ -199,8 +204,10 @@ class HttpBackend:
 
     def __init__(self, config: BackendConfig | Mapping[str, Any]) -> None:
         self.config = config if isinstance(config, BackendConfig) else BackendConfig.from_mapping(config)
-        self.http = httpx.Client(base_url=self.config.base_url, headers=self.auth_headers(),
-                                 follow_redirects=False, auth=self.auth())
+        # Guarded (core.outbound): the URL is a person's, so internal targets are refused at every
+        # call, and the key and basic auth go to this origin only. Redirects are not followed.
+        self.http = outbound.GuardedClient(base_url=self.config.base_url, headers=self.auth_headers(),
+                                           auth=self.auth(), follow_redirects=False)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.config.host} model={self.config.model!r}>"
@@ -253,10 +260,15 @@ class HttpBackend:
         logger.debug("%s %s %s%s", self.kind, method, self.config.host, path if path.startswith("/") else "")
         try:
             if anonymous:
-                with httpx.Client(headers={"User-Agent": USER_AGENT}, follow_redirects=True) as bare:
+                with outbound.GuardedClient(headers={"User-Agent": USER_AGENT}, follow_redirects=True) as bare:
                     response = bare.request(method, path, timeout=timeout, **kwargs)
             else:
                 response = self.http.request(method, path, timeout=timeout, **kwargs)
+        except outbound.OutboundRefused as exc:
+            # Not retried: the address is the problem, and the message is the refusal alone.
+            if anonymous:
+                raise BackendError(f"A file the {self.kind} backend pointed to was not fetched: {exc}") from exc
+            raise BackendError(f"The {self.kind} backend at {self.config.host} was not called: {exc}") from exc
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise BackendUnavailable(
                 f"Could not reach the {self.kind} backend at {self.config.host} ({exc.__class__.__name__})."

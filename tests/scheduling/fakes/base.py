@@ -130,11 +130,11 @@ def _handler_for(platform: FakePlatform) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def serve(platform: FakePlatform) -> Iterator[FakePlatform]:
-    """Run `platform` on a free loopback port for the duration of the block."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(platform))
+def serve(platform: FakePlatform, host: str = "127.0.0.1") -> Iterator[FakePlatform]:
+    """Run `platform` on a free port of a loopback address for the duration of the block."""
+    server = ThreadingHTTPServer((host, 0), _handler_for(platform))
     server.daemon_threads = True
-    platform.url = f"http://127.0.0.1:{server.server_address[1]}"
+    platform.url = f"http://{host}:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
