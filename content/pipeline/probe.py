@@ -642,7 +642,10 @@ def validate(path: str | os.PathLike[str], limits: Limits | None = None) -> Medi
         "audio": limits.max_audio_bytes,
     }[kind]
     if size > max_bytes:
-        raise MediaError("too_large", f"This {kind} is {_mb(size)}; the limit is {_mb(max_bytes)}.")
+        shown, limit = _mb(size), _mb(max_bytes)
+        if shown == limit:  # just over: megabytes would read "200.0 MB; the limit is 200.0 MB"
+            shown, limit = f"{size:,} bytes", f"{max_bytes:,} bytes"
+        raise MediaError("too_large", f"This {kind} is {shown}; the limit is {limit}.")
     info = probe_file(path, limits=limits)
     if info.kind != "image" and info.duration_s is not None and info.duration_s > limits.max_video_duration_s:
         raise MediaError(

@@ -338,3 +338,13 @@ def png_at_size(directory: Path, target_bytes: int, width: int = 8000) -> Path:
         out.write(_png_chunk(b"IDAT", compressor.flush()))
         out.write(_png_chunk(b"IEND", b""))
     return path
+
+
+def png_bad_pixels(directory: Path, size: tuple[int, int] = (64, 48)) -> Path:
+    """A PNG whose every chunk is whole and correctly checksummed, but whose image data is not a
+    deflate stream: only decoding the pixels finds out."""
+    ihdr = struct.pack(">IIBBBBB", size[0], size[1], 8, 2, 0, 0, 0)
+    path = directory / "bad-pixels.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", b"\x78\x9c" + b"\xff" * 64)
+                     + _png_chunk(b"IEND", b""))
+    return path
