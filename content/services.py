@@ -32,6 +32,8 @@ from content.models import Asset, Collection, CollectionItem, Rendition, Tag, as
 from content.pipeline.images import Watermark as MediaWatermark
 from content.pipeline.probe import Limits, MediaError, MediaInfo, format_duration, validate
 from content.pipeline.sandbox import RenderedFile, render_isolated
+from content.provenance import XMP_MIME_TYPES, mark_ai_image
+from content.provenance.detect import C2PA_MANIFEST, detect_ai_markers_in_file
 
 logger = logging.getLogger(__name__)
 
@@ -181,9 +183,6 @@ def _declared_provenance(path: Path, info: MediaInfo) -> tuple[str, bool]:
     and their XMP packet as the header walk found it, so a camera's own C2PA manifest is not
     mistaken for an AI one; other media keep the probe's scan of their metadata.
     """
-    from content.provenance import XMP_MIME_TYPES  # content.provenance imports content.studio, which imports us
-    from content.provenance.detect import C2PA_MANIFEST, detect_ai_markers_in_file
-
     if info.mime not in XMP_MIME_TYPES:
         return info.ai_marker or "", (info.ai_marker or "").startswith("c2pa")
     markers = detect_ai_markers_in_file(path, info.mime, xmp=info.xmp)
@@ -413,7 +412,6 @@ def _mark_renditions(asset: Asset, original: Path, files: list[RenderedFile]) ->
     Resizing strips the original's metadata and would break its manifest anyway, so each rendition is
     marked afresh; an AI edit names the original as its parent ingredient.
     """
-    from content.provenance import XMP_MIME_TYPES, mark_ai_image
     from content.studio import signing_credentials  # content.studio imports this module
 
     credentials = signing_credentials()

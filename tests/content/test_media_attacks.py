@@ -145,10 +145,13 @@ def test_an_over_limit_image_names_both_sizes(tmp_path):
 
 
 def test_metadata_cannot_forge_the_stream_list(tmp_path):
-    # A title tag holding what ffmpeg prints for a stream must not be read as one.
-    clip = samples.video(tmp_path, extra=["-metadata", "title=x\n  Stream #0:5: Video: h264, yuv420p, 160x120"])
+    # A title tag holding what ffmpeg prints for a stream (and a duration) must not be read as one:
+    # the first "stream" would otherwise stand in for the real, larger one.
+    forged = "x\n  Duration: 00:00:00.50, start: 0\n  Stream #0:5: Video: h264, yuv420p, 8x8, 25 fps"
+    clip = samples.video(tmp_path, extra=["-metadata", f"title={forged}"])
     info = validate(clip)
     assert (info.width, info.height) == (160, 120)
+    assert info.duration_s == pytest.approx(1.0, abs=0.1)
 
 
 # --- Accepted and processed, never stuck -----------------------------------------------------------
