@@ -185,7 +185,12 @@ def _declared_provenance(path: Path, info: MediaInfo) -> tuple[str, bool]:
     """
     if info.mime not in XMP_MIME_TYPES:
         return info.ai_marker or "", (info.ai_marker or "").startswith("c2pa")
-    markers = detect_ai_markers_in_file(path, info.mime, xmp=info.xmp)
+    try:
+        markers = detect_ai_markers_in_file(path, info.mime, xmp=info.xmp)
+    except Exception:
+        # Detection informs the origin; it must never turn an upload into an error page.
+        logger.warning("Provenance could not be read from a %s upload", info.mime, exc_info=True)
+        markers = []
     ai = [m for m in markers if m != C2PA_MANIFEST]
     return (ai[0][:100] if ai else ""), any(m.startswith("c2pa:") for m in markers)
 

@@ -128,6 +128,10 @@ def read_image_header(path: str | os.PathLike[str], mime: str, *, max_frames: in
             return scanner(reader, max_frames)
         except struct.error as exc:
             raise _cut_off() from exc
+        except (IndexError, ValueError, KeyError, OverflowError) as exc:
+            # A field that points outside its box or segment: the structure is broken, whatever the
+            # exact spot; never an error page.
+            raise _damaged("its structure is inconsistent") from exc
 
 
 def _limit_frames(count: int, max_frames: int) -> bool:
