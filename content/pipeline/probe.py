@@ -367,8 +367,10 @@ def parse_exif(data: bytes | None) -> Image.Exif:
     if not data:
         return exif
     try:
-        exif.load(data if data.startswith(b"Exif") else b"Exif\x00\x00" + data)
-        dict(exif)  # materialise now, so a broken IFD fails here and not in a caller
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow warns on corrupt EXIF; it is dropped either way
+            exif.load(data if data.startswith(b"Exif") else b"Exif\x00\x00" + data)
+            dict(exif)  # materialise now, so a broken IFD fails here and not in a caller
     except Exception:  # any parse failure means "no EXIF we can use"
         return Image.Exif()
     return exif
@@ -383,8 +385,10 @@ def header_exif(im: Image.Image) -> Image.Exif:
     if im.format == "PNG":
         return parse_exif(im.info.get("exif"))
     try:
-        exif = im.getexif()
-        dict(exif)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            exif = im.getexif()
+            dict(exif)
     except Exception:  # see parse_exif
         return Image.Exif()
     return exif
