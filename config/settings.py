@@ -341,7 +341,17 @@ CONTENT_LIMITS = {
     "max_image_bytes": env_int("CONTENT_MAX_IMAGE_MB", 200) * 1024 * 1024,
     "max_video_seconds": env_int("CONTENT_MAX_VIDEO_SECONDS", 3 * 3600),
     "max_video_bytes": CONTENT_MAX_UPLOAD_BYTES,
+    # Decoding every frame and page of an image together: animations composite each frame onto
+    # the whole canvas, so a few kilobytes can declare gigapixels.
+    "max_total_pixels": env_int("CONTENT_MAX_TOTAL_MEGAPIXELS", 500) * 1_000_000,
+    "max_frames": env_int("CONTENT_MAX_FRAMES", 1000),
+    # Address space of the ffmpeg that reads an upload's headers in the web request.
+    "probe_memory_bytes": env_int("CONTENT_PROBE_MEMORY_MB", 1024) * 1024 * 1024,
 }
+# Decoding and rendering run in a child of the worker with this address space and deadline; the
+# processing task's own time limits sit just above it, and the reaper fails processing older than it.
+CONTENT_RENDER_MEMORY_BYTES = env_int("CONTENT_RENDER_MEMORY_MB", 3072) * 1024 * 1024
+CONTENT_PROCESSING_SECONDS = env_int("CONTENT_PROCESSING_SECONDS", 1800)
 FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR", "") or None
 
 # --- AI studio ---------------------------------------------------------------------------------------

@@ -16,4 +16,6 @@ class ContentConfig(AppConfig):
             ("In review", per_creator(lambda ids: Asset.objects.filter(creator_id__in=ids, status="in_review"))),
         ])
         register_encrypted_field("content.GenerationBackend", "api_key_encrypted", "generation backend")
-        register(BeatEntry("reap generation jobs", "content.tasks.reap_generation_jobs", every_seconds=300))
+        register(BeatEntry("reap generation jobs", "content.tasks.reap_generation_jobs", every_seconds=300),
+                 BeatEntry("reap stalled asset processing", "content.tasks.reap_stalled_processing",
+                           every_seconds=300))

@@ -112,6 +112,8 @@ class Asset(models.Model):
     review_reason = models.TextField(blank=True)
     processing = models.CharField(max_length=8, choices=Processing.choices, default=Processing.PENDING)
     processing_error = models.TextField(blank=True)
+    # When the worker last started processing: the reaper fails a run older than the time limit.
+    processing_started_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=now, editable=False)
 
     class Meta:
@@ -120,6 +122,8 @@ class Asset(models.Model):
         indexes = [
             models.Index(fields=["creator", "status", "-created_at"]),
             models.Index(fields=["status", "-created_at"]),
+            models.Index(fields=["processing_started_at"], name="asset_processing_running",
+                         condition=models.Q(processing="running")),
         ]
 
     def __str__(self) -> str:

@@ -7,32 +7,37 @@ event, and never leaves a stored file without its row (or a row without its file
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
-from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from accounts import audit
 from accounts.models import Creator
 from accounts.services import user_of
 from content.models import Asset, Collection, CollectionItem, Rendition, Tag, asset_upload_to
+from content.pipeline.images import Watermark as MediaWatermark
+from content.pipeline.probe import Limits, MediaError, MediaInfo, format_duration, validate
+from content.pipeline.sandbox import RenderedFile, render_isolated
+from content.provenance import XMP_MIME_TYPES, mark_ai_image
+from content.provenance.detect import C2PA_MANIFEST, detect_ai_markers_in_file
+
+logger = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
-
-
-
 
 # --- Ingest --------------------------------------------------------------------------------------
 
@@ -41,18 +46,44 @@ CHUNK = 1024 * 1024
 class IngestResult:
     asset: Asset
     created: bool  # False: the same bytes were already in this creator's vault
+    reprocessing: bool = False  # the existing asset's processing had failed or stalled and was queued again
 
     @property
     def message(self) -> str:
         if self.created:
             return f"Uploaded “{self.asset}”."
         name = self.asset.original_name or self.asset
+        if self.reprocessing:
+            return (f"“{name}” is already in the vault (asset #{self.asset.pk}); its processing had not finished, "
+                    "so it is being processed again.")
         return f"“{name}” is already in the vault (asset #{self.asset.pk}); not stored twice."
+
+
+def _too_large(max_bytes: int) -> ValidationError:
+    return ValidationError(f"The file is larger than the {max_bytes // CHUNK:,} MB limit.")
 
 
 @contextmanager
 def _spooled(source: IO[bytes] | Path | str, max_bytes: int) -> Iterator[tuple[Path, str, int]]:
-    """Copy the upload to a private temp file while hashing it; the temp file always goes away."""
+    """The upload as a file on disk, hashed while streaming: (path, sha256, size).
+
+    Django's upload handlers already stream a large upload to a temporary file; that file is hashed
+    where it lies, in chunks, rather than copied. Anything else (a small in-memory upload, an S3
+    object, a path) is copied in chunks to a private temp file that always goes away. The bytes
+    are never held in memory whole: a 200 MB photo costs one chunk.
+    """
+    temporary = getattr(source, "temporary_file_path", None)
+    if callable(temporary):
+        path = Path(temporary())
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise _too_large(max_bytes)
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            while chunk := fh.read(CHUNK):
+                digest.update(chunk)
+        yield path, digest.hexdigest(), size
+        return
     fd, name = tempfile.mkstemp(prefix="atelier-ingest-", dir=settings.FILE_UPLOAD_TEMP_DIR)
     path = Path(name)
     digest, size = hashlib.sha256(), 0
@@ -65,7 +96,7 @@ def _spooled(source: IO[bytes] | Path | str, max_bytes: int) -> Iterator[tuple[P
                 while chunk := handle.read(CHUNK):
                     size += len(chunk)
                     if size > max_bytes:
-                        raise ValidationError(f"The file is larger than the {max_bytes // CHUNK} MB limit.")
+                        raise _too_large(max_bytes)
                     digest.update(chunk)
                     out.write(chunk)
             finally:
@@ -82,24 +113,26 @@ def ingest(*, creator: Creator, source: IO[bytes] | Path | str, filename: str = 
            no_real_person_attested: bool = False) -> IngestResult:
     """Validate, hash and store one upload as a draft asset, then queue its processing.
 
-    The type comes from the bytes, never the name. A refused file raises ValidationError with a
-    message for the person who uploaded it, and leaves nothing in storage or database.
+    The type comes from the bytes, never the name. This runs in the web request, so the file is
+    judged by its headers only (``pipeline.probe.validate``: declared frames and pixels, the
+    container ffmpeg finds); decoding is the worker's, under its limits. A refused file raises
+    ValidationError with a message for the person who uploaded it, and leaves nothing in storage
+    or database. Uploading bytes already in the vault answers the existing asset, and queues its
+    processing again when that had failed or stalled.
     """
-    from content.pipeline.probe import MediaError, validate
-
     performers = list(performers)
     _check_performers(creator, performers)
 
     with _spooled(source, settings.CONTENT_MAX_UPLOAD_BYTES) as (path, sha256, size):
         if size == 0:
             raise ValidationError("The file is empty.")
-        existing = Asset.objects.filter(creator=creator, sha256=sha256).first()
-        if existing is not None:
-            return IngestResult(existing, created=False)
         try:
             info = validate(path, media_limits())
         except MediaError as exc:
-            raise ValidationError(str(exc.message)) from exc
+            raise ValidationError(str(exc.message), code=exc.code) from exc
+        existing = Asset.objects.filter(creator=creator, sha256=sha256).first()
+        if existing is not None:
+            return _existing(existing, actor)
         ai_marker, manifest_present = _declared_provenance(path, info)
         asset = Asset(
             creator=creator, original_name=Path(filename).name[:255], kind=info.kind, mime=info.mime,
@@ -133,28 +166,41 @@ def ingest(*, creator: Creator, source: IO[bytes] | Path | str, filename: str = 
     return IngestResult(asset, created=True)
 
 
-def _declared_provenance(path: Path, info: Any) -> tuple[str, bool]:
+def _existing(asset: Asset, actor: Any) -> IngestResult:
+    """The same bytes again: the asset already stored, with its processing queued again if the last
+    run failed or outlived its time limit, so a re-upload never hands back a stuck asset."""
+    stalled = asset.processing == Asset.Processing.RUNNING and _is_stale(asset.processing_started_at)
+    if asset.processing == Asset.Processing.FAILED or stalled:
+        requeued = requeue_processing(asset, actor=actor)
+        return IngestResult(requeued, created=False, reprocessing=True)
+    return IngestResult(asset, created=False)
+
+
+def _declared_provenance(path: Path, info: MediaInfo) -> tuple[str, bool]:
     """(AI marker, C2PA manifest present) as the file declares them.
 
-    Images are read with the C2PA reader and the XMP parser, so a camera's own C2PA manifest is not
+    Images are read with the C2PA reader (streaming from the file, never the whole file in memory)
+    and their XMP packet as the header walk found it, so a camera's own C2PA manifest is not
     mistaken for an AI one; other media keep the probe's scan of their metadata.
     """
-    from content.provenance import XMP_MIME_TYPES
-    from content.provenance.detect import C2PA_MANIFEST, detect_ai_markers
-
     if info.mime not in XMP_MIME_TYPES:
         return info.ai_marker or "", (info.ai_marker or "").startswith("c2pa")
-    markers = detect_ai_markers(path.read_bytes(), info.mime)
+    try:
+        markers = detect_ai_markers_in_file(path, info.mime, xmp=info.xmp)
+    except Exception:
+        # Detection informs the origin; it must never turn an upload into an error page.
+        logger.warning("Provenance could not be read from a %s upload", info.mime, exc_info=True)
+        markers = []
     ai = [m for m in markers if m != C2PA_MANIFEST]
     return (ai[0][:100] if ai else ""), any(m.startswith("c2pa:") for m in markers)
 
 
-def media_limits() -> Any:
-    from content.pipeline.probe import Limits
-
+def media_limits() -> Limits:
     c = settings.CONTENT_LIMITS
     return Limits(max_pixels=c["max_pixels"], max_image_bytes=c["max_image_bytes"],
-                  max_video_bytes=c["max_video_bytes"], max_video_duration_s=c["max_video_seconds"])
+                  max_video_bytes=c["max_video_bytes"], max_video_duration_s=c["max_video_seconds"],
+                  max_total_pixels=c["max_total_pixels"], max_frames=c["max_frames"],
+                  probe_memory_bytes=c["probe_memory_bytes"])
 
 
 def _check_performers(creator: Creator, performers: list[Any]) -> None:
@@ -258,95 +304,132 @@ def tag(assets: Iterable[Asset], names: Iterable[str], *, actor: Any = None) -> 
 
 
 def process_asset(asset_id: int) -> Asset | None:
-    """Probe and render every preset for one asset. Idempotent: existing renditions are replaced
-    whole, one preset at a time, and a failure is recorded on the asset for staff to see."""
-    from content.pipeline.probe import MediaError
+    """Verify and render every preset for one asset. Idempotent: existing renditions are replaced
+    whole, one preset at a time.
 
+    Decoding and rendering run in a child process under ``CONTENT_RENDER_MEMORY_BYTES`` and
+    ``CONTENT_PROCESSING_SECONDS`` (``pipeline.sandbox``). Every way this can end — a refusal, an
+    exhausted limit, a crash in a decoder, a storage error — leaves the asset ``ready`` or
+    ``failed`` with its reason for staff; never ``running``.
+    """
     asset = Asset.objects.filter(pk=asset_id).select_related("creator").first()
     if asset is None:
         return None
-    Asset.objects.filter(pk=asset.pk).update(processing=Asset.Processing.RUNNING, processing_error="")
-    storage = storages["default"]
-    notes: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="atelier-render-") as tmp:
-        local = Path(tmp) / f"source.{EXTENSIONS.get(asset.mime, 'bin')}"
-        with storage.open(asset.file.name, "rb") as src, local.open("wb") as out:
-            while chunk := src.read(CHUNK):
-                out.write(chunk)
-        try:
-            outputs = _render(asset, local, Path(tmp), notes)
-        except MediaError as exc:
-            Asset.objects.filter(pk=asset.pk).update(processing=Asset.Processing.FAILED,
-                                                     processing_error=str(exc.message))
-            return asset
-        if asset.origin in (Asset.Origin.AI, Asset.Origin.EDIT):
-            try:
-                outputs = _mark_renditions(asset, local, outputs)
-            except Exception as exc:
-                Asset.objects.filter(pk=asset.pk).update(
-                    processing=Asset.Processing.FAILED,
-                    processing_error=f"AI renditions could not be marked (C2PA/XMP): {exc}")
-                return asset
-        for preset, (data, mime, width, height) in outputs.items():
-            _store_rendition(asset, preset, data, mime, width, height)
+    Asset.objects.filter(pk=asset.pk).update(processing=Asset.Processing.RUNNING, processing_error="",
+                                             processing_started_at=timezone.now())
+    try:
+        notes = _process(asset)
+    except MediaError as exc:
+        return _fail_processing(asset, exc.message)
+    except Exception as exc:
+        logger.exception("Processing asset %s failed", asset.pk)
+        return _fail_processing(asset, f"Processing failed unexpectedly ({type(exc).__name__}: {exc})"[:1000])
     Asset.objects.filter(pk=asset.pk).update(processing=Asset.Processing.READY, processing_error=" ".join(notes))
     asset.refresh_from_db()
     return asset
 
 
-def _render(asset: Asset, local: Path, tmp: Path, notes: list[str]) -> dict[str, tuple[bytes, str, int, int]]:
-    """Every preset of the asset's kind. A video too long or too big for one platform skips that
-    platform's rendition (noted for staff) rather than failing the others."""
-    from content.pipeline import images, presets, video
-    from content.pipeline.probe import MediaError
+def _fail_processing(asset: Asset, message: str) -> Asset:
+    Asset.objects.filter(pk=asset.pk).update(processing=Asset.Processing.FAILED, processing_error=message)
+    asset.refresh_from_db()
+    return asset
 
-    watermark = _watermark_for(asset.creator)
-    outputs: dict[str, tuple[bytes, str, int, int]] = {}
-    if asset.kind == Asset.Kind.IMAGE:
-        for name, r in images.render_all(local, presets.image_presets(), watermark=watermark).items():
-            outputs[name] = (r.data, r.mime, r.width, r.height)
-    elif asset.kind == Asset.Kind.VIDEO:
-        poster = tmp / "poster.jpg"
-        poster.write_bytes(video.poster_frame(local))
-        outputs["poster"] = (poster.read_bytes(), "image/jpeg", 0, 0)
-        thumb = images.render_image(poster, presets.IMAGE_PRESETS["thumb"])
-        outputs["thumb"] = (thumb.data, thumb.mime, thumb.width, thumb.height)
-        for preset in presets.VIDEO_PRESETS.values():
-            out = tmp / f"{preset.name}.mp4"
+
+def _process(asset: Asset) -> list[str]:
+    storage = storages["default"]
+    with tempfile.TemporaryDirectory(prefix="atelier-render-") as tmp:
+        local = Path(tmp) / f"source.{EXTENSIONS.get(asset.mime, 'bin')}"
+        with storage.open(asset.file.name, "rb") as src, local.open("wb") as out:
+            while chunk := src.read(CHUNK):
+                out.write(chunk)
+        result = render_isolated(asset.kind, local, Path(tmp) / "out", limits=media_limits(),
+                                 memory_bytes=settings.CONTENT_RENDER_MEMORY_BYTES,
+                                 timeout_s=settings.CONTENT_PROCESSING_SECONDS,
+                                 watermark=_watermark_for(asset.creator))
+        files = result.files
+        if asset.origin in (Asset.Origin.AI, Asset.Origin.EDIT):
             try:
-                info = video.transcode_mp4(local, preset, out)
-            except MediaError as exc:
-                notes.append(f"{preset.name}: {exc.message}")
-                continue
-            outputs[preset.name] = (out.read_bytes(), "video/mp4", info.width or 0, info.height or 0)
-            out.unlink(missing_ok=True)
-    return outputs
+                files = _mark_renditions(asset, local, files)
+            except Exception as exc:
+                raise MediaError("marking", f"AI renditions could not be marked (C2PA/XMP): {exc}") from exc
+        for rendered in files:
+            _store_rendition(asset, rendered)
+    return result.notes
 
 
-def _mark_renditions(asset: Asset, original: Path,
-                     outputs: dict[str, tuple[bytes, str, int, int]]) -> dict[str, tuple[bytes, str, int, int]]:
+def _is_stale(started_at: datetime | None, now: datetime | None = None) -> bool:
+    """Whether a run that started then has outlived the processing time limit (with a margin for
+    the copy to and from storage). A run with no start time predates the field: stale too."""
+    if started_at is None:
+        return True
+    return started_at < (now or timezone.now()) - processing_deadline()
+
+
+def processing_deadline() -> timedelta:
+    return timedelta(seconds=settings.CONTENT_PROCESSING_SECONDS + 300)
+
+
+def requeue_processing(asset: Asset, *, actor: Any = None) -> Asset:
+    """Queue processing again for an asset whose last run failed or stalled; audited."""
+    with transaction.atomic():
+        locked = Asset.objects.select_for_update().get(pk=asset.pk)
+        previous, error = locked.processing, locked.processing_error
+        locked.processing, locked.processing_error, locked.processing_started_at = (
+            Asset.Processing.PENDING, "", None)
+        locked.save(update_fields=["processing", "processing_error", "processing_started_at"])
+        audit.record("asset.processing_requeued", locked, actor=actor,
+                     changes={"from": previous, "error": error[:500]})
+        transaction.on_commit(lambda: _queue_processing(locked.pk))
+    return locked
+
+
+def reap_stalled_processing(now: datetime | None = None) -> int:
+    """Fail every asset whose processing has been running longer than the time limit allows.
+
+    A worker killed mid-task (out of memory, deployed over, the machine lost) never comes back
+    to say so; without this its asset would show "processing" forever. Each one is failed with
+    a reason staff can act on, and audited. Returns how many.
+    """
+    now = now or timezone.now()
+    cutoff = now - processing_deadline()
+    limit = format_duration(settings.CONTENT_PROCESSING_SECONDS)
+    message = (f"Processing did not finish within {limit}, the limit; the worker may have stopped. "
+               "Upload the file again to process it again.")
+    reaped = 0
+    stalled = Asset.objects.filter(processing=Asset.Processing.RUNNING).filter(
+        Q(processing_started_at__lt=cutoff) | Q(processing_started_at__isnull=True))
+    for pk in stalled.values_list("pk", flat=True)[:1000]:
+        with transaction.atomic():
+            # Conditional: a run that finished meanwhile is left alone.
+            changed = Asset.objects.filter(pk=pk, processing=Asset.Processing.RUNNING).filter(
+                Q(processing_started_at__lt=cutoff) | Q(processing_started_at__isnull=True)).update(
+                processing=Asset.Processing.FAILED, processing_error=message)
+            if changed:
+                audit.record("asset.processing_reaped", Asset.objects.get(pk=pk), actor=None,
+                             changes={"limit_seconds": settings.CONTENT_PROCESSING_SECONDS})
+                reaped += 1
+    return reaped
+
+
+def _mark_renditions(asset: Asset, original: Path, files: list[RenderedFile]) -> list[RenderedFile]:
     """Every image rendition of an AI asset carries its own IPTC marker and signed C2PA manifest.
 
     Resizing strips the original's metadata and would break its manifest anyway, so each rendition is
     marked afresh; an AI edit names the original as its parent ingredient.
     """
-    from content.provenance import XMP_MIME_TYPES, mark_ai_image
-    from content.studio import signing_credentials
+    from content.studio import signing_credentials  # content.studio imports this module
 
     credentials = signing_credentials()
     edit = asset.origin == Asset.Origin.EDIT
-    marked = {}
-    for preset, (data, mime, width, height) in outputs.items():
-        if mime in XMP_MIME_TYPES:
-            data = mark_ai_image(data, mime, title=f"{asset} · {preset}", edit=edit,
-                                 parent=original if edit else None, credentials=credentials)
-        marked[preset] = (data, mime, width, height)
-    return marked
+    for rendered in files:
+        if rendered.mime in XMP_MIME_TYPES:
+            path = Path(rendered.path)
+            path.write_bytes(mark_ai_image(path.read_bytes(), rendered.mime, title=f"{asset} · {rendered.preset}",
+                                           edit=edit, parent=original if edit else None, credentials=credentials))
+    return files
 
 
-def _watermark_for(creator: Creator) -> Any:
-    from content.pipeline.images import Watermark as MediaWatermark
-
+def _watermark_for(creator: Creator) -> MediaWatermark | None:
     wm = getattr(creator, "watermark", None)
     if wm is None or not wm.enabled:
         return None
@@ -358,25 +441,29 @@ def _watermark_for(creator: Creator) -> Any:
                           opacity=wm.opacity, relative_size=wm.scale)
 
 
-def _store_rendition(asset: Asset, preset: str, data: bytes, mime: str, width: int | None,
-                     height: int | None) -> Rendition:
+def _store_rendition(asset: Asset, rendered: RenderedFile) -> Rendition:
+    """Store one rendered file, streaming from disk, and point the asset's rendition row at it."""
     storage = storages["default"]
-    ext = EXTENSIONS.get(mime, "bin")
-    name = storage.save(f"renditions/{asset.creator_id}/{asset.sha256[:2]}/{asset.sha256}-{preset}.{ext}",
-                        ContentFile(data))
+    ext = EXTENSIONS.get(rendered.mime, "bin")
+    path = Path(rendered.path)
+    size = path.stat().st_size
+    width, height = rendered.width or None, rendered.height or None
+    with path.open("rb") as fh:
+        name = storage.save(f"renditions/{asset.creator_id}/{asset.sha256[:2]}/{asset.sha256}-{rendered.preset}.{ext}",
+                            File(fh))
     old_name = None
     try:
         with transaction.atomic():
-            existing = Rendition.objects.select_for_update().filter(asset=asset, preset=preset).first()
+            existing = Rendition.objects.select_for_update().filter(asset=asset, preset=rendered.preset).first()
             if existing:
                 old_name = existing.file.name
-                existing.file.name, existing.mime, existing.size_bytes = name, mime, len(data)
+                existing.file.name, existing.mime, existing.size_bytes = name, rendered.mime, size
                 existing.width, existing.height = width, height
                 existing.save()
                 rendition = existing
             else:
-                rendition = Rendition.objects.create(asset=asset, preset=preset, file=name, mime=mime,
-                                                     size_bytes=len(data), width=width, height=height)
+                rendition = Rendition.objects.create(asset=asset, preset=rendered.preset, file=name,
+                                                     mime=rendered.mime, size_bytes=size, width=width, height=height)
     except BaseException:
         storage.delete(name)
         raise

@@ -5,15 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 
 from content import services
 
+# The render child is killed at CONTENT_PROCESSING_SECONDS; the task's own limits sit above that so
+# the service can record the failure, and the reaper catches a worker that died regardless.
+_PROCESSING_SECONDS = settings.CONTENT_PROCESSING_SECONDS
 
-@shared_task(name="content.tasks.process_asset", soft_time_limit=1500, time_limit=1800)
+
+@shared_task(name="content.tasks.process_asset", soft_time_limit=_PROCESSING_SECONDS + 120,
+             time_limit=_PROCESSING_SECONDS + 180)
 def process_asset(asset_id: int) -> str:
     """Renditions for one asset. Idempotent: running it twice replaces renditions, never duplicates."""
     asset = services.process_asset(asset_id)
     return asset.processing if asset else "missing"
+
+
+@shared_task(name="content.tasks.reap_stalled_processing", soft_time_limit=120, time_limit=150)
+def reap_stalled_processing() -> int:
+    """Fail assets whose processing outlived its time limit (their worker is gone)."""
+    return services.reap_stalled_processing()
 
 
 @shared_task(bind=True, name="content.tasks.run_generation_job", acks_late=True, max_retries=None,

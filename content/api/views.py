@@ -99,7 +99,7 @@ class AssetViewSet(TenantViewSetMixin, mixins.ListModelMixin, mixins.RetrieveMod
 
     def _reloaded(self, result: services.IngestResult) -> services.IngestResult:
         asset = self.get_queryset().get(pk=result.asset.pk) if result.asset.pk else result.asset
-        return services.IngestResult(asset, created=result.created)
+        return services.IngestResult(asset, created=result.created, reprocessing=result.reprocessing)
 
     @extend_schema(summary="Start a large upload: a presigned S3 POST for one file", request=PresignSerializer,
                    responses={200: PresignedPostSerializer,

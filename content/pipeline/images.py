@@ -23,7 +23,7 @@ from typing import Literal
 from PIL import Image, ImageCms, ImageDraw, ImageFont, PngImagePlugin
 
 from .presets import ImagePreset
-from .probe import Limits, MediaError, header_exif, kind_of, read_head, sniff
+from .probe import Limits, MediaError, exif_orientation, header_exif, image_header, kind_of, read_head, sniff
 
 Position = Literal["top_left", "top_right", "bottom_left", "bottom_right", "centre"]
 
@@ -94,6 +94,7 @@ def render_all(
     watermark: Watermark | None = None,
     xmp: bytes | None = None,
     max_workers: int | None = None,
+    limits: Limits | None = None,
 ) -> dict[str, RenderedImage]:
     """Render every preset from a single decode of the source.
 
@@ -106,7 +107,8 @@ def render_all(
         return {}
     _pin_mmap_threshold()
     groups = _identical_encodes(presets)
-    source = decode_source(src_path, scale_hint=lambda size: max(required_scale(p, size) for p in presets))
+    source = decode_source(src_path, scale_hint=lambda size: max(required_scale(p, size) for p in presets),
+                           limits=limits)
     shared = _shared_intermediate(source, list(groups))
     results: dict[str, RenderedImage] = {}
 
@@ -185,8 +187,21 @@ def _identical_encodes(presets: list[ImagePreset]) -> dict[ImagePreset, list[str
     return groups
 
 
+def _exif_after_load(im: Image.Image) -> Image.Exif:
+    """EXIF once the pixels are decoded; unreadable EXIF counts as none (it is stripped anyway)."""
+    try:
+        exif = im.getexif()
+        dict(exif)
+    except Exception:  # a broken IFD must not fail the rendition
+        return Image.Exif()
+    return exif
+
+
 def decode_source(
-    src_path: str | os.PathLike[str], *, scale_hint: Callable[[tuple[int, int]], float] | None = None
+    src_path: str | os.PathLike[str],
+    *,
+    scale_hint: Callable[[tuple[int, int]], float] | None = None,
+    limits: Limits | None = None,
 ) -> Image.Image:
     """Decode to an upright sRGB image in ``RGB`` or ``RGBA``.
 
@@ -197,15 +212,14 @@ def decode_source(
     mime = sniff(read_head(src_path))
     if kind_of(mime) != "image":
         raise MediaError("unsupported_type", "This file is not an image we can render.")
+    # Every frame's declared size against the limits before Pillow sees the file, whoever calls.
+    image_header(src_path, mime, limits or Limits())
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(src_path)
-            if im.width * im.height > Limits().max_pixels:
-                # ``validate`` runs first in ingest; this guards any other caller from a bomb.
-                raise MediaError("pixel_bomb", "This image is too large to process safely.")
             exif = header_exif(im)
-            orientation = int(exif.get(0x0112, 1) or 1)
+            orientation = exif_orientation(exif.get(0x0112, 1))
             if im.format == "JPEG" and scale_hint is not None:
                 upright = (im.height, im.width) if orientation in (5, 6, 7, 8) else im.size
                 scale = scale_hint(upright)
@@ -213,10 +227,14 @@ def decode_source(
                     im.draft(im.mode, (math.ceil(im.width * scale), math.ceil(im.height * scale)))
             im.load()
             # After the decode: PNG may keep its eXIf chunk after the pixel data.
-            orientation = int(im.getexif().get(0x0112, 1) or 1)
+            orientation = exif_orientation(_exif_after_load(im).get(0x0112, 1))
     except Image.DecompressionBombError as exc:
         raise MediaError("pixel_bomb", "This image is too large to process safely.") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
+    except MemoryError:
+        raise
+    except MediaError:
+        raise
+    except Exception as exc:  # any decoder failure means the file cannot be rendered
         raise MediaError("corrupt", "This image is damaged or incomplete and cannot be rendered.") from exc
     icc = im.info.get("icc_profile")
     im = _to_srgb(im, icc)

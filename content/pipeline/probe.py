@@ -6,15 +6,19 @@ every refusal is a ``MediaError`` whose message can be shown to the person who u
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
+import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile
+
+from .headers import HeaderError, ImageHeader, format_pixels, gigapixels, read_image_header
 
 try:  # HEIC/HEIF from phones; optional so a worker without the wheel still handles everything else.
     import pillow_heif
@@ -193,6 +197,9 @@ class MediaInfo:
     has_icc: bool = False
     ai_marker: str | None = None
     codecs: tuple[str, ...] = field(default=())
+    total_pixels: int = 0  # every frame and page together, as declared
+    xmp: bytes | None = field(default=None, repr=False)  # the image's XMP packet, read from its headers
+    demuxer: str | None = None  # the container ffmpeg recognised, for audio and video
 
     @property
     def pixels(self) -> int:
@@ -209,11 +216,18 @@ class Limits:
     max_audio_bytes: int = 500 * 1024 * 1024
     # 120 MP covers medium-format cameras; above that a file is far more likely a bomb than a photo.
     max_pixels: int = 120_000_000
+    # What decoding every frame and page may cost: an animation composites each frame onto the
+    # full canvas, so 100 frames of a 10000×10000 GIF are 10 gigapixels however small the file.
+    max_total_pixels: int = 500_000_000
+    max_frames: int = 1000
     max_video_pixels: int = 7680 * 4320
     max_video_duration_s: float = 3 * 3600
     # How much of a video is decoded to prove it is not corrupt; the whole file would cost minutes.
     video_decode_check_s: float = 3.0
     ffmpeg_timeout_s: float = 60.0
+    # Address space for an ffmpeg that only reads headers: it decodes a frame or two to name the
+    # pixel format, which a 8K frame fits in, and a forged 16K × 16K stream does not.
+    probe_memory_bytes: int = 1024 * 1024 * 1024
 
 
 # --- AI provenance markers ----------------------------------------------------------------------
@@ -259,12 +273,15 @@ def read_head(path: str | os.PathLike[str], n: int = HEAD_BYTES) -> bytes:
         return fh.read(n)
 
 
-def probe_file(path: str | os.PathLike[str], *, timeout_s: float = 60.0) -> MediaInfo:
-    """Describe a file from its header and metadata, without decoding pixels.
+def probe_file(path: str | os.PathLike[str], *, timeout_s: float | None = None,
+               limits: Limits | None = None) -> MediaInfo:
+    """Describe a file from its headers and metadata, without decoding pixels.
 
-    Raises ``MediaError`` only when the file cannot be described at all (empty, foreign type,
-    unreadable header); size, pixel and duration limits are ``validate``'s business.
+    Images are judged by what their structure declares for every frame and page, and refused
+    here when that exceeds the frame or pixel limits, since describing a bomb with a decoder is
+    the harm. Size and duration limits are ``validate``'s business.
     """
+    limits = limits or Limits()
     path = Path(path)
     size = path.stat().st_size
     if size == 0:
@@ -275,8 +292,10 @@ def probe_file(path: str | os.PathLike[str], *, timeout_s: float = 60.0) -> Medi
         raise MediaError("unsupported_type", _unsupported_message(mime))
     marker = find_ai_marker(path)
     if kind == "image":
-        return _probe_image(path, mime, size, marker)
-    return _probe_av(path, mime, kind, size, marker, timeout_s=timeout_s)
+        header = image_header(path, mime, limits)
+        return _describe_image(path, mime, size, marker, header)
+    return _probe_av(path, mime, kind, size, marker, limits=limits,
+                     timeout_s=timeout_s if timeout_s is not None else limits.ffmpeg_timeout_s)
 
 
 def _unsupported_message(mime: str) -> str:
@@ -286,17 +305,75 @@ def _unsupported_message(mime: str) -> str:
     return "This file is not an image, video or audio file we accept (its contents match no format we know)."
 
 
-def _probe_image(path: Path, mime: str, size: int, marker: str | None) -> MediaInfo:
+def image_header(path: str | os.PathLike[str], mime: str, limits: Limits) -> ImageHeader:
+    """The image's declared frames, refused when they exceed the frame count, the size of any
+    one frame, or the pixels of all frames together. Messages give the file's real numbers."""
+    try:
+        header = read_image_header(path, mime, max_frames=limits.max_frames)
+    except HeaderError as exc:
+        raise MediaError(exc.code, exc.message) from exc
+    count = len(header.frames)
+    if not header.frames_exact or count > limits.max_frames:
+        raise MediaError(
+            "too_many_frames",
+            f"This image has more than {limits.max_frames:,} frames; the limit is {limits.max_frames:,}.",
+        )
+    index, width, height = header.largest_frame
+    if width * height > limits.max_pixels:
+        where = "This image" if count == 1 else f"Frame {index} of this {count}-frame image"
+        raise MediaError(
+            "pixel_bomb",
+            f"{where} is {width}×{height} = {format_pixels(width * height)}; the limit is "
+            f"{format_pixels(limits.max_pixels)} per frame. Resize it and upload again.",
+        )
+    total = header.total_pixels
+    if total > limits.max_total_pixels:
+        raise MediaError(
+            "pixel_bomb",
+            f"This image has {_frames_phrase(header.frames)} = {gigapixels(total)}; the limit is "
+            f"{gigapixels(limits.max_total_pixels)} across all frames.",
+        )
+    return header
+
+
+def _frames_phrase(frames: tuple[tuple[int, int], ...]) -> str:
+    sizes = sorted(set(frames), key=lambda s: -s[0] * s[1])
+    if len(sizes) == 1:
+        w, h = sizes[0]
+        return f"{len(frames)} frames of {w}×{h}"
+    shown = ", ".join(f"{w}×{h}" for w, h in sizes[:3]) + (", …" if len(sizes) > 3 else "")
+    return f"{len(frames)} frames ({shown})"
+
+
+def exif_orientation(value: Any) -> int:
+    """The EXIF Orientation as the 1-8 the standard allows, else 1 (as browsers show it).
+
+    The tag is a SHORT by the standard, but the file decides its type: a DOUBLE holding +inf or
+    NaN, a string or a list reached ``int()`` and crashed the upload and the renderer.
+    """
+    if isinstance(value, bool):
+        return 1
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def parse_exif(data: bytes | None) -> Image.Exif:
+    """An EXIF block as Pillow reads it, or an empty one when it cannot be read.
+
+    Unreadable EXIF is no reason to refuse a photo: renditions strip it anyway.
+    """
+    exif = Image.Exif()
+    if not data:
+        return exif
     try:
         with warnings.catch_warnings():
-            # The pixel limit is ours to apply (``validate``); Pillow's warning would only be noise.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                return _describe_image(im, mime, size, marker)
-    except Image.DecompressionBombError as exc:
-        raise MediaError("pixel_bomb", _bomb_message(None)) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise MediaError("corrupt", "This image is damaged or incomplete and cannot be opened.") from exc
+            warnings.simplefilter("ignore")  # Pillow warns on corrupt EXIF; it is dropped either way
+            exif.load(data if data.startswith(b"Exif") else b"Exif\x00\x00" + data)
+            dict(exif)  # materialise now, so a broken IFD fails here and not in a caller
+    except Exception:  # any parse failure means "no EXIF we can use"
+        return Image.Exif()
+    return exif
 
 
 def header_exif(im: Image.Image) -> Image.Exif:
@@ -306,57 +383,112 @@ def header_exif(im: Image.Image) -> Image.Exif:
     data, which would let a bomb allocate before the pixel check; only chunks before IDAT count.
     """
     if im.format == "PNG":
-        exif = Image.Exif()
-        if im.info.get("exif"):
-            exif.load(im.info["exif"])
-        return exif
-    return im.getexif()
+        return parse_exif(im.info.get("exif"))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            exif = im.getexif()
+            dict(exif)
+    except Exception:  # see parse_exif
+        return Image.Exif()
+    return exif
 
 
-def _describe_image(im: Image.Image, mime: str, size: int, marker: str | None) -> MediaInfo:
-    exif = header_exif(im)
-    orientation = int(exif.get(0x0112, 1) or 1)
-    width, height = im.size
-    if orientation in (5, 6, 7, 8):
+# Formats whose Pillow opener reads headers only; WebP, HEIF and AVIF openers read the whole file
+# into memory (and libwebp sizes its canvas), so their description comes from the header walk.
+_PILLOW_HEADER_ONLY = frozenset({"image/jpeg", "image/png", "image/gif", "image/tiff"})
+
+
+def _describe_image(path: Path, mime: str, size: int, marker: str | None, header: ImageHeader) -> MediaInfo:
+    exif = parse_exif(header.exif)
+    mode = None
+    has_alpha = bool(header.extra.get("alpha"))
+    has_icc = False
+    xmp = header.xmp
+    if mime in _PILLOW_HEADER_ONLY:
+        try:
+            with warnings.catch_warnings():
+                # The pixel limits were applied to every frame above; Pillow's warning is noise.
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(path) as im:
+                    mode = im.mode
+                    has_alpha = im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info
+                    has_icc = bool(im.info.get("icc_profile"))
+                    xmp = xmp or im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
+                    if mime == "image/tiff":
+                        exif = header_exif(im)
+        except Exception as exc:  # whatever Pillow trips on, the answer is "damaged"
+            raise MediaError("corrupt", "This image is damaged or incomplete and cannot be opened.") from exc
+    orientation = exif_orientation(exif.get(0x0112, 1))
+    width, height = header.width, header.height
+    if orientation in (5, 6, 7, 8) or header.rotation in (90, 270):
         width, height = height, width
-    has_alpha = im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info
-    frames = int(getattr(im, "n_frames", 1) or 1)
-    xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
     return MediaInfo(
         kind="image",
         mime=mime,
         size_bytes=size,
         width=width,
         height=height,
-        frames=frames,
+        frames=len(header.frames),
         has_alpha=has_alpha,
         orientation=orientation,
-        mode=im.mode,
+        mode=mode,
         has_exif=len(exif) > 0,
         # 0x8825 is the GPS IFD pointer: present whenever a camera wrote a location.
         has_gps=0x8825 in exif,
         has_xmp=bool(xmp),
-        has_icc=bool(im.info.get("icc_profile")),
+        has_icc=has_icc,
         ai_marker=marker,
-        codecs=(im.format.lower(),) if im.format else (),
+        codecs=("mpo",) if header.extra.get("mpo") else (header.format,),
+        total_pixels=header.total_pixels,
+        xmp=bytes(xmp) if isinstance(xmp, bytes | bytearray) else (xmp.encode() if isinstance(xmp, str) else None),
     )
 
 
-def _bomb_message(pixels: int | None) -> str:
-    claimed = f" claims {pixels / 1e6:,.0f} megapixels and" if pixels else ""
-    return (
-        f"This image{claimed} is too large to process safely (a decompression bomb or an extreme "
-        "resolution). Resize it below 120 megapixels and upload again."
-    )
-
-
-_DURATION = re.compile(r"Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
-_VIDEO_STREAM = re.compile(r"Stream #\d+:\d+.*?: Video: (\w+)(.*)")
-_AUDIO_STREAM = re.compile(r"Stream #\d+:\d+.*?: Audio: (\w+)")
-_SIZE = re.compile(r"(?<![0-9x])(\d{2,5})x(\d{2,5})(?![0-9x])")
+# ``ffmpeg -i`` prints a file's metadata too, and a tag value may hold newlines: ffmpeg indents
+# every continuation line and puts ": " first, so only lines that start with these can be ffmpeg's.
+_INPUT = re.compile(r"^Input #0, (.+?), from '", re.M)
+_DURATION = re.compile(r"^\s*Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)", re.M)
+_STREAM = re.compile(r"^\s*Stream #0:\d+\S*: (Video|Audio|Data|Subtitle|Attachment): (\w+)(.*)$", re.M)
+_SIZE = re.compile(r", (\d{1,6})x(\d{1,6})(?![0-9A-Za-z])")
 _FPS = re.compile(r"([\d.]+) fps")
-_ROTATION = re.compile(r"rotation of (-?[\d.]+) degrees")
+_ROTATION = re.compile(r"^\s*(?:display ?matrix: )?rotation of (-?[\d.]+) degrees", re.M | re.I)
 _PIXFMT = re.compile(r"^\s*(yuv\w+|rgb\w+|bgr\w+|gray\w*|nv\w+|p0\w+)")
+
+# The container ffmpeg must find for each type we sniff: a file that starts like one format and
+# is another underneath (an ID3 tag in front of a video) is refused instead of filed as audio.
+_MP4_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"
+DEMUXERS = {
+    "video/mp4": _MP4_FAMILY,
+    "video/quicktime": _MP4_FAMILY,
+    "video/3gpp": _MP4_FAMILY,
+    "audio/mp4": _MP4_FAMILY,
+    "video/webm": "matroska,webm",
+    "video/x-matroska": "matroska,webm",
+    "audio/mpeg": "mp3",
+    "audio/wav": "wav",
+    "audio/ogg": "ogg",
+    "audio/flac": "flac",
+}
+MIME_NAMES = {
+    "video/mp4": "an MP4 video", "video/quicktime": "a QuickTime video", "video/3gpp": "a 3GP video",
+    "audio/mp4": "M4A audio", "video/webm": "a WebM video", "video/x-matroska": "a Matroska video",
+    "audio/mpeg": "MP3 audio", "audio/wav": "WAV audio", "audio/ogg": "Ogg audio", "audio/flac": "FLAC audio",
+}
+
+# Sets the address-space limit, then becomes the real program: a child process limited without a
+# ``preexec_fn`` (which is unsafe in a threaded web server).
+_LAUNCHER = (
+    "import os,resource,sys;m=int(sys.argv[1]);"
+    "resource.setrlimit(resource.RLIMIT_AS,(m,m));os.execv(sys.argv[2],sys.argv[2:])"
+)
+
+
+def memory_limited(argv: list[str], memory_bytes: int | None) -> list[str]:
+    """``argv`` run under an address-space limit (Linux); unchanged elsewhere or without a limit."""
+    if not memory_bytes or not sys.platform.startswith("linux"):
+        return argv
+    return [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(int(memory_bytes)), *argv]
 
 
 def ffmpeg_exe() -> str:
@@ -366,52 +498,109 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def _probe_av(path: Path, mime: str, kind: Kind, size: int, marker: str | None, *, timeout_s: float) -> MediaInfo:
-    """Parse ``ffmpeg -i`` output: imageio-ffmpeg ships ffmpeg but not ffprobe."""
+@dataclass(frozen=True, slots=True)
+class _Stream:
+    type: str
+    codec: str
+    width: int
+    height: int
+    attached_pic: bool
+    rest: str
+
+
+def _streams(text: str) -> list[_Stream]:
+    streams = []
+    for match in _STREAM.finditer(text):
+        kind, codec, rest = match.groups()
+        width = height = 0
+        if kind == "Video":
+            dims = _SIZE.search(rest)
+            if dims:
+                width, height = int(dims.group(1)), int(dims.group(2))
+        streams.append(_Stream(kind, codec, width, height, "(attached pic)" in rest, rest))
+    return streams
+
+
+def _probe_av(path: Path, mime: str, kind: Kind, size: int, marker: str | None, *, limits: Limits,
+              timeout_s: float) -> MediaInfo:
+    """What ffmpeg finds in the streams (imageio-ffmpeg ships ffmpeg, not ffprobe, so its ``-i``
+    report is read), checked against what the magic bytes said and against the video limits."""
+    argv = memory_limited([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], limits.probe_memory_bytes)
     try:
-        proc = subprocess.run(  # noqa: S603 - fixed argv, no shell
-            [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
-            capture_output=True,
-            timeout=timeout_s,
-            check=False,
-        )
+        proc = subprocess.run(argv, capture_output=True, timeout=timeout_s, check=False)  # noqa: S603 - fixed argv
     except subprocess.TimeoutExpired as exc:
-        raise MediaError("timeout", "Reading this file took too long; it may be damaged.") from exc
+        raise MediaError("timeout",
+                         f"Reading this file took longer than {timeout_s:.0f} s; it may be damaged.") from exc
     text = proc.stderr.decode("utf-8", "replace")
-    if "Invalid data found" in text or "moov atom not found" in text or "Duration:" not in text:
-        what = "video" if kind == "video" else "audio file"
+    what = "video" if kind == "video" else "audio file"
+    demuxer_match = _INPUT.search(text)
+    if demuxer_match is None or _DURATION.search(text) is None:
         raise MediaError("corrupt", f"This {what} is damaged or incomplete and cannot be read.")
+    demuxer = demuxer_match.group(1)
+    streams = _streams(text)
+    pictures = [s for s in streams if s.type == "Video" and not s.attached_pic]
+    covers = [s for s in streams if s.type == "Video" and s.attached_pic]
+    sounds = [s for s in streams if s.type == "Audio"]
+    expected = DEMUXERS.get(mime)
+    if expected is not None and demuxer != expected:
+        found = f"a {pictures[0].width}×{pictures[0].height} video" if pictures else f"{demuxer} data"
+        raise MediaError(
+            "type_mismatch",
+            f"This file starts like {MIME_NAMES.get(mime, mime)} but holds {found} ({demuxer}). "
+            "Export it again in one format and upload that.",
+        )
+    if kind == "audio" and pictures:
+        first = pictures[0]
+        raise MediaError(
+            "type_mismatch",
+            f"This file starts like {MIME_NAMES.get(mime, mime)} but holds a {first.width}×{first.height} "
+            "video stream. Upload videos as MP4, MOV or WebM.",
+        )
+    for stream in pictures:
+        if not stream.width or not stream.height:
+            raise MediaError("corrupt", "This video's picture size cannot be read; it may be damaged.")
+        if stream.width * stream.height > limits.max_video_pixels:
+            raise MediaError(
+                "too_large",
+                f"This video is {stream.width}×{stream.height} = {format_pixels(stream.width * stream.height)}; "
+                f"the limit is {format_pixels(limits.max_video_pixels)} (8K, 7680×4320).",
+            )
+    for cover in covers:
+        if cover.width * cover.height > limits.max_pixels:
+            raise MediaError(
+                "pixel_bomb",
+                f"This file's cover picture is {cover.width}×{cover.height} = "
+                f"{format_pixels(cover.width * cover.height)}; the limit is {format_pixels(limits.max_pixels)}.",
+            )
+    if kind == "video" and not pictures:
+        if not sounds:
+            raise MediaError("corrupt", "This video has no picture or sound we can read.")
+        kind = "audio"
+    if kind == "audio" and not sounds:
+        raise MediaError("corrupt", "This audio file has no sound we can read.")
     duration = None
     match = _DURATION.search(text)
     if match:
-        h, m, s = match.groups()
-        duration = int(h) * 3600 + int(m) * 60 + float(s)
-    video = _VIDEO_STREAM.search(text)
-    audio = _AUDIO_STREAM.search(text)
+        h, m, sec = match.groups()
+        duration = int(h) * 3600 + int(m) * 60 + float(sec)
+    video = pictures[0] if pictures else None
     width = height = None
     fps = None
     pix_fmt = None
     rotation = 0
-    if video:
-        rest = video.group(2)
-        dims = _SIZE.search(rest)
-        if dims:
-            width, height = int(dims.group(1)), int(dims.group(2))
-        fps_match = _FPS.search(rest)
+    if video is not None:
+        width, height = video.width, video.height
+        fps_match = _FPS.search(video.rest)
         fps = float(fps_match.group(1)) if fps_match else None
-        fmt = _PIXFMT.match(rest.split(",", 1)[1] if "," in rest else "")
+        fmt = _PIXFMT.match(video.rest.split(",", 1)[1] if "," in video.rest else "")
         pix_fmt = fmt.group(1) if fmt else None
         rot = _ROTATION.search(text)
         if rot:
             rotation = round(float(rot.group(1))) % 360
-            if rotation in (90, 270) and width and height:
+            if rotation in (90, 270):
                 width, height = height, width
-    if video is None and kind == "video":
-        if audio is None:
-            raise MediaError("corrupt", "This video has no picture or sound we can read.")
-        kind = "audio"
-    video_codec = video.group(1) if video else None
-    audio_codec = audio.group(1) if audio else None
+    video_codec = video.codec if video else None
+    audio_codec = sounds[0].codec if sounds else None
     return MediaInfo(
         kind=kind,
         mime=mime,
@@ -426,6 +615,7 @@ def _probe_av(path: Path, mime: str, kind: Kind, size: int, marker: str | None, 
         rotation=rotation,
         ai_marker=marker,
         codecs=tuple(c for c in (video_codec, audio_codec) if c),
+        demuxer=demuxer,
     )
 
 
@@ -435,40 +625,54 @@ def _probe_av(path: Path, mime: str, kind: Kind, size: int, marker: str | None, 
 def validate(path: str | os.PathLike[str], limits: Limits | None = None) -> MediaInfo:
     """Accept or refuse an upload before anything is stored, with a message fit for the uploader.
 
-    Checks run cheapest first: emptiness, sniffed type, byte size, the pixel count claimed by the
-    header (before any decoding, so a bomb never allocates), then a real decode — every pixel of
-    an image, the first seconds of a video — because a header can be intact over a truncated body.
+    Runs in the web request, so it reads headers only and decodes nothing: emptiness, the sniffed
+    type, the byte size, then what the structure declares (every frame's size and the pixels of
+    all of them for images; the container and every stream, per ffmpeg, for audio and video).
+    Decoding, which proves the pixel data is sound, happens in the worker under memory and time
+    limits (``verify_decode``).
     """
     limits = limits or Limits()
-    info = probe_file(path, timeout_s=limits.ffmpeg_timeout_s)
+    path = Path(path)
+    size = path.stat().st_size
+    if size == 0:
+        raise MediaError("empty", "This file is empty (0 bytes). Upload it again.")
+    mime = sniff(read_head(path))
+    kind = kind_of(mime)
+    if kind is None:
+        raise MediaError("unsupported_type", _unsupported_message(mime))
     max_bytes = {
         "image": limits.max_image_bytes,
         "video": limits.max_video_bytes,
         "audio": limits.max_audio_bytes,
-    }[info.kind]
-    if info.size_bytes > max_bytes:
+    }[kind]
+    if size > max_bytes:
+        shown, limit = _mb(size), _mb(max_bytes)
+        if shown == limit:  # just over: megabytes would read "200.0 MB; the limit is 200.0 MB"
+            shown, limit = f"{size:,} bytes", f"{max_bytes:,} bytes"
+        raise MediaError("too_large", f"This {kind} is {shown}; the limit is {limit}.")
+    info = probe_file(path, limits=limits)
+    if info.kind != "image" and info.duration_s is not None and info.duration_s > limits.max_video_duration_s:
         raise MediaError(
-            "too_large",
-            f"This {info.kind} is {_mb(info.size_bytes)}; the limit is {_mb(max_bytes)}.",
+            "too_long",
+            f"This {info.kind} lasts {format_duration(info.duration_s)}; "
+            f"the limit is {format_duration(limits.max_video_duration_s)}.",
         )
+    return info
+
+
+def verify_decode(path: str | os.PathLike[str], limits: Limits | None = None) -> MediaInfo:
+    """Decode the file to prove its data is whole: every frame of an image, the first seconds of
+    audio or video. For the worker, under its memory and time limits; never in a web request."""
+    limits = limits or Limits()
+    info = probe_file(path, limits=limits)
     if info.kind == "image":
-        if info.pixels > limits.max_pixels:
-            raise MediaError("pixel_bomb", _bomb_message(info.pixels))
-        _decode_image_fully(Path(path))
+        _decode_image_fully(Path(path), info)
     else:
-        if info.kind == "video" and info.pixels > limits.max_video_pixels:
-            raise MediaError("too_large", f"This video is {info.width}×{info.height}; the largest we take is 8K.")
-        if info.duration_s is not None and info.duration_s > limits.max_video_duration_s:
-            raise MediaError(
-                "too_long",
-                f"This {info.kind} lasts {format_duration(info.duration_s)}; "
-                f"the limit is {format_duration(limits.max_video_duration_s)}.",
-            )
         _decode_av_start(Path(path), info, limits)
     return info
 
 
-def _decode_image_fully(path: Path) -> None:
+def _decode_image_fully(path: Path, info: MediaInfo) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -478,12 +682,14 @@ def _decode_image_fully(path: Path) -> None:
                     # but allocates an eighth of the pixels.
                     im.draft(im.mode, (max(1, im.width // 8), max(1, im.height // 8)))
                 im.load()
-                for index in range(1, min(int(getattr(im, "n_frames", 1) or 1), 1000)):
+                for index in range(1, info.frames):
                     im.seek(index)
                     im.load()
     except Image.DecompressionBombError as exc:
-        raise MediaError("pixel_bomb", _bomb_message(None)) from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise MediaError("pixel_bomb", "This image is too large to process safely.") from exc
+    except MemoryError:
+        raise
+    except Exception as exc:  # any decoder failure means the data is not sound
         raise MediaError(
             "corrupt", "This image is damaged or incomplete (it may have been cut off during upload)."
         ) from exc

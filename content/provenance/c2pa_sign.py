@@ -20,6 +20,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import c2pa
 from django.conf import settings
@@ -266,13 +267,20 @@ def read_manifest(data: bytes | str | Path, mime: str) -> ManifestInfo:
     than raised, because the asset page must still render and say what is wrong.
     """
     mime = normalize_mime(mime)
-    raw = _as_bytes(data)
+    if isinstance(data, bytes | bytearray | memoryview):
+        return _read_manifest_from(io.BytesIO(bytes(data)), mime)
+    # A file is handed to the SDK as a stream: an upload at the size limit is never held in memory.
+    with Path(data).open("rb") as stream:
+        return _read_manifest_from(stream, mime)
+
+
+def _read_manifest_from(stream: Any, mime: str) -> ManifestInfo:
     context = _reader_context()
     try:
         if context is not None:
-            reader = c2pa.Reader.try_create(mime, io.BytesIO(raw), None, context)
+            reader = c2pa.Reader.try_create(mime, stream, None, context)
         else:
-            reader = c2pa.Reader.try_create(mime, io.BytesIO(raw))
+            reader = c2pa.Reader.try_create(mime, stream)
     except c2pa.C2paError as exc:
         text = _error_text(exc)
         # An unparseable or unsupported container holds no manifest we could find; anything else

@@ -9,10 +9,11 @@ since the question here is "did someone say this is AI", not "can we prove who s
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from content.provenance.c2pa_sign import ProvenanceError, normalize_mime, read_manifest
 from content.provenance.xmp import SUPPORTED_MIME_TYPES as XMP_MIME_TYPES
-from content.provenance.xmp import XmpError, read_digital_source_type
+from content.provenance.xmp import XmpError, read_digital_source_type, source_type_in_packet
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,36 @@ def detect_ai_markers(data: bytes, mime: str) -> list[str]:
     if mime in XMP_MIME_TYPES:
         try:
             source_type = read_digital_source_type(data, mime)
+        except XmpError as exc:
+            logger.warning("XMP could not be read from a %s upload: %s", mime, exc)
+        else:
+            if source_type and is_ai_source_type(source_type):
+                markers.append(f"{XMP_AI_SOURCE_TYPE}:{_code(source_type)}")
+    return markers
+
+
+def detect_ai_markers_in_file(path: str | Path, mime: str, *, xmp: bytes | None) -> list[str]:
+    """``detect_ai_markers`` for an upload on disk, reading it as a stream.
+
+    ``xmp`` is the packet the header walk already found (``pipeline.headers``), so the file is
+    never loaded whole to look for it: the upload request stays small at the size limit.
+    """
+    mime = normalize_mime(mime)
+    markers: list[str] = []
+    try:
+        manifest = read_manifest(Path(path), mime)
+    except ProvenanceError as exc:
+        logger.warning("C2PA manifest could not be checked for a %s upload: %s", mime, exc)
+    else:
+        if manifest.present:
+            source_type = manifest.digital_source_type
+            if source_type and is_ai_source_type(source_type):
+                markers.append(f"{C2PA_AI_MANIFEST}:{_code(source_type)}")
+            else:
+                markers.append(C2PA_MANIFEST)
+    if xmp:
+        try:
+            source_type = source_type_in_packet(xmp)
         except XmpError as exc:
             logger.warning("XMP could not be read from a %s upload: %s", mime, exc)
         else:
