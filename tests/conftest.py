@@ -121,6 +121,16 @@ def s3_endpoint() -> Iterator[str]:
     server.stop()
 
 
+def _empty_bucket(client, bucket: str) -> None:
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for item in page.get("Contents", []):
+                client.delete_object(Bucket=bucket, Key=item["Key"])
+        client.delete_bucket(Bucket=bucket)
+    except client.exceptions.NoSuchBucket:
+        pass
+
+
 @pytest.fixture
 def s3_storage(s3_endpoint, settings):
     """Point default and private storages at buckets on the loopback S3 server."""
@@ -130,6 +140,7 @@ def s3_storage(s3_endpoint, settings):
     client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
                           aws_access_key_id="test", aws_secret_access_key="test")
     for bucket in ("atelier-media", "atelier-private"):
+        _empty_bucket(client, bucket)  # each test starts from empty buckets, whatever ran before it
         client.create_bucket(Bucket=bucket)
     common = {"access_key": "test", "secret_key": "test", "endpoint_url": s3_endpoint, "region_name": "us-east-1",
               "file_overwrite": False, "default_acl": None, "addressing_style": "path"}
