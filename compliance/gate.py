@@ -12,8 +12,9 @@ rejection at a time.
 
 Rules (ARCHITECTURE.md, "compliance"): nothing is published unless every depicted real person is a
 verified adult, had their 18th birthday by the production date, and holds a valid, unrevoked consent
-covering the platform, the rating and every use; a person approved the asset; AI media carries disclosure
-and provenance; and no text suggests a minor or non-consent. The last is a hard block no setting can lift.
+covering the platform, the rating and every use; a person approved the asset, and what they approved is
+what goes out; AI media carries disclosure and provenance; and no text suggests a minor or non-consent.
+The last is a hard block no setting can lift.
 """
 
 from __future__ import annotations
@@ -132,6 +133,7 @@ REASON_CODES: Mapping[str, str] = MappingProxyType(
         "platform_unknown": "The platform is not in the platform policy table.",
         "rating_not_accepted": "The platform does not accept content of this rating.",
         "approval_missing": "No person has approved the asset.",
+        "approval_stale": "What reaches fans changed after a person approved it.",
         "depiction_undeclared": "No performer is listed and nobody attested that no real person is depicted.",
         "depiction_conflict": "Performers are listed although no real person is attested to be depicted.",
         "production_date_missing": "Real people are depicted but the production date is unknown.",
@@ -267,6 +269,10 @@ class PublicationFacts:
     due_at: datetime
     uses: frozenset[Use] = frozenset()
     extra_blocked_terms: tuple[str, ...] = ()
+    # Approval is of a version: the fingerprint of what a person approved (None when nobody did) and of
+    # what would reach fans now. Any difference means the approval no longer covers what goes out.
+    approved_version: str | None = None
+    current_version: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.platform, str):
@@ -303,6 +309,10 @@ class PublicationFacts:
         if not all(isinstance(term, str) for term in terms):
             raise TypeError("extra_blocked_terms must be strings")
         object.__setattr__(self, "extra_blocked_terms", terms)
+        for name in ("approved_version", "current_version"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"{name} must be a str or None, not {type(value).__name__}")
 
 
 @dataclass(frozen=True)
@@ -376,6 +386,11 @@ def evaluate(facts: PublicationFacts) -> Verdict:
     reasons += _platform_reasons(facts)
     if not facts.human_approved:
         reasons.append(Reason("approval_missing", "No person has approved this asset yet."))
+    if facts.approved_version is not None and facts.approved_version != facts.current_version:
+        # Fail closed: an approval recorded without a version, or a current version the caller could not
+        # name, is not an approval of what goes out.
+        reasons.append(Reason("approval_stale", "The post changed after it was approved (caption, price, media, "
+                                                "collection or targets); a person must approve it again."))
     reasons += _depiction_reasons(facts)
     performers = {p.id: p for p in facts.performers}
     uses = sorted(required_uses(facts), key=_USE_ORDER.index)

@@ -523,6 +523,8 @@ class GateInput:
     texts: dict[str, str]
     due_at: datetime
     uses: frozenset[str] = frozenset()
+    approved_version: str | None = None  # what a person approved; None when nobody has
+    current_version: str | None = None  # what would reach fans now
 
 
 def check_publication(data: GateInput) -> gate.Verdict:
@@ -558,6 +560,8 @@ def _facts(data: GateInput, performers: tuple[gate.PerformerFacts, ...],
         due_at=data.due_at,
         uses=frozenset(data.uses),
         extra_blocked_terms=extra_terms,
+        approved_version=data.approved_version,
+        current_version=data.current_version,
     )
 
 

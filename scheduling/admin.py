@@ -6,9 +6,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import SimpleListFilter
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
 from django.utils.functional import cached_property
@@ -20,8 +20,9 @@ from unfold.widgets import UnfoldAdminTextInputWidget
 from accounts import tenancy
 from accounts.admin_base import EstimatedCountPaginator, TenantAdminMixin, TenantModelAdmin
 from accounts.models import Creator
+from compliance.admin import ServiceFormMixin, ServiceRejected, adopt, call_service
+from scheduling import approval, services, views_calendar
 from scheduling import calendar as cal
-from scheduling import services, views_calendar
 from scheduling.admin_manual import ManualExportAdminMixin  # also registers TakedownTaskAdmin
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication, QueueSlot
 
@@ -90,29 +91,97 @@ class PlatformAccountAdmin(TenantModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context=context)
 
 
-class PostAssetInline(TenantInline):
+def in_reach_for(request: HttpRequest, obj: Any, action_name: str) -> bool:
+    """Whether this user may `action_name` this very row: a manager of one creator who only views
+    another must not change the other's rows through a form that the model permission opens."""
+    return tenancy.restrict(type(obj)._default_manager.filter(pk=obj.pk), request.user, action_name).exists()
+
+
+class PostPartInline(TenantInline):
+    """A part of what a post carries (its media, its targets): editable by whoever may change the post,
+    and saved with the post through `services.update_post`, never row by row."""
+
+    def _post_admin(self) -> admin.ModelAdmin:
+        return self.admin_site._registry[Post]
+
+    def _may_edit(self, request: HttpRequest, obj: Any) -> bool:
+        post_admin = self._post_admin()
+        return post_admin.has_add_permission(request) if obj is None else post_admin.has_change_permission(
+            request, obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may_edit(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may_edit(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may_edit(request, obj)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._post_admin().has_view_permission(request, obj)
+
+
+class PostAssetInline(PostPartInline):
     model = PostAsset
     extra = 0
     autocomplete_fields = ["asset"]
+    fields = ["asset", "position"]
 
 
-class PublicationInline(TenantInline):
+class TargetForm(forms.ModelForm):
+    """A target keeps its account: moving a post elsewhere is removing one target and adding another."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "account" in self.fields:
+            self.fields["account"].disabled = True
+
+
+class PublicationInline(PostPartInline):
     model = Publication
+    form = TargetForm
     extra = 0
-    fields = ["account", "status", "scheduled_at", "external_url", "last_error"]
-    readonly_fields = ["status", "scheduled_at", "external_url", "last_error"]
+    fields = ["account", "caption_override", "status", "scheduled_at", "block_codes", "external_url", "last_error"]
+    readonly_fields = ["status", "scheduled_at", "block_codes", "external_url", "last_error"]
     show_change_link = True
+    verbose_name, verbose_name_plural = "target", "targets"
+
+    @display(description="Blocked by")
+    def block_codes(self, obj: Publication) -> str:
+        return block_codes(obj)
+
+
+def block_codes(obj: Publication) -> str:
+    if not obj.block_reasons:
+        return "—"
+    return format_html_join(" ", '<code title="{}">{}</code>',
+                            ((r.get("message", ""), r.get("code", "?")) for r in obj.block_reasons))
+
+
+def _kept_rows(formset: Any, key: str) -> list[dict[str, Any]] | None:
+    """The rows an inline formset keeps, in form order; None when this user saw it read-only (then
+    the post's rows stay as they are rather than being read as emptied)."""
+    if key not in formset.form.base_fields:
+        return None
+    return [form.cleaned_data for form in formset.forms
+            if getattr(form, "cleaned_data", None) and key in form.cleaned_data
+            and form.cleaned_data[key] is not None and not formset._should_delete_form(form)]
 
 
 @admin.register(Post)
-class PostAdmin(TenantModelAdmin):
-    list_display = ["__str__", "creator", "approved_at", "created_at"]
+class PostAdmin(ServiceFormMixin, TenantModelAdmin):
+    """Posts and their parts are saved through the services in one call per form (row lock, refusal
+    while publishing, version bump, audit, approval of a version); a refusal shows on the form."""
+
+    list_display = ["__str__", "creator", "approved_at", "version", "created_at"]
     list_filter = ["creator"]
     search_fields = ["caption"]
     list_select_related = ["creator"]
     inlines = [PostAssetInline, PublicationInline]
-    fields = ["creator", "caption", "collection", "price_minor", "currency", "approved_at"]
-    readonly_fields = ["approved_at"]
+    fields = ["creator", "caption", "collection", "price_minor", "currency", "approval", "approved_by", "approved_at",
+              "version"]
+    readonly_fields = ["approval", "approved_by", "approved_at", "version"]
     change_form_outer_after_template = "admin/scheduling/post/caption_suggestions.html"
 
     def get_urls(self) -> list[URLPattern]:
@@ -121,6 +190,83 @@ class PostAdmin(TenantModelAdmin):
         return [path("suggest-captions/", self.admin_site.admin_view(views_studio.suggest_captions),
                      name="scheduling_post_suggest_captions"),
                 *super().get_urls()]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Post | None = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "creator"] if obj is not None else fields  # a post stays with its creator
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "creator":
+            ids = tenancy.allowed_creator_ids(request.user, Post, "add")
+            kwargs["queryset"] = Creator.objects.all() if ids is tenancy.ALL else Creator.objects.filter(
+                pk__in=sorted(ids or ()))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_change_permission(self, request: HttpRequest, obj: Post | None = None) -> bool:
+        return super().has_change_permission(request, obj) and (obj is None or in_reach_for(request, obj, "change"))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Post | None = None) -> bool:
+        return super().has_delete_permission(request, obj) and (obj is None or in_reach_for(request, obj, "delete"))
+
+    @display(description="Approval")
+    def approval(self, obj: Post) -> str:
+        if obj.pk is None:
+            return "—"
+        if obj.approved_at is None:
+            return "Waiting for approval"
+        if approval.current_version(obj) != obj.approved_version:
+            return "Stale: what reaches fans changed after approval; it needs approval again"
+        return f"Approved as it is now (version {obj.version})"
+
+    def save_model(self, request: HttpRequest, obj: Post, form: forms.ModelForm, change: bool) -> None:
+        """Nothing here: the post is saved with its media and targets in `save_related`, in one service call."""
+
+    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
+        data = form.cleaned_data
+        by_model = {formset.model: formset for formset in formsets}
+        assets = _kept_rows(by_model[PostAsset], "asset") if PostAsset in by_model else None
+        targets = _kept_rows(by_model[Publication], "account") if Publication in by_model else None
+        asset_ids = None if assets is None else [
+            row["asset"].pk for _, row in sorted(enumerate(assets), key=lambda r: (r[1].get("position") or 0, r[0]))]
+        target_list = None if targets is None else [(row["account"], row.get("caption_override") or "")
+                                                    for row in targets]
+        for formset in formsets:  # the admin's change message reads these; the audit log has the detail
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        if change:
+            call_service(services.update_post, post=form.instance, actor=request.user, caption=data["caption"],
+                         price_minor=data["price_minor"], currency=data["currency"], collection=data["collection"],
+                         asset_ids=asset_ids, targets=target_list)
+            return
+        creator = data["creator"]
+        if not tenancy.can_reach_creator(request.user, creator.pk, Post, "add"):
+            raise PermissionDenied
+        saved = call_service(services.create_post, creator_id=creator.pk, caption=data["caption"],
+                             asset_ids=asset_ids or [], targets=target_list or [], collection=data["collection"],
+                             price_minor=data["price_minor"], currency=data["currency"], actor=request.user)
+        adopt(form.instance, saved)
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None) -> HttpResponse:
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ServiceRejected as rejected:
+            messages.error(request, " ".join(rejected.error.messages))
+            return HttpResponseRedirect(reverse("admin:scheduling_post_change", args=[object_id]))
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple:
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # Publications have no delete of their own in admin; delete_post takes them with the post and
+        # refuses once any of them is out.
+        return deleted, counts, perms_needed - {str(Publication._meta.verbose_name)}, protected
+
+    def delete_model(self, request: HttpRequest, obj: Post) -> None:
+        call_service(services.delete_post, post=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for post in tenancy.restrict(queryset, request.user, "delete"):
+            try:
+                services.delete_post(post, actor=request.user)
+            except ValidationError as exc:
+                messages.error(request, f"Post #{post.pk}: {' '.join(exc.messages)}")
 
     def render_change_form(self, request: HttpRequest, context: dict, add: bool = False, change: bool = False,
                            form_url: str = "", obj: Any = None) -> HttpResponse:
@@ -178,7 +324,7 @@ class RescheduleForm(forms.Form):
 
 
 @admin.register(Publication)
-class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
+class PublicationAdmin(ServiceFormMixin, ManualExportAdminMixin, TenantModelAdmin):
     list_display = ["id", "post", "account", "status_badge", "scheduled_local", "attempts", "block_codes",
                     "external_link"]
     list_filter = ["status", CreatorFilter, "account__platform", "account"]
@@ -189,9 +335,11 @@ class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
     # The primary key is the only index a bare ORDER BY can walk at a million rows; the calendar is
     # where rows are read by time (it filters a range on the (account, scheduled_at) index).
     ordering = ["-id"]
-    readonly_fields = ["status", "attempts", "idempotency_key", "external_id", "external_url", "published_at",
-                       "lease_expires_at", "next_attempt_at", "last_error", "reasons"]
-    fields = ["post", "account", "caption_override", "scheduled_at", *readonly_fields]
+    # Post, account and due time move only through services (reschedule, calendar, the post's targets),
+    # which run the gate and audit; the form writes the per-account caption, through its service too.
+    readonly_fields = ["post", "account", "scheduled_at", "status", "attempts", "idempotency_key", "external_id",
+                       "external_url", "published_at", "lease_expires_at", "next_attempt_at", "last_error", "reasons"]
+    fields = ["post", "account", "caption_override", *readonly_fields[2:]]
     actions = ["cancel_selected", "reschedule_selected", "add_selected_to_queue"]
 
     def get_urls(self) -> list[URLPattern]:
@@ -210,10 +358,7 @@ class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
 
     @display(description="Blocked by")
     def block_codes(self, obj: Publication) -> str:
-        if not obj.block_reasons:
-            return "—"
-        return format_html_join(" ", '<code title="{}">{}</code>',
-                                ((r.get("message", ""), r.get("code", "?")) for r in obj.block_reasons))
+        return block_codes(obj)
 
     @display(description="Status", label=STATUS_COLOURS)
     def status_badge(self, obj: Publication) -> str:
@@ -231,14 +376,26 @@ class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
         return format_html("<ul>{}</ul>", format_html_join(
             "", "<li><code>{}</code> {}</li>", ((r.get("code"), r.get("message")) for r in obj.block_reasons)))
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Status moves through services only; the form is for reading.
-        return super().has_change_permission(request, obj) and (obj is None or obj.status in Publication.EDITABLE)
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a publication is a post's target: added with the post
 
-    @action(description="Cancel selected publications")
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # it leaves by cancelling, or as a target removed from its post
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Status moves through services only; the form is for reading, and for the caption while editable.
+        return super().has_change_permission(request, obj) and (
+            obj is None or (obj.status in Publication.EDITABLE and in_reach_for(request, obj, "change")))
+
+    def save_model(self, request: HttpRequest, obj: Publication, form: forms.ModelForm, change: bool) -> None:
+        if "caption_override" in form.changed_data:
+            call_service(services.set_caption_override, publication=obj, caption=obj.caption_override,
+                         actor=request.user)
+
+    @action(description="Cancel selected publications", permissions=["change"])
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         done = 0
-        for pub in queryset:
+        for pub in self._changeable(request, queryset):
             try:
                 services.cancel(pub, actor=request.user)
                 done += 1

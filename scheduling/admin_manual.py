@@ -133,7 +133,7 @@ class ManualExportAdminMixin:
             intro="Paste the link of the post you uploaded by hand. The publication becomes published.",
             opts=Publication._meta, cancel_url=change_url)
 
-    @action(description="Mark published (paste URL) — exported or outcome unknown")
+    @action(description="Mark published (paste URL) — exported or outcome unknown", permissions=["change"])
     def mark_uploaded(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         exported = list(tenancy.restrict(queryset, request.user, "change")
                         .filter(status__in=[S.EXPORTED, S.UNKNOWN])[:2])
@@ -161,15 +161,20 @@ class ManualExportAdminMixin:
             cancel_url=reverse("admin:scheduling_publication_changelist"))
 
 
-    @action(description="Not on the platform: publish again (outcome unknown)")
+    @action(description="Not on the platform: publish again (outcome unknown)", permissions=["change"])
     def retry_unknown(self, request: HttpRequest, queryset: QuerySet) -> None:
         rows = list(tenancy.restrict(queryset, request.user, "change").filter(status=S.UNKNOWN))
+        done = 0
         for pub in rows:
-            services.resolve_unknown(pub, retry=True, actor=request.user)
-        if rows:
-            messages.success(request, f"{len(rows)} publication(s) back on the calendar; they go out on the next "
+            try:
+                services.resolve_unknown(pub, retry=True, actor=request.user)
+                done += 1
+            except ValidationError as exc:  # resolved by someone else in the meantime
+                messages.error(request, f"#{pub.pk}: {' '.join(exc.messages)}")
+        if done:
+            messages.success(request, f"{done} publication(s) back on the calendar; they go out on the next "
                                       f"dispatcher run.")
-        else:
+        elif not rows:
             messages.error(request, "None of the selected publications has an unknown outcome.")
 
 

@@ -96,6 +96,10 @@ class Post(models.Model):
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
     approved_at = models.DateTimeField(null=True, blank=True)
+    approved_version = models.CharField(
+        max_length=64, blank=True, default="", db_default="", editable=False,
+        help_text="Fingerprint of what reaches fans (scheduling.approval) as it was approved; the gate refuses "
+                  "a publication whose post no longer matches it.")
     version = models.PositiveIntegerField(default=1, help_text="Bumped by every edit; publish reads the live row.")
     created_at = models.DateTimeField(default=now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -143,8 +147,10 @@ class Publication(models.Model):
     TRANSITIONS: dict[str, frozenset[str]] = {
         S.DRAFT: frozenset({S.PENDING_APPROVAL, S.CANCELLED}),
         S.PENDING_APPROVAL: frozenset({S.APPROVED, S.DRAFT, S.CANCELLED, S.BLOCKED}),
-        S.APPROVED: frozenset({S.SCHEDULED, S.DRAFT, S.CANCELLED, S.BLOCKED}),
-        S.SCHEDULED: frozenset({S.CLAIMED, S.APPROVED, S.DRAFT, S.CANCELLED, S.BLOCKED, S.MISSED}),
+        # Back to PENDING_APPROVAL: the post changed after it was approved (approval is of a version).
+        S.APPROVED: frozenset({S.SCHEDULED, S.PENDING_APPROVAL, S.DRAFT, S.CANCELLED, S.BLOCKED}),
+        S.SCHEDULED: frozenset({S.CLAIMED, S.APPROVED, S.PENDING_APPROVAL, S.DRAFT, S.CANCELLED, S.BLOCKED,
+                                S.MISSED}),
         S.CLAIMED: frozenset({S.PUBLISHING, S.SCHEDULED, S.BLOCKED, S.CANCELLED, S.MISSED, S.FAILED}),
         S.PUBLISHING: frozenset({S.PUBLISHED, S.SCHEDULED, S.FAILED, S.UNKNOWN, S.EXPORTED}),
         # A manual export waits for a person to upload it and paste the URL.

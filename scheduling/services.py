@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
@@ -19,16 +20,16 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, ProtectedError, Q
 from django.utils import timezone
 
 from accounts import audit
 from compliance import crypto
 from compliance import services as compliance
-from compliance.gate import Rating, Verdict
+from compliance.gate import Rating, Reason, Verdict
 from content.models import Asset
 from notifications.services import notify
-from scheduling import limits, media
+from scheduling import approval, limits, media
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication, QueueSlot
 
 S = Publication.Status
@@ -157,10 +158,15 @@ def assets_for_posts(posts: list[Post]) -> dict[int, list[Asset]]:
 
 
 def gate_input_for(publication: Publication, *, due_at: datetime | None = None,
-                   assets: list[Asset] | None = None) -> compliance.GateInput:
-    """What compliance needs to judge this publication, read from the live rows (never a copy)."""
+                   assets: list[Asset] | None = None, version: str | None = None) -> compliance.GateInput:
+    """What compliance needs to judge this publication, read from the live rows (never a copy).
+
+    `version` is the post's current fingerprint when the caller already has it (the dispatcher
+    computes a whole batch at once); otherwise it is read here.
+    """
     post, account = publication.post, publication.account
     assets = post_assets(post) if assets is None else assets
+    version = approval.current_version(post) if version is None else version
     performer_ids = frozenset(p.pk for a in assets for p in a.performers.all())
     ratings = [a.rating for a in assets] or ["sfw"]
     ai_assets = [a for a in assets if a.origin in (Asset.Origin.AI, Asset.Origin.EDIT)]
@@ -186,6 +192,8 @@ def gate_input_for(publication: Publication, *, due_at: datetime | None = None,
         and all(a.status == Asset.Status.APPROVED for a in assets),
         texts=texts,
         due_at=due_at or publication.scheduled_at or timezone.now(),
+        approved_version=approval.approved_version(post),
+        current_version=version,
     )
 
 
@@ -313,15 +321,69 @@ def local_datetime(creator_tz: str, day: date, at: time) -> datetime:
     return datetime.combine(day, at, tzinfo=ZoneInfo(creator_tz or "UTC"))
 
 
+# --- Posts: compose, edit, approve -----------------------------------------------------------------
+
+APPROVAL_STALE = "approval_stale"
+# A target can be removed (its row deleted) only while nothing of it can have reached the platform.
+REMOVABLE = Publication.EDITABLE | {S.CANCELLED}
+POST_FIELDS = ("caption", "price_minor", "currency", "collection")
+
+
+class _Keep:
+    """"Leave this as it is", for arguments where None is a meaningful value (no price, no collection)."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Any = _Keep()
+
+
+def _check_belongs(creator_id: int, *, asset_ids: list[int] | None = None, collection: Any = KEEP,
+                   accounts: list[PlatformAccount] | None = None) -> None:
+    """A post carries only its own creator's assets, collection and accounts. Checked here whoever calls,
+    so a form or a client that can reach two creators cannot mix them."""
+    errors: dict[str, str] = {}
+    if asset_ids:
+        if len(set(asset_ids)) != len(asset_ids):
+            errors["asset_ids"] = "An asset appears once in a post."
+        elif Asset.objects.filter(pk__in=asset_ids, creator_id=creator_id).count() != len(asset_ids):
+            errors["asset_ids"] = "A post holds only its own creator's assets."
+    if collection is not KEEP and collection is not None and collection.creator_id != creator_id:
+        errors["collection"] = "A post's collection belongs to the same creator."
+    if accounts:
+        ids = [a.pk for a in accounts]
+        if len(set(ids)) != len(ids):
+            errors["targets"] = "An account appears once in a post's targets."
+        elif any(a.creator_id != creator_id for a in accounts):
+            errors["targets"] = "A post goes only to its own creator's accounts."
+    if errors:
+        raise ValidationError(errors)
+
+
+def _check_money(price_minor: int | None, currency: str) -> str:
+    """Money is integer minor units with its ISO 4217 code: a price means nothing without its currency."""
+    currency = (currency or "").strip().upper()
+    if currency and not (len(currency) == 3 and currency.isascii() and currency.isalpha()):
+        raise ValidationError({"currency": "Use a three-letter ISO 4217 code such as USD or EUR."})
+    if (price_minor is None) != (not currency):
+        raise ValidationError({"currency" if price_minor is not None else "price_minor":
+                               "A price needs both an amount in minor units and a currency, or neither."})
+    return currency
+
+
 def create_post(*, creator_id: int, caption: str, asset_ids: list[int], targets: list[tuple[PlatformAccount, str]],
                 collection: Any = None, price_minor: int | None = None, currency: str = "",
                 actor: Any = None) -> Post:
     """Compose a post: its ordered assets and one draft publication per (account, caption override).
 
-    Callers have checked that assets, collection and accounts belong to the creator and are in reach.
+    Assets, collection and accounts must belong to the post's creator (checked here); callers check
+    that the person may reach them.
     """
     from accounts.services import user_of
 
+    _check_belongs(creator_id, asset_ids=asset_ids, collection=collection, accounts=[a for a, _ in targets])
+    currency = _check_money(price_minor, currency)
     with transaction.atomic():
         post = Post.objects.create(creator_id=creator_id, caption=caption, collection=collection,
                                    price_minor=price_minor, currency=currency, created_by=user_of(actor))
@@ -333,18 +395,152 @@ def create_post(*, creator_id: int, caption: str, asset_ids: list[int], targets:
     return post
 
 
-def set_caption_override(publication: Publication, caption: str, *, actor: Any = None) -> Publication:
-    """Change one account's caption while the publication can still change."""
+def _edit(post: Post, *, actor: Any, apply: Callable[[Post, list[Publication]], list[str]]) -> Post:
+    """The one way a post's content changes (update_post, set_caption_override).
+
+    Locks the post, then its publications (the one lock order), refuses while any copy is being
+    published, lets `apply(post, publications)` change the rows and name what changed, then bumps the
+    version and audits. When the post was approved and what reaches fans is no longer what was
+    approved, the approval is withdrawn (see `_withdraw_approval`).
+    """
     with transaction.atomic():
-        pub = Publication.objects.select_for_update().get(pk=publication.pk)
-        if pub.status not in Publication.EDITABLE:
-            raise ValidationError(f"A publication that is {pub.get_status_display().lower()} can no longer change.")
-        before = pub.caption_override
-        pub.caption_override = caption
-        pub.save(update_fields=["caption_override"])
+        post = Post.objects.select_for_update().get(pk=post.pk)
+        pubs = list(Publication.objects.select_for_update().filter(post=post).order_by("pk"))
+        if any(p.status in (S.CLAIMED, S.PUBLISHING) for p in pubs):
+            raise ValidationError("This post is being published right now; try again in a minute.")
+        changed: list[str] = apply(post, pubs)
+        if changed:
+            post.version += 1
+            post.save(update_fields=[*(f for f in POST_FIELDS if f in changed), "version", "updated_at"])
+            audit.record("post.updated", post, actor=actor, changes={"fields": changed, "version": post.version})
+        if post.approved_at is not None and approval.current_version(post) != post.approved_version:
+            _withdraw_approval(post, actor=actor, fields=changed)
+    return post
+
+
+def _withdraw_approval(post: Post, *, actor: Any, fields: list[str]) -> None:
+    """What reaches fans changed since a person approved it: the post goes back to pending approval and
+    its approved or scheduled publications with it, each carrying `approval_stale` (shown in admin and
+    API), so nothing goes out that nobody approved. Their due time stays, for whoever reschedules."""
+    post.approved_at, post.approved_by, post.approved_version = None, None, ""
+    post.save(update_fields=["approved_at", "approved_by", "approved_version"])
+    reasons = [Reason(APPROVAL_STALE, "The post changed after it was approved; it needs approval again before "
+                                      "it can be scheduled.").to_dict()]
+    sent_back = []
+    for pub in post.publications.filter(status__in=[S.APPROVED, S.SCHEDULED]).order_by("pk"):
+        was = pub.status
+        _move(pub, S.PENDING_APPROVAL, block_reasons=reasons, next_attempt_at=None)
+        audit.record("publication.approval_stale", pub, actor=actor, creator_id=post.creator_id,
+                     changes={"from": was, "post_version": post.version})
+        sent_back.append(pub.pk)
+    audit.record("post.approval_withdrawn", post, actor=actor,
+                 changes={"fields": fields, "version": post.version, "publications": sent_back})
+
+
+def _set_targets(post: Post, pubs: list[Publication], targets: list[tuple[PlatformAccount, str]]) -> list[str]:
+    """Make the post's targets exactly `targets` (account, caption override): add draft publications,
+    delete removed ones that never left, change per-account captions that can still change."""
+    wanted = {account.pk: (account, override) for account, override in targets}
+    have: dict[int, list[Publication]] = {}
+    for pub in pubs:
+        have.setdefault(pub.account_id, []).append(pub)
+    changed: list[str] = []
+    gone = [pub for pub in pubs if pub.account_id not in wanted]
+    out = sorted({str(pub.account) for pub in gone if pub.status not in REMOVABLE})
+    if out:
+        raise ValidationError({"targets": f"{', '.join(out)}: published or being published, so it stays a "
+                                          f"target; cancel it or take it down instead."})
+    if gone:
+        try:
+            Publication.objects.filter(pk__in=[p.pk for p in gone]).delete()
+        except ProtectedError as exc:
+            raise ValidationError({"targets": "A removed target has a takedown task; it stays."}) from exc
+        changed.append("targets")
+    added = [Publication(post=post, account=account, caption_override=override)
+             for pk, (account, override) in wanted.items() if pk not in have]
+    if added:
+        Publication.objects.bulk_create(added)
+        changed.append("targets")
+    for pk, (_, override) in wanted.items():
+        for pub in have.get(pk, []):
+            if pub.caption_override != override:
+                _set_override(pub, override)
+                changed.append("caption_override")
+    return sorted(set(changed))
+
+
+def _set_override(pub: Publication, caption: str) -> None:
+    if pub.status not in Publication.EDITABLE:
+        raise ValidationError(f"A publication that is {pub.get_status_display().lower()} can no longer change.")
+    pub.caption_override = caption
+    pub.save(update_fields=["caption_override"])
+
+
+def update_post(post: Post, *, actor: Any = None, caption: str | None = None, asset_ids: list[int] | None = None,
+                price_minor: int | None = KEEP, currency: str | None = None, collection: Any = KEEP,
+                targets: list[tuple[PlatformAccount, str]] | None = None) -> Post:
+    """Edit what a post carries. Arguments left out stay as they are; `targets` is the whole new list
+    of (account, caption override).
+
+    Keeps: one creator per post (assets, collection, accounts), the lock order post → publications, no
+    edit while a copy is being published, a version bump and an audit event per edit, and approval of a
+    version: once what reaches fans differs from what was approved, the approval is withdrawn and
+    approved or scheduled publications go back to pending approval with `approval_stale`.
+    """
+    _check_belongs(post.creator_id, asset_ids=asset_ids, collection=collection,
+                   accounts=None if targets is None else [a for a, _ in targets])
+
+    def apply(post: Post, pubs: list[Publication]) -> list[str]:
+        changed = []
+        if caption is not None and caption != post.caption:
+            post.caption = caption
+            changed.append("caption")
+        if price_minor is not KEEP and price_minor != post.price_minor:
+            post.price_minor = price_minor
+            changed.append("price_minor")
+        if currency is not None and currency.strip().upper() != post.currency:
+            post.currency = currency.strip().upper()
+            changed.append("currency")
+        if {"price_minor", "currency"} & set(changed):
+            _check_money(post.price_minor, post.currency)
+        if collection is not KEEP and (collection.pk if collection else None) != post.collection_id:
+            post.collection = collection
+            changed.append("collection")
+        if asset_ids is not None:
+            current = list(post.post_assets.order_by("position", "id").values_list("asset_id", flat=True))
+            if current != list(asset_ids):
+                post.post_assets.all().delete()
+                PostAsset.objects.bulk_create(
+                    [PostAsset(post=post, asset_id=a, position=i) for i, a in enumerate(asset_ids)])
+                changed.append("assets")
+        if targets is not None:
+            changed += _set_targets(post, pubs, targets)
+        return changed
+
+    return _edit(post, actor=actor, apply=apply)
+
+
+def set_caption_override(publication: Publication, caption: str, *, actor: Any = None) -> Publication:
+    """Change one account's caption while the publication can still change. It is part of what the
+    post's approver approved, so it goes through the same edit path (lock order, version, approval)."""
+
+    def apply(post: Post, pubs: list[Publication]) -> list[str]:
+        pub = next((p for p in pubs if p.pk == publication.pk), None)
+        if pub is None:
+            raise ValidationError("This publication is no longer a target of its post.")
+        if pub.caption_override == caption:
+            return []
+        before = len(pub.caption_override)
+        _set_override(pub, caption)
         audit.record("publication.caption_changed", pub, actor=actor,
-                     changes={"from_length": len(before), "to_length": len(caption)})
-    return pub
+                     changes={"from_length": before, "to_length": len(caption)})
+        return ["caption_override"]
+
+    post_id = Publication.objects.filter(pk=publication.pk).values_list("post_id", flat=True).first()
+    if post_id is None:
+        raise ValidationError("This publication no longer exists.")
+    _edit(Post(pk=post_id), actor=actor, apply=apply)
+    return Publication.objects.get(pk=publication.pk)
 
 
 def submit_post(post: Post, *, actor: Any = None) -> int:
@@ -356,71 +552,38 @@ def submit_post(post: Post, *, actor: Any = None) -> int:
 
 
 def approve_post(post: Post, *, actor: Any = None) -> dict[int, Verdict]:
-    """A human approves the post; each pending publication is judged by the gate now.
+    """A human approves the post as it is now; each pending publication is judged by the gate now.
 
-    Returns the verdict per publication so admin and API can show the reasons of any that fail.
-    Four-eyes creators need an approver other than the post's author.
+    Records the fingerprint of what reaches fans (`scheduling.approval`): the gate refuses any
+    publication of this post once that no longer matches. Returns the verdict per publication so admin
+    and API can show the reasons of any that fail. Four-eyes creators need an approver other than the
+    post's author.
     """
     from accounts.services import user_of
 
     user = user_of(actor)
     with transaction.atomic():
         post = Post.objects.select_for_update().select_related("creator").get(pk=post.pk)
+        pubs = list(post.publications.select_for_update().order_by("pk"))
         if post.creator.four_eyes_review and user is not None and post.created_by_id == user.pk:
             raise ValidationError("This creator needs a second person to approve posts.")
         post.approved_by, post.approved_at = user, timezone.now()
-        post.save(update_fields=["approved_by", "approved_at"])
+        post.approved_version = approval.current_version(post)
+        post.save(update_fields=["approved_by", "approved_at", "approved_version"])
         verdicts = {}
-        for pub in post.publications.select_for_update().select_related("account").filter(
-                status__in=[S.DRAFT, S.PENDING_APPROVAL]):
+        for pub in pubs:
+            if pub.status not in (S.DRAFT, S.PENDING_APPROVAL):
+                continue
             pub.post = post
-            verdicts[pub.pk] = check(pub)
+            verdicts[pub.pk] = check(pub, data=gate_input_for(pub, version=post.approved_version))
             if pub.status == S.DRAFT:
                 _move(pub, S.PENDING_APPROVAL)
-            _move(pub, S.APPROVED)
+            remaining = [r for r in pub.block_reasons if r.get("code") != APPROVAL_STALE]
+            _move(pub, S.APPROVED, block_reasons=remaining)
         audit.record("post.approved", post, actor=actor,
-                     changes={"failing": {pk: sorted(v.codes) for pk, v in verdicts.items() if not v.passed}})
+                     changes={"version": post.version, "approved_version": post.approved_version,
+                              "failing": {pk: sorted(v.codes) for pk, v in verdicts.items() if not v.passed}})
     return verdicts
-
-
-def update_post(post: Post, *, actor: Any = None, caption: str | None = None,
-                asset_ids: list[int] | None = None, price_minor: int | None = ...,  # type: ignore[assignment]
-                currency: str | None = None) -> Post:
-    """Edit a post. Publications read the live post, so every not-yet-published one takes the edit
-    at once. New media voids the approval: scheduled rows go back to approval, never out stale."""
-    with transaction.atomic():
-        post = Post.objects.select_for_update().get(pk=post.pk)
-        pubs = list(post.publications.select_for_update())
-        if any(p.status in (S.CLAIMED, S.PUBLISHING) for p in pubs):
-            raise ValidationError("This post is being published right now; try again in a minute.")
-        changed = []
-        if caption is not None and caption != post.caption:
-            post.caption = caption
-            changed.append("caption")
-        if price_minor is not ...:
-            post.price_minor = price_minor
-            changed.append("price_minor")
-        if currency is not None:
-            post.currency = currency
-            changed.append("currency")
-        if asset_ids is not None:
-            current = list(post.post_assets.values_list("asset_id", flat=True))
-            if current != list(asset_ids):
-                post.post_assets.all().delete()
-                PostAsset.objects.bulk_create(
-                    [PostAsset(post=post, asset_id=a, position=i) for i, a in enumerate(asset_ids)])
-                changed.append("assets")
-                if post.approved_at:
-                    post.approved_at, post.approved_by = None, None
-                    changed += ["approved_at", "approved_by"]
-                    Publication.objects.filter(post=post, status__in=[S.APPROVED, S.SCHEDULED]).update(
-                        status=S.PENDING_APPROVAL, next_attempt_at=None)
-        if changed:
-            post.version += 1
-            post.save(update_fields=[*changed, "version", "updated_at"] if "assets" not in changed
-                      else [c for c in changed if c != "assets"] + ["version", "updated_at"])
-            audit.record("post.updated", post, actor=actor, changes={"fields": changed})
-    return post
 
 
 def delete_post(post: Post, *, actor: Any = None) -> None:
@@ -545,8 +708,13 @@ def publish_batch(ids: list[int]) -> dict[int, str]:
             _notify_outcome(pub, S.MISSED, pub.last_error)
             outcome[pub.pk] = S.MISSED
         pubs = [p for p in pubs if p.pk not in outcome]
-        assets = assets_for_posts(list({p.post_id: p.post for p in pubs}.values()))
-        inputs = [gate_input_for(p, due_at=now, assets=assets[p.post_id]) for p in pubs]
+        posts = list({p.post_id: p.post for p in pubs}.values())
+        assets = assets_for_posts(posts)
+        # The approved version is checked against the live rows here, after the claim: an edit that
+        # slipped in after scheduling (an asset re-reviewed, a collection grown) blocks the row.
+        versions = approval.current_versions(posts)
+        inputs = [gate_input_for(p, due_at=now, assets=assets[p.post_id], version=versions[p.post_id])
+                  for p in pubs]
         verdicts = compliance.check_publications(inputs)
         refs: dict[int, Any] = {}
         by_account: dict[int, list[tuple[Publication, Any]]] = {}

@@ -126,7 +126,8 @@ class PostSerializer(serializers.ModelSerializer):
     class Meta:
         model = Post
         fields = ["id", "creator", "caption", "asset_ids", "collection_id", "price_minor", "currency", "created_by",
-                  "approved_by", "approved_at", "version", "publications", "created_at", "updated_at"]
+                  "approved_by", "approved_at", "approved_version", "version", "publications", "created_at",
+                  "updated_at"]
         read_only_fields = fields
 
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
@@ -186,14 +187,22 @@ class PostCreateSerializer(PriceMixin, serializers.Serializer):
 
 
 class PostUpdateSerializer(PriceMixin, serializers.Serializer):
-    """Fields left out stay as they are. New assets void the approval (see `services.update_post`)."""
+    """Fields left out stay as they are. Approval is of a version: any change to what reaches fans sends an
+    approved post back for approval, and its scheduled publications with it (see `services.update_post`)."""
 
     caption = serializers.CharField(required=False, allow_blank=True)
-    asset_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    asset_ids = serializers.ListField(child=serializers.IntegerField(), required=False,
+                                      help_text="The whole new list of the post's own assets, in order.")
+    collection_id = serializers.IntegerField(required=False, allow_null=True,
+                                             help_text="A collection of the same creator, or null for none.")
     price_minor = serializers.IntegerField(required=False, allow_null=True, min_value=0)
     currency = serializers.CharField(required=False, allow_blank=True, max_length=3)
+    targets = TargetSerializer(many=True, required=False,
+                               help_text="The whole new list of target accounts: new ones get a draft publication, "
+                                         "left-out ones are removed (refused once published), captions change.")
 
     validate_asset_ids = PostCreateSerializer.validate_asset_ids
+    validate_targets = PostCreateSerializer.validate_targets
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         post: Post = self.context["post"]

@@ -235,7 +235,8 @@ class PostViewSet(TenantActionsMixin, TenantModelViewSet):
             price_minor=data["price_minor"], currency=data["currency"], actor=principal_of(request))
         return Response(PostSerializer(self._reloaded(post)).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Edit caption, assets or price; new assets send approved publications back to approval",
+    @extend_schema(summary="Edit caption, price, assets, collection or targets; an approved post goes back for "
+                           "approval and its scheduled publications with it (`approval_stale`)",
                    request=PostUpdateSerializer, responses={200: PostSerializer, 409: CONFLICT})
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         post = self.get_object()
@@ -244,10 +245,16 @@ class PostViewSet(TenantActionsMixin, TenantModelViewSet):
         data = incoming.validated_data
         if "asset_ids" in data:
             self._assets(post.creator_id, data["asset_ids"])
+        collection = self._collection(post.creator_id, data["collection_id"]) if "collection_id" in data \
+            else services.KEEP
+        targets = None
+        if "targets" in data:
+            accounts = self._accounts(post.creator_id, data["targets"])
+            targets = [(accounts[t["account_id"]], t["caption_override"]) for t in data["targets"]]
         try:
             services.update_post(post, actor=principal_of(request), caption=data.get("caption"),
-                                 asset_ids=data.get("asset_ids"), price_minor=data.get("price_minor", ...),
-                                 currency=data.get("currency"))
+                                 asset_ids=data.get("asset_ids"), price_minor=data.get("price_minor", services.KEEP),
+                                 currency=data.get("currency"), collection=collection, targets=targets)
         except DjangoValidationError as exc:
             return conflict(exc)
         return Response(PostSerializer(self._reloaded(post)).data)

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from scheduling import services
-from scheduling.models import Publication
 from tests.browser.conftest import admin_login
+from tests.scheduling.factories import approved_publication
 from tests.scheduling.test_dispatcher import world  # noqa: F401
 
 PASSWORD = "correct-horse-battery"
@@ -19,8 +19,7 @@ PARIS = ZoneInfo("Europe/Paris")
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_manager_drags_a_chip_to_another_day(page, live_server, world, artifacts_dir):  # noqa: F811
-    pub = Publication.objects.create(post=world["post"], account=world["fanvue"],
-                                     status=Publication.Status.APPROVED)
+    pub = approved_publication(world["post"], world["fanvue"])
     outcome = services.schedule(pub, at=datetime(2026, 12, 10, 20, 30, tzinfo=PARIS))
     assert outcome.verdict.passed, outcome.verdict.reasons
 

@@ -123,6 +123,26 @@ def test_approval_missing() -> None:
     assert codes(facts(human_approved=False)) == {"approval_missing"}
 
 
+def test_approval_of_the_current_version_passes() -> None:
+    assert evaluate(facts(approved_version="v1", current_version="v1")).passed
+
+
+@pytest.mark.parametrize(("approved", "current"), [
+    ("v1", "v2"),  # edited after approval
+    ("", "v2"),  # approved before versions were recorded
+    ("v1", None),  # the caller could not say what goes out now
+])
+def test_approval_stale_when_what_goes_out_is_not_what_was_approved(approved: str, current: str | None) -> None:
+    verdict = evaluate(facts(approved_version=approved, current_version=current))
+    assert verdict.codes == {"approval_stale"}
+    assert "approve it again" in verdict.reasons[0].message
+
+
+def test_versions_must_be_strings() -> None:
+    with pytest.raises(TypeError):
+        facts(approved_version=1, current_version="1")
+
+
 def test_depiction_undeclared_for_any_origin() -> None:
     for ai_origin in (False, True):
         f = facts(
@@ -462,7 +482,7 @@ def test_verdict_to_dict_is_json_ready() -> None:
 
 def test_reason_codes_are_documented() -> None:
     assert all(isinstance(description, str) and description for description in REASON_CODES.values())
-    assert len(REASON_CODES) == 20
+    assert len(REASON_CODES) == 21
 
 
 def test_facts_are_immutable() -> None:
@@ -648,6 +668,7 @@ BREAKERS: dict[str, Any] = {
         else None
     ),
     "approval_missing": lambda f: replace(f, human_approved=False),
+    "approval_stale": lambda f: replace(f, approved_version="approved", current_version="edited since"),
     "depiction_undeclared": lambda f: replace(
         f, performer_ids=frozenset(), performers=(), no_real_person_attested=False
     ),
@@ -756,6 +777,7 @@ EXCLUSIVE_GROUPS = [
 ]
 COMBINABLE = [
     "approval_missing",
+    "approval_stale",
     "depiction_conflict",
     "production_date_in_future",
     "performer_unknown",

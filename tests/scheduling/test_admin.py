@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from scheduling import services
 from scheduling.models import Publication
+from tests.scheduling.factories import approved_publication
 from tests.scheduling.test_dispatcher import world  # noqa: F401
 
 S = Publication.Status
@@ -17,7 +18,7 @@ S = Publication.Status
 def test_publication_admin_tenancy_and_block_reasons(client, world, django_capture_on_commit_callbacks):  # noqa: F811
     from compliance import services as compliance
 
-    pub = Publication.objects.create(post=world["post"], account=world["fanvue"], status=S.APPROVED)
+    pub = approved_publication(world["post"], world["fanvue"])
     services.schedule(pub, at=timezone.now() + timedelta(days=1))
     with django_capture_on_commit_callbacks(execute=True):
         compliance.revoke_consent(world["consent"], reason="Withdrawn", actor=world["owner"])
@@ -33,7 +34,7 @@ def test_publication_admin_tenancy_and_block_reasons(client, world, django_captu
 
 @pytest.mark.django_db
 def test_cancel_action_goes_through_the_service(client, world):  # noqa: F811
-    pub = Publication.objects.create(post=world["post"], account=world["fanvue"], status=S.APPROVED)
+    pub = approved_publication(world["post"], world["fanvue"])
     client.force_login(world["alice"])
     client.post(reverse("admin:scheduling_publication_changelist"),
                 {"action": "cancel_selected", "_selected_action": [pub.pk]})

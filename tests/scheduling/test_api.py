@@ -16,6 +16,8 @@ from compliance.models import ConsentRecord
 from content.models import Asset
 from scheduling import services
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication, QueueSlot
+from tests.scheduling import factories
+from tests.scheduling.factories import approve_as_is
 
 pytestmark = pytest.mark.django_db
 
@@ -78,13 +80,13 @@ def patch_json(client, url, data, headers=None):
 
 
 def approved_post(world) -> Post:
-    post = Post.objects.create(creator=world["a"], caption="New set tonight", approved_at=timezone.now())
+    post = Post.objects.create(creator=world["a"], caption="New set tonight")
     PostAsset.objects.create(post=post, asset=world["asset"])
-    return post
+    return approve_as_is(post)
 
 
 def approved_publication(world, account="fanvue") -> Publication:
-    return Publication.objects.create(post=approved_post(world), account=world[account], status=S.APPROVED)
+    return factories.approved_publication(approved_post(world), world[account])
 
 
 def error(response, status: int) -> dict:
@@ -259,7 +261,7 @@ def test_calendar_range_is_bounded(client, world):
 # --- Posts: edit and delete ----------------------------------------------------------------------
 
 
-def test_edit_through_the_service_and_new_media_voids_the_approval(client, world):
+def test_edit_through_the_service_sends_an_approved_post_back_for_approval(client, world):
     pub = approved_publication(world)
     services.schedule(pub, at=datetime(NEXT_YEAR, 2, 1, 12, tzinfo=UTC))
     second = Asset.objects.create(creator=world["a"], file="assets/y.jpg", kind="image", mime="image/jpeg",
@@ -270,13 +272,11 @@ def test_edit_through_the_service_and_new_media_voids_the_approval(client, world
     assert response.status_code == 200, response.content
     assert (response.json()["caption"], response.json()["price_minor"], response.json()["currency"]) == (
         "Edited", 300, "USD")
+    assert response.json()["approved_at"] is None and response.json()["version"] == 2
     pub.refresh_from_db()
-    assert pub.status == S.SCHEDULED
+    assert pub.status == S.PENDING_APPROVAL and [r["code"] for r in pub.block_reasons] == ["approval_stale"]
     response = patch_json(client, url, {"asset_ids": [second.pk, world["asset"].pk]}, headers)
     assert response.json()["asset_ids"] == [second.pk, world["asset"].pk]
-    assert response.json()["approved_at"] is None
-    pub.refresh_from_db()
-    assert pub.status == S.PENDING_APPROVAL
     # Removing the price removes its currency; a currency alone is refused.
     assert patch_json(client, url, {"price_minor": None}, headers).json()["currency"] == ""
     assert "price_minor" in error(patch_json(client, url, {"currency": "EUR"}, headers), 400)["details"]
@@ -301,7 +301,7 @@ def test_delete_refused_once_published(client, world):
 def test_publication_detail_list_order_and_filters(client, world):
     late = approved_publication(world)
     early = approved_publication(world, "x")
-    draft = Publication.objects.create(post=late.post, account=world["x"])
+    draft = factories.approved_publication(late.post, world["x"], status=S.DRAFT)
     services.schedule(late, at=datetime(NEXT_YEAR, 3, 1, 12, tzinfo=UTC))
     services.schedule(early, at=datetime(NEXT_YEAR, 2, 1, 12, tzinfo=UTC))
     Publication.objects.filter(pk=early.pk).update(attempts=2, last_error="503 from platform",
@@ -333,8 +333,13 @@ def test_caption_override_only_while_editable(client, world):
     response = patch_json(client, f"{PUBS}{pub.pk}/", {"caption_override": "Just for Fanvue", "status": "published"},
                           headers)
     assert response.status_code == 200, response.content
-    assert response.json()["caption_override"] == "Just for Fanvue" and response.json()["status"] == "approved"
+    # The per-account caption is part of what was approved: the publication goes back for approval.
+    assert response.json()["caption_override"] == "Just for Fanvue" and response.json()["status"] == "pending_approval"
+    assert response.json()["block_reasons"][0]["code"] == "approval_stale"
     Publication.objects.filter(pk=pub.pk).update(status=S.PUBLISHING)
+    refused = error(patch_json(client, f"{PUBS}{pub.pk}/", {"caption_override": "Late"}, headers), 409)
+    assert "being published right now" in refused["message"]
+    Publication.objects.filter(pk=pub.pk).update(status=S.PUBLISHED)
     refused = error(patch_json(client, f"{PUBS}{pub.pk}/", {"caption_override": "Late"}, headers), 409)
     assert "no longer change" in refused["message"]
     pub.refresh_from_db()

@@ -16,6 +16,7 @@ from scheduling import limits, services
 from scheduling.connectors.base import Limits, PublishResult
 from scheduling.connectors.noop import NoopConnector
 from scheduling.models import Post, PostAsset, Publication, QueueSlot
+from tests.scheduling.factories import approve_as_is, approved_rows
 from tests.scheduling.test_dispatcher import FlakyConnector, approved_publication, world  # noqa: F401
 
 S = Publication.Status
@@ -55,7 +56,7 @@ def counted(world, settings):  # noqa: F811
 
 def due(world, n: int, account: str = "fanvue", at: datetime | None = None) -> list[Publication]:  # noqa: F811
     at = at or timezone.now() - timedelta(seconds=1)
-    return Publication.objects.bulk_create([
+    return approved_rows(world["post"], [
         Publication(post=world["post"], account=world[account], status=S.SCHEDULED, scheduled_at=at)
         for _ in range(n)])
 
@@ -269,14 +270,18 @@ def test_an_edit_reaches_every_unpublished_copy_and_a_deleted_post_never_goes_ou
     TextConnector.texts = []
     pub = approved_publication(world, "x")
     services.schedule(pub, at=timezone.now() + timedelta(minutes=5))
-    services.update_post(world["post"], caption="Fixed typo, new set tonight", actor=world["alice"])
+    services.update_post(world["post"], caption="Fixed typo, new set tonight", actor=world["bob"])
+    # The edit needs approval again; once approved and rescheduled, the live row is what goes out.
+    services.approve_post(world["post"], actor=world["alice"])
+    assert services.schedule(pub, at=timezone.now() + timedelta(minutes=5)).verdict.passed
     with time_machine.travel(timezone.now() + timedelta(minutes=6), tick=False):
         assert services.publish_batch(services.claim_due_publications()) == {pub.pk: S.PUBLISHED}
     assert TextConnector.texts == ["Fixed typo, new set tonight"]
     # A post deleted before its time: its publications go with it, nothing is claimed.
-    doomed = Post.objects.create(creator=world["a"], caption="Never mind", approved_at=timezone.now())
+    doomed = Post.objects.create(creator=world["a"], caption="Never mind")
     PostAsset.objects.create(post=doomed, asset=world["asset"])
     gone = Publication.objects.create(post=doomed, account=world["x"], status=S.APPROVED)
+    approve_as_is(doomed)
     services.schedule(gone, at=timezone.now() + timedelta(minutes=5))
     services.delete_post(doomed, actor=world["alice"])
     with time_machine.travel(timezone.now() + timedelta(minutes=6), tick=False):

@@ -18,6 +18,7 @@ from content.models import Asset
 from scheduling import calendar as cal
 from scheduling import services, views_calendar
 from scheduling.models import PlatformAccount, Post, Publication, QueueSlot
+from tests.scheduling.factories import approved_publication
 from tests.scheduling.test_dispatcher import world  # noqa: F401
 
 S = Publication.Status
@@ -148,7 +149,7 @@ def test_other_creators_publications_never_shown(client, world, new_york):  # no
 
 
 def schedule_for_real(world, at: datetime) -> Publication:  # noqa: F811
-    pub = Publication.objects.create(post=world["post"], account=world["fanvue"], status=S.APPROVED)
+    pub = approved_publication(world["post"], world["fanvue"])
     outcome = services.schedule(pub, at=at)
     assert outcome.verdict.passed, outcome.verdict.reasons
     return outcome.publication
@@ -200,7 +201,7 @@ def test_move_outside_reach_is_404_and_needs_change_permission(client, world):  
 
 @pytest.mark.django_db
 def test_reschedule_action_reads_the_creators_time(client, world):  # noqa: F811
-    pub = Publication.objects.create(post=world["post"], account=world["fanvue"], status=S.APPROVED)
+    pub = approved_publication(world["post"], world["fanvue"])
     client.force_login(world["alice"])
     form = client.post(reverse(CHANGELIST), {"action": "reschedule_selected", "_selected_action": [pub.pk]})
     assert form.status_code == 200 and 'data-testid="action-form"' in form.content.decode()
@@ -214,8 +215,8 @@ def test_reschedule_action_reads_the_creators_time(client, world):  # noqa: F811
 @pytest.mark.django_db
 def test_add_to_queue_action_reports_each_row(client, world):  # noqa: F811
     QueueSlot.objects.create(account=world["fanvue"], weekday=2, time=time(18, 0))
-    queued = Publication.objects.create(post=world["post"], account=world["fanvue"], status=S.APPROVED)
-    no_slots = Publication.objects.create(post=world["post"], account=world["x"], status=S.APPROVED)
+    queued = approved_publication(world["post"], world["fanvue"])
+    no_slots = approved_publication(world["post"], world["x"])
     client.force_login(world["alice"])
     response = client.post(reverse(CHANGELIST), {"action": "add_selected_to_queue",
                                                  "_selected_action": [queued.pk, no_slots.pk]}, follow=True)

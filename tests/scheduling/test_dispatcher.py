@@ -17,6 +17,8 @@ from scheduling import services
 from scheduling.connectors.base import PublishResult, TransientError, UnknownOutcome
 from scheduling.connectors.noop import NoopConnector
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication
+from tests.scheduling import factories
+from tests.scheduling.factories import approve_as_is
 
 S = Publication.Status
 JPEG = b"\xff\xd8\xff" + b"0" * 64
@@ -60,6 +62,7 @@ def world(people, settings, tmp_path):
     asset.performers.add(performer)
     post = Post.objects.create(creator=a, caption="New set tonight", approved_at=timezone.now())
     PostAsset.objects.create(post=post, asset=asset)
+    approve_as_is(post)
     fanvue = PlatformAccount.objects.create(creator=a, platform="fanvue", handle="luna")
     x = PlatformAccount.objects.create(creator=a, platform="x", handle="luna_x")
     return {"performer": performer, "consent": consent, "asset": asset, "post": post, "fanvue": fanvue, "x": x,
@@ -67,7 +70,7 @@ def world(people, settings, tmp_path):
 
 
 def approved_publication(world, account="fanvue") -> Publication:
-    return Publication.objects.create(post=world["post"], account=world[account], status=S.APPROVED)
+    return factories.approved_publication(world["post"], world[account])
 
 
 @pytest.mark.django_db

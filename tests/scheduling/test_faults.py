@@ -27,6 +27,7 @@ from django.utils import timezone
 from scheduling.models import Publication
 from tests.conftest import need
 from tests.scheduling import fault_connector
+from tests.scheduling.factories import approved_rows
 from tests.scheduling.test_dispatcher import world  # noqa: F401
 
 S = Publication.Status
@@ -126,7 +127,7 @@ def cluster(tmp_path) -> Iterator[Cluster]:
 
 def make_due(world, n: int) -> list[Publication]:  # noqa: F811
     at = timezone.now() - timedelta(seconds=1)
-    return Publication.objects.bulk_create([
+    return approved_rows(world["post"], [
         Publication(post=world["post"], account=world["x"], status=S.SCHEDULED, scheduled_at=at) for _ in range(n)])
 
 

@@ -21,6 +21,7 @@ from scheduling.connectors.base import AccountRef, MediaItem, PublishRequest
 from scheduling.connectors.manual import ManualConnector
 from scheduling.manual import mark_exported_published
 from scheduling.models import PlatformAccount, Publication
+from tests.scheduling.factories import approved_publication
 from tests.scheduling.test_dispatcher import world  # noqa: F401
 
 S = Publication.Status
@@ -42,7 +43,7 @@ def manual_world(world, media_dir):  # noqa: F811
 
 
 def exported_publication(w) -> Publication:
-    pub = Publication.objects.create(post=w["post"], account=w["manual"], status=S.APPROVED)
+    pub = approved_publication(w["post"], w["manual"])
     outcome = services.schedule(pub, at=timezone.now() - timedelta(seconds=1))
     assert outcome.verdict.passed, outcome.verdict.reasons
     assert services.claim_due_publications() == [pub.pk]

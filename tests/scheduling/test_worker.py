@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from scheduling.models import Publication
 from tests.config.test_celery import broker_app  # noqa: F401 — the real-broker app fixture
+from tests.scheduling.factories import approved_rows
 from tests.scheduling.test_dispatcher import FlakyConnector, world  # noqa: F401
 
 S = Publication.Status
@@ -22,7 +23,7 @@ S = Publication.Status
 def test_dispatch_and_publish_on_real_worker(broker_app, world):  # noqa: F811
     broker_app.autodiscover_tasks(["scheduling"], force=True)
     due = timezone.now() - timedelta(seconds=1)
-    Publication.objects.bulk_create([
+    approved_rows(world["post"], [
         Publication(post=world["post"], account=world["x"], status=S.SCHEDULED, scheduled_at=due)
         for _ in range(30)])
     with start_worker(broker_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
