@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_celery_results",
     "axes",
@@ -264,6 +265,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Internal API of the Atelier back-office. Authenticate with `Authorization: Bearer atl_…`.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from our own static files: the Content-Security-Policy allows no third-party script.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "PublicationStatusEnum": "scheduling.models.Publication.Status",
