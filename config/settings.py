@@ -477,4 +477,6 @@ ATELIER_BASE_URL = (env_str("ATELIER_BASE_URL", "http://localhost:8000") or "").
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
 # [calendar]
+# Calendar feed links stop working (410) this many days after their key was made, until the user rotates it.
+CALENDAR_FEED_MAX_AGE_DAYS = env_int("CALENDAR_FEED_MAX_AGE_DAYS", 180)
 # [api]

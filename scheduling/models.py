@@ -243,3 +243,17 @@ class TakedownTask(models.Model):
 
     def __str__(self) -> str:
         return f"Take down {self.publication} by {self.due_at:%Y-%m-%d %H:%M} UTC"
+
+
+class CalendarFeedKey(models.Model):
+    """The secret behind one user's calendar feed links (see `scheduling.feeds`): replacing it
+    revokes all of them, and its age is the links' age."""
+
+    tenant_field = None  # one per user, never listed; a feed still checks the user's reach per creator
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed_key")
+    secret = models.CharField(max_length=64, blank=True,
+                              help_text="Empty for links made before keys existed (bound to the password alone).")
+    issued_at = models.DateTimeField(default=now)
+
+    def __str__(self) -> str:
+        return f"Calendar feed key of user #{self.user_id}"
