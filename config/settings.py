@@ -169,7 +169,7 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = VAR_DIR / "media"
-PRIVATE_ROOT = VAR_DIR / "private"  # identity documents and releases: never served by URL
+PRIVATE_ROOT = VAR_DIR / "private"  # originals, export bundles, identity documents: never served by path
 
 AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME", "")
 AWS_PRIVATE_BUCKET_NAME = env_str("AWS_PRIVATE_BUCKET_NAME", "") or AWS_STORAGE_BUCKET_NAME
@@ -347,6 +347,10 @@ CONTENT_LIMITS = {
     "max_video_bytes": CONTENT_MAX_UPLOAD_BYTES,
 }
 FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR", "") or None
+# Nothing in either storage is served by path. People get signed links that expire: an original's
+# (a download, after a tenancy check, audited) lives this many seconds, a rendition's in the API this many.
+SIGNED_ORIGINAL_URL_TTL_SECONDS = env_int("SIGNED_ORIGINAL_URL_TTL_SECONDS", 60)
+SIGNED_MEDIA_URL_TTL_SECONDS = env_int("SIGNED_MEDIA_URL_TTL_SECONDS", 3600)
 
 # --- AI studio ---------------------------------------------------------------------------------------
 # C2PA signing: the agency's certificate chain (leaf first, PEM) and its private key. Unset with DEBUG on,
@@ -460,8 +464,9 @@ BLUESKY_PDS_URL = (env_str("BLUESKY_PDS_URL", "https://bsky.social") or "").rstr
 # Instagram API with Instagram Login (graph.instagram.com), versioned paths.
 INSTAGRAM_GRAPH_URL = (env_str("INSTAGRAM_GRAPH_URL", "https://graph.instagram.com") or "").rstrip("/")
 INSTAGRAM_API_VERSION = env_str("INSTAGRAM_API_VERSION", "v23.0") or "v23.0"
-# Instagram fetches media by URL: the public origin that serves MEDIA_ROOT (empty = cannot publish),
-# or a dotted path to a `media_url(item) -> str` callable that makes one (e.g. presigned S3 URLs).
+# Instagram fetches media by URL. On S3 it gets a presigned URL of the object; on local disk a signed
+# /files/ link under this origin, Atelier's own public address (empty = cannot publish from local disk).
+# INSTAGRAM_MEDIA_URL_FUNCTION may name another `media_url(item) -> str` callable (e.g. a CDN's signer).
 INSTAGRAM_MEDIA_URL_BASE = (env_str("INSTAGRAM_MEDIA_URL_BASE", "") or "").rstrip("/")
 INSTAGRAM_MEDIA_URL_FUNCTION = env_str("INSTAGRAM_MEDIA_URL_FUNCTION", "") or ""
 INSTAGRAM_MEDIA_URL_TTL_SECONDS = env_int("INSTAGRAM_MEDIA_URL_TTL_SECONDS", 3600)

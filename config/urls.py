@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -6,6 +5,7 @@ from django.views.generic import RedirectView
 from config.api_docs import DocsView, SchemaView
 from config.health import health
 from config.observability import metrics_view
+from core.files import serve_signed
 from scheduling.views_calendar import feed as calendar_feed
 
 urlpatterns = [
@@ -18,9 +18,7 @@ urlpatterns = [
     path("hooks/", include("analytics.webhooks")),
     path("health/", health, name="health"),
     path("metrics", metrics_view, name="metrics"),
+    # Signed, expiring links to stored files (core.files). Nothing under MEDIA_ROOT or the private
+    # storage is served by its path, in DEBUG either.
+    path("files/<str:token>/<str:filename>", serve_signed, name="signed_file"),
 ]
-
-if settings.DEBUG and not settings.AWS_STORAGE_BUCKET_NAME:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

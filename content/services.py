@@ -110,7 +110,7 @@ def ingest(*, creator: Creator, source: IO[bytes] | Path | str, filename: str = 
             no_real_person_attested=no_real_person_attested, uploaded_by=user_of(actor),
         )
         asset.full_clean(exclude=["file"])
-        storage = storages["default"]
+        storage = asset.file.storage  # the private storage: originals are never public
         with path.open("rb") as fh:
             stored_name = storage.save(asset_upload_name(asset, info.mime), File(fh))
         try:
@@ -266,7 +266,7 @@ def process_asset(asset_id: int) -> Asset | None:
     if asset is None:
         return None
     Asset.objects.filter(pk=asset.pk).update(processing=Asset.Processing.RUNNING, processing_error="")
-    storage = storages["default"]
+    storage = asset.file.storage
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="atelier-render-") as tmp:
         local = Path(tmp) / f"source.{EXTENSIONS.get(asset.mime, 'bin')}"

@@ -15,6 +15,7 @@ from django.utils.timezone import now
 
 from accounts.models import Creator
 from content.models import Asset, Collection
+from core.files import private_storage
 
 
 class Platform(models.TextChoices):
@@ -172,7 +173,8 @@ class Publication(models.Model):
     external_url = models.URLField(max_length=500, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
     removed_at = models.DateTimeField(null=True, blank=True)
-    export_file = models.FileField(upload_to="exports/%Y/%m/", max_length=255, blank=True,
+    # Private storage: a bundle holds the media and the caption, downloaded only through the admin.
+    export_file = models.FileField(upload_to="exports/%Y/%m/", max_length=255, blank=True, storage=private_storage,
                                    help_text="Manual accounts: the bundle a person uploads by hand.")
     last_error = models.TextField(blank=True)
     block_reasons = models.JSONField(default=list, blank=True)
