@@ -12,6 +12,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
+from django.templatetags.static import static
 from django.urls import reverse_lazy
 
 from config.env import env_bool, env_int, env_list, env_str
@@ -54,6 +56,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_celery_results",
     "axes",
+    "csp",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
@@ -70,6 +73,7 @@ MIDDLEWARE = [
     "config.observability.RequestIdMiddleware",
     "config.observability.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -91,8 +95,13 @@ TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
-        "APP_DIRS": True,
         "OPTIONS": {
+            # App templates load through core.template_patches (unfold's few Alpine expressions that the
+            # CSP build of Alpine cannot interpret are rewritten there); cached as Django would anyway.
+            "loaders": [("django.template.loaders.cached.Loader", [
+                "django.template.loaders.filesystem.Loader",
+                "core.template_patches.Loader",
+            ])],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
@@ -209,6 +218,35 @@ STORAGES = {
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
 
+# Content-Security-Policy (django-csp), in DEBUG too. Scripts only from our own static files (or an
+# inline block carrying the request's nonce): no 'unsafe-eval' — the admin runs Alpine's CSP build, see
+# core/static/core/admin.js. Styles allow inline: unfold and Chart.js set style attributes.
+_s3_origins: list[str] = []
+if AWS_STORAGE_BUCKET_NAME:
+    _s3_origins = (["/".join(AWS_S3_ENDPOINT_URL.split("/", 3)[:3])] if AWS_S3_ENDPOINT_URL else
+                   [f"https://{bucket}.s3.{AWS_S3_REGION_NAME}.amazonaws.com"
+                    for bucket in sorted({AWS_STORAGE_BUCKET_NAME, AWS_PRIVATE_BUCKET_NAME})]
+                   + [f"https://s3.{AWS_S3_REGION_NAME}.amazonaws.com"])
+# Where media may be shown from besides our own origin (presigned S3 links, a CDN).
+CSP_MEDIA_ORIGINS = env_list("CSP_MEDIA_ORIGINS", _s3_origins)
+_CSP_REPORT_URI = env_str("CSP_REPORT_URI", "") or ""  # where browsers report violations, if anywhere
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", *CSP_MEDIA_ORIGINS],
+        "media-src": [SELF, *CSP_MEDIA_ORIGINS],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        **({"report-uri": _CSP_REPORT_URI} if _CSP_REPORT_URI else {}),
+    },
+}
+
 # --- Celery ------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "") or REDIS_URL or "filesystem://"
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -317,6 +355,8 @@ UNFOLD = {
     "SITE_HEADER": "Atelier",
     "SITE_SUBHEADER": "Agency back-office",
     "SITE_SYMBOL": "palette",
+    # Before Alpine starts: registers unfold's components with Alpine's CSP build, replaces inline handlers.
+    "SCRIPTS": [lambda request: static("core/admin.js")],
     "SHOW_HISTORY": True,
     "DASHBOARD_CALLBACK": "config.dashboard.dashboard_callback",
     "ENVIRONMENT": "config.dashboard.environment_callback",
