@@ -2,16 +2,20 @@
 
 These run as deploy checks (`manage.py check --deploy`) and again when the WSGI/ASGI application
 loads, so a misconfigured server stops at start-up rather than serving with a throwaway key.
-Offline commands (migrate, makemigrations) are not blocked by them.
+Offline commands (migrate, makemigrations) are not blocked by them. What only switches a feature
+off (metrics without a token) is a warning, logged at start-up so the operator sees why.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
+
+logger = logging.getLogger(__name__)
 
 
 def serving_errors() -> list[Error]:
@@ -38,13 +42,29 @@ def serving_errors() -> list[Error]:
     return errors
 
 
+def serving_warnings() -> list[Warning]:
+    if settings.DEBUG or settings.METRICS_TOKEN:
+        return []
+    return [Warning("METRICS_TOKEN is not set: /metrics answers 403 until it is.",
+                    hint="Set METRICS_TOKEN to a long random value and scrape with "
+                         "`Authorization: Bearer <token>`.", id="atelier.W010")]
+
+
 @register("atelier", deploy=True)
 def check_serving_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     return serving_errors()
 
 
+@register("atelier")
+def check_serving_warnings(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    return serving_warnings()
+
+
 def require_serving_settings() -> None:
-    """Called by the WSGI/ASGI entry points: refuse to serve without the production settings."""
+    """Called by the WSGI/ASGI entry points: refuse to serve without the production settings, and
+    log what is switched off for want of a setting (gunicorn does not run the system checks)."""
     errors = serving_errors()
     if errors:
         raise ImproperlyConfigured(" ".join(f"{e.id}: {e.msg}" for e in errors))
+    for warning in serving_warnings():
+        logger.warning("%s: %s %s", warning.id, warning.msg, warning.hint)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils.crypto import constant_time_compare
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
@@ -73,8 +74,21 @@ class MetricsMiddleware:
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    """Prometheus exposition. With METRICS_TOKEN set, a bearer token is required."""
+    """Prometheus exposition, for whoever holds METRICS_TOKEN as a bearer token.
+
+    Request counts per view and status tell an outsider which pages exist and how busy they are,
+    so without a token the endpoint is off in production (a start-up warning says so, see
+    `config.checks`); only local work (DEBUG) serves it openly.
+    """
     token = settings.METRICS_TOKEN
-    if token and request.headers.get("Authorization", "") != f"Bearer {token}":
-        return HttpResponse(status=401)
+    if not token:
+        if not settings.DEBUG:
+            return HttpResponse("Metrics are disabled: set METRICS_TOKEN and scrape with a bearer token.\n",
+                                status=403, content_type="text/plain")
+    else:
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        if scheme != "Bearer" or not constant_time_compare(presented, token):
+            response = HttpResponse(status=401)
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)

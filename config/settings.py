@@ -12,6 +12,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
+from django.templatetags.static import static
 from django.urls import reverse_lazy
 
 from config.env import env_bool, env_int, env_list, env_networks, env_str
@@ -50,9 +52,11 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_celery_results",
     "axes",
+    "csp",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
@@ -69,6 +73,7 @@ MIDDLEWARE = [
     "config.observability.RequestIdMiddleware",
     "config.observability.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -90,8 +95,13 @@ TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
-        "APP_DIRS": True,
         "OPTIONS": {
+            # App templates load through core.template_patches (unfold's few Alpine expressions that the
+            # CSP build of Alpine cannot interpret are rewritten there); cached as Django would anyway.
+            "loaders": [("django.template.loaders.cached.Loader", [
+                "django.template.loaders.filesystem.Loader",
+                "core.template_patches.Loader",
+            ])],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
@@ -168,7 +178,7 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = VAR_DIR / "media"
-PRIVATE_ROOT = VAR_DIR / "private"  # identity documents and releases: never served by URL
+PRIVATE_ROOT = VAR_DIR / "private"  # originals, export bundles, identity documents: never served by path
 
 AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME", "")
 AWS_PRIVATE_BUCKET_NAME = env_str("AWS_PRIVATE_BUCKET_NAME", "") or AWS_STORAGE_BUCKET_NAME
@@ -207,6 +217,35 @@ STORAGES = {
                                        "django.contrib.staticfiles.storage.StaticFilesStorage")},
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
+
+# Content-Security-Policy (django-csp), in DEBUG too. Scripts only from our own static files (or an
+# inline block carrying the request's nonce): no 'unsafe-eval' — the admin runs Alpine's CSP build, see
+# core/static/core/admin.js. Styles allow inline: unfold and Chart.js set style attributes.
+_s3_origins: list[str] = []
+if AWS_STORAGE_BUCKET_NAME:
+    _s3_origins = (["/".join(AWS_S3_ENDPOINT_URL.split("/", 3)[:3])] if AWS_S3_ENDPOINT_URL else
+                   [f"https://{bucket}.s3.{AWS_S3_REGION_NAME}.amazonaws.com"
+                    for bucket in sorted({AWS_STORAGE_BUCKET_NAME, AWS_PRIVATE_BUCKET_NAME})]
+                   + [f"https://s3.{AWS_S3_REGION_NAME}.amazonaws.com"])
+# Where media may be shown from besides our own origin (presigned S3 links, a CDN).
+CSP_MEDIA_ORIGINS = env_list("CSP_MEDIA_ORIGINS", _s3_origins)
+_CSP_REPORT_URI = env_str("CSP_REPORT_URI", "") or ""  # where browsers report violations, if anywhere
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", *CSP_MEDIA_ORIGINS],
+        "media-src": [SELF, *CSP_MEDIA_ORIGINS],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        **({"report-uri": _CSP_REPORT_URI} if _CSP_REPORT_URI else {}),
+    },
+}
 
 # --- Celery ------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "") or REDIS_URL or "filesystem://"
@@ -264,6 +303,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Internal API of the Atelier back-office. Authenticate with `Authorization: Bearer atl_…`.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from our own static files: the Content-Security-Policy allows no third-party script.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "PublicationStatusEnum": "scheduling.models.Publication.Status",
@@ -313,6 +355,8 @@ UNFOLD = {
     "SITE_HEADER": "Atelier",
     "SITE_SUBHEADER": "Agency back-office",
     "SITE_SYMBOL": "palette",
+    # Before Alpine starts: registers unfold's components with Alpine's CSP build, replaces inline handlers.
+    "SCRIPTS": [lambda request: static("core/admin.js")],
     "SHOW_HISTORY": True,
     "DASHBOARD_CALLBACK": "config.dashboard.dashboard_callback",
     "ENVIRONMENT": "config.dashboard.environment_callback",
@@ -353,6 +397,10 @@ CONTENT_LIMITS = {
 CONTENT_RENDER_MEMORY_BYTES = env_int("CONTENT_RENDER_MEMORY_MB", 3072) * 1024 * 1024
 CONTENT_PROCESSING_SECONDS = env_int("CONTENT_PROCESSING_SECONDS", 1800)
 FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR", "") or None
+# Nothing in either storage is served by path. People get signed links that expire: an original's
+# (a download, after a tenancy check, audited) lives this many seconds, a rendition's in the API this many.
+SIGNED_ORIGINAL_URL_TTL_SECONDS = env_int("SIGNED_ORIGINAL_URL_TTL_SECONDS", 60)
+SIGNED_MEDIA_URL_TTL_SECONDS = env_int("SIGNED_MEDIA_URL_TTL_SECONDS", 3600)
 
 # --- AI studio ---------------------------------------------------------------------------------------
 # C2PA signing: the agency's certificate chain (leaf first, PEM) and its private key. Unset with DEBUG on,
@@ -466,8 +514,9 @@ BLUESKY_PDS_URL = (env_str("BLUESKY_PDS_URL", "https://bsky.social") or "").rstr
 # Instagram API with Instagram Login (graph.instagram.com), versioned paths.
 INSTAGRAM_GRAPH_URL = (env_str("INSTAGRAM_GRAPH_URL", "https://graph.instagram.com") or "").rstrip("/")
 INSTAGRAM_API_VERSION = env_str("INSTAGRAM_API_VERSION", "v23.0") or "v23.0"
-# Instagram fetches media by URL: the public origin that serves MEDIA_ROOT (empty = cannot publish),
-# or a dotted path to a `media_url(item) -> str` callable that makes one (e.g. presigned S3 URLs).
+# Instagram fetches media by URL. On S3 it gets a presigned URL of the object; on local disk a signed
+# /files/ link under this origin, Atelier's own public address (empty = cannot publish from local disk).
+# INSTAGRAM_MEDIA_URL_FUNCTION may name another `media_url(item) -> str` callable (e.g. a CDN's signer).
 INSTAGRAM_MEDIA_URL_BASE = (env_str("INSTAGRAM_MEDIA_URL_BASE", "") or "").rstrip("/")
 INSTAGRAM_MEDIA_URL_FUNCTION = env_str("INSTAGRAM_MEDIA_URL_FUNCTION", "") or ""
 INSTAGRAM_MEDIA_URL_TTL_SECONDS = env_int("INSTAGRAM_MEDIA_URL_TTL_SECONDS", 3600)
@@ -487,4 +536,6 @@ WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
 # e.g. 10.20.0.0/16, or 127.0.0.1/32 for a ComfyUI on this machine). See core/outbound.py.
 OUTBOUND_ALLOWED_NETWORKS = env_networks("OUTBOUND_ALLOWED_NETWORKS")
 # [calendar]
+# Calendar feed links stop working (410) this many days after their key was made, until the user rotates it.
+CALENDAR_FEED_MAX_AGE_DAYS = env_int("CALENDAR_FEED_MAX_AGE_DAYS", 180)
 # [api]

@@ -25,7 +25,7 @@ from accounts.admin_base import TenantAdminMixin, TenantModelAdmin
 from accounts.models import AuditEvent
 from compliance import services as compliance_services
 from compliance.models import Performer
-from content import services, views, views_studio
+from content import services, views, views_files, views_studio
 from content.models import Asset, Collection, CollectionItem, Rendition, Tag, Watermark
 
 KIND_ICONS = {Asset.Kind.IMAGE: "image", Asset.Kind.VIDEO: "movie", Asset.Kind.AUDIO: "music_note"}
@@ -124,6 +124,8 @@ class AssetAdmin(TenantModelAdmin):
                  name="content_asset_renditions"),
             path("<int:pk>/rendition/<slug:preset>/", site.admin_view(views.rendition_file),
                  name="content_asset_rendition_file"),
+            path("<int:pk>/original/", site.admin_view(views_files.asset_original),
+                 name="content_asset_original"),
             *super().get_urls(),
         ]
 
@@ -158,6 +160,7 @@ class AssetAdmin(TenantModelAdmin):
             "asset": asset,
             "payload": views.renditions_payload(asset, renditions),
             "renditions_url": reverse("admin:content_asset_renditions", args=[asset.pk]),
+            "original_url": reverse("admin:content_asset_original", args=[asset.pk]),
             "performers": self.performer_standing(asset),
             "history": history,
         }

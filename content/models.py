@@ -13,6 +13,7 @@ from django.utils.timezone import now
 
 from accounts.models import Creator
 from compliance.models import Performer
+from core.files import private_storage
 
 
 class Tag(models.Model):
@@ -77,7 +78,9 @@ class Asset(models.Model):
     tenant_field = "creator"
 
     creator = models.ForeignKey(Creator, on_delete=models.PROTECT, related_name="assets")
-    file = models.FileField(upload_to=asset_upload_to, max_length=255)
+    # The original never sits behind a public URL: private storage, reached through a tenancy-checked
+    # view that hands out a short-lived signed link (content.views_files).
+    file = models.FileField(upload_to=asset_upload_to, max_length=255, storage=private_storage)
     original_name = models.CharField(max_length=255, blank=True)
     kind = models.CharField(max_length=8, choices=Kind.choices)
     mime = models.CharField(max_length=100)

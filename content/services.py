@@ -143,7 +143,7 @@ def ingest(*, creator: Creator, source: IO[bytes] | Path | str, filename: str = 
             no_real_person_attested=no_real_person_attested, uploaded_by=user_of(actor),
         )
         asset.full_clean(exclude=["file"])
-        storage = storages["default"]
+        storage = asset.file.storage  # the private storage: originals are never public
         with path.open("rb") as fh:
             stored_name = storage.save(asset_upload_name(asset, info.mime), File(fh))
         try:
@@ -336,7 +336,7 @@ def _fail_processing(asset: Asset, message: str) -> Asset:
 
 
 def _process(asset: Asset) -> list[str]:
-    storage = storages["default"]
+    storage = asset.file.storage  # the private storage: originals are never public
     with tempfile.TemporaryDirectory(prefix="atelier-render-") as tmp:
         local = Path(tmp) / f"source.{EXTENSIONS.get(asset.mime, 'bin')}"
         with storage.open(asset.file.name, "rb") as src, local.open("wb") as out:
@@ -509,7 +509,8 @@ STAGING_PREFIX = "uploads"
 
 
 def _s3_storage() -> Any:
-    storage = storages["default"]
+    # Staged uploads are originals too: they wait in the private bucket, never the media one.
+    storage = storages["private"]
     if not hasattr(storage, "bucket_name"):
         raise ValidationError("Direct uploads need S3 storage (set AWS_STORAGE_BUCKET_NAME); "
                               "upload through the regular endpoint instead.")

@@ -15,7 +15,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.storage import storages
+from django.db.models.fields.files import FieldFile
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -224,9 +224,9 @@ def suggest_captions(request: HttpRequest) -> JsonResponse:
 # --- Provenance on the asset page ----------------------------------------------------------------
 
 
-def _read_small(name: str) -> tuple[bytes | None, str]:
+def _read_small(field: FieldFile) -> tuple[bytes | None, str]:
     """The stored bytes, or None with a note when the file is too large to read for a page."""
-    storage = storages["default"]
+    storage, name = field.storage, field.name
     size = storage.size(name)
     if size > PROVENANCE_MAX_BYTES:
         return None, f"Not read: the file is {size // (1024 * 1024)} MB (over {PROVENANCE_MAX_BYTES // 2**20} MB)."
@@ -251,7 +251,7 @@ def provenance_report(asset: Asset) -> dict[str, Any]:
         return {"applies": False}
     report: dict[str, Any] = {"applies": True, "error": "", "note": "", "renditions": []}
     try:
-        data, report["note"] = _read_small(asset.file.name)
+        data, report["note"] = _read_small(asset.file)
         if data is not None:
             report.update(_marking(data, asset.mime))
     except Exception as exc:  # the page must render and say what went wrong
@@ -260,7 +260,7 @@ def provenance_report(asset: Asset) -> dict[str, Any]:
     for rendition in asset.renditions.all().order_by("preset"):
         row: dict[str, Any] = {"preset": rendition.preset, "error": "", "note": ""}
         try:
-            rdata, row["note"] = _read_small(rendition.file.name)
+            rdata, row["note"] = _read_small(rendition.file)
             if rdata is not None:
                 marking = _marking(rdata, rendition.mime)
                 row.update(marked=bool(marking["xmp_source_type"] or marking["manifest"].digital_source_type),

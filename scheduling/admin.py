@@ -346,6 +346,8 @@ class PublicationAdmin(ServiceFormMixin, ManualExportAdminMixin, TenantModelAdmi
         site = self.admin_site
         return [path("calendar/", site.admin_view(views_calendar.calendar), name="scheduling_calendar"),
                 path("calendar/move/", site.admin_view(views_calendar.move), name="scheduling_calendar_move"),
+                path("calendar/feed/rotate/", site.admin_view(views_calendar.rotate_feed),
+                     name="scheduling_calendar_feed_rotate"),
                 *super().get_urls()]
 
     @display(description="Scheduled (creator's time)", ordering="scheduled_at")

@@ -16,6 +16,7 @@ from typing import Any
 
 from content.models import Asset
 from content.pipeline.presets import presets_for_platform
+from core import files
 from scheduling.connectors.base import MediaItem
 
 # Manual exports for OnlyFans use the full-quality Fanvue renditions.
@@ -38,7 +39,8 @@ def describe(assets: Sequence[Asset], platform: str) -> list[tuple[Any, MediaIte
     out = []
     for asset in assets:
         field, mime, size = rendition_for(asset, platform)
-        out.append((field, MediaItem(path="", mime=mime, size=size, alt=asset.title)))
+        out.append((field, MediaItem(path="", mime=mime, size=size, alt=asset.title,
+                                     storage=files.alias_of(field.storage), name=field.name)))
     return out
 
 

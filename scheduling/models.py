@@ -15,6 +15,7 @@ from django.utils.timezone import now
 
 from accounts.models import Creator
 from content.models import Asset, Collection
+from core.files import private_storage
 from scheduling.connectors.options import clean_options
 
 
@@ -181,7 +182,8 @@ class Publication(models.Model):
     external_url = models.URLField(max_length=500, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
     removed_at = models.DateTimeField(null=True, blank=True)
-    export_file = models.FileField(upload_to="exports/%Y/%m/", max_length=255, blank=True,
+    # Private storage: a bundle holds the media and the caption, downloaded only through the admin.
+    export_file = models.FileField(upload_to="exports/%Y/%m/", max_length=255, blank=True, storage=private_storage,
                                    help_text="Manual accounts: the bundle a person uploads by hand.")
     last_error = models.TextField(blank=True)
     block_reasons = models.JSONField(default=list, blank=True)
@@ -252,3 +254,17 @@ class TakedownTask(models.Model):
 
     def __str__(self) -> str:
         return f"Take down {self.publication} by {self.due_at:%Y-%m-%d %H:%M} UTC"
+
+
+class CalendarFeedKey(models.Model):
+    """The secret behind one user's calendar feed links (see `scheduling.feeds`): replacing it
+    revokes all of them, and its age is the links' age."""
+
+    tenant_field = None  # one per user, never listed; a feed still checks the user's reach per creator
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed_key")
+    secret = models.CharField(max_length=64, blank=True,
+                              help_text="Empty for links made before keys existed (bound to the password alone).")
+    issued_at = models.DateTimeField(default=now)
+
+    def __str__(self) -> str:
+        return f"Calendar feed key of user #{self.user_id}"

@@ -13,21 +13,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from django.contrib import admin
-from django.core import signing
+from django.conf import settings
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare, salted_hmac
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import tenancy
 from accounts.models import Creator, User
 from scheduling import calendar as cal
-from scheduling import services
-from scheduling.models import PlatformAccount, Publication
+from scheduling import feeds, services
+from scheduling.models import CalendarFeedKey, PlatformAccount, Publication
 
 S = Publication.Status
 CHIPS_PER_DAY = 4  # month view: a busy day shows this many, then "+N more"
@@ -36,7 +35,6 @@ FREE_SLOTS_SHOWN = 5
 FEED_PAST = timedelta(days=30)
 FEED_AHEAD = timedelta(days=180)
 FEED_MAX_EVENTS = 5000
-ICS_SALT = "scheduling.calendar.ics"
 SUBSCRIBE_LINKS_SHOWN = 50
 
 
@@ -44,37 +42,9 @@ def may_open_calendar(user: Any) -> bool:
     return bool(user.is_active and user.is_staff and user.has_perm("scheduling.view_publication"))
 
 
-# --- Feed tokens ----------------------------------------------------------------------------------
-
-
-def _user_key(user: User) -> str:
-    """Changes with the password hash, so a new password revokes every feed link of that user."""
-    return salted_hmac(ICS_SALT, f"{user.pk}:{user.password}").hexdigest()[:20]
-
-
-def feed_token(user: User, creator_id: int) -> str:
-    return signing.dumps({"u": user.pk, "c": creator_id, "k": _user_key(user)}, salt=ICS_SALT)
-
-
-def feed_url(request: HttpRequest, user: User, creator_id: int) -> str:
-    return request.build_absolute_uri(reverse("scheduling_calendar_feed", args=[creator_id,
-                                                                                 feed_token(user, creator_id)]))
-
-
-def feed_user(token: str, creator_id: int) -> User:
-    """The user a feed link speaks for, if it is genuine and they still reach the creator; else 404."""
-    try:
-        data = signing.loads(token, salt=ICS_SALT)
-    except signing.BadSignature:
-        raise Http404("No such calendar.") from None
-    if not isinstance(data, dict) or data.get("c") != creator_id:
-        raise Http404("No such calendar.")
-    user = User.objects.filter(pk=data.get("u"), is_active=True).first()
-    if user is None or not constant_time_compare(str(data.get("k", "")), _user_key(user)):
-        raise Http404("No such calendar.")
-    if not tenancy.can_reach_creator(user, creator_id, Publication, "view"):
-        raise Http404("No such calendar.")
-    return user
+def feed_url(request: HttpRequest, user: User, creator_id: int, key: CalendarFeedKey | None = None) -> str:
+    return request.build_absolute_uri(reverse("scheduling_calendar_feed",
+                                              args=[creator_id, feeds.feed_token(user, creator_id, key)]))
 
 
 # --- The page -------------------------------------------------------------------------------------
@@ -204,6 +174,7 @@ def calendar(request: HttpRequest) -> HttpResponse:
             after = at
 
     subscribe_to = [by_id[query.creator_id]] if query.creator_id else creators[:SUBSCRIBE_LINKS_SHOWN]
+    key = feeds.feed_key(request.user)
     title = (f"{query.anchor:%B %Y}" if query.view == cal.MONTH
              else f"Week of {days[0]:%d %b} – {days[-1]:%d %b %Y}")
     return render(request, "admin/scheduling/calendar.html", {
@@ -218,9 +189,24 @@ def calendar(request: HttpRequest) -> HttpResponse:
         "month_url": query.url(view=cal.MONTH), "week_url": query.url(view=cal.WEEK),
         "free_slots": free_slots,
         "free_slot_labels": [f"{slot:%a %d %b %Y, %H:%M} {slot.tzname()}" for slot in free_slots],
-        "subscriptions": [{"creator": c, "url": feed_url(request, request.user, c.pk)} for c in subscribe_to],
+        "subscriptions": [{"creator": c, "url": feed_url(request, request.user, c.pk, key)} for c in subscribe_to],
+        "feed_expires_at": feeds.expires_at(key), "feed_expired": feeds.is_expired(key),
+        "feed_rotate_url": reverse("admin:scheduling_calendar_feed_rotate"),
         "move_url": reverse("admin:scheduling_calendar_move"),
     })
+
+
+@require_POST
+def rotate_feed(request: HttpRequest) -> HttpResponseRedirect:
+    """The calendar page's "new links" button: the user's old feed links stop working at once."""
+    if not may_open_calendar(request.user):
+        raise PermissionDenied
+    key = feeds.rotate_feed_key(request.user, actor=request.user)
+    messages.success(request, f"New calendar links made; the old ones no longer work. They are valid until "
+                              f"{feeds.expires_at(key):%d %b %Y}: subscribe again with a link below.")
+    back = request.POST.get("next", "")
+    calendar_url = reverse("admin:scheduling_calendar")
+    return HttpResponseRedirect(back if back.startswith(calendar_url) else calendar_url)
 
 
 # --- Drag to reschedule ---------------------------------------------------------------------------
@@ -288,7 +274,12 @@ def feed(request: HttpRequest, creator_id: int, token: str) -> HttpResponse:
     """
     from icalendar import Calendar, Event
 
-    user = feed_user(token, creator_id)
+    try:
+        user = feeds.feed_user(token, creator_id)
+    except feeds.FeedExpired:
+        return HttpResponse(f"This calendar link is more than {settings.CALENDAR_FEED_MAX_AGE_DAYS} days old and "
+                            f"has expired. Open the calendar in Atelier, rotate your links and subscribe again.\n",
+                            status=410, content_type="text/plain; charset=utf-8")
     creator = Creator.objects.filter(pk=creator_id).only("pk", "stage_name").first()
     if creator is None:
         raise Http404("No such calendar.")
@@ -301,7 +292,7 @@ def feed(request: HttpRequest, creator_id: int, token: str) -> HttpResponse:
     ical.add("x-wr-calname", f"Atelier — {creator.stage_name}")
     for pub in rows:
         event = Event()
-        event.add("uid", f"{pub.idempotency_key}@atelier")
+        event.add("uid", feeds.event_uid(pub.pk))
         event.add("dtstamp", now.astimezone(UTC))
         event.add("dtstart", pub.scheduled_at.astimezone(UTC))
         event.add("duration", timedelta(minutes=15))

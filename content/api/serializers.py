@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from content import views_files
 from content.models import Asset, Collection, Rendition
 
 
@@ -15,12 +17,14 @@ class RenditionSerializer(serializers.ModelSerializer):
         model = Rendition
         fields = ["preset", "mime", "width", "height", "size_bytes", "url", "created_at"]
 
-    @extend_schema_field(serializers.CharField(allow_null=True))
+    @extend_schema_field(serializers.CharField(allow_null=True, help_text=(
+        "A signed link to the file that expires (SIGNED_MEDIA_URL_TTL_SECONDS); fetch it again for a new one.")))
     def get_url(self, obj: Rendition) -> str | None:
-        try:
-            return obj.file.url
-        except (ValueError, NotImplementedError):
+        if not obj.file.name:
             return None
+        request = self.context.get("request")
+        base = f"{request.scheme}://{request.get_host()}" if request is not None else settings.ATELIER_BASE_URL
+        return views_files.rendition_link(obj, base=base)
 
 
 class AssetSerializer(serializers.ModelSerializer):

@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Prefetch
+from django.http import HttpResponseRedirect
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
@@ -23,7 +24,7 @@ from accounts import audit, tenancy
 from accounts.api.viewsets import TenantModelViewSet, TenantViewSetMixin, principal_of
 from accounts.models import Creator
 from compliance.models import Performer
-from content import services
+from content import services, views_files
 from content.api import studio as studio_api
 from content.api.filtersets import AssetFilterSet, CollectionFilterSet
 from content.api.serializers import (
@@ -169,7 +170,18 @@ class AssetViewSet(TenantViewSetMixin, mixins.ListModelMixin, mixins.RetrieveMod
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def renditions(self, request: Request, pk: str | None = None) -> Response:
         asset = self.get_object()
-        return Response(RenditionSerializer(asset.renditions.all(), many=True).data)
+        return Response(RenditionSerializer(asset.renditions.all(), many=True,
+                                            context=self.get_serializer_context()).data)
+
+    @extend_schema(summary="Download the original: a redirect to a signed link that expires within a minute",
+                   request=None,
+                   responses={302: OpenApiResponse(description="`Location` is the signed link (audited)."),
+                              404: OpenApiResponse(description="No such asset, or out of the caller's reach.")})
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def original(self, request: Request, pk: str | None = None) -> HttpResponseRedirect:
+        asset = self.get_object()
+        base = f"{request.scheme}://{request.get_host()}"
+        return HttpResponseRedirect(views_files.original_link(asset, actor=principal_of(request), base=base))
 
 
 @extend_schema_view(

@@ -29,6 +29,9 @@ class MediaItem:
     mime: str
     size: int
     alt: str = ""
+    # Where the file is stored (a STORAGES alias and a name), for platforms that fetch media by URL.
+    storage: str = ""
+    name: str = ""
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,10 @@
 publishing flow (https://developers.facebook.com/docs/instagram-platform/content-publishing).
 
 - Instagram downloads the media itself ("we cURL media used in publishing attempts"), so every
-  file needs a public URL at publishing time: `media_url(item)` makes one. The default signs an
-  expiring link under INSTAGRAM_MEDIA_URL_BASE for files in MEDIA_ROOT (the web server or a view
-  checks it with `media_url_is_valid`); INSTAGRAM_MEDIA_URL_FUNCTION names another callable, e.g.
-  one that presigns S3 URLs. Without either, publishing fails with an explanation, not a guess.
+  file needs a URL at publishing time: `media_url(item)` makes one that expires. The default is
+  `core.files.signed_url`: a presigned URL on S3, else a signed `/files/` link that Atelier serves
+  under INSTAGRAM_MEDIA_URL_BASE (its public origin); INSTAGRAM_MEDIA_URL_FUNCTION names another
+  callable. Without either, publishing fails with an explanation, not a guess.
 - Flow: `POST /<IG_ID>/media` makes a container (`image_url`, or `media_type=REELS` +
   `video_url`; for carousels each item with `is_carousel_item=true`, then `media_type=CAROUSEL`
   with `children`), `GET /<CONTAINER_ID>?fields=status_code` until FINISHED, then
@@ -29,14 +29,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 from django.conf import settings
+from django.core.files.storage import storages
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.module_loading import import_string
 
+from core import files
 from scheduling.connectors.base import (
     AccountRef,
     AuthError,
@@ -61,35 +61,27 @@ VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime"})
 RATE_LIMIT_CODES = {4, 17, 32, 613}
 PUBLISHING_LIMIT_SUBCODE = 2207042
 INSIGHT_METRICS = ("reach", "likes", "comments", "saved", "shares", "views")
-_SIGNING_SALT = "atelier.instagram-media-url"
-
-
-def _signature(name: str, expires: int) -> str:
-    return salted_hmac(_SIGNING_SALT, f"{name}:{expires}").hexdigest()
 
 
 def signed_media_url(item: MediaItem) -> str:
-    """An expiring, signed public URL for a file under MEDIA_ROOT."""
-    base = settings.INSTAGRAM_MEDIA_URL_BASE
-    if not base:
+    """An expiring link Instagram can fetch: the bucket's presigned URL on S3, else a signed /files/
+    link under INSTAGRAM_MEDIA_URL_BASE (Atelier's public origin), valid INSTAGRAM_MEDIA_URL_TTL_SECONDS."""
+    storage, name = item.storage, item.name
+    if not name:  # an item made from a bare path: only files of the media storage can be linked
+        root = storages["default"].location if not files.is_remote(storages["default"]) else None
+        try:
+            if root is None:
+                raise ValueError("remote storage")
+            name = Path(item.path).resolve().relative_to(Path(root).resolve()).as_posix()
+        except ValueError as exc:
+            raise PermanentError("This file is not in Atelier's storage, so no link can be made for Instagram; "
+                                 "set INSTAGRAM_MEDIA_URL_FUNCTION to make public URLs for it.") from exc
+        storage = "default"
+    if not files.is_remote(storages[storage]) and not settings.INSTAGRAM_MEDIA_URL_BASE:
         raise PermanentError("Instagram downloads media from a public URL, and none is configured: set "
-                             "INSTAGRAM_MEDIA_URL_BASE (or INSTAGRAM_MEDIA_URL_FUNCTION).")
-    try:
-        name = Path(item.path).resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()).as_posix()
-    except ValueError as exc:
-        raise PermanentError("This file is not in the media storage that INSTAGRAM_MEDIA_URL_BASE serves; "
-                             "set INSTAGRAM_MEDIA_URL_FUNCTION to make public URLs for it.") from exc
-    expires = int(time.time()) + settings.INSTAGRAM_MEDIA_URL_TTL_SECONDS
-    return f"{base}/{quote(name)}?expires={expires}&signature={_signature(name, expires)}"
-
-
-def media_url_is_valid(name: str, expires: str, signature: str) -> bool:
-    """For whatever serves INSTAGRAM_MEDIA_URL_BASE: is this link ours and still in date?"""
-    try:
-        deadline = int(expires)
-    except ValueError:
-        return False
-    return deadline >= time.time() and constant_time_compare(signature, _signature(name, deadline))
+                             "INSTAGRAM_MEDIA_URL_BASE to Atelier's public origin (or INSTAGRAM_MEDIA_URL_FUNCTION).")
+    return files.signed_url(storage, name, ttl=settings.INSTAGRAM_MEDIA_URL_TTL_SECONDS,
+                            base=settings.INSTAGRAM_MEDIA_URL_BASE)
 
 
 class InstagramConnector:

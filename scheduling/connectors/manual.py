@@ -1,9 +1,10 @@
 """OnlyFans and any platform without an official API: a person uploads by hand.
 
-`publish` prepares a ZIP bundle (the renditions, caption.txt, checklist.md) in the default storage
-under exports/ and answers `exported`; the publication waits there until someone uploads it and
-pastes the URL back (`scheduling.manual.mark_exported_published`). Nothing can be removed through
-an API either, so `unpublish` answers False and the takedown flow hands the job to a person.
+`publish` prepares a ZIP bundle (the renditions, caption.txt, checklist.md) in the private storage
+under exports/ (never at a public URL: the admin serves it, audited) and answers `exported`; the
+publication waits there until someone uploads it and pastes the URL back
+(`scheduling.manual.mark_exported_published`). Nothing can be removed through an API either, so
+`unpublish` answers False and the takedown flow hands the job to a person.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.files import File
-from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from core.files import private_storage
 from scheduling.connectors.base import AccountRef, Limits, PublishRequest, PublishResult, common_validation
 
 # What the person uploading must do when the media is AI-made, unless the asset names its own label.
@@ -52,7 +53,7 @@ class ManualConnector:
                 bundle.writestr("caption.txt", request.text + ("\n" if request.text else ""))
                 bundle.writestr("checklist.md", checklist(request, **context))
             with open(tmp_path, "rb") as fh:
-                saved = default_storage.save(name, File(fh, name=os.path.basename(name)))
+                saved = private_storage().save(name, File(fh, name=os.path.basename(name)))
         finally:
             if os.path.exists(tmp_path):
                 os.unlink(tmp_path)

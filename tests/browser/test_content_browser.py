@@ -77,6 +77,6 @@ def test_the_asset_page_picks_up_renditions_while_open(page, live_server, people
     Asset.objects.filter(pk=asset.pk).update(processing=Asset.Processing.READY)
 
     page.wait_for_selector("[data-testid=rendition-row]", timeout=10000)
-    page.wait_for_function("document.getElementById('asset-processing').textContent.trim() === 'Ready'")
+    page.wait_for_function("() => document.getElementById('asset-processing').textContent.trim() === 'Ready'")
     assert page.evaluate("window.__same_document === true")  # no reload happened
     assert page.locator("#asset-preview-body img").count() == 1

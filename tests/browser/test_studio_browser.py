@@ -40,7 +40,9 @@ def test_editor_suggests_captions_and_uses_one(page, live_server, people, artifa
     # A hard-blocked topic is refused with its reason, and nothing is listed.
     page.fill("[data-testid=suggest-topic]", "schoolgirl outfit")
     page.click("[data-testid=suggest-go]")
-    page.wait_for_function("document.getElementById('caption-suggest-errors').textContent.includes('hard-blocked')")
+    # A function, not a string expression: the page's CSP forbids evaluating strings.
+    page.wait_for_function("() => document.getElementById('caption-suggest-errors').textContent"
+                           ".includes('hard-blocked')")
     assert page.locator("[data-testid=suggestion]").count() == 0
     assert page.locator("#id_caption").input_value() == text  # the chosen caption stays
 

@@ -74,10 +74,14 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
         "ALLOWED_HOSTS": "atelier.example.com",
         "ATELIER_VAR_DIR": str(tmp_path),
         "ATELIER_ENCRYPTION_KEYS": FERNET_KEY,
+        "METRICS_TOKEN": "metrics-bearer-token-for-the-scraper-0123456789",
     }
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+    without_metrics = run_manage("check", "--deploy", "--fail-level", "WARNING",
+                                 env={k: v for k, v in env.items() if k != "METRICS_TOKEN"})
+    assert without_metrics.returncode != 0 and "atelier.W010" in without_metrics.stderr + without_metrics.stdout
 
 
 def test_s3_storage_selected_when_bucket_set(tmp_path):

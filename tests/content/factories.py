@@ -51,7 +51,7 @@ class AssetFactory(factory.django.DjangoModelFactory):
     @classmethod
     def _create(cls, model_class: type[Asset], *args: Any, data: bytes = b"", **kwargs: Any) -> Asset:
         asset = model_class(sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data), **kwargs)
-        asset.file.name = storages["default"].save(asset_upload_to(asset, "original.jpg"), ContentFile(data))
+        asset.file.name = asset.file.storage.save(asset_upload_to(asset, "original.jpg"), ContentFile(data))
         asset.save()
         return asset
 
@@ -83,18 +83,27 @@ def bucket_keys(client: Any, bucket: str = "atelier-media") -> set[str]:
 
 @pytest.fixture
 def media_dir(settings, tmp_path) -> Path:
-    """The default storage in a folder of this test's own, so every byte written can be listed."""
+    """The default and private storages in folders of this test's own (media/ for renditions,
+    private/ for originals, see `originals_dir`), so every byte written can be listed."""
     root = tmp_path / "media"
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
                     "OPTIONS": {"location": str(root), "base_url": "/media/"}},
+        "private": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                    "OPTIONS": {"location": str(tmp_path / "private"), "base_url": None}},
     }
     storages._storages = {}
     storages.__dict__.pop("backends", None)
     yield root
     storages._storages = {}
     storages.__dict__.pop("backends", None)
+
+
+@pytest.fixture
+def originals_dir(media_dir) -> Path:
+    """Where `media_dir` keeps originals (the private storage)."""
+    return media_dir.parent / "private"
 
 
 @pytest.fixture

@@ -334,11 +334,11 @@ def test_upload_page_offers_only_creators_the_user_may_add_to(client, people):
     assert not Asset.objects.exists()
 
 
-def test_upload_reports_each_file(client, people, media_dir, tmp_path,
+def test_upload_reports_each_file(client, people, media_dir, originals_dir, tmp_path,
                                   django_capture_on_commit_callbacks):
     existing = jpeg_bytes("already")
     services.ingest(creator=people["a"], source=__import__("io").BytesIO(existing), filename="old.jpg")
-    before = stored_files(media_dir)
+    before = stored_files(originals_dir)
     files = [
         SimpleUploadedFile("new.jpg", jpeg_bytes("new"), content_type="image/jpeg"),
         SimpleUploadedFile("again.jpg", existing, content_type="image/jpeg"),
@@ -360,7 +360,7 @@ def test_upload_reports_each_file(client, people, media_dir, tmp_path,
     assert new.uploaded_by == people["bob"] and new.rating == "suggestive"
     assert set(new.tags.values_list("name", flat=True)) == {"beach", "summer"}
     # Exactly one new original stored; nothing of the refused files.
-    assert len(stored_files(media_dir) - before) == 1
+    assert len(stored_files(originals_dir) - before) == 1
 
 
 def test_upload_without_files_says_so(client, people):

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.files.base import ContentFile
-from django.core.files.storage import storages
 from django.urls import reverse
 
 from accounts.models import AuditEvent
@@ -85,7 +84,7 @@ def test_generate_from_a_template_lands_signed_ai_assets_in_review(client, studi
     assert len(assets) == 2
     for asset in assets:
         assert asset.origin == Asset.Origin.AI and asset.status == Asset.Status.IN_REVIEW
-        data = storages["default"].open(asset.file.name).read()
+        data = asset.file.storage.open(asset.file.name).read()
         info = read_manifest(data, asset.mime)
         assert info.present and info.valid, info.validation_errors
         assert info.digital_source_type == TRAINED_ALGORITHMIC_MEDIA
@@ -509,7 +508,7 @@ def test_the_provenance_panel_reads_the_stored_file(client, studio_setup, django
     assert "no manifest" in provenance_html(client, plain)
 
     # One flipped byte in the pixels: the manifest no longer matches.
-    storage = storages["default"]
+    storage = generated.file.storage
     data = bytearray(storage.open(generated.file.name).read())
     pos = data.find(b"IDAT") + 8 if generated.mime == "image/png" else data.rfind(b"\xff\xda") + 20
     data[pos] ^= 0x55
@@ -528,7 +527,7 @@ def test_the_provenance_panel_survives_a_missing_file_and_skips_large_ones(clien
     monkeypatch.setattr(views_studio, "PROVENANCE_MAX_BYTES", 10)
     assert "Not read: the file is" in provenance_html(client, asset)
     monkeypatch.undo()
-    storages["default"].delete(asset.file.name)
+    asset.file.storage.delete(asset.file.name)
     panel = provenance_html(client, asset)
     assert "could not be read" in panel
 

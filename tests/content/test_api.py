@@ -249,9 +249,8 @@ def test_presigned_upload_then_confirm_ingests_and_drops_the_staging_copy(client
     assert response.status_code == 201, response.content
     asset = Asset.objects.get(pk=response.json()["asset"]["id"])
     assert (asset.width, asset.height, asset.rating) == (120, 90, "suggestive")
-    keys = bucket_keys(s3_storage)
-    assert post["key"] not in keys
-    assert asset.file.name in keys
+    assert post["key"] not in bucket_keys(s3_storage)
+    assert f"private/{asset.file.name}" in bucket_keys(s3_storage, "atelier-private")  # originals are private
 
 
 @pytest.mark.s3

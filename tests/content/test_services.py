@@ -99,7 +99,7 @@ def test_tagging_adds_shared_tags_and_audits(people, media_dir):
 # --- Ingest --------------------------------------------------------------------------------------
 
 
-def test_the_same_file_twice_is_one_asset(people, media_dir, tmp_path,
+def test_the_same_file_twice_is_one_asset(people, media_dir, originals_dir, tmp_path,
                                           django_capture_on_commit_callbacks):
     data = jpeg_bytes("twice")
     with django_capture_on_commit_callbacks(execute=False):
@@ -111,7 +111,7 @@ def test_the_same_file_twice_is_one_asset(people, media_dir, tmp_path,
     assert second.asset.pk == first.asset.pk
     assert "already in the vault" in second.message
     assert Asset.objects.filter(creator=people["a"]).count() == 1
-    assert len([n for n in stored_files(media_dir) if n.startswith("assets/")]) == 1
+    assert len([n for n in stored_files(originals_dir) if n.startswith("assets/")]) == 1
     # Another creator storing the same bytes is another asset.
     with django_capture_on_commit_callbacks(execute=False):
         other = services.ingest(creator=people["b"], source=io.BytesIO(data), filename="one.jpg")

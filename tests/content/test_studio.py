@@ -60,7 +60,7 @@ def test_an_image_job_lands_signed_ai_assets_in_review(people, media_dir, eager_
         assert asset.origin == Asset.Origin.AI and asset.status == Asset.Status.IN_REVIEW
         assert asset.provenance_present and asset.uploaded_by == people["bob"]
         assert asset.disclosure_label == "AI-generated"
-        data = storages["default"].open(asset.file.name).read()
+        data = asset.file.storage.open(asset.file.name).read()
         info = read_manifest(data, asset.mime)
         assert info.present and info.valid, info.validation_errors
         assert info.digital_source_type == TRAINED_ALGORITHMIC_MEDIA
@@ -240,7 +240,7 @@ def test_in_debug_a_development_chain_is_created_once(people, media_dir, setting
     assert studio.run_job(job.pk).status == J.SUCCEEDED
     assert (tmp_path / "c2pa-dev" / KEY_FILENAME).exists()
     asset = job.assets.get()
-    info = read_manifest(storages["default"].open(asset.file.name).read(), asset.mime)
+    info = read_manifest(asset.file.storage.open(asset.file.name).read(), asset.mime)
     assert info.valid and info.trusted  # the laptop trusts its own development CA
 
 

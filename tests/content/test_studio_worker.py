@@ -8,7 +8,6 @@ import time
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from django.core.files.storage import storages
 
 from content import studio
 from content.models import Asset, GenerationJob
@@ -54,5 +53,5 @@ def test_jobs_run_on_a_real_worker_one_at_a_time_per_backend(broker_app, people,
     assert assets.count() == 3
     for asset in assets:
         assert asset.status == Asset.Status.IN_REVIEW and asset.origin == Asset.Origin.AI
-        info = read_manifest(storages["default"].open(asset.file.name).read(), asset.mime)
+        info = read_manifest(asset.file.storage.open(asset.file.name).read(), asset.mime)
         assert info.valid and info.digital_source_type == TRAINED_ALGORITHMIC_MEDIA

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import time
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
+import time_machine
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
 from PIL import Image
 
 from scheduling.connectors.base import (
@@ -17,7 +22,7 @@ from scheduling.connectors.base import (
     TransientError,
     UnknownOutcome,
 )
-from scheduling.connectors.instagram import InstagramConnector, media_url_is_valid
+from scheduling.connectors.instagram import InstagramConnector, signed_media_url
 from tests.scheduling.fakes.base import Reply, serve
 from tests.scheduling.fakes.instagram import FakeInstagram, V, graph_error
 
@@ -25,7 +30,7 @@ IG = FakeInstagram.IG_ID
 
 
 @pytest.fixture
-def fake(settings, tmp_path) -> Iterator[FakeInstagram]:
+def fake(settings, media_dir) -> Iterator[FakeInstagram]:
     with serve(FakeInstagram()) as platform:
         settings.INSTAGRAM_GRAPH_URL = platform.url
         settings.INSTAGRAM_API_VERSION = "v23.0"
@@ -33,7 +38,7 @@ def fake(settings, tmp_path) -> Iterator[FakeInstagram]:
         settings.INSTAGRAM_MEDIA_URL_FUNCTION = ""
         settings.INSTAGRAM_CONTAINER_POLL_SECONDS = 0
         settings.INSTAGRAM_CONTAINER_POLL_ATTEMPTS = 5
-        settings.MEDIA_ROOT = tmp_path / "media"
+        settings.MEDIA_ROOT = media_dir
         settings.CONNECTOR_TIMEOUT_SECONDS = 1
         yield platform
 
@@ -64,7 +69,7 @@ def request(media: tuple, text: str = "Golden hour #film", rating: str = "sfw",
                           options={"post_id": 1, "publication_id": 1})
 
 
-def test_single_image_container_is_polled_then_published(fake, settings):
+def test_single_image_container_is_polled_then_published(fake, settings, client):
     item = jpeg(settings, "a.jpg", alt="A yellow square")
     result = InstagramConnector().publish(request((item,)))
 
@@ -77,10 +82,12 @@ def test_single_image_container_is_polled_then_published(fake, settings):
     assert form["caption"] == "Golden hour #film" and form["alt_text"] == "A yellow square"
     assert "media_type" not in form
     url = urlsplit(form["image_url"])
-    assert url.geturl().startswith("https://media.atelier.test/renditions/a.jpg?")
-    query = {k: v[0] for k, v in parse_qs(url.query).items()}
-    assert media_url_is_valid(unquote(url.path.lstrip("/")), query["expires"], query["signature"])
-    assert not media_url_is_valid("renditions/other.jpg", query["expires"], query["signature"])
+    assert url.geturl().startswith("https://media.atelier.test/files/") and url.path.endswith("/a.jpg")
+    # What Instagram fetches is the rendition itself, for the link's life only.
+    fetched = client.get(url.path)
+    assert fetched.status_code == 200 and b"".join(fetched.streaming_content) == Path(item.path).read_bytes()
+    with time_machine.travel(time.time() + settings.INSTAGRAM_MEDIA_URL_TTL_SECONDS + 1, tick=False):
+        assert client.get(url.path).status_code == 403
     container = next(iter(fake.containers))
     assert fake.calls("GET", V + rf"/{container}")[0].query["fields"] == ["status_code,status"]
     assert fake.calls("POST", V + rf"/{IG}/media_publish")[0].form() == {"creation_id": container}
@@ -233,3 +240,23 @@ def test_refresh_extends_the_long_lived_token(fake):
     assert fake.calls("GET", "/refresh_access_token")[0].query["grant_type"] == ["ig_refresh_token"]
     with pytest.raises(AuthError):
         InstagramConnector().refresh(account(token="IGAAT-dead"))
+
+
+def test_stored_media_is_linked_by_storage_name_not_path(fake, settings, client):
+    """A rendition copied out of storage for the upload is linked by where it is stored."""
+    name = storages["default"].save("renditions/1/ab/abc-instagram.jpg", ContentFile(b"\xff\xd8 stored bytes"))
+    url = signed_media_url(MediaItem(path="/tmp/copy-elsewhere.jpg", mime="image/jpeg", size=15,
+                                     storage="default", name=name))
+    assert url.startswith(f"{fake.media_base}/files/")
+    fetched = client.get(urlsplit(url).path)
+    assert fetched.status_code == 200 and b"".join(fetched.streaming_content) == b"\xff\xd8 stored bytes"
+
+
+@pytest.mark.s3
+def test_on_s3_instagram_gets_a_presigned_url_of_the_object(settings, s3_storage):
+    settings.INSTAGRAM_MEDIA_URL_BASE = ""  # not needed: the bucket signs its own links
+    name = storages["default"].save("renditions/1/ab/abc-instagram.jpg", ContentFile(b"on s3"))
+    url = signed_media_url(MediaItem(path="/tmp/x.jpg", mime="image/jpeg", size=5, storage="default", name=name))
+    assert "/atelier-media/renditions/1/ab/abc-instagram.jpg?" in url
+    with urllib.request.urlopen(url) as response:
+        assert response.read() == b"on s3"

