@@ -241,7 +241,9 @@ def test_presigned_upload_then_confirm_ingests_and_drops_the_staging_copy(client
     post = _presign(client, headers, world["a"], data)
     assert post["key"].startswith(f"uploads/{world['a'].pk}/")
     _send(post, data)
-    assert post["key"] in bucket_keys(s3_storage)
+    staged = f"private/{post['key']}"  # a staged upload is an original: it waits in the private bucket
+    assert staged in bucket_keys(s3_storage, "atelier-private")
+    assert not bucket_keys(s3_storage)
     with django_capture_on_commit_callbacks(execute=False):
         response = client.post(f"{ASSETS}confirm/", {"creator": world["a"].pk, "key": post["key"],
                                                      "filename": "big.jpg", "rating": "suggestive"},
@@ -249,7 +251,7 @@ def test_presigned_upload_then_confirm_ingests_and_drops_the_staging_copy(client
     assert response.status_code == 201, response.content
     asset = Asset.objects.get(pk=response.json()["asset"]["id"])
     assert (asset.width, asset.height, asset.rating) == (120, 90, "suggestive")
-    assert post["key"] not in bucket_keys(s3_storage)
+    assert staged not in bucket_keys(s3_storage, "atelier-private")
     assert f"private/{asset.file.name}" in bucket_keys(s3_storage, "atelier-private")  # originals are private
 
 
@@ -265,7 +267,7 @@ def test_a_staging_key_of_another_creator_is_refused(client, world, s3_storage):
     response = client.post(f"{ASSETS}confirm/", {"creator": world["b"].pk, "key": post["key"]},
                            content_type="application/json", **headers)
     assert response.json()["error"]["details"] == {"creator": ["Unknown creator."]}
-    assert post["key"] in bucket_keys(s3_storage)  # still charlie's to confirm
+    assert f"private/{post['key']}" in bucket_keys(s3_storage, "atelier-private")  # still charlie's to confirm
     assert Asset.objects.count() == 3
 
 
@@ -273,13 +275,13 @@ def test_a_staging_key_of_another_creator_is_refused(client, world, s3_storage):
 def test_a_refused_presigned_file_leaves_nothing_in_the_bucket(client, world, s3_storage, tmp_path):
     headers = auth(client, world, "bob")
     data = media_samples.truncated_jpeg(tmp_path).read_bytes()
-    before = bucket_keys(s3_storage)
+    before = bucket_keys(s3_storage) | bucket_keys(s3_storage, "atelier-private")
     post = _presign(client, headers, world["a"], data)
     _send(post, data)
     response = client.post(f"{ASSETS}confirm/", {"creator": world["a"].pk, "key": post["key"], "filename": "t.jpg"},
                            content_type="application/json", **headers)
     assert response.status_code == 400 and response.json()["error"]["details"]["key"][0]
-    assert bucket_keys(s3_storage) == before
+    assert bucket_keys(s3_storage) | bucket_keys(s3_storage, "atelier-private") == before
     assert Asset.objects.count() == 3
 
 
