@@ -23,13 +23,15 @@ from rest_framework.routers import BaseRouter
 from accounts import audit, tenancy
 from accounts.api.viewsets import TenantModelViewSet, TenantViewSetMixin, principal_of
 from accounts.models import Creator
+from core.api.fields import ModelSerializer
+from core.api.filters import FilterSet
 from notifications import services
 from notifications.models import Notification, WebhookEndpoint
 
 # --- Serializers --------------------------------------------------------------------------------
 
 
-class WebhookEndpointSerializer(serializers.ModelSerializer):
+class WebhookEndpointSerializer(ModelSerializer):
     creator = serializers.IntegerField(
         source="creator_id", allow_null=True, required=False, default=None,
         help_text="Only this creator's events; null = every creator's (agency owners only). Fixed once created.")
@@ -51,7 +53,7 @@ class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
         fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(ModelSerializer):
     class Meta:
         model = Notification
         fields = ["id", "creator", "kind", "level", "title", "body", "link", "subject", "payload", "created_at",
@@ -62,7 +64,7 @@ class NotificationSerializer(serializers.ModelSerializer):
 # --- Filters ------------------------------------------------------------------------------------
 
 
-class WebhookEndpointFilterSet(django_filters.FilterSet):
+class WebhookEndpointFilterSet(FilterSet):
     creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
 
     class Meta:
@@ -70,7 +72,7 @@ class WebhookEndpointFilterSet(django_filters.FilterSet):
         fields = ["creator", "active"]
 
 
-class NotificationFilterSet(django_filters.FilterSet):
+class NotificationFilterSet(FilterSet):
     creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
     open = django_filters.BooleanFilter(field_name="resolved_at", lookup_expr="isnull", label="Not yet resolved")
 

@@ -6,9 +6,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from content.models import Asset, Collection, Rendition
+from core.api.fields import ModelSerializer
 
 
-class RenditionSerializer(serializers.ModelSerializer):
+class RenditionSerializer(ModelSerializer):
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -23,7 +24,7 @@ class RenditionSerializer(serializers.ModelSerializer):
             return None
 
 
-class AssetSerializer(serializers.ModelSerializer):
+class AssetSerializer(ModelSerializer):
     tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
     performers = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     renditions = RenditionSerializer(many=True, read_only=True)
@@ -86,7 +87,7 @@ class RejectSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 
-class CollectionSerializer(serializers.ModelSerializer):
+class CollectionSerializer(ModelSerializer):
     # Plain ids: the view checks them through tenancy, so an id of another creator and one that
     # does not exist get the same answer.
     creator = serializers.IntegerField(source="creator_id")

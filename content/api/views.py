@@ -13,7 +13,7 @@ from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
@@ -38,6 +38,7 @@ from content.api.serializers import (
     UploadSerializer,
 )
 from content.models import Asset, Collection, CollectionItem
+from core.api.parsers import JSONParser
 
 REFUSED = OpenApiResponse(description="The file was refused (type, size, corrupt or dangerous), with the reason.")
 

@@ -53,10 +53,8 @@ from scheduling.models import PlatformAccount, Post, Publication, QueueSlot
 # Unscheduled rows sort after every scheduled one; cursor pagination needs a value it can compare.
 NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 
-ERROR_SHAPE = {"type": "object", "properties": {"error": {"type": "object", "properties": {
-    "code": {"type": "string"}, "message": {"type": "string"}, "details": {}}}}}
-CONFLICT = OpenApiResponse(ERROR_SHAPE, description="The current state does not allow it; `message` says why.")
-GATE_REFUSED = OpenApiResponse(ERROR_SHAPE, description="The compliance gate refused; `details` lists the reasons.")
+CONFLICT = OpenApiResponse(description="The current state does not allow it; `message` says why.")
+GATE_REFUSED = OpenApiResponse(description="The compliance gate refused; `details` lists the reasons.")
 
 
 def refusal(http_status: int, code: str, message: str, details: Any = None) -> Response:
