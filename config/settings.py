@@ -261,6 +261,8 @@ REST_FRAMEWORK = {
                                  "rest_framework.renderers.BrowsableAPIRenderer"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# How long the answer to a POST sent with an `Idempotency-Key` is kept and answered again to retries.
+IDEMPOTENCY_KEY_HOURS = env_int("IDEMPOTENCY_KEY_HOURS", 24)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Atelier API",
     "DESCRIPTION": "Internal API of the Atelier back-office. Authenticate with `Authorization: Bearer atl_…`.",
