@@ -20,7 +20,7 @@ from django.core.exceptions import (
 )
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, models
-from django.db.models import QuerySet
+from django.db.models import ProtectedError, QuerySet, RestrictedError
 from django.http import Http404
 from rest_framework import exceptions, pagination, status
 from rest_framework.request import Request
@@ -123,6 +123,8 @@ def _api_exception(exc: Exception) -> Exception:
         return exceptions.NotFound()
     if isinstance(exc, PermissionDenied):
         return exceptions.PermissionDenied()
+    if isinstance(exc, ProtectedError | RestrictedError):
+        return Conflict("Other records still use this one, so it cannot be deleted; remove them first.")
     if isinstance(exc, IntegrityError):
         # A concurrent request created the same unique row between our check and our insert.
         return Conflict("A record like this was just created or changed by another request; "

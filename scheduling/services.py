@@ -362,6 +362,30 @@ def add_to_queue(publication: Publication, *, actor: Any = None) -> ScheduleOutc
     raise ValidationError(f"{account} has no free queue slot in the next 12 weeks; add slots first.")
 
 
+def save_queue_slot(slot: QueueSlot, *, actor: Any = None) -> QueueSlot:
+    """Add or move a weekly slot; one per account, weekday and time (the check, then the constraint decides)."""
+    clash = QueueSlot.objects.filter(account_id=slot.account_id, weekday=slot.weekday, time=slot.time)
+    if clash.exclude(pk=slot.pk).exists():
+        raise ValidationError({"time": "This account already has a slot then."})
+    adding = slot._state.adding
+    try:
+        with transaction.atomic():
+            slot.save()
+            audit.record("queue_slot.created" if adding else "queue_slot.updated", slot, actor=actor,
+                         changes={"account": slot.account_id, "weekday": slot.weekday, "time": slot.time.isoformat()})
+    except IntegrityError:  # a concurrent twin got in after the check
+        raise ValidationError({"time": "This account already has a slot then."}) from None
+    return slot
+
+
+def delete_queue_slot(slot: QueueSlot, *, actor: Any = None) -> None:
+    """Publications already queued keep their time; only future queueing stops using the slot."""
+    with transaction.atomic():
+        audit.record("queue_slot.deleted", slot, actor=actor,
+                     changes={"account": slot.account_id, "weekday": slot.weekday, "time": slot.time.isoformat()})
+        slot.delete()
+
+
 def local_datetime(creator_tz: str, day: date, at: time) -> datetime:
     """A wall-clock time in the creator's zone (as entered in admin/API) as an aware datetime."""
     return datetime.combine(day, at, tzinfo=ZoneInfo(creator_tz or "UTC"))
