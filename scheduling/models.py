@@ -156,8 +156,6 @@ class Publication(models.Model):
     }
     # Before these, an edit of the post simply applies; from CLAIMED on, the row is in flight.
     EDITABLE = frozenset({S.DRAFT, S.PENDING_APPROVAL, S.APPROVED, S.SCHEDULED, S.FAILED, S.MISSED, S.BLOCKED})
-    # On the calendar and not yet resolved: at most one per account and instant (a database constraint).
-    LIVE = (S.SCHEDULED, S.CLAIMED, S.PUBLISHING, S.UNKNOWN)
 
     tenant_field = "post__creator"
 
@@ -192,7 +190,8 @@ class Publication(models.Model):
             models.Index(fields=["scheduled_at"], name="publication_scheduled_at"),
         ]
         constraints = [
-            # Two requests queueing at once both saw the same slot free; now one of them gets it.
+            # Live = on the calendar and not yet resolved: at most one per account and instant. Two requests
+            # queueing at once both saw the same slot free; now one of them gets it.
             models.UniqueConstraint(fields=["account", "scheduled_at"],
                                     condition=models.Q(status__in=["scheduled", "claimed", "publishing", "unknown"]),
                                     name="publication_one_live_per_account_instant"),

@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from core.api.instants import InstantOutOfRange, to_utc
 
-# The widest integer column the schema uses (bigint); an unbounded integer field is bounded by it.
+# The widest integer column the schema uses (bigint).
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 
 
@@ -64,15 +64,6 @@ def column_integer(model: type[models.Model], name: str, **kwargs: Any) -> seria
         elif key in bounds:
             kwargs[key] = bounds[key]
     return serializers.IntegerField(**kwargs)
-
-
-class BoundedIntegerField(serializers.IntegerField):
-    """An id or count that reaches a query: never past bigint, so no lookup or insert can overflow."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs["min_value"] = BIGINT_MIN if kwargs.get("min_value") is None else kwargs["min_value"]
-        kwargs["max_value"] = BIGINT_MAX if kwargs.get("max_value") is None else kwargs["max_value"]
-        super().__init__(**kwargs)
 
 
 class ModelSerializer(serializers.ModelSerializer):
