@@ -37,7 +37,7 @@ from tests.config.api_world import build_api_world
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
-EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "3"))
+EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "6"))
 SEED = os.environ.get("API_FUZZ_SEED")
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
