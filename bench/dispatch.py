@@ -195,8 +195,9 @@ def run(n: int) -> dict[str, float]:
     posts = posts_for(n, asset, accounts[0].creator_id)
     due = timezone.now() - timedelta(seconds=1)
     Publication.objects.bulk_create(
+        # One live publication per account and instant (a constraint): due times a millisecond apart.
         [Publication(post=posts[i // ACCOUNTS % len(posts)], account=accounts[i % ACCOUNTS], status="scheduled",
-                     scheduled_at=due) for i in range(n)],
+                     scheduled_at=due - timedelta(milliseconds=i)) for i in range(n)],
         batch_size=5000,
     )
     approve_as_is(posts)

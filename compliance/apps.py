@@ -6,12 +6,18 @@ class ComplianceConfig(AppConfig):
     verbose_name = "Compliance"
 
     def ready(self) -> None:
+        from compliance import crypto
         from compliance.models import CreatorPerformer
         from config.beat import BeatEntry, register
         from config.dashboard_counts import DASHBOARD_COUNTS, per_creator
+        from core import idempotency
 
         DASHBOARD_COUNTS.append(
             ("Performers", per_creator(lambda ids: CreatorPerformer.objects.filter(creator_id__in=ids))))
+
+        # Stored API answers may carry a secret shown once: the same key ring encrypts them.
+        idempotency.set_cipher(crypto.encrypt_text, crypto.decrypt_text)
+        crypto.register_encrypted_field("core.IdempotencyRecord", "response_encrypted", "stored API answer")
 
         register(
             BeatEntry("expire consents", "compliance.tasks.expire_consents", crontab={"minute": "5"}),

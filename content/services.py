@@ -476,14 +476,29 @@ def _store_rendition(asset: Asset, rendered: RenderedFile) -> Rendition:
 
 
 @transaction.atomic
-def save_collection(collection: Collection, *, actor: Any = None) -> Collection:
+def save_collection(collection: Collection, *, assets: list[Asset] | None = None, actor: Any = None) -> Collection:
+    """Validate and save a collection; with `assets`, they become its contents in that order (others leave)."""
     adding = collection._state.adding
     collection.full_clean()
-    collection.save()
-    audit.record("collection.created" if adding else "collection.updated", collection, actor=actor,
-                 changes={"kind": collection.kind, "price_minor": collection.price_minor,
-                          "currency": collection.currency})
+    with transaction.atomic():
+        collection.save()
+        audit.record("collection.created" if adding else "collection.updated", collection, actor=actor,
+                     changes={"kind": collection.kind, "price_minor": collection.price_minor,
+                              "currency": collection.currency})
+        if assets is not None:
+            collection.items.exclude(asset__in=assets).delete()
+            add_to_collection(collection, assets, actor=actor)
+            # The order given is the order kept.
+            for position, asset in enumerate(assets, start=1):
+                CollectionItem.objects.filter(collection=collection, asset=asset).update(position=position)
     return collection
+
+
+def delete_collection(collection: Collection, *, actor: Any = None) -> None:
+    """Its items go with it; a collection a post still sells is protected (the API answers 409)."""
+    with transaction.atomic():
+        audit.record("collection.deleted", collection, actor=actor, changes={"title_length": len(collection.title)})
+        collection.delete()
 
 
 @transaction.atomic

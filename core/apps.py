@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class CoreConfig(AppConfig):
     name = "core"
     verbose_name = "Core"
+
+    def ready(self) -> None:
+        from config.beat import BeatEntry, register
+
+        register(BeatEntry("purge idempotency records", "core.tasks.purge_idempotency_records",
+                           crontab={"minute": "37", "hour": "*"}))

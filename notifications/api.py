@@ -12,7 +12,6 @@ from typing import Any
 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -20,16 +19,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
 
-from accounts import audit, tenancy
+from accounts import tenancy
 from accounts.api.viewsets import TenantModelViewSet, TenantViewSetMixin, principal_of
 from accounts.models import Creator
+from core.api.fields import ModelSerializer
+from core.api.filters import FilterSet
 from notifications import services
 from notifications.models import Notification, WebhookEndpoint
 
 # --- Serializers --------------------------------------------------------------------------------
 
 
-class WebhookEndpointSerializer(serializers.ModelSerializer):
+class WebhookEndpointSerializer(ModelSerializer):
     creator = serializers.IntegerField(
         source="creator_id", allow_null=True, required=False, default=None,
         help_text="Only this creator's events; null = every creator's (agency owners only). Fixed once created.")
@@ -51,7 +52,7 @@ class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
         fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(ModelSerializer):
     class Meta:
         model = Notification
         fields = ["id", "creator", "kind", "level", "title", "body", "link", "subject", "payload", "created_at",
@@ -62,7 +63,7 @@ class NotificationSerializer(serializers.ModelSerializer):
 # --- Filters ------------------------------------------------------------------------------------
 
 
-class WebhookEndpointFilterSet(django_filters.FilterSet):
+class WebhookEndpointFilterSet(FilterSet):
     creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
 
     class Meta:
@@ -70,7 +71,7 @@ class WebhookEndpointFilterSet(django_filters.FilterSet):
         fields = ["creator", "active"]
 
 
-class NotificationFilterSet(django_filters.FilterSet):
+class NotificationFilterSet(FilterSet):
     creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
     open = django_filters.BooleanFilter(field_name="resolved_at", lookup_expr="isnull", label="Not yet resolved")
 
@@ -115,12 +116,8 @@ class WebhookEndpointViewSet(TenantModelViewSet):
         data = incoming.validated_data
         creator = self._creator(data.get("creator_id"))
         try:
-            with transaction.atomic():
-                endpoint, secret = services.create_endpoint(creator, data["name"], data["url"], data["events"],
-                                                            actor=principal_of(request))
-                if data.get("active") is False:
-                    endpoint.active = False
-                    endpoint.save(update_fields=["active"])
+            endpoint, secret = services.create_endpoint(creator, data["name"], data["url"], data["events"],
+                                                        active=data.get("active", True), actor=principal_of(request))
         except DjangoValidationError as exc:
             raise _bad_request(exc) from exc
         endpoint.secret = secret
@@ -132,24 +129,12 @@ class WebhookEndpointViewSet(TenantModelViewSet):
         if "creator_id" in data and data.pop("creator_id") != endpoint.creator_id:
             raise exceptions.ValidationError({"creator": ["An endpoint stays with its creator."]})
         try:
-            if "events" in data:
-                data["events"] = services.validate_events(data["events"])
-            changed = sorted(f for f, v in data.items() if getattr(endpoint, f) != v)
-            for field, value in data.items():
-                setattr(endpoint, field, value)
-            endpoint.full_clean()
+            services.update_endpoint(endpoint, data, actor=principal_of(self.request))
         except DjangoValidationError as exc:
             raise _bad_request(exc) from exc
-        with transaction.atomic():
-            endpoint.save()
-            audit.record("webhook_endpoint.updated", endpoint, actor=principal_of(self.request),
-                         changes={"fields": changed, "url": endpoint.url, "active": endpoint.active})
 
     def perform_destroy(self, instance: WebhookEndpoint) -> None:
-        with transaction.atomic():
-            audit.record("webhook_endpoint.deleted", instance, actor=principal_of(self.request),
-                         changes={"url": instance.url})
-            instance.delete()
+        services.delete_endpoint(instance, actor=principal_of(self.request))
 
     @extend_schema(summary="Replace the signing secret now; the answer carries the new one, once", request=None,
                    responses={200: WebhookEndpointWithSecretSerializer})

@@ -153,17 +153,45 @@ def validate_events(events: Iterable[str]) -> list[str]:
 
 
 def create_endpoint(creator: Creator | None, name: str, url: str, events: Iterable[str] = (), *,
-                    actor: Any = None) -> tuple[WebhookEndpoint, str]:
+                    active: bool = True, actor: Any = None) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint and return it with its signing secret. The secret is stored encrypted
     and this is the only time it is shown: the receiver's owner must copy it now."""
     secret = _new_secret()
-    endpoint = WebhookEndpoint(creator=creator, name=name, url=url, events=validate_events(events),
+    endpoint = WebhookEndpoint(creator=creator, name=name, url=url, events=validate_events(events), active=active,
                                secret_encrypted=crypto.encrypt_text(secret))
     endpoint.full_clean()
-    endpoint.save()
-    audit.record("webhook_endpoint.created", endpoint, actor=actor,
-                 changes={"url": url, "events": endpoint.events})
+    with transaction.atomic():
+        endpoint.save()
+        audit.record("webhook_endpoint.created", endpoint, actor=actor,
+                     changes={"url": url, "events": endpoint.events, "active": active})
     return endpoint, secret
+
+
+ENDPOINT_EDITABLE = ("name", "url", "events", "active")
+
+
+def update_endpoint(endpoint: WebhookEndpoint, changes: dict[str, Any], *, actor: Any = None) -> WebhookEndpoint:
+    """Change name, URL, events or active; an endpoint stays with its creator. Audits the fields changed."""
+    unknown = set(changes) - set(ENDPOINT_EDITABLE)
+    if unknown:
+        raise ValidationError({field: "This cannot be changed." for field in sorted(unknown)})
+    if "events" in changes:
+        changes = {**changes, "events": validate_events(changes["events"])}
+    changed = sorted(f for f, v in changes.items() if getattr(endpoint, f) != v)
+    for field, value in changes.items():
+        setattr(endpoint, field, value)
+    endpoint.full_clean()
+    with transaction.atomic():
+        endpoint.save(update_fields=[*changes] or None)
+        audit.record("webhook_endpoint.updated", endpoint, actor=actor,
+                     changes={"fields": changed, "url": endpoint.url, "active": endpoint.active})
+    return endpoint
+
+
+def delete_endpoint(endpoint: WebhookEndpoint, *, actor: Any = None) -> None:
+    with transaction.atomic():
+        audit.record("webhook_endpoint.deleted", endpoint, actor=actor, changes={"url": endpoint.url})
+        endpoint.delete()
 
 
 def rotate_secret(endpoint: WebhookEndpoint, *, actor: Any = None) -> str:

@@ -200,6 +200,13 @@ class Publication(models.Model):
             # The calendar and the API read time ranges across accounts.
             models.Index(fields=["scheduled_at"], name="publication_scheduled_at"),
         ]
+        constraints = [
+            # Live = on the calendar and not yet resolved: at most one per account and instant. Two requests
+            # queueing at once both saw the same slot free; now one of them gets it.
+            models.UniqueConstraint(fields=["account", "scheduled_at"],
+                                    condition=models.Q(status__in=["scheduled", "claimed", "publishing", "unknown"]),
+                                    name="publication_one_live_per_account_instant"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.post} → {self.account} ({self.get_status_display()})"

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, ProtectedError, Q
 from django.utils import timezone
 
@@ -233,6 +233,45 @@ class ScheduleOutcome:
     verdict: Verdict
 
 
+def lock_publication(publication: Publication) -> Publication:
+    """Lock the publication's post, then the publication: the one order every path takes.
+
+    `update_post`, `approve_post` and `delete_post` lock a post and then its publications; a path that
+    locked a publication first (or both at once through a join, in whatever order PostgreSQL reads them)
+    deadlocked against them. Raises `Publication.DoesNotExist` when the row is gone.
+    """
+    post_id = Publication.objects.values_list("post_id", flat=True).get(pk=publication.pk)
+    post = Post.objects.select_for_update().get(pk=post_id)
+    pub = Publication.objects.select_for_update().get(pk=publication.pk)
+    pub.post = post
+    return pub
+
+
+def _due_at(pub: Publication, at: datetime, **fields: Any) -> None:
+    """Set the due time, or say plainly that the account already has a publication then.
+
+    A database constraint keeps one live publication per account and instant; it decides, in a
+    savepoint, so the caller's transaction stays usable after a refusal.
+    """
+    try:
+        with transaction.atomic():
+            fields["scheduled_at"] = at.astimezone(UTC)
+            if pub.status == S.SCHEDULED:
+                for key, value in fields.items():
+                    setattr(pub, key, value)
+                pub.save(update_fields=list(fields))
+            else:
+                _move(pub, S.SCHEDULED, **fields)
+    except IntegrityError:
+        pub.refresh_from_db()
+        raise SlotTaken(f"{pub.account} already has a publication due at {at.astimezone(UTC):%Y-%m-%d %H:%M} "
+                        f"UTC; pick another time.") from None
+
+
+class SlotTaken(ValidationError):
+    """The account already has a live publication at that instant."""
+
+
 def schedule(publication: Publication, *, at: datetime, actor: Any = None) -> ScheduleOutcome:
     """Put an approved publication on the calendar at `at` (aware; stored UTC) if the gate passes.
 
@@ -241,14 +280,15 @@ def schedule(publication: Publication, *, at: datetime, actor: Any = None) -> Sc
     if timezone.is_naive(at):
         raise ValidationError("The due time needs a timezone (it is entered in the creator's timezone).")
     with transaction.atomic():
-        pub = Publication.objects.select_for_update().select_related("post", "account").get(pk=publication.pk)
+        pub = lock_publication(publication)
         verdict = check(pub, due_at=at)
         if not verdict.passed:
             audit.record("publication.schedule_refused", pub, actor=actor,
                          changes={"codes": sorted(verdict.codes)})
             return ScheduleOutcome(pub, verdict)
-        _move(pub, S.SCHEDULED, scheduled_at=at.astimezone(UTC), next_attempt_at=None, block_reasons=[],
-              last_error="")
+        if not pub.can_move_to(S.SCHEDULED):
+            _move(pub, S.SCHEDULED)  # raises the refusal that names the current status
+        _due_at(pub, at, next_attempt_at=None, block_reasons=[], last_error="")
         audit.record("publication.scheduled", pub, actor=actor, changes={"at": pub.scheduled_at.isoformat()})
     return ScheduleOutcome(pub, verdict)
 
@@ -258,7 +298,7 @@ def reschedule(publication: Publication, *, at: datetime, actor: Any = None) -> 
     if timezone.is_naive(at):
         raise ValidationError("The due time needs a timezone (it is entered in the creator's timezone).")
     with transaction.atomic():
-        pub = Publication.objects.select_for_update().select_related("post", "account").get(pk=publication.pk)
+        pub = lock_publication(publication)
         if pub.status != S.SCHEDULED:
             return schedule(pub, at=at, actor=actor)
         verdict = check(pub, due_at=at)
@@ -267,14 +307,14 @@ def reschedule(publication: Publication, *, at: datetime, actor: Any = None) -> 
                          changes={"codes": sorted(verdict.codes)})
             return ScheduleOutcome(pub, verdict)
         before = pub.scheduled_at
-        pub.scheduled_at, pub.next_attempt_at = at.astimezone(UTC), None
-        pub.save(update_fields=["scheduled_at", "next_attempt_at"])
+        _due_at(pub, at, next_attempt_at=None)
         audit.record("publication.rescheduled", pub, actor=actor,
                      changes={"from": before.isoformat() if before else None, "to": pub.scheduled_at.isoformat()})
     return ScheduleOutcome(pub, verdict)
 
 
-def next_free_slot(account: PlatformAccount, *, after: datetime | None = None, weeks: int = 12) -> datetime | None:
+def next_free_slot(account: PlatformAccount, *, after: datetime | None = None, weeks: int = 12,
+                   skip: frozenset[datetime] = frozenset()) -> datetime | None:
     """The next QueueSlot of this account (weekly, creator's local time) with nothing else on it.
 
     Local wall-clock times are resolved through the creator's zone on each date, so a 09:00 slot
@@ -296,7 +336,7 @@ def next_free_slot(account: PlatformAccount, *, after: datetime | None = None, w
             if _nonexistent(local):
                 continue
             at = local.astimezone(UTC)
-            if at > after and at not in taken:
+            if at > after and at not in taken and at not in skip:
                 return at
     return None
 
@@ -307,13 +347,52 @@ def _nonexistent(local: datetime) -> bool:
     return round_trip.replace(tzinfo=None) != local.replace(tzinfo=None)
 
 
+QUEUE_ATTEMPTS = 20
+
+
 def add_to_queue(publication: Publication, *, actor: Any = None) -> ScheduleOutcome:
-    """Schedule at the account's next free queue slot."""
-    pub = Publication.objects.select_related("account__creator").get(pk=publication.pk)
-    at = next_free_slot(pub.account)
-    if at is None:
-        raise ValidationError(f"{pub.account} has no free queue slot in the next 12 weeks; add slots first.")
-    return reschedule(pub, at=at, actor=actor)
+    """Schedule at the account's next free queue slot.
+
+    Two requests queueing on one account at once both see the same slot free; the constraint lets
+    one have it and the other moves on to the next free slot, so each publication gets its own.
+    """
+    with transaction.atomic():
+        pub = lock_publication(publication)
+        account = PlatformAccount.objects.select_related("creator").get(pk=pub.account_id)
+        taken: set[datetime] = set()
+        for _ in range(QUEUE_ATTEMPTS):
+            at = next_free_slot(account, skip=frozenset(taken))
+            if at is None:
+                break
+            try:
+                return reschedule(pub, at=at, actor=actor)
+            except SlotTaken:
+                taken.add(at)
+    raise ValidationError(f"{account} has no free queue slot in the next 12 weeks; add slots first.")
+
+
+def save_queue_slot(slot: QueueSlot, *, actor: Any = None) -> QueueSlot:
+    """Add or move a weekly slot; one per account, weekday and time (the check, then the constraint decides)."""
+    clash = QueueSlot.objects.filter(account_id=slot.account_id, weekday=slot.weekday, time=slot.time)
+    if clash.exclude(pk=slot.pk).exists():
+        raise ValidationError({"time": "This account already has a slot then."})
+    adding = slot._state.adding
+    try:
+        with transaction.atomic():
+            slot.save()
+            audit.record("queue_slot.created" if adding else "queue_slot.updated", slot, actor=actor,
+                         changes={"account": slot.account_id, "weekday": slot.weekday, "time": slot.time.isoformat()})
+    except IntegrityError:  # a concurrent twin got in after the check
+        raise ValidationError({"time": "This account already has a slot then."}) from None
+    return slot
+
+
+def delete_queue_slot(slot: QueueSlot, *, actor: Any = None) -> None:
+    """Publications already queued keep their time; only future queueing stops using the slot."""
+    with transaction.atomic():
+        audit.record("queue_slot.deleted", slot, actor=actor,
+                     changes={"account": slot.account_id, "weekday": slot.weekday, "time": slot.time.isoformat()})
+        slot.delete()
 
 
 def local_datetime(creator_tz: str, day: date, at: time) -> datetime:
@@ -599,7 +678,7 @@ def delete_post(post: Post, *, actor: Any = None) -> None:
 
 def cancel(publication: Publication, *, actor: Any = None) -> Publication:
     with transaction.atomic():
-        pub = Publication.objects.select_for_update().get(pk=publication.pk)
+        pub = lock_publication(publication)
         if pub.status == S.CANCELLED:
             return pub
         if pub.status not in Publication.EDITABLE:

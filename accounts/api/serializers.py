@@ -1,9 +1,9 @@
-from rest_framework import serializers
 
 from accounts.models import Creator
+from core.api.fields import ModelSerializer
 
 
-class CreatorSerializer(serializers.ModelSerializer):
+class CreatorSerializer(ModelSerializer):
     class Meta:
         model = Creator
         fields = ["id", "stage_name", "slug", "kind", "status", "timezone", "language", "voice_notes",

@@ -12,6 +12,7 @@ from django.db.models import Model, QuerySet
 from rest_framework import exceptions, viewsets
 
 from accounts import tenancy
+from core.idempotency import IdempotentPostMixin
 
 ACTION_FOR_METHOD = {"POST": "add", "PUT": "change", "PATCH": "change", "DELETE": "delete"}
 
@@ -20,7 +21,9 @@ def principal_of(request: Any) -> Any:
     return request.auth if request.auth is not None and hasattr(request.auth, "scope") else request.user
 
 
-class TenantViewSetMixin:
+class TenantViewSetMixin(IdempotentPostMixin):
+    """Tenancy on every queryset and object check; every POST honours `Idempotency-Key`."""
+
     queryset: QuerySet
 
     def get_queryset(self) -> QuerySet:

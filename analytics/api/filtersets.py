@@ -6,9 +6,10 @@ from __future__ import annotations
 import django_filters
 
 from analytics.models import SOURCE_PLATFORMS, DailyRollup, Fan, Subscription, Transaction
+from core.api.filters import FilterSet, UTCDateTimeFromToRangeFilter
 
 
-class DailyRollupFilterSet(django_filters.FilterSet):
+class DailyRollupFilterSet(FilterSet):
     creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
     platform = django_filters.ChoiceFilter(choices=SOURCE_PLATFORMS)
     day = django_filters.DateFromToRangeFilter(label="Days between `day_after` and `day_before` (inclusive)")
@@ -18,7 +19,7 @@ class DailyRollupFilterSet(django_filters.FilterSet):
         fields = ["creator", "platform", "day"]
 
 
-class FanFilterSet(django_filters.FilterSet):
+class FanFilterSet(FilterSet):
     creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
     platform = django_filters.ChoiceFilter(choices=SOURCE_PLATFORMS)
     segment = django_filters.ChoiceFilter(choices=Fan.Segment.choices)
@@ -28,11 +29,11 @@ class FanFilterSet(django_filters.FilterSet):
         fields = ["creator", "platform", "segment"]
 
 
-class SubscriptionFilterSet(django_filters.FilterSet):
+class SubscriptionFilterSet(FilterSet):
     creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
     fan = django_filters.NumberFilter(field_name="fan_id", label="Fan id")
     platform = django_filters.ChoiceFilter(choices=SOURCE_PLATFORMS)
-    started_at = django_filters.IsoDateTimeFromToRangeFilter(
+    started_at = UTCDateTimeFromToRangeFilter(
         label="Started between `started_at_after` and `started_at_before` (ISO datetimes)")
 
     class Meta:
@@ -40,12 +41,12 @@ class SubscriptionFilterSet(django_filters.FilterSet):
         fields = ["creator", "fan", "platform", "started_at"]
 
 
-class TransactionFilterSet(django_filters.FilterSet):
+class TransactionFilterSet(FilterSet):
     creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
     fan = django_filters.NumberFilter(field_name="fan_id", label="Fan id")
     platform = django_filters.ChoiceFilter(choices=SOURCE_PLATFORMS)
     kind = django_filters.MultipleChoiceFilter(choices=Transaction.Kind.choices, label="Kind (repeat for several)")
-    occurred_at = django_filters.IsoDateTimeFromToRangeFilter(
+    occurred_at = UTCDateTimeFromToRangeFilter(
         label="Occurred between `occurred_at_after` and `occurred_at_before` (ISO datetimes, inclusive)")
 
     class Meta:

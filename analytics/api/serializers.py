@@ -6,9 +6,10 @@ from django.conf import settings
 from rest_framework import serializers
 
 from analytics.models import DailyRollup, Fan, Subscription, Transaction
+from core.api.fields import ModelSerializer
 
 
-class DailyRollupSerializer(serializers.ModelSerializer):
+class DailyRollupSerializer(ModelSerializer):
     creator = serializers.IntegerField(source="creator_id", read_only=True)
     currency = serializers.SerializerMethodField()
 
@@ -22,7 +23,7 @@ class DailyRollupSerializer(serializers.ModelSerializer):
         return settings.ANALYTICS_CURRENCY
 
 
-class FanSerializer(serializers.ModelSerializer):
+class FanSerializer(ModelSerializer):
     creator = serializers.IntegerField(source="creator_id", read_only=True)
 
     class Meta:
@@ -32,7 +33,7 @@ class FanSerializer(serializers.ModelSerializer):
                   "lifetime_spend_minor", "segment", "tags"]
 
 
-class SubscriptionSerializer(serializers.ModelSerializer):
+class SubscriptionSerializer(ModelSerializer):
     creator = serializers.IntegerField(source="creator_id", read_only=True)
     fan = serializers.IntegerField(source="fan_id", read_only=True)
     account = serializers.IntegerField(source="account_id", read_only=True, allow_null=True)
@@ -43,7 +44,7 @@ class SubscriptionSerializer(serializers.ModelSerializer):
                   "price_minor", "currency", "auto_renew", "trial", "cancelled_at"]
 
 
-class TransactionSerializer(serializers.ModelSerializer):
+class TransactionSerializer(ModelSerializer):
     creator = serializers.IntegerField(source="creator_id", read_only=True)
     account = serializers.IntegerField(source="account_id", read_only=True, allow_null=True)
     fan = serializers.IntegerField(source="fan_id", read_only=True, allow_null=True)

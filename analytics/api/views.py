@@ -28,6 +28,7 @@ from analytics.api.serializers import (
 )
 from analytics.models import DailyRollup, Fan, Subscription, Transaction, WebhookReceiver
 from config.api import CursorPagination
+from core.api.fields import ModelSerializer
 from scheduling.models import PlatformAccount
 
 
@@ -72,7 +73,7 @@ class TransactionViewSet(TenantReadOnlyViewSet):
     pagination_class = TransactionPagination
 
 
-class WebhookReceiverSerializer(serializers.ModelSerializer):
+class WebhookReceiverSerializer(ModelSerializer):
     account_id = serializers.IntegerField(read_only=True)
     platform = serializers.CharField(source="account.platform", read_only=True)
     url = serializers.SerializerMethodField()

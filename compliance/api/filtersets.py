@@ -10,9 +10,10 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from compliance.models import CreatorPerformer, Performer, PerformerName, TakedownRequest
+from core.api.filters import FilterSet, UTCDateTimeFilter
 
 
-class PerformerFilterSet(django_filters.FilterSet):
+class PerformerFilterSet(FilterSet):
     name = django_filters.CharFilter(method="filter_name",
                                      label="Any name contains (legal, former legal, stage name or alias)")
     status = django_filters.ChoiceFilter(choices=Performer.Status.choices)
@@ -37,12 +38,12 @@ class PerformerFilterSet(django_filters.FilterSet):
         return queryset.filter(pk__in=linked)
 
 
-class TakedownFilterSet(django_filters.FilterSet):
+class TakedownFilterSet(FilterSet):
     status = django_filters.ChoiceFilter(choices=TakedownRequest.Status.choices)
     kind = django_filters.ChoiceFilter(choices=TakedownRequest.Kind.choices)
     creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
     is_open = django_filters.BooleanFilter(method="filter_is_open", label="Still open or in progress")
-    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lte",
+    due_before = UTCDateTimeFilter(field_name="due_at", lookup_expr="lte",
                                                   label="Due at or before (ISO 8601)")
 
     class Meta:

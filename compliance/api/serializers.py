@@ -16,11 +16,12 @@ from rest_framework import serializers
 
 from compliance import gate, services
 from compliance.models import RATING_CHOICES, USE_CHOICES, Performer, PerformerName, TakedownRequest
+from core.api.fields import ModelSerializer, UTCDateTimeField
 
 CONSENT_STANDINGS = ["valid", "revoked", "expired", "not_yet_valid"]
 
 
-class PerformerNameSerializer(serializers.ModelSerializer):
+class PerformerNameSerializer(ModelSerializer):
     class Meta:
         model = PerformerName
         fields = ["name", "kind"]
@@ -39,9 +40,9 @@ class ConsentSummarySerializer(serializers.Serializer):
     platforms = serializers.ListField(child=serializers.CharField())
     max_rating = serializers.ChoiceField(choices=RATING_CHOICES)
     uses = serializers.ListField(child=serializers.ChoiceField(choices=USE_CHOICES))
-    valid_from = serializers.DateTimeField()
-    valid_until = serializers.DateTimeField(allow_null=True)
-    revoked_at = serializers.DateTimeField(allow_null=True)
+    valid_from = UTCDateTimeField()
+    valid_until = UTCDateTimeField(allow_null=True)
+    revoked_at = UTCDateTimeField(allow_null=True)
 
 
 class PerformerListSerializer(serializers.ListSerializer):
@@ -53,7 +54,7 @@ class PerformerListSerializer(serializers.ListSerializer):
         return super().to_representation(items)
 
 
-class PerformerSerializer(serializers.ModelSerializer):
+class PerformerSerializer(ModelSerializer):
     names = PerformerNameSerializer(many=True, read_only=True)
     creators = serializers.SerializerMethodField()
     verified_adult = serializers.SerializerMethodField(
@@ -108,7 +109,7 @@ class ConsentStatusQuerySerializer(serializers.Serializer):
     platform = serializers.ChoiceField(choices=sorted(gate.PLATFORM_MAX_RATING))
     rating = serializers.ChoiceField(choices=RATING_CHOICES)
     use = serializers.ChoiceField(choices=USE_CHOICES, default=gate.Use.PUBLICATION.value)
-    at = serializers.DateTimeField(required=False, help_text="When the performer would appear; now if omitted.")
+    at = UTCDateTimeField(required=False, help_text="When the performer would appear; now if omitted.")
 
 
 class GateReasonSerializer(serializers.Serializer):
@@ -124,12 +125,12 @@ class ConsentStatusSerializer(serializers.Serializer):
     platform = serializers.CharField()
     rating = serializers.CharField()
     use = serializers.CharField()
-    at = serializers.DateTimeField()
+    at = UTCDateTimeField()
     allowed = serializers.BooleanField()
     reasons = GateReasonSerializer(many=True)
 
 
-class TakedownSerializer(serializers.ModelSerializer):
+class TakedownSerializer(ModelSerializer):
     """A takedown as integrations follow it: deadline and state, not the requester's identity."""
 
     performers = serializers.SerializerMethodField()
@@ -149,13 +150,13 @@ class TakedownSerializer(serializers.ModelSerializer):
 
 # Named as the request side of `Takedown` so both share one `kind` enum in the schema.
 @extend_schema_serializer(component_name="Takedown")
-class TakedownIntakeSerializer(serializers.ModelSerializer):
+class TakedownIntakeSerializer(ModelSerializer):
     """A request as received. What the law asks of a valid request is checked here and again by the service."""
 
     creator = serializers.IntegerField(help_text="The creator whose content is concerned.")
     performers = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list,
                                        max_length=100, help_text="Performers depicted, when known.")
-    received_at = serializers.DateTimeField(required=False,
+    received_at = UTCDateTimeField(required=False,
                                             help_text="When the request reached the agency; now if omitted.")
 
     class Meta:

@@ -4,9 +4,10 @@ list would answer differently for an id that exists elsewhere and one that does 
 import django_filters
 
 from content.models import Asset, Collection
+from core.api.filters import FilterSet
 
 
-class AssetFilterSet(django_filters.FilterSet):
+class AssetFilterSet(FilterSet):
     creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
     tag = django_filters.CharFilter(field_name="tags__name", lookup_expr="iexact", label="Tag name")
     performer = django_filters.NumberFilter(field_name="performers__id", label="Performer id")
@@ -16,7 +17,7 @@ class AssetFilterSet(django_filters.FilterSet):
         fields = ["creator", "kind", "rating", "status", "origin", "processing"]
 
 
-class CollectionFilterSet(django_filters.FilterSet):
+class CollectionFilterSet(FilterSet):
     creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
 
     class Meta:

@@ -8,9 +8,10 @@ from rest_framework import serializers
 
 from content import views_files
 from content.models import Asset, Collection, Rendition
+from core.api.fields import ModelSerializer
 
 
-class RenditionSerializer(serializers.ModelSerializer):
+class RenditionSerializer(ModelSerializer):
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -27,7 +28,7 @@ class RenditionSerializer(serializers.ModelSerializer):
         return views_files.rendition_link(obj, base=base)
 
 
-class AssetSerializer(serializers.ModelSerializer):
+class AssetSerializer(ModelSerializer):
     tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
     performers = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     renditions = RenditionSerializer(many=True, read_only=True)
@@ -90,7 +91,7 @@ class RejectSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 
-class CollectionSerializer(serializers.ModelSerializer):
+class CollectionSerializer(ModelSerializer):
     # Plain ids: the view checks them through tenancy, so an id of another creator and one that
     # does not exist get the same answer.
     creator = serializers.IntegerField(source="creator_id")

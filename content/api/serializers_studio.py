@@ -16,16 +16,17 @@ from content.models import (
     PromptCategory,
     PromptTemplate,
 )
+from core.api.fields import ModelSerializer
 
 
-class PromptCategorySerializer(serializers.ModelSerializer):
+class PromptCategorySerializer(ModelSerializer):
     class Meta:
         model = PromptCategory
         fields = ["id", "name", "description", "position"]
         read_only_fields = fields
 
 
-class PromptTemplateSerializer(serializers.ModelSerializer):
+class PromptTemplateSerializer(ModelSerializer):
     # Plain ids: the view checks them (tenancy for the creator, existence for the rest), so an id of
     # another creator and one that does not exist get the same answer.
     creator = serializers.IntegerField(source="creator_id")
@@ -42,7 +43,7 @@ class PromptTemplateSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at"]
 
 
-class GenerationBackendSerializer(serializers.ModelSerializer):
+class GenerationBackendSerializer(ModelSerializer):
     """What a client needs to pick a backend; never its URL credentials, options or key material."""
 
     class Meta:
@@ -52,14 +53,14 @@ class GenerationBackendSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class JobAssetSerializer(serializers.ModelSerializer):
+class JobAssetSerializer(ModelSerializer):
     class Meta:
         model = Asset
         fields = ["id", "status"]
         read_only_fields = fields
 
 
-class GenerationJobSerializer(serializers.ModelSerializer):
+class GenerationJobSerializer(ModelSerializer):
     creator = serializers.IntegerField(source="creator_id", read_only=True)
     backend = serializers.IntegerField(source="backend_id", read_only=True, allow_null=True)
     backend_name = serializers.SerializerMethodField()
@@ -142,7 +143,7 @@ class CaptionSuggestionsSerializer(serializers.Serializer):
     variants = CaptionVariantSerializer(many=True)
 
 
-class GenerationUsageSerializer(serializers.ModelSerializer):
+class GenerationUsageSerializer(ModelSerializer):
     creator = serializers.IntegerField(source="creator_id", read_only=True)
     backend = serializers.IntegerField(source="backend_id", read_only=True, allow_null=True)
     job = serializers.IntegerField(source="job_id", read_only=True, allow_null=True)

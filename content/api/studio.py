@@ -42,10 +42,9 @@ from content.models import (
     PromptCategory,
     PromptTemplate,
 )
+from core.api.filters import FilterSet, UTCDateTimeFromToRangeFilter
 
-ERROR_SHAPE = {"type": "object", "properties": {"error": {"type": "object", "properties": {
-    "code": {"type": "string"}, "message": {"type": "string"}, "details": {}}}}}
-REFUSED = OpenApiResponse(ERROR_SHAPE, description="Invalid fields (`invalid`), or a hard-blocked term in the "
+REFUSED = OpenApiResponse(description="Invalid fields (`invalid`), or a hard-blocked term in the "
                                                    "request (`prompt_refused`, `details` lists the reasons; "
                                                    "nothing was sent to a model and the refusal is audited).")
 
@@ -72,7 +71,7 @@ def agency_visible(queryset: QuerySet, principal: Any) -> QuerySet:
 # Relations filter by id, never through a choice list (see content/api/filtersets.py).
 
 
-class PromptTemplateFilterSet(django_filters.FilterSet):
+class PromptTemplateFilterSet(FilterSet):
     creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
     category = django_filters.NumberFilter(field_name="category_id", label="Prompt category id")
 
@@ -81,13 +80,13 @@ class PromptTemplateFilterSet(django_filters.FilterSet):
         fields = ["creator", "category", "rating", "active"]
 
 
-class GenerationJobFilterSet(django_filters.FilterSet):
+class GenerationJobFilterSet(FilterSet):
     creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
     backend = django_filters.NumberFilter(field_name="backend_id", label="Backend id")
     template = django_filters.NumberFilter(field_name="template_id", label="Prompt template id")
     status = django_filters.MultipleChoiceFilter(choices=GenerationJob.Status.choices,
                                                  label="Status (repeat for several)")
-    created_at = django_filters.IsoDateTimeFromToRangeFilter(
+    created_at = UTCDateTimeFromToRangeFilter(
         label="Created between `created_at_after` and `created_at_before` (ISO datetimes, inclusive)")
 
     class Meta:
@@ -95,7 +94,7 @@ class GenerationJobFilterSet(django_filters.FilterSet):
         fields = ["creator", "kind", "status", "backend", "template", "created_at"]
 
 
-class GenerationUsageFilterSet(django_filters.FilterSet):
+class GenerationUsageFilterSet(FilterSet):
     creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
     backend = django_filters.NumberFilter(field_name="backend_id", label="Backend id")
     at = django_filters.DateFromToRangeFilter(
@@ -272,8 +271,7 @@ class GenerationJobViewSet(StudioRequestMixin, mixins.ListModelMixin, mixins.Ret
 
     @extend_schema(summary="Cancel a job: a queued one at once, a running one when its backend call returns",
                    request=None,
-                   responses={200: GenerationJobSerializer, 400: OpenApiResponse(ERROR_SHAPE,
-                                                                                 description="Already finished.")})
+                   responses={200: GenerationJobSerializer, 400: OpenApiResponse(description="Already finished.")})
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         job = self.get_object()

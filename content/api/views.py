@@ -8,19 +8,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpResponseRedirect
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
 from rest_framework.serializers import BaseSerializer
 
-from accounts import audit, tenancy
+from accounts import tenancy
 from accounts.api.viewsets import TenantModelViewSet, TenantViewSetMixin, principal_of
 from accounts.models import Creator
 from compliance.models import Performer
@@ -39,6 +38,7 @@ from content.api.serializers import (
     UploadSerializer,
 )
 from content.models import Asset, Collection, CollectionItem
+from core.api.parsers import JSONParser
 
 REFUSED = OpenApiResponse(description="The file was refused (type, size, corrupt or dangerous), with the reason.")
 
@@ -212,17 +212,9 @@ class CollectionViewSet(TenantModelViewSet):
         if cover_id is not None:
             self._assets(collection.creator_id, [cover_id])
         collection.cover_id = cover_id
-        actor = principal_of(self.request)
+        assets = self._assets(collection.creator_id, asset_ids) if asset_ids is not None else None
         try:
-            with transaction.atomic():
-                services.save_collection(collection, actor=actor)
-                if asset_ids is not None:
-                    assets = self._assets(collection.creator_id, asset_ids)
-                    collection.items.exclude(asset__in=assets).delete()
-                    services.add_to_collection(collection, assets, actor=actor)
-                    # The order given is the order kept.
-                    for position, asset in enumerate(assets, start=1):
-                        CollectionItem.objects.filter(collection=collection, asset=asset).update(position=position)
+            services.save_collection(collection, assets=assets, actor=principal_of(self.request))
         except DjangoValidationError as exc:
             raise exceptions.ValidationError(
                 exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}) from exc
@@ -235,9 +227,7 @@ class CollectionViewSet(TenantModelViewSet):
         self._save(serializer, Collection(creator_id=creator_id))
 
     def perform_destroy(self, instance: Collection) -> None:
-        audit.record("collection.deleted", instance, actor=principal_of(self.request),
-                     changes={"title_length": len(instance.title)})
-        instance.delete()
+        services.delete_collection(instance, actor=principal_of(self.request))
 
     def perform_update(self, serializer: BaseSerializer) -> None:
         creator_id = serializer.validated_data.get("creator_id")

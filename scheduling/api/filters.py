@@ -3,10 +3,11 @@ list would answer differently for an id that exists elsewhere and one that does 
 
 import django_filters
 
+from core.api.filters import FilterSet, UTCDateTimeFromToRangeFilter
 from scheduling.models import Platform, PlatformAccount, Post, Publication, QueueSlot
 
 
-class PlatformAccountFilterSet(django_filters.FilterSet):
+class PlatformAccountFilterSet(FilterSet):
     creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
 
     class Meta:
@@ -14,7 +15,7 @@ class PlatformAccountFilterSet(django_filters.FilterSet):
         fields = ["creator", "platform", "state"]
 
 
-class QueueSlotFilterSet(django_filters.FilterSet):
+class QueueSlotFilterSet(FilterSet):
     account = django_filters.NumberFilter(field_name="account_id", label="Platform account id")
     creator = django_filters.NumberFilter(field_name="account__creator_id", label="Creator id")
 
@@ -23,7 +24,7 @@ class QueueSlotFilterSet(django_filters.FilterSet):
         fields = ["account", "creator", "weekday"]
 
 
-class PostFilterSet(django_filters.FilterSet):
+class PostFilterSet(FilterSet):
     creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
     collection = django_filters.NumberFilter(field_name="collection_id", label="Collection id")
     approved = django_filters.BooleanFilter(field_name="approved_at", lookup_expr="isnull", exclude=True,
@@ -34,14 +35,14 @@ class PostFilterSet(django_filters.FilterSet):
         fields = ["creator", "collection", "approved"]
 
 
-class PublicationFilterSet(django_filters.FilterSet):
+class PublicationFilterSet(FilterSet):
     creator = django_filters.NumberFilter(field_name="post__creator_id", label="Creator id")
     account = django_filters.NumberFilter(field_name="account_id", label="Platform account id")
     post = django_filters.NumberFilter(field_name="post_id", label="Post id")
     platform = django_filters.ChoiceFilter(field_name="account__platform", choices=Platform.choices)
     status = django_filters.MultipleChoiceFilter(choices=Publication.Status.choices,
                                                  label="Status (repeat for several)")
-    scheduled_at = django_filters.IsoDateTimeFromToRangeFilter(
+    scheduled_at = UTCDateTimeFromToRangeFilter(
         label="Due between `scheduled_at_after` and `scheduled_at_before` (ISO datetimes, inclusive)")
 
     class Meta:

@@ -9,7 +9,7 @@ that does not exist get the same answer.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from compliance.gate import Rating
+from core.api.fields import ModelSerializer, OptionalURLField, UTCDateTimeField, column_integer
+from core.api.instants import InstantOutOfRange, to_utc
 from scheduling import services
 from scheduling.models import PlatformAccount, Post, Publication, QueueSlot
 
@@ -40,19 +42,23 @@ def parse_due_time(value: str, tz_name: str) -> datetime:
     if parsed is None:
         raise serializers.ValidationError(
             "Use an ISO 8601 datetime, e.g. 2026-12-24T20:00 (creator's time) or 2026-12-24T19:00:00Z.")
-    if timezone.is_aware(parsed):
-        return parsed
-    local = services.local_datetime(tz_name, parsed.date(), parsed.time())
-    if local.astimezone(UTC).astimezone(local.tzinfo).replace(tzinfo=None) != local.replace(tzinfo=None):
+    try:
+        if timezone.is_aware(parsed):
+            return to_utc(parsed)
+        local = services.local_datetime(tz_name, parsed.date(), parsed.time())
+        at = to_utc(local)
+    except InstantOutOfRange as exc:
+        raise serializers.ValidationError(str(exc)) from None
+    if at.astimezone(local.tzinfo).replace(tzinfo=None) != local.replace(tzinfo=None):
         raise serializers.ValidationError(
             f"{parsed:%Y-%m-%d %H:%M} does not exist in {tz_name}: the clocks jump forward then.")
-    return local
+    return at
 
 
 # --- Platform accounts and queue slots ----------------------------------------------------------
 
 
-class PlatformAccountSerializer(serializers.ModelSerializer):
+class PlatformAccountSerializer(ModelSerializer):
     """Never carries credentials: tokens are granted through the platform's authorisation, not typed in."""
 
     creator = serializers.IntegerField(source="creator_id")
@@ -95,7 +101,7 @@ class PlatformAccountSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class QueueSlotSerializer(serializers.ModelSerializer):
+class QueueSlotSerializer(ModelSerializer):
     account_id = serializers.IntegerField()
     time = serializers.TimeField(help_text="Wall-clock time in the creator's timezone, every week.")
 
@@ -108,10 +114,10 @@ class QueueSlotSerializer(serializers.ModelSerializer):
 # --- Posts --------------------------------------------------------------------------------------
 
 
-class PublicationBriefSerializer(serializers.ModelSerializer):
+class PublicationBriefSerializer(ModelSerializer):
     account_id = serializers.IntegerField(read_only=True)
     platform = serializers.CharField(source="account.platform", read_only=True)
-    scheduled_at = serializers.DateTimeField(read_only=True, default_timezone=UTC)
+    scheduled_at = UTCDateTimeField(read_only=True, allow_null=True, help_text="Due time, UTC; null until scheduled.")
 
     class Meta:
         model = Publication
@@ -119,7 +125,7 @@ class PublicationBriefSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PostSerializer(serializers.ModelSerializer):
+class PostSerializer(ModelSerializer):
     asset_ids = serializers.SerializerMethodField(help_text="The post's own assets, in order.")
     publications = PublicationBriefSerializer(many=True, read_only=True)
 
@@ -164,8 +170,8 @@ class PostCreateSerializer(PriceMixin, serializers.Serializer):
                                       help_text="The creator's assets, in the order they appear.")
     collection_id = serializers.IntegerField(required=False, allow_null=True, default=None,
                                              help_text="A collection of the same creator whose assets go out too.")
-    price_minor = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0,
-                                           help_text="Price in minor units (cents); with `currency`.")
+    price_minor = column_integer(Post, "price_minor", required=False, allow_null=True, default=None,
+                                 help_text="Price in minor units (cents); with `currency`.")
     currency = serializers.CharField(required=False, default="", allow_blank=True, max_length=3)
     targets = TargetSerializer(many=True, required=False, default=list,
                                help_text="One draft publication per account.")
@@ -195,7 +201,7 @@ class PostUpdateSerializer(PriceMixin, serializers.Serializer):
                                       help_text="The whole new list of the post's own assets, in order.")
     collection_id = serializers.IntegerField(required=False, allow_null=True,
                                              help_text="A collection of the same creator, or null for none.")
-    price_minor = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    price_minor = column_integer(Post, "price_minor", required=False, allow_null=True)
     currency = serializers.CharField(required=False, allow_blank=True, max_length=3)
     targets = TargetSerializer(many=True, required=False,
                                help_text="The whole new list of target accounts: new ones get a draft publication, "
@@ -246,21 +252,22 @@ class SubmitResultSerializer(serializers.Serializer):
 
 
 class LocalTimeMixin(serializers.Serializer):
-    scheduled_at = serializers.DateTimeField(read_only=True, default_timezone=UTC, help_text="Due time, UTC.")
+    scheduled_at = UTCDateTimeField(read_only=True, allow_null=True, help_text="Due time, UTC; null until scheduled.")
     scheduled_at_local = serializers.SerializerMethodField(help_text="The due time in the creator's timezone.")
     timezone = serializers.CharField(source="post.creator.timezone", read_only=True)
 
-    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    @extend_schema_field(UTCDateTimeField(allow_null=True))
     def get_scheduled_at_local(self, obj: Publication) -> str | None:
         return local_iso(obj.scheduled_at, obj.post.creator.timezone)
 
 
-class PublicationSerializer(LocalTimeMixin, serializers.ModelSerializer):
+class PublicationSerializer(LocalTimeMixin, ModelSerializer):
     creator = serializers.IntegerField(source="post.creator_id", read_only=True)
     post_id = serializers.IntegerField(read_only=True)
     account_id = serializers.IntegerField(read_only=True)
     platform = serializers.CharField(source="account.platform", read_only=True)
     block_reasons = ReasonSerializer(many=True, read_only=True)
+    external_url = OptionalURLField(read_only=True, help_text="Where it went out; null until published.")
 
     class Meta:
         model = Publication
@@ -298,7 +305,10 @@ class CalendarQuerySerializer(serializers.Serializer):
             parsed = None
         if parsed is None:
             raise serializers.ValidationError("Use an ISO date (2026-12-01) or datetime.")
-        return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+        try:
+            return to_utc(parsed)
+        except InstantOutOfRange as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
     def validate_start(self, value: str) -> datetime:
         return self._instant(value)
@@ -315,7 +325,7 @@ class CalendarQuerySerializer(serializers.Serializer):
         return attrs
 
 
-class CalendarItemSerializer(LocalTimeMixin, serializers.ModelSerializer):
+class CalendarItemSerializer(LocalTimeMixin, ModelSerializer):
     post_id = serializers.IntegerField(read_only=True)
     account_id = serializers.IntegerField(read_only=True)
     platform = serializers.CharField(source="account.platform", read_only=True)

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
 from django.db.models import Model, Prefetch, QuerySet, Value
 from django.db.models.functions import Coalesce
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -53,10 +52,8 @@ from scheduling.models import PlatformAccount, Post, Publication, QueueSlot
 # Unscheduled rows sort after every scheduled one; cursor pagination needs a value it can compare.
 NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 
-ERROR_SHAPE = {"type": "object", "properties": {"error": {"type": "object", "properties": {
-    "code": {"type": "string"}, "message": {"type": "string"}, "details": {}}}}}
-CONFLICT = OpenApiResponse(ERROR_SHAPE, description="The current state does not allow it; `message` says why.")
-GATE_REFUSED = OpenApiResponse(ERROR_SHAPE, description="The compliance gate refused; `details` lists the reasons.")
+CONFLICT = OpenApiResponse(description="The current state does not allow it; `message` says why.")
+GATE_REFUSED = OpenApiResponse(description="The compliance gate refused; `details` lists the reasons.")
 
 
 def refusal(http_status: int, code: str, message: str, details: Any = None) -> Response:
@@ -139,32 +136,26 @@ class QueueSlotViewSet(TenantModelViewSet):
             raise exceptions.ValidationError({"account_id": ["Unknown account."]})
         return account
 
-    def _ensure_unique(self, data: dict[str, Any], instance: QueueSlot | None) -> None:
-        account_id = data.get("account_id", instance.account_id if instance else None)
-        weekday = data.get("weekday", instance.weekday if instance else None)
-        slot_time = data.get("time", instance.time if instance else None)
-        clash = QueueSlot.objects.filter(account_id=account_id, weekday=weekday, time=slot_time)
-        if clash.exclude(pk=instance.pk if instance else None).exists():
-            raise exceptions.ValidationError({"time": ["This account already has a slot then."]})
-
-    def _save(self, serializer: BaseSerializer) -> None:
+    def _save(self, slot: QueueSlot, data: dict[str, Any]) -> QueueSlot:
+        for field, value in data.items():
+            setattr(slot, field, value)
         try:
-            with transaction.atomic():
-                serializer.save()
-        except IntegrityError as exc:  # a concurrent twin got in after the check
-            raise exceptions.ValidationError({"time": ["This account already has a slot then."]}) from exc
+            return services.save_queue_slot(slot, actor=principal_of(self.request))
+        except DjangoValidationError as exc:
+            raise exceptions.ValidationError(exc.message_dict) from None
 
     def perform_create(self, serializer: BaseSerializer) -> None:
         self._account(serializer.validated_data["account_id"], "add")
-        self._ensure_unique(serializer.validated_data, None)
-        self._save(serializer)
+        serializer.instance = self._save(QueueSlot(), serializer.validated_data)
 
     def perform_update(self, serializer: BaseSerializer) -> None:
         account_id = serializer.validated_data.get("account_id")
         if account_id is not None and account_id != serializer.instance.account_id:
             raise exceptions.ValidationError({"account_id": ["A slot stays with its account; add a new one."]})
-        self._ensure_unique(serializer.validated_data, serializer.instance)
-        self._save(serializer)
+        self._save(serializer.instance, serializer.validated_data)
+
+    def perform_destroy(self, instance: QueueSlot) -> None:
+        services.delete_queue_slot(instance, actor=principal_of(self.request))
 
 
 # --- Posts --------------------------------------------------------------------------------------

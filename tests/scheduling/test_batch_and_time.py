@@ -57,8 +57,9 @@ def counted(world, settings):  # noqa: F811
 def due(world, n: int, account: str = "fanvue", at: datetime | None = None) -> list[Publication]:  # noqa: F811
     at = at or timezone.now() - timedelta(seconds=1)
     return approved_rows(world["post"], [
-        Publication(post=world["post"], account=world[account], status=S.SCHEDULED, scheduled_at=at)
-        for _ in range(n)])
+        # One live publication per account and instant: due a millisecond apart.
+        Publication(post=world["post"], account=world[account], status=S.SCHEDULED,
+                    scheduled_at=at - timedelta(milliseconds=i)) for i in range(n)])
 
 
 @pytest.mark.django_db

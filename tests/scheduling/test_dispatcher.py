@@ -188,7 +188,7 @@ def test_two_dispatchers_never_claim_the_same_row(world):
     post = world["post"]
     due = timezone.now() - timedelta(seconds=1)
     Publication.objects.bulk_create([Publication(post=post, account=world["fanvue"], status=S.SCHEDULED,
-                                                 scheduled_at=due) for _ in range(400)])
+                                                 scheduled_at=due - timedelta(milliseconds=i)) for i in range(400)])
     results: list[list[int]] = [[], []]
     barrier = threading.Barrier(2)
 

@@ -128,7 +128,8 @@ def cluster(tmp_path) -> Iterator[Cluster]:
 def make_due(world, n: int) -> list[Publication]:  # noqa: F811
     at = timezone.now() - timedelta(seconds=1)
     return approved_rows(world["post"], [
-        Publication(post=world["post"], account=world["x"], status=S.SCHEDULED, scheduled_at=at) for _ in range(n)])
+        Publication(post=world["post"], account=world["x"], status=S.SCHEDULED,
+                    scheduled_at=at - timedelta(milliseconds=i)) for i in range(n)])
 
 
 def wait_until(predicate, timeout: float, what: str) -> None:

@@ -24,8 +24,8 @@ def test_dispatch_and_publish_on_real_worker(broker_app, world):  # noqa: F811
     broker_app.autodiscover_tasks(["scheduling"], force=True)
     due = timezone.now() - timedelta(seconds=1)
     approved_rows(world["post"], [
-        Publication(post=world["post"], account=world["x"], status=S.SCHEDULED, scheduled_at=due)
-        for _ in range(30)])
+        Publication(post=world["post"], account=world["x"], status=S.SCHEDULED,
+                    scheduled_at=due - timedelta(milliseconds=i)) for i in range(30)])
     with start_worker(broker_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         claimed = broker_app.send_task("scheduling.tasks.dispatch_due").get(timeout=30)
         deadline = time.monotonic() + 60

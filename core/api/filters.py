@@ -1,0 +1,47 @@
+"""Filters for the API's filtersets: datetimes read as UTC instants, refused out of range with 400."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import django_filters
+from django import forms
+from django.db import models
+from django_filters.fields import IsoDateTimeField, RangeField
+from django_filters.widgets import DateRangeWidget
+
+from core.api.instants import InstantOutOfRange, to_utc
+
+
+class UTCDateTimeFormField(IsoDateTimeField):
+    def to_python(self, value: Any) -> datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return to_utc(parsed)
+        except InstantOutOfRange as exc:
+            raise forms.ValidationError(str(exc), code="out_of_range") from None
+
+
+class UTCDateTimeRangeField(RangeField):
+    widget = DateRangeWidget
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__((UTCDateTimeFormField(), UTCDateTimeFormField()), *args, **kwargs)
+
+
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCDateTimeFormField
+
+
+class UTCDateTimeFromToRangeFilter(django_filters.IsoDateTimeFromToRangeFilter):
+    field_class = UTCDateTimeRangeField
+
+
+class FilterSet(django_filters.FilterSet):
+    """Every API filterset: a datetime filter generated from a model field is a UTC instant too."""
+
+    FILTER_DEFAULTS = {**django_filters.FilterSet.FILTER_DEFAULTS,
+                       models.DateTimeField: {"filter_class": UTCDateTimeFilter}}
