@@ -67,6 +67,11 @@ class CreatorAdmin(TenantModelAdmin):
     def kind_badge(self, obj: Creator) -> str:
         return obj.kind
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Creator | None = None) -> list[str]:
+        # Agency policies are the owner's: shown to the team, changed by the owner (the service agrees).
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if services.may_set_policies(request.user) else [*fields, *Creator.POLICY_FIELDS]
+
     def save_model(self, request: HttpRequest, obj: Creator, form: Any, change: bool) -> None:
         services.save_creator(obj, actor=request.user, changed=form.changed_data if change else None)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import Group
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -47,10 +47,34 @@ def create_creator(*, stage_name: str, kind: str = Creator.Kind.HUMAN, timezone_
     return save_creator(creator, actor=actor)
 
 
+def may_set_policies(actor: object) -> bool:
+    """Agency policies are the owner's, signed in: not a manager, and not a key (even the owner's),
+    whose secret travels through integrations. None is the system (migrations, management commands)."""
+    if actor is None:
+        return True
+    return isinstance(actor, User) and actor.is_active and actor.is_superuser
+
+
 @transaction.atomic
-def save_creator(creator: Creator, *, actor: User | None = None, changed: list[str] | None = None) -> Creator:
-    """Validate and save a creator edited in admin or API. Audits `creator.created` / `creator.updated`."""
+def save_creator(creator: Creator, *, actor: User | ApiKey | None = None,
+                 changed: list[str] | None = None) -> Creator:
+    """Validate and save a creator edited in admin or API. Audits `creator.created` / `creator.updated`.
+
+    A change to an agency policy (`Creator.POLICY_FIELDS`) by anyone but the owner is refused whatever
+    the caller's form allowed, and an allowed one is audited with its old and new values
+    (`creator.policy_changed`).
+    """
     adding = creator._state.adding
+    if adding:
+        policy = {f: [None, getattr(creator, f)] for f in Creator.POLICY_FIELDS
+                  if getattr(creator, f) != Creator._meta.get_field(f).get_default()}
+    else:
+        stored = Creator.objects.select_for_update().filter(pk=creator.pk).values(*Creator.POLICY_FIELDS).get()
+        policy = {f: [stored[f], getattr(creator, f)] for f in Creator.POLICY_FIELDS
+                  if stored[f] != getattr(creator, f)}
+    if policy and not may_set_policies(actor):
+        raise PermissionDenied("Only the agency owner, signed in, changes a creator's agency policies "
+                               f"({', '.join(sorted(policy))}).")
     if adding and not creator.slug:
         base = slugify(creator.stage_name) or "creator"
         creator.slug, n = base, 1
@@ -61,6 +85,8 @@ def save_creator(creator: Creator, *, actor: User | None = None, changed: list[s
     creator.save()
     audit.record("creator.created" if adding else "creator.updated", creator, actor=actor,
                  changes={"fields": sorted(changed or [])} if not adding else {"kind": creator.kind})
+    if policy and not adding:
+        audit.record("creator.policy_changed", creator, actor=actor, changes=policy)
     return creator
 
 
