@@ -246,6 +246,9 @@ def _document_line(doc: Any, label: str, url: str) -> tuple:
     return (url, label, doc.content_type, filesizeformat(doc.size), doc.sha256[:16])
 
 
+RELEASE_ON_FILE = ('<div class="mb-1">Signed release on file <span class="text-font-subtle-light '
+                   'dark:text-font-subtle-dark">{} · {} · sha256 {}… — opened by compliance officers and the '
+                   'owner</span></div>')
 DOCUMENT_LINK = ('<div class="mb-1"><a class="text-primary-600 font-semibold" href="{}">Download {}</a> '
                  '<span class="text-font-subtle-light dark:text-font-subtle-dark">{} · {} · sha256 {}…</span></div>')
 
@@ -696,7 +699,7 @@ class ConsentRecordAdmin(ServiceFormMixin, ComplianceModelAdmin):
     ordering = ["-created_at", "-pk"]
     actions = ["revoke_selected"]
     actions_detail = ["revoke"]
-    readonly_fields = ["state", "release_link", "platform_list", "use_list"]
+    readonly_fields = ["state", "release_link", "release_on_file", "platform_list", "use_list"]
     add_fieldsets = [
         (None, {"fields": ["performer", "supersedes"]}),
         ("Scope", {"fields": ["platforms", "max_rating", "uses"]}),
@@ -758,6 +761,22 @@ class ConsentRecordAdmin(ServiceFormMixin, ComplianceModelAdmin):
             return "No release stored."
         url = reverse("admin:compliance_consentrecord_release", args=[obj.pk])
         return format_html(DOCUMENT_LINK, *_document_line(obj.release, "release", url))
+
+    @display(description="Signed release")
+    def release_on_file(self, obj: ConsentRecord) -> str:
+        if not obj.release_id:
+            return "No release stored."
+        return format_html(RELEASE_ON_FILE, obj.release.content_type, filesizeformat(obj.release.size),
+                           obj.release.sha256[:16])
+
+    def get_fieldsets(self, request: HttpRequest, obj: ConsentRecord | None = None) -> list:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or views.may_open_release(request.user, obj):
+            return fieldsets
+        # Whoever may see the consent but not open its release learns that it exists, not what it says.
+        return [(name, {**options, "fields": ["release_on_file" if f == "release_link" else f
+                                              for f in options["fields"]]})
+                for name, options in fieldsets]
 
     def save_model(self, request: HttpRequest, obj: ConsentRecord, form: forms.ModelForm, change: bool) -> None:
         data = form.cleaned_data
