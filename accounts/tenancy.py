@@ -91,15 +91,16 @@ def allowed_creator_ids(principal: Any, model: type[Model], action: str = "view"
     return _user_creator_ids(principal, app_label, codename)
 
 
-def restrict(queryset: QuerySet, principal: Any, action: str = "view") -> QuerySet:
+def restrict(queryset: QuerySet, principal: Any, action: str = "view", *, via: type[Model] | None = None) -> QuerySet:
     """Narrow `queryset` to rows of creators `principal` may `action` on.
 
     Rows a principal may not reach are simply absent, so callers answer 404, never 403:
-    nobody learns that another creator's object exists.
+    nobody learns that another creator's object exists. `via` asks about another model's permission
+    for the same creators (a performer's records are reached through `view_identityverification`).
     """
     model = queryset.model
     field = tenant_field_of(model)
-    ids = allowed_creator_ids(principal, model, action)
+    ids = allowed_creator_ids(principal, via or model, action)
     if ids is ALL:
         return queryset
     if field is None or not ids:

@@ -165,6 +165,25 @@ def create_endpoint(creator: Creator | None, name: str, url: str, events: Iterab
     return endpoint, secret
 
 
+@transaction.atomic
+def update_endpoint(endpoint: WebhookEndpoint, *, actor: Any = None, changed: Iterable[str] = ()) -> WebhookEndpoint:
+    """Edit an endpoint's name, address, events or switch it off; its secret changes only by rotation.
+    The address is checked as on creation. Audits `webhook_endpoint.changed` with the fields and events."""
+    endpoint.events = validate_events(endpoint.events)
+    endpoint.full_clean()
+    endpoint.save()
+    audit.record("webhook_endpoint.changed", endpoint, actor=actor,
+                 changes={"fields": sorted(changed), "events": endpoint.events})
+    return endpoint
+
+
+@transaction.atomic
+def delete_endpoint(endpoint: WebhookEndpoint, *, actor: Any = None) -> None:
+    """Stop sending to an endpoint; its delivery log goes with it. Audits `webhook_endpoint.deleted`."""
+    audit.record("webhook_endpoint.deleted", endpoint, actor=actor, changes={"name": endpoint.name})
+    endpoint.delete()
+
+
 def rotate_secret(endpoint: WebhookEndpoint, *, actor: Any = None) -> str:
     """Replace the signing secret at once and return the new one (shown once). Deliveries sent from
     now on carry the new signature; receivers must switch at the same time."""
