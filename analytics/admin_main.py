@@ -119,6 +119,12 @@ class AlertRuleAdmin(ServiceSavedMixin, TenantModelAdmin):
                                         "threshold in days. Window: days averaged or counted."}),
                  ("Evaluation", {"fields": ["last_evaluated_at", "created_at"]})]
 
+    def get_form(self, request: HttpRequest, obj: Model | None = None, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, **kwargs)
+        if not request.user.is_superuser and "creator" in form.base_fields:
+            form.base_fields["creator"].required = True  # a rule without a creator watches every creator
+        return form
+
     @display(description="Creator")
     def creator_or_all(self, obj: AlertRule) -> str:
         return obj.creator.stage_name if obj.creator else "Every creator"

@@ -415,16 +415,19 @@ class CollectionAdmin(TenantModelAdmin):
     def save_formset(self, request: HttpRequest, form: forms.ModelForm, formset: Any, change: bool) -> None:
         collection = form.instance
         items = formset.save(commit=False)
-        new = [item for item in items if item.pk is None]
+        # A row whose asset was swapped is the old item taken out and the new asset added.
+        swapped = [item for item, fields in formset.changed_objects if "asset" in fields]
+        removed = [*formset.deleted_objects, *swapped]
+        new = [item for item in items if item.pk is None or item in swapped]
+        services.change_collection_items(collection, removed=removed, actor=request.user)
         if new:
             services.add_to_collection(collection, [i.asset for i in new], actor=request.user)
         # The service appends; keep the positions typed into the form where one was given.
         placed = {i.asset_id: i.position for i in new if i.position}
-        positions = [(item, item.position) for item in items if item.pk is not None]
+        positions = [(item, item.position) for item in items if item.pk is not None and item not in swapped]
         positions += [(stored, placed[stored.asset_id]) for stored in
                       CollectionItem.objects.filter(collection=collection, asset_id__in=placed)]
-        services.change_collection_items(collection, positions=positions, removed=formset.deleted_objects,
-                                         actor=request.user)
+        services.change_collection_items(collection, positions=positions, actor=request.user)
 
     def delete_model(self, request: HttpRequest, obj: Collection) -> None:
         services.delete_collection(obj, actor=request.user)
