@@ -244,15 +244,53 @@ class EstimatedCountPaginator(Paginator):
 
 
 class TenantAdminMixin:
+    """Tenancy for a ModelAdmin or an inline: rows, choices and every write checked per creator.
+
+    Django asks "may this person change Offers?" once for the model; a person who manages B and only
+    edits A holds that permission, for B. So an object's change and delete are allowed only where the
+    person holds them for the object's creator, FK choices offer only creators where they may write
+    this model, and a saved row must belong to such a creator (a hand-made POST is refused on the form).
+    """
+
     show_full_result_count = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return tenancy.restrict(super().get_queryset(request), request.user)
 
+    def _holds_for(self, request: HttpRequest, obj: Any, action: str) -> bool:
+        """For a ModelAdmin `obj` is the row; for an inline, the parent row (the inline model's permission)."""
+        if not isinstance(obj, Model) or obj.pk is None or not tenancy.is_creator_owned(type(obj)):
+            return True
+        return tenancy.restrict(type(obj)._default_manager.filter(pk=obj.pk), request.user, action,
+                                via=self.model).exists()
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and self._holds_for(request, obj, "change")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._holds_for(request, obj, "delete")
+
+    def save_form(self, request: HttpRequest, form: Any, change: bool) -> Model:
+        obj = super().save_form(request, form, change)
+        creator_id = tenancy.creator_id_of(obj)
+        action = "change" if change else "add"
+        if creator_id is not None and not tenancy.can_reach_creator(request.user, creator_id, type(obj), action):
+            raise ValidationError(f"You may not {action} {type(obj)._meta.verbose_name_plural} of this creator.")
+        return obj
+
     def _restrict_related(self, db_field: Field, request: HttpRequest, kwargs: dict[str, Any]) -> None:
         related = db_field.related_model
-        if "queryset" not in kwargs and hasattr(related, "tenant_field"):
-            kwargs["queryset"] = tenancy.restrict(related._default_manager.all(), request.user)
+        if "queryset" in kwargs or not hasattr(related, "tenant_field"):
+            return
+        qs = tenancy.restrict(related._default_manager.all(), request.user)
+        if tenancy.is_creator_owned(related):
+            # Only creators where this model's rows may be written: seeing a creator is not enough.
+            writable = [tenancy.allowed_creator_ids(request.user, self.model, a) for a in ("add", "change")]
+            if tenancy.ALL not in writable:
+                ids = sorted(set().union(*writable))
+                qs = qs.filter(pk__in=tenancy.restrict(related._default_manager.all(), request.user)
+                               .filter(**{f"{tenancy.tenant_field_of(related)}__in": ids}).values("pk"))
+        kwargs["queryset"] = qs
 
     def formfield_for_foreignkey(self, db_field: Field, request: HttpRequest, **kwargs: Any):  # noqa: ANN201
         self._restrict_related(db_field, request, kwargs)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AnonymousUser, Group
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 from django.db.models import Model, QuerySet
 
 if TYPE_CHECKING:
@@ -123,6 +123,28 @@ def _crosses_many(model: type[Model], path: str) -> bool:
             return True
         current = field.related_model
     return False
+
+
+def creator_id_of(obj: Model) -> int | None:
+    """The creator an object (saved or not) belongs to, following its `tenant_field`; None when the
+    path is many-valued (a performer of several creators) or the object has no creator."""
+    field = getattr(obj, "tenant_field", None)
+    if not field:
+        return None
+    if field == "pk":
+        return obj.pk
+    value: Any = obj
+    for part in field.split("__"):
+        relation = value._meta.get_field(part)
+        if relation.many_to_many or relation.one_to_many:
+            return None
+        try:
+            value = getattr(value, part)
+        except ObjectDoesNotExist:  # a required relation not chosen yet: the form will say so
+            return None
+        if value is None:
+            return None
+    return value.pk if isinstance(value, Model) else value
 
 
 def is_creator_owned(model: type[Model]) -> bool:

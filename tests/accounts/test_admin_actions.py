@@ -77,3 +77,50 @@ def test_selecting_only_rows_out_of_reach_is_404(client, people, media_dir):
     assert response.status_code == 404
     asset.refresh_from_db()
     assert asset.status == Asset.Status.IN_REVIEW
+
+
+# --- Forms: a permission counts for the creators it is held for ------------------------------------------
+
+
+@pytest.fixture
+def dana(people):
+    """An editor of A who manages B: she holds every manager permission, for B only."""
+    from tests.factories import UserFactory
+
+    user = UserFactory(username="dana")
+    account_services.add_membership(user=user, creator=people["a"], role="editor")
+    account_services.add_membership(user=user, creator=people["b"], role="manager")
+    return user
+
+
+def test_a_manager_of_b_who_edits_a_cannot_change_a_as_a_manager(client, people, dana):
+    a = people["a"]
+    client.force_login(dana)
+    response = client.post(reverse("admin:accounts_creator_change", args=[a.pk]),
+                           {"stage_name": "Renamed", "slug": a.slug, "timezone": a.timezone, "language": a.language,
+                            "status": a.status, "voice_notes": "", "memberships-TOTAL_FORMS": "0",
+                            "memberships-INITIAL_FORMS": "0"})
+    assert response.status_code == 403
+    a.refresh_from_db()
+    assert a.stage_name == "Alpha"
+
+
+def test_nor_delete_as_a_manager_what_she_only_edits(client, people, dana, media_dir):
+    from tests.content.factories import CollectionFactory
+
+    folder = CollectionFactory(creator=people["a"], title="Folder")
+    client.force_login(dana)
+    response = client.post(reverse("admin:content_collection_delete", args=[folder.pk]), {"post": "yes"})
+    assert response.status_code == 403
+    assert type(folder).objects.filter(pk=folder.pk).exists()
+
+
+def test_nor_add_rows_for_a_that_only_a_manager_may_add(client, people, dana):
+    from notifications.models import WebhookEndpoint
+
+    client.force_login(dana)
+    response = client.post(reverse("admin:notifications_webhookendpoint_add"),
+                           {"name": "Exfil", "creator": people["a"].pk, "url": "https://hooks.example.test/x",
+                            "active": "on", "events_text": ""})
+    assert response.status_code == 200 and "creator" in response.context["adminform"].form.errors
+    assert not WebhookEndpoint.objects.exists()
