@@ -283,7 +283,7 @@ class TenantAdminMixin:
         if "queryset" in kwargs or not hasattr(related, "tenant_field"):
             return
         qs = tenancy.restrict(related._default_manager.all(), request.user)
-        if tenancy.is_creator_owned(related):
+        if tenancy.is_creator_owned(related) and tenancy.is_creator_owned(self.model):
             # Only creators where this model's rows may be written: seeing a creator is not enough.
             writable = [tenancy.allowed_creator_ids(request.user, self.model, a) for a in ("add", "change")]
             if tenancy.ALL not in writable:
