@@ -8,34 +8,53 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask, SolarSchedule
-from django_celery_results.models import GroupResult, TaskResult
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from accounts import services
-from accounts.admin_base import TenantAdminMixin, TenantModelAdmin
+from accounts.admin_base import ActionGuardMixin, ReadOnlyAdminMixin, TenantAdminMixin, TenantModelAdmin
 from accounts.models import ApiKey, AuditEvent, Creator, Membership, User
 
 
+class PasswordForm(AdminPasswordChangeForm):
+    """The owner sets a password (or makes it unusable) through the service, which audits it."""
+
+    def save(self, commit: bool = True) -> User:
+        usable = self.cleaned_data.get("set_usable_password", True)
+        return services.set_user_password(self.user, self.cleaned_data["password1"] if usable else None)
+
+
 @admin.register(User)
-class UserAdmin(BaseUserAdmin, ModelAdmin):
-    """Staff accounts are the agency owner's to manage."""
+class UserAdmin(ActionGuardMixin, BaseUserAdmin, ModelAdmin):
+    """Staff accounts are the agency owner's to manage. Roles are not set here: a person's groups
+    follow their memberships (accounts/roles.py), so groups and permissions are shown, not edited.
+    Accounts are deactivated, never deleted: memberships, keys and the audit trail point at them."""
 
     form = UserChangeForm
     add_form = UserCreationForm
-    change_password_form = AdminPasswordChangeForm
+    change_password_form = PasswordForm
     list_display = ["username", "email", "is_staff", "is_superuser", "is_active", "last_login"]
     list_filter = ["is_staff", "is_superuser", "is_active"]
+    readonly_fields = ["groups", "user_permissions", "last_login", "date_joined"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        services.save_user(obj, actor=request.user, changed=form.changed_data if change else None)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        pass  # groups and permissions are read-only here; nothing else is related
 
 
 admin.site.unregister(Group)
 
 
 @admin.register(Group)
-class GroupAdmin(BaseGroupAdmin, ModelAdmin):
-    pass
+class GroupAdmin(ActionGuardMixin, ReadOnlyAdminMixin, BaseGroupAdmin, ModelAdmin):
+    """Role groups are kept in step with accounts/roles.py after every migrate: an edit here would be
+    undone at the next one, so the page is for reading what each role may do."""
 
 
 class MembershipInline(admin.TabularInline):
@@ -47,6 +66,12 @@ class MembershipInline(admin.TabularInline):
     show_change_link = True
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # roles are added and removed on Memberships, through the service
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -66,6 +91,14 @@ class CreatorAdmin(TenantModelAdmin):
     @display(description="Kind", label={"human": "info", "ai_persona": "warning", "hybrid": "danger"})
     def kind_badge(self, obj: Creator) -> str:
         return obj.kind
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Creator | None = None) -> list[str]:
+        # Agency policies are the owner's: shown to the team, changed by the owner (the service agrees).
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if services.may_set_policies(request.user) else [*fields, *Creator.POLICY_FIELDS]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a creator is archived (status), never deleted: its records and audit trail stay
 
     def save_model(self, request: HttpRequest, obj: Creator, form: Any, change: bool) -> None:
         services.save_creator(obj, actor=request.user, changed=form.changed_data if change else None)
@@ -123,9 +156,12 @@ class ApiKeyAdmin(TenantModelAdmin):
             return "revoked"
         return "active" if obj.is_active else "expired"
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoked, never deleted: audit events name the key that acted
+
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if change:
-            obj.save(update_fields=["name", "expires_at"])
+            services.update_api_key(obj, name=obj.name, expires_at=obj.expires_at, actor=request.user)
             return
         issued = services.issue_api_key(owner=obj.owner, name=obj.name, creators=list(form.cleaned_data["creators"]),
                                         scope=obj.scope, expires_at=obj.expires_at, actor=request.user)
@@ -137,11 +173,12 @@ class ApiKeyAdmin(TenantModelAdmin):
         if change:
             super().save_related(request, form, formsets, change)
 
-    @action(description="Revoke selected keys")
+    @action(description="Revoke selected keys", permissions=["change"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for key in queryset:
+        keys = list(queryset)
+        for key in keys:
             services.revoke_api_key(key, actor=request.user)
-        messages.success(request, f"{queryset.count()} key(s) revoked.")
+        messages.success(request, f"{len(keys)} key(s) revoked.")
 
 
 @admin.register(AuditEvent)
@@ -167,33 +204,4 @@ class AuditEventAdmin(TenantModelAdmin):
         return False
 
 
-# Celery beat and task results, re-registered so they look like the rest of the workspace.
-for _model in (PeriodicTask, IntervalSchedule, CrontabSchedule, SolarSchedule, ClockedSchedule, TaskResult,
-               GroupResult):
-    if admin.site.is_registered(_model):
-        admin.site.unregister(_model)
-
-
-@admin.register(PeriodicTask)
-class PeriodicTaskAdmin(ModelAdmin):
-    list_display = ["name", "task", "interval", "crontab", "enabled", "last_run_at", "total_run_count"]
-    list_filter = ["enabled"]
-    search_fields = ["name", "task"]
-
-
-@admin.register(IntervalSchedule, CrontabSchedule)
-class ScheduleAdmin(ModelAdmin):
-    pass
-
-
-@admin.register(TaskResult)
-class TaskResultAdmin(ModelAdmin):
-    list_display = ["task_id", "task_name", "status", "date_created", "date_done", "worker"]
-    list_filter = ["status", "task_name"]
-    search_fields = ["task_id", "task_name"]
-    readonly_fields = [f.name for f in TaskResult._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-
+from accounts import admin_library  # noqa: E402, F401 - re-registers the libraries' admins

@@ -1,23 +1,216 @@
-"""Base classes every creator-owned ModelAdmin uses, so tenancy is never re-done by hand.
+"""Base classes every project ModelAdmin uses, so tenancy and action permissions are never re-done by hand.
 
 `TenantModelAdmin` narrows the changelist, object pages (404 for what is out of reach), FK and
 M2M choices, autocomplete results and relation filters through `accounts.tenancy.restrict`.
+`ActionGuardMixin` (in both `AtelierModelAdmin` and `TenantModelAdmin`) makes every changelist action
+declare its permission, answers 403 to an action the user may not run, and hands the action only the
+selected rows of creators where the user holds that permission (404 when none is).
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
-from django.contrib import admin
+from django import forms
+from django.apps import apps
+from django.contrib import admin, messages
 from django.contrib.admin.filters import RelatedFieldListFilter
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Field, Model, QuerySet
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.functional import cached_property
 from unfold.admin import ModelAdmin
 
 from accounts import tenancy
+
+STANDARD_PERMISSIONS = ("view", "add", "change", "delete")
+
+
+def permission_check(permission: str, when: Callable[..., bool] | None = None) -> Callable[..., bool]:
+    """A `has_<name>_permission` method for actions granted by one model permission, "app_label.codename".
+
+    The permission comes from accounts/roles.py through the user's groups; the action then acts only on
+    rows of creators where the user holds it (`ActionGuardMixin`). `when(admin, request, obj)` may add a
+    condition on the object's state (a button shown only for a failed job), never a wider grant. Tests
+    read `.permission` to build the expected role table.
+    """
+
+    def check(self: Any, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm(permission) and (when is None or when(self, request, obj))
+
+    check.permission = permission  # type: ignore[attr-defined]
+    return check
+
+
+def action_permission(model_admin: admin.ModelAdmin, name: str) -> tuple[type[Model], str]:
+    """(model, action) of the model permission behind an action permission name ("change", "records"…)."""
+    if name in STANDARD_PERMISSIONS:
+        return model_admin.model, name
+    check = getattr(model_admin, f"has_{name}_permission", None)
+    permission = getattr(check, "permission", None)
+    if permission is None:
+        raise ImproperlyConfigured(
+            f"{type(model_admin).__name__}.has_{name}_permission must come from permission_check(…) so the "
+            "action's reach follows one model permission.")
+    app_label, codename = permission.split(".", 1)
+    action, _, model_name = codename.rpartition("_")
+    return apps.get_model(app_label, model_name), action
+
+
+def _posted_action(request: HttpRequest) -> str:
+    try:
+        index = int(request.POST.get("index", 0))
+    except ValueError:
+        index = 0
+    names = request.POST.getlist("action")
+    return names[index] if 0 <= index < len(names) else ""
+
+
+# --- Service refusals on forms ------------------------------------------------------------------
+
+
+class ServiceRejected(Exception):
+    """A service refused a change made through an admin form; carries its ValidationError."""
+
+    def __init__(self, error: ValidationError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for name, errors in error.error_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)
+
+
+def call_service(fn: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(**kwargs)
+    except ValidationError as exc:
+        raise ServiceRejected(exc) from exc
+
+
+def adopt(obj: Model, saved: Model) -> None:
+    """Point the admin's unsaved form instance at the row the service created."""
+    obj.pk = saved.pk
+    obj._state.adding = False
+
+
+class ServiceFormMixin:
+    """Forms whose save is a service call, with the service's refusals shown on the form.
+
+    The service validates inside the view's transaction; when it refuses (a ValidationError from
+    save_model, save_formset or save_related), the whole attempt rolls back and the same POST is
+    rendered again with the service's errors attached to the form, so the rules live in the service
+    alone and people still see them next to the field. A refused deletion comes back as a message.
+    """
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
+                        extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (ServiceRejected, ValidationError) as rejected:
+            if getattr(request, "service_errors", None) is not None:
+                raise  # refused again with its errors shown: a bug, not a refusal to show
+            request.service_errors = rejected.error if isinstance(rejected, ServiceRejected) else rejected
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request: HttpRequest, obj: Model | None = None, change: bool = False,
+                 **kwargs: Any) -> type[forms.ModelForm]:
+        form_class = super().get_form(request, obj, change, **kwargs)
+        error = getattr(request, "service_errors", None)
+        if error is None:
+            return form_class
+
+        class RejectedForm(form_class):
+            def clean(self) -> dict[str, Any]:
+                cleaned = super().clean()
+                add_service_errors(self, error)
+                return cleaned
+
+        return RejectedForm
+
+    def delete_view(self, request: HttpRequest, object_id: str,
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ValidationError as refused:
+            messages.error(request, " ".join(refused.messages))
+            return HttpResponseRedirect(request.path)
+
+
+# --- Actions -------------------------------------------------------------------------------------
+
+
+def _guarded(func: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def run(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        # An action that forgot to declare its permission is treated as a change (the admin roles test
+        # fails on it): never as open to whoever may view the list.
+        permissions = getattr(func, "allowed_permissions", None) or ("change",)
+        reachable = model_admin.action_queryset(request, queryset, permissions)
+        select_across = request.POST.get("select_across") == "1"
+        if not reachable.exists():
+            raise Http404("None of the selected rows is yours to act on.")
+        if not select_across:
+            left = len(set(request.POST.getlist(ACTION_CHECKBOX_NAME))) - reachable.count()
+            if left > 0:
+                messages.warning(request, f"{left} of the selected rows are not yours to act on and were left alone.")
+        try:
+            return func(model_admin, request, reachable)
+        except ValidationError as refused:  # a service said no: say why, change nothing more
+            messages.error(request, " ".join(refused.messages))
+            return None
+
+    run.guarded = True  # type: ignore[attr-defined]
+    return run
+
+
+class ActionGuardMixin:
+    """Changelist actions under one rule: a declared permission, checked per creator.
+
+    Django quietly redirects ("No action selected") when someone posts an action they may not run;
+    here that is a 403. The rows handed to the action are the selected ones the user may act on with
+    the action's permission — `change` for most, the model permission behind a custom one otherwise.
+    """
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        name = _posted_action(request)
+        if name and name not in self.get_actions(request):
+            raise PermissionDenied
+        return super().response_action(request, queryset)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, tuple[Callable[..., Any], str, str]]:
+        return {name: (func if getattr(func, "guarded", False) else _guarded(func), name, description)
+                for name, (func, _name, description) in super().get_actions(request).items()}
+
+    def action_queryset(self, request: HttpRequest, queryset: QuerySet, permissions: Any) -> QuerySet:
+        if not tenancy.is_creator_owned(queryset.model):
+            return queryset  # agency-wide rows: the permission alone decides
+        for name in permissions:
+            model, action = action_permission(self, name)
+            queryset = tenancy.restrict(queryset, request.user, action, via=model)
+        return queryset
+
+
+class ReadOnlyAdminMixin:
+    """Rows that only a service or a recompute writes: people read them, and act through actions."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class TenantRelatedFilter(RelatedFieldListFilter):
@@ -51,15 +244,53 @@ class EstimatedCountPaginator(Paginator):
 
 
 class TenantAdminMixin:
+    """Tenancy for a ModelAdmin or an inline: rows, choices and every write checked per creator.
+
+    Django asks "may this person change Offers?" once for the model; a person who manages B and only
+    edits A holds that permission, for B. So an object's change and delete are allowed only where the
+    person holds them for the object's creator, FK choices offer only creators where they may write
+    this model, and a saved row must belong to such a creator (a hand-made POST is refused on the form).
+    """
+
     show_full_result_count = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return tenancy.restrict(super().get_queryset(request), request.user)
 
+    def _holds_for(self, request: HttpRequest, obj: Any, action: str) -> bool:
+        """For a ModelAdmin `obj` is the row; for an inline, the parent row (the inline model's permission)."""
+        if not isinstance(obj, Model) or obj.pk is None or not tenancy.is_creator_owned(type(obj)):
+            return True
+        return tenancy.restrict(type(obj)._default_manager.filter(pk=obj.pk), request.user, action,
+                                via=self.model).exists()
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and self._holds_for(request, obj, "change")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._holds_for(request, obj, "delete")
+
+    def save_form(self, request: HttpRequest, form: Any, change: bool) -> Model:
+        obj = super().save_form(request, form, change)
+        creator_id = tenancy.creator_id_of(obj)
+        action = "change" if change else "add"
+        if creator_id is not None and not tenancy.can_reach_creator(request.user, creator_id, type(obj), action):
+            raise ValidationError(f"You may not {action} {type(obj)._meta.verbose_name_plural} of this creator.")
+        return obj
+
     def _restrict_related(self, db_field: Field, request: HttpRequest, kwargs: dict[str, Any]) -> None:
         related = db_field.related_model
-        if "queryset" not in kwargs and hasattr(related, "tenant_field"):
-            kwargs["queryset"] = tenancy.restrict(related._default_manager.all(), request.user)
+        if "queryset" in kwargs or not hasattr(related, "tenant_field"):
+            return
+        qs = tenancy.restrict(related._default_manager.all(), request.user)
+        if tenancy.is_creator_owned(related) and tenancy.is_creator_owned(self.model):
+            # Only creators where this model's rows may be written: seeing a creator is not enough.
+            writable = [tenancy.allowed_creator_ids(request.user, self.model, a) for a in ("add", "change")]
+            if tenancy.ALL not in writable:
+                ids = sorted(set().union(*writable))
+                qs = qs.filter(pk__in=tenancy.restrict(related._default_manager.all(), request.user)
+                               .filter(**{f"{tenancy.tenant_field_of(related)}__in": ids}).values("pk"))
+        kwargs["queryset"] = qs
 
     def formfield_for_foreignkey(self, db_field: Field, request: HttpRequest, **kwargs: Any):  # noqa: ANN201
         self._restrict_related(db_field, request, kwargs)
@@ -90,7 +321,11 @@ class TenantAdminMixin:
         return super().get_search_results(request, queryset, search_term)
 
 
-class TenantModelAdmin(TenantAdminMixin, ModelAdmin):
+class AtelierModelAdmin(ActionGuardMixin, ServiceFormMixin, ModelAdmin):
+    """For agency-wide models (no creator): model permissions decide, actions are guarded."""
+
+
+class TenantModelAdmin(ActionGuardMixin, ServiceFormMixin, TenantAdminMixin, ModelAdmin):
     paginator = EstimatedCountPaginator
     list_per_page = 50
 

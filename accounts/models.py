@@ -47,6 +47,9 @@ class Creator(models.Model):
         ARCHIVED = "archived", "Archived"
 
     tenant_field = "pk"
+    # Agency policies: set by the owner alone (accounts.services.save_creator refuses anyone else).
+    # Four eyes guards approvals; the kind decides whether a real person's likeness consent is needed.
+    POLICY_FIELDS = ("kind", "four_eyes_review")
 
     stage_name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=120, unique=True)

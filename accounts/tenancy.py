@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AnonymousUser, Group
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 from django.db.models import Model, QuerySet
 
 if TYPE_CHECKING:
@@ -91,15 +91,16 @@ def allowed_creator_ids(principal: Any, model: type[Model], action: str = "view"
     return _user_creator_ids(principal, app_label, codename)
 
 
-def restrict(queryset: QuerySet, principal: Any, action: str = "view") -> QuerySet:
+def restrict(queryset: QuerySet, principal: Any, action: str = "view", *, via: type[Model] | None = None) -> QuerySet:
     """Narrow `queryset` to rows of creators `principal` may `action` on.
 
     Rows a principal may not reach are simply absent, so callers answer 404, never 403:
-    nobody learns that another creator's object exists.
+    nobody learns that another creator's object exists. `via` asks about another model's permission
+    for the same creators (a performer's records are reached through `view_identityverification`).
     """
     model = queryset.model
     field = tenant_field_of(model)
-    ids = allowed_creator_ids(principal, model, action)
+    ids = allowed_creator_ids(principal, via or model, action)
     if ids is ALL:
         return queryset
     if field is None or not ids:
@@ -122,6 +123,28 @@ def _crosses_many(model: type[Model], path: str) -> bool:
             return True
         current = field.related_model
     return False
+
+
+def creator_id_of(obj: Model) -> int | None:
+    """The creator an object (saved or not) belongs to, following its `tenant_field`; None when the
+    path is many-valued (a performer of several creators) or the object has no creator."""
+    field = getattr(obj, "tenant_field", None)
+    if not field:
+        return None
+    if field == "pk":
+        return obj.pk
+    value: Any = obj
+    for part in field.split("__"):
+        relation = value._meta.get_field(part)
+        if relation.many_to_many or relation.one_to_many:
+            return None
+        try:
+            value = getattr(value, part)
+        except ObjectDoesNotExist:  # a required relation not chosen yet: the form will say so
+            return None
+        if value is None:
+            return None
+    return value.pk if isinstance(value, Model) else value
 
 
 def is_creator_owned(model: type[Model]) -> bool:

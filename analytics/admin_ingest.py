@@ -7,8 +7,6 @@ secret, process a stored event again.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -18,9 +16,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from unfold.decorators import action, display
 
-from accounts import tenancy
-from accounts.admin_base import TenantModelAdmin
-from analytics import ingest
+from accounts.admin_base import ReadOnlyAdminMixin, TenantModelAdmin, permission_check
+from analytics import ingest, services
 from analytics.models import InboundEvent, MetricSnapshot, WebhookReceiver
 
 RECEIVER_URL_NAMES = {"fanvue": "analytics_fanvue_webhook"}
@@ -75,15 +72,24 @@ class WebhookReceiverAdmin(TenantModelAdmin):
         if secret is None:
             messages.warning(request, f"Signing secret (shown once, copy it now): {shown}")
 
+    def delete_model(self, request: HttpRequest, obj: WebhookReceiver) -> None:
+        services.delete_receiver(obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for receiver in queryset.select_related("account"):
+            services.delete_receiver(receiver, actor=request.user)
+
     @action(description="Rotate the signing secret", permissions=["change"])
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for receiver in tenancy.restrict(queryset, request.user, "change").select_related("account"):
+        for receiver in queryset.select_related("account"):
             secret = ingest.rotate_receiver_secret(receiver, actor=request.user)
             messages.warning(request, f"New signing secret for {receiver.account} (shown once): {secret}")
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(TenantModelAdmin):
+class InboundEventAdmin(ReadOnlyAdminMixin, TenantModelAdmin):
+    """What the platforms sent, kept as evidence: read, and processed again on request."""
+
     list_display = ["received_at", "kind", "account", "processed_at", "has_error"]
     list_filter = ["kind", ("processed_at", admin.EmptyFieldListFilter)]
     list_select_related = ["account__creator"]
@@ -96,34 +102,21 @@ class InboundEventAdmin(TenantModelAdmin):
     def has_error(self, obj: InboundEvent) -> bool:
         return bool(obj.error)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_process_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("analytics.change_inboundevent")
+    has_process_permission = permission_check("analytics.change_inboundevent")
 
     @action(description="Process again", permissions=["process"])
     def process_again(self, request: HttpRequest, queryset: QuerySet) -> None:
         outcomes: dict[str, int] = {}
-        for event_id in tenancy.restrict(queryset, request.user, "change").values_list("pk", flat=True):
-            outcome = ingest.process_event(event_id)
+        for event in queryset:
+            outcome = services.reprocess_event(event, actor=request.user)
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
         messages.info(request, ", ".join(f"{n} {what}" for what, n in sorted(outcomes.items())) or "Nothing to do.")
 
 
 @admin.register(MetricSnapshot)
-class MetricSnapshotAdmin(TenantModelAdmin):
+class MetricSnapshotAdmin(ReadOnlyAdminMixin, TenantModelAdmin):
     list_display = ["taken_at", "publication", "views", "likes", "comments", "shares", "clicks", "purchases"]
     list_select_related = ["publication__post", "publication__account"]
     readonly_fields = list_display
     ordering = ["-taken_at", "-pk"]
     raw_id_fields = ["publication"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

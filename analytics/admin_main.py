@@ -11,33 +11,38 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.urls import URLPattern, path
-from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
-from accounts.admin_base import TenantModelAdmin
-from analytics import views
+from accounts.admin_base import AtelierModelAdmin, ReadOnlyAdminMixin, TenantModelAdmin
+from analytics import services, views
 from analytics.dashboard import money
 from analytics.models import AlertRule, DailyRollup, ExchangeRate, Offer, PostingHour, ReportSubscription, TrackingLink
 
 
-class ReadOnlyMixin:
-    """Rows that only a recompute may write."""
+class ServiceSavedMixin:
+    """Saves and deletions through `save_fn` / `delete_fn` of `analytics.services` (audited there)."""
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    save_fn: Any
+    delete_fn: Any
 
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
+    def save_model(self, request: HttpRequest, obj: Model, form: Any, change: bool) -> None:
+        type(self).save_fn(obj, actor=request.user, changed=form.changed_data if change else None)
 
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
+    def delete_model(self, request: HttpRequest, obj: Model) -> None:
+        type(self).delete_fn(obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for obj in queryset:
+            type(self).delete_fn(obj, actor=request.user)
+
 
 
 @admin.register(Offer)
-class OfferAdmin(TenantModelAdmin):
+class OfferAdmin(ServiceSavedMixin, TenantModelAdmin):
+    save_fn, delete_fn = services.save_offer, services.delete_offer
     list_display = ["name", "creator", "account", "kind", "audience", "starts_at", "ends_at", "status"]
     list_filter = ["status", "kind", "audience", "creator"]
     list_select_related = ["creator", "account"]
@@ -47,9 +52,17 @@ class OfferAdmin(TenantModelAdmin):
     # The offers task starts and ends them on the platform; a hand-set status would lie about that.
     readonly_fields = ["status", "external_id", "last_error", "created_at"]
 
+    def has_change_permission(self, request: HttpRequest, obj: Offer | None = None) -> bool:
+        # Once started, an offer is live on the platform: what it says stays what staff switched on.
+        return super().has_change_permission(request, obj) and (obj is None or obj.status == Offer.Status.SCHEDULED)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Offer | None = None) -> bool:
+        return super().has_delete_permission(request, obj) and (obj is None or obj.status == Offer.Status.SCHEDULED)
+
 
 @admin.register(TrackingLink)
-class TrackingLinkAdmin(TenantModelAdmin):
+class TrackingLinkAdmin(ServiceSavedMixin, TenantModelAdmin):
+    save_fn, delete_fn = services.save_tracking_link, services.delete_tracking_link
     list_display = ["name", "creator", "campaign_source", "clicks", "subscribers", "revenue"]
     list_filter = ["creator", "campaign_source"]
     list_select_related = ["creator"]
@@ -63,7 +76,7 @@ class TrackingLinkAdmin(TenantModelAdmin):
 
 
 @admin.register(DailyRollup)
-class DailyRollupAdmin(ReadOnlyMixin, TenantModelAdmin):
+class DailyRollupAdmin(ReadOnlyAdminMixin, TenantModelAdmin):
     list_display = ["day", "creator", "platform", "net", "gross", "transactions", "new_subscribers",
                     "churned_subscribers", "active_subscribers", "posts_published"]
     list_filter = ["platform", "creator"]
@@ -87,14 +100,15 @@ class DailyRollupAdmin(ReadOnlyMixin, TenantModelAdmin):
 
 
 @admin.register(PostingHour)
-class PostingHourAdmin(ReadOnlyMixin, TenantModelAdmin):
+class PostingHourAdmin(ReadOnlyAdminMixin, TenantModelAdmin):
     list_display = ["account", "weekday", "hour", "publications", "engagement", "computed_at"]
     list_filter = ["weekday", "account__platform"]
     list_select_related = ["account", "account__creator"]
 
 
 @admin.register(AlertRule)
-class AlertRuleAdmin(TenantModelAdmin):
+class AlertRuleAdmin(ServiceSavedMixin, TenantModelAdmin):
+    save_fn, delete_fn = services.save_alert_rule, services.delete_alert_rule
     list_display = ["kind", "creator_or_all", "threshold", "window_days", "enabled", "last_evaluated_at"]
     list_filter = ["kind", "enabled"]
     list_select_related = ["creator"]
@@ -105,13 +119,20 @@ class AlertRuleAdmin(TenantModelAdmin):
                                         "threshold in days. Window: days averaged or counted."}),
                  ("Evaluation", {"fields": ["last_evaluated_at", "created_at"]})]
 
+    def get_form(self, request: HttpRequest, obj: Model | None = None, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, **kwargs)
+        if not request.user.is_superuser and "creator" in form.base_fields:
+            form.base_fields["creator"].required = True  # a rule without a creator watches every creator
+        return form
+
     @display(description="Creator")
     def creator_or_all(self, obj: AlertRule) -> str:
         return obj.creator.stage_name if obj.creator else "Every creator"
 
 
 @admin.register(ReportSubscription)
-class ReportSubscriptionAdmin(TenantModelAdmin):
+class ReportSubscriptionAdmin(ServiceSavedMixin, TenantModelAdmin):
+    save_fn, delete_fn = services.save_report_subscription, services.delete_report_subscription
     list_display = ["user", "creator_or_agency", "period", "format", "active", "last_sent_for"]
     list_filter = ["period", "format", "active"]
     list_select_related = ["user", "creator"]
@@ -143,13 +164,15 @@ class ReportSubscriptionAdmin(TenantModelAdmin):
 
 
 @admin.register(ExchangeRate)
-class ExchangeRateAdmin(ModelAdmin):
+class ExchangeRateAdmin(ServiceSavedMixin, AtelierModelAdmin):
     """Rates are agency data, not any creator's: model permissions alone decide who edits them."""
 
     list_display = ["day", "currency", "rate", "source"]
     list_filter = ["currency"]
     search_fields = ["currency"]
     ordering = ["-day", "currency"]
+
+    save_fn, delete_fn = services.save_exchange_rate, services.delete_exchange_rate
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         return {"source": "manual"}

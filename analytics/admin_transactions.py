@@ -35,9 +35,9 @@ from unfold.widgets import (
 )
 
 from accounts import tenancy
-from accounts.admin_base import TenantModelAdmin
+from accounts.admin_base import TenantModelAdmin, permission_check
 from accounts.models import Creator
-from analytics import imports, ingest
+from analytics import imports, ingest, services
 from analytics.currency import exponent
 from analytics.models import SOURCE_PLATFORMS, Fan, Subscription, Transaction
 from config.admin_export import export_as_csv
@@ -158,8 +158,8 @@ class StatementImportMixin:
 
     actions_list = ["import_statement"]
 
-    def has_import_statement_permission(self, request: HttpRequest) -> bool:
-        return creators_for_adding(request).exists()
+    # Which creators: those where the person may add transactions (the import page offers only those).
+    has_import_statement_permission = permission_check("analytics.add_transaction")
 
     @action(description="Import statement", url_path="import-statement", icon="upload_file",
             permissions=["import_statement"])
@@ -325,6 +325,9 @@ class TransactionAdmin(StatementImportMixin, TenantModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # ledger rows are corrected by a new entry, never rewritten
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # nor deleted: a refund is a new entry, and rollups were built on this one
+
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> type:
         if obj is None:
             kwargs["form"] = ManualTransactionForm
@@ -376,6 +379,12 @@ class FanAdmin(TenantModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # fans arrive with their first webhook, backfill or statement row
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # their transactions and subscriptions point at them
+
+    def save_model(self, request: HttpRequest, obj: Fan, form: forms.ModelForm, change: bool) -> None:
+        services.update_fan_notes(obj, tags=obj.tags, notes=obj.notes, actor=request.user)
+
 
 @admin.register(Subscription)
 class SubscriptionAdmin(TenantModelAdmin):
@@ -398,4 +407,7 @@ class SubscriptionAdmin(TenantModelAdmin):
         return False  # subscriptions are ingested from the platforms
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -10,11 +10,11 @@ send gives the claim back for the next run.
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -27,6 +27,7 @@ from accounts import tenancy
 from accounts.models import Creator
 from analytics.dashboard import PLATFORM_LABELS, kind_net_sums
 from analytics.models import DailyRollup, ReportSubscription, Transaction
+from core import csv
 
 logger = logging.getLogger(__name__)
 
@@ -104,14 +105,15 @@ def build(period: ReportPeriod, creator_ids: list[int] | None, *, title: str) ->
 MONEY_COLUMNS = frozenset({"gross", "net", *[f"net_{kind}" for kind in KINDS]})
 
 
-def _cell(column: str, value: Any) -> str:
+def _cell(column: str, value: Any) -> Any:
     if column in MONEY_COLUMNS:
-        return f"{value / 100:.2f}"
-    return str(value)
+        return (Decimal(value) / 100).quantize(Decimal("0.01"))
+    return value
 
 
 def render_csv(report: Report) -> bytes:
-    """Plain numbers (money in major units, dot decimal) so spreadsheets import it as-is."""
+    """Plain numbers (money in major units, dot decimal) so spreadsheets import it as-is; text cells
+    (stage names) are neutralised by `core.csv` so a name cannot be a formula in someone's spreadsheet."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)

@@ -13,7 +13,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.exceptions import RequestDataTooBig, ValidationError
+from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
 from django.core.files.uploadhandler import MemoryFileUploadHandler
 from django.db import models
 from django.db.models import Field, Model, QuerySet
@@ -24,7 +24,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.csrf import csrf_exempt
-from unfold.admin import ModelAdmin, TabularInline
+from unfold.admin import TabularInline
 from unfold.decorators import action, display
 from unfold.widgets import (
     UnfoldAdminCheckboxSelectMultipleWidget,
@@ -35,8 +35,15 @@ from unfold.widgets import (
     UnfoldAdminTextInputWidget,
 )
 
-from accounts import audit, tenancy
-from accounts.admin_base import TenantAdminMixin, TenantModelAdmin
+from accounts import tenancy
+from accounts.admin_base import (
+    AtelierModelAdmin,
+    TenantAdminMixin,
+    TenantModelAdmin,
+    adopt,
+    call_service,
+    permission_check,
+)
 from accounts.models import Creator
 from compliance import records, services, views
 from compliance.models import (
@@ -56,67 +63,6 @@ DOCUMENT_ACCEPT = "image/jpeg,image/png,image/webp,image/heic,application/pdf"
 
 
 # --- Shared machinery ----------------------------------------------------------------------------
-
-
-class ServiceRejected(Exception):
-    """A service refused a change made through an admin form; carries its ValidationError."""
-
-    def __init__(self, error: ValidationError) -> None:
-        super().__init__(error)
-        self.error = error
-
-
-def add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for name, errors in error.error_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)
-
-
-class ServiceFormMixin:
-    """Add forms whose save is a service call, with the service's refusals shown on the form.
-
-    The service validates inside the view's transaction; when it refuses, the whole attempt rolls
-    back and the same POST is rendered again with the service's errors attached to the form, so
-    the rules live in the service alone and people still see them next to the field.
-    """
-
-    def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
-                        extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except ServiceRejected as rejected:
-            request.service_errors = rejected.error
-            return super().changeform_view(request, object_id, form_url, extra_context)
-
-    def get_form(self, request: HttpRequest, obj: Model | None = None, change: bool = False,
-                 **kwargs: Any) -> type[forms.ModelForm]:
-        form_class = super().get_form(request, obj, change, **kwargs)
-        error = getattr(request, "service_errors", None)
-        if error is None:
-            return form_class
-
-        class RejectedForm(form_class):
-            def clean(self) -> dict[str, Any]:
-                cleaned = super().clean()
-                add_service_errors(self, error)
-                return cleaned
-
-        return RejectedForm
-
-
-def call_service(fn: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(**kwargs)
-    except ValidationError as exc:
-        raise ServiceRejected(exc) from exc
-
-
-def adopt(obj: Model, saved: Model) -> None:
-    """Point the admin's unsaved form instance at the row the service created."""
-    obj.pk = saved.pk
-    obj._state.adding = False
 
 
 def upload_bytes(upload: Any) -> bytes | None:
@@ -246,6 +192,9 @@ def _document_line(doc: Any, label: str, url: str) -> tuple:
     return (url, label, doc.content_type, filesizeformat(doc.size), doc.sha256[:16])
 
 
+RELEASE_ON_FILE = ('<div class="mb-1">Signed release on file <span class="text-font-subtle-light '
+                   'dark:text-font-subtle-dark">{} · {} · sha256 {}… — opened by compliance officers and the '
+                   'owner</span></div>')
 DOCUMENT_LINK = ('<div class="mb-1"><a class="text-primary-600 font-semibold" href="{}">Download {}</a> '
                  '<span class="text-font-subtle-light dark:text-font-subtle-dark">{} · {} · sha256 {}…</span></div>')
 
@@ -330,7 +279,7 @@ class PerformerAddForm(forms.ModelForm):
 
 
 @admin.register(Performer)
-class PerformerAdmin(ServiceFormMixin, ComplianceModelAdmin):
+class PerformerAdmin(ComplianceModelAdmin):
     add_form = PerformerAddForm
     list_display = ["legal_name", "status_badge", "verification", "consents", "creator_list"]
     list_filter = ["status", PerformerCreatorFilter]
@@ -402,11 +351,9 @@ class PerformerAdmin(ServiceFormMixin, ComplianceModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Performer | None = None) -> bool:
         return super().has_change_permission(request, obj) and not _erased(obj)
 
-    def has_records_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm("compliance.view_identityverification")
-
-    def has_erase_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm("compliance.delete_performer")
+    # Records carry identity documents: reached through the identity-check permission, per creator.
+    has_records_permission = permission_check("compliance.view_identityverification")
+    has_erase_permission = permission_check("compliance.delete_performer")
 
     # Columns.
     @display(description="Status", label={"active": "success", "suspended": "warning", "erased": "danger"})
@@ -448,35 +395,23 @@ class PerformerAdmin(ServiceFormMixin, ComplianceModelAdmin):
 
     def save_formset(self, request: HttpRequest, form: forms.ModelForm, formset: Any, change: bool) -> None:
         performer = form.instance
-        creator_id = records.creator_id_for(performer, request.user)
         if formset.model is PerformerName:
             names = formset.save(commit=False)
-            for gone in formset.deleted_objects:
-                gone.delete()
-            for name in names:
-                if name.pk is None:  # the legal name may already be there: the service adds it
-                    PerformerName.objects.get_or_create(performer=performer, name=name.name, kind=name.kind)
-                else:
-                    name.save()
-            if names or formset.deleted_objects:
-                audit.record("performer.names_changed", performer, actor=request.user, creator_id=creator_id,
-                             changes={"added": len(formset.new_objects), "changed": len(formset.changed_objects),
-                                      "removed": len(formset.deleted_objects)})
+            services.change_performer_names(
+                performer, added=[(n.name, n.kind) for n in names if n.pk is None],
+                changed=[n for n in names if n.pk is not None], removed=formset.deleted_objects,
+                actor=request.user, creator_id=records.creator_id_for(performer, request.user))
             return
         if formset.model is CreatorPerformer:
-            deleted = [(f.instance.creator_id, f.instance.relation) for f in formset.deleted_forms if f.instance.pk]
-            formset.save()
-            for link in formset.new_objects:
-                audit.record("performer.linked", performer, actor=request.user, creator_id=link.creator_id,
-                             changes={"creator": link.creator_id, "relation": link.relation})
-            for link, fields in formset.changed_objects:
-                audit.record("performer.link_changed", performer, actor=request.user, creator_id=link.creator_id,
-                             changes={"creator": link.creator_id, "fields": sorted(fields)})
-            for linked_creator, relation in deleted:
-                audit.record("performer.unlinked", performer, actor=request.user, creator_id=linked_creator,
-                             changes={"creator": linked_creator, "relation": relation})
+            links = formset.save(commit=False)
+            for gone in formset.deleted_objects:
+                services.unlink_performer(gone, actor=request.user)
+            changed = dict(formset.changed_objects)
+            for link in links:
+                services.save_creator_link(link, actor=request.user, changed=changed.get(link))
             return
-        formset.save()
+        if formset.save(commit=False) or formset.deleted_objects:  # read-only inlines post nothing to save
+            raise ImproperlyConfigured(f"No service saves {formset.model._meta.label} rows from the performer page.")
 
     # Record exports and erasure.
     @action(description="2257 record (JSON)", url_path="record-2257", permissions=["records"], icon="description")
@@ -554,7 +489,7 @@ class VerificationAddForm(forms.ModelForm):
 
 
 @admin.register(IdentityVerification)
-class IdentityVerificationAdmin(ServiceFormMixin, ComplianceModelAdmin):
+class IdentityVerificationAdmin(ComplianceModelAdmin):
     add_form = VerificationAddForm
     list_display = ["performer", "document_kind", "result_badge", "method", "provider", "verified_at", "created_at"]
     list_filter = ["result", "document_kind", "method"]
@@ -685,7 +620,7 @@ class ConsentStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(ConsentRecord)
-class ConsentRecordAdmin(ServiceFormMixin, ComplianceModelAdmin):
+class ConsentRecordAdmin(ComplianceModelAdmin):
     add_form = ConsentAddForm
     list_display = ["id", "performer", "platform_list", "max_rating", "use_list", "valid_from", "valid_until",
                     "state"]
@@ -696,7 +631,7 @@ class ConsentRecordAdmin(ServiceFormMixin, ComplianceModelAdmin):
     ordering = ["-created_at", "-pk"]
     actions = ["revoke_selected"]
     actions_detail = ["revoke"]
-    readonly_fields = ["state", "release_link", "platform_list", "use_list"]
+    readonly_fields = ["state", "release_link", "release_on_file", "platform_list", "use_list"]
     add_fieldsets = [
         (None, {"fields": ["performer", "supersedes"]}),
         ("Scope", {"fields": ["platforms", "max_rating", "uses"]}),
@@ -737,8 +672,7 @@ class ConsentRecordAdmin(ServiceFormMixin, ComplianceModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: ConsentRecord | None = None) -> bool:
         return False
 
-    def has_revoke_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm("compliance.change_consentrecord")
+    has_revoke_permission = permission_check("compliance.change_consentrecord")
 
     @display(description="Platforms")
     def platform_list(self, obj: ConsentRecord) -> str:
@@ -758,6 +692,22 @@ class ConsentRecordAdmin(ServiceFormMixin, ComplianceModelAdmin):
             return "No release stored."
         url = reverse("admin:compliance_consentrecord_release", args=[obj.pk])
         return format_html(DOCUMENT_LINK, *_document_line(obj.release, "release", url))
+
+    @display(description="Signed release")
+    def release_on_file(self, obj: ConsentRecord) -> str:
+        if not obj.release_id:
+            return "No release stored."
+        return format_html(RELEASE_ON_FILE, obj.release.content_type, filesizeformat(obj.release.size),
+                           obj.release.sha256[:16])
+
+    def get_fieldsets(self, request: HttpRequest, obj: ConsentRecord | None = None) -> list:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or views.may_open_release(request.user, obj):
+            return fieldsets
+        # Whoever may see the consent but not open its release learns that it exists, not what it says.
+        return [(name, {**options, "fields": ["release_on_file" if f == "release_link" else f
+                                              for f in options["fields"]]})
+                for name, options in fieldsets]
 
     def save_model(self, request: HttpRequest, obj: ConsentRecord, form: forms.ModelForm, change: bool) -> None:
         data = form.cleaned_data
@@ -829,7 +779,7 @@ TAKEDOWN_FIELDS = ["kind", "creator", "performers", "received_at", "requester_na
 
 
 @admin.register(TakedownRequest)
-class TakedownRequestAdmin(ServiceFormMixin, ComplianceModelAdmin):
+class TakedownRequestAdmin(ComplianceModelAdmin):
     list_display = ["id", "kind", "creator", "received_at", "due_at", "deadline", "status"]
     list_filter = ["status", "kind", "creator"]
     search_fields = ["requester_name", "content_description", "content_locations"]
@@ -943,7 +893,7 @@ class TakedownRequestAdmin(ServiceFormMixin, ComplianceModelAdmin):
 
 
 @admin.register(BlockedTerm)
-class BlockedTermAdmin(ModelAdmin):
+class BlockedTermAdmin(AtelierModelAdmin):
     """The agency's additions to the hard-block list: agency-wide, so permission-based, not per creator."""
 
     list_display = ["term", "note", "added_by", "created_at"]
@@ -956,14 +906,11 @@ class BlockedTermAdmin(ModelAdmin):
         return False  # a term is removed and added, never rewritten: the log stays clear
 
     def save_model(self, request: HttpRequest, obj: BlockedTerm, form: forms.ModelForm, change: bool) -> None:
-        obj.added_by = request.user
-        obj.save()
-        audit.record("blocked_term.added", obj, actor=request.user, changes={"term": obj.term})
+        adopt(obj, call_service(services.add_blocked_term, term=obj.term, note=obj.note, actor=request.user))
 
     def delete_model(self, request: HttpRequest, obj: BlockedTerm) -> None:
-        audit.record("blocked_term.removed", obj, actor=request.user, changes={"term": obj.term})
-        obj.delete()
+        services.remove_blocked_term(obj, actor=request.user)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         for term in queryset:
-            self.delete_model(request, term)
+            services.remove_blocked_term(term, actor=request.user)

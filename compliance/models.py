@@ -225,6 +225,9 @@ class ConsentRecord(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["valid_until"], name="consent_valid_until")]
+        # Seeing that a release exists and what it covers is `view`; reading the signed document is
+        # this, which accounts/roles.py gives compliance officers alone (and the owner has every permission).
+        permissions = [("open_release_consentrecord", "Can open the signed release of a consent")]
 
     def __str__(self) -> str:
         return f"Consent #{self.pk} of {self.performer} ({self.max_rating}, {', '.join(self.platforms)})"

@@ -17,13 +17,13 @@ from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import audit
+from accounts import audit, tenancy
 from accounts.services import user_of
 from compliance import crypto, gate, signals
 from compliance.models import (
@@ -245,6 +245,67 @@ def update_performer(performer: Performer, *, changed: list[str], actor: Any = N
                  creator_id=creator_id if creator_id is not None else performer_creator_id(performer),
                  changes={"fields": sorted(changed)})
     return performer
+
+
+@transaction.atomic
+def change_performer_names(performer: Performer, *, added: Iterable[tuple[str, str]] = (),
+                           changed: Iterable[PerformerName] = (), removed: Iterable[PerformerName] = (),
+                           actor: Any = None, creator_id: int | None = None) -> None:
+    """Add, correct or remove the names a performer is known by (records are found by any of them).
+    The legal name is kept by `update_performer` and is not removed here. Audits
+    `performer.names_changed` with counts, never the names."""
+    added, changed, removed = list(added), list(changed), list(removed)
+    for name in removed:
+        if name.performer_id != performer.pk or name.kind == PerformerName.Kind.LEGAL:
+            raise ValidationError("The legal name stays; change it on the performer.")
+        name.delete()
+    for name in changed:
+        if name.performer_id != performer.pk:
+            raise ValidationError("That name belongs to another performer.")
+        name.full_clean()
+        name.save()
+    for text, kind in added:  # the legal name may already be there: then nothing is added
+        PerformerName.objects.get_or_create(performer=performer, name=text, kind=kind)
+    if added or changed or removed:
+        audit.record("performer.names_changed", performer, actor=actor,
+                     creator_id=creator_id if creator_id is not None else performer_creator_id(performer),
+                     changes={"added": len(added), "changed": len(changed), "removed": len(removed)})
+
+
+def _ensure_link_reach(actor: Any, creator_id: int, action: str) -> None:
+    if actor is not None and not tenancy.can_reach_creator(actor, creator_id, CreatorPerformer, action):
+        raise PermissionDenied("You may not link performers to that creator.")
+
+
+@transaction.atomic
+def save_creator_link(link: CreatorPerformer, *, actor: Any = None,
+                      changed: Iterable[str] | None = None) -> CreatorPerformer:
+    """Link a performer to a creator (its compliance officers then see the record), or change how.
+    Moving a link to another creator is unlinking from one and linking to the other: both must be
+    reachable. Audits `performer.linked` / `performer.link_changed` under the creator concerned."""
+    adding = link._state.adding
+    _ensure_link_reach(actor, link.creator_id, "add" if adding else "change")
+    if not adding:
+        stored = CreatorPerformer.objects.select_for_update().get(pk=link.pk)
+        _ensure_link_reach(actor, stored.creator_id, "change")
+    link.full_clean()
+    link.save()
+    if adding:
+        audit.record("performer.linked", link.performer, actor=actor, creator_id=link.creator_id,
+                     changes={"creator": link.creator_id, "relation": link.relation})
+    else:
+        audit.record("performer.link_changed", link.performer, actor=actor, creator_id=link.creator_id,
+                     changes={"creator": link.creator_id, "fields": sorted(changed or [])})
+    return link
+
+
+@transaction.atomic
+def unlink_performer(link: CreatorPerformer, *, actor: Any = None) -> None:
+    """The creator's team no longer sees the performer. Audits `performer.unlinked` under that creator."""
+    _ensure_link_reach(actor, link.creator_id, "delete")
+    audit.record("performer.unlinked", link.performer, actor=actor, creator_id=link.creator_id,
+                 changes={"creator": link.creator_id, "relation": link.relation})
+    link.delete()
 
 
 def performer_creator_id(performer: Performer) -> int | None:
@@ -498,6 +559,23 @@ def performer_facts(performer_ids: Iterable[int]) -> tuple[gate.PerformerFacts, 
         )
         for p in Performer.objects.filter(pk__in=ids).order_by("pk")
     )
+
+
+@transaction.atomic
+def add_blocked_term(term: str, *, note: str = "", actor: Any = None) -> BlockedTerm:
+    """Extend the hard-block list agency-wide (the built-in lists are never reduced). Audits
+    `blocked_term.added` with the term: it is the agency's policy, not anyone's personal data."""
+    blocked = BlockedTerm(term=term, note=note, added_by=user_of(actor))
+    blocked.full_clean()
+    blocked.save()
+    audit.record("blocked_term.added", blocked, actor=actor, changes={"term": blocked.term})
+    return blocked
+
+
+@transaction.atomic
+def remove_blocked_term(blocked: BlockedTerm, *, actor: Any = None) -> None:
+    audit.record("blocked_term.removed", blocked, actor=actor, changes={"term": blocked.term})
+    blocked.delete()
 
 
 def blocked_terms() -> tuple[str, ...]:

@@ -221,10 +221,22 @@ def verification_document(request: HttpRequest, pk: int, side: str) -> HttpRespo
     return document_response(data, doc, f"verification-{verification.pk}-{side}.{records.extension_for(doc)}")
 
 
+def may_open_release(user: Any, consent: ConsentRecord) -> bool:
+    """Compliance officers of one of the performer's creators, and the owner (accounts/roles.py)."""
+    return tenancy.restrict(ConsentRecord.objects.filter(pk=consent.pk), user, RELEASE_ACTION).exists()
+
+
+RELEASE_ACTION = "open_release"  # the permission `compliance.open_release_consentrecord`
+
+
 def consent_release(request: HttpRequest, pk: int) -> HttpResponse:
+    """Stream a signed release through `services.read_document` (audited). Whoever sees the consent but
+    may not open its release (an account manager) gets 403: they know it exists, not what it says."""
     consent = in_reach(request, ConsentRecord, pk)
     if consent.release is None:
         raise Http404("No such document.")
+    if not may_open_release(request.user, consent):
+        raise PermissionDenied("Signed releases are opened by compliance officers and the agency owner.")
     data = services.read_document(consent.release, actor=request.user, purpose="admin download (release)",
                                   creator_id=records.creator_id_for(consent.performer, request.user),
                                   subject=consent)

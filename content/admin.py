@@ -20,7 +20,7 @@ from django.utils.html import format_html
 from unfold.admin import TabularInline
 from unfold.decorators import action, display
 
-from accounts import audit, tenancy
+from accounts import tenancy
 from accounts.admin_base import TenantAdminMixin, TenantModelAdmin
 from accounts.models import AuditEvent
 from compliance import services as compliance_services
@@ -184,9 +184,12 @@ class AssetAdmin(TenantModelAdmin):
         return False  # assets are archived, never deleted: posts and audit events point at them
 
     def save_model(self, request: HttpRequest, obj: Asset, form: forms.ModelForm, change: bool) -> None:
-        obj.full_clean(exclude=["file"])
-        obj.save()
-        audit.record("asset.updated", obj, actor=request.user, changes={"fields": sorted(form.changed_data)})
+        data = form.cleaned_data
+        services.update_asset(obj, actor=request.user, performers=data.get("performers"), tags=data.get("tags"),
+                              **{name: getattr(obj, name) for name in services.ASSET_EDITABLE if name in form.fields})
+
+    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
+        pass  # performers and tags were saved by update_asset, which checks them
 
     # Columns.
 
@@ -415,22 +418,26 @@ class CollectionAdmin(TenantModelAdmin):
     def save_formset(self, request: HttpRequest, form: forms.ModelForm, formset: Any, change: bool) -> None:
         collection = form.instance
         items = formset.save(commit=False)
-        for gone in formset.deleted_objects:
-            gone.delete()
-        new = [item for item in items if item.pk is None]
-        for item in items:
-            if item.pk is not None:
-                item.save()
+        # A row whose asset was swapped is the old item taken out and the new asset added.
+        swapped = [item for item, fields in formset.changed_objects if "asset" in fields]
+        removed = [*formset.deleted_objects, *swapped]
+        new = [item for item in items if item.pk is None or item in swapped]
+        services.change_collection_items(collection, removed=removed, actor=request.user)
         if new:
             services.add_to_collection(collection, [i.asset for i in new], actor=request.user)
-            # The service appends; keep the positions typed into the form where one was given.
-            for item in new:
-                if item.position:
-                    CollectionItem.objects.filter(collection=collection, asset=item.asset).update(
-                        position=item.position)
-        if formset.deleted_objects or formset.changed_objects:
-            audit.record("collection.items_changed", collection, actor=request.user,
-                         changes={"removed": len(formset.deleted_objects), "moved": len(formset.changed_objects)})
+        # The service appends; keep the positions typed into the form where one was given.
+        placed = {i.asset_id: i.position for i in new if i.position}
+        positions = [(item, item.position) for item in items if item.pk is not None and item not in swapped]
+        positions += [(stored, placed[stored.asset_id]) for stored in
+                      CollectionItem.objects.filter(collection=collection, asset_id__in=placed)]
+        services.change_collection_items(collection, positions=positions, actor=request.user)
+
+    def delete_model(self, request: HttpRequest, obj: Collection) -> None:
+        services.delete_collection(obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for collection in queryset:
+            services.delete_collection(collection, actor=request.user)
 
 
 # --- Watermarks ----------------------------------------------------------------------------------
@@ -444,9 +451,14 @@ class WatermarkAdmin(TenantModelAdmin):
     fields = ["creator", "enabled", "text", "logo", "position", "opacity", "scale"]
 
     def save_model(self, request: HttpRequest, obj: Watermark, form: forms.ModelForm, change: bool) -> None:
-        obj.save()
-        audit.record("watermark.updated" if change else "watermark.created", obj, actor=request.user,
-                     changes={"fields": sorted(form.changed_data)})
+        services.save_watermark(obj, actor=request.user, changed=form.changed_data)
+
+    def delete_model(self, request: HttpRequest, obj: Watermark) -> None:
+        services.delete_watermark(obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for watermark in queryset:
+            services.delete_watermark(watermark, actor=request.user)
 
 
 from content import admin_studio  # noqa: E402, F401  - registers the AI studio's admins

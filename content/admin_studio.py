@@ -21,12 +21,11 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
-from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldBooleanWidget
 
 from accounts import tenancy
-from accounts.admin_base import TenantAdminMixin, TenantModelAdmin
+from accounts.admin_base import AtelierModelAdmin, TenantAdminMixin, TenantModelAdmin, permission_check
 from content import studio, views, views_studio
 from content.models import (
     CaptionTemplate,
@@ -43,6 +42,7 @@ JOB_STATUS_LABELS = {"queued": "info", "running": "warning", "succeeded": "succe
                      "cancelled": "default"}
 HEALTH_LABELS = {"ok": "success", "failing": "danger", "unknown": "default"}
 J = GenerationJob.Status
+ACTIVE, ENDED = (J.QUEUED, J.RUNNING), (J.FAILED, J.CANCELLED)  # what cancel, and try again, start from
 
 
 def money(minor: int | None, currency: str) -> str:
@@ -108,7 +108,7 @@ class BackendForm(forms.ModelForm):
 
 
 @admin.register(GenerationBackend)
-class GenerationBackendAdmin(ModelAdmin):
+class GenerationBackendAdmin(AtelierModelAdmin):
     form = BackendForm
     list_display = ["name", "kind", "purpose", "enabled", "is_default", "max_concurrency", "health",
                     "last_health_detail", "last_checked_at", "source"]
@@ -143,11 +143,17 @@ class GenerationBackendAdmin(ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
-    def has_check_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm("content.change_generationbackend")
+    has_check_permission = permission_check("content.change_generationbackend")
 
     def save_model(self, request: HttpRequest, obj: GenerationBackend, form: BackendForm, change: bool) -> None:
         studio.save_backend(obj, api_key=form.api_key_change(), actor=request.user)
+
+    def delete_model(self, request: HttpRequest, obj: GenerationBackend) -> None:
+        studio.delete_backend(obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for backend in queryset:
+            studio.delete_backend(backend, actor=request.user)
 
     @display(description="API key")
     def key_state(self, obj: GenerationBackend) -> str:
@@ -192,10 +198,20 @@ class GenerationBackendAdmin(ModelAdmin):
 
 
 @admin.register(PromptCategory)
-class PromptCategoryAdmin(ModelAdmin):
+class PromptCategoryAdmin(AtelierModelAdmin):
     list_display = ["name", "position", "template_count"]
     search_fields = ["name"]
     ordering = ["position", "name"]
+
+    def save_model(self, request: HttpRequest, obj: PromptCategory, form: forms.ModelForm, change: bool) -> None:
+        studio.save_prompt_category(obj, actor=request.user, changed=form.changed_data)
+
+    def delete_model(self, request: HttpRequest, obj: PromptCategory) -> None:
+        studio.delete_prompt_category(obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for category in queryset:
+            studio.delete_prompt_category(category, actor=request.user)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(n_templates=Count("templates"))
@@ -281,8 +297,7 @@ class PromptTemplateAdmin(TenantModelAdmin):
         return format_html('<a class="text-primary-600 font-semibold" href="{}" data-testid="generate-link">'
                            'Generate</a>', reverse("admin:content_prompttemplate_generate", args=[obj.pk]))
 
-    def has_generate_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return views_studio.may_generate(request.user)
+    has_generate_permission = permission_check("content.add_generationjob")
 
     @action(description="Generate", url_path="generate", icon="auto_awesome", permissions=["generate"])
     def generate(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -319,8 +334,7 @@ class GenerationJobAdmin(TenantModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_manage_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm("content.change_generationjob")
+    has_manage_permission = permission_check("content.change_generationjob")
 
     def _state_allows(self, request: HttpRequest, obj: Any, states: tuple[str, ...]) -> bool:
         """Unfold asks about detail actions with the object's id: the buttons follow the job's state. A job
@@ -333,14 +347,11 @@ class GenerationJobAdmin(TenantModelAdmin):
                   .values_list("status", flat=True).first() if str(obj).isdigit() else None)
         return status is None or status in states
 
-    def has_cancel_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self.has_manage_permission(request) and self._state_allows(request, obj, (J.QUEUED, J.RUNNING))
-
-    def has_retry_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self.has_manage_permission(request) and self._state_allows(request, obj, (J.FAILED, J.CANCELLED))
-
-    def has_generate_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return views_studio.may_generate(request.user)
+    has_cancel_permission = permission_check(
+        "content.change_generationjob", when=lambda self, request, obj: self._state_allows(request, obj, ACTIVE))
+    has_retry_permission = permission_check(
+        "content.change_generationjob", when=lambda self, request, obj: self._state_allows(request, obj, ENDED))
+    has_generate_permission = permission_check("content.add_generationjob")
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:
@@ -557,10 +568,14 @@ class AgencyWideRowsAdmin(TenantModelAdmin):
             raise PermissionDenied  # the form requires a creator; this guards a hand-made POST
         studio.save_caption_material(obj, actor=request.user, changed=form.changed_data)
 
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        studio.delete_caption_material(obj, actor=request.user)
+
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         if not request.user.is_superuser:
             queryset = tenancy.restrict(queryset, request.user, "delete")  # never an agency-wide row
-        queryset.delete()
+        for item in queryset:
+            studio.delete_caption_material(item, actor=request.user)
 
     @display(description="Scope")
     def scope(self, obj: Any) -> str:

@@ -28,7 +28,7 @@ from django.utils import timezone
 from accounts import audit
 from accounts.models import Creator
 from accounts.services import user_of
-from content.models import Asset, Collection, CollectionItem, Rendition, Tag, asset_upload_to
+from content.models import Asset, Collection, CollectionItem, Rendition, Tag, Watermark, asset_upload_to
 from content.pipeline.images import Watermark as MediaWatermark
 from content.pipeline.probe import Limits, MediaError, MediaInfo, format_duration, validate
 from content.pipeline.sandbox import RenderedFile, render_isolated
@@ -472,6 +472,64 @@ def _store_rendition(asset: Asset, rendered: RenderedFile) -> Rendition:
     return rendition
 
 
+# --- Asset details -------------------------------------------------------------------------------
+
+ASSET_EDITABLE = ("title", "notes", "rating", "production_date", "no_real_person_attested", "disclosure_label")
+
+
+@transaction.atomic
+def update_asset(asset: Asset, *, actor: Any = None, performers: Iterable[Any] | None = None,
+                 tags: Iterable[Any] | None = None, **fields: Any) -> Asset:
+    """Edit what staff describe about an asset: title, notes, rating, performers depicted, tags,
+    production date, synthetic-media attestation. Only performers on record for the asset's creator may
+    be named as depicted. Status moves through the review services, never here. Audits `asset.updated`
+    with the fields changed."""
+    unknown = set(fields) - set(ASSET_EDITABLE)
+    if unknown:
+        raise ValidationError(f"Not editable here: {', '.join(sorted(unknown))}.")
+    locked = Asset.objects.select_for_update().select_related("creator").get(pk=asset.pk)
+    changed = sorted(name for name, value in fields.items() if getattr(locked, name) != value)
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    locked.full_clean(exclude=["file"])
+    locked.save(update_fields=[*fields] or None)
+    if performers is not None:
+        performers = list(performers)
+        _check_performers(locked.creator, performers)
+        if {p.pk for p in performers} != set(locked.performers.values_list("pk", flat=True)):
+            locked.performers.set(performers)
+            changed.append("performers")
+    if tags is not None:
+        tags = list(tags)
+        if {t.pk for t in tags} != set(locked.tags.values_list("pk", flat=True)):
+            locked.tags.set(tags)
+            changed.append("tags")
+    audit.record("asset.updated", locked, actor=actor, changes={"fields": sorted(changed)})
+    for name in fields:
+        setattr(asset, name, getattr(locked, name))
+    return locked
+
+
+# --- Watermarks ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def save_watermark(watermark: Watermark, *, actor: Any = None, changed: Iterable[str] | None = None) -> Watermark:
+    """A creator's watermark, applied to renditions made from now on. Audits `watermark.*`."""
+    adding = watermark._state.adding
+    watermark.full_clean()
+    watermark.save()
+    audit.record("watermark.created" if adding else "watermark.updated", watermark, actor=actor,
+                 changes={"fields": sorted(changed or []), "enabled": watermark.enabled})
+    return watermark
+
+
+@transaction.atomic
+def delete_watermark(watermark: Watermark, *, actor: Any = None) -> None:
+    audit.record("watermark.deleted", watermark, actor=actor)
+    watermark.delete()
+
+
 # --- Collections ---------------------------------------------------------------------------------
 
 
@@ -495,7 +553,8 @@ def save_collection(collection: Collection, *, assets: list[Asset] | None = None
 
 
 def delete_collection(collection: Collection, *, actor: Any = None) -> None:
-    """Its items go with it; a collection a post still sells is protected (the API answers 409)."""
+    """The assets stay in the vault and its items go with it; a collection a post still sells is protected
+    (PROTECT refuses the delete: the API answers 409, the admin shows the refusal)."""
     with transaction.atomic():
         audit.record("collection.deleted", collection, actor=actor, changes={"title_length": len(collection.title)})
         collection.delete()
@@ -516,6 +575,24 @@ def add_to_collection(collection: Collection, assets: Iterable[Asset], *, actor:
         added += created
     audit.record("collection.assets_added", collection, actor=actor, changes={"assets": [a.pk for a in assets]})
     return added
+
+
+@transaction.atomic
+def change_collection_items(collection: Collection, *, positions: Iterable[tuple[CollectionItem, int]] = (),
+                            removed: Iterable[CollectionItem] = (), actor: Any = None) -> None:
+    """Reorder or take out items (adding goes through `add_to_collection`). Audits
+    `collection.items_changed` with counts."""
+    positions, removed = list(positions), list(removed)
+    if any(item.collection_id != collection.pk for item, _ in positions) or \
+            any(item.collection_id != collection.pk for item in removed):
+        raise ValidationError("These items belong to another collection.")
+    for item in removed:
+        item.delete()
+    for item, position in positions:
+        CollectionItem.objects.filter(pk=item.pk).update(position=position)
+    if positions or removed:
+        audit.record("collection.items_changed", collection, actor=actor,
+                     changes={"removed": len(removed), "moved": len(positions)})
 
 
 # --- Large files: presigned upload to S3, then confirm ---------------------------------------------

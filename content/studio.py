@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -49,6 +49,7 @@ from content.models import (
     GenerationJob,
     GenerationUsage,
     HashtagSet,
+    PromptCategory,
     PromptTemplate,
 )
 
@@ -915,3 +916,47 @@ def save_caption_material(item: CaptionTemplate | HashtagSet, *, actor: Any = No
         audit.record(f"{name}.created" if adding else f"{name}.updated", item, actor=actor,
                      changes={"fields": sorted(changed), "agency_wide": item.creator_id is None})
     return item
+
+
+def delete_caption_material(item: CaptionTemplate | HashtagSet, *, actor: Any = None) -> None:
+    """Agency-wide rows (no creator) are the owner's to remove, like to write. Audits `<model>.deleted`."""
+    if item.creator_id is None and not getattr(user_of(actor), "is_superuser", False):
+        raise PermissionDenied("Only the agency owner removes agency-wide rows.")
+    with transaction.atomic():
+        audit.record(f"{item._meta.model_name}.deleted", item, actor=actor,
+                     changes={"agency_wide": item.creator_id is None})
+        item.delete()
+
+
+# --- backends and prompt categories (agency-wide, the owner's) ------------------------------------------
+
+
+def delete_backend(backend: GenerationBackend, *, actor: Any = None) -> None:
+    """Jobs that ran on it keep their usage rows (by name); a backend from the environment comes back
+    at the next start, so it is changed there, not deleted here."""
+    if backend.managed_by_env:
+        raise ValidationError("This backend comes from the environment; remove its variables instead.")
+    with transaction.atomic():
+        audit.record("generation_backend.deleted", backend, actor=actor,
+                     changes={"kind": backend.kind, "name": backend.name})
+        backend.delete()
+
+
+def save_prompt_category(category: PromptCategory, *, actor: Any = None,
+                         changed: Sequence[str] = ()) -> PromptCategory:
+    """The agency's vocabulary for prompt templates. Audits `prompt_category.*`."""
+    category.full_clean()
+    adding = category._state.adding
+    with transaction.atomic():
+        category.save()
+        audit.record("prompt_category.created" if adding else "prompt_category.updated", category, actor=actor,
+                     changes={"name": category.name, "fields": sorted(changed)})
+    return category
+
+
+def delete_prompt_category(category: PromptCategory, *, actor: Any = None) -> None:
+    """Templates in it stay, without a category."""
+    with transaction.atomic():
+        audit.record("prompt_category.deleted", category, actor=actor, changes={"name": category.name})
+        category.delete()
+

@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from unfold.decorators import action, display
 
-from accounts import audit, tenancy
-from accounts.admin_base import TenantModelAdmin
+from accounts import tenancy
+from accounts.admin_base import TenantModelAdmin, permission_check
 from notifications import services
 from notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 
@@ -66,8 +66,13 @@ class NotificationAdmin(TenantModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # raised by the system, never typed in
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the page is for reading; resolving is an action
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # resolved, not deleted: the history is what staff look back at
+
+    has_resolve_permission = permission_check("notifications.change_notification")
 
     @display(description="Level", label=LEVEL_COLOURS)
     def level_badge(self, obj: Notification) -> str:
@@ -77,7 +82,7 @@ class NotificationAdmin(TenantModelAdmin):
     def open_link(self, obj: Notification) -> str:
         return format_html('<a href="{}">open</a>', obj.link) if obj.link.startswith("/") else "—"
 
-    @action(description="Mark resolved", permissions=["change"])
+    @action(description="Mark resolved", permissions=["resolve"])
     def mark_resolved(self, request: HttpRequest, queryset: QuerySet) -> None:
         done = sum(services.resolve(note, actor=request.user)
                    for note in queryset.filter(resolved_at__isnull=True).select_related("creator"))
@@ -115,6 +120,10 @@ class WebhookEndpointAdmin(TenantModelAdmin):
     readonly_fields = ["last_success_at", "last_failure_at", "last_error"]
     actions = ["rotate_secrets", "send_test_events"]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # An endpoint stays with the creator it was made for (the service refuses to move it).
+        return [*super().get_readonly_fields(request, obj), *(["creator"] if obj is not None else [])]
+
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change=change, **kwargs)
         # An endpoint without a creator receives every creator's events: owners only.
@@ -126,10 +135,10 @@ class WebhookEndpointAdmin(TenantModelAdmin):
     def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool) -> None:
         events = form.cleaned_data.get("events_text", [])
         if change:
-            obj.events = services.validate_events(events)
-            super().save_model(request, obj, form, change)
-            audit.record("webhook_endpoint.changed", obj, actor=request.user,
-                         changes={"fields": [*form.changed_data], "events": obj.events})
+            # The form has already written its values onto `obj`; the service compares them with the row.
+            changes = {field: getattr(obj, field) for field in services.ENDPOINT_EDITABLE if field != "events"}
+            services.update_endpoint(WebhookEndpoint.objects.get(pk=obj.pk), {**changes, "events": events},
+                                     actor=request.user)
             return
         endpoint, secret = services.create_endpoint(obj.creator, obj.name, obj.url, events, actor=request.user)
         if not obj.active:
@@ -138,6 +147,13 @@ class WebhookEndpointAdmin(TenantModelAdmin):
         messages.warning(request, format_html(
             "Signing secret for “{}”: <code>{}</code> — copy it into the receiver now; it is not shown again.",
             endpoint.name, secret))
+
+    def delete_model(self, request: HttpRequest, obj: WebhookEndpoint) -> None:
+        services.delete_endpoint(obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for endpoint in queryset:
+            services.delete_endpoint(endpoint, actor=request.user)
 
     @action(description="Rotate signing secret", permissions=["change"])
     def rotate_secrets(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -169,14 +185,19 @@ class WebhookDeliveryAdmin(TenantModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the delivery log is a record; a retry is an action
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    has_retry_permission = permission_check("notifications.change_webhookdelivery")
 
     @display(description="Status", label=DELIVERY_COLOURS)
     def status_badge(self, obj: WebhookDelivery) -> str:
         return obj.status
 
-    @action(description="Retry now", permissions=["change"])
+    @action(description="Retry now", permissions=["retry"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet) -> None:
         queued = sum(services.retry_delivery(d, actor=request.user)
                      for d in queryset.exclude(status=WebhookDelivery.Status.DELIVERED).select_related("endpoint"))

@@ -189,6 +189,7 @@ def update_endpoint(endpoint: WebhookEndpoint, changes: dict[str, Any], *, actor
 
 
 def delete_endpoint(endpoint: WebhookEndpoint, *, actor: Any = None) -> None:
+    """Stop sending to an endpoint; its delivery log goes with it. Audits `webhook_endpoint.deleted`."""
     with transaction.atomic():
         audit.record("webhook_endpoint.deleted", endpoint, actor=actor, changes={"url": endpoint.url})
         endpoint.delete()

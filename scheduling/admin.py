@@ -47,17 +47,33 @@ class QueueSlotInline(TenantInline):
 @admin.register(PlatformAccount)
 class PlatformAccountAdmin(TenantModelAdmin):
     list_display = ["handle", "platform", "creator", "state", "token_expires_at", "max_rating"]
-
-    def save_model(self, request: HttpRequest, obj: PlatformAccount, form: Any, change: bool) -> None:
-        services.save_account(obj, actor=request.user)
     list_filter = ["platform", "state", "creator"]
     search_fields = ["handle", "creator__stage_name"]
     list_select_related = ["creator"]
     fields = ["creator", "platform", "target_platform", "handle", "external_id", "state", "max_rating", "options",
               "token_expires_at", "scopes", "refreshed_at", "refresh_failures", "last_error"]
-    readonly_fields = ["token_expires_at", "scopes", "refreshed_at", "refresh_failures", "last_error"]
+    # The state follows connecting (OAuth, a stored token) and refreshing, never a hand-picked value.
+    readonly_fields = ["state", "token_expires_at", "scopes", "refreshed_at", "refresh_failures", "last_error"]
     inlines = [QueueSlotInline]
     change_form_template = "admin/scheduling/platformaccount/change_form.html"
+
+    def save_model(self, request: HttpRequest, obj: PlatformAccount, form: Any, change: bool) -> None:
+        if not change:
+            obj.state = services.initial_state(obj.platform)
+        services.save_account(obj, actor=request.user)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        slots = formset.save(commit=False)
+        services.change_queue_slots(form.instance, added=[(s.weekday, s.time) for s in slots if s.pk is None],
+                                    changed=[s for s in slots if s.pk is not None], removed=formset.deleted_objects,
+                                    actor=request.user)
+
+    def delete_model(self, request: HttpRequest, obj: PlatformAccount) -> None:
+        services.delete_account(obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for account in queryset:
+            services.delete_account(account, actor=request.user)
 
     def get_urls(self) -> list:
         from django.urls import path

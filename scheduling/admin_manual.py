@@ -24,7 +24,7 @@ from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminTextareaWidget, UnfoldAdminTextInputWidget
 
 from accounts import audit, tenancy
-from accounts.admin_base import TenantModelAdmin
+from accounts.admin_base import TenantModelAdmin, permission_check
 from compliance.views import render_action_form
 from scheduling import manual, services, takedowns
 from scheduling.models import Publication, TakedownTask
@@ -69,14 +69,12 @@ class ManualExportAdminMixin:
             *super().get_urls(),  # type: ignore[misc]
         ]
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)  # type: ignore[misc]
-        if actions is not None and self.has_change_permission(request):  # type: ignore[attr-defined]
-            for name in self.manual_actions:
-                found = self.get_action(name)  # type: ignore[attr-defined]
-                if found:
-                    actions[name] = found
-        return actions
+    def _get_base_actions(self) -> list[tuple[Any, str, str]]:
+        # Added to the declared ones, so permissions, tenancy and the 403 apply to them like to any other.
+        actions = super()._get_base_actions()  # type: ignore[misc]
+        known = {name for _func, name, _description in actions}
+        extra = [self.get_action(name) for name in self.manual_actions if name not in known]  # type: ignore[attr-defined]
+        return [*actions, *(found for found in extra if found)]
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         fields = list(super().get_fields(request, obj))  # type: ignore[misc]
@@ -214,8 +212,13 @@ class TakedownTaskAdmin(TenantModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # opened by the takedown flow only
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the page is for reading; closing a task is "Mark done", with a note
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a legal record: closed, never deleted
+
+    has_complete_permission = permission_check("scheduling.change_takedowntask")
 
     @display(description="Platform")
     def platform(self, obj: TakedownTask) -> str:
@@ -234,7 +237,7 @@ class TakedownTaskAdmin(TenantModelAdmin):
     def overdue(self, obj: TakedownTask) -> bool:
         return obj.status == TakedownTask.Status.OPEN and obj.due_at < timezone.now()
 
-    @action(description="Mark done (with a note)", permissions=["change"])
+    @action(description="Mark done (with a note)", permissions=["complete"])
     def mark_done(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         tasks = list(tenancy.restrict(queryset, request.user, "change").filter(status=TakedownTask.Status.OPEN)
                      .select_related("publication__account"))

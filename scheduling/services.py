@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
@@ -108,6 +108,38 @@ def save_account(account: PlatformAccount, *, actor: Any = None) -> PlatformAcco
     except IntegrityError as exc:  # a concurrent twin got in after the check
         raise ValidationError({"handle": ACCOUNT_EXISTS}) from exc
     return account
+
+
+@transaction.atomic
+def change_queue_slots(account: PlatformAccount, *, added: Iterable[tuple[int, time]] = (),
+                       changed: Iterable[QueueSlot] = (), removed: Iterable[QueueSlot] = (),
+                       actor: Any = None) -> None:
+    """Edit an account's weekly queue times (creator's local time). Publications already placed keep
+    their time; the queue offers the new slots from now on. Audits `platform_account.queue_changed`."""
+    added, changed, removed = list(added), list(changed), list(removed)
+    if any(slot.account_id != account.pk for slot in [*changed, *removed]):
+        raise ValidationError("These queue times belong to another account.")
+    for slot in removed:
+        slot.delete()
+    for slot in changed:
+        slot.full_clean()
+        slot.save()
+    for weekday, at in added:
+        slot = QueueSlot(account=account, weekday=weekday, time=at)
+        slot.full_clean()
+        slot.save()
+    if added or changed or removed:
+        audit.record("platform_account.queue_changed", account, actor=actor,
+                     changes={"added": len(added), "changed": len(changed), "removed": len(removed)})
+
+
+@transaction.atomic
+def delete_account(account: PlatformAccount, *, actor: Any = None) -> None:
+    """Remove an account that nothing was published or planned on (publications and offers protect it).
+    Its stored credentials go with it. Audits `platform_account.deleted`."""
+    audit.record("platform_account.deleted", account, actor=actor,
+                 changes={"platform": account.platform, "handle": account.handle})
+    account.delete()
 
 
 def mark_needs_reauth(account: PlatformAccount, message: str) -> None:

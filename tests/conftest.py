@@ -100,6 +100,22 @@ def people(creators):
     return {"owner": owner, "alice": alice, "bob": bob, "charlie": charlie, "a": a, "b": b}
 
 
+@pytest.fixture
+def team(people):
+    """people, plus A's other roles: chloe (chatter), oscar_a (compliance officer), ana (analyst).
+
+    With alice (manager), bob (editor), the owner and charlie (manager of B only) that is every role
+    accounts/roles.py knows, for tests that walk them all."""
+    from accounts import services
+    from tests.factories import UserFactory
+
+    extra = {"chloe": "chatter", "oscar_a": "compliance", "ana": "analyst"}
+    for username, role in extra.items():
+        people[username] = UserFactory(username=username)
+        services.add_membership(user=people[username], creator=people["a"], role=role)
+    return people
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

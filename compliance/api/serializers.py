@@ -15,7 +15,7 @@ from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from compliance import gate, services
-from compliance.models import RATING_CHOICES, USE_CHOICES, Performer, PerformerName, TakedownRequest
+from compliance.models import RATING_CHOICES, USE_CHOICES, ConsentRecord, Performer, PerformerName, TakedownRequest
 from core.api.fields import ModelSerializer, UTCDateTimeField
 
 CONSENT_STANDINGS = ["valid", "revoked", "expired", "not_yet_valid"]
@@ -43,6 +43,9 @@ class ConsentSummarySerializer(serializers.Serializer):
     valid_from = UTCDateTimeField()
     valid_until = UTCDateTimeField(allow_null=True)
     revoked_at = UTCDateTimeField(allow_null=True)
+    has_release = serializers.BooleanField(
+        help_text="A signed release is on file. The document itself is opened in the admin, by compliance "
+                  "officers and the owner, never through the API.")
 
 
 class PerformerListSerializer(serializers.ListSerializer):
@@ -51,6 +54,8 @@ class PerformerListSerializer(serializers.ListSerializer):
     def to_representation(self, data: Any) -> list[dict[str, Any]]:
         items = list(data.all() if hasattr(data, "all") else data)
         self.context["standing"] = {facts.id: facts for facts in services.performer_facts(p.pk for p in items)}
+        self.context["with_release"] = set(ConsentRecord.objects.filter(
+            performer__in=[p.pk for p in items], release__isnull=False).values_list("pk", flat=True))
         return super().to_representation(items)
 
 
@@ -97,10 +102,14 @@ class PerformerSerializer(ModelSerializer):
             return None
         now = self._now()
         consents = sorted(self._standing(performer).consents, key=lambda c: c.id)
+        with_release = self.context.get("with_release")
+        if with_release is None:  # one performer, not a page: its own query
+            with_release = set(ConsentRecord.objects.filter(performer=performer, release__isnull=False)
+                               .values_list("pk", flat=True))
         return ConsentSummarySerializer([
             {"id": c.id, "status": c.status_at(now), "platforms": sorted(c.platforms), "max_rating": c.max_rating,
              "uses": sorted(c.uses), "valid_from": c.valid_from, "valid_until": c.valid_until,
-             "revoked_at": c.revoked_at}
+             "revoked_at": c.revoked_at, "has_release": c.id in with_release}
             for c in consents
         ], many=True).data
 

@@ -309,7 +309,7 @@ def test_export_action_streams_the_reachable_rows_with_formula_cells_neutralised
 
 
 def test_safe_cell_only_touches_text():
-    from config.admin_export import safe_cell
+    from core.csv import safe_cell
 
     assert safe_cell("=1+1") == "'=1+1"
     assert safe_cell("+33 6") == "'+33 6"
