@@ -20,7 +20,7 @@ from unfold.widgets import UnfoldAdminTextInputWidget
 from accounts import tenancy
 from accounts.admin_base import EstimatedCountPaginator, TenantAdminMixin, TenantModelAdmin
 from accounts.models import Creator
-from compliance.admin import ServiceFormMixin, ServiceRejected, adopt, call_service
+from accounts.admin_base import ServiceFormMixin, ServiceRejected, adopt, call_service
 from scheduling import approval, services, views_calendar
 from scheduling import calendar as cal
 from scheduling.admin_manual import ManualExportAdminMixin  # also registers TakedownTaskAdmin
@@ -186,7 +186,7 @@ def _kept_rows(formset: Any, key: str) -> list[dict[str, Any]] | None:
 
 
 @admin.register(Post)
-class PostAdmin(ServiceFormMixin, TenantModelAdmin):
+class PostAdmin(TenantModelAdmin):
     """Posts and their parts are saved through the services in one call per form (row lock, refusal
     while publishing, version bump, audit, approval of a version); a refusal shows on the form."""
 
@@ -340,7 +340,7 @@ class RescheduleForm(forms.Form):
 
 
 @admin.register(Publication)
-class PublicationAdmin(ServiceFormMixin, ManualExportAdminMixin, TenantModelAdmin):
+class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
     list_display = ["id", "post", "account", "status_badge", "scheduled_local", "attempts", "block_codes",
                     "external_link"]
     list_filter = ["status", CreatorFilter, "account__platform", "account"]
