@@ -18,9 +18,15 @@ from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminTextInputWidget
 
 from accounts import tenancy
-from accounts.admin_base import EstimatedCountPaginator, TenantAdminMixin, TenantModelAdmin
+from accounts.admin_base import (
+    EstimatedCountPaginator,
+    ServiceRejected,
+    TenantAdminMixin,
+    TenantModelAdmin,
+    adopt,
+    call_service,
+)
 from accounts.models import Creator
-from accounts.admin_base import ServiceFormMixin, ServiceRejected, adopt, call_service
 from scheduling import approval, services, views_calendar
 from scheduling import calendar as cal
 from scheduling.admin_manual import ManualExportAdminMixin  # also registers TakedownTaskAdmin
