@@ -117,7 +117,7 @@ def _publication(w: World) -> Publication:
 
 
 def _backend(w: World) -> GenerationBackend:
-    return GenerationBackend.objects.create(name="Studio Comfy", kind="comfyui", base_url="http://127.0.0.1:9",
+    return GenerationBackend.objects.create(name="Studio Comfy", kind="comfyui", base_url="https://comfy.invalid",
                                             model="sdxl.safetensors")
 
 
@@ -497,7 +497,7 @@ def add_form_data(w: World, model: type[Model]) -> dict[str, Any] | None:
         case "content.PromptCategory":
             return {"name": "Landscapes", "position": "3"}
         case "content.GenerationBackend":
-            return {"name": "Second Comfy", "kind": "comfyui", "purpose": "images", "base_url": "http://127.0.0.1:9",
+            return {"name": "Second Comfy", "kind": "comfyui", "purpose": "images", "base_url": "https://comfy.invalid",
                     "model": "sdxl", "enabled": "on", "timeout_seconds": "300", "max_concurrency": "1",
                     "cost_per_image_minor": "0", "cost_per_mtok_in_minor": "0", "cost_per_mtok_out_minor": "0",
                     "cost_per_hour_minor": "0", "currency": "USD", "options": "{}"}
