@@ -33,6 +33,7 @@ from scheduling import services as scheduling
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication, QueueSlot
 from tests.analytics import factories_dash as analytics_rows
 from tests.factories import CreatorFactory, UserFactory
+from tests.scheduling.factories import approve_as_is
 
 JPEG = b"\xff\xd8\xff" + b"0" * 64
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
@@ -79,6 +80,8 @@ def _creator_rows(creator: Creator, owner: Any, performer: Any) -> None:
         at = T0 + timedelta(days=30 + i) if status not in (Publication.Status.DRAFT,) else None
         Publication.objects.create(post=post, account=fanvue if i % 2 else x, status=status, scheduled_at=at,
                                    external_url="https://fanvue.example/p/1" if status == "published" else "")
+        if post.approved_at:
+            approve_as_is(post)
     scheduling.create_post(creator_id=creator.pk, caption="Composed", asset_ids=[approved.pk],
                            targets=[(fanvue, ""), (x, "Teaser")], actor=owner)
     fan = analytics_rows.fan(creator, f"{creator.slug}-fan", handle="fan1")

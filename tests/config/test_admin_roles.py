@@ -425,8 +425,10 @@ def test_writes_of_project_models_go_through_project_code(team):
         if any(i.has_add_permission(request, None) or i.has_change_permission(request, None)
                or i.has_delete_permission(request, None) for i in inlines):
             hooks.append("save_formset")
+        # An admin that saves its inlines itself in save_related never reaches save_formset.
         stock += [f"{model._meta.label}: {type(ma).__name__}.{hook}" for hook in hooks
-                  if not _defined_in_project(ma, hook)]
+                  if not _defined_in_project(ma, hook)
+                  and not (hook == "save_formset" and _defined_in_project(ma, "save_related"))]
     assert stock == []
 
 
