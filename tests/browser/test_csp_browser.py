@@ -14,12 +14,12 @@ from django.utils import timezone
 from compliance import services as compliance
 from content.models import Collection, GenerationJob
 from scheduling import services
-from scheduling.models import Publication
 from tests.analytics import factories_dash as dash
 from tests.browser.conftest import admin_login
 from tests.content.factories import AssetFactory
 from tests.content.studio_fixtures import comfy_row
 from tests.content.test_admin_studio import template_for
+from tests.scheduling.factories import approved_publication
 from tests.scheduling.test_dispatcher import world  # noqa: F401
 
 PASSWORD = "correct-horse-battery"
@@ -74,7 +74,7 @@ def walk_data(world, media_dir, eager_celery, signing, comfy, personas):  # noqa
     cover = AssetFactory(creator=a, title="Sunset cover")
     AssetFactory(creator=a, title="Studio portrait")
     collection = Collection.objects.create(creator=a, title="Summer pack")
-    pub = Publication.objects.create(post=world["post"], account=world["fanvue"], status=Publication.Status.APPROVED)
+    pub = approved_publication(world["post"], world["fanvue"])
     outcome = services.schedule(pub, at=datetime(2026, 12, 10, 20, 30, tzinfo=PARIS))
     assert outcome.verdict.passed, outcome.verdict.reasons
     # A's performer may be depicted by the studio (AI-likeness consent), so generation runs.
