@@ -148,7 +148,7 @@ class Transaction(models.Model):
 class MetricSnapshot(models.Model):
     """A publication's counters at one moment, as the platform reported them."""
 
-    tenant_field = "publication__post__creator"
+    tenant_field = "publication__creator"
 
     publication = models.ForeignKey(Publication, on_delete=models.CASCADE, related_name="metric_snapshots")
     taken_at = models.DateTimeField(default=now)

@@ -35,7 +35,7 @@ class PostFilterSet(django_filters.FilterSet):
 
 
 class PublicationFilterSet(django_filters.FilterSet):
-    creator = django_filters.NumberFilter(field_name="post__creator_id", label="Creator id")
+    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
     account = django_filters.NumberFilter(field_name="account_id", label="Platform account id")
     post = django_filters.NumberFilter(field_name="post_id", label="Post id")
     platform = django_filters.ChoiceFilter(field_name="account__platform", choices=Platform.choices)
