@@ -23,6 +23,7 @@ from rest_framework.serializers import BaseSerializer
 from accounts import tenancy
 from accounts.api.viewsets import TenantModelViewSet, TenantViewSetMixin, principal_of
 from compliance.gate import Verdict
+from config.api import CursorPagination
 from content.models import Asset, Collection
 from scheduling import services
 from scheduling.api.filters import (
@@ -380,18 +381,26 @@ class PublicationViewSet(TenantActionsMixin, mixins.ListModelMixin, mixins.Retri
         return self._move(request, lambda pub: services.cancel(pub, actor=principal_of(request)))
 
 
+class CalendarPagination(CursorPagination):
+    """By due time: the range filter leaves no unscheduled row, so the cursor seeks on
+    (scheduled_at, id) through the scheduled_at and (creator, scheduled_at) indexes."""
+
+    ordering = ("scheduled_at", "pk")
+
+
 class CalendarViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
-    """The calendar as compact items. Cancelled publications are left out."""
+    """The calendar as compact items, a page at a time. Cancelled publications are left out."""
 
     queryset = Publication.objects.select_related("post", "creator", "account")
     serializer_class = CalendarItemSerializer
     filter_backends: list[Any] = []
-    pagination_class = None
+    pagination_class = CalendarPagination
 
     def get_queryset(self) -> QuerySet:
         return super().get_queryset().exclude(status=Publication.Status.CANCELLED)
 
     @extend_schema(summary="Publications due between `start` and `end` (at most 62 days), by due time",
+                   description="Cursor-paged like every list: follow `next` for the rest of the range.",
                    parameters=[CalendarQuerySerializer], responses={200: CalendarItemSerializer(many=True)})
     def list(self, request: Request) -> Response:
         incoming = CalendarQuerySerializer(data=request.query_params)
@@ -402,4 +411,5 @@ class CalendarViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
             items = items.filter(creator_id=data["creator"])
         if "account" in data:
             items = items.filter(account_id=data["account"])
-        return Response(CalendarItemSerializer(items, many=True).data)
+        page = self.paginate_queryset(items)
+        return self.get_paginated_response(CalendarItemSerializer(page, many=True).data)
