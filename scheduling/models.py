@@ -217,13 +217,16 @@ class Publication(models.Model):
             models.Index(fields=["creator", "id"], name="publication_creator_id"),
             models.Index(fields=["creator", "scheduled_at"], name="publication_creator_due"),
         ]
+        # What a metric snapshot's (publication, creator) pair refers to (a foreign key on PostgreSQL).
+        constraints = [models.UniqueConstraint(fields=["id", "creator"], name="publication_id_creator")]
 
     def __str__(self) -> str:
         return f"{self.post} → {self.account} ({self.get_status_display()})"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         update_fields = kwargs.get("update_fields")
-        if self.post_id is not None and (update_fields is None or {"post", "post_id"} & set(update_fields)):
+        moved = update_fields is None or {"post", "post_id"} & set(update_fields)
+        if self.post_id is not None and moved:
             self.creator_id = self.post.creator_id
             if update_fields is not None:
                 kwargs["update_fields"] = {*update_fields, "creator"}

@@ -61,5 +61,9 @@ class Migration(migrations.Migration):
             model_name="post",
             constraint=models.UniqueConstraint(fields=("id", "creator"), name="post_id_creator"),
         ),
+        migrations.AddConstraint(
+            model_name="publication",
+            constraint=models.UniqueConstraint(fields=("id", "creator"), name="publication_id_creator"),
+        ),
         migrations.RunPython(add_pair_key, drop_pair_key),
     ]
