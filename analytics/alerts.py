@@ -98,9 +98,9 @@ def _revenue_drop(rule: AlertRule, creators: dict[int, Creator], now: datetime) 
 
 def _publish_failure_rate(rule: AlertRule, creators: dict[int, Creator], now: datetime) -> list[Condition]:
     since = now - timedelta(days=max(1, rule.window_days))
-    rows = (Publication.objects.filter(post__creator_id__in=list(creators), scheduled_at__gte=since,
+    rows = (Publication.objects.filter(creator_id__in=list(creators), scheduled_at__gte=since,
                                        scheduled_at__lte=now, status__in=ATTEMPTED)
-            .order_by().values("post__creator_id")
+            .order_by().values("creator_id")
             .annotate(attempted=Count("pk"), failed=Count("pk", filter=Q(status__in=FAILED))))
     out = []
     for row in rows:
@@ -108,7 +108,7 @@ def _publish_failure_rate(rule: AlertRule, creators: dict[int, Creator], now: da
         if row["failed"] and rate >= rule.threshold:
             rate = rate.quantize(Decimal("0.1"))
             out.append(Condition(
-                row["post__creator_id"], level="error",
+                row["creator_id"], level="error",
                 title=f"{rate}% of publications failed in {rule.window_days} days",
                 body=(f"{row['failed']} of {row['attempted']} attempted publications failed or have an unknown "
                       f"outcome (alert at {rule.threshold}%)."),

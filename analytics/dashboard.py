@@ -219,7 +219,7 @@ class Dashboard:
         engagement = F("likes") + F("comments") + F("shares") + F("purchases")
         since = self.now - timedelta(days=30)
         pubs = (self._scoped(Publication.objects.filter(status=S.PUBLISHED, scheduled_at__gte=since),
-                             "post__creator_id")
+                             "creator_id")
                 .annotate(engagement=Subquery(latest.annotate(e=engagement).values("e")[:1]),
                           views=Subquery(latest.values("views")[:1]))
                 .filter(engagement__isnull=False)
@@ -258,18 +258,18 @@ class Dashboard:
     def upcoming(self) -> list[Publication]:
         return list(self._scoped(Publication.objects.filter(
             status=S.SCHEDULED, scheduled_at__gte=self.now,
-            scheduled_at__lt=self.now + timedelta(days=UPCOMING_DAYS)), "post__creator_id")
+            scheduled_at__lt=self.now + timedelta(days=UPCOMING_DAYS)), "creator_id")
             .select_related("post__creator", "account").order_by("scheduled_at", "pk")[:UPCOMING_SHOWN])
 
     @cached_property
     def attention(self) -> list[dict[str, Any]]:
         """One line per kind of trouble, with a count and a link to the filtered list."""
-        problems = self._scoped(Publication.objects.filter(status__in=[S.FAILED, S.UNKNOWN]), "post__creator_id")
+        problems = self._scoped(Publication.objects.filter(status__in=[S.FAILED, S.UNKNOWN]), "creator_id")
         consents = self._scoped(ConsentRecord.objects.filter(
             revoked_at__isnull=True, valid_until__gte=self.now,
             valid_until__lt=self.now + timedelta(days=CONSENT_WINDOW_DAYS)), "performer__creator_links__creator_id")
         tasks = self._scoped(TakedownTask.objects.filter(status=TakedownTask.Status.OPEN),
-                             "publication__post__creator_id")
+                             "publication__creator_id")
         requests = self._scoped(TakedownRequest.objects.filter(status__in=TakedownRequest.OPEN_STATUSES), "creator_id")
         accounts = self._scoped(PlatformAccount.objects.filter(state=PlatformAccount.State.NEEDS_REAUTH), "creator_id")
         notices = self._scoped(Notification.objects.filter(resolved_at__isnull=True), "creator_id")
@@ -290,7 +290,7 @@ class Dashboard:
 
     @cached_property
     def failed_publications(self) -> list[Publication]:
-        return list(self._scoped(Publication.objects.filter(status__in=[S.FAILED, S.UNKNOWN]), "post__creator_id")
+        return list(self._scoped(Publication.objects.filter(status__in=[S.FAILED, S.UNKNOWN]), "creator_id")
                     .select_related("post__creator", "account").order_by("-pk")[:ATTENTION_SHOWN])
 
     def context(self) -> dict[str, Any]:

@@ -611,7 +611,8 @@ def sync_metrics(now: datetime | None = None) -> dict[str, int]:
                 log.warning("metrics for publication %s failed: %s", pub.pk, type(exc).__name__)
                 continue
             stats["fetched"] += 1
-            snapshots.append(MetricSnapshot(publication=pub, taken_at=now, **snapshot_fields(raw)))
+            snapshots.append(MetricSnapshot(publication=pub, creator_id=pub.creator_id, taken_at=now,
+                                            **snapshot_fields(raw)))
         stats["snapshots"] += len(MetricSnapshot.objects.bulk_create(snapshots, ignore_conflicts=True))
     return stats
 

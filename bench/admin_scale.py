@@ -55,9 +55,9 @@ INSERT INTO scheduling_post (creator_id, caption, version, created_at, updated_a
 """
 # Each post goes to its creator's 4 accounts; due times spread over 2025-01-01 ... 2027-12-31.
 PUBLICATIONS_SQL = """
-INSERT INTO scheduling_publication (post_id, account_id, caption_override, scheduled_at, status, attempts,
-    idempotency_key, external_id, external_url, last_error, block_reasons, created_at, export_file)
-  SELECT p.id, a.id, '',
+INSERT INTO scheduling_publication (post_id, creator_id, account_id, caption_override, scheduled_at, status,
+    attempts, idempotency_key, external_id, external_url, last_error, block_reasons, created_at, export_file)
+  SELECT p.id, p.creator_id, a.id, '',
          timestamptz '2025-01-01' + ((p.id * 7919) % (3 * 365 * 24 * 60)) * interval '1 minute',
          CASE WHEN timestamptz '2025-01-01' + ((p.id * 7919) % (3 * 365 * 24 * 60)) * interval '1 minute' > now()
               THEN 'scheduled' WHEN p.id % 50 = 0 THEN 'failed' ELSE 'published' END,

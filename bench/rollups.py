@@ -41,6 +41,46 @@ PUBLICATIONS = 100_000
 TIMEZONES = ["Europe/Paris", "America/New_York", "UTC", "Asia/Tokyo", "America/Los_Angeles"]
 
 
+# Shared with bench.api_scale: fans, their subscriptions and their transactions, generated server-side.
+FANS_SQL = """
+            INSERT INTO analytics_fan (creator_id, platform, external_id, handle, first_seen, last_seen,
+                                       lifetime_spend_minor, segment, tags, notes)
+            SELECT %(first_creator)s + (g %% %(creators)s), CASE WHEN g %% 3 = 0 THEN 'onlyfans' ELSE 'fanvue' END,
+                   'f' || g, 'fan' || g, now() - interval '400 days', now() - interval '400 days', 0, 'new',
+                   '[]', ''
+            FROM generate_series(0, %(last_fan)s) g"""
+SUBSCRIPTIONS_SQL = """
+            INSERT INTO analytics_subscription (creator_id, fan_id, account_id, platform, external_id, started_at,
+                                                ends_at, price_minor, currency, auto_renew, trial, cancelled_at)
+            SELECT f.creator_id, f.id, NULL, f.platform, 's' || g, s.started,
+                   CASE WHEN random() < 0.4 THEN s.started + random() * interval '120 days' END,
+                   999, 'USD', random() < 0.8, false, NULL
+            FROM generate_series(0, %(last_subscription)s) g
+            JOIN analytics_fan f ON f.external_id = 'f' || (g %% %(fans)s)
+            CROSS JOIN LATERAL (SELECT now() - random() * interval '365 days' + g * interval '0 s'
+                                AS started) s"""
+TRANSACTIONS_SQL = """
+            INSERT INTO analytics_transaction (creator_id, account_id, platform, fan_id, publication_id, kind,
+                                               gross_minor, fee_minor, net_minor, currency, occurred_at,
+                                               external_id, source, created_at)
+            SELECT f.creator_id, NULL, f.platform, f.id, NULL, t.kind,
+                   CASE WHEN t.kind IN ('refund', 'chargeback') THEN -t.gross ELSE t.gross END,
+                   CASE WHEN t.kind IN ('refund', 'chargeback') THEN -t.gross / 5 ELSE t.gross / 5 END,
+                   CASE WHEN t.kind IN ('refund', 'chargeback') THEN -t.gross + t.gross / 5
+                        ELSE t.gross - t.gross / 5 END,
+                   t.currency, t.at, 'b' || g, 'import', t.at + interval '5 minutes'
+            FROM generate_series(1, %(transactions)s) g
+            CROSS JOIN LATERAL (SELECT
+                (ARRAY['subscription', 'renewal', 'tip', 'tip', 'paid_message', 'paid_message', 'paid_post',
+                       'pack', 'referral', 'refund', 'chargeback'])[1 + floor(random() * 11)::int
+                                                                   + 0 * g] AS kind,
+                (100 + floor(random() * 5000))::bigint AS gross,
+                CASE WHEN random() < 0.8 THEN 'USD' WHEN random() < 0.75 THEN 'EUR' ELSE 'GBP' END AS currency,
+                now() - random() * interval '365 days' AS at,
+                floor(random() * %(fans)s)::int + 1 AS fan_n) t
+            JOIN analytics_fan f ON f.id = t.fan_n + (SELECT min(id) - 1 FROM analytics_fan)"""
+
+
 def psql(sql: str) -> None:
     subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True, stdout=subprocess.DEVNULL)
 
@@ -94,43 +134,9 @@ def generate(transactions: int, snapshots: int) -> None:
             FROM unnest(ARRAY['EUR', 'GBP']) c,
                  generate_series(current_date - 400, current_date, interval '1 day') d
             WHERE extract(isodow FROM d) < 6"""),  # no weekend rates: the lookup falls back to Friday
-        ("fans", """
-            INSERT INTO analytics_fan (creator_id, platform, external_id, handle, first_seen, last_seen,
-                                       lifetime_spend_minor, segment, tags, notes)
-            SELECT %(first_creator)s + (g %% %(creators)s), CASE WHEN g %% 3 = 0 THEN 'onlyfans' ELSE 'fanvue' END,
-                   'f' || g, 'fan' || g, now() - interval '400 days', now() - interval '400 days', 0, 'new',
-                   '[]', ''
-            FROM generate_series(0, %(last_fan)s) g"""),
-        ("subscriptions", """
-            INSERT INTO analytics_subscription (creator_id, fan_id, account_id, platform, external_id, started_at,
-                                                ends_at, price_minor, currency, auto_renew, trial, cancelled_at)
-            SELECT f.creator_id, f.id, NULL, f.platform, 's' || g, s.started,
-                   CASE WHEN random() < 0.4 THEN s.started + random() * interval '120 days' END,
-                   999, 'USD', random() < 0.8, false, NULL
-            FROM generate_series(0, %(last_subscription)s) g
-            JOIN analytics_fan f ON f.external_id = 'f' || (g %% %(fans)s)
-            CROSS JOIN LATERAL (SELECT now() - random() * interval '365 days' + g * interval '0 s'
-                                AS started) s"""),
-        ("transactions", """
-            INSERT INTO analytics_transaction (creator_id, account_id, platform, fan_id, publication_id, kind,
-                                               gross_minor, fee_minor, net_minor, currency, occurred_at,
-                                               external_id, source, created_at)
-            SELECT f.creator_id, NULL, f.platform, f.id, NULL, t.kind,
-                   CASE WHEN t.kind IN ('refund', 'chargeback') THEN -t.gross ELSE t.gross END,
-                   CASE WHEN t.kind IN ('refund', 'chargeback') THEN -t.gross / 5 ELSE t.gross / 5 END,
-                   CASE WHEN t.kind IN ('refund', 'chargeback') THEN -t.gross + t.gross / 5
-                        ELSE t.gross - t.gross / 5 END,
-                   t.currency, t.at, 'b' || g, 'import', t.at + interval '5 minutes'
-            FROM generate_series(1, %(transactions)s) g
-            CROSS JOIN LATERAL (SELECT
-                (ARRAY['subscription', 'renewal', 'tip', 'tip', 'paid_message', 'paid_message', 'paid_post',
-                       'pack', 'referral', 'refund', 'chargeback'])[1 + floor(random() * 11)::int
-                                                                   + 0 * g] AS kind,
-                (100 + floor(random() * 5000))::bigint AS gross,
-                CASE WHEN random() < 0.8 THEN 'USD' WHEN random() < 0.75 THEN 'EUR' ELSE 'GBP' END AS currency,
-                now() - random() * interval '365 days' AS at,
-                floor(random() * %(fans)s)::int + 1 AS fan_n) t
-            JOIN analytics_fan f ON f.id = t.fan_n + (SELECT min(id) - 1 FROM analytics_fan)"""),
+        ("fans", FANS_SQL),
+        ("subscriptions", SUBSCRIPTIONS_SQL),
+        ("transactions", TRANSACTIONS_SQL),
         ("posts", """
             INSERT INTO scheduling_post (creator_id, caption, collection_id, price_minor, currency, created_by_id,
                                          approved_by_id, approved_at, version, created_at, updated_at)
@@ -138,22 +144,22 @@ def generate(transactions: int, snapshots: int) -> None:
                    now(), now()
             FROM generate_series(0, %(last_post)s) g"""),
         ("publications", """
-            INSERT INTO scheduling_publication (post_id, account_id, caption_override, scheduled_at, status, attempts,
-                                                next_attempt_at, idempotency_key, lease_expires_at, external_id,
-                                                external_url, published_at, removed_at, export_file, last_error,
-                                                block_reasons, created_at)
-            SELECT p.id, a.id, '', x.at, 'published', 1, NULL, gen_random_uuid(), NULL, 'e' || p.id, '', x.at, NULL,
-                   '', '', '[]', x.at
+            INSERT INTO scheduling_publication (post_id, creator_id, account_id, caption_override, scheduled_at,
+                                                status, attempts, next_attempt_at, idempotency_key, lease_expires_at,
+                                                external_id, external_url, published_at, removed_at, export_file,
+                                                last_error, block_reasons, created_at)
+            SELECT p.id, p.creator_id, a.id, '', x.at, 'published', 1, NULL, gen_random_uuid(), NULL, 'e' || p.id, '',
+                   x.at, NULL, '', '', '[]', x.at
             FROM scheduling_post p
             JOIN scheduling_platformaccount a ON a.creator_id = p.creator_id
                  AND a.platform = CASE WHEN p.id %% 2 = 0 THEN 'fanvue' ELSE 'manual' END
             CROSS JOIN LATERAL (SELECT now() - random() * interval '365 days' + p.id * interval '0 s'
                                 AS at) x"""),
         ("metric snapshots", """
-            INSERT INTO analytics_metricsnapshot (publication_id, taken_at, views, likes, comments, shares, clicks,
-                                                  purchases)
-            SELECT p.id, p.published_at + k * interval '8 hours', k * 100 + (p.id %% 50), k * 9, k * 2, k, k * 3,
-                   k / 3
+            INSERT INTO analytics_metricsnapshot (publication_id, creator_id, taken_at, views, likes, comments,
+                                                  shares, clicks, purchases)
+            SELECT p.id, p.creator_id, p.published_at + k * interval '8 hours', k * 100 + (p.id %% 50), k * 9,
+                   k * 2, k, k * 3, k / 3
             FROM scheduling_publication p CROSS JOIN generate_series(1, %(per_snapshot)s) k
             WHERE p.published_at + k * interval '8 hours' < now()"""),
         ("analyze", None),

@@ -7,7 +7,9 @@ parse one shape whatever went wrong.
 from __future__ import annotations
 
 import binascii
+import json
 from base64 import b64decode
+from datetime import date, time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -20,9 +22,10 @@ from django.core.exceptions import (
 )
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, models
-from django.db.models import ProtectedError, QuerySet, RestrictedError
+from django.db.models import Field, Model, ProtectedError, Q, QuerySet, RestrictedError
 from django.http import Http404
 from rest_framework import exceptions, pagination, status
+from rest_framework.pagination import _reverse_ordering
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -34,18 +37,69 @@ INVALID_CURSOR = "The cursor is invalid: follow the `next` and `previous` links 
 
 
 class CursorPagination(pagination.CursorPagination):
+    """Cursor pages that seek on the whole ordering, which always ends with the primary key.
+
+    DRF's cursor keeps only the first ordering field and steps over rows that share it with an
+    offset capped at 1,000: on a list ordered by a value many rows share (a statement imported with
+    date-only times puts a day's transactions at midnight) the walk would repeat one page forever.
+    Here the position holds every ordering field, so a page is
+    `a <= x AND (a < x OR (a = x AND id < y))`: the first term lets PostgreSQL start an index scan
+    at the position, and page 1,000 costs what page 1 costs. Ordering fields must be non-null
+    columns of the model; lists choose orderings an index serves.
+    """
+
     ordering = "-pk"
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
 
-    def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None) -> list | None:
-        self._queryset = queryset  # the cursor's position is checked against the ordering's field
-        return super().paginate_queryset(queryset, request, view)
+    def get_ordering(self, request: Any, queryset: QuerySet, view: Any) -> tuple[str, ...]:
+        ordering = tuple(super().get_ordering(request, queryset, view))
+        if ordering[-1].lstrip("-") not in ("pk", queryset.model._meta.pk.name):
+            ordering += ("-pk" if ordering[-1].startswith("-") else "pk",)
+        return ordering
+
+    def paginate_queryset(self, queryset: QuerySet, request: Any, view: Any = None) -> list | None:
+        # DRF's method, with its first-field filter replaced by `_after` (the whole position).
+        self.request = request
+        self.page_size = self.get_page_size(request)
+        if not self.page_size:
+            return None
+        self.base_url = request.build_absolute_uri()
+        self.ordering = self.get_ordering(request, queryset, view)
+        self.cursor = self.decode_cursor(request)
+        offset, reverse, current_position = self.cursor if self.cursor is not None else (0, False, None)
+        ordering = _reverse_ordering(self.ordering) if reverse else self.ordering
+        queryset = queryset.order_by(*ordering)
+        if current_position is not None:
+            queryset = queryset.filter(self._after(queryset.model, ordering, current_position))
+        results = list(queryset[offset:offset + self.page_size + 1])
+        self.page = list(results[:self.page_size])
+        has_following_position = len(results) > len(self.page)
+        following_position = (self._get_position_from_instance(results[-1], self.ordering)
+                              if has_following_position else None)
+        if reverse:
+            self.page = list(reversed(self.page))
+            self.has_next = current_position is not None or offset > 0
+            self.has_previous = has_following_position
+            if self.has_next:
+                self.next_position = current_position
+            if self.has_previous:
+                self.previous_position = following_position
+        else:
+            self.has_next = has_following_position
+            self.has_previous = current_position is not None or offset > 0
+            if self.has_next:
+                self.next_position = following_position
+            if self.has_previous:
+                self.previous_position = current_position
+        if (self.has_previous or self.has_next) and self.template is not None:
+            self.display_page_controls = True
+        return self.page
 
     def decode_cursor(self, request: Request) -> pagination.Cursor | None:
-        """A cursor is opaque text from the client: anything but a position of the ordering's type is a 400,
-        never a missing page nor a value the database refuses."""
+        """A cursor is opaque text from the client: anything but what `encode_cursor` made is a 400,
+        never a missing page nor a value the database refuses (see `_position_values`)."""
         encoded = request.query_params.get(self.cursor_query_param)
         if encoded is None:
             return None
@@ -54,42 +108,56 @@ class CursorPagination(pagination.CursorPagination):
                               keep_blank_values=True)
             if not tokens or set(tokens) - {"o", "r", "p"}:
                 raise exceptions.NotFound
-            cursor = super().decode_cursor(request)
+            return super().decode_cursor(request)
         except (exceptions.NotFound, ValueError, binascii.Error):
             raise exceptions.ValidationError({self.cursor_query_param: [INVALID_CURSOR]}) from None
-        if cursor is None or cursor.position is None:
-            return cursor
+
+    def _get_position_from_instance(self, instance: Any, ordering: tuple[str, ...]) -> str:
+        values = [instance[name] if isinstance(instance, dict) else getattr(instance, name)
+                  for name in (item.lstrip("-") for item in ordering)]
+        return json.dumps([v.isoformat() if isinstance(v, date | time) else v for v in values], default=str)
+
+    def _after(self, model: type[Model], ordering: tuple[str, ...], position: str) -> Q:
+        """Rows that come after `position` in `ordering` (already reversed for a backwards page)."""
+        names = [item.lstrip("-") for item in ordering]
+        values = self._position_values(model, names, position)
+        descending = [item.startswith("-") for item in ordering]
+        after, tied = Q(), Q()
+        for name, value, desc in zip(names, values, descending, strict=True):
+            after |= tied & Q(**{f"{name}__{'lt' if desc else 'gt'}": value})
+            tied &= Q(**{name: value})
+        if len(names) == 1:
+            return after
+        return Q(**{f"{names[0]}__{'lte' if descending[0] else 'gte'}": values[0]}) & after
+
+    def _position_values(self, model: type[Model], names: list[str], position: str) -> list[Any]:
+        """The position's values as the fields' types; a forged or stale cursor is a bad request."""
         try:
-            position = self._checked_position(cursor.position)
-        except (DjangoValidationError, ValueError, TypeError, OverflowError):
+            raw = json.loads(position)
+            if not isinstance(raw, list) or len(raw) != len(names):
+                raise ValueError("the position does not match the ordering")
+            return [_checked(_field(model, name), value) for name, value in zip(names, raw, strict=True)]
+        except (ValueError, TypeError, OverflowError, RecursionError, DjangoValidationError, InstantOutOfRange):
             raise exceptions.ValidationError({self.cursor_query_param: [INVALID_CURSOR]}) from None
-        return cursor._replace(position=position)
 
-    def _checked_position(self, position: str) -> str:
-        if "\x00" in position:
-            raise ValueError(position)
-        field = self._ordering_field()
-        if field is None:
-            return position
-        value = field.to_python(position)
-        if isinstance(field, models.DateTimeField):
-            try:
-                return str(to_utc(value))
-            except InstantOutOfRange:
-                raise ValueError(position) from None
-        if isinstance(field, models.IntegerField):
-            bounds = bounds_of(field)
-            if not bounds.get("min_value", value) <= value <= bounds.get("max_value", value):
-                raise ValueError(position)
-        return position
 
-    def _ordering_field(self) -> models.Field | None:
-        name = self.ordering[0].lstrip("-")
-        query = self._queryset.query
-        if name in query.annotations:
-            return query.annotations[name].output_field
-        opts = self._queryset.model._meta
-        return opts.pk if name == "pk" else opts.get_field(name)
+def _field(model: type[Model], name: str) -> Field:
+    return model._meta.pk if name == "pk" else model._meta.get_field(name)
+
+
+def _checked(field: Field, raw: Any) -> Any:
+    """One position value as its field's type, refused when the database could not compare it
+    (NUL in text, an instant outside the calendar the API accepts, an integer beyond the column)."""
+    if isinstance(raw, str) and "\x00" in raw:
+        raise ValueError("NUL in a cursor")
+    value = field.to_python(raw)
+    if isinstance(field, models.DateTimeField) and value is not None:
+        return to_utc(value)
+    if isinstance(field, models.IntegerField | models.AutoField) and value is not None:
+        bounds = bounds_of(field)
+        if not bounds.get("min_value", value) <= value <= bounds.get("max_value", value):
+            raise ValueError("an integer beyond the column")
+    return value
 
 
 def _code_for(exc: Exception) -> str:

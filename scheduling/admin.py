@@ -314,7 +314,7 @@ class CreatorFilter(SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         value = self.value()
-        return queryset.filter(account__creator_id=value) if value and value.isdigit() else queryset
+        return queryset.filter(creator_id=value) if value and value.isdigit() else queryset
 
 
 class CappedCountPaginator(EstimatedCountPaginator):

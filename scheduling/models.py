@@ -8,6 +8,8 @@ so "what is due" stays cheap at millions of rows.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -107,6 +109,9 @@ class Post(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # What a publication's (post, creator) pair refers to: on PostgreSQL that pair is a foreign
+        # key, so a publication cannot name another creator than its post's.
+        constraints = [models.UniqueConstraint(fields=["id", "creator"], name="post_id_creator")]
 
     def __str__(self) -> str:
         return (self.caption[:60] or f"Post #{self.pk}").replace("\n", " ")
@@ -124,6 +129,19 @@ class PostAsset(models.Model):
 
     def __str__(self) -> str:
         return f"{self.post_id}:{self.position}"
+
+
+class PublicationQuerySet(models.QuerySet):
+    def bulk_create(self, objs: Iterable[Publication], *args: Any, **kwargs: Any) -> list[Publication]:
+        """Rows made in bulk take their post's creator too (one query for posts not already loaded)."""
+        objs = list(objs)
+        post_field = Publication._meta.get_field("post")
+        unloaded = {o.post_id for o in objs if o.creator_id is None and not post_field.is_cached(o)}
+        creators = dict(Post.objects.filter(pk__in=unloaded).values_list("pk", "creator_id")) if unloaded else {}
+        for obj in objs:
+            if obj.creator_id is None:
+                obj.creator_id = obj.post.creator_id if post_field.is_cached(obj) else creators.get(obj.post_id)
+        return super().bulk_create(objs, *args, **kwargs)
 
 
 class Publication(models.Model):
@@ -167,9 +185,14 @@ class Publication(models.Model):
     # Before these, an edit of the post simply applies; from CLAIMED on, the row is in flight.
     EDITABLE = frozenset({S.DRAFT, S.PENDING_APPROVAL, S.APPROVED, S.SCHEDULED, S.FAILED, S.MISSED, S.BLOCKED})
 
-    tenant_field = "post__creator"
+    tenant_field = "creator"
 
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="publications")
+    # The post's creator, copied so tenancy and the lists filter on an index of this table instead
+    # of joining posts. It follows the post: `save()` and `bulk_create()` set it from the post, and
+    # on PostgreSQL (post, creator) is a foreign key to the post's own pair (ON UPDATE CASCADE).
+    creator = models.ForeignKey(Creator, on_delete=models.PROTECT, related_name="publications", editable=False,
+                                db_index=False)
     account = models.ForeignKey(PlatformAccount, on_delete=models.PROTECT, related_name="publications")
     caption_override = models.TextField(blank=True)
     scheduled_at = models.DateTimeField(null=True, blank=True, help_text="Due time, stored in UTC.")
@@ -189,6 +212,8 @@ class Publication(models.Model):
     block_reasons = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=now, editable=False)
 
+    objects = PublicationQuerySet.as_manager()
+
     class Meta:
         ordering = ["-scheduled_at", "-id"]
         indexes = [
@@ -199,6 +224,9 @@ class Publication(models.Model):
             models.Index(fields=["status", "scheduled_at"]),
             # The calendar and the API read time ranges across accounts.
             models.Index(fields=["scheduled_at"], name="publication_scheduled_at"),
+            # A creator's rows newest first (the API list), and a creator's calendar.
+            models.Index(fields=["creator", "id"], name="publication_creator_id"),
+            models.Index(fields=["creator", "scheduled_at"], name="publication_creator_due"),
         ]
         constraints = [
             # Live = on the calendar and not yet resolved: at most one per account and instant. Two requests
@@ -206,10 +234,21 @@ class Publication(models.Model):
             models.UniqueConstraint(fields=["account", "scheduled_at"],
                                     condition=models.Q(status__in=["scheduled", "claimed", "publishing", "unknown"]),
                                     name="publication_one_live_per_account_instant"),
+            # What a metric snapshot's (publication, creator) pair refers to (a foreign key on PostgreSQL).
+            models.UniqueConstraint(fields=["id", "creator"], name="publication_id_creator"),
         ]
 
     def __str__(self) -> str:
         return f"{self.post} → {self.account} ({self.get_status_display()})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        update_fields = kwargs.get("update_fields")
+        moved = update_fields is None or {"post", "post_id"} & set(update_fields)
+        if self.post_id is not None and moved:
+            self.creator_id = self.post.creator_id
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "creator"}
+        super().save(*args, **kwargs)
 
     def can_move_to(self, status: str) -> bool:
         return status in self.TRANSITIONS.get(self.status, frozenset())
@@ -240,7 +279,7 @@ class TakedownTask(models.Model):
         DONE = "done", "Done"
         CANCELLED = "cancelled", "Cancelled"
 
-    tenant_field = "publication__post__creator"
+    tenant_field = "publication__creator"
     publication = models.ForeignKey(Publication, on_delete=models.PROTECT, related_name="takedown_tasks")
     takedown_request = models.ForeignKey("compliance.TakedownRequest", null=True, blank=True,
                                          on_delete=models.PROTECT, related_name="scheduling_tasks")

@@ -499,7 +499,8 @@ def create_post(*, creator_id: int, caption: str, asset_ids: list[int], targets:
         post = Post.objects.create(creator_id=creator_id, caption=caption, collection=collection,
                                    price_minor=price_minor, currency=currency, created_by=user_of(actor))
         PostAsset.objects.bulk_create([PostAsset(post=post, asset_id=a, position=i) for i, a in enumerate(asset_ids)])
-        Publication.objects.bulk_create([Publication(post=post, account=account, caption_override=override)
+        Publication.objects.bulk_create([Publication(post=post, creator_id=creator_id, account=account,
+                                                     caption_override=override)
                                          for account, override in targets])
         audit.record("post.created", post, actor=actor,
                      changes={"assets": len(asset_ids), "accounts": [a.pk for a, _ in targets]})

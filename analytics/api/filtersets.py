@@ -45,7 +45,8 @@ class TransactionFilterSet(FilterSet):
     creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
     fan = django_filters.NumberFilter(field_name="fan_id", label="Fan id")
     platform = django_filters.ChoiceFilter(choices=SOURCE_PLATFORMS)
-    kind = django_filters.MultipleChoiceFilter(choices=Transaction.Kind.choices, label="Kind (repeat for several)")
+    kind = django_filters.MultipleChoiceFilter(choices=Transaction.Kind.choices, distinct=False,
+                                               label="Kind (repeat for several)")
     occurred_at = UTCDateTimeFromToRangeFilter(
         label="Occurred between `occurred_at_after` and `occurred_at_before` (ISO datetimes, inclusive)")
 

@@ -84,7 +84,7 @@ class GenerationJobFilterSet(FilterSet):
     creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
     backend = django_filters.NumberFilter(field_name="backend_id", label="Backend id")
     template = django_filters.NumberFilter(field_name="template_id", label="Prompt template id")
-    status = django_filters.MultipleChoiceFilter(choices=GenerationJob.Status.choices,
+    status = django_filters.MultipleChoiceFilter(choices=GenerationJob.Status.choices, distinct=False,
                                                  label="Status (repeat for several)")
     created_at = UTCDateTimeFromToRangeFilter(
         label="Created between `created_at_after` and `created_at_before` (ISO datetimes, inclusive)")

@@ -36,11 +36,12 @@ class PostFilterSet(FilterSet):
 
 
 class PublicationFilterSet(FilterSet):
-    creator = django_filters.NumberFilter(field_name="post__creator_id", label="Creator id")
+    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
     account = django_filters.NumberFilter(field_name="account_id", label="Platform account id")
     post = django_filters.NumberFilter(field_name="post_id", label="Post id")
     platform = django_filters.ChoiceFilter(field_name="account__platform", choices=Platform.choices)
-    status = django_filters.MultipleChoiceFilter(choices=Publication.Status.choices,
+    # A column of this table: no join, so no DISTINCT (which would sort every matching row).
+    status = django_filters.MultipleChoiceFilter(choices=Publication.Status.choices, distinct=False,
                                                  label="Status (repeat for several)")
     scheduled_at = UTCDateTimeFromToRangeFilter(
         label="Due between `scheduled_at_after` and `scheduled_at_before` (ISO datetimes, inclusive)")

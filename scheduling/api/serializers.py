@@ -254,15 +254,15 @@ class SubmitResultSerializer(serializers.Serializer):
 class LocalTimeMixin(serializers.Serializer):
     scheduled_at = UTCDateTimeField(read_only=True, allow_null=True, help_text="Due time, UTC; null until scheduled.")
     scheduled_at_local = serializers.SerializerMethodField(help_text="The due time in the creator's timezone.")
-    timezone = serializers.CharField(source="post.creator.timezone", read_only=True)
+    timezone = serializers.CharField(source="creator.timezone", read_only=True)
 
     @extend_schema_field(UTCDateTimeField(allow_null=True))
     def get_scheduled_at_local(self, obj: Publication) -> str | None:
-        return local_iso(obj.scheduled_at, obj.post.creator.timezone)
+        return local_iso(obj.scheduled_at, obj.creator.timezone)
 
 
 class PublicationSerializer(LocalTimeMixin, ModelSerializer):
-    creator = serializers.IntegerField(source="post.creator_id", read_only=True)
+    creator = serializers.IntegerField(source="creator_id", read_only=True)
     post_id = serializers.IntegerField(read_only=True)
     account_id = serializers.IntegerField(read_only=True)
     platform = serializers.CharField(source="account.platform", read_only=True)

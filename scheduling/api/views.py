@@ -7,12 +7,11 @@ sees what to fix; a move the publication's state does not allow answers 409.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Model, Prefetch, QuerySet, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Model, Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
@@ -48,9 +47,6 @@ from scheduling.api.serializers import (
 )
 from scheduling.calendar import calendar_range
 from scheduling.models import PlatformAccount, Post, Publication, QueueSlot
-
-# Unscheduled rows sort after every scheduled one; cursor pagination needs a value it can compare.
-NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 
 CONFLICT = OpenApiResponse(description="The current state does not allow it; `message` says why.")
 GATE_REFUSED = OpenApiResponse(description="The compliance gate refused; `details` lists the reasons.")
@@ -301,12 +297,12 @@ class PostViewSet(TenantActionsMixin, TenantModelViewSet):
 # --- Publications and the calendar --------------------------------------------------------------
 
 
-class PublicationPagination(CursorPagination):
-    ordering = ("due_order", "id")
-
-
 @extend_schema_view(
-    list=extend_schema(summary="Publications the caller may see, by due time (unscheduled last)"),
+    list=extend_schema(
+        summary="Publications the caller may see, newest first",
+        description="Ordered by id, newest first: the cursor seeks on an index, so every page costs the same at "
+                    "any depth. For a window of due times filter on `scheduled_at_after`/`scheduled_at_before`; "
+                    "for due-time order use the calendar."),
     retrieve=extend_schema(summary="One publication with its block reasons, last error and attempts"),
 )
 class PublicationViewSet(TenantActionsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
@@ -314,11 +310,9 @@ class PublicationViewSet(TenantActionsMixin, mixins.ListModelMixin, mixins.Retri
     """Publications are created with their post and leave by cancelling; times move only through
     schedule/reschedule/add-to-queue, which run the gate."""
 
-    queryset = Publication.objects.select_related("post__creator", "account").annotate(
-        due_order=Coalesce("scheduled_at", Value(NEVER)))
+    queryset = Publication.objects.select_related("creator", "account")
     serializer_class = PublicationSerializer
     filterset_class = PublicationFilterSet
-    pagination_class = PublicationPagination
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def _answer(self, pub: Publication) -> Response:
@@ -341,7 +335,7 @@ class PublicationViewSet(TenantActionsMixin, mixins.ListModelMixin, mixins.Retri
         return self.partial_update(request, *args, **kwargs)
 
     def _due_time(self, request: Request, pub: Publication) -> datetime:
-        incoming = DueTimeSerializer(data=request.data, context={"creator_timezone": pub.post.creator.timezone})
+        incoming = DueTimeSerializer(data=request.data, context={"creator_timezone": pub.creator.timezone})
         incoming.is_valid(raise_exception=True)
         return incoming.validated_data["at"]
 
@@ -385,18 +379,26 @@ class PublicationViewSet(TenantActionsMixin, mixins.ListModelMixin, mixins.Retri
         return self._move(request, lambda pub: services.cancel(pub, actor=principal_of(request)))
 
 
-class CalendarViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
-    """The calendar as compact items. Cancelled publications are left out."""
+class CalendarPagination(CursorPagination):
+    """By due time: the range filter leaves no unscheduled row, so the cursor seeks on
+    (scheduled_at, id) through the scheduled_at and (creator, scheduled_at) indexes."""
 
-    queryset = Publication.objects.select_related("post__creator", "account")
+    ordering = ("scheduled_at", "pk")
+
+
+class CalendarViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
+    """The calendar as compact items, a page at a time. Cancelled publications are left out."""
+
+    queryset = Publication.objects.select_related("post", "creator", "account")
     serializer_class = CalendarItemSerializer
     filter_backends: list[Any] = []
-    pagination_class = None
+    pagination_class = CalendarPagination
 
     def get_queryset(self) -> QuerySet:
         return super().get_queryset().exclude(status=Publication.Status.CANCELLED)
 
     @extend_schema(summary="Publications due between `start` and `end` (at most 62 days), by due time",
+                   description="Cursor-paged like every list: follow `next` for the rest of the range.",
                    parameters=[CalendarQuerySerializer], responses={200: CalendarItemSerializer(many=True)})
     def list(self, request: Request) -> Response:
         incoming = CalendarQuerySerializer(data=request.query_params)
@@ -404,7 +406,8 @@ class CalendarViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
         data = incoming.validated_data
         items = calendar_range(self.get_queryset(), data["start"], data["end"])
         if "creator" in data:
-            items = items.filter(post__creator_id=data["creator"])
+            items = items.filter(creator_id=data["creator"])
         if "account" in data:
             items = items.filter(account_id=data["account"])
-        return Response(CalendarItemSerializer(items, many=True).data)
+        page = self.paginate_queryset(items)
+        return self.get_paginated_response(CalendarItemSerializer(page, many=True).data)

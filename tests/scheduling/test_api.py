@@ -137,11 +137,11 @@ def test_compose_submit_approve_schedule_in_paris_time_reschedule_cancel(client,
 
     calendar = client.get(CALENDAR, {"start": f"{NEXT_YEAR}-12-01", "end": f"{NEXT_YEAR + 1}-01-01"}, **alice)
     assert calendar.status_code == 200, calendar.content
-    assert calendar.json() == [{"id": fanvue_pub.pk, "post_id": post.pk, "account_id": world["fanvue"].pk,
-                                "platform": "fanvue", "status": "scheduled",
-                                "scheduled_at": f"{NEXT_YEAR}-12-24T19:00:00Z",
-                                "scheduled_at_local": f"{NEXT_YEAR}-12-24T20:00:00+01:00",
-                                "timezone": "Europe/Paris", "title": "New set tonight"}]
+    assert calendar.json()["results"] == [{"id": fanvue_pub.pk, "post_id": post.pk, "account_id": world["fanvue"].pk,
+                                           "platform": "fanvue", "status": "scheduled",
+                                           "scheduled_at": f"{NEXT_YEAR}-12-24T19:00:00Z",
+                                           "scheduled_at_local": f"{NEXT_YEAR}-12-24T20:00:00+01:00",
+                                           "timezone": "Europe/Paris", "title": "New set tonight"}]
 
     # Summer time: 20:00 in Paris is 18:00 UTC; an explicit offset is taken as that instant.
     moved = post_json(client, f"{PUBS}{fanvue_pub.pk}/reschedule/", {"at": f"{NEXT_YEAR}-07-01T20:00"}, alice)
@@ -258,6 +258,21 @@ def test_calendar_range_is_bounded(client, world):
     assert client.get(CALENDAR, {"start": "2027-01-01", "end": "2027-03-04"}, **headers).status_code == 200
 
 
+def test_calendar_pages_by_due_time(client, world):
+    # A busy agency's week is thousands of rows: the calendar is a cursor list like the others,
+    # by due time, and `next` walks the rest of the range.
+    due = datetime(NEXT_YEAR, 3, 1, 12, tzinfo=UTC)
+    pubs = [approved_publication(world, account) for account in ("fanvue", "x") for _ in range(3)]
+    for i, pub in enumerate(pubs):
+        Publication.objects.filter(pk=pub.pk).update(status=S.SCHEDULED, scheduled_at=due + timedelta(hours=i % 3))
+    headers = auth(client, world, "alice")
+    params = {"start": f"{NEXT_YEAR}-03-01", "end": f"{NEXT_YEAR}-03-02", "page_size": 4}
+    first = client.get(CALENDAR, params, **headers).json()
+    rest = client.get(first["next"], **headers).json()
+    seen = [(item["scheduled_at"], item["id"]) for item in first["results"] + rest["results"]]
+    assert seen == sorted(seen) and len(seen) == 6 and rest["next"] is None
+
+
 # --- Posts: edit and delete ----------------------------------------------------------------------
 
 
@@ -308,9 +323,10 @@ def test_publication_detail_list_order_and_filters(client, world):
                                                    block_reasons=[{"code": "c", "message": "m", "performer_id": None,
                                                                    "hard": False, "field": None}])
     headers = auth(client, world, "alice")
+    # Newest first, by id: an order an index serves at any depth (due-time order is the calendar's).
     page = client.get(PUBS, {"page_size": 2}, **headers).json()
-    assert [p["id"] for p in page["results"]] == [early.pk, late.pk]
-    assert [p["id"] for p in client.get(page["next"], **headers).json()["results"]] == [draft.pk]
+    assert [p["id"] for p in page["results"]] == [draft.pk, early.pk]
+    assert [p["id"] for p in client.get(page["next"], **headers).json()["results"]] == [late.pk]
     detail = client.get(f"{PUBS}{early.pk}/", **headers).json()
     assert detail["attempts"] == 2 and detail["last_error"] == "503 from platform"
     assert detail["block_reasons"][0]["code"] == "c" and "external_url" in detail
@@ -436,7 +452,7 @@ def test_creator_b_is_invisible_from_a(client, world, who):
     assert ids(ACCOUNTS) == {world["fanvue"].pk, world["x"].pk}
     Publication.objects.filter(pk=world["pub_b"].pk).update(scheduled_at=datetime(NEXT_YEAR, 1, 5, tzinfo=UTC))
     calendar = client.get(CALENDAR, {"start": f"{NEXT_YEAR}-01-01", "end": f"{NEXT_YEAR}-02-01"}, **headers)
-    assert calendar.json() == []
+    assert calendar.json()["results"] == []
 
 
 def test_charlie_cannot_act_on_a(client, world):
@@ -503,7 +519,7 @@ def test_lists_do_not_query_per_row(client, world, django_assert_max_num_queries
             assert len(client.get(url, **headers).json()["results"]) == 5
     with django_assert_max_num_queries(8):
         assert len(client.get(CALENDAR, {"start": f"{NEXT_YEAR}-01-15", "end": f"{NEXT_YEAR}-02-15"},
-                              **headers).json()) == 5
+                              **headers).json()["results"]) == 5
 
 
 # --- Schema --------------------------------------------------------------------------------------
