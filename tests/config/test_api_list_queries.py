@@ -35,7 +35,7 @@ pytestmark = pytest.mark.django_db
 # None of them depends on the number of rows.
 BASELINES = {
     "creators": 3,
-    "compliance/performers": 10,  # + names, creator links, identity checks, consents; key creators x3
+    "compliance/performers": 11,  # + names, creator links, identity checks, consents, releases on file; key creators x3
     "compliance/takedowns": 5,  # + performers; key creators x2
     "assets": 6,  # + tags, performers, renditions
     "collections": 4,  # + items
