@@ -28,6 +28,7 @@ from django.utils import timezone
 from accounts import audit
 from accounts.models import Creator
 from accounts.services import user_of
+from content import signals
 from content.models import Asset, Collection, CollectionItem, Rendition, Tag, Watermark, asset_upload_to
 from content.pipeline.images import Watermark as MediaWatermark
 from content.pipeline.probe import Limits, MediaError, MediaInfo, format_duration, validate
@@ -235,6 +236,16 @@ def _set_tags(asset: Asset, names: Iterable[str]) -> None:
         asset.tags.add(*tags)
 
 
+def _fan_content_changed(*, asset_ids: Iterable[int] = (), collection_ids: Iterable[int] = (),
+                         actor: Any = None) -> None:
+    """Tell the apps above, once the change is committed, that what fans would get changed: an approval
+    given before no longer covers it (approval is of a version)."""
+    assets, collections = sorted(set(asset_ids)), sorted(set(collection_ids))
+    if assets or collections:
+        transaction.on_commit(lambda: signals.fan_content_changed.send(
+            sender=Asset, asset_ids=assets, collection_ids=collections, actor=actor))
+
+
 # --- Review workflow -----------------------------------------------------------------------------
 
 
@@ -257,6 +268,7 @@ def _transition(asset: Asset, to: str, *, actor: Any, reason: str = "", action: 
             fields += ["reviewed_by", "reviewed_at", "review_reason"]
         locked.save(update_fields=fields)
         audit.record(action, locked, actor=actor, changes={"from": previous, "to": to, "reason": reason})
+        _fan_content_changed(asset_ids=[locked.pk], actor=actor)
     asset.status = locked.status
     return locked
 
@@ -505,6 +517,8 @@ def update_asset(asset: Asset, *, actor: Any = None, performers: Iterable[Any] |
             locked.tags.set(tags)
             changed.append("tags")
     audit.record("asset.updated", locked, actor=actor, changes={"fields": sorted(changed)})
+    if changed:
+        _fan_content_changed(asset_ids=[locked.pk], actor=actor)
     for name in fields:
         setattr(asset, name, getattr(locked, name))
     return locked
@@ -549,6 +563,8 @@ def save_collection(collection: Collection, *, assets: list[Asset] | None = None
             # The order given is the order kept.
             for position, asset in enumerate(assets, start=1):
                 CollectionItem.objects.filter(collection=collection, asset=asset).update(position=position)
+        if not adding:
+            _fan_content_changed(collection_ids=[collection.pk], actor=actor)
     return collection
 
 
@@ -574,6 +590,8 @@ def add_to_collection(collection: Collection, assets: Iterable[Asset], *, actor:
                                                           defaults={"position": start + offset})
         added += created
     audit.record("collection.assets_added", collection, actor=actor, changes={"assets": [a.pk for a in assets]})
+    if added:
+        _fan_content_changed(collection_ids=[collection.pk], actor=actor)
     return added
 
 
@@ -593,6 +611,7 @@ def change_collection_items(collection: Collection, *, positions: Iterable[tuple
     if positions or removed:
         audit.record("collection.items_changed", collection, actor=actor,
                      changes={"removed": len(removed), "moved": len(positions)})
+        _fan_content_changed(collection_ids=[collection.pk], actor=actor)
 
 
 # --- Large files: presigned upload to S3, then confirm ---------------------------------------------

@@ -1,5 +1,9 @@
-"""Compliance signals → publications depicting the performer are blocked at once, and the ones
-already out are taken down (through the platform's API, else by a person before the deadline)."""
+"""Signals from the apps below, handled here.
+
+Compliance signals → publications depicting the performer are blocked at once, and the ones already
+out are taken down (through the platform's API, else by a person before the deadline). Content's
+`fan_content_changed` → approvals that no longer cover what would go out are withdrawn.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 from django.dispatch import receiver
 
 from compliance import signals
+from content.signals import fan_content_changed
 from scheduling import services, takedowns
 
 
@@ -33,3 +38,9 @@ def block_on_takedown(sender: Any, performer_ids: list[int], takedown_id: int | 
                                       message="A takedown request names a performer in this post.")
     # A request may name no performer but list the post's URL: matched inside queue_removals.
     takedowns.queue_removals(performer_ids, reason_code="takedown_open", takedown_id=takedown_id)
+
+
+@receiver(fan_content_changed, dispatch_uid="scheduling.recheck_approvals")
+def recheck_approvals(sender: Any, asset_ids: list[int], collection_ids: list[int], actor: Any = None,
+                      **kwargs: Any) -> None:
+    services.recheck_approvals(asset_ids=asset_ids, collection_ids=collection_ids, actor=actor)

@@ -549,6 +549,30 @@ def _withdraw_approval(post: Post, *, actor: Any, fields: list[str]) -> None:
                  changes={"fields": fields, "version": post.version, "publications": sent_back})
 
 
+def recheck_approvals(*, asset_ids: Iterable[int] = (), collection_ids: Iterable[int] = (),
+                      actor: Any = None) -> list[int]:
+    """An asset or collection changed in content (re-reviewed, re-rated, retitled, items changed): every
+    approved post carrying it whose fingerprint no longer matches goes back for approval now, with its
+    approved or scheduled publications (`approval_stale`), instead of waiting for the gate to refuse it
+    at publish time. Returns the ids of the posts sent back."""
+    asset_ids, collection_ids = list(asset_ids), list(collection_ids)
+    carrying = Q(post_assets__asset__in=asset_ids) | Q(collection__items__asset__in=asset_ids) | Q(
+        collection__in=collection_ids)
+    posts = list(Post.objects.filter(carrying, approved_at__isnull=False,
+                                     publications__status__in=[S.APPROVED, S.SCHEDULED]).distinct())
+    if not posts:
+        return []
+    versions = approval.current_versions(posts)
+    stale = [post.pk for post in posts if versions[post.pk] != post.approved_version]
+    for pk in stale:
+        with transaction.atomic():  # post, then its publications: the one lock order
+            post = Post.objects.select_for_update().get(pk=pk)
+            list(Publication.objects.select_for_update().filter(post=post).order_by("pk"))
+            if post.approved_at is not None and approval.current_version(post) != post.approved_version:
+                _withdraw_approval(post, actor=actor, fields=["media"])
+    return stale
+
+
 def _set_targets(post: Post, pubs: list[Publication], targets: list[tuple[PlatformAccount, str]]) -> list[str]:
     """Make the post's targets exactly `targets` (account, caption override): add draft publications,
     delete removed ones that never left, change per-account captions that can still change."""

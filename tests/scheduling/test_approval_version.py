@@ -16,6 +16,7 @@ from content import services as content
 from content.models import Asset, Collection, CollectionItem
 from scheduling import approval, services
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication
+from tests.scheduling.factories import approve_as_is
 from tests.scheduling.test_dispatcher import FlakyConnector, world  # noqa: F401
 
 S = Publication.Status
@@ -231,3 +232,45 @@ def test_four_eyes_holds_for_the_new_version(client, scheduled):
                         content_type="application/json").status_code == 200
     assert client.post(f"{POSTS}{post.pk}/approve/").status_code in (403, 409)
     assert Post.objects.get(pk=post.pk).approved_at is None
+
+
+# --- Changes made in content, before the dispatcher claims anything ---------------------------------
+
+CONTENT_CHANGES = {
+    "asset re-reviewed": reviewed_again,
+    "asset rejected": lambda w: (content.reopen(w["second"], actor=w["alice"]),
+                                 content.submit_for_review(w["second"], actor=w["bob"]),
+                                 content.reject(w["second"], actor=w["alice"], reason="Blurry")),
+    "asset re-rated": lambda w: content.update_asset(w["second"], rating="suggestive", actor=w["alice"]),
+    "asset retitled": lambda w: content.update_asset(w["second"], title="Another title", actor=w["alice"]),
+    "collection grew": lambda w: content.add_to_collection(w["collection"], [w["asset"]], actor=w["alice"]),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("change", sorted(CONTENT_CHANGES))
+def test_a_change_in_content_sends_the_post_back_at_once(client, scheduled, change,
+                                                          django_capture_on_commit_callbacks):
+    if change == "collection grew":  # the post sells the collection, approved as such
+        Post.objects.filter(pk=scheduled["post"].pk).update(collection=scheduled["collection"])
+        approve_as_is(Post.objects.get(pk=scheduled["post"].pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        CONTENT_CHANGES[change](scheduled)
+    client.force_login(scheduled["alice"])
+    for pub in (scheduled["on_x"], scheduled["on_fanvue"]):
+        assert_sent_back(scheduled, client, pub)
+    withdrawn = AuditEvent.objects.get(action="post.approval_withdrawn", object_id=str(scheduled["post"].pk))
+    assert withdrawn.changes["fields"] == ["media"]
+    nothing_goes_out(scheduled)
+
+
+@pytest.mark.django_db
+def test_a_change_to_what_fans_do_not_get_keeps_the_approval(scheduled, django_capture_on_commit_callbacks):
+    other = approved_asset(scheduled, "7")  # in no post
+    with django_capture_on_commit_callbacks(execute=True):
+        content.update_asset(other, rating="suggestive", actor=scheduled["alice"])
+        content.update_asset(scheduled["second"], notes="Shot on the balcony", actor=scheduled["alice"])
+    for pub in (scheduled["on_x"], scheduled["on_fanvue"]):
+        pub.refresh_from_db()
+        assert pub.status == S.SCHEDULED and pub.block_reasons == []
+    assert Post.objects.get(pk=scheduled["post"].pk).approved_at is not None
