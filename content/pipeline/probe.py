@@ -283,6 +283,17 @@ def probe_file(path: str | os.PathLike[str], *, timeout_s: float | None = None,
     """
     limits = limits or Limits()
     path = Path(path)
+    size, mime, kind = _sniffed(path)
+    marker = find_ai_marker(path)
+    if kind == "image":
+        header = image_header(path, mime, limits)
+        return _describe_image(path, mime, size, marker, header)
+    return _probe_av(path, mime, kind, size, marker, limits=limits,
+                     timeout_s=timeout_s if timeout_s is not None else limits.ffmpeg_timeout_s)
+
+
+def _sniffed(path: Path) -> tuple[int, str, Kind]:
+    """Size, type from the file's own bytes, and kind; refuses an empty or unsupported file."""
     size = path.stat().st_size
     if size == 0:
         raise MediaError("empty", "This file is empty (0 bytes). Upload it again.")
@@ -290,12 +301,7 @@ def probe_file(path: str | os.PathLike[str], *, timeout_s: float | None = None,
     kind = kind_of(mime)
     if kind is None:
         raise MediaError("unsupported_type", _unsupported_message(mime))
-    marker = find_ai_marker(path)
-    if kind == "image":
-        header = image_header(path, mime, limits)
-        return _describe_image(path, mime, size, marker, header)
-    return _probe_av(path, mime, kind, size, marker, limits=limits,
-                     timeout_s=timeout_s if timeout_s is not None else limits.ffmpeg_timeout_s)
+    return size, mime, kind
 
 
 def _unsupported_message(mime: str) -> str:
@@ -633,13 +639,7 @@ def validate(path: str | os.PathLike[str], limits: Limits | None = None) -> Medi
     """
     limits = limits or Limits()
     path = Path(path)
-    size = path.stat().st_size
-    if size == 0:
-        raise MediaError("empty", "This file is empty (0 bytes). Upload it again.")
-    mime = sniff(read_head(path))
-    kind = kind_of(mime)
-    if kind is None:
-        raise MediaError("unsupported_type", _unsupported_message(mime))
+    size, _, kind = _sniffed(path)
     max_bytes = {
         "image": limits.max_image_bytes,
         "video": limits.max_video_bytes,

@@ -51,18 +51,7 @@ def detect_ai_markers(data: bytes, mime: str) -> list[str]:
     Unreadable files yield no markers instead of an error: detection must never block an upload.
     """
     mime = normalize_mime(mime)
-    markers: list[str] = []
-    try:
-        manifest = read_manifest(data, mime)
-    except ProvenanceError as exc:
-        logger.warning("C2PA manifest could not be checked for a %s upload: %s", mime, exc)
-    else:
-        if manifest.present:
-            source_type = manifest.digital_source_type
-            if source_type and is_ai_source_type(source_type):
-                markers.append(f"{C2PA_AI_MANIFEST}:{_code(source_type)}")
-            else:
-                markers.append(C2PA_MANIFEST)
+    markers = _manifest_markers(data, mime)
 
     if mime in XMP_MIME_TYPES:
         try:
@@ -75,6 +64,22 @@ def detect_ai_markers(data: bytes, mime: str) -> list[str]:
     return markers
 
 
+def _manifest_markers(source: bytes | Path, mime: str) -> list[str]:
+    """The C2PA part of detection: an AI marker with its source type, a plain "has a manifest", or
+    nothing (a manifest that cannot be read is logged, never an upload error)."""
+    try:
+        manifest = read_manifest(source, mime)
+    except ProvenanceError as exc:
+        logger.warning("C2PA manifest could not be checked for a %s upload: %s", mime, exc)
+        return []
+    if not manifest.present:
+        return []
+    source_type = manifest.digital_source_type
+    if source_type and is_ai_source_type(source_type):
+        return [f"{C2PA_AI_MANIFEST}:{_code(source_type)}"]
+    return [C2PA_MANIFEST]
+
+
 def detect_ai_markers_in_file(path: str | Path, mime: str, *, xmp: bytes | None) -> list[str]:
     """``detect_ai_markers`` for an upload on disk, reading it as a stream.
 
@@ -82,18 +87,7 @@ def detect_ai_markers_in_file(path: str | Path, mime: str, *, xmp: bytes | None)
     never loaded whole to look for it: the upload request stays small at the size limit.
     """
     mime = normalize_mime(mime)
-    markers: list[str] = []
-    try:
-        manifest = read_manifest(Path(path), mime)
-    except ProvenanceError as exc:
-        logger.warning("C2PA manifest could not be checked for a %s upload: %s", mime, exc)
-    else:
-        if manifest.present:
-            source_type = manifest.digital_source_type
-            if source_type and is_ai_source_type(source_type):
-                markers.append(f"{C2PA_AI_MANIFEST}:{_code(source_type)}")
-            else:
-                markers.append(C2PA_MANIFEST)
+    markers = _manifest_markers(Path(path), mime)
     if xmp:
         try:
             source_type = source_type_in_packet(xmp)
