@@ -7,8 +7,10 @@ Data-protection law (GDPR art. 15 and 17) says: give the person everything held 
 erase what no obligation requires. `erase_performer` removes the second kind and keeps the first,
 writing down what it kept and why.
 
-Until the content and scheduling apps report depictions through `DEPICTION_PROVIDERS`, "appeared in
-published material" is approximated by "has an approved identity verification".
+Depictions (the assets showing the performer and every URL where each was published) live in the
+content and scheduling apps, which compliance never imports: they register a provider through
+`register_depiction_provider` when they are ready, and the record asks every provider. A performer
+whose record must be kept is one who passed an identity check or appeared in published material.
 """
 
 from __future__ import annotations
@@ -41,17 +43,31 @@ from compliance.models import (
 
 logger = logging.getLogger(__name__)
 
-# Each provider returns the depictions of a performer its app knows about (one dict per published
-# item: title/id, date of production, date of publication, where). Content and scheduling append
-# theirs at startup; compliance never imports them.
-DEPICTION_PROVIDERS: list[Callable[[Performer], list[dict[str, Any]]]] = []
+# A provider returns the depictions of a performer its app knows about, under the given creators
+# (None: every creator): one dict per asset with its production date and a `publications` list
+# (platform, account, url, published_at…). Registered from above at startup; see
+# scheduling/depictions.py.
+DepictionProvider = Callable[[int, "set[int] | None"], list[dict[str, Any]]]
+DEPICTION_PROVIDERS: list[DepictionProvider] = []
+
+
+def register_depiction_provider(provider: DepictionProvider) -> None:
+    """Add a provider once (an app's `ready()` may run more than once in tests)."""
+    if provider not in DEPICTION_PROVIDERS:
+        DEPICTION_PROVIDERS.append(provider)
+
+
+def depictions(performer: Performer, reach: set[int] | None = tenancy.ALL) -> list[dict[str, Any]]:
+    """Every depiction of the performer the providers know, under the creators in `reach`."""
+    return [entry for provider in DEPICTION_PROVIDERS for entry in provider(performer.pk, reach)]
 
 DOCUMENT_SIDES = ("front", "back", "selfie")
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/heic": "heic",
               "application/pdf": "pdf"}
-# Names 2257 asks for: those the performer was known by in published material. A nickname the
-# agency noted for itself is not one of them.
-RECORD_NAME_KINDS = (PerformerName.Kind.LEGAL, PerformerName.Kind.FORMER_LEGAL, PerformerName.Kind.STAGE)
+# Names 2257 asks for (28 CFR 75.2(a)(1)): the legal name and "any name ... used by the performer,
+# including the performer's maiden name, alias, nickname, stage, or professional name" — every kind
+# a PerformerName can have.
+RECORD_NAME_KINDS = tuple(PerformerName.Kind)
 
 
 def extension_for(doc: EncryptedFile) -> str:
@@ -160,7 +176,8 @@ def _consents(performer: Performer) -> list[ConsentRecord]:
 
 
 def record_2257(performer: Performer, *, actor: Any, fmt: str = "json") -> dict[str, Any]:
-    """The performer's record as 2257 describes it: names, date of birth, IDs examined, consents.
+    """The performer's record as 2257 describes it: names, date of birth, IDs examined, consents,
+    and every depiction — the asset, its production date and each URL where it was published.
 
     Documents are referenced by id and digest, never embedded: the record proves which copy was
     examined without spreading it. Audits `performer.record_exported`.
@@ -169,6 +186,7 @@ def record_2257(performer: Performer, *, actor: Any, fmt: str = "json") -> dict[
     verifications = _verifications(performer)
     consents = _consents(performer)
     creators, _ = _creators(performer, actor)
+    shown = depictions(performer, _reach(actor, IdentityVerification))
     record = {
         "record": "performer record (18 U.S.C. 2257)",
         "generated_at": timezone.now().isoformat(),
@@ -184,10 +202,11 @@ def record_2257(performer: Performer, *, actor: Any, fmt: str = "json") -> dict[
         "creators": creators,
         "identity_documents": [_verification_entry(v) for v in verifications],
         "consents": [_consent_entry(c) for c in consents],
-        "depictions": [entry for provider in DEPICTION_PROVIDERS for entry in provider(performer)],
+        "depictions": shown,
     }
     audit.record("performer.record_exported", performer, actor=actor, creator_id=creator_id_for(performer, actor),
-                 changes={"format": fmt, "verifications": len(verifications), "consents": len(consents)})
+                 changes={"format": fmt, "verifications": len(verifications), "consents": len(consents),
+                          "depictions": len(shown)})
     return record
 
 
@@ -236,6 +255,9 @@ def _events_about(performer: Performer, actor: Any, verifications: list, consent
 def export_performer_data(performer: Performer, *, actor: Any) -> bytes:
     """Everything held about the performer, as a zip: `performer.json` plus the decrypted documents.
 
+    `performer.json` includes the depictions: the assets showing the person and every publication of
+    each, with its URL (the asset files themselves stay in the vault: they are the creator's work).
+
     Each document and document number is read through the services, so every one of them is an
     audit event; the export itself is `performer.data_exported`. Rows filed under creators the actor
     cannot reach are left out and `scope.complete` says so: someone who reaches them completes it.
@@ -247,6 +269,10 @@ def export_performer_data(performer: Performer, *, actor: Any) -> bytes:
     creators, all_creators = _creators(performer, actor)
     events = _events_about(performer, actor, verifications, consents, takedowns)
     all_takedowns = performer.takedowns.count() == len(takedowns)
+    reach = _reach(actor, IdentityVerification)
+    shown = depictions(performer, reach)
+    all_depictions = reach is tenancy.ALL or len(depictions(performer)) == len(shown)
+    complete = all_creators and all_takedowns and all_depictions
 
     files: list[tuple[str, EncryptedFile, Any]] = []
     verification_entries = []
@@ -271,8 +297,8 @@ def export_performer_data(performer: Performer, *, actor: Any) -> bytes:
     payload = {
         "export": "data held about a performer (data-subject access request)",
         "generated_at": timezone.now().isoformat(),
-        "scope": {"complete": all_creators and all_takedowns,
-                  "note": "" if all_creators and all_takedowns else
+        "scope": {"complete": complete,
+                  "note": "" if complete else
                   "Some records are filed under creators outside the exporter's reach; "
                   "an exporter who reaches them completes this export."},
         "performer": {
@@ -286,6 +312,8 @@ def export_performer_data(performer: Performer, *, actor: Any) -> bytes:
         "identity_verifications": verification_entries,
         "consents": consent_entries,
         "takedown_requests": [_takedown_entry(t) for t in takedowns],
+        # The assets showing the person and where each was published: what they may ask to have removed.
+        "depictions": shown,
         "audit_events": events,
     }
     buffer = io.BytesIO()
@@ -312,9 +340,16 @@ def _delete_stored(names: list[str]) -> None:
             logger.exception("Could not delete an erased document from the private storage.")
 
 
+def published_depictions(performer: Performer) -> list[dict[str, Any]]:
+    """Depictions (under any creator) that went out at least once."""
+    return [d for d in depictions(performer) if d.get("publications")]
+
+
 def records_held(performer: Performer) -> bool:
-    """Whether 2257 obliges the agency to keep this performer's record (see the module docstring)."""
-    return performer.verifications.filter(result=IdentityVerification.Result.APPROVED).exists()
+    """Whether 2257 obliges the agency to keep this performer's record: they passed an identity
+    check, or appeared in published material (a depiction with a publication)."""
+    return (performer.verifications.filter(result=IdentityVerification.Result.APPROVED).exists()
+            or bool(published_depictions(performer)))
 
 
 def what_is_kept(performer: Performer, held: bool | None = None) -> list[dict[str, str]]:
@@ -325,9 +360,9 @@ def what_is_kept(performer: Performer, held: bool | None = None) -> list[dict[st
         approved = performer.verifications.filter(result=IdentityVerification.Result.APPROVED).count()
         kept += [
             {"what": "legal name and date of birth",
-             "why": "2257 record-keeping: the performer passed an identity check for published material"},
-            {"what": "legal, former legal and stage names",
-             "why": "2257 asks for every name the performer used in published material"},
+             "why": "2257 record-keeping: the performer passed an identity check or appeared in published material"},
+            {"what": "every name: legal, former legal, stage names, aliases and nicknames",
+             "why": "2257 asks for every name the performer used, including aliases and nicknames"},
             {"what": f"approved identity checks with their document copies and numbers ({approved})",
              "why": "2257 requires a copy of the identity document examined"},
             {"what": f"consents with their signed releases ({performer.consents.count()})",
@@ -336,6 +371,10 @@ def what_is_kept(performer: Performer, held: bool | None = None) -> list[dict[st
     else:
         kept.append({"what": f"consent history without release files ({performer.consents.count()})",
                      "why": "shows what was agreed and revoked, and when; holds no document or name"})
+    if held:
+        kept.append({"what": f"depictions: assets showing the performer and where each was published "
+                             f"({len(published_depictions(performer))} published)",
+                     "why": "2257 ties the record to every depiction, its production date and its URLs"})
     kept += [
         {"what": "links to creators", "why": "keeps the record with the compliance officers of those creators"},
         {"what": f"takedown requests naming the performer ({performer.takedowns.count()})",
@@ -349,11 +388,13 @@ def what_is_kept(performer: Performer, held: bool | None = None) -> list[dict[st
 def erase_performer(performer: Performer, *, actor: Any, reason: str) -> dict[str, Any]:
     """Erase what no obligation requires; keep the 2257 record when one is required. Idempotent.
 
-    Removes contact details, notes, aliases, the images and numbers of identity checks that were
-    never approved, and — when no record must be kept — the legal name, date of birth, every name
-    and the signed releases. Stored ciphertext is deleted after commit (a rollback keeps it).
-    Sets the performer to `erased` and writes what was kept and why into `erasure_reason`.
-    Audits `performer.erased` whenever something was removed; a repeat call removes nothing.
+    Removes contact details, notes, the images and numbers of identity checks that were never
+    approved, and — when no record must be kept — the legal name, date of birth, every name and the
+    signed releases. When the record is kept, every name stays (2257 lists aliases and nicknames too)
+    and so do the depictions, which live in the content and scheduling apps. Stored ciphertext is
+    deleted after commit (a rollback keeps it). Sets the performer to `erased` and writes what was
+    kept and why into `erasure_reason`. Audits `performer.erased` whenever something was removed;
+    a repeat call removes nothing.
     """
     if not reason.strip():
         raise ValidationError({"reason": "Say why the performer's data is erased (e.g. the request's reference)."})

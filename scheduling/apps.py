@@ -9,10 +9,14 @@ class SchedulingConfig(AppConfig):
         from django.conf import settings
 
         from compliance.crypto import register_encrypted_field
+        from compliance.records import register_depiction_provider
         from config.beat import BeatEntry, register
         from scheduling import receivers  # noqa: F401 — connects the compliance signal handlers
+        from scheduling.depictions import depictions_of
 
         register_encrypted_field("scheduling.PlatformAccount", "credentials_encrypted", "platform account")
+        # The 2257 record and the data-subject export list assets and publications through this.
+        register_depiction_provider(depictions_of)
 
         register(
             BeatEntry("dispatch due publications", "scheduling.tasks.dispatch_due",

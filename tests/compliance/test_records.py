@@ -91,10 +91,18 @@ def test_record_2257_lists_every_name_and_references_documents(world):
 
 @pytest.mark.django_db
 def test_depiction_providers_fill_the_record(world, monkeypatch):
-    monkeypatch.setattr(records, "DEPICTION_PROVIDERS",
-                        [lambda p: [{"title": f"Set with {p.pk}", "published_at": "2025-01-02"}]])
+    seen = []
+
+    def provider(performer_id, creator_ids):
+        seen.append(creator_ids)
+        return [{"title": f"Set with {performer_id}", "publications": []}]
+
+    monkeypatch.setattr(records, "DEPICTION_PROVIDERS", [])
+    records.register_depiction_provider(provider)
+    records.register_depiction_provider(provider)  # once, however often an app's ready() runs
     assert records.record_2257(world.pa, actor=world.oscar)["depictions"] == [
-        {"title": f"Set with {world.pa.pk}", "published_at": "2025-01-02"}]
+        {"title": f"Set with {world.pa.pk}", "publications": []}]
+    assert seen == [{world.a.pk}]  # asked only for what the officer reaches
 
 
 @pytest.mark.django_db
@@ -204,7 +212,8 @@ def test_erasure_keeps_the_2257_record_and_removes_the_rest(world, private_locat
     assert pa.status == Performer.Status.ERASED and pa.erased_at is not None
     assert (pa.email, pa.phone, pa.notes) == ("", "", "")
     assert pa.legal_name == "Amelie Durand" and str(pa.date_of_birth) == "1996-04-12"
-    assert set(pa.names.values_list("name", flat=True)) == {"Amelie Durand", "Lune Rousse", "Amelie Petit"}
+    # 2257 lists every name used, aliases and nicknames too: all of them stay.
+    assert set(pa.names.values_list("name", flat=True)) == {"Amelie Durand", "Lune Rousse", "Mimi", "Amelie Petit"}
     assert "DSR-2025-014" in pa.erasure_reason and "Kept:" in pa.erasure_reason and "2257" in pa.erasure_reason
 
     approved = IdentityVerification.objects.get(pk=world.approved.pk)
@@ -224,7 +233,7 @@ def test_erasure_keeps_the_2257_record_and_removes_the_rest(world, private_locat
     consent = ConsentRecord.objects.get(pk=world.consent.pk)
     assert consent.release_id is not None and stored_path(private_location, consent.release).exists()
     event = AuditEvent.objects.get(action="performer.erased", object_id=str(pa.pk))
-    assert event.changes["removed"] == {"fields": ["email", "phone", "notes"], "names": 1,
+    assert event.changes["removed"] == {"fields": ["email", "phone", "notes"],
                                         "unapproved_checks_cleared": 1, "documents": 2}
     assert "Amelie" not in json.dumps(event.changes)
 
