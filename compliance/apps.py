@@ -6,7 +6,7 @@ class ComplianceConfig(AppConfig):
     verbose_name = "Compliance"
 
     def ready(self) -> None:
-        from compliance import crypto
+        from compliance import checks, crypto  # noqa: F401 — checks registers the deadline settings check
         from compliance.models import CreatorPerformer
         from config.beat import BeatEntry, register
         from config.dashboard_counts import DASHBOARD_COUNTS, per_creator

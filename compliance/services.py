@@ -26,6 +26,7 @@ from django.utils import timezone
 from accounts import audit, tenancy
 from accounts.services import user_of
 from compliance import crypto, gate, signals
+from compliance.deadlines import takedown_due
 from compliance.models import (
     BlockedTerm,
     ConsentNotice,
@@ -715,28 +716,6 @@ def likeness_refusals(creator: Any, *, rating: str, at: datetime | None = None) 
 
 
 # --- Takedowns -----------------------------------------------------------------------------------
-
-
-def add_business_days(start: datetime, days: int) -> datetime:
-    current, added = start, 0
-    while added < days:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            added += 1
-    return current
-
-
-# Legal maxima: a setting may shorten a deadline, never lengthen it (settings.py clamps too, but
-# only at import; overrides change the value afterwards).
-TAKEDOWN_MAX_HOURS = 48
-COMPLAINT_MAX_BUSINESS_DAYS = 7
-
-
-def takedown_due(kind: str, received_at: datetime) -> datetime:
-    if kind == TakedownRequest.Kind.CARD_NETWORK:
-        days = min(settings.COMPLAINT_DEADLINE_BUSINESS_DAYS, COMPLAINT_MAX_BUSINESS_DAYS)
-        return add_business_days(received_at, days)
-    return received_at + timedelta(hours=min(settings.TAKEDOWN_DEADLINE_HOURS, TAKEDOWN_MAX_HOURS))
 
 
 @transaction.atomic

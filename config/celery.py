@@ -55,6 +55,14 @@ def _unbind_task_context(task_id: str, task: Task, state: str | None = None, **_
             pass
 
 
+@signals.worker_init.connect
+def _refuse_bad_settings(**_: Any) -> None:
+    """A worker opens takedowns and computes deadlines too: it stops on the same settings errors."""
+    from config.checks import require_settings
+
+    require_settings()
+
+
 @signals.beat_init.connect
 def _sync_beat_on_start(**_: Any) -> None:
     from config.beat import sync_beat_schedule

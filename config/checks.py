@@ -3,7 +3,9 @@
 These run as deploy checks (`manage.py check --deploy`) and again when the WSGI/ASGI application
 loads, so a misconfigured server stops at start-up rather than serving with a throwaway key.
 Offline commands (migrate, makemigrations) are not blocked by them. What only switches a feature
-off (metrics without a token) is a warning, logged at start-up so the operator sees why.
+off (metrics without a token) is a warning, logged at start-up so the operator sees why. Settings
+errors the apps' own checks report (compliance's legal deadlines) stop every entry point: manage.py
+commands through Django, the web server and Celery workers through `require_settings`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, Warning, register, run_checks
 from django.core.exceptions import ImproperlyConfigured
 
 logger = logging.getLogger(__name__)
@@ -60,9 +62,18 @@ def check_serving_warnings(app_configs: Any = None, **kwargs: Any) -> list[Warni
     return serving_warnings()
 
 
+def require_settings() -> None:
+    """Refuse to start on a setting an app's system check calls an error (legal deadlines, for one):
+    gunicorn and Celery workers do not stop on the system checks by themselves."""
+    errors = [m for m in run_checks(tags=["compliance"]) if m.is_serious()]
+    if errors:
+        raise ImproperlyConfigured(" ".join(f"{e.id}: {e.msg}" for e in errors))
+
+
 def require_serving_settings() -> None:
     """Called by the WSGI/ASGI entry points: refuse to serve without the production settings, and
     log what is switched off for want of a setting (gunicorn does not run the system checks)."""
+    require_settings()
     errors = serving_errors()
     if errors:
         raise ImproperlyConfigured(" ".join(f"{e.id}: {e.msg}" for e in errors))

@@ -374,10 +374,16 @@ UNFOLD = {
 # --- Compliance ------------------------------------------------------------------------------------
 # Fernet keys, comma-separated; the first encrypts, all decrypt (rotate by prepending a new key).
 ATELIER_ENCRYPTION_KEYS = env_list("ATELIER_ENCRYPTION_KEYS", [])
-# TAKE IT DOWN Act: removal within 48 h of a valid request. May be set shorter, never longer.
-TAKEDOWN_DEADLINE_HOURS = min(env_int("TAKEDOWN_DEADLINE_HOURS", 48), 48)
-# Card-network complaints (Mastercard/Visa adult-content rules): 7 business days.
-COMPLAINT_DEADLINE_BUSINESS_DAYS = min(env_int("COMPLAINT_DEADLINE_BUSINESS_DAYS", 7), 7)
+# TAKE IT DOWN Act: removal within 48 h of a valid request. May be set shorter, never longer: a value
+# outside (0, 48] stops start-up (compliance.checks) rather than being clamped.
+TAKEDOWN_DEADLINE_HOURS = env_int("TAKEDOWN_DEADLINE_HOURS", 48)
+# Card-network complaints (Mastercard/Visa adult-content rules): 7 business days, (0, 7] likewise.
+COMPLAINT_DEADLINE_BUSINESS_DAYS = env_int("COMPLAINT_DEADLINE_BUSINESS_DAYS", 7)
+# Business days are the agency's: counted on its clock, skipping weekends and the public holidays of
+# its country (ISO code as the `holidays` library names it; empty: weekends only) and subdivision.
+AGENCY_TIMEZONE = env_str("AGENCY_TIMEZONE", "UTC") or "UTC"
+AGENCY_HOLIDAYS_COUNTRY = (env_str("AGENCY_HOLIDAYS_COUNTRY", "US") or "").strip().upper()
+AGENCY_HOLIDAYS_SUBDIVISION = (env_str("AGENCY_HOLIDAYS_SUBDIVISION", "") or "").strip().upper()
 # Extra hard-blocked terms (comma-separated). The built-in list can only be extended, never reduced.
 COMPLIANCE_EXTRA_BLOCKED_TERMS = env_list("COMPLIANCE_EXTRA_BLOCKED_TERMS", [])
 CONSENT_EXPIRY_WARNING_DAYS = (30, 7, 1)
