@@ -93,6 +93,7 @@ _SECTIONS = frozenset(
         "age_not_before",
         "age_not_after",
         "context",
+        "age_not_of",
     }
 )
 
@@ -198,15 +199,21 @@ def _fold_keep_marks(text: str) -> str:
 
 # A camelCase boundary (two lower-case letters, then a capital followed by a lower-case letter: "TeenGirl",
 # not the alternating "tEeN"), or a non-ASCII character that needs folding.
-_VIEW_SPLIT = re.compile(r"(?<=[a-zß-öø-ÿ]{2})(?=[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ])|[^\x00-\x7f]")
+_VIEW_SPLIT = re.compile(r"(?<=[a-zß-öø-ÿа-яё]{2})(?=[A-ZÀ-ÖØ-ÞА-ЯЁ][a-zß-öø-ÿа-яё])|[^\x00-\x7f]")
 
 
-def _view(text: str) -> tuple[str, list[int]]:
-    """Fold ``text`` and keep, for every folded character, the index of the original one."""
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _view(text: str, *, camel: bool = True) -> tuple[str, list[int]]:
+    """Fold ``text`` and keep, for every folded character, the index of the original one.
+
+    ``camel`` splits "TeenGirl" into two words; the second reading turns it off ("mINDERjäHrIG").
+    """
     parts: list[str] = []
     index: list[int] = []
     pos = 0
-    for m in _VIEW_SPLIT.finditer(text):
+    for m in (_VIEW_SPLIT if camel else _NON_ASCII).finditer(text):
         start = m.start()
         if start > pos:
             parts.append(text[pos:start].lower())
@@ -226,11 +233,13 @@ def _view(text: str) -> tuple[str, list[int]]:
 
 
 # Punctuation, symbols or emoji between two letters or digits ("t>e>e>n", "ra.pe", "t🔥een").
-_INNER_MARKS = re.compile(r"(?<=[^\W_])(?:[^\w\s]|_){1,3}(?=[^\W_])")
+_INNER_MARKS = re.compile(
+    r"(?<=[^\W_])(?:(?:[^\w\s]|_){1,3}|(?:[^\w\s]|_){0,3}\s{1,4}(?:[^\w\s]|_){1,3}|(?:[^\w\s]|_){1,3}\s{1,4})(?=[^\W_])"
+)
 # A capital I touching a lower-case letter may stand for an "l" ("schooIgirl", "IoIi").
-_MIXED_CASE_I = re.compile(r"(?<=[a-z])I|I(?=[a-z])")
+_LETTERS = re.compile(r"[^\W\d_]+")
 _TOKEN = re.compile(r"\S+")
-_WORD_GAP = "\n\n\n\n"
+_PASSAGE_GAP = "\n\n\n\n"
 
 
 def _alternate(text: str) -> tuple[str, list[int]] | None:
@@ -238,32 +247,61 @@ def _alternate(text: str) -> tuple[str, list[int]] | None:
 
     The first reading keeps those marks, because some stand for letters ("t33n", "r*pe", "l|ttle"); this
     one removes them, so the same words written with a separator inside ("t|e|e|n", "ra.pe") are found,
-    and reads a capital I touching a lower-case letter as either I or l ("schooIgirl"). Only the words
-    concerned are read again, each apart from the others (four newlines between them, more than any
-    separator run a pattern accepts). Returned with the index of each character in ``text``; None when no
-    word needs a second reading.
+    reads a capital I inside a lower-case word as either I or l ("schooIgirl", "coIIégienne") and does not
+    split words at capitals ("mINDERjäHrIG"). Only the words concerned are read again, with two words
+    either side for terms of several words; separate passages are kept apart by four newlines (more than
+    any separator run a pattern accepts). Returned with the index of each character in ``text``; None
+    when no word needs a second reading.
     """
-    if not (_INNER_MARKS.search(text) or _MIXED_CASE_I.search(text)):
+    if not (_INNER_MARKS.search(text) or "I" in text):
         return None
+    tokens = [(m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    marked = [
+        k
+        for k, (s, e) in enumerate(tokens)
+        if ((m := _INNER_MARKS.search(text, s, min(len(text), e + 8))) and m.start() < e) or _mixed_i(text[s:e])
+    ]
+    if not marked:
+        return None
+    passages: list[tuple[int, int]] = []
+    for k in marked:
+        lo, hi = max(0, k - 2), min(len(tokens) - 1, k + 2)
+        if passages and lo <= passages[-1][1] + 1:
+            passages[-1] = (passages[-1][0], hi)
+        else:
+            passages.append((lo, hi))
     chars: list[str] = []
     index: list[int] = []
-    for token in _TOKEN.finditer(text):
-        word = token[0]
-        if not (_INNER_MARKS.search(word) or _MIXED_CASE_I.search(word)):
-            continue
+    for lo, hi in passages:
+        start, end = tokens[lo][0], tokens[hi][1]
         if chars:
-            chars.extend(_WORD_GAP)
-            index.extend([token.start()] * len(_WORD_GAP))
-        pos = 0
-        for m in _INNER_MARKS.finditer(word):
-            chars.extend(word[pos : m.start()])
-            index.extend(range(token.start() + pos, token.start() + m.start()))
+            chars.extend(_PASSAGE_GAP)
+            index.extend([start] * len(_PASSAGE_GAP))
+        pos = start
+        for m in _INNER_MARKS.finditer(text, start, end):
+            chars.extend(text[pos : m.start()])
+            index.extend(range(pos, m.start()))
+            space = next((k for k in range(m.start(), m.end()) if text[k].isspace()), None)
+            if space is not None:  # "h🍑i🍑d🍑d🍑e🍑n🍑 🍑c🍑a🍑m": the words stay apart
+                chars.append(" ")
+                index.append(space)
             pos = m.end()
-        chars.extend(word[pos:])
-        index.extend(range(token.start() + pos, token.end()))
-    if not chars:
-        return None
-    return _MIXED_CASE_I.sub(_I_OR_L, "".join(chars)), index
+        chars.extend(text[pos:end])
+        index.extend(range(pos, end))
+    return _LETTERS.sub(_read_mixed_i, "".join(chars)), index
+
+
+def _mixed_i(token: str) -> bool:
+    """A word with a lower-case letter and a capital I after its first letter: "schooIgirl", "IoIi"."""
+    return "I" in token and any(_is_mixed_i(w) for w in _LETTERS.findall(token))
+
+
+def _is_mixed_i(word: str) -> bool:
+    return "I" in word[1:] and any(c.islower() for c in word)
+
+
+def _read_mixed_i(word: re.Match[str]) -> str:
+    return word[0].replace("I", _I_OR_L) if _is_mixed_i(word[0]) else word[0]
 
 
 # --- term patterns ------------------------------------------------------------------------------------
@@ -275,29 +313,35 @@ _LEET = {
     "e": "3€*",
     "g": "69",
     "i": "1!|¡*" + _I_OR_L,
-    "l": "1|" + _I_OR_L,
+    "l": "1|!" + _I_OR_L,
     "o": "0°*",
     "u": "*",
     "s": "5$§",
     "t": "7+†",
+    "y": "¥",
     "z": "2",
 }
 # "teeeeen" is still "teen"; longer runs than this are not worth the matching time.
 _MAX_REPEAT = 20
-_LOOSE_JOIN = r"[\s._\-*~/·•#+]{0,3}"
+_LOOSE_JOIN = r"[\s._\-*~/·•#+]{0,5}"
 _TIGHT_JOIN = r"[._\-]?"
 _SPACED_SEPARATORS = " \t\n\r\f\v._-*~/\\·•:,'\"`="
 _SPACED_JOIN = "[" + re.escape(_SPACED_SEPARATORS) + "]{1,3}"
+# Between the words of a spaced-out phrase the gap may be wider ("s . o . y .   . m . e . n . o . r").
+_SPACED_WORD_JOIN = "[" + re.escape(_SPACED_SEPARATORS) + "]{1,7}"
 _PARTIAL_JOIN = "(?:[" + re.escape(_SPACED_SEPARATORS) + "]{1,2})?"
 # Where a partly spaced word can start: a short run of letters followed by a gap and more letters.
 _FRAGMENT_START = re.compile(
-    r"(?<![^\W_])[^\W_]{1,5}(?=[" + re.escape(_SPACED_SEPARATORS) + r"]{1,2}[^\W_])"
+    r"(?<![^\W_])[^\W_]{1,14}(?=[" + re.escape(_SPACED_SEPARATORS) + r"]{1,2}[^\W_])"
 )
 _PARTIAL_GAP = re.compile("[" + re.escape(_SPACED_SEPARATORS) + "]")
 # The match must end on a letter or digit ("lol!" is not "loli") and not run on into a letter.
-_END = r"(?<=[^\W_])(?![^\W\d_])"
-_OPEN_END = r"(?<=[^\W_])"
+# A leet symbol may end a term ("drogad@", "9wał+") but not "!" or "|", so that "lol!" is not "loli".
+_END = r"(?:(?<=[^\W_])|(?<=[@+$€§†°¥]))(?![^\W\d_])"
+_OPEN_END = r"(?:(?<=[^\W_])|(?<=[@+$€§†°¥]))"
 _NOT_AFTER_LETTER = r"(?<![^\W\d_])"
+# Chinese, Japanese and Korean write numbers against words: "我16岁".
+_AFTER_CJK = r"(?<=[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af])"
 _WORD = re.compile(r"[^\W\d_]+")
 _NOT_ALNUM = re.compile(r"[\W_]+")
 
@@ -380,11 +424,15 @@ class _Term:
         return [units[0]] + [f"{_PARTIAL_JOIN}{unit}" for unit in units[1:]]
 
     def spaced_units(self) -> list[str] | None:
-        chars = [ch for _, part in self.parts for ch in part if ch.isalnum()]
-        if sum(ch.isalpha() for ch in chars) < 3:
+        chars = [(k > 0 and j == 0, ch) for k, (_, part) in enumerate(self.parts) for j, ch in enumerate(part)]
+        chars = [(first, ch) for first, ch in chars if ch.isalnum()]
+        if sum(ch.isalpha() for _, ch in chars) < 3:
             return None
-        units = [_char_class(ch) if ch.isalpha() else re.escape(ch) for ch in chars]
-        return [units[0]] + [_SPACED_JOIN + unit for unit in units[1:]]
+        units = [
+            (_SPACED_WORD_JOIN if first else _SPACED_JOIN) + (_char_class(ch) if ch.isalpha() else re.escape(ch))
+            for first, ch in chars
+        ]
+        return [units[0].removeprefix(_SPACED_JOIN), *units[1:]]
 
 
 def _trie_pattern(entries: list[tuple[list[str], str]]) -> str:
@@ -520,13 +568,17 @@ class _Allow:
             return False
         # Only a phrase that contains the matched letters can cover them.
         core = _NOT_ALNUM.sub("", view[vstart:vend])
-        lo, hi = max(0, vstart - 80), min(len(view), vend + 80)
-        return any(
-            m.start() <= vstart and vend <= m.end()
-            for letters, rx in self.phrases
-            if core in letters
-            for m in rx.finditer(view, lo, hi)
-        )
+        lo = max(0, vstart - 80)
+        for letters, rx in self.phrases:
+            if core not in letters:
+                continue
+            start = view.find(letters[0], lo, vstart + 1)
+            while start != -1:
+                m = rx.match(view, start)
+                if m is not None and vend <= m.end():
+                    return True
+                start = view.find(letters[0], start + 1, vstart + 1)
+        return False
 
 
 # --- ages ---------------------------------------------------------------------------------------------
@@ -556,6 +608,7 @@ class _AgeRules:
     prefixes: list[_AgePhrase] = field(default_factory=list)
     not_before: set[tuple[str, ...]] = field(default_factory=set)
     not_after: set[tuple[str, ...]] = field(default_factory=set)
+    not_of: set[str] = field(default_factory=set)
 
 
 def _phrase(entry: str, language: str) -> _AgePhrase:
@@ -638,6 +691,11 @@ class _AgeMatcher:
         """The language of an age hit, or None when the context says the number is a duration."""
         groups = {k: v for k, v in m.groupdict().items() if v is not None}
         name = next(k for k in groups if k[0] in "uwp" and k[1:].isdigit())
+        before_text = view[max(0, m.start() - 40) : m.start()]
+        if set(_WORD.findall(before_text)[-4:]) & self._rules.not_of or any(
+            _is_cjk(w[0]) and w in before_text[-16:] for w in self._rules.not_of
+        ):
+            return None  # "my dog is 3 years old", "猫が3歳"
         if name[0] == "w":
             if not 10 <= self._value(groups["num"]) <= 17:
                 return None
@@ -718,7 +776,7 @@ class _Matcher:
                 continue
             end = _OPEN_END if term.open_end else _END
             inner.append((-term.weight, term.compact_units(), f"(?P<o{i}>)"))
-            if term.weight >= 4:
+            if term.weight >= 3:
                 partial.append((-term.weight, term.partial_units(), f"(?P<p{i}>){end}"))
             alternatives: list[tuple[int, list[str], str]] = []
             if term.infix:
@@ -747,7 +805,7 @@ class _Matcher:
         if others:
             alternatives.append(f"(?<![{others}])[{others}]")
         self._candidates = (
-            re.compile(f"{_NOT_AFTER_LETTER}(?:{'|'.join(alternatives)})") if alternatives else None
+            re.compile(f"(?:{_NOT_AFTER_LETTER}|{_AFTER_CJK})(?:{'|'.join(alternatives)})") if alternatives else None
         )
         # Every place a term occurs, word boundaries or not (zero-width, so occurrences may overlap): what
         # run-together words and partly spaced words are checked against.
@@ -854,7 +912,9 @@ class _Matcher:
                 term = self.terms[i]
                 if any(s <= p and e <= t for s, t in allowed):
                     continue
-                if not term.infix and (p not in ends or not (e in starts or term.open_end)):
+                # "#mykidslut": "kids" runs into "slut"; the word may also end one letter early.
+                right = e in starts or term.open_end or (e - 1 in starts and e - 1 > p + 2)
+                if not term.infix and (p not in ends or not right):
                     continue
                 hit = self._accept(term, text, view, index, p, e)
                 if hit is not None:
@@ -942,7 +1002,7 @@ def _original_end(text: str, index: list[int], vend: int) -> int:
     return end
 
 
-_CJK_JOIN = r"[\s._\-*~/·•・、。]{0,3}"
+_CJK_JOIN = r"[\W_]{0,3}"
 # Beyond this many letters either side of a match, a run of letters is not treated as one word (a
 # paragraph of Japanese has no spaces): keeps the work per match bounded.
 _LONGEST_WORD = 64
@@ -1024,6 +1084,7 @@ def _builtin() -> tuple[_Matcher, dict[str, int]]:
         rules.prefixes.extend(_phrase(e, language) for e in sections.get("age_prefix", []))
         rules.not_before.update(tuple(_fold(e).split()) for e in sections.get("age_not_before", []))
         rules.not_after.update(tuple(_fold(e).split()) for e in sections.get("age_not_after", []))
+        rules.not_of.update(_fold(e) for e in sections.get("age_not_of", []))
     rules.prefixes = list({p.folded: p for p in reversed(rules.prefixes)}.values())[::-1]
     numbers = {w: lang for w, (value, lang) in number_languages.items() if 11 <= value <= 17 and len(w) >= 5}
     vocabulary = _Vocabulary(tuple(sorted(set(context))), tuple(sorted(numbers)), numbers)
@@ -1061,7 +1122,7 @@ def screen_text(text: str, *, extra_terms: Iterable[str] = ()) -> list[HardBlock
     alternate = _alternate(text)
     if alternate is not None:
         alt_text, alt_index = alternate
-        alt_view, view_index = _view(alt_text)
+        alt_view, view_index = _view(alt_text, camel=False)
         index = [alt_index[i] for i in view_index]
         for matcher in matchers:
             for hit in matcher.scan(text, alt_view, index, ages=False):
