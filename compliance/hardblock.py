@@ -6,12 +6,25 @@ non-consensual act, whatever the picture shows. A miss can cost the agency its p
 creator their account; a false positive costs an editor one rewording. So the built-in lists cannot be
 switched off: a caller may add terms (``extra_terms``) and has no way to remove one.
 
-Why the normalisation: people who want a word past a filter write it "t33n", "t e e n", "ｔｅｅｎ", "tееn"
-(Cyrillic е), "teeeen" or "#TeenGirl". Matching runs on a folded copy of the text (NFKC, casefold,
-diacritics stripped, look-alike Cyrillic/Greek/small-capital letters mapped to Latin, camelCase split) and
-every term becomes a pattern that tolerates leetspeak, repeated letters and letters spelled out with
-separators, while still requiring word boundaries so that "canteen", "grape", "therapist" or "kidding"
-pass. Ages only count next to an age word ("15 yo", "16 años"), so "fifteen minutes" passes.
+Why the normalisation: people who want a word past a filter write it "t33n", "733n", "t e e n", "te en",
+"t>e>e>n", "ra.pe", "ｔｅｅｎ", "tееn" (Cyrillic е), "пorno" (Cyrillic п), "schooIgirl" (capital I for l),
+"teeeen", with invisible characters inside (U+200B, U+034F, U+FE0F, U+3164, U+2800) or run together in a
+hashtag ("#sixteenschoolgirl", "bigtitsteen"). Matching runs on a folded copy of the text (NFKC, casefold,
+diacritics and Default_Ignorable characters stripped, look-alikes mapped to Latin with the Unicode UTS #39
+confusables data of the ``confusables`` package, camelCase split) and every term becomes a pattern that
+tolerates leetspeak, repeated letters and letters spelled out with separators, while still requiring word
+boundaries so that "canteen", "grape", "therapist" or "kidding" pass. A second reading of the words that
+have marks inside or a mixed-case I removes those marks and reads the I as I or l. Inside a run-together word
+a blocked word counts when what touches it on each side is the edge of the word, another blocked word, an
+allowed word, a spelled-out age or a ``[context]`` word ("#hotkid", "canteenrape"), so "kidney" passes. Ages
+only count next to an age word ("15 yo", "16 años", "I'm 17"), so "fifteen minutes" passes, and not for a
+career ("16 ans d'expérience") or a pet ("my dog is 3 years old"). Chinese, Japanese and Korean terms match
+anywhere, as those languages have no spaces between words.
+
+Why allowed words excuse only their own letters: an allow entry checked against the whole word around a
+match let an allowed fragment carry a blocked word past the screen ("*steen*" let "bigtitsteen" through,
+"canteen*" let "canteenrape" through). An entry now excuses a match only if the match lies inside the letters
+the entry itself covers.
 
 Term files: ``compliance/terms/<language>.txt``, UTF-8
 ---------------------------------------------------
@@ -29,28 +42,37 @@ and lines starting with "#" are ignored; "[section]" starts a section:
     - ``*term``: the term may end a longer word. Use sparingly, with ``[allow]`` entries.
     - ``=term``: the term's diacritics are required ("=niña" blocks "niña", not the name "Nina").
 ``[allow]``
-    Words that contain a match but are not one ("canteen" for ``*teen*``, "râpé" for "rape"). Compared
-    case-insensitively with diacritics kept; ``word*``, ``*word`` and ``*word*`` allow every word that
-    starts with, ends with or contains ``word``. An entry of several words is a phrase (folded like the
-    text) inside which no match counts: the disclaimer "keine Minderjährigen" ("no minors").
+    Words that contain a match but are not one ("canteen" for ``*teen*``, "râpé" for "rape"). Each excuses
+    only a match inside its own letters. Folded like the text, diacritics of the entry required; a bare
+    word must be the whole word, ``word*`` must start one, ``*word`` end one, ``*word*`` may sit anywhere.
+    Never list a fragment a blocked word can end or start with ("*steen*"). An entry of several words is a
+    phrase inside which no match counts: the disclaimer "keine Minderjährigen" ("no minors"), a title
+    ("Karate Kid").
+``[context]``
+    Words that join a blocked word in a hashtag ("hot", "sexy", "girl"): see above.
+``[age_not_of]``
+    Nouns whose age is not a person's ("dog", "chaîne", "猫"): an age within four words after one passes.
 ``[age_number]``
     ``<value> <word>``: spelled-out numbers from 1 to 17 ("16 sixteen").
 ``[age_unit]``
     Phrases that make the number before them an age ("years old", "años de edad"); ages 1 to 17 are
-    hits. A trailing "*" lets the phrase start a longer word ("jährig*" for "15-jährige"). Phrases of
-    fewer than three letters ("yo", "y/o") only count after digits: "um yo" is a greeting.
+    hits. A trailing "*" lets the phrase start a longer word ("jährig*" for "15-jährige", "歳*" for
+    "17歳です"). Phrases of fewer than three letters ("yo", "y/o") only count after digits: "um yo" is a
+    greeting.
 ``[age_unit_weak]``
     Year nouns that also measure durations ("ans", "años", "Jahre"): only 10 to 17 count, and not when a
     duration word from ``[age_not_before]`` precedes the number or one from ``[age_not_after]`` follows
     the unit ("depuis 15 ans", "15 anni fa").
 ``[age_prefix]``
-    Phrases that make the number after them an age ("aged 15", "âgée de 16").
+    Phrases that make the number after them an age ("aged 15", "âgée de 16", "I'm 17"); not when a word
+    from ``[age_not_after]`` follows the number ("I'm 16 hours away").
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -142,7 +164,9 @@ _INVISIBLE_RANGES = (
 )  # fmt: skip
 # A letter that may be read as "i" or "l" (capital I inside a lower-case word, Cyrillic і, Greek ι):
 # both term letters accept it.
-_I_OR_L = "ǀ"
+# It is a Latin-1 letter (the feminine ordinal "ª") so the letter classes that include it stay small for
+# the regex compiler; folding keeps it as it is.
+_I_OR_L = "ª"
 # The UTS #39 confusables data (the ``confusables`` package) maps most look-alikes to Latin. Where it
 # offers several Latin letters the lower-case form is read as one of them; where it offers none, the
 # letters below are the ones spoofers use that Unicode does not list (Cyrillic п for n, the letters with a
@@ -179,6 +203,8 @@ def _skeleton(ch: str) -> str:
 
 @lru_cache(maxsize=8192)
 def _fold_char(ch: str) -> str:
+    if ch == _I_OR_L:
+        return ch
     if _invisible(ch):
         return ""
     s = unicodedata.normalize("NFKC", ch).translate(_BEFORE_CASEFOLD).casefold()
@@ -239,6 +265,9 @@ _INNER_MARKS = re.compile(
 # A capital I touching a lower-case letter may stand for an "l" ("schooIgirl", "IoIi").
 _LETTERS = re.compile(r"[^\W\d_]+")
 _TOKEN = re.compile(r"\S+")
+# An apostrophe of elision ("l'amour", "d'expérience") or contraction ("I'm", "don't", "we're").
+_ELISION = re.compile(r"(?<![^\W\d_])[^\W\d_]\Z")
+_CONTRACTED = re.compile(r"[^\W\d_]{1,2}(?![^\W\d_])")
 _PASSAGE_GAP = "\n\n\n\n"
 
 
@@ -253,16 +282,14 @@ def _alternate(text: str) -> tuple[str, list[int]] | None:
     any separator run a pattern accepts). Returned with the index of each character in ``text``; None
     when no word needs a second reading.
     """
-    if not (_INNER_MARKS.search(text) or "I" in text):
+    # Where a word has marks inside (not the apostrophe of "I'm", "don't" or "l'amour") or a mixed-case I.
+    starts = [m.start() for m in _INNER_MARKS.finditer(text) if not _contraction(text, m)]
+    starts += [m.start() for m in _LETTERS.finditer(text) if _is_mixed_i(m[0])] if "I" in text else []
+    if not starts:
         return None
     tokens = [(m.start(), m.end()) for m in _TOKEN.finditer(text)]
-    marked = [
-        k
-        for k, (s, e) in enumerate(tokens)
-        if ((m := _INNER_MARKS.search(text, s, min(len(text), e + 8))) and m.start() < e) or _mixed_i(text[s:e])
-    ]
-    if not marked:
-        return None
+    token_starts = [s for s, _ in tokens]
+    marked = sorted({bisect_right(token_starts, start) - 1 for start in starts} - {-1})
     passages: list[tuple[int, int]] = []
     for k in marked:
         lo, hi = max(0, k - 2), min(len(tokens) - 1, k + 2)
@@ -291,12 +318,15 @@ def _alternate(text: str) -> tuple[str, list[int]] | None:
     return _LETTERS.sub(_read_mixed_i, "".join(chars)), index
 
 
-def _mixed_i(token: str) -> bool:
-    """A word with a lower-case letter and a capital I after its first letter: "schooIgirl", "IoIi"."""
-    return "I" in token and any(_is_mixed_i(w) for w in _LETTERS.findall(token))
+def _contraction(text: str, mark: re.Match[str]) -> bool:
+    if mark[0] not in ("'", "’"):
+        return False
+    before = text[max(0, mark.start() - 2) : mark.start()]
+    return bool(_ELISION.search(before) or _CONTRACTED.match(text, mark.end()))
 
 
 def _is_mixed_i(word: str) -> bool:
+    """A word with a lower-case letter and a capital I after its first letter: "schooIgirl", "IoIi"."""
     return "I" in word[1:] and any(c.islower() for c in word)
 
 
@@ -787,7 +817,7 @@ class _Matcher:
             if spaced:
                 alternatives.append((1, spaced, f"(?P<s{i}>){end}"))
             first = next(ch for ch in term.parts[0][1] if ch.isalnum())
-            for key in _variants(first):
+            for key in _variants(first).replace("*", ""):  # a masked first letter is not looked for
                 for rank, units, leaf in alternatives:
                     grouped.setdefault(key, []).append((-term.weight, rank, units, leaf))
         self._buckets = {
