@@ -260,7 +260,11 @@ def _view(text: str, *, camel: bool = True) -> tuple[str, list[int]]:
 
 # Punctuation, symbols or emoji between two letters or digits ("t>e>e>n", "ra.pe", "t🔥een").
 _INNER_MARKS = re.compile(
-    r"(?<=[^\W_])(?:(?:[^\w\s]|_){1,3}|(?:[^\w\s]|_){0,3}\s{1,4}(?:[^\w\s]|_){1,3}|(?:[^\w\s]|_){1,3}\s{1,4})(?=[^\W_])"
+    r"(?<=[^\W_])(?:"
+    r"(?:[^\w\s]|_){1,3}"  # "t>e>e>n", "ra.pe"
+    r"|(?:[^\w\s]|_){1,3}\s{1,4}(?:[^\w\s]|_){1,3}"  # "h🍑i🍑d🍑d🍑e🍑n🍑 🍑c🍑a🍑m"
+    r"|[^\w\s.,;:!?)\]}'\"’”…+%-]{1,3}\s{1,4}"  # "soy🔥 menor", not "sexy, and" or "18+ only"
+    r")(?=[^\W_])"
 )
 # A capital I touching a lower-case letter may stand for an "l" ("schooIgirl", "IoIi").
 _LETTERS = re.compile(r"[^\W\d_]+")
