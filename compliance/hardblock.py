@@ -264,6 +264,7 @@ _INNER_MARKS = re.compile(
     r"(?:[^\w\s]|_){1,3}"  # "t>e>e>n", "ra.pe"
     r"|(?:[^\w\s]|_){1,3}\s{1,4}(?:[^\w\s]|_){1,3}"  # "h🍑i🍑d🍑d🍑e🍑n🍑 🍑c🍑a🍑m"
     r"|[^\w\s.,;:!?)\]}'\"’”…+%-]{1,3}\s{1,4}"  # "soy🔥 menor", not "sexy, and" or "18+ only"
+    r"|\s{1,4}[^\w\s#@(\[{'\"‘“¿¡…-]{1,3}"  # "fo 🍑rcée", not "hot #teen" or "(see"
     r")(?=[^\W_])"
 )
 # A capital I touching a lower-case letter may stand for an "l" ("schooIgirl", "IoIi").
@@ -368,6 +369,8 @@ _PARTIAL_JOIN = "(?:[" + re.escape(_SPACED_SEPARATORS) + "]{1,2})?"
 _FRAGMENT_START = re.compile(
     r"(?<![^\W_])[^\W_]{1,14}(?=[" + re.escape(_SPACED_SEPARATORS) + r"]{1,2}[^\W_])"
 )
+_PARTIAL_LAST = re.compile(r"(?<=[" + re.escape(_SPACED_SEPARATORS) + r"])[^\W_]+\Z")
+_INFLECTION = re.compile(r"es|ed|ing|er|ers")
 _PARTIAL_GAP = re.compile("[" + re.escape(_SPACED_SEPARATORS) + "]")
 # The match must end on a letter or digit ("lol!" is not "loli") and not run on into a letter.
 # A leet symbol may end a term ("drogad@", "9wał+") but not "!" or "|", so that "lol!" is not "loli".
@@ -1000,6 +1003,9 @@ class _Matcher:
             term = self.terms[int(m.lastgroup[1:])]
             if any(s < vend and vstart < e for s, e in spans):
                 continue
+            last = _PARTIAL_LAST.search(view, vstart, vend)
+            if last is not None and _INFLECTION.fullmatch(view, last.start(), vend):
+                continue  # "el rap es mi vida" is not "rapes": nobody hides a word by splitting off its ending
             hit = self._accept(term, text, view, index, vstart, vend)
             if hit is not None:
                 hits.append(hit)
