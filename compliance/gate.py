@@ -558,8 +558,9 @@ def _text_reasons(facts: PublicationFacts) -> list[Reason]:
         reasons.append(
             Reason(
                 "hard_block_term" if hard else "custom_blocked_term",
-                f'The {hit.field} contains "{hit.excerpt}", which {_CATEGORY_WORDING[hit.category]} '
-                f'(listed term "{hit.term}", {hit.language}).',
+                f'The {hit.field} contains "{hit.excerpt}" at character {hit.start + 1}, which '
+                f'{_CATEGORY_WORDING[hit.category]} (listed term "{hit.term}", {hit.category.replace("_", "-")}, '
+                f"{hit.language}).",
                 hard=hard,
                 field=hit.field,
             )

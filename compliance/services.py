@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from accounts import audit, tenancy
 from accounts.services import user_of
-from compliance import crypto, gate, signals
+from compliance import blocklist, crypto, gate, signals
 from compliance.deadlines import takedown_due
 from compliance.models import (
     BlockedTerm,
@@ -580,9 +580,8 @@ def remove_blocked_term(blocked: BlockedTerm, *, actor: Any = None) -> None:
 
 
 def blocked_terms() -> tuple[str, ...]:
-    return tuple(settings.COMPLIANCE_EXTRA_BLOCKED_TERMS) + tuple(
-        BlockedTerm.objects.values_list("term", flat=True)
-    )
+    """The agency's terms on top of the built-in lists: the same list every screen reads."""
+    return blocklist.agency_terms()
 
 
 @dataclass(frozen=True)

@@ -302,7 +302,8 @@ def _refuse_blocked_prompt(topic: str, voice: str, variables: Mapping[str, str],
     hits = screen_texts(fields, extra_terms=extra)
     if hits:
         reasons = [
-            f"the {hit.field} contains the hard-blocked {hit.category.replace('_', '-')} term {hit.excerpt!r}"
+            f"the {hit.field} contains the hard-blocked {hit.category.replace('_', '-')} term {hit.excerpt!r} "
+            f"at character {hit.start + 1} (listed term {hit.term!r})"
             for hit in hits
         ]
         raise PromptRefused(list(dict.fromkeys(reasons)), hits)

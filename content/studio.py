@@ -38,7 +38,7 @@ from django.utils import timezone
 from accounts import audit
 from accounts.models import Creator
 from accounts.services import user_of
-from compliance import crypto
+from compliance import blocklist, crypto
 from compliance.hardblock import HardBlockHit, screen_texts
 from content import captions
 from content.captions import PromptRefused
@@ -199,12 +199,14 @@ def check_health(backend: GenerationBackend, *, actor: Any = None) -> Any:
 
 
 def extra_terms() -> tuple[str, ...]:
-    return tuple(settings.COMPLIANCE_EXTRA_BLOCKED_TERMS)
+    """The agency's terms (setting and admin), the same list the publish gate reads."""
+    return blocklist.agency_terms()
 
 
 def _reasons(hits: Sequence[HardBlockHit]) -> list[str]:
     return list(dict.fromkeys(
-        f"the {hit.field} contains the hard-blocked {hit.category.replace('_', '-')} term {hit.excerpt!r}"
+        f"the {hit.field} contains the hard-blocked {hit.category.replace('_', '-')} term {hit.excerpt!r} "
+        f"at character {hit.start + 1} (listed term {hit.term!r})"
         for hit in hits))
 
 

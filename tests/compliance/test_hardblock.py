@@ -551,7 +551,7 @@ def test_no_adult_age_blocks(age: int, unit: str) -> None:
 # --- performance --------------------------------------------------------------------------------------
 
 
-def test_a_2000_character_caption_screens_in_about_a_millisecond() -> None:
+def test_a_2000_character_caption_screens_in_a_few_milliseconds() -> None:
     base = (
         "Fresh lingerie set dropping tonight, nude and explicit, sexy and hot. MILF vibes, stepmom roleplay, "
         "petite babe. 18+ only. I'm 24 and 16 hours away; fifteen minutes of fame. Link in bio #newset "
@@ -560,11 +560,14 @@ def test_a_2000_character_caption_screens_in_about_a_millisecond() -> None:
     screen_text(caption)  # compile once
     timings = []
     for _ in range(30):
-        started = time.perf_counter()
+        started = time.process_time()
         screen_text(caption)
-        timings.append(time.perf_counter() - started)
-    # Typically ~0.5 ms; the bound leaves room for slow CI machines.
-    assert statistics.median(timings) < 0.005
+        timings.append(time.process_time() - started)
+    # CPU time, so that other processes on a shared machine do not count. Typically ~2.6 ms
+    # (bench.hardblock; a typical 130-character caption takes ~0.2 ms). The second reading
+    # of marked words, run-together words and partly spaced words cost about four times the 0.5 ms of the
+    # word-start scan alone; the bound leaves room for slow or loaded CI machines.
+    assert statistics.median(timings) < 0.015
 
 
 def test_lists_are_compiled_once() -> None:
@@ -585,9 +588,9 @@ def test_lists_are_compiled_once() -> None:
 )
 def test_hostile_input_does_not_backtrack_for_long(hostile: str) -> None:
     screen_text("warm up")
-    started = time.perf_counter()
+    started = time.process_time()
     screen_text(hostile)
-    assert time.perf_counter() - started < 0.05
+    assert time.process_time() - started < 0.05
 
 
 def test_long_letter_runs_are_still_caught() -> None:
