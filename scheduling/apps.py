@@ -11,8 +11,10 @@ class SchedulingConfig(AppConfig):
         from compliance.crypto import register_encrypted_field
         from config.beat import BeatEntry, register
         from scheduling import receivers  # noqa: F401 — connects the compliance signal handlers
+        from scheduling.takedowns import register_target_resolvers
 
         register_encrypted_field("scheduling.PlatformAccount", "credentials_encrypted", "platform account")
+        register_target_resolvers()
 
         register(
             BeatEntry("dispatch due publications", "scheduling.tasks.dispatch_due",
