@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.dispatch import receiver
 
 from compliance import signals
@@ -42,18 +41,18 @@ def block_on_takedown(sender: Any, performer_ids: list[int], takedown_id: int | 
                                           message="A takedown request names a performer in this post.")
         takedowns.queue_removals(performer_ids, reason_code="takedown_open")
         return
-    with transaction.atomic():
-        blocked = takedowns.block_named(takedown_id)
-        live = takedowns.queue_removals(performer_ids, reason_code="takedown_open", takedown_id=takedown_id)
-        takedowns.notify_opened(takedown_id, blocked=blocked, live=live)
+    # Each row is blocked in its own transaction (post, then publication, like every path), so no lock
+    # is held across posts; a repeated signal finds the rows already blocked and does nothing new.
+    blocked = takedowns.block_named(takedown_id)
+    live = takedowns.queue_removals(performer_ids, reason_code="takedown_open", takedown_id=takedown_id)
+    takedowns.notify_opened(takedown_id, blocked=blocked, live=live)
 
 
 @receiver(signals.takedown_closed, dispatch_uid="scheduling.lift_on_takedown_closed")
 def lift_on_takedown_closed(sender: Any, takedown_id: int, actor: Any = None, **kwargs: Any) -> None:
     """Rejected or closed: lift the blocks this request alone caused."""
-    with transaction.atomic():
-        takedowns.lift_named(takedown_id, actor=actor)
-        takedowns.resolve_opened_notice(takedown_id, actor=actor)
+    takedowns.lift_named(takedown_id, actor=actor)
+    takedowns.resolve_opened_notice(takedown_id, actor=actor)
 
 
 @receiver(fan_content_changed, dispatch_uid="scheduling.recheck_approvals")

@@ -319,7 +319,7 @@ def schedule(publication: Publication, *, at: datetime, actor: Any = None) -> Sc
         raise ValidationError("The due time needs a timezone (it is entered in the creator's timezone).")
     with transaction.atomic():
         pub = lock_publication(publication)
-        verdict = check(pub, due_at=at)
+        verdict = held_by_open_takedowns(pub, check(pub, due_at=at))
         if not verdict.passed:
             audit.record("publication.schedule_refused", pub, actor=actor,
                          changes={"codes": sorted(verdict.codes)})
@@ -329,6 +329,20 @@ def schedule(publication: Publication, *, at: datetime, actor: Any = None) -> Sc
         _due_at(pub, at, next_attempt_at=None, block_reasons=[], last_error="")
         audit.record("publication.scheduled", pub, actor=actor, changes={"at": pub.scheduled_at.isoformat()})
     return ScheduleOutcome(pub, verdict)
+
+
+def held_by_open_takedowns(pub: Publication, verdict: Verdict) -> Verdict:
+    """A row a takedown request blocked stays blocked while that request is open, even if what it
+    carries no longer matches what the request names (a performer untagged, an asset swapped): only
+    closing the request, or cancelling the row, lets it go."""
+    if pub.status != S.BLOCKED or "takedown_open" in verdict.codes:
+        return verdict
+    ids = {r.get("takedown_id") for r in pub.block_reasons if r.get("code") == "takedown_open"} - {None}
+    still = sorted(compliance.open_takedown_ids(ids)) if ids else []
+    if not still:
+        return verdict
+    held = Reason("takedown_open", f"Takedown request #{still[0]} blocked this publication and is still open.")
+    return Verdict((*verdict.reasons, held))
 
 
 def reschedule(publication: Publication, *, at: datetime, actor: Any = None) -> ScheduleOutcome:

@@ -112,13 +112,21 @@ def block_named(takedown_id: int) -> list[int]:
 
 
 def lift_named(takedown_id: int, *, actor: Any = None) -> dict[int, str]:
-    """The request was rejected or closed: remove its cause from the rows it blocked (and any
-    `takedown_open` reason recorded without a request id, e.g. by the publish-time gate, on a row it
-    names); the gate decides whether another open request or another cause still holds them."""
-    named = compliance.takedown_named(takedown_id)
-    rows = list(Publication.objects.filter(status=S.BLOCKED).filter(named_by(named)).values_list(
-        "pk", "block_reasons").distinct())
-    mentioned = {r.get("takedown_id") for _, reasons in rows for r in reasons if r.get("code") == "takedown_open"}
+    """The request was rejected or closed: remove its cause from the rows it blocked (found by the cause
+    they carry, even if their post changed since), and any `takedown_open` reason recorded without a
+    request id (the publish-time gate's) on a row it names; the gate then decides whether another open
+    request or another cause still holds each row."""
+    rows = list(Publication.objects.filter(status=S.BLOCKED, block_reasons__icontains="takedown_open")
+                .values_list("pk", "block_reasons"))
+    named = set(Publication.objects.filter(named_by(compliance.takedown_named(takedown_id)), status=S.BLOCKED)
+                .values_list("pk", flat=True))
+
+    def concerned(pk: int, reasons: list[dict[str, Any]]) -> bool:
+        refs = {r.get("takedown_id") for r in reasons if r.get("code") == "takedown_open"}
+        return takedown_id in refs or (None in refs and pk in named)
+
+    mine = {pk: reasons for pk, reasons in rows if concerned(pk, reasons)}
+    mentioned = {r.get("takedown_id") for reasons in mine.values() for r in reasons if r.get("code") == "takedown_open"}
     still_open = compliance.open_takedown_ids(i for i in mentioned if i)
 
     def ended(reason: dict[str, Any]) -> bool:
@@ -127,7 +135,7 @@ def lift_named(takedown_id: int, *, actor: Any = None) -> dict[int, str]:
         ref = reason.get("takedown_id")
         return ref == takedown_id or ref is None or ref not in still_open
 
-    return services.lift_block([pk for pk, _ in rows], ended=ended, actor=actor,
+    return services.lift_block(sorted(mine), ended=ended, actor=actor,
                                actor_label=f"signal:takedown_closed:{takedown_id}")
 
 
@@ -147,7 +155,8 @@ def notify_opened(takedown_id: int, *, blocked: list[int], live: list[int]) -> N
 
 
 def describe(takedown: TakedownRequest) -> str:
-    parts = [f"performer {p}" for p in takedown.performers.all()]
+    # Performers by number: notices are emailed and sent to webhooks, legal names stay in compliance.
+    parts = [f"performer #{pk} (whole likeness)" for pk in takedown.performers.values_list("pk", flat=True)]
     parts += [str(t) if t.kind == TakedownTarget.Kind.URL else f"{t.get_kind_display().lower()} {t}"
               for t in takedown.targets.all()]
     return "; ".join(parts)

@@ -352,3 +352,15 @@ def test_the_board_lists_what_each_request_concerns(client, cal, django_capture_
     page = client.get(reverse("admin:compliance_board")).content.decode()
     assert "Jeanne Exemple (whole likeness)" in page
     assert f"Asset: #{cal['asset'].pk}" in page
+
+
+@pytest.mark.django_db
+def test_swapping_the_named_asset_out_does_not_release_a_blocked_row(cal, django_capture_on_commit_callbacks):
+    takedown = open_request(django_capture_on_commit_callbacks, creator=cal["a"], asset_ids=[cal["asset"].pk])
+    PostAsset.objects.filter(post=cal["post"]).update(asset=new_asset(cal["a"], "d", cal["performer"]))
+    approve_as_is(cal["post"])
+    outcome = services.schedule(cal["on_x"], at=timezone.now() + timedelta(days=1))
+    assert outcome.verdict.codes == {"takedown_open"} and f"#{takedown.pk}" in outcome.verdict.reasons[0].message
+    assert status_of(cal["on_x"]) == S.BLOCKED
+    close(django_capture_on_commit_callbacks, takedown, TakedownRequest.Status.REJECTED)
+    assert status_of(cal["on_x"]) == S.SCHEDULED
