@@ -1194,7 +1194,8 @@ def add_block(publication_ids: Iterable[int], reason: dict[str, Any], *, actor_l
                 continue
             if pub.status not in BLOCKABLE and pub.status != S.BLOCKED:
                 continue
-            reasons = list(pub.block_reasons) if pub.status == S.BLOCKED else []
+            # Kept: what the row already carries (another cause, or `approval_stale` on a row sent back).
+            reasons = list(pub.block_reasons)
             if any(_same_cause(r, reason) for r in reasons):
                 continue
             was = pub.status if pub.status != S.BLOCKED else next(
@@ -1235,21 +1236,22 @@ def lift_block(publication_ids: Iterable[int], *, ended: Callable[[dict[str, Any
             was = next((r["was"] for r in pub.block_reasons if r.get("was")), None) or S.APPROVED
             changes = {"lifted": sorted({r.get("code", "") for r in lifted}),
                        "takedowns": sorted({r["takedown_id"] for r in lifted if r.get("takedown_id")})}
-            if left:
+            # A stale approval is not a block: the row goes back to be approved again (`_unblock`).
+            if any(r.get("code") not in APPROVAL_CODES for r in left):
                 pub.block_reasons = left
                 pub.save(update_fields=["block_reasons"])
                 audit.record("publication.block_narrowed", pub, actor=actor, actor_label=actor_label,
                              changes={**changes, "still": sorted({r.get("code", "") for r in left})})
                 out[pk] = S.BLOCKED
                 continue
-            out[pk] = _unblock(pub, was=was)
+            out[pk] = _unblock(pub, was=was, stale=[{k: v for k, v in r.items() if k != "was"} for r in left])
             audit.record("publication.unblocked", pub, actor=actor, actor_label=actor_label,
                          changes={**changes, "to": pub.status,
                                   "codes": sorted({r["code"] for r in pub.block_reasons})})
     return out
 
 
-def _unblock(pub: Publication, *, was: str) -> str:
+def _unblock(pub: Publication, *, was: str, stale: list[dict[str, Any]]) -> str:
     now = timezone.now()
     at = pub.scheduled_at if pub.scheduled_at and pub.scheduled_at > now else now
     verdict = check(pub, due_at=at)
@@ -1258,8 +1260,10 @@ def _unblock(pub: Publication, *, was: str) -> str:
         pub.block_reasons = [r.to_dict() for r in holding]
         pub.save(update_fields=["block_reasons"])
         return S.BLOCKED
-    if was in (S.DRAFT, S.PENDING_APPROVAL):
+    if was == S.DRAFT:
         _move(pub, was, block_reasons=[])
+    elif was == S.PENDING_APPROVAL:  # back with the approval reasons it carried (`approval_stale`)
+        _move(pub, was, block_reasons=stale)
     elif not verdict.passed:  # only the approval fails: it goes back to be approved (approval is of a version)
         _move(pub, S.PENDING_APPROVAL, block_reasons=[r.to_dict() for r in verdict.reasons])
     elif was in (S.SCHEDULED, S.CLAIMED) and pub.scheduled_at and pub.scheduled_at > now:

@@ -364,3 +364,16 @@ def test_swapping_the_named_asset_out_does_not_release_a_blocked_row(cal, django
     assert status_of(cal["on_x"]) == S.BLOCKED
     close(django_capture_on_commit_callbacks, takedown, TakedownRequest.Status.REJECTED)
     assert status_of(cal["on_x"]) == S.SCHEDULED
+
+
+@pytest.mark.django_db
+def test_a_row_sent_back_for_approval_keeps_approval_stale_through_a_takedown(
+        cal, django_capture_on_commit_callbacks):
+    services.update_post(cal["post"], caption="New set tonight, edited")
+    assert status_of(cal["on_x"]) == S.PENDING_APPROVAL
+    takedown = open_request(django_capture_on_commit_callbacks, creator=cal["a"], asset_ids=[cal["asset"].pk])
+    pub = Publication.objects.get(pk=cal["on_x"].pk)
+    assert pub.status == S.BLOCKED and [r["code"] for r in pub.block_reasons] == ["approval_stale", "takedown_open"]
+    close(django_capture_on_commit_callbacks, takedown, TakedownRequest.Status.REJECTED)
+    pub = Publication.objects.get(pk=cal["on_x"].pk)
+    assert pub.status == S.PENDING_APPROVAL and [r["code"] for r in pub.block_reasons] == ["approval_stale"]
