@@ -1245,9 +1245,10 @@ def lift_block(publication_ids: Iterable[int], *, ended: Callable[[dict[str, Any
                 out[pk] = S.BLOCKED
                 continue
             out[pk] = _unblock(pub, was=was, stale=[{k: v for k, v in r.items() if k != "was"} for r in left])
-            audit.record("publication.unblocked", pub, actor=actor, actor_label=actor_label,
-                         changes={**changes, "to": pub.status,
-                                  "codes": sorted({r["code"] for r in pub.block_reasons})})
+            held = pub.status == S.BLOCKED  # the gate found a cause the row had not recorded
+            audit.record("publication.block_narrowed" if held else "publication.unblocked", pub, actor=actor,
+                         actor_label=actor_label, changes={**changes, "to": pub.status,
+                                                           "still": sorted({r["code"] for r in pub.block_reasons})})
     return out
 
 
@@ -1257,7 +1258,7 @@ def _unblock(pub: Publication, *, was: str, stale: list[dict[str, Any]]) -> str:
     verdict = check(pub, due_at=at)
     holding = [r for r in verdict.reasons if r.code not in APPROVAL_CODES]
     if holding:
-        pub.block_reasons = [r.to_dict() for r in holding]
+        pub.block_reasons = [{**r.to_dict(), "was": was} for r in holding]
         pub.save(update_fields=["block_reasons"])
         return S.BLOCKED
     if was == S.DRAFT:

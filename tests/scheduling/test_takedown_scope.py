@@ -227,6 +227,9 @@ def test_a_row_also_blocked_by_a_revocation_stays_blocked_for_it(cal, django_cap
     assert pub.status == S.BLOCKED
     assert "consent_revoked" in {r["code"] for r in pub.block_reasons}
     assert "takedown_open" not in {r["code"] for r in pub.block_reasons}
+    assert {r["was"] for r in pub.block_reasons} == {S.SCHEDULED}
+    event = AuditEvent.objects.get(action="publication.block_narrowed", object_id=str(pub.pk))
+    assert event.changes["takedowns"] == [takedown.pk] and "consent_revoked" in event.changes["still"]
     assert status_of(cal["other"]) == S.BLOCKED  # never the request's to lift
 
 
