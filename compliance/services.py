@@ -808,7 +808,7 @@ def _ids(values: Iterable[Any], field: str) -> list[int]:
             number = int(str(value).strip())
         except (TypeError, ValueError):
             raise ValidationError({field: f"{value!r} is not an id."}) from None
-        if number <= 0:
+        if not 0 < number < 2**63:  # ids are 64-bit
             raise ValidationError({field: f"{value!r} is not an id."})
         out.append(number)
     return sorted(set(out))

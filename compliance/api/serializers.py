@@ -183,6 +183,9 @@ class TakedownSerializer(ModelSerializer):
         return [t.url for t in self._targets(takedown, TakedownTarget.Kind.URL)]
 
 
+MAX_ID = 2**63 - 1  # ids are 64-bit: a bigger number can name nothing, and must be a 400, not a database error
+
+
 # Named as the request side of `Takedown` so both share one `kind` enum in the schema.
 @extend_schema_serializer(component_name="Takedown")
 class TakedownIntakeSerializer(ModelSerializer):
@@ -192,10 +195,11 @@ class TakedownIntakeSerializer(ModelSerializer):
     performers = serializers.ListField(
         child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=100,
         help_text="Performers whose whole likeness the request is about: everything depicting them is blocked.")
-    assets = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list,
+    assets = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False,
+                                   default=list,
                                    max_length=500, help_text="Assets of this creator the request concerns.")
     publications = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=500,
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, default=list, max_length=500,
         help_text="Publications of this creator the request concerns; the rest of their posts is blocked too.")
     urls = serializers.ListField(child=serializers.URLField(max_length=500), required=False, default=list,
                                  max_length=500, help_text="Where the content is; matched to the creator's "

@@ -272,8 +272,11 @@ def test_the_service_refuses_assets_and_publications_of_another_creator(cal):
         with pytest.raises(ValidationError) as refused:
             compliance.open_takedown(creator=b, **REQUEST, **named)
         assert "not among this creator's" in str(refused.value)
+    for bad in (["12abc"], [2**64], [0]):
+        with pytest.raises(ValidationError):
+            compliance.open_takedown(creator=cal["a"], asset_ids=bad, **REQUEST)
     with pytest.raises(ValidationError):
-        compliance.open_takedown(creator=cal["a"], asset_ids=["12abc"], **REQUEST)
+        compliance.open_takedown(creator=cal["a"], urls=["ftp://files.test/x"], **REQUEST)
     assert not TakedownRequest.objects.exists()
     assert status_of(cal["on_x"]) == S.SCHEDULED
 
@@ -298,7 +301,8 @@ def test_the_api_refuses_a_key_of_creator_b_naming_an_asset_of_a(client, cal):
     error = response.json()["error"]
     assert error["code"] == "invalid" or error["details"], error
     assert "asset" in str(error).lower()
-    for bad in ({"assets": ["x"]}, {"publications": [-1]}, {"urls": ["javascript:alert(1)"]}, {"assets": "7"}):
+    for bad in ({"assets": ["x"]}, {"publications": [-1]}, {"urls": ["javascript:alert(1)"]}, {"assets": "7"},
+                {"assets": [2**64]}, {"publications": [10**30]}, {"urls": ["https://" + "a" * 600 + ".test/"]}):
         response = client.post("/api/v1/compliance/takedowns/", {**body, **bad}, content_type="application/json",
                                **auth)
         assert response.status_code == 400, (bad, response.content)
