@@ -778,8 +778,34 @@ TAKEDOWN_FIELDS = ["kind", "creator", "performers", "received_at", "requester_na
                    "signature", "content_description", "content_locations", "non_consent_statement"]
 
 
+def _split_ids(text: str) -> list[str]:
+    return [part for part in text.replace(",", " ").split() if part]
+
+
+class TakedownRequestForm(forms.ModelForm):
+    """What the request concerns beyond performers. Assets and publications belong to apps compliance
+    does not import, so they are entered by id (shown on the asset and publication pages) and checked by
+    the service against the request's creator; URLs are matched to that creator's publications."""
+
+    asset_ids = forms.CharField(
+        required=False, label="Assets", widget=UnfoldAdminTextInputWidget(),
+        help_text="Ids of the creator's assets the request concerns, separated by commas or spaces. Only "
+                  "these are blocked: name performers above only when it is about their whole likeness.")
+    publication_ids = forms.CharField(
+        required=False, label="Publications", widget=UnfoldAdminTextInputWidget(),
+        help_text="Ids of publications it concerns; the same post on every other account is blocked too.")
+    urls = forms.CharField(
+        required=False, label="URLs", widget=UnfoldAdminTextareaWidget(attrs={"rows": 2}),
+        help_text="Addresses where the content is, one per line (URLs under “Where it is” count too).")
+
+    class Meta:
+        model = TakedownRequest
+        fields = TAKEDOWN_FIELDS
+
+
 @admin.register(TakedownRequest)
 class TakedownRequestAdmin(ComplianceModelAdmin):
+    form = TakedownRequestForm
     list_display = ["id", "kind", "creator", "received_at", "due_at", "deadline", "status"]
     list_filter = ["status", "kind", "creator"]
     search_fields = ["requester_name", "content_description", "content_locations"]
@@ -789,12 +815,14 @@ class TakedownRequestAdmin(ComplianceModelAdmin):
     actions = ["mark_removed", "mark_rejected", "mark_closed"]
     actions_detail = ["record_outcome"]
     add_fieldsets = [
-        (None, {"fields": ["kind", "creator", "performers", "received_at"]}),
+        (None, {"fields": ["kind", "creator", "received_at"]}),
+        ("What it concerns", {"fields": ["performers", "asset_ids", "publication_ids", "urls"]}),
         ("Requester", {"fields": ["requester_name", "requester_contact", "signature"]}),
         ("Content", {"fields": ["content_description", "content_locations", "non_consent_statement"]}),
     ]
     fieldsets = [
-        (None, {"fields": ["kind", "creator", "performers", "deadline", "status"]}),
+        (None, {"fields": ["kind", "creator", "deadline", "status"]}),
+        ("What it concerns", {"fields": ["performers", "concerns"]}),
         ("Dates", {"fields": ["received_at", "due_at", "closed_at"]}),
         ("Requester", {"fields": ["requester_name", "requester_contact", "signature"]}),
         ("Content", {"fields": ["content_description", "content_locations", "non_consent_statement"]}),
@@ -805,10 +833,17 @@ class TakedownRequestAdmin(ComplianceModelAdmin):
         if obj is None:
             return []
         # What was asked is evidence; what happened goes into the action log.
-        return [*TAKEDOWN_FIELDS, "deadline", "status", "due_at", "closed_at", "resolution"]
+        return [*TAKEDOWN_FIELDS, "deadline", "status", "due_at", "closed_at", "resolution", "concerns"]
 
     def get_inlines(self, request: HttpRequest, obj: TakedownRequest | None) -> list:
         return [] if obj is None else [TakedownActionInline]
+
+    @display(description="Assets, publications and URLs")
+    def concerns(self, obj: TakedownRequest) -> str:
+        rows = list(obj.targets.all())
+        if not rows:
+            return "—"
+        return format_html_join(format_html("<br>"), "{}: {}", ((t.get_kind_display(), str(t)) for t in rows))
 
     def get_form(self, request: HttpRequest, obj: TakedownRequest | None = None, change: bool = False,
                  **kwargs: Any) -> type[forms.ModelForm]:
@@ -847,7 +882,9 @@ class TakedownRequestAdmin(ComplianceModelAdmin):
                                                             "non_consent_statement")}
         saved = call_service(services.open_takedown, kind=data["kind"], creator=data.get("creator"),
                              performers=list(data.get("performers") or []), received_at=data.get("received_at"),
-                             actor=request.user, **fields)
+                             asset_ids=_split_ids(data.get("asset_ids") or ""),
+                             publication_ids=_split_ids(data.get("publication_ids") or ""),
+                             urls=(data.get("urls") or "").split(), actor=request.user, **fields)
         adopt(obj, saved)
         obj.due_at = saved.due_at
 

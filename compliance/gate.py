@@ -38,6 +38,7 @@ __all__ = [
     "PublicationFacts",
     "Rating",
     "Reason",
+    "TakedownFacts",
     "Use",
     "Verdict",
     "age_on",
@@ -151,6 +152,7 @@ REASON_CODES: Mapping[str, str] = MappingProxyType(
         "ai_provenance_missing": "AI-generated media lacks provenance metadata (C2PA / IPTC).",
         "hard_block_term": "A text suggests a minor or non-consent.",
         "custom_blocked_term": "A text contains a term from the agency's own blocked list.",
+        "takedown_open": "An open takedown request names this publication, its post, an asset or a performer in it.",
     }
 )
 
@@ -246,6 +248,21 @@ class PerformerFacts:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TakedownFacts:
+    """What one open takedown request names. A performer is named only when the request is about their
+    whole likeness; a request about one photo names the asset (or the publication) and nothing wider."""
+
+    id: int
+    performer_ids: frozenset[int] = frozenset()
+    asset_ids: frozenset[int] = frozenset()
+    publication_ids: frozenset[int] = frozenset()
+
+    def __post_init__(self) -> None:
+        for name in ("performer_ids", "asset_ids", "publication_ids"):
+            object.__setattr__(self, name, frozenset(_collection(name, getattr(self, name))))
+
+
+@dataclass(frozen=True, kw_only=True)
 class PublicationFacts:
     """Everything the gate may look at for one publication (one post on one platform account).
 
@@ -273,6 +290,11 @@ class PublicationFacts:
     # what would reach fans now. Any difference means the approval no longer covers what goes out.
     approved_version: str | None = None
     current_version: str | None = None
+    # What a takedown request can name: the assets this publication carries, and this publication with
+    # every other publication of its post (a request naming the post on one platform names it on all).
+    asset_ids: frozenset[int] = frozenset()
+    publication_ids: frozenset[int] = frozenset()
+    open_takedowns: tuple[TakedownFacts, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.platform, str):
@@ -313,6 +335,12 @@ class PublicationFacts:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise TypeError(f"{name} must be a str or None, not {type(value).__name__}")
+        object.__setattr__(self, "asset_ids", frozenset(_collection("asset_ids", self.asset_ids)))
+        object.__setattr__(self, "publication_ids", frozenset(_collection("publication_ids", self.publication_ids)))
+        takedowns = tuple(_collection("open_takedowns", self.open_takedowns))
+        if not all(isinstance(t, TakedownFacts) for t in takedowns):
+            raise TypeError("open_takedowns must be TakedownFacts")
+        object.__setattr__(self, "open_takedowns", takedowns)
 
 
 @dataclass(frozen=True)
@@ -416,6 +444,7 @@ def evaluate(facts: PublicationFacts) -> Verdict:
             )
         )
     reasons += _text_reasons(facts)
+    reasons += _takedown_reasons(facts)
     return Verdict(tuple(reasons))
 
 
@@ -565,4 +594,31 @@ def _text_reasons(facts: PublicationFacts) -> list[Reason]:
                 field=hit.field,
             )
         )
+    return reasons
+
+
+def _takedown_reasons(facts: PublicationFacts) -> list[Reason]:
+    """One reason per open request that names something this publication carries: a performer in it
+    (whole likeness), one of its assets, or this publication or another of its post."""
+    reasons = []
+    for takedown in sorted(facts.open_takedowns, key=lambda t: t.id):
+        named = []
+        performers = sorted(takedown.performer_ids & facts.performer_ids)
+        if performers:
+            named.append("performer " + ", ".join(str(p) for p in performers))
+        assets = sorted(takedown.asset_ids & facts.asset_ids)
+        if assets:
+            named.append("asset " + ", ".join(str(a) for a in assets))
+        publications = sorted(takedown.publication_ids & facts.publication_ids)
+        if publications:
+            named.append("publication " + ", ".join(str(p) for p in publications))
+        if named:
+            reasons.append(
+                Reason(
+                    "takedown_open",
+                    f"Takedown request #{takedown.id} is open and names {'; '.join(named)}: nothing it names "
+                    f"may be published until it is rejected or closed.",
+                    performers[0] if performers else None,
+                )
+            )
     return reasons

@@ -332,6 +332,41 @@ class TakedownAction(models.Model):
         return f"{self.at:%Y-%m-%d %H:%M} {self.description[:60]}"
 
 
+class TakedownTarget(models.Model):
+    """One thing a takedown request names besides performers: an asset, a publication, or a URL.
+
+    Assets and publications live in apps above compliance, which never imports them; a target holds
+    their id and the label they had when named (for the board and the record), and the app that owns
+    them resolves and checks them (`compliance.targets`). A URL that matched publications is stored
+    once as the URL and once per publication it resolved to (`url` then says where it came from).
+    """
+
+    class Kind(models.TextChoices):
+        ASSET = "asset", "Asset"
+        PUBLICATION = "publication", "Publication"
+        URL = "url", "URL"
+
+    tenant_field = "request__creator"
+    request = models.ForeignKey(TakedownRequest, on_delete=models.CASCADE, related_name="targets")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    object_id = models.PositiveBigIntegerField(null=True, blank=True)
+    url = models.CharField(max_length=500, blank=True)
+    label = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["kind", "object_id", "url"]
+        indexes = [models.Index(fields=["kind", "object_id"], name="takedown_target_object")]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "kind", "object_id", "url"], name="takedown_target_once",
+                                    nulls_distinct=False),
+        ]
+
+    def __str__(self) -> str:
+        if self.label:
+            return self.label
+        return self.url if self.kind == self.Kind.URL else f"{self.get_kind_display()} #{self.object_id}"
+
+
 class BlockedTerm(models.Model):
     """Agency additions to the built-in hard-block list (which no setting can shrink)."""
 

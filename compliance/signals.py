@@ -3,6 +3,9 @@
 - consent_revoked(performer_ids: list[int], consent_id: int, revoked_at: datetime)
 - consent_expired(performer_ids: list[int], consent_ids: list[int])
 - takedown_opened(performer_ids: list[int], takedown_id: int, due_at: datetime, creator_id: int | None)
+  (also sent when a closed request is reopened)
+- takedown_closed(takedown_id: int, status: str, actor: User | None): the request was removed, rejected
+  or closed; what it named is read through `compliance.services.takedown_named`.
 """
 
 from django.dispatch import Signal
@@ -10,3 +13,4 @@ from django.dispatch import Signal
 consent_revoked = Signal()
 consent_expired = Signal()
 takedown_opened = Signal()
+takedown_closed = Signal()

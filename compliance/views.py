@@ -427,7 +427,8 @@ def board(request: HttpRequest) -> HttpResponse:
                 .select_related("performer").order_by("valid_until", "pk"))
     takedowns = list(tenancy.restrict(TakedownRequest.objects.all(), request.user)
                      .filter(status__in=TakedownRequest.OPEN_STATUSES)
-                     .select_related("creator").order_by("due_at", "pk"))
+                     .select_related("creator").prefetch_related("performers", "targets")
+                     .order_by("due_at", "pk"))
     for takedown in takedowns:
         takedown.deadline = ("overdue" if takedown.due_at <= now else
                              "due < 12 h" if takedown.due_at - now < DUE_SOON else "open")

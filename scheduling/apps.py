@@ -13,10 +13,12 @@ class SchedulingConfig(AppConfig):
         from config.beat import BeatEntry, register
         from scheduling import receivers  # noqa: F401 — connects the compliance signal handlers
         from scheduling.depictions import depictions_of
+        from scheduling.takedowns import register_target_resolvers
 
         register_encrypted_field("scheduling.PlatformAccount", "credentials_encrypted", "platform account")
         # The 2257 record and the data-subject export list assets and publications through this.
         register_depiction_provider(depictions_of)
+        register_target_resolvers()
 
         register(
             BeatEntry("dispatch due publications", "scheduling.tasks.dispatch_due",

@@ -164,7 +164,9 @@ class Publication(models.Model):
     S = Status
     # The one place that says which status may follow which.
     TRANSITIONS: dict[str, frozenset[str]] = {
-        S.DRAFT: frozenset({S.PENDING_APPROVAL, S.CANCELLED}),
+        # To BLOCKED from every state before publishing: compliance (a revocation, a takedown) stops a row
+        # wherever it is; lifting the block returns it to where it was (scheduling.services.lift_block).
+        S.DRAFT: frozenset({S.PENDING_APPROVAL, S.CANCELLED, S.BLOCKED}),
         S.PENDING_APPROVAL: frozenset({S.APPROVED, S.DRAFT, S.CANCELLED, S.BLOCKED}),
         # Back to PENDING_APPROVAL: the post changed after it was approved (approval is of a version).
         S.APPROVED: frozenset({S.SCHEDULED, S.PENDING_APPROVAL, S.DRAFT, S.CANCELLED, S.BLOCKED}),
@@ -175,9 +177,10 @@ class Publication(models.Model):
         # A manual export waits for a person to upload it and paste the URL.
         S.EXPORTED: frozenset({S.PUBLISHED, S.CANCELLED, S.BLOCKED}),
         S.UNKNOWN: frozenset({S.PUBLISHED, S.FAILED, S.SCHEDULED}),
-        S.FAILED: frozenset({S.SCHEDULED, S.CANCELLED, S.DRAFT}),
-        S.MISSED: frozenset({S.SCHEDULED, S.CANCELLED, S.DRAFT}),
-        S.BLOCKED: frozenset({S.DRAFT, S.CANCELLED, S.SCHEDULED}),
+        S.FAILED: frozenset({S.SCHEDULED, S.CANCELLED, S.DRAFT, S.BLOCKED}),
+        S.MISSED: frozenset({S.SCHEDULED, S.CANCELLED, S.DRAFT, S.BLOCKED}),
+        # Back to SCHEDULED only through the gate (`schedule`), which refuses while any cause still holds.
+        S.BLOCKED: frozenset({S.DRAFT, S.CANCELLED, S.SCHEDULED, S.APPROVED, S.PENDING_APPROVAL}),
         S.PUBLISHED: frozenset({S.REMOVED}),
         S.REMOVED: frozenset(),
         S.CANCELLED: frozenset({S.DRAFT}),

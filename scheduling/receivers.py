@@ -33,11 +33,26 @@ def block_on_expiry(sender: Any, performer_ids: list[int], **kwargs: Any) -> Non
 @receiver(signals.takedown_opened, dispatch_uid="scheduling.block_on_takedown")
 def block_on_takedown(sender: Any, performer_ids: list[int], takedown_id: int | None = None,
                       **kwargs: Any) -> None:
-    if performer_ids:
-        services.block_for_performers(performer_ids, reason_code="takedown_open",
-                                      message="A takedown request names a performer in this post.")
-    # A request may name no performer but list the post's URL: matched inside queue_removals.
-    takedowns.queue_removals(performer_ids, reason_code="takedown_open", takedown_id=takedown_id)
+    """Block exactly what the request names (its performers' likeness, its assets, its publications and
+    the rest of their posts), take down what is out, and tell the creator's managers."""
+    if takedown_id is None:  # an old-style signal naming performers only
+        if performer_ids:
+            services.block_for_performers(performer_ids, reason_code="takedown_open",
+                                          message="A takedown request names a performer in this post.")
+        takedowns.queue_removals(performer_ids, reason_code="takedown_open")
+        return
+    # Each row is blocked in its own transaction (post, then publication, like every path), so no lock
+    # is held across posts; a repeated signal finds the rows already blocked and does nothing new.
+    blocked = takedowns.block_named(takedown_id)
+    live = takedowns.queue_removals(performer_ids, reason_code="takedown_open", takedown_id=takedown_id)
+    takedowns.notify_opened(takedown_id, blocked=blocked, live=live)
+
+
+@receiver(signals.takedown_closed, dispatch_uid="scheduling.lift_on_takedown_closed")
+def lift_on_takedown_closed(sender: Any, takedown_id: int, actor: Any = None, **kwargs: Any) -> None:
+    """Rejected or closed: lift the blocks this request alone caused."""
+    takedowns.lift_named(takedown_id, actor=actor)
+    takedowns.resolve_opened_notice(takedown_id, actor=actor)
 
 
 @receiver(fan_content_changed, dispatch_uid="scheduling.recheck_approvals")

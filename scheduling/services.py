@@ -190,15 +190,19 @@ def assets_for_posts(posts: list[Post]) -> dict[int, list[Asset]]:
 
 
 def gate_input_for(publication: Publication, *, due_at: datetime | None = None,
-                   assets: list[Asset] | None = None, version: str | None = None) -> compliance.GateInput:
+                   assets: list[Asset] | None = None, version: str | None = None,
+                   siblings: frozenset[int] | None = None) -> compliance.GateInput:
     """What compliance needs to judge this publication, read from the live rows (never a copy).
 
-    `version` is the post's current fingerprint when the caller already has it (the dispatcher
-    computes a whole batch at once); otherwise it is read here.
+    `version` is the post's current fingerprint and `siblings` the ids of the post's publications when
+    the caller already has them (the dispatcher computes a whole batch at once); otherwise they are read
+    here. The siblings are there because a takedown naming the post on one platform names it on all.
     """
     post, account = publication.post, publication.account
     assets = post_assets(post) if assets is None else assets
     version = approval.current_version(post) if version is None else version
+    if siblings is None:
+        siblings = frozenset(Publication.objects.filter(post_id=post.pk).values_list("pk", flat=True))
     performer_ids = frozenset(p.pk for a in assets for p in a.performers.all())
     ratings = [a.rating for a in assets] or ["sfw"]
     ai_assets = [a for a in assets if a.origin in (Asset.Origin.AI, Asset.Origin.EDIT)]
@@ -226,6 +230,8 @@ def gate_input_for(publication: Publication, *, due_at: datetime | None = None,
         due_at=due_at or publication.scheduled_at or timezone.now(),
         approved_version=approval.approved_version(post),
         current_version=version,
+        asset_ids=frozenset(a.pk for a in assets),
+        publication_ids=frozenset({*siblings, *([publication.pk] if publication.pk else [])}),
     )
 
 
@@ -313,7 +319,7 @@ def schedule(publication: Publication, *, at: datetime, actor: Any = None) -> Sc
         raise ValidationError("The due time needs a timezone (it is entered in the creator's timezone).")
     with transaction.atomic():
         pub = lock_publication(publication)
-        verdict = check(pub, due_at=at)
+        verdict = held_by_open_takedowns(pub, check(pub, due_at=at))
         if not verdict.passed:
             audit.record("publication.schedule_refused", pub, actor=actor,
                          changes={"codes": sorted(verdict.codes)})
@@ -323,6 +329,20 @@ def schedule(publication: Publication, *, at: datetime, actor: Any = None) -> Sc
         _due_at(pub, at, next_attempt_at=None, block_reasons=[], last_error="")
         audit.record("publication.scheduled", pub, actor=actor, changes={"at": pub.scheduled_at.isoformat()})
     return ScheduleOutcome(pub, verdict)
+
+
+def held_by_open_takedowns(pub: Publication, verdict: Verdict) -> Verdict:
+    """A row a takedown request blocked stays blocked while that request is open, even if what it
+    carries no longer matches what the request names (a performer untagged, an asset swapped): only
+    closing the request, or cancelling the row, lets it go."""
+    if pub.status != S.BLOCKED or "takedown_open" in verdict.codes:
+        return verdict
+    ids = {r.get("takedown_id") for r in pub.block_reasons if r.get("code") == "takedown_open"} - {None}
+    still = sorted(compliance.open_takedown_ids(ids)) if ids else []
+    if not still:
+        return verdict
+    held = Reason("takedown_open", f"Takedown request #{still[0]} blocked this publication and is still open.")
+    return Verdict((*verdict.reasons, held))
 
 
 def reschedule(publication: Publication, *, at: datetime, actor: Any = None) -> ScheduleOutcome:
@@ -849,8 +869,11 @@ def publish_batch(ids: list[int]) -> dict[int, str]:
         # The approved version is checked against the live rows here, after the claim: an edit that
         # slipped in after scheduling (an asset re-reviewed, a collection grown) blocks the row.
         versions = approval.current_versions(posts)
-        inputs = [gate_input_for(p, due_at=now, assets=assets[p.post_id], version=versions[p.post_id])
-                  for p in pubs]
+        siblings: dict[int, set[int]] = {p.pk: set() for p in posts}
+        for post_id, pk in Publication.objects.filter(post_id__in=list(siblings)).values_list("post_id", "pk"):
+            siblings[post_id].add(pk)
+        inputs = [gate_input_for(p, due_at=now, assets=assets[p.post_id], version=versions[p.post_id],
+                                 siblings=frozenset(siblings[p.post_id])) for p in pubs]
         verdicts = compliance.check_publications(inputs)
         refs: dict[int, Any] = {}
         by_account: dict[int, list[tuple[Publication, Any]]] = {}
@@ -1143,3 +1166,112 @@ def block_for_performers(performer_ids: list[int], *, reason_code: str, message:
         audit.record("publication.blocked", pub, actor_label=f"signal:{reason_code}",
                      changes={"performers": performer_ids})
     return count
+
+
+# Block causes. A blocked row carries one reason dict per cause in `block_reasons` (the gate's shape:
+# code, message, performer_id, hard, field) plus, for a cause that can end, its key (`takedown_id`) and
+# `was`, the status the row had before its first block. `add_block` appends a cause; `lift_block`
+# removes causes and returns a row that has none left to where it was, through the gate, so a cause
+# that was never recorded on the row (a revocation after the block) still keeps it blocked.
+BLOCKABLE = frozenset({S.DRAFT, S.PENDING_APPROVAL, S.APPROVED, S.SCHEDULED, S.CLAIMED, S.FAILED, S.MISSED})
+APPROVAL_CODES = frozenset({"approval_missing", APPROVAL_STALE})
+
+
+def _same_cause(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a.get("code") == b.get("code") and a.get("takedown_id") == b.get("takedown_id")
+
+
+def add_block(publication_ids: Iterable[int], reason: dict[str, Any], *, actor_label: str) -> list[int]:
+    """Block each not-yet-published row with this cause (appended to any it already has). Returns the
+    ids it changed; a row already carrying the same cause is left as it is, so a repeated signal is a
+    no-op. Audits `publication.blocked` per row."""
+    changed = []
+    for pk in sorted(set(publication_ids)):
+        with transaction.atomic():
+            try:
+                pub = lock_publication(Publication(pk=pk))
+            except Publication.DoesNotExist:
+                continue
+            if pub.status not in BLOCKABLE and pub.status != S.BLOCKED:
+                continue
+            # Kept: what the row already carries (another cause, or `approval_stale` on a row sent back).
+            reasons = list(pub.block_reasons)
+            if any(_same_cause(r, reason) for r in reasons):
+                continue
+            was = pub.status if pub.status != S.BLOCKED else next(
+                (r["was"] for r in reasons if r.get("was")), None)
+            reasons.append({**reason, "was": was})
+            if pub.status == S.BLOCKED:
+                pub.block_reasons = reasons
+                pub.save(update_fields=["block_reasons"])
+            else:
+                _move(pub, S.BLOCKED, block_reasons=reasons, next_attempt_at=None, lease_expires_at=None)
+            audit.record("publication.blocked", pub, actor_label=actor_label,
+                         changes={"code": reason.get("code"), "takedown": reason.get("takedown_id"), "was": was})
+            changed.append(pk)
+    return changed
+
+
+def lift_block(publication_ids: Iterable[int], *, ended: Callable[[dict[str, Any]], bool], actor: Any = None,
+               actor_label: str = "") -> dict[int, str]:
+    """Remove the causes `ended` says are over from these blocked rows. A row with causes left stays
+    blocked with them; a row with none goes back where it was: a draft or a post awaiting approval
+    returns there, a scheduled row to `scheduled` if its time is still ahead and the gate passes then,
+    else to `approved` (awaiting a new time). If the gate finds a cause the row did not record, the row
+    stays blocked with the gate's reasons. Returns the new status per row; audits `publication.unblocked`
+    or `publication.block_narrowed`."""
+    out: dict[int, str] = {}
+    for pk in sorted(set(publication_ids)):
+        with transaction.atomic():
+            try:
+                pub = lock_publication(Publication(pk=pk))
+            except Publication.DoesNotExist:
+                continue
+            if pub.status != S.BLOCKED:
+                continue
+            lifted = [r for r in pub.block_reasons if ended(r)]
+            if not lifted:
+                continue
+            left = [r for r in pub.block_reasons if not ended(r)]
+            was = next((r["was"] for r in pub.block_reasons if r.get("was")), None) or S.APPROVED
+            changes = {"lifted": sorted({r.get("code", "") for r in lifted}),
+                       "takedowns": sorted({r["takedown_id"] for r in lifted if r.get("takedown_id")})}
+            # A stale approval is not a block: the row goes back to be approved again (`_unblock`).
+            if any(r.get("code") not in APPROVAL_CODES for r in left):
+                pub.block_reasons = left
+                pub.save(update_fields=["block_reasons"])
+                audit.record("publication.block_narrowed", pub, actor=actor, actor_label=actor_label,
+                             changes={**changes, "still": sorted({r.get("code", "") for r in left})})
+                out[pk] = S.BLOCKED
+                continue
+            out[pk] = _unblock(pub, was=was, stale=[{k: v for k, v in r.items() if k != "was"} for r in left])
+            held = pub.status == S.BLOCKED  # the gate found a cause the row had not recorded
+            audit.record("publication.block_narrowed" if held else "publication.unblocked", pub, actor=actor,
+                         actor_label=actor_label, changes={**changes, "to": pub.status,
+                                                           "still": sorted({r["code"] for r in pub.block_reasons})})
+    return out
+
+
+def _unblock(pub: Publication, *, was: str, stale: list[dict[str, Any]]) -> str:
+    now = timezone.now()
+    at = pub.scheduled_at if pub.scheduled_at and pub.scheduled_at > now else now
+    verdict = check(pub, due_at=at)
+    holding = [r for r in verdict.reasons if r.code not in APPROVAL_CODES]
+    if holding:
+        pub.block_reasons = [{**r.to_dict(), "was": was} for r in holding]
+        pub.save(update_fields=["block_reasons"])
+        return S.BLOCKED
+    if was == S.DRAFT:
+        _move(pub, was, block_reasons=[])
+    elif was == S.PENDING_APPROVAL:  # back with the approval reasons it carried (`approval_stale`)
+        _move(pub, was, block_reasons=stale)
+    elif not verdict.passed:  # only the approval fails: it goes back to be approved (approval is of a version)
+        _move(pub, S.PENDING_APPROVAL, block_reasons=[r.to_dict() for r in verdict.reasons])
+    elif was in (S.SCHEDULED, S.CLAIMED) and pub.scheduled_at and pub.scheduled_at > now:
+        try:
+            _due_at(pub, pub.scheduled_at, block_reasons=[], next_attempt_at=None, last_error="")
+        except SlotTaken:  # the slot went to another row meanwhile: a person picks a new time
+            _move(pub, S.APPROVED, block_reasons=[], last_error="Its time slot was taken while it was blocked.")
+    else:
+        _move(pub, S.APPROVED, block_reasons=[])
+    return pub.status

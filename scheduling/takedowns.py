@@ -23,7 +23,10 @@ from django.utils import timezone
 
 from accounts import audit
 from compliance import services as compliance
-from compliance.models import TakedownRequest
+from compliance import targets
+from compliance.gate import TakedownFacts
+from compliance.models import TakedownRequest, TakedownTarget
+from content.models import Asset
 from notifications.services import notify, resolve_by_key
 from scheduling import services
 from scheduling.models import Publication, TakedownTask
@@ -67,14 +70,152 @@ def depicting(performer_ids: list[int]) -> Q:
 
 
 def live_publication_ids(performer_ids: list[int], *, takedown: TakedownRequest | None = None) -> list[int]:
-    """Publications out (or maybe out) that depict these performers or sit at a URL the takedown
-    request lists."""
+    """Publications out (or maybe out) that depict these performers, or that the takedown request
+    names (its assets, its publications and the rest of their posts, its URLs)."""
     match = depicting(performer_ids) if performer_ids else Q(pk__in=[])
     if takedown is not None:
-        urls = [line.strip() for line in takedown.content_locations.splitlines() if line.strip().startswith("http")]
-        if urls:
-            match |= Q(external_url__in=urls)
+        match |= named_by(compliance.takedown_named(takedown.pk))
+        urls = list(takedown.targets.filter(kind=TakedownTarget.Kind.URL).values_list("url", flat=True))
+        if urls:  # a URL that only appeared after the request was opened (a manual upload confirmed later)
+            at_url = Q(external_url__in=urls)
+            match |= at_url & Q(creator_id=takedown.creator_id) if takedown.creator_id else at_url
     return sorted(set(Publication.objects.filter(match, status__in=LIVE).values_list("pk", flat=True)))
+
+
+def named_by(named: TakedownFacts) -> Q:
+    """Publications a takedown request concerns: those depicting a performer it names (their whole
+    likeness), those carrying an asset it names (in the post or its collection), and every publication
+    of a post one of whose publications it names (the same post on X as on Fanvue)."""
+    match = Q(pk__in=[])
+    if named.performer_ids:
+        match |= depicting(sorted(named.performer_ids))
+    if named.asset_ids:
+        assets = sorted(named.asset_ids)
+        match |= Q(post__post_assets__asset__in=assets) | Q(post__collection__assets__in=assets)
+    if named.publication_ids:
+        posts = Publication.objects.filter(pk__in=sorted(named.publication_ids)).values("post_id")
+        match |= Q(post_id__in=posts)
+    return match
+
+
+def block_named(takedown_id: int) -> list[int]:
+    """Block every not-yet-published publication the request names, with its own cause, so that closing
+    it lifts exactly these (`lift_named`). A performer-free request about one photo blocks that photo's
+    publications, not the creator's calendar."""
+    named = compliance.takedown_named(takedown_id)
+    ids = Publication.objects.filter(named_by(named), status__in=[*services.BLOCKABLE, S.BLOCKED]).values_list(
+        "pk", flat=True).distinct()
+    reason = {"code": "takedown_open", "message": f"Takedown request #{takedown_id} names this post, an asset or "
+                                                  f"a performer in it.",
+              "performer_id": None, "hard": False, "field": None, "takedown_id": takedown_id}
+    return services.add_block(list(ids), reason, actor_label=f"signal:takedown_open:{takedown_id}")
+
+
+def lift_named(takedown_id: int, *, actor: Any = None) -> dict[int, str]:
+    """The request was rejected or closed: remove its cause from the rows it blocked (found by the cause
+    they carry, even if their post changed since), and any `takedown_open` reason recorded without a
+    request id (the publish-time gate's) on a row it names; the gate then decides whether another open
+    request or another cause still holds each row."""
+    rows = list(Publication.objects.filter(status=S.BLOCKED, block_reasons__icontains="takedown_open")
+                .values_list("pk", "block_reasons"))
+    named = set(Publication.objects.filter(named_by(compliance.takedown_named(takedown_id)), status=S.BLOCKED)
+                .values_list("pk", flat=True))
+
+    def concerned(pk: int, reasons: list[dict[str, Any]]) -> bool:
+        refs = {r.get("takedown_id") for r in reasons if r.get("code") == "takedown_open"}
+        return takedown_id in refs or (None in refs and pk in named)
+
+    mine = {pk: reasons for pk, reasons in rows if concerned(pk, reasons)}
+    mentioned = {r.get("takedown_id") for reasons in mine.values() for r in reasons if r.get("code") == "takedown_open"}
+    still_open = compliance.open_takedown_ids(i for i in mentioned if i)
+
+    def ended(reason: dict[str, Any]) -> bool:
+        if reason.get("code") != "takedown_open":
+            return False
+        ref = reason.get("takedown_id")
+        return ref == takedown_id or ref is None or ref not in still_open
+
+    return services.lift_block(sorted(mine), ended=ended, actor=actor,
+                               actor_label=f"signal:takedown_closed:{takedown_id}")
+
+
+def notify_opened(takedown_id: int, *, blocked: list[int], live: list[int]) -> None:
+    """Tell the creator's account managers (agency owners for a request filed under no creator) what
+    the request names, what was blocked and what is being taken down."""
+    takedown = TakedownRequest.objects.select_related("creator").get(pk=takedown_id)
+    concerns = describe(takedown)
+    body = (f"Concerns: {concerns or 'nothing Atelier could match'}. Deadline {takedown.due_at:%Y-%m-%d %H:%M} "
+            f"UTC. {len(blocked)} publication(s) blocked; {len(live)} live publication(s) being taken down.")
+    notify("takedown.opened", creator_id=takedown.creator_id, level="error",
+           title=f"Takedown request #{takedown.pk} opened, due {takedown.due_at:%Y-%m-%d %H:%M} UTC",
+           body=body, link=f"/admin/compliance/takedownrequest/{takedown.pk}/change/",
+           subject=f"compliance.takedownrequest:{takedown.pk}", dedupe_key=f"takedown.opened:{takedown.pk}",
+           payload={"takedown_id": takedown.pk, "due_at": takedown.due_at.isoformat(),
+                    "blocked": sorted(blocked), "removing": sorted(live)})
+
+
+def describe(takedown: TakedownRequest) -> str:
+    # Performers by number: notices are emailed and sent to webhooks, legal names stay in compliance.
+    parts = [f"performer #{pk} (whole likeness)" for pk in takedown.performers.values_list("pk", flat=True)]
+    parts += [str(t) if t.kind == TakedownTarget.Kind.URL else f"{t.get_kind_display().lower()} {t}"
+              for t in takedown.targets.all()]
+    return "; ".join(parts)
+
+
+def resolve_opened_notice(takedown_id: int, *, actor: Any = None) -> None:
+    resolve_by_key(f"takedown.opened:{takedown_id}", actor=actor)
+
+
+# --- What a takedown request may name (compliance.targets) -----------------------------------------
+
+
+def _refuse_unknown(field: str, missing: list, creator_id: int | None) -> None:
+    if missing:
+        where = "this creator's" if creator_id else "Atelier's"
+        listed = ", ".join(str(m) for m in missing)
+        raise ValidationError({field: f"{listed}: not among {where} {field.split('_')[0]}s."})
+
+
+def resolve_assets(creator_id: int | None, ids: list[int]) -> list[targets.NamedTarget]:
+    """Assets of the request's creator (any creator's for an agency-wide request, which only the owner files)."""
+    assets = Asset.objects.filter(pk__in=ids)
+    if creator_id is not None:
+        assets = assets.filter(creator_id=creator_id)
+    found = {a.pk: a for a in assets}
+    _refuse_unknown("asset_ids", [i for i in ids if i not in found], creator_id)
+    return [targets.NamedTarget("asset", a.pk, label=f"#{a.pk} {a.title or a.kind}"[:200]) for a in found.values()]
+
+
+def resolve_publications(creator_id: int | None, ids: list[int]) -> list[targets.NamedTarget]:
+    pubs = Publication.objects.select_related("account").filter(pk__in=ids)
+    if creator_id is not None:
+        pubs = pubs.filter(creator_id=creator_id)
+    found = {p.pk: p for p in pubs}
+    _refuse_unknown("publication_ids", [i for i in ids if i not in found], creator_id)
+    return [targets.NamedTarget("publication", p.pk, url=p.external_url, label=_label(p)) for p in found.values()]
+
+
+def resolve_urls(creator_id: int | None, urls: list[str]) -> list[targets.NamedTarget]:
+    """Each URL is kept as named; the publications found at it (trailing slash or not) are named too."""
+    out = []
+    for url in urls:
+        variants = {url, url.rstrip("/"), url.rstrip("/") + "/"}
+        pubs = Publication.objects.select_related("account").filter(external_url__in=variants)
+        if creator_id is not None:
+            pubs = pubs.filter(creator_id=creator_id)
+        out.append(targets.NamedTarget("url", None, url=url, label=url[:200]))
+        out += [targets.NamedTarget("publication", p.pk, url=url, label=_label(p)) for p in pubs]
+    return out
+
+
+def _label(pub: Publication) -> str:
+    return f"#{pub.pk} post {pub.post_id} on {pub.account}"[:200]
+
+
+def register_target_resolvers() -> None:
+    targets.register("asset", resolve_assets)
+    targets.register("publication", resolve_publications)
+    targets.register("url", resolve_urls)
 
 
 def queue_removals(performer_ids: list[int], *, reason_code: str, takedown_id: int | None = None) -> list[int]:

@@ -15,7 +15,15 @@ from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from compliance import gate, services
-from compliance.models import RATING_CHOICES, USE_CHOICES, ConsentRecord, Performer, PerformerName, TakedownRequest
+from compliance.models import (
+    RATING_CHOICES,
+    USE_CHOICES,
+    ConsentRecord,
+    Performer,
+    PerformerName,
+    TakedownRequest,
+    TakedownTarget,
+)
 from core.api.fields import ModelSerializer, UTCDateTimeField
 
 CONSENT_STANDINGS = ["valid", "revoked", "expired", "not_yet_valid"]
@@ -143,18 +151,39 @@ class TakedownSerializer(ModelSerializer):
     """A takedown as integrations follow it: deadline and state, not the requester's identity."""
 
     performers = serializers.SerializerMethodField()
+    assets = serializers.SerializerMethodField()
+    publications = serializers.SerializerMethodField()
+    urls = serializers.SerializerMethodField()
     is_open = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = TakedownRequest
-        fields = ["id", "kind", "status", "creator", "performers", "content_description", "content_locations",
-                  "received_at", "due_at", "is_open", "closed_at"]
+        fields = ["id", "kind", "status", "creator", "performers", "assets", "publications", "urls",
+                  "content_description", "content_locations", "received_at", "due_at", "is_open", "closed_at"]
         read_only_fields = fields
 
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
     def get_performers(self, takedown: TakedownRequest) -> list[int]:
         visible = self.context.get("visible_performer_ids")
         return sorted(p.pk for p in takedown.performers.all() if visible is None or p.pk in visible)
+
+    def _targets(self, takedown: TakedownRequest, kind: str) -> list:
+        return [t for t in takedown.targets.all() if t.kind == kind]
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_assets(self, takedown: TakedownRequest) -> list[int]:
+        return sorted(t.object_id for t in self._targets(takedown, TakedownTarget.Kind.ASSET))
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_publications(self, takedown: TakedownRequest) -> list[int]:
+        return sorted({t.object_id for t in self._targets(takedown, TakedownTarget.Kind.PUBLICATION)})
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_urls(self, takedown: TakedownRequest) -> list[str]:
+        return [t.url for t in self._targets(takedown, TakedownTarget.Kind.URL)]
+
+
+MAX_ID = 2**63 - 1  # ids are 64-bit: a bigger number can name nothing, and must be a 400, not a database error
 
 
 # Named as the request side of `Takedown` so both share one `kind` enum in the schema.
@@ -163,15 +192,26 @@ class TakedownIntakeSerializer(ModelSerializer):
     """A request as received. What the law asks of a valid request is checked here and again by the service."""
 
     creator = serializers.IntegerField(help_text="The creator whose content is concerned.")
-    performers = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list,
-                                       max_length=100, help_text="Performers depicted, when known.")
+    performers = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=100,
+        help_text="Performers whose whole likeness the request is about: everything depicting them is blocked.")
+    assets = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False,
+                                   default=list,
+                                   max_length=500, help_text="Assets of this creator the request concerns.")
+    publications = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, default=list, max_length=500,
+        help_text="Publications of this creator the request concerns; the rest of their posts is blocked too.")
+    urls = serializers.ListField(child=serializers.URLField(max_length=500), required=False, default=list,
+                                 max_length=500, help_text="Where the content is; matched to the creator's "
+                                                           "publications at these addresses.")
     received_at = UTCDateTimeField(required=False,
                                             help_text="When the request reached the agency; now if omitted.")
 
     class Meta:
         model = TakedownRequest
-        fields = ["kind", "creator", "performers", "requester_name", "requester_contact", "signature",
-                  "content_description", "content_locations", "non_consent_statement", "received_at"]
+        fields = ["kind", "creator", "performers", "assets", "publications", "urls", "requester_name",
+                  "requester_contact", "signature", "content_description", "content_locations",
+                  "non_consent_statement", "received_at"]
 
     def validate_received_at(self, value: datetime) -> datetime:
         # The deadline runs from receipt: a receipt time in the future would quietly extend it.

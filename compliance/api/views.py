@@ -90,7 +90,7 @@ class TakedownViewSet(TenantModelViewSet):
     def get_queryset(self) -> QuerySet:
         # Performers outside the caller's reach are left out, not just hidden in the payload.
         visible = tenancy.restrict(Performer.objects.order_by("pk"), principal_of(self.request), "view")
-        return super().get_queryset().prefetch_related(Prefetch("performers", queryset=visible))
+        return super().get_queryset().prefetch_related(Prefetch("performers", queryset=visible), "targets")
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         intake = TakedownIntakeSerializer(data=request.data, context=self.get_serializer_context())
@@ -99,7 +99,9 @@ class TakedownViewSet(TenantModelViewSet):
         creator = self._writable_creator(fields.pop("creator"))
         performers = self._visible_performers(fields.pop("performers"))
         principal = principal_of(request)
-        takedown = services.open_takedown(creator=creator, performers=performers, actor=principal, **fields)
+        takedown = services.open_takedown(creator=creator, performers=performers, actor=principal,
+                                          asset_ids=fields.pop("assets"), publication_ids=fields.pop("publications"),
+                                          urls=fields.pop("urls"), **fields)
         # Reload through the caller's queryset so the answer lists only performers they may see.
         takedown = self.get_queryset().filter(pk=takedown.pk).first() or takedown
         return Response(self.get_serializer(takedown).data, status=status.HTTP_201_CREATED)

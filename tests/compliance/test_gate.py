@@ -23,6 +23,7 @@ from compliance.gate import (
     PublicationFacts,
     Rating,
     Reason,
+    TakedownFacts,
     Use,
     Verdict,
     age_on,
@@ -482,7 +483,7 @@ def test_verdict_to_dict_is_json_ready() -> None:
 
 def test_reason_codes_are_documented() -> None:
     assert all(isinstance(description, str) and description for description in REASON_CODES.values())
-    assert len(REASON_CODES) == 21
+    assert len(REASON_CODES) == 22
 
 
 def test_facts_are_immutable() -> None:
@@ -738,6 +739,9 @@ BREAKERS: dict[str, Any] = {
     "custom_blocked_term": lambda f: replace(
         f, texts={**f.texts, "prompt": "brandx"}, extra_blocked_terms=("brandx",)
     ),
+    "takedown_open": lambda f: replace(
+        f, asset_ids=f.asset_ids | {901}, open_takedowns=(TakedownFacts(id=5, asset_ids=frozenset({901})),)
+    ),
 }
 HARD_CODES = {"performer_underage", "hard_block_term"}
 
@@ -937,3 +941,47 @@ def test_gate_never_passes_a_minor_a_blocked_text_or_an_unapproved_asset(f: Publ
     assert verdict.codes <= set(REASON_CODES)
     assert all(isinstance(r, Reason) and r.message for r in verdict.reasons)
     assert verdict == evaluate(f)
+
+
+# --- takedowns: exactly what a request names ------------------------------------------------------
+
+
+def test_a_takedown_naming_an_asset_refuses_publications_carrying_it() -> None:
+    takedown = TakedownFacts(id=9, asset_ids=frozenset({11}))
+    verdict = evaluate(facts(asset_ids=frozenset({10, 11}), open_takedowns=(takedown,)))
+    assert verdict.codes == {"takedown_open"}
+    assert "#9" in verdict.reasons[0].message and "asset 11" in verdict.reasons[0].message
+
+
+def test_a_takedown_about_one_photo_leaves_the_rest_of_the_calendar_alone() -> None:
+    takedown = TakedownFacts(id=9, asset_ids=frozenset({11}))
+    assert evaluate(facts(asset_ids=frozenset({12}), publication_ids=frozenset({3}),
+                          open_takedowns=(takedown,))).passed
+
+
+def test_a_takedown_naming_a_publication_refuses_every_publication_of_its_post() -> None:
+    takedown = TakedownFacts(id=9, publication_ids=frozenset({3}))
+    sibling = facts(publication_ids=frozenset({3, 4}), open_takedowns=(takedown,))
+    assert evaluate(sibling).codes == {"takedown_open"}
+    assert evaluate(facts(publication_ids=frozenset({5}), open_takedowns=(takedown,))).passed
+
+
+def test_a_takedown_naming_a_performer_refuses_their_whole_likeness() -> None:
+    takedown = TakedownFacts(id=9, performer_ids=frozenset({1}))
+    verdict = evaluate(facts(open_takedowns=(takedown,)))
+    assert verdict.codes == {"takedown_open"} and verdict.reasons[0].performer_id == 1
+    assert evaluate(facts(open_takedowns=(TakedownFacts(id=9, performer_ids=frozenset({2})),))).passed
+
+
+def test_each_open_takedown_is_its_own_reason() -> None:
+    both = (TakedownFacts(id=2, asset_ids=frozenset({11})), TakedownFacts(id=1, asset_ids=frozenset({11})))
+    reasons = evaluate(facts(asset_ids=frozenset({11}), open_takedowns=both)).reasons
+    assert [r.code for r in reasons] == ["takedown_open", "takedown_open"]
+    assert "#1" in reasons[0].message and "#2" in reasons[1].message
+
+
+def test_takedown_facts_are_checked() -> None:
+    with pytest.raises(TypeError):
+        facts(open_takedowns=({"id": 1},))
+    with pytest.raises(TypeError):
+        TakedownFacts(id=1, asset_ids="11")
