@@ -266,3 +266,22 @@ def test_record_consent_refuses_naive_times(jeanne, field):
 
 def test_gate_reason_for_superseded_is_documented():
     assert "consent_superseded" in gate.REASON_CODES
+
+
+def test_the_performer_list_and_board_show_the_latest_word(people, private_dir):
+    from compliance import views
+
+    performer = adult(people["a"])
+
+    def standing() -> Performer:
+        return views.with_standing(Performer.objects.filter(pk=performer.pk)).get()
+
+    verify(performer)
+    assert views.verification_state(standing()) == "verified adult"
+    verify(performer, "rejected")
+    assert views.verification_state(standing()) == "rejected"
+    verify(performer, "approved", document_expiry=timezone.now().date() - timedelta(days=1))
+    assert views.verification_state(standing()) == "expired"
+    wide = consent(performer)
+    consent(performer, platforms=["fanvue"], supersedes=wide)
+    assert standing().consents_valid == 1
