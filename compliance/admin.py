@@ -266,7 +266,24 @@ def _erased(obj: Any) -> bool:
     return isinstance(obj, Performer) and obj.status == Performer.Status.ERASED
 
 
-class PerformerAddForm(forms.ModelForm):
+class PerformerStandingForm(forms.ModelForm):
+    """Refuses, next to the date of birth, to keep someone under 18 today as an active performer.
+
+    The rule is the service's (`check_may_be_active`); it runs here in `clean()` too so that the
+    refused attempt's audit event survives: a refusal raised from save_model rolls the admin's
+    transaction back, and the event with it."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if "date_of_birth" in cleaned:
+            probe = Performer(pk=self.instance.pk, date_of_birth=cleaned["date_of_birth"],
+                              status=cleaned.get("status", self.instance.status or Performer.Status.ACTIVE))
+            creators = list(cleaned.get("link_creators") or [])
+            services.check_may_be_active(probe, creator_id=creators[0].pk if creators else None)
+        return cleaned
+
+
+class PerformerAddForm(PerformerStandingForm):
     link_creators = forms.ModelMultipleChoiceField(
         queryset=Creator.objects.none(), label="Creators", required=False, widget=UnfoldAdminSelectMultipleWidget,
         help_text="The creators this performer works for; their compliance officers will see the record.")
@@ -280,6 +297,7 @@ class PerformerAddForm(forms.ModelForm):
 
 @admin.register(Performer)
 class PerformerAdmin(ComplianceModelAdmin):
+    form = PerformerStandingForm
     add_form = PerformerAddForm
     list_display = ["legal_name", "status_badge", "verification", "consents", "creator_list"]
     list_filter = ["status", PerformerCreatorFilter]
@@ -481,6 +499,12 @@ class VerificationAddForm(forms.ModelForm):
         fields = ["performer", "document_kind", "document_country", "document_expiry", "method", "provider",
                   "provider_session_id", "provider_decision", "provider_reason", "result", "notes"]
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("performer") is not None:  # refused and audited without a date of birth
+            services.check_may_be_verified(cleaned["performer"])
+        return cleaned
+
     def _post_clean(self) -> None:
         # The model's rules look at the stored documents, which exist only once the service has
         # encrypted the uploads: record_verification runs them then, and ServiceFormMixin brings
@@ -536,7 +560,8 @@ class IdentityVerificationAdmin(ComplianceModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: IdentityVerification | None = None) -> bool:
         return False
 
-    @display(description="Result", label={"approved": "success", "pending": "warning", "rejected": "danger"})
+    @display(description="Result", label={"approved": "success", "pending": "warning", "rejected": "danger",
+                                          "expired": "danger"})
     def result_badge(self, obj: IdentityVerification) -> str:
         return obj.result
 
@@ -594,6 +619,14 @@ class ConsentAddForm(forms.ModelForm):
         if "valid_from" in self.fields:
             self.fields["valid_from"].required = False
             self.fields["valid_from"].help_text = "Leave empty to start at the signing time."
+
+    def clean(self) -> dict[str, Any]:
+        # The service's rule, run here so the refused attempt's audit event is kept (see
+        # PerformerStandingForm): no consent without a date of birth, none from a minor.
+        cleaned = super().clean()
+        if cleaned.get("performer") is not None:
+            services.check_may_consent(cleaned["performer"])
+        return cleaned
 
 
 class ConsentStateFilter(admin.SimpleListFilter):

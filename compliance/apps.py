@@ -21,6 +21,7 @@ class ComplianceConfig(AppConfig):
 
         register(
             BeatEntry("expire consents", "compliance.tasks.expire_consents", crontab={"minute": "5"}),
+            BeatEntry("expire identity checks", "compliance.tasks.expire_verifications", crontab={"minute": "10"}),
             BeatEntry(
                 "sweep orphan documents",
                 "compliance.tasks.sweep_orphan_documents",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
@@ -148,6 +148,8 @@ REASON_CODES: Mapping[str, str] = MappingProxyType(
         "consent_revoked": "The only consents covering this platform, rating and use are revoked.",
         "consent_expired": "The consent covering this platform, rating and use has expired.",
         "consent_not_yet_valid": "The consent covering this platform, rating and use is not valid yet.",
+        "consent_superseded": "The only consents covering this platform, rating and use were replaced by a newer "
+        "consent that does not cover it.",
         "ai_disclosure_missing": "AI-generated media lacks its AI disclosure.",
         "ai_provenance_missing": "AI-generated media lacks provenance metadata (C2PA / IPTC).",
         "hard_block_term": "A text suggests a minor or non-consent.",
@@ -196,6 +198,9 @@ class ConsentFacts:
     valid_from: datetime
     valid_until: datetime | None = None
     revoked_at: datetime | None = None
+    # When a newer consent replaced this one (the newer one's start): from then on only the newer
+    # one speaks, so a narrowing consent narrows.
+    superseded_at: datetime | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -206,22 +211,27 @@ class ConsentFacts:
         _require_aware("valid_from", self.valid_from)
         _require_aware("valid_until", self.valid_until, optional=True)
         _require_aware("revoked_at", self.revoked_at, optional=True)
+        _require_aware("superseded_at", self.superseded_at, optional=True)
 
     def scope_covers(self, platform: str, rating: Rating, use: Use) -> bool:
         """Whether the signed scope includes this platform, rating and use, ignoring dates."""
         return platform in self.platforms and self.max_rating.allows(rating) and use in self.uses
 
     def status_at(self, when: datetime) -> str:
-        """``valid``, ``revoked``, ``expired`` or ``not_yet_valid`` at ``when``.
+        """``valid``, ``revoked``, ``superseded``, ``expired`` or ``not_yet_valid`` at ``when``.
 
         A revoked consent covers nothing, whatever ``when`` is: revocation is recorded when it happens, so
-        any publication still being evaluated goes out after it.
+        any publication still being evaluated goes out after it. A consent is valid from ``valid_from``
+        and strictly before ``valid_until``: at that instant it has ended (the one rule the expiry task,
+        the likeness check and the admin also apply).
         """
         if self.revoked_at is not None:
             return "revoked"
+        if self.superseded_at is not None and self.superseded_at <= when:
+            return "superseded"
         if self.valid_from > when:
             return "not_yet_valid"
-        if self.valid_until is not None and self.valid_until < when:
+        if self.valid_until is not None and self.valid_until <= when:
             return "expired"
         return "valid"
 
@@ -232,12 +242,15 @@ class PerformerFacts:
 
     id: int
     date_of_birth: date | None
-    verified: bool  # has an approved identity verification
+    verified: bool  # the latest decided identity check approved them
     consents: tuple[ConsentFacts, ...] = ()
     active: bool = True
+    # The expiry date of the identity document behind that approval: the check no longer holds after it.
+    verified_until: date | None = None
 
     def __post_init__(self) -> None:
         _require_date("date_of_birth", self.date_of_birth)
+        _require_date("verified_until", self.verified_until)
         _require_bool("verified", self.verified)
         _require_bool("active", self.active)
         consents = tuple(_collection("consents", self.consents))
@@ -295,6 +308,9 @@ class PublicationFacts:
     asset_ids: frozenset[int] = frozenset()
     publication_ids: frozenset[int] = frozenset()
     open_takedowns: tuple[TakedownFacts, ...] = ()
+    # The real people behind a human or hybrid creator (relation self or likeness). An image attested to
+    # depict "no real person" still carries their likeness, so it needs their consent to AI likeness.
+    likeness_performer_ids: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
         if not isinstance(self.platform, str):
@@ -302,6 +318,8 @@ class PublicationFacts:
         object.__setattr__(self, "platform", self.platform.strip().casefold())
         object.__setattr__(self, "rating", Rating(self.rating))
         object.__setattr__(self, "performer_ids", frozenset(_collection("performer_ids", self.performer_ids)))
+        object.__setattr__(self, "likeness_performer_ids",
+                           frozenset(_collection("likeness_performer_ids", self.likeness_performer_ids)))
         performers = tuple(_collection("performers", self.performers))
         seen: set[int] = set()
         for performer in performers:
@@ -314,6 +332,7 @@ class PublicationFacts:
                 _require_aware(f"consent {consent.id} valid_from", consent.valid_from)
                 _require_aware(f"consent {consent.id} valid_until", consent.valid_until, optional=True)
                 _require_aware(f"consent {consent.id} revoked_at", consent.revoked_at, optional=True)
+                _require_aware(f"consent {consent.id} superseded_at", consent.superseded_at, optional=True)
         object.__setattr__(self, "performers", performers)
         _require_date("production_date", self.production_date)
         for name in ("ai_origin", "disclosure_present", "provenance_present", "no_real_person_attested"):
@@ -403,9 +422,6 @@ def required_uses(facts: PublicationFacts) -> frozenset[Use]:
 
 
 _USE_ORDER = tuple(Use)
-# Production and publication dates may be read in different timezones (up to 26 h apart); only a
-# production date beyond that slack is certainly in the future.
-_TIMEZONE_SLACK = timedelta(days=1)
 
 
 def evaluate(facts: PublicationFacts) -> Verdict:
@@ -435,6 +451,7 @@ def evaluate(facts: PublicationFacts) -> Verdict:
             continue
         reasons += _performer_reasons(facts, performer)
         reasons += _consent_reasons(facts, performer, uses)
+    reasons += _likeness_reasons(facts, performers)
     if facts.ai_origin and not facts.disclosure_present:
         reasons.append(Reason("ai_disclosure_missing", "This AI-generated media has no AI disclosure."))
     if facts.ai_origin and not facts.provenance_present:
@@ -488,7 +505,9 @@ def _depiction_reasons(facts: PublicationFacts) -> list[Reason]:
                 "Real people are depicted, so the production date is needed to check their ages.",
             )
         )
-    if facts.production_date is not None and facts.production_date > facts.due_at.date() + _TIMEZONE_SLACK:
+    # The publication date is read in the timezone the caller gave `due_at` in (the creator's): a
+    # production date after it cannot be true.
+    if facts.production_date is not None and facts.production_date > facts.due_at.date():
         reasons.append(
             Reason(
                 "production_date_in_future",
@@ -506,6 +525,11 @@ def _performer_reasons(facts: PublicationFacts, performer: PerformerFacts) -> li
     if not performer.verified:
         reasons.append(
             Reason("performer_not_verified", f"Performer {pid} has no approved identity verification.", pid)
+        )
+    elif performer.verified_until is not None and facts.due_at.date() > performer.verified_until:
+        reasons.append(
+            Reason("performer_not_verified", f"Performer {pid}'s identity document expired on "
+                                             f"{performer.verified_until.isoformat()}; a new check is needed.", pid)
         )
     if performer.date_of_birth is None:
         reasons.append(Reason("performer_dob_missing", f"Performer {pid}'s date of birth is unknown.", pid))
@@ -529,12 +553,14 @@ def _performer_reasons(facts: PublicationFacts, performer: PerformerFacts) -> li
 _CONSENT_CODES = {
     "missing": "consent_missing",
     "revoked": "consent_revoked",
+    "superseded": "consent_superseded",
     "expired": "consent_expired",
     "not_yet_valid": "consent_not_yet_valid",
 }
 _CONSENT_WORDING = {
     "missing": "has no consent covering",
     "revoked": "has only revoked consents covering",
+    "superseded": "has only superseded consents covering",
     "expired": "has only expired consents covering",
     "not_yet_valid": "has consents not yet valid covering",
 }
@@ -549,11 +575,12 @@ def _consent_reasons(facts: PublicationFacts, performer: PerformerFacts, uses: l
             continue
         if not covering:
             failed.setdefault("missing", []).append(use)
-        elif statuses == {"revoked"}:
-            failed.setdefault("revoked", []).append(use)
+        elif statuses <= {"revoked", "superseded"}:
+            failed.setdefault("superseded" if "superseded" in statuses else "revoked", []).append(use)
         else:
-            # A revoked consent is not worth reporting next to one that could be renewed or waited for.
-            for status in sorted(statuses - {"revoked"}):
+            # A revoked or replaced consent is not worth reporting next to one that could be renewed or
+            # waited for.
+            for status in sorted(statuses - {"revoked", "superseded"}):
                 failed.setdefault(status, []).append(use)
     return [
         Reason(
@@ -565,6 +592,24 @@ def _consent_reasons(facts: PublicationFacts, performer: PerformerFacts, uses: l
         for status in _CONSENT_CODES
         if status in failed
     ]
+
+
+def _likeness_reasons(facts: PublicationFacts, performers: Mapping[int, PerformerFacts]) -> list[Reason]:
+    """Media attested to show "no real person" of a creator built on real people's likeness: each of
+    them must be a verified adult whose consent covers AI likeness here (issue 13: the attestation
+    must not be a way around the likeness consent)."""
+    if not facts.no_real_person_attested:
+        return []
+    reasons: list[Reason] = []
+    for performer_id in sorted(facts.likeness_performer_ids - facts.performer_ids):
+        performer = performers.get(performer_id)
+        if performer is None:
+            reasons.append(Reason("performer_unknown", f"Performer {performer_id}, whose likeness this creator "
+                                                       "carries, has no record provided.", performer_id))
+            continue
+        reasons += _performer_reasons(facts, performer)
+        reasons += _consent_reasons(facts, performer, [Use.AI_LIKENESS])
+    return reasons
 
 
 _CATEGORY_WORDING = {

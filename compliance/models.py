@@ -139,6 +139,12 @@ class IdentityVerification(models.Model):
         PENDING = "pending", "Pending"
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
+        # The document behind an approval lapsed: recorded as a new check, so the latest word says so.
+        EXPIRED = "expired", "Expired (identity document lapsed)"
+
+    # The latest check with one of these results decides whether the performer is verified; a
+    # pending check decides nothing yet.
+    DECIDED = (Result.APPROVED, Result.REJECTED, Result.EXPIRED)
 
     tenant_field = "performer__creator_links__creator"
 
@@ -146,7 +152,8 @@ class IdentityVerification(models.Model):
     document_kind = models.CharField(max_length=20, choices=DocumentKind.choices)
     document_number_encrypted = models.TextField(blank=True, editable=False)
     document_country = models.CharField(max_length=2, blank=True)
-    document_expiry = models.DateField(null=True, blank=True)
+    document_expiry = models.DateField(
+        null=True, blank=True, help_text="Last day the identity document is valid: the check lapses after it.")
     front = models.ForeignKey(
         EncryptedFile, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -258,6 +265,22 @@ class ConsentNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for consent #{self.consent_id}"
+
+
+class VerificationNotice(models.Model):
+    """Warnings and the lapse already handled for an approved identity check whose document expires:
+    the daily task acts on each once (the same pattern as ConsentNotice)."""
+
+    tenant_field = "verification__performer__creator_links__creator"
+    verification = models.ForeignKey(IdentityVerification, on_delete=models.CASCADE, related_name="notices")
+    kind = models.CharField(max_length=16)  # "warn_30", "warn_7", "warn_1", "expired"
+    sent_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["verification", "kind"], name="verification_notice_once")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for identity check #{self.verification_id}"
 
 
 class TakedownRequest(models.Model):

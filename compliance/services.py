@@ -40,6 +40,7 @@ from compliance.models import (
     TakedownAction,
     TakedownRequest,
     TakedownTarget,
+    VerificationNotice,
 )
 
 T = TypeVar("T")
@@ -191,7 +192,64 @@ def rotate_document(doc: EncryptedFile) -> bool:
 # --- Performers ----------------------------------------------------------------------------------
 
 
-@transaction.atomic
+# --- Refusals that concern a minor --------------------------------------------------------------
+#
+# A refusal because someone is (or was) under 18 is itself evidence: the attempt is audited. The
+# event is written before the service opens its transaction, so the refusal does not roll it back;
+# admin forms call the same checks from `clean()` (the admin's own transaction then commits).
+
+
+def _refuse(action: str, performer: Performer | None, *, actor: Any, field: str, code: str, message: str,
+            creator_id: int | None = None) -> None:
+    audit.record(action, performer if performer is not None and performer.pk else None, actor=actor,
+                 creator_id=creator_id if creator_id is not None else (
+                     performer_creator_id(performer) if performer is not None and performer.pk else None),
+                 changes={"performer": performer.pk if performer is not None else None, "reason": code})
+    raise ValidationError({field: message})
+
+
+def check_may_be_active(performer: Performer, *, actor: Any = None, creator_id: int | None = None) -> None:
+    """Refuse (audited as `performer.refused`) to keep an active record of someone under 18 today."""
+    dob = performer.date_of_birth
+    if performer.status == Performer.Status.ACTIVE and dob is not None:
+        age = gate.age_on(dob, timezone.now().date())
+        if age < gate.ADULT_AGE:
+            _refuse("performer.refused", performer, actor=actor, field="date_of_birth", code="underage",
+                    creator_id=creator_id,
+                    message=f"This date of birth makes the performer {max(age, 0)} today: someone under "
+                            f"{gate.ADULT_AGE} cannot be an active performer. Correct the date or suspend the record.")
+
+
+def check_may_consent(performer: Performer, *, production_date: date | None = None, actor: Any = None) -> None:
+    """Refuse (audited as `consent.refused`) a consent for a performer without a date of birth, under
+    18 today, or under 18 on the stated production date."""
+    dob = performer.date_of_birth
+    if dob is None:
+        _refuse("consent.refused", performer, actor=actor, field="performer", code="dob_missing",
+                message="Record the performer's date of birth before their consent.")
+    assert dob is not None
+    today = timezone.now().date()
+    for day, label in ((today, "today"), (production_date, f"on the production date {production_date}")):
+        if day is not None and gate.age_on(dob, day) < gate.ADULT_AGE:
+            _refuse("consent.refused", performer, actor=actor, field="performer", code="underage",
+                    message=f"The performer is under {gate.ADULT_AGE} {label}: a minor cannot give consent.")
+
+
+def check_may_be_verified(performer: Performer, *, actor: Any = None) -> None:
+    """Refuse (audited as `verification.refused`) an identity check of a performer without a date of
+    birth: the check exists to prove the age that date states."""
+    if performer.date_of_birth is None:
+        _refuse("verification.refused", performer, actor=actor, field="performer", code="dob_missing",
+                message="Record the performer's date of birth before their identity check.")
+
+
+def _standing_changed(performer_ids: list[int], *, reason_code: str, message: str) -> None:
+    """After commit, tell scheduling that what depicts these performers must be judged again."""
+    ids = sorted(set(performer_ids))
+    transaction.on_commit(lambda: signals.standing_changed.send(
+        sender=Performer, performer_ids=ids, reason_code=reason_code, message=message))
+
+
 def create_performer(
     *,
     legal_name: str,
@@ -202,8 +260,19 @@ def create_performer(
     actor: Any = None,
     **fields: Any,
 ) -> Performer:
-    """Create a performer with every name they use; audits `performer.created` per creator."""
+    """Create a performer with every name they use; audits `performer.created` per creator.
+    Someone under 18 today is refused as an active performer (audited)."""
     performer = Performer(legal_name=legal_name, date_of_birth=date_of_birth, **fields)
+    creators = list(creators)
+    check_may_be_active(performer, actor=actor, creator_id=creators[0].pk if creators else None)
+    return _create_performer(performer, creators=creators, relation=relation, other_names=other_names,
+                             actor=actor)
+
+
+@transaction.atomic
+def _create_performer(performer: Performer, *, creators: list[Any], relation: str,
+                      other_names: Iterable[tuple[str, str]], actor: Any) -> Performer:
+    legal_name = performer.legal_name
     performer.full_clean()
     performer.save()
     PerformerName.objects.create(performer=performer, name=legal_name, kind=PerformerName.Kind.LEGAL)
@@ -223,17 +292,27 @@ def create_performer(
     return performer
 
 
-@transaction.atomic
 def update_performer(performer: Performer, *, changed: list[str], actor: Any = None,
                      creator_id: int | None = None) -> Performer:
     """Save an edit of a performer. Audits `performer.updated`.
 
     A changed legal name stays findable as a former legal name: 2257-style records must be
-    retrievable by every name the performer used.
+    retrievable by every name the performer used. Someone under 18 today stays no active performer
+    (refused, audited). A corrected date of birth or status is a fact the gate reads: after commit,
+    `standing_changed` makes scheduling judge again what depicts them, like a revocation.
     """
-    previous = Performer.objects.only("legal_name").get(pk=performer.pk)
+    check_may_be_active(performer, actor=actor, creator_id=creator_id)
+    return _update_performer(performer, changed=changed, actor=actor, creator_id=creator_id)
+
+
+@transaction.atomic
+def _update_performer(performer: Performer, *, changed: list[str], actor: Any, creator_id: int | None) -> Performer:
+    previous = Performer.objects.only("legal_name", "date_of_birth", "status").get(pk=performer.pk)
     performer.full_clean()
     performer.save()
+    if (previous.date_of_birth, previous.status) != (performer.date_of_birth, performer.status):
+        _standing_changed([performer.pk], reason_code="performer_corrected",
+                          message="A performer's date of birth or status was corrected.")
     if previous.legal_name != performer.legal_name:
         old = PerformerName.objects.filter(performer=performer, name=previous.legal_name,
                                            kind=PerformerName.Kind.LEGAL)
@@ -316,7 +395,6 @@ def performer_creator_id(performer: Performer) -> int | None:
     return link.creator_id if link else None
 
 
-@_stores_documents
 def record_verification(
     *,
     performer: Performer,
@@ -329,7 +407,31 @@ def record_verification(
     selfie: bytes | None = None,
     **fields: Any,
 ) -> IdentityVerification:
-    """Store an identity check with its documents encrypted. Audits `verification.recorded`."""
+    """Store an identity check with its documents encrypted. Audits `verification.recorded`.
+
+    The latest decided check is the performer's standing: a rejected or expired one recorded after
+    an approval unverifies them, and scheduling judges again what depicts them (`standing_changed`).
+    The date of birth comes first (refused and audited without it)."""
+    check_may_be_verified(performer, actor=actor)
+    return _record_verification(performer=performer, document_kind=document_kind, result=result, actor=actor,
+                                document_number=document_number, front=front, back=back, selfie=selfie,
+                                **fields)
+
+
+@_stores_documents
+def _record_verification(
+    *,
+    performer: Performer,
+    document_kind: str,
+    result: str,
+    actor: Any,
+    document_number: str = "",
+    front: bytes | None = None,
+    back: bytes | None = None,
+    selfie: bytes | None = None,
+    actor_label: str = "",
+    **fields: Any,
+) -> IdentityVerification:
     if document_kind not in IdentityVerification.DocumentKind.values:
         raise ValidationError(
             {
@@ -352,10 +454,15 @@ def record_verification(
         verification.verified_at = verification.verified_at or timezone.now()
     verification.full_clean()
     verification.save()
+    if result in (IdentityVerification.Result.REJECTED, IdentityVerification.Result.EXPIRED):
+        _standing_changed([performer.pk], reason_code="verification_lapsed" if result == "expired"
+                          else "verification_rejected",
+                          message=f"A performer's latest identity check is {result}.")
     audit.record(
         "verification.recorded",
         verification,
         actor=actor,
+        actor_label=actor_label,
         creator_id=performer_creator_id(performer),
         changes={
             "performer": performer.pk,
@@ -382,7 +489,88 @@ def read_document_number(verification: IdentityVerification, *, actor: Any) -> s
 def is_verified_adult(performer: Performer, on: date) -> bool:
     standing = performer_facts([performer.pk])[0]
     age = gate.age_on(standing.date_of_birth, on) if standing.date_of_birth else None
-    return standing.verified and age is not None and age >= gate.ADULT_AGE
+    lapsed = standing.verified_until is not None and on > standing.verified_until
+    return standing.verified and not lapsed and age is not None and age >= gate.ADULT_AGE
+
+
+def deciding_verifications(performer_ids: Iterable[int]) -> dict[int, IdentityVerification]:
+    """The latest decided identity check of each performer (one query): it alone says whether they are
+    verified now ("recorded after" is what counts, as for every record here)."""
+    ids = sorted(set(performer_ids))
+    latest: dict[int, IdentityVerification] = {}
+    rows = (IdentityVerification.objects.filter(performer_id__in=ids, result__in=IdentityVerification.DECIDED)
+            .order_by("performer_id", "-created_at", "-pk")
+            .distinct("performer_id")
+            .only("pk", "performer_id", "result", "document_expiry", "verified_at", "created_at"))
+    for row in rows:
+        latest[row.performer_id] = row
+    return latest
+
+
+def _ensure_aware(**values: datetime | None) -> None:
+    naive = sorted(name for name, value in values.items() if value is not None and timezone.is_naive(value))
+    if naive:
+        raise ValidationError({name: "Give the time with its timezone: a naive time is ambiguous by up to a day."
+                               for name in naive})
+
+
+# --- Identity documents that lapse ---------------------------------------------------------------
+
+
+def expire_verifications(now: datetime | None = None) -> dict[str, int]:
+    """Daily: warn 30/7/1 days before the document behind a performer's deciding approval lapses, and
+    the day after its last valid day record an `expired` check (a new row: history is not edited),
+    which unverifies the performer and makes scheduling handle what depicts them. Once each."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    horizon = today + timedelta(days=max(settings.CONSENT_EXPIRY_WARNING_DAYS, default=0))
+    candidates = IdentityVerification.objects.filter(
+        result=IdentityVerification.Result.APPROVED, document_expiry__isnull=False, document_expiry__lt=horizon)
+    deciding = deciding_verifications(candidates.values_list("performer_id", flat=True))
+    sent = {"expired": 0, "warnings": 0}
+    for check in deciding.values():
+        if check.result != IdentityVerification.Result.APPROVED or check.document_expiry is None:
+            continue
+        if check.document_expiry < today:
+            sent["expired"] += _lapse_verification(check)
+            continue
+        days_left = (check.document_expiry - today).days
+        for days in sorted(settings.CONSENT_EXPIRY_WARNING_DAYS):
+            if days_left <= days:
+                sent["warnings"] += _warn_verification(check, days)
+                break
+    return sent
+
+
+def _warn_verification(check: IdentityVerification, days: int) -> int:
+    with transaction.atomic():
+        _, created = VerificationNotice.objects.get_or_create(verification=check, kind=f"warn_{days}")
+        if not created:
+            return 0
+        performer = Performer.objects.get(pk=check.performer_id)
+        creator_ids = sorted(performer.creator_links.values_list("creator_id", flat=True))
+        audit.record("verification.expiry_warning", check, actor_label="task:expire_verifications",
+                     creator_id=creator_ids[0] if creator_ids else None,
+                     changes={"days": days, "document_expiry": check.document_expiry.isoformat()})
+        ids, vid, on = [check.performer_id], check.pk, check.document_expiry
+        transaction.on_commit(lambda: signals.verification_expiring.send(
+            sender=IdentityVerification, performer_ids=ids, verification_id=vid, expires_on=on, days=days,
+            creator_ids=creator_ids))
+    return 1
+
+
+def _lapse_verification(check: IdentityVerification) -> int:
+    with transaction.atomic():
+        _, created = VerificationNotice.objects.get_or_create(verification=check, kind="expired")
+        if not created:
+            return 0
+        full = IdentityVerification.objects.get(pk=check.pk)
+        _record_verification(
+            performer=full.performer, document_kind=full.document_kind, result=IdentityVerification.Result.EXPIRED,
+            actor=None, actor_label="task:expire_verifications", document_country=full.document_country,
+            document_expiry=full.document_expiry, verified_at=timezone.now(),
+            notes=f"The document of identity check #{full.pk} lapsed after {full.document_expiry.isoformat()}.")
+    return 1
 
 
 # --- Consents ------------------------------------------------------------------------------------
@@ -404,7 +592,6 @@ def _validate_scope(platforms: list[str], max_rating: str, uses: list[str]) -> N
         raise ValidationError(errors)
 
 
-@_stores_documents
 def record_consent(
     *,
     performer: Performer,
@@ -417,14 +604,43 @@ def record_consent(
     release: bytes | None = None,
     actor: Any = None,
     supersedes: ConsentRecord | None = None,
+    production_date: date | None = None,
 ) -> ConsentRecord:
-    """Record a new consent; an older one is never edited. Audits `consent.recorded`."""
+    """Record a new consent; an older one is never edited. Audits `consent.recorded`.
+
+    Refused (and audited) without a date of birth, or for someone under 18 today or on the stated
+    production date; naive times are refused. A consent that supersedes another replaces it from its
+    own start: the older one covers nothing after that, so scheduling judges again what it covered.
+    """
+    _ensure_aware(signed_at=signed_at, valid_from=valid_from, valid_until=valid_until)
+    check_may_consent(performer, production_date=production_date, actor=actor)
+    return _record_consent(performer=performer, platforms=platforms, max_rating=max_rating, uses=uses,
+                           signed_at=signed_at, valid_from=valid_from, valid_until=valid_until, release=release,
+                           actor=actor, supersedes=supersedes)
+
+
+@_stores_documents
+def _record_consent(
+    *,
+    performer: Performer,
+    platforms: list[str],
+    max_rating: str,
+    uses: list[str],
+    signed_at: datetime,
+    valid_from: datetime | None,
+    valid_until: datetime | None,
+    release: bytes | None,
+    actor: Any,
+    supersedes: ConsentRecord | None,
+) -> ConsentRecord:
     _validate_scope(platforms, max_rating, uses)
     valid_from = valid_from or signed_at
     if valid_until is not None and valid_until <= valid_from:
         raise ValidationError({"valid_until": "A consent must end after it starts."})
     if supersedes is not None and supersedes.performer_id != performer.pk:
         raise ValidationError({"supersedes": "That consent belongs to another performer."})
+    if supersedes is not None and ConsentRecord.objects.filter(supersedes=supersedes).exists():
+        raise ValidationError({"supersedes": "A newer consent already replaces that one: supersede the newest."})
     consent = ConsentRecord.objects.create(
         performer=performer,
         platforms=sorted(set(platforms)),
@@ -447,8 +663,12 @@ def record_consent(
             "platforms": consent.platforms,
             "max_rating": max_rating,
             "uses": consent.uses,
+            "supersedes": supersedes.pk if supersedes is not None else None,
         },
     )
+    if supersedes is not None:
+        _standing_changed([performer.pk], reason_code="consent_superseded",
+                          message="A performer's consent was replaced by a newer one that may cover less.")
     return consent
 
 
@@ -534,13 +754,12 @@ def expire_consents(now: datetime | None = None) -> dict[str, int]:
 def performer_facts(performer_ids: Iterable[int]) -> tuple[gate.PerformerFacts, ...]:
     """Load the standing of performers for the gate: two queries whatever the count."""
     ids = sorted(set(performer_ids))
-    verified = set(
-        IdentityVerification.objects.filter(
-            performer_id__in=ids, result=IdentityVerification.Result.APPROVED
-        ).values_list("performer_id", flat=True)
-    )
+    deciding = deciding_verifications(ids)
     consents: dict[int, list[gate.ConsentFacts]] = {pk: [] for pk in ids}
-    for c in ConsentRecord.objects.filter(performer_id__in=ids):
+    rows = list(ConsentRecord.objects.filter(performer_id__in=ids))
+    # A superseded consent ends where the one replacing it starts (the newer one may be narrower).
+    superseded_at = {c.supersedes_id: c.valid_from for c in rows if c.supersedes_id is not None}
+    for c in rows:
         consents[c.performer_id].append(
             gate.ConsentFacts(
                 id=c.pk,
@@ -550,13 +769,16 @@ def performer_facts(performer_ids: Iterable[int]) -> tuple[gate.PerformerFacts, 
                 valid_from=c.valid_from,
                 valid_until=c.valid_until,
                 revoked_at=c.revoked_at,
+                superseded_at=superseded_at.get(c.pk),
             )
         )
+    approved = IdentityVerification.Result.APPROVED
     return tuple(
         gate.PerformerFacts(
             id=p.pk,
             date_of_birth=p.date_of_birth,
-            verified=p.pk in verified,
+            verified=p.pk in deciding and deciding[p.pk].result == approved,
+            verified_until=deciding[p.pk].document_expiry if p.pk in deciding else None,
             consents=tuple(consents[p.pk]),
             active=p.status == Performer.Status.ACTIVE,
         )
@@ -611,20 +833,37 @@ class GateInput:
 
 def check_publication(data: GateInput) -> gate.Verdict:
     """Build the facts from the database and run the pure gate."""
-    return gate.evaluate(_facts(data, performer_facts(data.performer_ids), blocked_terms(),
-                                takedown_facts([data])))
+    return check_publications([data])[0]
+
+
+def likeness_performers(creator_ids: Iterable[int]) -> dict[int, frozenset[int]]:
+    """The real people behind each creator (relation self or likeness): synthetic media of such a
+    creator still carries their likeness, whatever its "no real person" attestation says."""
+    out: dict[int, set[int]] = {}
+    for creator_id, performer_id in CreatorPerformer.objects.filter(
+            creator_id__in=sorted(set(creator_ids)),
+            relation__in=[CreatorPerformer.Relation.SELF, CreatorPerformer.Relation.LIKENESS],
+    ).values_list("creator_id", "performer_id"):
+        out.setdefault(creator_id, set()).add(performer_id)
+    return {creator_id: frozenset(ids) for creator_id, ids in out.items()}
 
 
 def check_publications(inputs: Sequence[GateInput]) -> list[gate.Verdict]:
     """The gate for many publications at once (the dispatcher's batches): the performers' standing
     and the agency's blocked terms are read once for the whole batch, the verdicts are the same."""
-    every = set().union(*(d.performer_ids for d in inputs)) if inputs else set()
+    attested = {d.creator_id for d in inputs if d.no_real_person_attested}
+    likeness = likeness_performers(attested) if attested else {}
+    every = set().union(*(d.performer_ids for d in inputs), *likeness.values()) if inputs else set()
     by_id = {p.id: p for p in performer_facts(every)}
     extra = blocked_terms()
     takedowns = takedown_facts(inputs)
-    return [gate.evaluate(_facts(d, tuple(by_id[i] for i in sorted(d.performer_ids) if i in by_id), extra,
-                                 takedowns))
-            for d in inputs]
+    verdicts = []
+    for d in inputs:
+        behind = likeness.get(d.creator_id, frozenset()) if d.no_real_person_attested else frozenset()
+        wanted = sorted(d.performer_ids | behind)
+        verdicts.append(gate.evaluate(_facts(d, tuple(by_id[i] for i in wanted if i in by_id), extra, behind,
+                                             takedowns)))
+    return verdicts
 
 
 def takedown_facts(inputs: Sequence[GateInput]) -> tuple[gate.TakedownFacts, ...]:
@@ -673,7 +912,8 @@ def open_takedown_ids(ids: Iterable[int]) -> set[int]:
 
 
 def _facts(data: GateInput, performers: tuple[gate.PerformerFacts, ...],
-           extra_terms: tuple[str, ...], takedowns: tuple[gate.TakedownFacts, ...] = ()) -> gate.PublicationFacts:
+           extra_terms: tuple[str, ...], likeness: frozenset[int] = frozenset(),
+           takedowns: tuple[gate.TakedownFacts, ...] = ()) -> gate.PublicationFacts:
     return gate.PublicationFacts(
         creator_id=data.creator_id,
         platform=data.platform,
@@ -695,6 +935,7 @@ def _facts(data: GateInput, performers: tuple[gate.PerformerFacts, ...],
         asset_ids=frozenset(data.asset_ids),
         publication_ids=frozenset(data.publication_ids),
         open_takedowns=takedowns,
+        likeness_performer_ids=likeness,
     )
 
 
@@ -758,12 +999,14 @@ def likeness_refusals(creator: Any, *, rating: str, at: datetime | None = None) 
         # Named by record number: job errors and audit entries carry no legal names.
         name = f"Performer #{standing.id}"
         age = gate.age_on(standing.date_of_birth, at.date()) if standing.date_of_birth else None
-        if not standing.active or not standing.verified or age is None or age < gate.ADULT_AGE:
+        lapsed = standing.verified_until is not None and at.date() > standing.verified_until
+        if not standing.active or not standing.verified or lapsed or age is None or age < gate.ADULT_AGE:
             reasons.append(f"{name} is not a verified adult on record.")
             continue
+        # The gate's own rule for when a consent holds (revoked, superseded, valid strictly before
+        # valid_until): one rule everywhere.
         covered = any(
-            gate.Use.AI_LIKENESS in c.uses and c.revoked_at is None and c.valid_from <= at
-            and (c.valid_until is None or c.valid_until > at) and gate.Rating(c.max_rating).allows(wanted)
+            gate.Use.AI_LIKENESS in c.uses and c.status_at(at) == "valid" and gate.Rating(c.max_rating).allows(wanted)
             for c in standing.consents)
         if not covered:
             reasons.append(f"{name} has no current consent to AI likeness at the {wanted.value} rating.")

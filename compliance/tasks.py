@@ -13,6 +13,12 @@ def expire_consents() -> dict[str, int]:
     return services.expire_consents()
 
 
+@shared_task(name="compliance.tasks.expire_verifications")
+def expire_verifications() -> dict[str, int]:
+    """Warn 30/7/1 days before an identity document lapses and record its lapse once; idempotent."""
+    return services.expire_verifications()
+
+
 @shared_task(name="compliance.tasks.sweep_orphan_documents")
 def sweep_orphan_documents() -> int:
     return services.sweep_orphan_documents()

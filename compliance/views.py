@@ -97,7 +97,11 @@ def may_open_board(user: Any) -> bool:
 
 
 def valid_consents_q(at: datetime) -> Q:
-    return Q(revoked_at__isnull=True, valid_from__lte=at) & (Q(valid_until__isnull=True) | Q(valid_until__gt=at))
+    """Consents that hold at `at`: unrevoked, started, strictly before `valid_until`, and not yet
+    replaced by a newer consent that has started (the gate's rule, in SQL)."""
+    replaced = ConsentRecord.objects.filter(supersedes=OuterRef("pk"), valid_from__lte=at)
+    return (Q(revoked_at__isnull=True, valid_from__lte=at) & (Q(valid_until__isnull=True) | Q(valid_until__gt=at))
+            & ~Q(Exists(replaced)))
 
 
 def _consent_count(condition: Q) -> Coalesce:
@@ -111,11 +115,13 @@ def with_standing(queryset: QuerySet, at: datetime | None = None) -> QuerySet:
     at = at or timezone.now()
     checks = IdentityVerification.objects.filter(performer=OuterRef("pk"))
     result = IdentityVerification.Result
+    # The latest decided check is the standing (compliance.services.deciding_verifications).
+    decided = checks.filter(result__in=IdentityVerification.DECIDED).order_by("-created_at", "-pk")
     valid = valid_consents_q(at)
     return queryset.annotate(
-        has_approved=Exists(checks.filter(result=result.APPROVED)),
+        latest_result=Subquery(decided.values("result")[:1]),
+        latest_document_expiry=Subquery(decided.values("document_expiry")[:1]),
         has_pending=Exists(checks.filter(result=result.PENDING)),
-        has_rejected=Exists(checks.filter(result=result.REJECTED)),
         consents_valid=_consent_count(valid),
         consents_revoked=_consent_count(Q(revoked_at__isnull=False)),
         consents_expiring=_consent_count(valid & Q(valid_until__lte=at + EXPIRY_WINDOW)),
@@ -129,19 +135,23 @@ def verification_state(performer: Performer, today: date | None = None) -> str:
     "underage" and "no date of birth" outrank the approval in what the list shows.
     """
     today = today or timezone.now().date()
-    if getattr(performer, "has_approved", False):
+    latest = getattr(performer, "latest_result", None)
+    expiry = getattr(performer, "latest_document_expiry", None)
+    if latest == IdentityVerification.Result.APPROVED and (expiry is None or today <= expiry):
         if performer.date_of_birth is None:
             return "no date of birth"
         return "verified adult" if age_on(performer.date_of_birth, today) >= ADULT_AGE else "underage"
     if getattr(performer, "has_pending", False):
         return "pending"
-    if getattr(performer, "has_rejected", False):
+    if latest == IdentityVerification.Result.REJECTED:
         return "rejected"
+    if latest is not None:  # expired, or approved on a document that has lapsed since
+        return "expired"
     return "none"
 
 
 VERIFICATION_LABELS = {"verified adult": "success", "underage": "danger", "no date of birth": "danger",
-                       "pending": "warning", "rejected": "danger", "none": "danger"}
+                       "pending": "warning", "rejected": "danger", "expired": "danger", "none": "danger"}
 
 
 def consent_summary(performer: Performer) -> str:

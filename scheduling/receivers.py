@@ -13,21 +13,44 @@ from django.dispatch import receiver
 
 from compliance import signals
 from content.signals import fan_content_changed
+from notifications.services import notify
 from scheduling import services, takedowns
 
 
 @receiver(signals.consent_revoked, dispatch_uid="scheduling.block_on_revocation")
 def block_on_revocation(sender: Any, performer_ids: list[int], **kwargs: Any) -> None:
-    services.block_for_performers(performer_ids, reason_code="consent_revoked",
-                                  message="A performer in this post revoked their consent.")
+    # Only what no other valid consent covers: each affected row is judged again, not the whole calendar.
+    services.block_where_standing_fails(performer_ids, reason_code="consent_revoked")
     takedowns.queue_removals(performer_ids, reason_code="consent_revoked")
 
 
 @receiver(signals.consent_expired, dispatch_uid="scheduling.block_on_expiry")
 def block_on_expiry(sender: Any, performer_ids: list[int], **kwargs: Any) -> None:
-    services.block_for_performers(performer_ids, reason_code="consent_expired",
-                                  message="A performer's consent for this post has expired.")
+    services.block_where_standing_fails(performer_ids, reason_code="consent_expired")
     takedowns.queue_removals(performer_ids, reason_code="consent_expired")
+
+
+@receiver(signals.standing_changed, dispatch_uid="scheduling.recheck_on_standing_change")
+def recheck_on_standing_change(sender: Any, performer_ids: list[int], reason_code: str, **kwargs: Any) -> None:
+    """A corrected date of birth, a rejected or lapsed identity check, a superseding consent: the same
+    cascade as a revocation, for exactly the rows the gate now refuses because of these performers."""
+    services.block_where_standing_fails(performer_ids, reason_code=reason_code)
+    takedowns.queue_removals_where_standing_fails(performer_ids, reason_code=reason_code)
+
+
+@receiver(signals.verification_expiring, dispatch_uid="scheduling.warn_verification_expiring")
+def warn_verification_expiring(sender: Any, performer_ids: list[int], verification_id: int, expires_on: Any,
+                               days: int, creator_ids: list[int] = (), **kwargs: Any) -> None:
+    for creator_id in creator_ids or [None]:
+        notify("compliance.verification_expiring", creator_id=creator_id, level="warning",
+               title=f"An identity document lapses on {expires_on:%Y-%m-%d} (within {days} days)",
+               body="Record a new identity check before then: after that date the performer is no longer "
+                    "verified and what depicts them is blocked or taken down.",
+               link=f"/admin/compliance/identityverification/{verification_id}/change/",
+               subject=f"compliance.identityverification:{verification_id}",
+               dedupe_key=f"verification.expiring:{verification_id}:{days}:{creator_id}",
+               payload={"verification_id": verification_id, "performer_ids": performer_ids,
+                        "expires_on": expires_on.isoformat(), "days": days})
 
 
 @receiver(signals.takedown_opened, dispatch_uid="scheduling.block_on_takedown")

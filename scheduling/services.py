@@ -227,7 +227,9 @@ def gate_input_for(publication: Publication, *, due_at: datetime | None = None,
         human_approved=post.approved_at is not None and bool(assets)
         and all(a.status == Asset.Status.APPROVED for a in assets),
         texts=texts,
-        due_at=due_at or publication.scheduled_at or timezone.now(),
+        # In the creator's timezone: the gate reads the publication's calendar date from it (a
+        # production date after that date is refused).
+        due_at=(due_at or publication.scheduled_at or timezone.now()).astimezone(post.creator.tzinfo),
         approved_version=approval.approved_version(post),
         current_version=version,
         asset_ids=frozenset(a.pk for a in assets),
@@ -1275,3 +1277,54 @@ def _unblock(pub: Publication, *, was: str, stale: list[dict[str, Any]]) -> str:
     else:
         _move(pub, S.APPROVED, block_reasons=[])
     return pub.status
+
+
+STANDING_PENDING = (S.DRAFT, S.PENDING_APPROVAL, S.APPROVED, S.SCHEDULED, S.CLAIMED, S.FAILED, S.MISSED)
+
+
+def touching_performers(performer_ids: list[int]) -> Q:
+    """Publications whose gate reads these performers: an asset depicts them, or the post's creator is
+    built on their likeness (synthetic media of such a creator needs their AI-likeness consent)."""
+    from compliance.models import CreatorPerformer
+
+    likeness = CreatorPerformer.objects.filter(
+        performer_id__in=performer_ids,
+        relation__in=[CreatorPerformer.Relation.SELF, CreatorPerformer.Relation.LIKENESS]).values("creator_id")
+    return (Q(post__post_assets__asset__performers__in=performer_ids)
+            | Q(post__collection__assets__performers__in=performer_ids)
+            | Q(post__creator_id__in=likeness))
+
+
+def failing_on_performers(pub: Publication, performer_ids: list[int], *, at: datetime) -> list[Reason]:
+    """The gate's reasons, at `at`, that concern one of these performers (empty when none does)."""
+    wanted = set(performer_ids)
+    return [r for r in check(pub, due_at=at).reasons if r.performer_id in wanted]
+
+
+def block_where_standing_fails(performer_ids: list[int], *, reason_code: str) -> list[int]:
+    """Judge again every not-yet-published publication touching these performers and block the ones
+    the gate now refuses because of one of them, with the gate's own reasons.
+
+    Used when a consent is revoked, expires or is superseded, and when a fact the gate reads is
+    corrected (date of birth, status, identity check). Unlike `block_for_performers` it blocks only
+    what no other valid consent covers: a performer's second consent keeps its rows scheduled.
+    Each row moves by a conditional update on the status it was read in (never a lost update).
+    """
+    now = timezone.now()
+    ids = sorted(set(Publication.objects.filter(touching_performers(performer_ids), status__in=STANDING_PENDING)
+                     .values_list("pk", flat=True)))
+    blocked = []
+    for pub in Publication.objects.filter(pk__in=ids).select_related("post", "post__creator", "account"):
+        at = max(pub.scheduled_at or now, now)
+        reasons = failing_on_performers(pub, performer_ids, at=at)
+        if not reasons:
+            continue
+        with transaction.atomic():
+            moved = Publication.objects.filter(pk=pub.pk, status=pub.status).update(
+                status=S.BLOCKED, block_reasons=[{**r.to_dict(), "was": pub.status} for r in reasons])
+            if moved:
+                blocked.append(pub.pk)
+                audit.record("publication.blocked", pub, actor_label=f"signal:{reason_code}",
+                             changes={"performers": sorted(performer_ids), "was": pub.status,
+                                      "codes": sorted({r.code for r in reasons})})
+    return blocked

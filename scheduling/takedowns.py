@@ -40,10 +40,19 @@ REVOCATION_REMOVAL_HOURS = 48
 LIVE = (S.PUBLISHED, S.PUBLISHING, S.UNKNOWN, S.EXPORTED)
 MAX_REMOVAL_RETRIES = 6
 CONSENT_REASONS = frozenset({"consent_revoked", "consent_expired"})
-CONSENT_CODES = frozenset({"consent_missing", "consent_revoked", "consent_expired", "consent_not_yet_valid"})
+CONSENT_CODES = frozenset({"consent_missing", "consent_revoked", "consent_expired", "consent_not_yet_valid",
+                           "consent_superseded"})
+# A corrected or lapsed fact about a performer (compliance.signals.standing_changed): what is out is
+# removed only where the gate, asked now, refuses it because of a performer.
+STANDING_REASONS = frozenset({"performer_corrected", "verification_rejected", "verification_lapsed",
+                              "consent_superseded"})
 REASONS = {
     "consent_revoked": "A performer in this post revoked their consent.",
     "consent_expired": "A performer's consent for this post has expired.",
+    "consent_superseded": "A performer's newer consent no longer covers this post.",
+    "performer_corrected": "A performer's corrected record (date of birth or status) no longer allows this post.",
+    "verification_rejected": "A performer's latest identity check was rejected.",
+    "verification_lapsed": "A performer's identity document has expired.",
     "takedown_open": "A takedown request names this post or a performer in it.",
 }
 
@@ -228,6 +237,21 @@ def queue_removals(performer_ids: list[int], *, reason_code: str, takedown_id: i
     return ids
 
 
+def queue_removals_where_standing_fails(performer_ids: list[int], *, reason_code: str) -> list[int]:
+    """Like `queue_removals`, for a corrected or lapsed fact: only publications out that the gate,
+    asked now, refuses because of one of these performers (including the creator's likeness
+    performers behind synthetic media) are taken down."""
+    now = timezone.now()
+    candidates = Publication.objects.filter(services.touching_performers(performer_ids), status__in=LIVE)
+    ids = [pub.pk for pub in Publication.objects.filter(pk__in=candidates.values("pk")).order_by("pk")
+           .select_related("post", "post__creator", "account")
+           if services.failing_on_performers(pub, performer_ids, at=now)]
+    if ids:
+        removals = [Removal(pk, reason_code) for pk in ids]
+        transaction.on_commit(lambda: _enqueue(removals))
+    return ids
+
+
 def _enqueue(removals: list[Removal]) -> None:
     from scheduling.tasks import unpublish
 
@@ -267,6 +291,10 @@ def remove_publication(publication_id: int, *, reason_code: str, takedown_id: in
     if reason_code in CONSENT_REASONS and pub.status in LIVE and still_consented(pub):
         audit.record("publication.removal_skipped", pub, actor_label=f"task:unpublish:{reason_code}",
                      changes={"why": "another valid consent still covers this publication"})
+        return "covered"
+    if reason_code in STANDING_REASONS and pub.status in LIVE and still_standing(pub):
+        audit.record("publication.removal_skipped", pub, actor_label=f"task:unpublish:{reason_code}",
+                     changes={"why": "the gate, asked again, finds nothing wrong with its performers"})
         return "covered"
     if pub.status in (S.UNKNOWN, S.EXPORTED):
         if pub.status == S.EXPORTED:
@@ -317,6 +345,12 @@ def still_consented(pub: Publication) -> bool:
     what no other valid consent covers. Removal cannot be undone, so the gate decides, now."""
     verdict = services.check(pub, due_at=timezone.now())
     return not any(code in CONSENT_CODES for code in verdict.codes)
+
+
+def still_standing(pub: Publication) -> bool:
+    """After a corrected fact, the gate asked now: no reason concerns a performer (or the fact was
+    corrected back before the removal ran)."""
+    return not any(r.performer_id is not None for r in services.check(pub, due_at=timezone.now()).reasons)
 
 
 def _unsure_why(pub: Publication) -> str:

@@ -26,7 +26,7 @@ from compliance.models import (
 )
 from core.api.fields import ModelSerializer, UTCDateTimeField
 
-CONSENT_STANDINGS = ["valid", "revoked", "expired", "not_yet_valid"]
+CONSENT_STANDINGS = ["valid", "revoked", "superseded", "expired", "not_yet_valid"]
 
 
 class PerformerNameSerializer(ModelSerializer):
@@ -120,6 +120,38 @@ class PerformerSerializer(ModelSerializer):
              "revoked_at": c.revoked_at, "has_release": c.id in with_release}
             for c in consents
         ], many=True).data
+
+
+class ConsentRecordInputSerializer(serializers.Serializer):
+    """A consent a performer signed. Refused (400, audited) without a date of birth on record, or for
+    someone under 18 today or on the stated production date."""
+
+    platforms = serializers.ListField(child=serializers.ChoiceField(choices=sorted(gate.PLATFORM_MAX_RATING)),
+                                      allow_empty=False, max_length=len(gate.PLATFORM_MAX_RATING))
+    max_rating = serializers.ChoiceField(choices=RATING_CHOICES)
+    uses = serializers.ListField(child=serializers.ChoiceField(choices=USE_CHOICES), allow_empty=False,
+                                 max_length=len(gate.Use))
+    signed_at = UTCDateTimeField()
+    valid_from = UTCDateTimeField(required=False, allow_null=True, default=None,
+                                  help_text="When it starts; the signing time if omitted.")
+    valid_until = UTCDateTimeField(required=False, allow_null=True, default=None,
+                                   help_text="When it ends: it covers nothing from this instant on.")
+    supersedes = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1,
+                                          help_text="The performer's consent this one replaces from its start.")
+    production_date = serializers.DateField(required=False, allow_null=True, default=None,
+                                            help_text="The shoot this consent is for: refused if the performer "
+                                                      "was under 18 that day.")
+
+
+class ConsentRecordedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    performer = serializers.IntegerField(source="performer_id")
+    platforms = serializers.ListField(child=serializers.CharField())
+    max_rating = serializers.ChoiceField(choices=RATING_CHOICES)
+    uses = serializers.ListField(child=serializers.ChoiceField(choices=USE_CHOICES))
+    valid_from = UTCDateTimeField()
+    valid_until = UTCDateTimeField(allow_null=True)
+    supersedes = serializers.IntegerField(source="supersedes_id", allow_null=True)
 
 
 class ConsentStatusQuerySerializer(serializers.Serializer):

@@ -23,6 +23,8 @@ from accounts.models import Creator
 from compliance import services
 from compliance.api.filtersets import PerformerFilterSet, TakedownFilterSet
 from compliance.api.serializers import (
+    ConsentRecordedSerializer,
+    ConsentRecordInputSerializer,
     ConsentStatusQuerySerializer,
     ConsentStatusSerializer,
     PerformerSerializer,
@@ -68,6 +70,43 @@ class PerformerViewSet(TenantReadOnlyViewSet):
         query.is_valid(raise_exception=True)
         answer = services.consent_status(performer, **query.validated_data)
         return Response(ConsentStatusSerializer(answer).data)
+
+    @extend_schema(
+        summary="Record a consent the performer signed (a new row; it may supersede an older one)",
+        request=ConsentRecordInputSerializer,
+        responses={201: ConsentRecordedSerializer,
+                   400: OpenApiResponse(description="Invalid scope or times, no date of birth on record, or a "
+                                                    "performer under 18 today or on the production date."),
+                   403: OpenApiResponse(description="The caller sees the performer but may not record consents.")},
+    )
+    @action(detail=True, methods=["post"], url_path="consents", filter_backends=[], pagination_class=None)
+    def record_consent(self, request: Request, pk: str | None = None) -> Response:
+        # Not get_object(): that checks `add` on the performer; this adds a consent, checked below.
+        if not str(pk).isdigit():
+            raise exceptions.NotFound()
+        performer = self.get_queryset().filter(pk=int(pk)).first()
+        if performer is None:
+            raise exceptions.NotFound()
+        principal = principal_of(request)
+        if not any(tenancy.can_reach_creator(principal, link.creator_id, ConsentRecord, "add")
+                   for link in performer.creator_links.all()):
+            raise exceptions.PermissionDenied("You may see this performer but not record their consents.")
+        incoming = ConsentRecordInputSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = dict(incoming.validated_data)
+        supersedes = None
+        if data["supersedes"] is not None:
+            supersedes = ConsentRecord.objects.filter(pk=data["supersedes"], performer=performer).first()
+            if supersedes is None:
+                raise exceptions.ValidationError({"supersedes": ["Unknown consent of this performer."]})
+        # Refusals (a minor, no date of birth) are ValidationErrors: the API's one error format, 400,
+        # and the service has already audited the attempt.
+        consent = services.record_consent(
+            performer=performer, platforms=list(data["platforms"]), max_rating=data["max_rating"],
+            uses=list(data["uses"]), signed_at=data["signed_at"], valid_from=data["valid_from"],
+            valid_until=data["valid_until"], supersedes=supersedes, production_date=data["production_date"],
+            actor=principal)
+        return Response(ConsentRecordedSerializer(consent).data, status=status.HTTP_201_CREATED)
 
 
 @extend_schema_view(

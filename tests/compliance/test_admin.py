@@ -257,9 +257,10 @@ def test_board_sections_are_restricted_and_ordered(client, world):
 
 @pytest.mark.django_db
 def test_board_reports_gate_reasons_for_missing_consent_and_underage(client, world):
-    minor = PerformerFactory(legal_name="Too Young", creators=[world.a],
-                             date_of_birth=timezone.now().date() - timedelta(days=365 * 16))
+    minor = PerformerFactory(legal_name="Too Young", creators=[world.a])
     VerificationFactory(performer=minor)
+    # A record from before minors were refused as active performers.
+    Performer.objects.filter(pk=minor.pk).update(date_of_birth=timezone.now().date() - timedelta(days=365 * 16))
     client.force_login(world.oscar)
     items = {i.performer.pk: i for i in client.get(reverse("admin:compliance_board")).context["blocked"]}
     codes = {r["code"] for r in items[minor.pk].reasons}
@@ -768,3 +769,44 @@ def test_officer_opens_the_board_and_revokes_a_consent(live_server, people, arti
     consent.refresh_from_db()
     assert consent.revoked_at is not None
     assert consent.revoked_reason == "The performer withdrew consent in writing."
+
+
+# --- Minors and missing dates of birth are refused with the reason, and the attempt is audited ------
+
+
+@pytest.mark.django_db
+def test_admin_refuses_an_active_minor_with_the_reason_and_audits_it(client, world):
+    client.force_login(world.oscar)
+    url = reverse("admin:compliance_performer_change", args=[world.pa.pk])
+    data = change_form_data(client.get(url))
+    data["date_of_birth"] = (timezone.now().date() - timedelta(days=365 * 16)).isoformat()
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "cannot be an active performer" in str(response.context["adminform"].form.errors["date_of_birth"])
+    assert Performer.objects.get(pk=world.pa.pk).date_of_birth == date(1996, 4, 12)
+    event = AuditEvent.objects.get(action="performer.refused", object_id=str(world.pa.pk))
+    assert event.actor_id == world.oscar.pk and event.creator_id == world.a.pk
+    assert event.changes == {"performer": world.pa.pk, "reason": "underage"}
+
+
+@pytest.mark.django_db
+def test_admin_refuses_a_consent_from_a_minor_and_audits_it(client, world):
+    minor = PerformerFactory(legal_name="Too Young", creators=[world.a], status="suspended",
+                             date_of_birth=timezone.now().date() - timedelta(days=365 * 16))
+    client.force_login(world.oscar)
+    response = client.post(reverse("admin:compliance_consentrecord_add"), consent_post(minor))
+    assert response.status_code == 200
+    assert "a minor cannot give consent" in str(response.context["adminform"].form.errors)
+    assert not ConsentRecord.objects.filter(performer=minor).exists()
+    assert AuditEvent.objects.filter(action="consent.refused", object_id=str(minor.pk), actor=world.oscar).exists()
+
+
+@pytest.mark.django_db
+def test_admin_refuses_a_check_without_a_date_of_birth(client, world):
+    undated = PerformerFactory(legal_name="No Date", creators=[world.a], date_of_birth=None)
+    client.force_login(world.oscar)
+    response = client.post(reverse("admin:compliance_identityverification_add"), verification_post(undated))
+    assert response.status_code == 200
+    assert "date of birth" in str(response.context["adminform"].form.errors)
+    assert not IdentityVerification.objects.filter(performer=undated).exists()
+    assert AuditEvent.objects.filter(action="verification.refused", object_id=str(undated.pk)).exists()

@@ -510,3 +510,73 @@ def test_the_schema_describes_the_compliance_endpoints_without_warnings(client, 
     response = client.get("/api/schema/")
     assert response.status_code == 200
     assert b"/api/v1/compliance/takedowns/" in response.content
+
+
+# --- Recording a consent: minors and missing dates of birth are a 400 with the reason, audited ------
+
+
+def consent_payload(**overrides) -> dict:
+    payload = {"platforms": ["fanvue"], "max_rating": "explicit", "uses": ["publication"],
+               "signed_at": (timezone.now() - timedelta(hours=1)).isoformat()}
+    payload.update(overrides)
+    return payload
+
+
+def post_consent(client, world, who: str, performer_pk, payload: dict):
+    auth = headers_for(client, world, who)
+    return client.post(f"{PERFORMERS}{performer_pk}/consents/", payload, content_type="application/json", **auth)
+
+
+@pytest.mark.django_db
+def test_a_compliance_officer_records_a_consent_that_supersedes_the_older_one(client, world):
+    old = world["pa"].consents.get()
+    response = post_consent(client, world, "cora", world["pa"].pk, consent_payload(supersedes=old.pk))
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["supersedes"] == old.pk and body["platforms"] == ["fanvue"]
+    assert AuditEvent.objects.filter(action="consent.recorded", object_id=str(body["id"]), actor=world["cora"]).exists()
+    on_onlyfans = client.get(f"{PERFORMERS}{world['pa'].pk}/consent-status/",
+                             {"platform": "onlyfans", "rating": "explicit"}).json()
+    assert not on_onlyfans["allowed"] and on_onlyfans["reasons"][0]["code"] == "consent_superseded"
+    statuses = {c["id"]: c["status"] for c in client.get(f"{PERFORMERS}{world['pa'].pk}/").json()["consents"]}
+    assert statuses == {old.pk: "superseded", body["id"]: "valid"}
+
+
+@pytest.mark.django_db
+def test_a_consent_from_a_minor_on_the_production_date_is_a_400_with_the_reason_and_audited(client, world):
+    young = services.create_performer(legal_name="Young Adult", date_of_birth=date(2007, 6, 1),
+                                      creators=[world["a"]])
+    response = post_consent(client, world, "cora", young.pk, consent_payload(production_date="2025-05-31"))
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid" and "under 18 on the production date" in error["details"]["performer"][0]
+    assert not young.consents.exists()
+    event = AuditEvent.objects.get(action="consent.refused", object_id=str(young.pk))
+    assert event.actor_id == world["cora"].pk and event.changes["reason"] == "underage"
+
+
+@pytest.mark.django_db
+def test_a_consent_without_a_date_of_birth_is_a_400(client, world):
+    undated = services.create_performer(legal_name="No Date", date_of_birth=None, creators=[world["a"]])
+    response = post_consent(client, world, "owner", undated.pk, consent_payload())
+    assert response.status_code == 400
+    assert "date of birth" in response.json()["error"]["details"]["performer"][0]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("payload", [
+    {"platforms": ["myspace"]}, {"platforms": []}, {"uses": ["selling"]}, {"max_rating": "x"},
+    {"signed_at": "yesterday"}, {"signed_at": "99999-01-01T00:00:00Z"}, {"supersedes": 999999},
+    {"supersedes": "abc"}, {"valid_until": "2000-01-01T00:00:00Z"}, {"production_date": "2025-13-01"},
+])
+def test_bad_consent_input_is_a_400_never_a_500(client, world, payload):
+    response = post_consent(client, world, "owner", world["pa"].pk, consent_payload(**payload))
+    assert response.status_code == 400, response.content
+
+
+@pytest.mark.django_db
+def test_recording_a_consent_respects_reach(client, world):
+    assert post_consent(client, world, "cora", world["pb"].pk, consent_payload()).status_code == 404
+    assert post_consent(client, world, "cora", "abc", consent_payload()).status_code == 404
+    assert post_consent(client, world, "key_a", world["pa"].pk, consent_payload()).status_code == 403
+    assert world["pb"].consents.count() == 1 and world["pa"].consents.count() == 1

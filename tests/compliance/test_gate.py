@@ -171,8 +171,8 @@ def test_production_date_missing() -> None:
 
 def test_production_date_in_future() -> None:
     assert codes(facts(production_date=DUE.date() + timedelta(days=2))) == {"production_date_in_future"}
-    # A day of slack for timezones: produced "tomorrow" in Sydney is still today in UTC.
-    assert evaluate(facts(production_date=DUE.date() + timedelta(days=1))).passed
+    # No slack any more: the caller states the publication time in the creator's timezone.
+    assert codes(facts(production_date=DUE.date() + timedelta(days=1))) == {"production_date_in_future"}
 
 
 def test_performer_unknown() -> None:
@@ -296,7 +296,66 @@ def test_consent_revoked_never_covers_even_if_revoked_after_the_due_time() -> No
 
 def test_consent_expired() -> None:
     assert codes(with_consents(consent(valid_until=DUE - timedelta(seconds=1)))) == {"consent_expired"}
-    assert evaluate(with_consents(consent(valid_until=DUE))).passed
+    assert evaluate(with_consents(consent(valid_until=DUE + timedelta(microseconds=1)))).passed
+
+
+def test_a_consent_has_ended_at_the_instant_of_valid_until() -> None:
+    # One rule everywhere (gate, expiry task, likeness check): valid strictly before valid_until.
+    assert codes(with_consents(consent(valid_until=DUE))) == {"consent_expired"}
+    assert consent(valid_until=DUE).status_at(DUE) == "expired"
+    assert consent(valid_until=DUE).status_at(DUE - timedelta(microseconds=1)) == "valid"
+
+
+def test_a_superseded_consent_no_longer_covers_anything() -> None:
+    wide = consent(id=1, superseded_at=DUE - timedelta(days=1))
+    narrow = consent(id=2, platforms=frozenset({"fanvue"}))
+    assert evaluate(with_consents(wide, narrow)).passed  # fanvue: the narrower one covers it
+    assert codes(with_consents(wide, narrow, platform="x")) == {"consent_superseded"}
+    assert codes(with_consents(wide, platform="x")) == {"consent_superseded"}
+
+
+def test_a_consent_superseded_only_later_still_covers_until_then() -> None:
+    later = consent(id=1, superseded_at=DUE + timedelta(days=1))
+    assert evaluate(with_consents(later)).passed
+    assert later.status_at(DUE + timedelta(days=1)) == "superseded"
+
+
+def test_an_expired_identity_document_unverifies_after_its_date() -> None:
+    assert evaluate(facts(performers=(performer(1, verified_until=DUE.date()),))).passed
+    lapsed = facts(performers=(performer(1, verified_until=DUE.date() - timedelta(days=1)),))
+    verdict = evaluate(lapsed)
+    assert verdict.codes == {"performer_not_verified"} and "expired" in verdict.reasons[0].message
+
+
+def test_a_production_date_after_the_publication_date_is_refused() -> None:
+    assert codes(facts(production_date=DUE.date() + timedelta(days=1))) == {"production_date_in_future"}
+    assert evaluate(facts(production_date=DUE.date())).passed
+    # Read in the creator's timezone: 00:30 in Tokyo is already the next day.
+    tokyo = DUE.astimezone(timezone(timedelta(hours=9))).replace(hour=0, minute=30)
+    assert evaluate(facts(production_date=tokyo.date(), due_at=tokyo)).passed
+
+
+def ai_for_hybrid(**overrides: Any) -> PublicationFacts:
+    values: dict[str, Any] = {
+        "performer_ids": frozenset(), "no_real_person_attested": True, "ai_origin": True,
+        "disclosure_present": True, "provenance_present": True, "production_date": None,
+        "likeness_performer_ids": frozenset({1}),
+        "performers": (performer(1, consents=(consent(id=1, uses=frozenset({Use.PUBLICATION})),)),),
+    }
+    values.update(overrides)
+    return facts(**values)
+
+
+def test_no_real_person_cannot_stand_in_for_a_likeness_consent() -> None:
+    verdict = evaluate(ai_for_hybrid())
+    assert verdict.codes == {"consent_missing"} and "ai_likeness" in verdict.reasons[0].message
+    covered = (performer(1, consents=(consent(id=1, uses=frozenset({Use.AI_LIKENESS})),)),)
+    assert evaluate(ai_for_hybrid(performers=covered)).passed
+    assert codes(ai_for_hybrid(performers=())) == {"performer_unknown"}
+    minor = (performer(1, date_of_birth=DUE.date() - timedelta(days=17 * 365), consents=covered[0].consents),)
+    assert "performer_underage" in codes(ai_for_hybrid(performers=minor))
+    # A pure AI persona has no likeness performers: the attestation suffices.
+    assert evaluate(ai_for_hybrid(likeness_performer_ids=frozenset(), performers=())).passed
 
 
 def test_consent_not_yet_valid() -> None:
@@ -610,7 +669,7 @@ def passing_facts(draw: st.DrawFn) -> PublicationFacts:
             max_rating=draw(st.sampled_from([r for r in Rating if r.allows(rating)])),
             uses=frozenset({Use.PUBLICATION, Use.PROMOTION_ON_SOCIAL, Use.AI_LIKENESS}) | extra_uses,
             valid_from=due - timedelta(days=draw(st.integers(0, 3000))),
-            valid_until=draw(st.none() | st.just(due + timedelta(days=draw(st.integers(0, 3000))))),
+            valid_until=draw(st.none() | st.just(due + timedelta(days=draw(st.integers(1, 3000))))),
         )
         noise = [
             consent(id=pid * 10 + k, revoked_at=due - timedelta(days=1), uses=frozenset(Use))
@@ -713,6 +772,11 @@ BREAKERS: dict[str, Any] = {
         if _has_record(f)
         else None
     ),
+    "consent_superseded": lambda f: (
+        _set_consents(f, lambda c: c if c.revoked_at else replace(c, superseded_at=f.due_at))
+        if _has_record(f)
+        else None
+    ),
     "consent_not_yet_valid": lambda f: (
         _set_consents(
             f,
@@ -777,7 +841,7 @@ def test_breaking_any_single_precondition_fails_with_its_code(f: PublicationFact
 # Breakers that rewrite the same thing cannot be combined; at most one of each group is applied.
 EXCLUSIVE_GROUPS = [
     ["performer_dob_missing", "performer_underage"],
-    ["consent_missing", "consent_revoked", "consent_expired", "consent_not_yet_valid"],
+    ["consent_missing", "consent_revoked", "consent_expired", "consent_not_yet_valid", "consent_superseded"],
 ]
 COMBINABLE = [
     "approval_missing",
@@ -882,7 +946,7 @@ def oracle_may_publish(f: PublicationFacts) -> bool:
         return False
     if bool(f.performer_ids) == f.no_real_person_attested:  # undeclared, or contradictory
         return False
-    if f.production_date and f.production_date > f.due_at.date() + timedelta(days=1):
+    if f.production_date and f.production_date > f.due_at.date():
         return False
     if f.performer_ids and f.production_date is None:
         return False
@@ -906,7 +970,7 @@ def oracle_may_publish(f: PublicationFacts) -> bool:
                 and use in c.uses
                 and c.revoked_at is None
                 and c.valid_from <= f.due_at
-                and (c.valid_until is None or c.valid_until >= f.due_at)
+                and (c.valid_until is None or c.valid_until > f.due_at)
                 for c in p.consents
             ):
                 return False
