@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compliance', '0002_consent_release_permission'),
+        ('compliance', '0003_takedown_targets'),
     ]
 
     operations = [
