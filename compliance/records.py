@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 # (None: every creator): one dict per asset with its production date and a `publications` list
 # (platform, account, url, published_at…). Registered from above at startup; see
 # scheduling/depictions.py.
-DepictionProvider = Callable[[int, "set[int] | None"], list[dict[str, Any]]]
+DepictionProvider = Callable[[int, set[int] | None], list[dict[str, Any]]]
 DEPICTION_PROVIDERS: list[DepictionProvider] = []
 
 
