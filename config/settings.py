@@ -320,6 +320,7 @@ SPECTACULAR_SETTINGS = {
         "GenerationJobKindEnum": "content.models.GenerationJob.Kind",
         "GenerationJobStatusEnum": "content.models.GenerationJob.Status",
         "GenerationBackendKindEnum": "content.models.GenerationBackend.Kind",
+        "ContentRatingEnum": "compliance.models.RATING_CHOICES",
     },
 }
 

@@ -22,12 +22,15 @@ def block_on_revocation(sender: Any, performer_ids: list[int], **kwargs: Any) ->
     # Only what no other valid consent covers: each affected row is judged again, not the whole calendar.
     services.block_where_standing_fails(performer_ids, reason_code="consent_revoked")
     takedowns.queue_removals(performer_ids, reason_code="consent_revoked")
+    # Synthetic media of a creator built on this performer, out without naming them.
+    takedowns.queue_removals_where_standing_fails(performer_ids, reason_code="consent_revoked", likeness_only=True)
 
 
 @receiver(signals.consent_expired, dispatch_uid="scheduling.block_on_expiry")
 def block_on_expiry(sender: Any, performer_ids: list[int], **kwargs: Any) -> None:
     services.block_where_standing_fails(performer_ids, reason_code="consent_expired")
     takedowns.queue_removals(performer_ids, reason_code="consent_expired")
+    takedowns.queue_removals_where_standing_fails(performer_ids, reason_code="consent_expired", likeness_only=True)
 
 
 @receiver(signals.standing_changed, dispatch_uid="scheduling.recheck_on_standing_change")

@@ -27,6 +27,7 @@ from accounts import audit
 from compliance import crypto
 from compliance import services as compliance
 from compliance.gate import Rating, Reason, Verdict
+from compliance.models import CreatorPerformer
 from content.models import Asset
 from notifications.services import notify
 from scheduling import approval, limits, media
@@ -1285,8 +1286,6 @@ STANDING_PENDING = (S.DRAFT, S.PENDING_APPROVAL, S.APPROVED, S.SCHEDULED, S.CLAI
 def touching_performers(performer_ids: list[int]) -> Q:
     """Publications whose gate reads these performers: an asset depicts them, or the post's creator is
     built on their likeness (synthetic media of such a creator needs their AI-likeness consent)."""
-    from compliance.models import CreatorPerformer
-
     likeness = CreatorPerformer.objects.filter(
         performer_id__in=performer_ids,
         relation__in=[CreatorPerformer.Relation.SELF, CreatorPerformer.Relation.LIKENESS]).values("creator_id")

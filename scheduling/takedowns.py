@@ -237,12 +237,16 @@ def queue_removals(performer_ids: list[int], *, reason_code: str, takedown_id: i
     return ids
 
 
-def queue_removals_where_standing_fails(performer_ids: list[int], *, reason_code: str) -> list[int]:
+def queue_removals_where_standing_fails(performer_ids: list[int], *, reason_code: str,
+                                        likeness_only: bool = False) -> list[int]:
     """Like `queue_removals`, for a corrected or lapsed fact: only publications out that the gate,
     asked now, refuses because of one of these performers (including the creator's likeness
-    performers behind synthetic media) are taken down."""
+    performers behind synthetic media) are taken down. `likeness_only` leaves out the rows whose
+    assets depict them (a revocation's `queue_removals` already has those)."""
     now = timezone.now()
     candidates = Publication.objects.filter(services.touching_performers(performer_ids), status__in=LIVE)
+    if likeness_only:
+        candidates = candidates.exclude(pk__in=Publication.objects.filter(depicting(performer_ids)).values("pk"))
     ids = [pub.pk for pub in Publication.objects.filter(pk__in=candidates.values("pk")).order_by("pk")
            .select_related("post", "post__creator", "account")
            if services.failing_on_performers(pub, performer_ids, at=now)]

@@ -220,3 +220,16 @@ def test_a_production_date_after_the_publication_date_is_refused(world):  # noqa
     at = timezone.now() + timedelta(days=2)
     Asset.objects.filter(pk=world["asset"].pk).update(production_date=(at + timedelta(days=1)).date())
     assert "production_date_in_future" in services.schedule(pub, at=at).verdict.codes
+
+
+def test_revoking_the_likeness_consent_takes_published_synthetic_posts_down(
+        out, django_capture_on_commit_callbacks):  # noqa: F811
+    likeness = compliance.record_consent(performer=out["performer"], platforms=["fanvue"], max_rating="explicit",
+                                         uses=["ai_likeness"], signed_at=timezone.now() - timedelta(days=1))
+    live = Publication.objects.create(post=ai_post(out), account=out["fanvue"], status=S.PUBLISHED,
+                                      external_id="ext-ai", external_url="https://example.test/p/ai",
+                                      published_at=timezone.now() - timedelta(days=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        compliance.revoke_consent(likeness, reason="No more AI images of me")
+    assert status(live) == S.REMOVED and "ext-ai" in DeletingConnector.calls
+    assert status(out["on_fanvue"]) == S.PUBLISHED  # the photo shoot's own consent still covers it
