@@ -542,7 +542,7 @@ def test_verdict_to_dict_is_json_ready() -> None:
 
 def test_reason_codes_are_documented() -> None:
     assert all(isinstance(description, str) and description for description in REASON_CODES.values())
-    assert len(REASON_CODES) == 22
+    assert len(REASON_CODES) == 23
 
 
 def test_facts_are_immutable() -> None:
