@@ -23,6 +23,7 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt
 from unfold.admin import TabularInline
 from unfold.decorators import action, display
@@ -876,7 +877,7 @@ class TakedownRequestAdmin(ComplianceModelAdmin):
         rows = list(obj.targets.all())
         if not rows:
             return "—"
-        return format_html_join(format_html("<br>"), "{}: {}", ((t.get_kind_display(), str(t)) for t in rows))
+        return format_html_join(mark_safe("<br>"), "{}: {}", ((t.get_kind_display(), str(t)) for t in rows))
 
     def get_form(self, request: HttpRequest, obj: TakedownRequest | None = None, change: bool = False,
                  **kwargs: Any) -> type[forms.ModelForm]:

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.django_db
 BASELINES = {
     "creators": 3,
     "compliance/performers": 11,  # + names, creator links, identity checks, consents, releases on file; key creators x3
-    "compliance/takedowns": 5,  # + performers; key creators x2
+    "compliance/takedowns": 6,  # + performers, targets (assets, publications, URLs); key creators x2
     "assets": 6,  # + tags, performers, renditions
     "collections": 4,  # + items
     "prompt-categories": 3,
