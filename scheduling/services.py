@@ -9,8 +9,10 @@ may have been accepted (`unknown` is reconciled by a lookup or a person).
 from __future__ import annotations
 
 import json
+import logging
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
@@ -32,6 +34,7 @@ from notifications.services import notify
 from scheduling import approval, limits, media
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication, QueueSlot
 
+log = logging.getLogger(__name__)
 S = Publication.Status
 RATING_ORDER = {r.value: i for i, r in enumerate(Rating)}
 # Rows in these states have (or may have) reached the platform: their post can no longer change.
@@ -875,14 +878,9 @@ def publish_batch(ids: list[int]) -> dict[int, str]:
                 for pub, _ in by_account.pop(account_id):
                     _move(pub, S.FAILED, last_error=str(exc))
                     outcome[pub.pk] = S.FAILED
-        budgets = limits.take_budgets({pk: (len(rows), connectors[pk].limits) for pk, rows in by_account.items()})
         for account_id, account_rows in by_account.items():
             account, connector = account_rows[0][0].account, connectors[account_id]
-            granted, wait = budgets[account_id]
-            for pub, _ in account_rows[granted:]:
-                _move(pub, S.SCHEDULED, next_attempt_at=now + timedelta(seconds=wait), lease_expires_at=None)
-                outcome[pub.pk] = S.SCHEDULED
-            for pub, data in account_rows[:granted]:
+            for pub, data in account_rows:
                 if account.pk not in refs:
                     refs[account.pk] = account_ref(account, purpose="publish")
                 described = media.describe(assets[pub.post_id], account.platform)
@@ -895,37 +893,117 @@ def publish_batch(ids: list[int]) -> dict[int, str]:
                     outcome[pub.pk] = S.FAILED
                 else:
                     ready.append((pub, connector, request, described))
-        lease = now + timedelta(seconds=settings.SCHEDULING_LEASE_SECONDS)
+        # The rows now wait for their turn in this worker under a short lease, renewed as it goes:
+        # if the worker is killed they are back on the calendar within one run lease.
         Publication.objects.filter(pk__in=[r[0].pk for r in ready], status=S.CLAIMED).update(
-            status=S.PUBLISHING, attempts=F("attempts") + 1, lease_expires_at=lease)
-        for pub, *_ in ready:
-            pub.status, pub.attempts, pub.lease_expires_at = S.PUBLISHING, pub.attempts + 1, lease
+            lease_expires_at=now + timedelta(seconds=_run_lease()))
 
-    # Platform calls happen outside any transaction: no lock is held across the network.
-    published: list[tuple[Publication, Any]] = []
-    started = monotonic()
+    # Platform calls happen outside any transaction, one row in flight at a time: a row becomes
+    # `publishing` right before its own call and its outcome is written right after, so a kill
+    # leaves at most that one row whose outcome is unknown.
+    waiting = _Waiting([r[0].pk for r in ready])
     by_platform: dict[str, list[tuple[Publication, Any, Any, list]]] = {}
     for row in ready:
         by_platform.setdefault(row[0].account.platform, []).append(row)
-    done = 0
-    for platform, rows in by_platform.items():
-        with limits.platform_slot(platform) as free:
-            for pub, connector, request, described in rows:
-                if monotonic() - started > settings.SCHEDULING_LEASE_SECONDS / 2:
-                    _extend_leases([r[0].pk for r in ready[done:]])
-                    started = monotonic()
-                done += 1
-                if not free:  # the platform's concurrency is used up: try again in a few seconds
-                    outcome[pub.pk] = _finish(pub, S.SCHEDULED, attempts=pub.attempts - 1, last_error="",
-                                              next_attempt_at=timezone.now() + timedelta(seconds=5))
-                    continue
-                result = _call(pub, connector, request, described)
-                if isinstance(result, str):
-                    outcome[pub.pk] = result
-                else:
-                    published.append((pub, result))
-    outcome.update(_finish_published(published))
+    try:
+        for platform, rows in by_platform.items():
+            with _slot(platform) as free:
+                for pub, connector, request, described in rows:
+                    if not free:  # the platform's concurrency is used up: try again in a few seconds
+                        outcome[pub.pk] = _back_to_calendar(pub, timezone.now() + timedelta(seconds=5))
+                    else:
+                        outcome[pub.pk] = _publish_one(pub, connector, request, described, waiting)
+                    waiting.done(pub.pk)
+    finally:
+        # Rows never called (a time limit, an error before their turn) go back to the calendar: the
+        # platform never saw them, so they are not `unknown`.
+        if waiting.ids:
+            Publication.objects.filter(pk__in=waiting.ids, status=S.CLAIMED).update(
+                status=S.SCHEDULED, lease_expires_at=None)
     return outcome
+
+
+def _run_lease() -> int:
+    return min(settings.SCHEDULING_LEASE_SECONDS, settings.SCHEDULING_RUN_LEASE_SECONDS)
+
+
+def call_seconds() -> int:
+    """The longest one row's platform call may take (its uploads, retries of a chunk, the post)."""
+    return 4 * settings.CONNECTOR_TIMEOUT_SECONDS + 30
+
+
+class _Waiting:
+    """The batch's rows not yet called, whose leases the worker renews while it works."""
+
+    def __init__(self, ids: list[int]) -> None:
+        self.ids = list(ids)
+        self.renewed = monotonic()
+
+    def done(self, pk: int) -> None:
+        if pk in self.ids:
+            self.ids.remove(pk)
+
+    def renew(self) -> None:
+        lease = _run_lease()
+        if self.ids and monotonic() - self.renewed > lease / 3:
+            Publication.objects.filter(pk__in=self.ids, status=S.CLAIMED).update(
+                lease_expires_at=timezone.now() + timedelta(seconds=lease))
+            self.renewed = monotonic()
+
+
+@contextmanager
+def _slot(platform: str) -> Iterator[bool]:
+    """The platform's concurrency slot; a broker that cannot be reached counts as no free slot (the
+    rows wait a few seconds) rather than failing the batch."""
+    try:
+        cm = limits.platform_slot(platform)
+        free = cm.__enter__()
+    except Exception:
+        log.warning("Could not take a %s concurrency slot", platform, exc_info=True)
+        yield False
+        return
+    try:
+        yield free
+    finally:
+        cm.__exit__(None, None, None)
+
+
+def _back_to_calendar(pub: Publication, at: datetime) -> str:
+    """A claimed row that was not sent returns to the calendar: no attempt, no budget charged."""
+    Publication.objects.filter(pk=pub.pk, status=S.CLAIMED).update(
+        status=S.SCHEDULED, next_attempt_at=at, lease_expires_at=None)
+    return S.SCHEDULED
+
+
+def _publish_one(pub: Publication, connector: Any, request: Any, described: list, waiting: _Waiting) -> str:
+    """Move the row to `publishing`, charge its request to the account's budget, call the platform and
+    write the outcome at once (the database first: nothing after the call touches Redis)."""
+    waiting.renew()
+    try:
+        granted, wait = limits.take_budget(pub.account_id, 1, connector.limits)
+    except Exception:
+        log.warning("Could not read the rate budget of account %s", pub.account_id, exc_info=True)
+        return _back_to_calendar(pub, timezone.now() + timedelta(seconds=5))
+    if not granted:
+        return _back_to_calendar(pub, timezone.now() + timedelta(seconds=wait))
+    lease = timezone.now() + timedelta(seconds=min(settings.SCHEDULING_LEASE_SECONDS, call_seconds()))
+    if not Publication.objects.filter(pk=pub.pk, status=S.CLAIMED).update(
+            status=S.PUBLISHING, attempts=F("attempts") + 1, lease_expires_at=lease):
+        # The reaper took the row back while an earlier call hung; whoever claims it next sends it.
+        _refund_budget(pub.account_id, connector.limits)
+        return Publication.objects.filter(pk=pub.pk).values_list("status", flat=True).first() or "missing"
+    pub.status, pub.attempts, pub.lease_expires_at = S.PUBLISHING, pub.attempts + 1, lease
+    result = _call(pub, connector, request, described)
+    if isinstance(result, str):
+        return result
+    return _finish_published([(pub, result)]).get(pub.pk, S.PUBLISHED)
+
+
+def _refund_budget(account_id: int, connector_limits: Any) -> None:
+    try:
+        limits.refund_budget(account_id, connector_limits)
+    except Exception:
+        log.warning("Could not refund the rate budget of account %s", account_id, exc_info=True)
 
 
 def _call(pub: Publication, connector: Any, request: Any, described: list) -> Any:
@@ -991,11 +1069,6 @@ def _mark_published(rows: list[tuple[int, str, str]], at: datetime) -> set[int]:
                 published_at=at, last_error=""):
             moved.add(pk)
     return moved
-
-
-def _extend_leases(ids: list[int]) -> None:
-    Publication.objects.filter(pk__in=ids, status=S.PUBLISHING).update(
-        lease_expires_at=timezone.now() + timedelta(seconds=settings.SCHEDULING_LEASE_SECONDS))
 
 
 def _finish(pub: Publication, to: str, **fields: Any) -> str:
