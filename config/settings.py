@@ -454,6 +454,8 @@ SCHEDULING_DISPATCH_SECONDS = env_int("SCHEDULING_DISPATCH_SECONDS", 25)
 SCHEDULING_DISPATCH_EVERY_SECONDS = env_int("SCHEDULING_DISPATCH_EVERY_SECONDS", 30)
 SCHEDULING_REAP_EVERY_SECONDS = env_int("SCHEDULING_REAP_EVERY_SECONDS", 15)
 SCHEDULING_RECONCILE_EVERY_SECONDS = env_int("SCHEDULING_RECONCILE_EVERY_SECONDS", 60)
+# One reconcile run works through the unknown rows batch after batch for at most this long.
+SCHEDULING_RECONCILE_SECONDS = env_int("SCHEDULING_RECONCILE_SECONDS", 50)
 # Control tasks (dispatch, reap, reconcile, token refresh) have their own queue and worker, so no
 # backlog of publish batches can delay them (routes: CELERY_TASK_ROUTES).
 SCHEDULING_CONTROL_QUEUE = env_str("SCHEDULING_CONTROL_QUEUE", "control")

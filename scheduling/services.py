@@ -803,8 +803,16 @@ def reap_expired_leases(*, now: datetime | None = None) -> dict[str, int]:
     message = "The worker stopped while publishing; check the platform before retrying."
     stuck_ids = list(Publication.objects.filter(status=S.PUBLISHING, lease_expires_at__lt=now)
                      .values_list("pk", flat=True)[:1000])
-    stuck = Publication.objects.filter(pk__in=stuck_ids, status=S.PUBLISHING, lease_expires_at__lt=now).update(
-        status=S.UNKNOWN, last_error=message, next_attempt_at=None)
+    stuck = 0
+    by_platform: dict[str, list[int]] = {}
+    for pk, platform in Publication.objects.filter(pk__in=stuck_ids).values_list("pk", "account__platform"):
+        by_platform.setdefault(platform, []).append(pk)
+    for platform, pks in by_platform.items():
+        # The reconciler looks once the platform has settled (None: at once, for a person to check).
+        settle = _settle_for(platform)
+        stuck += Publication.objects.filter(pk__in=pks, status=S.PUBLISHING, lease_expires_at__lt=now).update(
+            status=S.UNKNOWN, last_error=message,
+            next_attempt_at=None if settle is None else now + timedelta(seconds=settle))
     for pub in Publication.objects.filter(pk__in=stuck_ids, status=S.UNKNOWN).select_related("post", "account"):
         audit.record("publication.unknown", pub, actor_label="task:reap_leases", changes={"error": message})
         _notify_outcome(pub, S.UNKNOWN, message)
@@ -1098,46 +1106,106 @@ def _notify_outcome(pub: Publication, status: str, message: str) -> None:
                     "platform": pub.account.platform, "status": status, "error": message})
 
 
-def reconcile_unknown(*, now: datetime | None = None, limit: int = 100) -> dict[str, int]:
-    """Ask the platform about rows whose outcome is unknown (a timeout after sending, a worker
-    killed mid-publish). Found → published. Not found → left for a person, asked again later:
-    a missing post in a search is not proof that it was never created."""
+RECONCILE_LOCK = 0x5C4ED_0001  # pg advisory lock key: one reconcile runner at a time
+
+
+@contextmanager
+def _single_runner(key: int) -> Iterator[bool]:
+    """Yields True for the one runner holding the PostgreSQL advisory lock `key` (a session lock: it is
+    released when the run ends or its worker dies). Other databases run a single worker in practice
+    (SQLite, the embedded default): every caller runs."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        held = bool(cursor.fetchone()[0])
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def settle_seconds(connector: Any) -> float | None:
+    """How long after an outcome became unknown the connector's lookup can say "not there" with
+    confidence (None: it never can, a person checks). A request still on the wire when its worker
+    died reaches the platform within the client timeout; the platform's own listing may lag."""
+    settle = getattr(connector, "lookup_settle_seconds", None)
+    if settle is None and getattr(connector, "lookup_is_authoritative", False):
+        settle = 0
+    return None if settle is None else settle + settings.CONNECTOR_TIMEOUT_SECONDS
+
+
+def _settle_for(platform: str) -> float | None:
     from scheduling.connectors import connector_for
 
-    now = now or timezone.now()
+    try:
+        return settle_seconds(connector_for(platform))
+    except LookupError:
+        return None
+
+
+def reconcile_unknown(*, now: datetime | None = None, limit: int = 100) -> dict[str, int]:
+    """Ask the platform about rows whose outcome is unknown (a timeout after sending, a worker killed
+    mid-publish), batch after batch until nothing eligible is left (or the run's time is up).
+
+    Found → published. Not there, from a lookup that can tell after its settle time (a record key,
+    or the account's own recent posts by exact text in the due window) → back on the calendar: the
+    platform never received it. A lookup that cannot decide leaves the row to a person, asked again
+    later. Only one runner at a time (an advisory lock): two beats never look up the same rows.
+    """
     counts = {"published": 0, "rescheduled": 0, "still_unknown": 0}
-    rows = list(Publication.objects.select_related("post", "post__creator", "account")
-                .filter(status=S.UNKNOWN, scheduled_at__gte=now - timedelta(days=2))
-                .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)).order_by("pk")[:limit])
-    for pub in rows:
-        authoritative = False
-        try:
-            connector = connector_for(pub.account.platform)
-            authoritative = bool(getattr(connector, "lookup_is_authoritative", False))
-            data = gate_input_for(pub, due_at=now)
-            found = connector.lookup(build_request(pub, data, ref=account_ref(pub.account, purpose="lookup")))
-        except Exception as exc:  # a lookup failing is no news; the row stays for a person
-            found = None
-            pub.last_error = f"{pub.last_error.split(' | lookup:')[0]} | lookup: {exc}"[:2000]
-        if found is not None and Publication.objects.filter(pk=pub.pk, status=S.UNKNOWN).update(
-                status=S.PUBLISHED, external_id=found.external_id, external_url=found.url, published_at=now,
-                next_attempt_at=None, lease_expires_at=None, last_error=""):
-            audit.record("publication.published", pub, actor_label="task:reconcile",
-                         changes={"external_id": found.external_id, "via": "lookup"})
-            _resolve_notice(f"publication.unknown:{pub.pk}")
-            counts["published"] += 1
-        elif found is None and authoritative and Publication.objects.filter(pk=pub.pk, status=S.UNKNOWN).update(
-                status=S.SCHEDULED, next_attempt_at=None, lease_expires_at=None, last_error=""):
-            # The platform answers "is this key's post there?" exactly (a record key derived from the
-            # idempotency key): not there means never created, so it is safe to publish it again.
-            audit.record("publication.retry_after_lookup", pub, actor_label="task:reconcile")
-            _resolve_notice(f"publication.unknown:{pub.pk}")
-            counts["rescheduled"] += 1
-        else:
-            Publication.objects.filter(pk=pub.pk, status=S.UNKNOWN).update(
-                next_attempt_at=now + timedelta(minutes=15), last_error=pub.last_error)
-            counts["still_unknown"] += 1
+    deadline = monotonic() + settings.SCHEDULING_RECONCILE_SECONDS
+    with _single_runner(RECONCILE_LOCK) as mine:
+        if not mine:
+            return counts
+        while monotonic() < deadline:
+            at = now or timezone.now()
+            rows = list(Publication.objects.select_related("post", "post__creator", "account")
+                        .filter(status=S.UNKNOWN, scheduled_at__gte=at - timedelta(days=2))
+                        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=at))
+                        .order_by("pk")[:limit])
+            for pub in rows:
+                counts[_reconcile_one(pub, at)] += 1
+            if len(rows) < limit:
+                break
     return counts
+
+
+def _reconcile_one(pub: Publication, now: datetime) -> str:
+    from scheduling.connectors import connector_for
+    from scheduling.connectors.base import LookupUndecided
+
+    settle = None
+    try:
+        connector = connector_for(pub.account.platform)
+        settle = settle_seconds(connector)
+        data = gate_input_for(pub, due_at=now)
+        found = connector.lookup(build_request(pub, data, ref=account_ref(pub.account, purpose="lookup")))
+    except Exception as exc:  # a lookup failing (or unable to see the whole window) is no news
+        found, settle = None, None
+        why = exc.message if isinstance(exc, LookupUndecided) else str(exc)
+        pub.last_error = f"{pub.last_error.split(' | lookup:')[0]} | lookup: {why}"[:2000]
+    if found is not None and Publication.objects.filter(pk=pub.pk, status=S.UNKNOWN).update(
+            status=S.PUBLISHED, external_id=found.external_id, external_url=found.url, published_at=now,
+            next_attempt_at=None, lease_expires_at=None, last_error=""):
+        audit.record("publication.published", pub, actor_label="task:reconcile",
+                     changes={"external_id": found.external_id, "via": "lookup"})
+        _resolve_notice(f"publication.unknown:{pub.pk}")
+        return "published"
+    if found is None and settle is not None and Publication.objects.filter(pk=pub.pk, status=S.UNKNOWN).update(
+            status=S.SCHEDULED, next_attempt_at=None, lease_expires_at=None, last_error=""):
+        # The lookup sees the whole window (a record key derived from the idempotency key, or the
+        # account's own posts since the due time) and the settle time has passed: not there means
+        # never created, so it is safe to publish it again.
+        audit.record("publication.retry_after_lookup", pub, actor_label="task:reconcile")
+        _resolve_notice(f"publication.unknown:{pub.pk}")
+        return "rescheduled"
+    Publication.objects.filter(pk=pub.pk, status=S.UNKNOWN).update(
+        next_attempt_at=now + timedelta(minutes=15), last_error=pub.last_error)
+    return "still_unknown"
 
 
 def resolve_unknown(publication: Publication, *, url: str = "", external_id: str = "", retry: bool = False,
@@ -1184,8 +1252,10 @@ def _after_unknown(pub: Publication, connector: Any, request: Any, exc: Any) -> 
     if found is not None:
         return _finish(pub, S.PUBLISHED, external_id=found.external_id, external_url=found.url,
                        published_at=timezone.now(), last_error="")
+    settle = settle_seconds(connector)
     return _finish(pub, S.UNKNOWN, last_error=f"{exc.message} The platform may have the post: check it, then "
-                                              f"mark it published or schedule it again.")
+                                              f"mark it published or schedule it again.",
+                   next_attempt_at=None if settle is None else timezone.now() + timedelta(seconds=settle))
 
 
 def build_request(pub: Publication, data: compliance.GateInput, *, media: tuple = (), ref: Any = None) -> Any:
