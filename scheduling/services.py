@@ -808,6 +808,11 @@ def reap_expired_leases(*, now: datetime | None = None) -> dict[str, int]:
     for pk, platform in Publication.objects.filter(pk__in=stuck_ids).values_list("pk", "account__platform"):
         by_platform.setdefault(platform, []).append(pk)
     for platform, pks in by_platform.items():
+        if _idempotent(platform):
+            # Sending again is safe (the platform dedupes by our key): straight back to the calendar.
+            returned += Publication.objects.filter(pk__in=pks, status=S.PUBLISHING, lease_expires_at__lt=now).update(
+                status=S.SCHEDULED, lease_expires_at=None, next_attempt_at=None)
+            continue
         # The reconciler looks once the platform has settled (None: at once, for a person to check).
         settle = _settle_for(platform)
         stuck += Publication.objects.filter(pk__in=pks, status=S.PUBLISHING, lease_expires_at__lt=now).update(
@@ -916,12 +921,16 @@ def publish_batch(ids: list[int]) -> dict[int, str]:
     try:
         for platform, rows in by_platform.items():
             with _slot(platform) as free:
-                for pub, connector, request, described in rows:
-                    if not free:  # the platform's concurrency is used up: try again in a few seconds
+                if not free:  # the platform's concurrency is used up: try again in a few seconds
+                    for pub, *_ in rows:
                         outcome[pub.pk] = _back_to_calendar(pub, timezone.now() + timedelta(seconds=5))
-                    else:
+                        waiting.done(pub.pk)
+                elif getattr(rows[0][1], "idempotent_publish", False):
+                    outcome.update(_publish_idempotent(rows, waiting))
+                else:
+                    for pub, connector, request, described in rows:
                         outcome[pub.pk] = _publish_one(pub, connector, request, described, waiting)
-                    waiting.done(pub.pk)
+                        waiting.done(pub.pk)
     finally:
         # Rows never called (a time limit, an error before their turn) go back to the calendar: the
         # platform never saw them, so they are not `unknown`.
@@ -995,8 +1004,14 @@ def _publish_one(pub: Publication, connector: Any, request: Any, described: list
     if not granted:
         return _back_to_calendar(pub, timezone.now() + timedelta(seconds=wait))
     lease = timezone.now() + timedelta(seconds=min(settings.SCHEDULING_LEASE_SECONDS, call_seconds()))
-    if not Publication.objects.filter(pk=pub.pk, status=S.CLAIMED).update(
-            status=S.PUBLISHING, attempts=F("attempts") + 1, lease_expires_at=lease):
+    with transaction.atomic():
+        if getattr(connector, "idempotent_publish", False):
+            # The platform dedupes by our key: if a database crash lost this move, the row would be
+            # sent again and the platform would answer with the same post. No need to wait for the disk.
+            _commit_without_waiting_for_disk()
+        started = Publication.objects.filter(pk=pub.pk, status=S.CLAIMED).update(
+            status=S.PUBLISHING, attempts=F("attempts") + 1, lease_expires_at=lease)
+    if not started:
         # The reaper took the row back while an earlier call hung; whoever claims it next sends it.
         _refund_budget(pub.account_id, connector.limits)
         return Publication.objects.filter(pk=pub.pk).values_list("status", flat=True).first() or "missing"
@@ -1005,6 +1020,78 @@ def _publish_one(pub: Publication, connector: Any, request: Any, described: list
     if isinstance(result, str):
         return result
     return _finish_published([(pub, result)]).get(pub.pk, S.PUBLISHED)
+
+
+def _publish_idempotent(rows: list[tuple[Publication, Any, Any, list]], waiting: _Waiting) -> dict[int, str]:
+    """Rows of a platform that dedupes by our key (Bluesky's record key): sending one twice yields one
+    post, so they need no durable mark before each call. They move to `publishing` together, each is
+    charged to the budget as it is sent, and successes are written in small groups (at least every
+    FLUSH_SECONDS, and always before the slot is released). A killed worker's rows go back to the
+    calendar (the reaper), and a re-send answers with the post already there."""
+    outcome: dict[int, str] = {}
+    # One call's lease for the whole group, renewed as the group goes: a killed worker's rows are back
+    # on the calendar within one call lease.
+    length = min(settings.SCHEDULING_LEASE_SECONDS, call_seconds())
+    lease = timezone.now() + timedelta(seconds=length)
+    renewed = monotonic()
+    with transaction.atomic():
+        _commit_without_waiting_for_disk()
+        Publication.objects.filter(pk__in=[r[0].pk for r in rows], status=S.CLAIMED).update(
+            status=S.PUBLISHING, attempts=F("attempts") + 1, lease_expires_at=lease)
+    live = set(Publication.objects.filter(pk__in=[r[0].pk for r in rows], status=S.PUBLISHING,
+                                          lease_expires_at=lease).values_list("pk", flat=True))
+    for pub, *_ in rows:
+        waiting.done(pub.pk)
+    published: list[tuple[Publication, Any]] = []
+    flushed = monotonic()
+    try:
+        for pub, connector, request, described in rows:
+            if pub.pk not in live:  # redelivered or taken back meanwhile: someone else has it
+                continue
+            if monotonic() - renewed > length / 3:
+                mine = [pk for pk in live if pk not in outcome]
+                fresh = timezone.now() + timedelta(seconds=length)
+                Publication.objects.filter(pk__in=mine, status=S.PUBLISHING, lease_expires_at=lease).update(
+                    lease_expires_at=fresh)
+                lease, renewed = fresh, monotonic()
+            pub.status, pub.attempts, pub.lease_expires_at = S.PUBLISHING, pub.attempts + 1, lease
+            if published and monotonic() - flushed > FLUSH_SECONDS:
+                outcome.update(_finish_published(published))
+                published, flushed = [], monotonic()
+            try:
+                granted, wait = limits.take_budget(pub.account_id, 1, connector.limits)
+            except Exception:
+                log.warning("Could not read the rate budget of account %s", pub.account_id, exc_info=True)
+                granted, wait = 0, 5
+            if not granted:
+                outcome[pub.pk] = _finish(pub, S.SCHEDULED, attempts=pub.attempts - 1, last_error="",
+                                          next_attempt_at=timezone.now() + timedelta(seconds=wait))
+                continue
+            result = _call(pub, connector, request, described)
+            if isinstance(result, str):
+                outcome[pub.pk] = result
+            else:
+                published.append((pub, result))
+    finally:
+        outcome.update(_finish_published(published))
+        # Rows not reached (a time limit): nothing was sent for them, the calendar takes them back.
+        left = [pk for pk in live if pk not in outcome]
+        if left:
+            Publication.objects.filter(pk__in=left, status=S.PUBLISHING, lease_expires_at=lease).update(
+                status=S.SCHEDULED, attempts=F("attempts") - 1, lease_expires_at=None)
+    return outcome
+
+
+FLUSH_SECONDS = 0.2
+
+
+def _commit_without_waiting_for_disk() -> None:
+    """The current transaction commits without waiting for its WAL flush (PostgreSQL; a no-op
+    elsewhere). Only a database server crash in the next fraction of a second can lose it — never a
+    worker's death — so it is for writes whose loss the lease, the reaper and a lookup repair."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _refund_budget(account_id: int, connector_limits: Any) -> None:
@@ -1045,6 +1132,9 @@ def _finish_published(published: list[tuple[Publication, Any]]) -> dict[int, str
         return {}
     at = timezone.now()
     with transaction.atomic():
+        # Lost only if the database server crashes within a fraction of a second: the row then stays
+        # `publishing`, becomes `unknown` and the lookup finds the post. Never sent twice.
+        _commit_without_waiting_for_disk()
         done = _mark_published([(pub.pk, result.external_id, result.url) for pub, result in published], at)
         audit.record_many([
             audit.build("publication.published", pub, creator_id=pub.post.creator_id, actor_label="task:publish",
@@ -1136,6 +1226,15 @@ def settle_seconds(connector: Any) -> float | None:
     if settle is None and getattr(connector, "lookup_is_authoritative", False):
         settle = 0
     return None if settle is None else settle + settings.CONNECTOR_TIMEOUT_SECONDS
+
+
+def _idempotent(platform: str) -> bool:
+    from scheduling.connectors import connector_for
+
+    try:
+        return bool(getattr(connector_for(platform), "idempotent_publish", False))
+    except LookupError:
+        return False
 
 
 def _settle_for(platform: str) -> float | None:

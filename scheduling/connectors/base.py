@@ -109,6 +109,8 @@ class Connector(Protocol):
     # it never proves it, a person checks), and what that person should look at.
     lookup_settle_seconds: float | None
     how_to_check: str
+    # True when sending the same request twice yields one post (a key the platform dedupes by).
+    idempotent_publish: bool
 
     def validate(self, request: PublishRequest) -> list[str]: ...
 

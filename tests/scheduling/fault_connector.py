@@ -44,6 +44,7 @@ def _shutdown_redis_once() -> None:
 class FileConnector(NoopConnector):
     platform = "x"
     lookup_is_authoritative = True  # the log is the platform's whole truth
+    idempotent_publish = False  # the log keeps every copy: a second send is a duplicate
     batch_size = int(os.environ.get("ATELIER_FAULT_BATCH", "5"))
 
     def publish(self, request: PublishRequest) -> PublishResult:

@@ -174,3 +174,24 @@ def test_x_lookup_that_cannot_see_the_whole_window_cannot_decide(fake, monkeypat
         _tweet(fake, f"Other post {i}")
     with pytest.raises(LookupUndecided):
         XConnector().lookup(request(text="Never posted"))
+
+
+class KeyedConnector(CountingConnector):
+    """A platform that dedupes by our key (Bluesky's record key)."""
+
+    idempotent_publish = True
+
+    def publish(self, request):
+        type(self).calls[request.idempotency_key] = 1  # a second send changes nothing
+        return super().lookup(request) or super().publish(request)
+
+
+@pytest.mark.django_db
+def test_an_interrupted_row_on_a_deduping_platform_goes_back_to_the_calendar(counted, platform):  # noqa: F811
+    platform(KeyedConnector)
+    rows = due(counted, 1, "x")
+    Publication.objects.filter(pk=rows[0].pk).update(status=S.PUBLISHING,
+                                                     lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert services.reap_expired_leases() == {"returned": 1, "unknown": 0}
+    assert services.publish_batch(services.claim_due_publications()) == {rows[0].pk: S.PUBLISHED}
+    assert CountingConnector.calls == {str(rows[0].idempotency_key): 1}
