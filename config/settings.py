@@ -437,8 +437,10 @@ GENERATION_CAPTION_TIMEOUT_SECONDS = env_int("GENERATION_CAPTION_TIMEOUT_SECONDS
 
 # --- Scheduling ----------------------------------------------------------------------------------
 SCHEDULING_CLAIM_BATCH = env_int("SCHEDULING_CLAIM_BATCH", 500)
-# How long a claimed row may wait in the queue for a worker before the reaper returns it.
-SCHEDULING_LEASE_SECONDS = env_int("SCHEDULING_LEASE_SECONDS", 300)
+# How long a claimed row may wait in the queue for a worker before the reaper returns it (its message
+# may be lost: the broker restarted, or the worker holding it was killed). A row reaped while its
+# message still waits is claimed again; whichever message comes first publishes it, once.
+SCHEDULING_LEASE_SECONDS = env_int("SCHEDULING_LEASE_SECONDS", 60)
 # Once a worker runs a batch, its rows are held in short leases renewed as it goes: a killed
 # worker's rows are back on the calendar (or `unknown`, the one row it was calling) within this.
 SCHEDULING_RUN_LEASE_SECONDS = env_int("SCHEDULING_RUN_LEASE_SECONDS", 30)

@@ -1003,7 +1003,7 @@ def _publish_one(pub: Publication, connector: Any, request: Any, described: list
         return _back_to_calendar(pub, timezone.now() + timedelta(seconds=5))
     if not granted:
         return _back_to_calendar(pub, timezone.now() + timedelta(seconds=wait))
-    lease = timezone.now() + timedelta(seconds=min(settings.SCHEDULING_LEASE_SECONDS, call_seconds()))
+    lease = timezone.now() + timedelta(seconds=call_seconds())
     with transaction.atomic():
         if getattr(connector, "idempotent_publish", False):
             # The platform dedupes by our key: if a database crash lost this move, the row would be
@@ -1031,7 +1031,7 @@ def _publish_idempotent(rows: list[tuple[Publication, Any, Any, list]], waiting:
     outcome: dict[int, str] = {}
     # One call's lease for the whole group, renewed as the group goes: a killed worker's rows are back
     # on the calendar within one call lease.
-    length = min(settings.SCHEDULING_LEASE_SECONDS, call_seconds())
+    length = call_seconds()
     lease = timezone.now() + timedelta(seconds=length)
     renewed = monotonic()
     with transaction.atomic():
