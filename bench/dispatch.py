@@ -6,7 +6,8 @@ processes, PostgreSQL + Redis. Reports time until all are published and duplicat
 With --naive, the same N also runs through one clocked django-celery-beat PeriodicTask per
 publication (same workers, same per-row publish), and the ratio of throughputs is printed.
 
-Needs PostgreSQL at 127.0.0.1:5432 (database `atelier_bench` is dropped and recreated) and Redis.
+Needs PostgreSQL at 127.0.0.1:5432 (database `atelier_bench` is dropped and recreated) and Redis
+(db 5). BENCH_DATABASE and BENCH_REDIS_DB choose others, to run beside someone else's benchmark.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+DB = os.environ.get("BENCH_DATABASE", "atelier_bench")
+REDIS_DB = os.environ.get("BENCH_REDIS_DB", "5")
 ENV = {
-    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/atelier_bench",
-    "REDIS_URL": "redis://127.0.0.1:6379/5",
+    "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}",
+    "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
     "DEBUG": "0",
     "SECRET_KEY": "bench-secret-key-not-for-production-0123456789-abcdefghijklmnopqrstuv",
     "ALLOWED_HOSTS": "localhost",
@@ -38,16 +41,16 @@ def sh(*cmd: str) -> None:
 
 def prepare() -> None:
     subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", "DROP DATABASE IF EXISTS atelier_bench"],
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE IF EXISTS {DB}"],
         check=True,
         stdout=subprocess.DEVNULL,
     )
     subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", "CREATE DATABASE atelier_bench"],
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"CREATE DATABASE {DB}"],
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    subprocess.run(["redis-cli", "-n", "5", "flushdb"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["redis-cli", "-n", REDIS_DB, "flushdb"], check=True, stdout=subprocess.DEVNULL)
     sh(sys.executable, "manage.py", "migrate", "--noinput", "-v0")
 
 
@@ -205,9 +208,11 @@ def run(n: int) -> dict[str, float]:
     env = {**os.environ, **ENV}
     pool = os.environ.get("BENCH_POOL", "prefork")
     concurrency = os.environ.get("BENCH_CONCURRENCY", "8" if pool == "threads" else "1")
+    # Both queues: the dispatcher runs on the control queue (its own worker in production).
     workers = [subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "worker", "-P", pool, "-c",
                                  concurrency, "-l", "WARNING", "-n", f"bench{i}@%h", "--without-gossip",
-                                 "--without-mingle"], cwd=ROOT, env=env) for i in range(2)]
+                                 "--without-mingle", "-Q", "celery,control"], cwd=ROOT, env=env)
+               for i in range(2)]
     try:
         time.sleep(4)  # workers up
         from scheduling.tasks import dispatch_due

@@ -63,6 +63,16 @@ def _refuse_bad_settings(**_: Any) -> None:
     require_settings()
 
 
+@signals.task_revoked.connect
+def _count_expired(request: Any = None, expired: bool = False, **_: Any) -> None:
+    """A task that expired in the queue never ran: count it where /metrics can see it (a dispatcher
+    or reaper expiring means the calendar's control loop is starved)."""
+    from config.observability import record_expired_task
+
+    if expired:
+        record_expired_task(getattr(request, "name", None) or getattr(request, "task", None) or "unknown")
+
+
 @signals.beat_init.connect
 def _sync_beat_on_start(**_: Any) -> None:
     from config.beat import sync_beat_schedule

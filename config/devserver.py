@@ -1,4 +1,8 @@
-"""`make run`: web, Celery worker and celery-beat side by side; Ctrl-C stops all three.
+"""`make run`: web, the Celery workers and celery-beat side by side; Ctrl-C stops them all.
+
+Two workers: one for the work (publish batches, renditions, syncs) and one for the calendar's
+control tasks (dispatch, lease reaping, reconciling, token refresh) on their own queue, so a
+backlog of work never makes the dispatcher wait.
 
 If one of them dies the others are stopped too, so a broken half-running stack never lingers.
 """
@@ -20,7 +24,10 @@ def commands() -> dict[str, list[str]]:
     celery = [py, "-m", "celery", "-A", "config"]
     return {
         "web": [py, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"],
-        "worker": [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2", "--hostname", "worker@%h"],
+        "worker": [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2", "--hostname", "worker@%h",
+                   "--queues", "celery"],
+        "control": [*celery, "worker", "--loglevel", "INFO", "--concurrency", "1", "--hostname", "control@%h",
+                    "--queues", os.environ.get("SCHEDULING_CONTROL_QUEUE", "control")],
         "beat": [*celery, "beat", "--loglevel", "INFO", "--pidfile=",
                  "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"],
     }
@@ -30,7 +37,7 @@ def main() -> int:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     # Our own fixed commands, no outside input.
     procs = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands().items()}  # noqa: S603
-    print(f"Atelier is starting: http://{HOST}:{PORT}/admin/  (web, worker, beat — Ctrl-C stops all)", flush=True)
+    print(f"Atelier is starting: http://{HOST}:{PORT}/admin/  (web, workers, beat — Ctrl-C stops all)", flush=True)
     stopping = False
 
     def stop(*_: object) -> None:

@@ -14,9 +14,12 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.utils.crypto import constant_time_compare
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 task_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("task_id", default="")
@@ -31,6 +34,43 @@ HTTP_LATENCY = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5),
 )
 TASKS = Counter("atelier_celery_tasks_total", "Celery tasks finished", ["task", "state"])
+
+# Tasks that expired in the queue before a worker took them (a beat entry's `expires`). Workers and
+# the web are separate processes, so the count lives in the shared cache (Redis when configured)
+# and is read at scrape time.
+EXPIRED_KEY = "atelier:metrics:tasks_expired"
+log = logging.getLogger(__name__)
+
+
+def record_expired_task(task_name: str) -> None:
+    """Count one task that expired unexecuted. Never raises: a metric must not break a worker."""
+    try:
+        names = cache.get(EXPIRED_KEY + ":names") or []
+        if task_name not in names:
+            cache.set(EXPIRED_KEY + ":names", sorted({*names, task_name}), timeout=None)
+        key = f"{EXPIRED_KEY}:{task_name}"
+        if not cache.add(key, 1, timeout=None):
+            cache.incr(key)
+    except Exception:
+        log.warning("Could not count an expired %s task", task_name, exc_info=True)
+
+
+class ExpiredTasksCollector(Collector):
+    def collect(self) -> list[CounterMetricFamily]:
+        family = CounterMetricFamily("atelier_celery_tasks_expired", "Tasks that expired before a worker ran them",
+                                     labels=["task"])
+        try:
+            names = cache.get(EXPIRED_KEY + ":names") or []
+            counts = cache.get_many([f"{EXPIRED_KEY}:{n}" for n in names])
+        except Exception:
+            log.warning("Could not read the expired-task counts", exc_info=True)
+            names, counts = [], {}
+        for name in names:
+            family.add_metric([name], float(counts.get(f"{EXPIRED_KEY}:{name}", 0)))
+        return [family]
+
+
+REGISTRY.register(ExpiredTasksCollector())
 
 
 class LogContextFilter(logging.Filter):

@@ -280,6 +280,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# The calendar's control tasks run on their own queue and worker (`make run`, compose): a backlog of
+# publish batches or renditions on the default queue can never make them wait and expire.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {name: {"queue": env_str("SCHEDULING_CONTROL_QUEUE", "control")} for name in (
+    "scheduling.tasks.dispatch_due", "scheduling.tasks.reap_leases", "scheduling.tasks.reconcile_unknown",
+    "scheduling.tasks.refresh_tokens")}
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 
 # --- REST API ----------------------------------------------------------------------------------
@@ -438,7 +444,15 @@ GENERATION_CAPTION_TIMEOUT_SECONDS = env_int("GENERATION_CAPTION_TIMEOUT_SECONDS
 
 # --- Scheduling ----------------------------------------------------------------------------------
 SCHEDULING_CLAIM_BATCH = env_int("SCHEDULING_CLAIM_BATCH", 500)
-SCHEDULING_LEASE_SECONDS = env_int("SCHEDULING_LEASE_SECONDS", 300)
+# How long a claimed row may wait in the queue for a worker before the reaper returns it (its message
+# may be lost: the broker restarted, or the worker holding it was killed). A row reaped while its
+# message still waits is claimed again; whichever message comes first publishes it, once.
+SCHEDULING_LEASE_SECONDS = env_int("SCHEDULING_LEASE_SECONDS", 60)
+# Once a worker runs a batch, its rows are held in short leases renewed as it goes: a killed
+# worker's rows are back on the calendar (or `unknown`, the one row it was calling) within this.
+SCHEDULING_RUN_LEASE_SECONDS = env_int("SCHEDULING_RUN_LEASE_SECONDS", 30)
+# A platform concurrency slot's lease, renewed by its holder every third of it.
+SCHEDULING_SLOT_LEASE_SECONDS = env_int("SCHEDULING_SLOT_LEASE_SECONDS", 15)
 SCHEDULING_MISSED_AFTER_SECONDS = env_int("SCHEDULING_MISSED_AFTER_SECONDS", 6 * 3600)
 SCHEDULING_MAX_ATTEMPTS = env_int("SCHEDULING_MAX_ATTEMPTS", 5)
 # platform=dotted.path pairs, e.g. "fanvue=tests.fakes.FanvueFake": points connectors at local fakes.
@@ -447,8 +461,13 @@ SCHEDULING_CONNECTORS: dict[str, str] = dict(
 SCHEDULING_DISPATCH_SECONDS = env_int("SCHEDULING_DISPATCH_SECONDS", 25)
 # Beat periods of the dispatcher, the lease reaper and the lookup of unknown outcomes.
 SCHEDULING_DISPATCH_EVERY_SECONDS = env_int("SCHEDULING_DISPATCH_EVERY_SECONDS", 30)
-SCHEDULING_REAP_EVERY_SECONDS = env_int("SCHEDULING_REAP_EVERY_SECONDS", 60)
-SCHEDULING_RECONCILE_EVERY_SECONDS = env_int("SCHEDULING_RECONCILE_EVERY_SECONDS", 300)
+SCHEDULING_REAP_EVERY_SECONDS = env_int("SCHEDULING_REAP_EVERY_SECONDS", 15)
+SCHEDULING_RECONCILE_EVERY_SECONDS = env_int("SCHEDULING_RECONCILE_EVERY_SECONDS", 60)
+# One reconcile run works through the unknown rows batch after batch for at most this long.
+SCHEDULING_RECONCILE_SECONDS = env_int("SCHEDULING_RECONCILE_SECONDS", 50)
+# Control tasks (dispatch, reap, reconcile, token refresh) have their own queue and worker, so no
+# backlog of publish batches can delay them (routes: CELERY_TASK_ROUTES).
+SCHEDULING_CONTROL_QUEUE = env_str("SCHEDULING_CONTROL_QUEUE", "control")
 # Rows per publish task: the gate's facts, locks and audit events are handled per batch.
 SCHEDULING_PUBLISH_CHUNK = env_int("SCHEDULING_PUBLISH_CHUNK", 25)
 # Concurrent publishes per platform across all workers ("platform=n" pairs); 0 = no cap.

@@ -30,6 +30,7 @@ from accounts.models import Creator
 from scheduling import approval, services, views_calendar
 from scheduling import calendar as cal
 from scheduling.admin_manual import ManualExportAdminMixin  # also registers TakedownTaskAdmin
+from scheduling.connectors import connector_for
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication, QueueSlot
 
 STATUS_COLOURS = {
@@ -360,7 +361,8 @@ class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
     # Post, account and due time move only through services (reschedule, calendar, the post's targets),
     # which run the gate and audit; the form writes the per-account caption, through its service too.
     readonly_fields = ["post", "account", "scheduled_at", "status", "attempts", "idempotency_key", "external_id",
-                       "external_url", "published_at", "lease_expires_at", "next_attempt_at", "last_error", "reasons"]
+                       "external_url", "published_at", "lease_expires_at", "next_attempt_at", "last_error", "reasons",
+                       "how_to_check"]
     fields = ["post", "account", "caption_override", *readonly_fields[2:]]
     actions = ["cancel_selected", "reschedule_selected", "add_selected_to_queue"]
 
@@ -392,6 +394,22 @@ class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
     def external_link(self, obj: Publication) -> str:
         return format_html('<a href="{}" target="_blank" rel="noopener">open</a>', obj.external_url) \
             if obj.external_url else "—"
+
+    @display(description="How to check the platform")
+    def how_to_check(self, obj: Publication) -> str:
+        """For an outcome no lookup could decide: where a person looks before marking it published (with
+        its URL) or scheduling it again."""
+        if obj.status != Publication.Status.UNKNOWN:
+            return "—"
+        try:
+            connector = connector_for(obj.account.platform)
+        except LookupError:
+            return "—"
+        settle = services.settle_seconds(connector)
+        automatic = ("The platform is asked again automatically; if it still cannot tell, check it yourself. "
+                     if settle is not None else "No lookup can tell for this platform. ")
+        return format_html("{}{} Then mark it published with its URL, or publish it again.", automatic,
+                           getattr(connector, "how_to_check", "Open the account on its platform."))
 
     @display(description="Why it is blocked")
     def reasons(self, obj: Publication) -> str:

@@ -1,15 +1,25 @@
 """Rate budgets and concurrency caps shared by every worker.
 
-With REDIS_URL set (production, CI) both live in Redis, one pipelined round trip per check; the
-embedded default falls back to the Django cache (local memory), which keeps them per process —
-right for a single dev worker. Budgets are fixed windows per account (platform quotas are per
-token); concurrency is a counter per platform with an expiry, so a killed worker cannot hold a
-slot for longer than the lease.
+With REDIS_URL set (production, CI) both live in Redis; the embedded default falls back to the
+Django cache (local memory), which keeps them per process — right for a single dev worker.
+
+- **Budgets** are fixed windows per account (platform quotas are per token). A request is charged
+  at the moment it is sent, one row at a time: a row sent back (no slot, a kill before its call)
+  was never charged, so retries cannot drain a window.
+- **Concurrency slots** are leases: each holder's slot is a member of a sorted set scored by the
+  end of its lease, renewed by the holder while it works and trimmed on every acquire. A worker
+  killed with SIGKILL stops renewing, and its slot frees itself within one slot lease; the count
+  is a set's size, so it can never go negative.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
+import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from functools import lru_cache
@@ -19,6 +29,32 @@ from django.conf import settings
 from django.core.cache import cache
 
 from scheduling.connectors.base import Limits
+
+log = logging.getLogger(__name__)
+
+# KEYS[1] the slot set; ARGV: holder, limit, lease (ms). Trims expired holders, then takes a slot
+# if one is free. Scores are the Redis server's own clock, so workers' clocks never disagree.
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 2)
+  return 1
+end
+return 0
+"""
+# Renew only a slot still held (a trimmed holder must acquire again, not resurrect itself).
+_RENEW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[2]), ARGV[1]) == 1 then
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
+  return 1
+end
+return 0
+"""
 
 
 @lru_cache(maxsize=4)
@@ -33,91 +69,180 @@ def _redis() -> Any | None:
     return _redis_for(url) if url else None
 
 
-def _incr(key: str, amount: int, ttl: int) -> int:
-    """Atomically add `amount` and make sure the key expires (it never outlives `ttl`)."""
+# --- Rate budgets ----------------------------------------------------------------------------------
+
+
+def _window(limits: Limits, now: float) -> tuple[int, float]:
+    return int(now) // limits.window_seconds, limits.window_seconds - (now % limits.window_seconds)
+
+
+def budget_key(account_id: int, limits: Limits, now: float | None = None) -> str:
+    return f"atelier:rate:{account_id}:{_window(limits, time.time() if now is None else now)[0]}"
+
+
+def take_budget(account_id: int, wanted: int, limits: Limits) -> tuple[int, float]:
+    """Charge up to `wanted` requests to the account's current window, at the moment they are sent.
+
+    Returns (granted, seconds until the next window). What is not granted is not charged.
+    """
+    now = time.time()
+    _, wait = _window(limits, now)
+    key = budget_key(account_id, limits, now)
+    ttl = limits.window_seconds * 2
     r = _redis()
     if r is not None:
         pipe = r.pipeline(transaction=True)
-        pipe.incrby(key, amount)
+        pipe.incrby(key, wanted)
         pipe.expire(key, ttl, nx=True)
-        return int(pipe.execute()[0])
-    cache.add(key, 0, timeout=ttl)
-    try:
-        return cache.incr(key, amount)
-    except ValueError:  # expired between add and incr
-        cache.set(key, amount, timeout=ttl)
-        return amount
+        used = int(pipe.execute()[0])
+    else:
+        cache.add(key, 0, timeout=ttl)
+        try:
+            used = cache.incr(key, wanted)
+        except ValueError:  # expired between add and incr
+            cache.set(key, wanted, timeout=ttl)
+            used = wanted
+    granted = max(0, wanted - max(0, used - limits.requests_per_window))
+    if granted < wanted:
+        _refund(key, wanted - granted)
+    return granted, wait
 
 
-def _decr(key: str, amount: int) -> None:
+def budget_used(account_id: int, limits: Limits) -> int:
+    """Requests charged to the account's current window (tests, admin)."""
+    key = budget_key(account_id, limits)
+    r = _redis()
+    value = r.get(key) if r is not None else cache.get(key)
+    return int(value or 0)
+
+
+def refund_budget(account_id: int, limits: Limits, amount: int = 1) -> None:
+    """Give back requests charged for a call that was not made after all."""
+    _refund(budget_key(account_id, limits), amount)
+
+
+def _refund(key: str, amount: int) -> None:
     r = _redis()
     if r is not None:
         r.decrby(key, amount)
         return
-    with suppress(ValueError):
+    with suppress(ValueError):  # the window is gone: nothing to refund
         cache.decr(key, amount)
 
 
-def take_budget(account_id: int, wanted: int, limits: Limits) -> tuple[int, float]:
-    """Reserve up to `wanted` requests in the account's current window.
-
-    Returns (granted, seconds until the next window). Requests not granted wait for that window.
-    """
-    now = time.time()
-    window = int(now) // limits.window_seconds
-    key = f"atelier:rate:{account_id}:{window}"
-    used = _incr(key, wanted, limits.window_seconds * 2)
-    granted = max(0, wanted - max(0, used - limits.requests_per_window))
-    if granted < wanted:
-        _decr(key, wanted - granted)
-    return granted, limits.window_seconds - (now % limits.window_seconds)
-
-
-def take_budgets(wanted: dict[int, tuple[int, Limits]]) -> dict[int, tuple[int, float]]:
-    """`take_budget` for several accounts in one Redis round trip (a dispatcher batch spans many)."""
-    r = _redis()
-    if r is None or len(wanted) < 2:
-        return {pk: take_budget(pk, n, lim) for pk, (n, lim) in wanted.items()}
-    now = time.time()
-    pipe = r.pipeline(transaction=False)
-    keys = {}
-    for pk, (n, lim) in wanted.items():
-        keys[pk] = f"atelier:rate:{pk}:{int(now) // lim.window_seconds}"
-        pipe.incrby(keys[pk], n)
-        pipe.expire(keys[pk], lim.window_seconds * 2, nx=True)
-    used = pipe.execute()[0::2]
-    out, refunds = {}, []
-    for (pk, (n, lim)), total in zip(wanted.items(), used, strict=True):
-        granted = max(0, n - max(0, int(total) - lim.requests_per_window))
-        if granted < n:
-            refunds.append((keys[pk], n - granted))
-        out[pk] = (granted, lim.window_seconds - (now % lim.window_seconds))
-    for key, amount in refunds:
-        r.decrby(key, amount)
-    return out
+# --- Concurrency slots -----------------------------------------------------------------------------
 
 
 def platform_concurrency(platform: str) -> int:
     return int(settings.SCHEDULING_PLATFORM_CONCURRENCY.get(platform, settings.SCHEDULING_DEFAULT_CONCURRENCY))
 
 
+def _slot_key(name: str) -> str:
+    return f"atelier:slots:{name}"
+
+
+def new_holder() -> str:
+    """A holder id that names the process (for whoever inspects the set) and is unique per hold."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def acquire_slot(name: str, limit: int, holder: str, lease: float) -> bool:
+    """Take one of `limit` slots for `lease` seconds (renew with `renew_slot`)."""
+    r = _redis()
+    if r is not None:
+        return bool(r.eval(_ACQUIRE, 1, _slot_key(name), holder, limit, int(lease * 1000)))
+    with _local_lock:
+        held = _local_slots.setdefault(name, {})
+        now = time.monotonic()
+        for other in [h for h, until in held.items() if until <= now]:
+            del held[other]
+        if holder in held or len(held) < limit:
+            held[holder] = now + lease
+            return True
+        return False
+
+
+def renew_slot(name: str, holder: str, lease: float) -> bool:
+    r = _redis()
+    if r is not None:
+        return bool(r.eval(_RENEW, 1, _slot_key(name), holder, int(lease * 1000)))
+    with _local_lock:
+        held = _local_slots.get(name, {})
+        if holder in held:
+            held[holder] = time.monotonic() + lease
+            return True
+        return False
+
+
+def release_slot(name: str, holder: str) -> None:
+    r = _redis()
+    if r is not None:
+        r.zrem(_slot_key(name), holder)
+        return
+    with _local_lock:
+        _local_slots.get(name, {}).pop(holder, None)
+
+
+def slots_held(name: str) -> int:
+    """Holders whose lease has not ended (expired ones are not counted even before a trim)."""
+    r = _redis()
+    if r is not None:
+        now_s, now_us = r.time()
+        return int(r.zcount(_slot_key(name), f"({now_s * 1000 + now_us // 1000}", "+inf"))
+    with _local_lock:
+        now = time.monotonic()
+        return sum(1 for until in _local_slots.get(name, {}).values() if until > now)
+
+
+# Without Redis the slots are this process's own (a single dev worker).
+_local_slots: dict[str, dict[str, float]] = {}
+_local_lock = threading.Lock()
+
+
+class _Renewer(threading.Thread):
+    """Keeps a held slot's lease fresh while its holder works; dies with the process, so a killed
+    worker's slot lapses within one lease."""
+
+    def __init__(self, name: str, holder: str, lease: float) -> None:
+        super().__init__(name=f"slot-renewer:{name}", daemon=True)
+        self.slot, self.holder, self.lease = name, holder, lease
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.lease / 3):
+            try:
+                renew_slot(self.slot, self.holder, self.lease)
+            except Exception:  # a Redis blip: the lease runs on; the next renewal may succeed
+                log.warning("Could not renew the %s slot", self.slot, exc_info=True)
+
+
 @contextmanager
-def concurrency_slot(name: str, limit: int, ttl: int) -> Iterator[bool]:
+def concurrency_slot(name: str, limit: int, lease: float | None = None) -> Iterator[bool]:
     """Hold one of `limit` slots named `name`; yields False when all are taken (the caller waits and
-    retries). The counter expires after `ttl` seconds, so a killed worker frees its slot eventually."""
+    retries). The slot is renewed while held and released on exit; a release that fails (Redis gone)
+    is logged, never raised: the lease frees the slot by itself."""
     if limit <= 0:
         yield True
         return
-    key = f"atelier:concurrency:{name}"
-    held = _incr(key, 1, ttl)
+    lease = float(lease or settings.SCHEDULING_SLOT_LEASE_SECONDS)
+    holder = new_holder()
+    if not acquire_slot(name, limit, holder, lease):
+        yield False
+        return
+    renewer = _Renewer(name, holder, lease)
+    renewer.start()
     try:
-        yield held <= limit
+        yield True
     finally:
-        _decr(key, 1)
+        renewer.stopped.set()
+        try:
+            release_slot(name, holder)
+        except Exception:
+            log.warning("Could not release the %s slot; its lease frees it", name, exc_info=True)
 
 
 @contextmanager
 def platform_slot(platform: str) -> Iterator[bool]:
     """Hold one of the platform's concurrent-publish slots; yields False when all are taken."""
-    with concurrency_slot(platform, platform_concurrency(platform), settings.SCHEDULING_LEASE_SECONDS) as held:
+    with concurrency_slot(platform, platform_concurrency(platform)) as held:
         yield held

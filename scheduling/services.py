@@ -9,8 +9,10 @@ may have been accepted (`unknown` is reconciled by a lookup or a person).
 from __future__ import annotations
 
 import json
+import logging
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
@@ -33,6 +35,7 @@ from notifications.services import notify
 from scheduling import approval, limits, media
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication, QueueSlot
 
+log = logging.getLogger(__name__)
 S = Publication.Status
 RATING_ORDER = {r.value: i for i, r in enumerate(Rating)}
 # Rows in these states have (or may have) reached the platform: their post can no longer change.
@@ -823,8 +826,21 @@ def reap_expired_leases(*, now: datetime | None = None) -> dict[str, int]:
     message = "The worker stopped while publishing; check the platform before retrying."
     stuck_ids = list(Publication.objects.filter(status=S.PUBLISHING, lease_expires_at__lt=now)
                      .values_list("pk", flat=True)[:1000])
-    stuck = Publication.objects.filter(pk__in=stuck_ids, status=S.PUBLISHING, lease_expires_at__lt=now).update(
-        status=S.UNKNOWN, last_error=message, next_attempt_at=None)
+    stuck = 0
+    by_platform: dict[str, list[int]] = {}
+    for pk, platform in Publication.objects.filter(pk__in=stuck_ids).values_list("pk", "account__platform"):
+        by_platform.setdefault(platform, []).append(pk)
+    for platform, pks in by_platform.items():
+        if _idempotent(platform):
+            # Sending again is safe (the platform dedupes by our key): straight back to the calendar.
+            returned += Publication.objects.filter(pk__in=pks, status=S.PUBLISHING, lease_expires_at__lt=now).update(
+                status=S.SCHEDULED, lease_expires_at=None, next_attempt_at=None)
+            continue
+        # The reconciler looks once the platform has settled (None: at once, for a person to check).
+        settle = _settle_for(platform)
+        stuck += Publication.objects.filter(pk__in=pks, status=S.PUBLISHING, lease_expires_at__lt=now).update(
+            status=S.UNKNOWN, last_error=message,
+            next_attempt_at=None if settle is None else now + timedelta(seconds=settle))
     for pub in Publication.objects.filter(pk__in=stuck_ids, status=S.UNKNOWN).select_related("post", "account"):
         audit.record("publication.unknown", pub, actor_label="task:reap_leases", changes={"error": message})
         _notify_outcome(pub, S.UNKNOWN, message)
@@ -901,14 +917,9 @@ def publish_batch(ids: list[int]) -> dict[int, str]:
                 for pub, _ in by_account.pop(account_id):
                     _move(pub, S.FAILED, last_error=str(exc))
                     outcome[pub.pk] = S.FAILED
-        budgets = limits.take_budgets({pk: (len(rows), connectors[pk].limits) for pk, rows in by_account.items()})
         for account_id, account_rows in by_account.items():
             account, connector = account_rows[0][0].account, connectors[account_id]
-            granted, wait = budgets[account_id]
-            for pub, _ in account_rows[granted:]:
-                _move(pub, S.SCHEDULED, next_attempt_at=now + timedelta(seconds=wait), lease_expires_at=None)
-                outcome[pub.pk] = S.SCHEDULED
-            for pub, data in account_rows[:granted]:
+            for pub, data in account_rows:
                 if account.pk not in refs:
                     refs[account.pk] = account_ref(account, purpose="publish")
                 described = media.describe(assets[pub.post_id], account.platform)
@@ -921,37 +932,199 @@ def publish_batch(ids: list[int]) -> dict[int, str]:
                     outcome[pub.pk] = S.FAILED
                 else:
                     ready.append((pub, connector, request, described))
-        lease = now + timedelta(seconds=settings.SCHEDULING_LEASE_SECONDS)
+        # The rows now wait for their turn in this worker under a short lease, renewed as it goes:
+        # if the worker is killed they are back on the calendar within one run lease.
         Publication.objects.filter(pk__in=[r[0].pk for r in ready], status=S.CLAIMED).update(
-            status=S.PUBLISHING, attempts=F("attempts") + 1, lease_expires_at=lease)
-        for pub, *_ in ready:
-            pub.status, pub.attempts, pub.lease_expires_at = S.PUBLISHING, pub.attempts + 1, lease
+            lease_expires_at=now + timedelta(seconds=_run_lease()))
 
-    # Platform calls happen outside any transaction: no lock is held across the network.
-    published: list[tuple[Publication, Any]] = []
-    started = monotonic()
+    # Platform calls happen outside any transaction, one row in flight at a time: a row becomes
+    # `publishing` right before its own call and its outcome is written right after, so a kill
+    # leaves at most that one row whose outcome is unknown.
+    waiting = _Waiting([r[0].pk for r in ready])
     by_platform: dict[str, list[tuple[Publication, Any, Any, list]]] = {}
     for row in ready:
         by_platform.setdefault(row[0].account.platform, []).append(row)
-    done = 0
-    for platform, rows in by_platform.items():
-        with limits.platform_slot(platform) as free:
-            for pub, connector, request, described in rows:
-                if monotonic() - started > settings.SCHEDULING_LEASE_SECONDS / 2:
-                    _extend_leases([r[0].pk for r in ready[done:]])
-                    started = monotonic()
-                done += 1
+    try:
+        for platform, rows in by_platform.items():
+            with _slot(platform) as free:
                 if not free:  # the platform's concurrency is used up: try again in a few seconds
-                    outcome[pub.pk] = _finish(pub, S.SCHEDULED, attempts=pub.attempts - 1, last_error="",
-                                              next_attempt_at=timezone.now() + timedelta(seconds=5))
-                    continue
-                result = _call(pub, connector, request, described)
-                if isinstance(result, str):
-                    outcome[pub.pk] = result
+                    for pub, *_ in rows:
+                        outcome[pub.pk] = _back_to_calendar(pub, timezone.now() + timedelta(seconds=5))
+                        waiting.done(pub.pk)
+                elif getattr(rows[0][1], "idempotent_publish", False):
+                    outcome.update(_publish_idempotent(rows, waiting))
                 else:
-                    published.append((pub, result))
-    outcome.update(_finish_published(published))
+                    for pub, connector, request, described in rows:
+                        outcome[pub.pk] = _publish_one(pub, connector, request, described, waiting)
+                        waiting.done(pub.pk)
+    finally:
+        # Rows never called (a time limit, an error before their turn) go back to the calendar: the
+        # platform never saw them, so they are not `unknown`.
+        if waiting.ids:
+            Publication.objects.filter(pk__in=waiting.ids, status=S.CLAIMED).update(
+                status=S.SCHEDULED, lease_expires_at=None)
     return outcome
+
+
+def _run_lease() -> int:
+    return min(settings.SCHEDULING_LEASE_SECONDS, settings.SCHEDULING_RUN_LEASE_SECONDS)
+
+
+def call_seconds() -> int:
+    """The longest one row's platform call may take (its uploads, retries of a chunk, the post)."""
+    return 4 * settings.CONNECTOR_TIMEOUT_SECONDS + 30
+
+
+class _Waiting:
+    """The batch's rows not yet called, whose leases the worker renews while it works."""
+
+    def __init__(self, ids: list[int]) -> None:
+        self.ids = list(ids)
+        self.renewed = monotonic()
+
+    def done(self, pk: int) -> None:
+        if pk in self.ids:
+            self.ids.remove(pk)
+
+    def renew(self) -> None:
+        lease = _run_lease()
+        if self.ids and monotonic() - self.renewed > lease / 3:
+            Publication.objects.filter(pk__in=self.ids, status=S.CLAIMED).update(
+                lease_expires_at=timezone.now() + timedelta(seconds=lease))
+            self.renewed = monotonic()
+
+
+@contextmanager
+def _slot(platform: str) -> Iterator[bool]:
+    """The platform's concurrency slot; a broker that cannot be reached counts as no free slot (the
+    rows wait a few seconds) rather than failing the batch."""
+    try:
+        cm = limits.platform_slot(platform)
+        free = cm.__enter__()
+    except Exception:
+        log.warning("Could not take a %s concurrency slot", platform, exc_info=True)
+        yield False
+        return
+    try:
+        yield free
+    finally:
+        cm.__exit__(None, None, None)
+
+
+def _back_to_calendar(pub: Publication, at: datetime) -> str:
+    """A claimed row that was not sent returns to the calendar: no attempt, no budget charged."""
+    Publication.objects.filter(pk=pub.pk, status=S.CLAIMED).update(
+        status=S.SCHEDULED, next_attempt_at=at, lease_expires_at=None)
+    return S.SCHEDULED
+
+
+def _publish_one(pub: Publication, connector: Any, request: Any, described: list, waiting: _Waiting) -> str:
+    """Move the row to `publishing`, charge its request to the account's budget, call the platform and
+    write the outcome at once (the database first: nothing after the call touches Redis)."""
+    waiting.renew()
+    try:
+        granted, wait = limits.take_budget(pub.account_id, 1, connector.limits)
+    except Exception:
+        log.warning("Could not read the rate budget of account %s", pub.account_id, exc_info=True)
+        return _back_to_calendar(pub, timezone.now() + timedelta(seconds=5))
+    if not granted:
+        return _back_to_calendar(pub, timezone.now() + timedelta(seconds=wait))
+    lease = timezone.now() + timedelta(seconds=call_seconds())
+    with transaction.atomic():
+        if getattr(connector, "idempotent_publish", False):
+            # The platform dedupes by our key: if a database crash lost this move, the row would be
+            # sent again and the platform would answer with the same post. No need to wait for the disk.
+            _commit_without_waiting_for_disk()
+        started = Publication.objects.filter(pk=pub.pk, status=S.CLAIMED).update(
+            status=S.PUBLISHING, attempts=F("attempts") + 1, lease_expires_at=lease)
+    if not started:
+        # The reaper took the row back while an earlier call hung; whoever claims it next sends it.
+        _refund_budget(pub.account_id, connector.limits)
+        return Publication.objects.filter(pk=pub.pk).values_list("status", flat=True).first() or "missing"
+    pub.status, pub.attempts, pub.lease_expires_at = S.PUBLISHING, pub.attempts + 1, lease
+    result = _call(pub, connector, request, described)
+    if isinstance(result, str):
+        return result
+    return _finish_published([(pub, result)]).get(pub.pk, S.PUBLISHED)
+
+
+def _publish_idempotent(rows: list[tuple[Publication, Any, Any, list]], waiting: _Waiting) -> dict[int, str]:
+    """Rows of a platform that dedupes by our key (Bluesky's record key): sending one twice yields one
+    post, so they need no durable mark before each call. They move to `publishing` together, each is
+    charged to the budget as it is sent, and successes are written in small groups (at least every
+    FLUSH_SECONDS, and always before the slot is released). A killed worker's rows go back to the
+    calendar (the reaper), and a re-send answers with the post already there."""
+    outcome: dict[int, str] = {}
+    # One call's lease for the whole group, renewed as the group goes: a killed worker's rows are back
+    # on the calendar within one call lease.
+    length = call_seconds()
+    lease = timezone.now() + timedelta(seconds=length)
+    renewed = monotonic()
+    with transaction.atomic():
+        _commit_without_waiting_for_disk()
+        Publication.objects.filter(pk__in=[r[0].pk for r in rows], status=S.CLAIMED).update(
+            status=S.PUBLISHING, attempts=F("attempts") + 1, lease_expires_at=lease)
+    live = set(Publication.objects.filter(pk__in=[r[0].pk for r in rows], status=S.PUBLISHING,
+                                          lease_expires_at=lease).values_list("pk", flat=True))
+    for pub, *_ in rows:
+        waiting.done(pub.pk)
+    published: list[tuple[Publication, Any]] = []
+    flushed = monotonic()
+    try:
+        for pub, connector, request, described in rows:
+            if pub.pk not in live:  # redelivered or taken back meanwhile: someone else has it
+                continue
+            if monotonic() - renewed > length / 3:
+                mine = [pk for pk in live if pk not in outcome]
+                fresh = timezone.now() + timedelta(seconds=length)
+                Publication.objects.filter(pk__in=mine, status=S.PUBLISHING, lease_expires_at=lease).update(
+                    lease_expires_at=fresh)
+                lease, renewed = fresh, monotonic()
+            pub.status, pub.attempts, pub.lease_expires_at = S.PUBLISHING, pub.attempts + 1, lease
+            if published and monotonic() - flushed > FLUSH_SECONDS:
+                outcome.update(_finish_published(published))
+                published, flushed = [], monotonic()
+            try:
+                granted, wait = limits.take_budget(pub.account_id, 1, connector.limits)
+            except Exception:
+                log.warning("Could not read the rate budget of account %s", pub.account_id, exc_info=True)
+                granted, wait = 0, 5
+            if not granted:
+                outcome[pub.pk] = _finish(pub, S.SCHEDULED, attempts=pub.attempts - 1, last_error="",
+                                          next_attempt_at=timezone.now() + timedelta(seconds=wait))
+                continue
+            result = _call(pub, connector, request, described)
+            if isinstance(result, str):
+                outcome[pub.pk] = result
+            else:
+                published.append((pub, result))
+    finally:
+        outcome.update(_finish_published(published))
+        # Rows not reached (a time limit): nothing was sent for them, the calendar takes them back.
+        left = [pk for pk in live if pk not in outcome]
+        if left:
+            Publication.objects.filter(pk__in=left, status=S.PUBLISHING, lease_expires_at=lease).update(
+                status=S.SCHEDULED, attempts=F("attempts") - 1, lease_expires_at=None)
+    return outcome
+
+
+FLUSH_SECONDS = 0.2
+
+
+def _commit_without_waiting_for_disk() -> None:
+    """The current transaction commits without waiting for its WAL flush (PostgreSQL; a no-op
+    elsewhere). Only a database server crash in the next fraction of a second can lose it — never a
+    worker's death — so it is for writes whose loss the lease, the reaper and a lookup repair."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def _refund_budget(account_id: int, connector_limits: Any) -> None:
+    try:
+        limits.refund_budget(account_id, connector_limits)
+    except Exception:
+        log.warning("Could not refund the rate budget of account %s", account_id, exc_info=True)
 
 
 def _call(pub: Publication, connector: Any, request: Any, described: list) -> Any:
@@ -985,6 +1158,9 @@ def _finish_published(published: list[tuple[Publication, Any]]) -> dict[int, str
         return {}
     at = timezone.now()
     with transaction.atomic():
+        # Lost only if the database server crashes within a fraction of a second: the row then stays
+        # `publishing`, becomes `unknown` and the lookup finds the post. Never sent twice.
+        _commit_without_waiting_for_disk()
         done = _mark_published([(pub.pk, result.external_id, result.url) for pub, result in published], at)
         audit.record_many([
             audit.build("publication.published", pub, creator_id=pub.post.creator_id, actor_label="task:publish",
@@ -1019,11 +1195,6 @@ def _mark_published(rows: list[tuple[int, str, str]], at: datetime) -> set[int]:
     return moved
 
 
-def _extend_leases(ids: list[int]) -> None:
-    Publication.objects.filter(pk__in=ids, status=S.PUBLISHING).update(
-        lease_expires_at=timezone.now() + timedelta(seconds=settings.SCHEDULING_LEASE_SECONDS))
-
-
 def _finish(pub: Publication, to: str, **fields: Any) -> str:
     updated = Publication.objects.filter(pk=pub.pk, status=S.PUBLISHING).update(
         status=to, lease_expires_at=None, **fields)
@@ -1051,46 +1222,115 @@ def _notify_outcome(pub: Publication, status: str, message: str) -> None:
                     "platform": pub.account.platform, "status": status, "error": message})
 
 
-def reconcile_unknown(*, now: datetime | None = None, limit: int = 100) -> dict[str, int]:
-    """Ask the platform about rows whose outcome is unknown (a timeout after sending, a worker
-    killed mid-publish). Found → published. Not found → left for a person, asked again later:
-    a missing post in a search is not proof that it was never created."""
+RECONCILE_LOCK = 0x5C4ED_0001  # pg advisory lock key: one reconcile runner at a time
+
+
+@contextmanager
+def _single_runner(key: int) -> Iterator[bool]:
+    """Yields True for the one runner holding the PostgreSQL advisory lock `key` (a session lock: it is
+    released when the run ends or its worker dies). Other databases run a single worker in practice
+    (SQLite, the embedded default): every caller runs."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        held = bool(cursor.fetchone()[0])
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def settle_seconds(connector: Any) -> float | None:
+    """How long after an outcome became unknown the connector's lookup can say "not there" with
+    confidence (None: it never can, a person checks). A request still on the wire when its worker
+    died reaches the platform within the client timeout; the platform's own listing may lag."""
+    settle = getattr(connector, "lookup_settle_seconds", None)
+    if settle is None and getattr(connector, "lookup_is_authoritative", False):
+        settle = 0
+    return None if settle is None else settle + settings.CONNECTOR_TIMEOUT_SECONDS
+
+
+def _idempotent(platform: str) -> bool:
     from scheduling.connectors import connector_for
 
-    now = now or timezone.now()
+    try:
+        return bool(getattr(connector_for(platform), "idempotent_publish", False))
+    except LookupError:
+        return False
+
+
+def _settle_for(platform: str) -> float | None:
+    from scheduling.connectors import connector_for
+
+    try:
+        return settle_seconds(connector_for(platform))
+    except LookupError:
+        return None
+
+
+def reconcile_unknown(*, now: datetime | None = None, limit: int = 100) -> dict[str, int]:
+    """Ask the platform about rows whose outcome is unknown (a timeout after sending, a worker killed
+    mid-publish), batch after batch until nothing eligible is left (or the run's time is up).
+
+    Found → published. Not there, from a lookup that can tell after its settle time (a record key,
+    or the account's own recent posts by exact text in the due window) → back on the calendar: the
+    platform never received it. A lookup that cannot decide leaves the row to a person, asked again
+    later. Only one runner at a time (an advisory lock): two beats never look up the same rows.
+    """
     counts = {"published": 0, "rescheduled": 0, "still_unknown": 0}
-    rows = list(Publication.objects.select_related("post", "post__creator", "account")
-                .filter(status=S.UNKNOWN, scheduled_at__gte=now - timedelta(days=2))
-                .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)).order_by("pk")[:limit])
-    for pub in rows:
-        authoritative = False
-        try:
-            connector = connector_for(pub.account.platform)
-            authoritative = bool(getattr(connector, "lookup_is_authoritative", False))
-            data = gate_input_for(pub, due_at=now)
-            found = connector.lookup(build_request(pub, data, ref=account_ref(pub.account, purpose="lookup")))
-        except Exception as exc:  # a lookup failing is no news; the row stays for a person
-            found = None
-            pub.last_error = f"{pub.last_error.split(' | lookup:')[0]} | lookup: {exc}"[:2000]
-        if found is not None and Publication.objects.filter(pk=pub.pk, status=S.UNKNOWN).update(
-                status=S.PUBLISHED, external_id=found.external_id, external_url=found.url, published_at=now,
-                next_attempt_at=None, lease_expires_at=None, last_error=""):
-            audit.record("publication.published", pub, actor_label="task:reconcile",
-                         changes={"external_id": found.external_id, "via": "lookup"})
-            _resolve_notice(f"publication.unknown:{pub.pk}")
-            counts["published"] += 1
-        elif found is None and authoritative and Publication.objects.filter(pk=pub.pk, status=S.UNKNOWN).update(
-                status=S.SCHEDULED, next_attempt_at=None, lease_expires_at=None, last_error=""):
-            # The platform answers "is this key's post there?" exactly (a record key derived from the
-            # idempotency key): not there means never created, so it is safe to publish it again.
-            audit.record("publication.retry_after_lookup", pub, actor_label="task:reconcile")
-            _resolve_notice(f"publication.unknown:{pub.pk}")
-            counts["rescheduled"] += 1
-        else:
-            Publication.objects.filter(pk=pub.pk, status=S.UNKNOWN).update(
-                next_attempt_at=now + timedelta(minutes=15), last_error=pub.last_error)
-            counts["still_unknown"] += 1
+    deadline = monotonic() + settings.SCHEDULING_RECONCILE_SECONDS
+    with _single_runner(RECONCILE_LOCK) as mine:
+        if not mine:
+            return counts
+        while monotonic() < deadline:
+            at = now or timezone.now()
+            rows = list(Publication.objects.select_related("post", "post__creator", "account")
+                        .filter(status=S.UNKNOWN, scheduled_at__gte=at - timedelta(days=2))
+                        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=at))
+                        .order_by("pk")[:limit])
+            for pub in rows:
+                counts[_reconcile_one(pub, at)] += 1
+            if len(rows) < limit:
+                break
     return counts
+
+
+def _reconcile_one(pub: Publication, now: datetime) -> str:
+    from scheduling.connectors import connector_for
+    from scheduling.connectors.base import LookupUndecided
+
+    settle = None
+    try:
+        connector = connector_for(pub.account.platform)
+        settle = settle_seconds(connector)
+        data = gate_input_for(pub, due_at=now)
+        found = connector.lookup(build_request(pub, data, ref=account_ref(pub.account, purpose="lookup")))
+    except Exception as exc:  # a lookup failing (or unable to see the whole window) is no news
+        found, settle = None, None
+        why = exc.message if isinstance(exc, LookupUndecided) else str(exc)
+        pub.last_error = f"{pub.last_error.split(' | lookup:')[0]} | lookup: {why}"[:2000]
+    if found is not None and Publication.objects.filter(pk=pub.pk, status=S.UNKNOWN).update(
+            status=S.PUBLISHED, external_id=found.external_id, external_url=found.url, published_at=now,
+            next_attempt_at=None, lease_expires_at=None, last_error=""):
+        audit.record("publication.published", pub, actor_label="task:reconcile",
+                     changes={"external_id": found.external_id, "via": "lookup"})
+        _resolve_notice(f"publication.unknown:{pub.pk}")
+        return "published"
+    if found is None and settle is not None and Publication.objects.filter(pk=pub.pk, status=S.UNKNOWN).update(
+            status=S.SCHEDULED, next_attempt_at=None, lease_expires_at=None, last_error=""):
+        # The lookup sees the whole window (a record key derived from the idempotency key, or the
+        # account's own posts since the due time) and the settle time has passed: not there means
+        # never created, so it is safe to publish it again.
+        audit.record("publication.retry_after_lookup", pub, actor_label="task:reconcile")
+        _resolve_notice(f"publication.unknown:{pub.pk}")
+        return "rescheduled"
+    Publication.objects.filter(pk=pub.pk, status=S.UNKNOWN).update(
+        next_attempt_at=now + timedelta(minutes=15), last_error=pub.last_error)
+    return "still_unknown"
 
 
 def resolve_unknown(publication: Publication, *, url: str = "", external_id: str = "", retry: bool = False,
@@ -1137,8 +1377,10 @@ def _after_unknown(pub: Publication, connector: Any, request: Any, exc: Any) -> 
     if found is not None:
         return _finish(pub, S.PUBLISHED, external_id=found.external_id, external_url=found.url,
                        published_at=timezone.now(), last_error="")
+    settle = settle_seconds(connector)
     return _finish(pub, S.UNKNOWN, last_error=f"{exc.message} The platform may have the post: check it, then "
-                                              f"mark it published or schedule it again.")
+                                              f"mark it published or schedule it again.",
+                   next_attempt_at=None if settle is None else timezone.now() + timedelta(seconds=settle))
 
 
 def build_request(pub: Publication, data: compliance.GateInput, *, media: tuple = (), ref: Any = None) -> Any:

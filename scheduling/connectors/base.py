@@ -8,7 +8,9 @@ retried blindly.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 
@@ -91,6 +93,11 @@ class UnknownOutcome(ConnectorError):
     """The request may have been accepted; only a lookup or a person can tell."""
 
 
+class LookupUndecided(ConnectorError):
+    """A lookup could not see the whole window it had to search (too many posts since, a listing that
+    stops short): "not found" would not be proof, so a person checks."""
+
+
 class AuthError(PermanentError):
     """Credentials were refused: the account needs re-authorisation."""
 
@@ -98,6 +105,12 @@ class AuthError(PermanentError):
 class Connector(Protocol):
     platform: str
     limits: Limits
+    # Seconds after which `lookup` returning None proves the platform never received the post (None:
+    # it never proves it, a person checks), and what that person should look at.
+    lookup_settle_seconds: float | None
+    how_to_check: str
+    # True when sending the same request twice yields one post (a key the platform dedupes by).
+    idempotent_publish: bool
 
     def validate(self, request: PublishRequest) -> list[str]: ...
 
@@ -110,6 +123,18 @@ class Connector(Protocol):
     def fetch_metrics(self, account: AccountRef, external_id: str) -> dict[str, int]: ...
 
     def refresh(self, account: AccountRef) -> dict[str, Any] | None: ...
+
+
+def lookup_window_start(request: PublishRequest) -> datetime:
+    """Where a lookup by text starts searching: a little before the due time (clocks differ), never
+    more than six days back (the platforms' recent listings reach that far)."""
+    due = None
+    if request.publish_at:
+        with suppress(ValueError):
+            due = datetime.fromisoformat(request.publish_at.replace("Z", "+00:00"))
+    now = datetime.now(UTC)
+    start = (due or now - timedelta(days=1)) - timedelta(minutes=10)
+    return max(start, now - timedelta(days=6))
 
 
 def common_validation(limits: Limits, request: PublishRequest) -> list[str]:

@@ -112,6 +112,10 @@ class BlueskyConnector:
     # The record key comes from the idempotency key: "no record under that key" is proof the post
     # was never created, so the reconciler may put an unknown outcome back on the calendar.
     lookup_is_authoritative = True
+    # createRecord at a taken key is refused and `publish` answers with the existing record.
+    idempotent_publish = True
+    lookup_settle_seconds = 0
+    how_to_check = "Open the account's Bluesky profile and look for a post with exactly this text around the due time."
 
     def validate(self, request: PublishRequest) -> list[str]:
         problems = [p for p in common_validation(self.limits, request) if not p.startswith("A file of")]

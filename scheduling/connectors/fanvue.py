@@ -42,6 +42,7 @@ from scheduling.connectors.base import (
     AccountRef,
     AuthError,
     Limits,
+    LookupUndecided,
     MediaItem,
     PermanentError,
     PublishRequest,
@@ -61,6 +62,9 @@ AUDIENCES = {"subscribers": "subscribers", "followers": "followers-and-subscribe
 
 class FanvueConnector:
     platform = "fanvue"
+    # The account's newest posts, by exact text and time: a miss is proof after this long.
+    lookup_settle_seconds = 60
+    how_to_check = "Open the creator's Fanvue profile and look for a post with exactly this text around the due time."
     limits = Limits(max_text=5000, max_media=50, max_media_bytes=4096 * MB,
                     media_types=IMAGE_TYPES | VIDEO_TYPES | AUDIO_TYPES,
                     ratings=frozenset({"sfw", "suggestive", "explicit"}),
@@ -113,12 +117,17 @@ class FanvueConnector:
         since -= timedelta(minutes=10)
         with self._http(account) as http:
             response = send(http, "GET", f"{_prefix(account)}/posts", params={"page": 1, "size": 50})
-        for post in response.json().get("data", []):
+        posts = response.json().get("data", [])
+        for post in posts:
             created = _parse(post.get("createdAt"))
             if ((post.get("text") or "").strip() == request.text.strip() and created and created >= since
                     and len(post.get("mediaUuids") or []) == len(request.media)):
                 return PublishResult(external_id=post["uuid"], url=self._url(account, post["uuid"]))
-        return None
+        # "Not found" is proof only when the page reached back past the window (or holds every post).
+        dates = [d for d in (_parse(p.get("createdAt")) for p in posts) if d]
+        if len(posts) < 50 or (dates and min(dates) < since):
+            return None
+        raise LookupUndecided("More than 50 posts on the account since the due time; check the profile by hand.")
 
     def unpublish(self, account: AccountRef, external_id: str) -> bool:
         with self._http(account) as http:

@@ -29,8 +29,10 @@ def client(base_url: str, *, headers: Mapping[str, str] | None = None, timeout: 
                         timeout=httpx.Timeout(read, connect=min(5.0, read)), follow_redirects=False)
 
 
-def retry_after(response: httpx.Response) -> float | None:
-    """Seconds to wait from `Retry-After` (seconds or HTTP date) or `x-rate-limit-reset` style headers."""
+def retry_after(response: httpx.Response, *, rate_reset: bool = True) -> float | None:
+    """Seconds to wait from `Retry-After` (seconds or HTTP date) or, with `rate_reset`, the
+    `x-rate-limit-reset` style headers (the end of the rate window: the wait for a 429, not for a 503,
+    where X still sends them)."""
     value = response.headers.get("retry-after")
     if value:
         try:
@@ -39,7 +41,7 @@ def retry_after(response: httpx.Response) -> float | None:
             parsed = email.utils.parsedate_to_datetime(value)
             if parsed is not None:
                 return max(0.0, parsed.timestamp() - time.time())
-    for header in ("x-rate-limit-reset", "x-ratelimit-reset", "ratelimit-reset"):
+    for header in ("x-rate-limit-reset", "x-ratelimit-reset", "ratelimit-reset") if rate_reset else ():
         value = response.headers.get(header)
         if value:
             try:
@@ -90,7 +92,8 @@ def raise_for(response: httpx.Response, *, accepted_on_5xx: bool = False) -> Non
     if status >= 500:
         if accepted_on_5xx and status not in (502, 503):
             raise UnknownOutcome(message, status=status)
-        raise TransientError(message, status=status, retry_after=retry_after(response))
+        # A 5xx says nothing about the rate window: only an explicit Retry-After delays the retry.
+        raise TransientError(message, status=status, retry_after=retry_after(response, rate_reset=False))
     if status == 403:
         raise PermanentError(message, status=status)
     raise PermanentError(message, status=status)

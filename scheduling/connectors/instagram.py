@@ -42,6 +42,7 @@ from scheduling.connectors.base import (
     AuthError,
     ConnectorError,
     Limits,
+    LookupUndecided,
     MediaItem,
     PermanentError,
     PublishRequest,
@@ -49,6 +50,7 @@ from scheduling.connectors.base import (
     TransientError,
     UnknownOutcome,
     common_validation,
+    lookup_window_start,
 )
 from scheduling.connectors.http import client, send
 from scheduling.connectors.http import retry_after as header_wait
@@ -86,6 +88,10 @@ def signed_media_url(item: MediaItem) -> str:
 
 class InstagramConnector:
     platform = "instagram"
+    # The account's own media list (`GET /{ig-user-id}/media`, newest first) by exact caption.
+    lookup_settle_seconds = 60
+    how_to_check = ("Open the account's Instagram profile and look for a post with exactly this caption around the "
+                    "due time.")
     limits = Limits(max_text=MAX_CAPTION, max_media=10, max_media_bytes=300 * 1024 * 1024,
                     media_types=IMAGE_TYPES | VIDEO_TYPES, ratings=frozenset({"sfw"}),
                     requests_per_window=50, window_seconds=24 * 3600)
@@ -221,10 +227,17 @@ class InstagramConnector:
             media = send(http, "GET", f"{request.account.external_id}/media",
                          params={"fields": "id,caption,timestamp,permalink", "limit": "25"}).json()
         wanted = request.text.strip()
-        for item in media.get("data") or []:
+        items = media.get("data") or []
+        for item in items:
             if (item.get("caption") or "").strip() == wanted:
                 return PublishResult(external_id=str(item["id"]), url=item.get("permalink", ""))
-        return None
+        # The media edge lists newest first; "not found" is proof only when this page reached back past
+        # the due time or there is no next page.
+        since = lookup_window_start(request)
+        stamps = [s for s in (_ig_time(i.get("timestamp")) for i in items) if s]
+        if not (media.get("paging") or {}).get("next") or (stamps and min(stamps) < since):
+            return None
+        raise LookupUndecided("More than 25 posts on the account since the due time; check the profile by hand.")
 
     def unpublish(self, account: AccountRef, external_id: str) -> bool:
         return False
@@ -289,6 +302,16 @@ def _raise_graph_error(response: httpx.Response) -> None:
 def _parse_time(value: Any) -> datetime | None:
     """Graph timestamps look like 2026-01-02T10:00:00+0000."""
     if not isinstance(value, str):
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        return None
+
+
+def _ig_time(value: str | None) -> datetime | None:
+    """Instagram's `timestamp` (ISO 8601 with a +0000 offset)."""
+    if not value:
         return None
     try:
         return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")

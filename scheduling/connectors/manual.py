@@ -29,6 +29,8 @@ DEFAULT_AI_DISCLOSURE = ("AI-generated content: turn on the platform's AI-genera
 
 class ManualConnector:
     platform = "manual"
+    lookup_settle_seconds = None
+    how_to_check = "Ask the person who uploads this account's posts, or open the account on its platform."
     # A person uploads: the platform's own limits are theirs to respect, so only sanity bounds here.
     limits = Limits(max_text=100_000, max_media=100, max_media_bytes=20 << 30,
                     media_types=frozenset({"image/jpeg", "image/png", "image/webp", "image/gif", "video/mp4",

@@ -9,6 +9,7 @@ from scheduling.connectors.base import AccountRef, Limits, PublishRequest, Publi
 
 class NoopConnector:
     platform = "noop"
+    idempotent_publish = True  # nothing is sent: sending again changes nothing
     limits = Limits(max_text=100_000, max_media=100, max_media_bytes=1 << 40,
                     media_types=frozenset({"image/jpeg", "image/png", "image/webp", "video/mp4"}),
                     ratings=frozenset({"sfw", "suggestive", "explicit"}), requests_per_window=1_000_000)

@@ -40,12 +40,14 @@ from scheduling.connectors.base import (
     AccountRef,
     AuthError,
     Limits,
+    LookupUndecided,
     PermanentError,
     PublishRequest,
     PublishResult,
     TransientError,
     UnknownOutcome,
     common_validation,
+    lookup_window_start,
 )
 from scheduling.connectors.http import client, error_message, send
 
@@ -76,8 +78,16 @@ def subreddit_of(options: dict[str, Any]) -> str:
     return re.sub(r"^/?r/", "", str(options.get("subreddit") or "").strip()).strip("/")
 
 
+# Pages of 100 submissions a lookup reads back before it gives the row to a person.
+LOOKUP_PAGES = 5
+
+
 class RedditConnector:
     platform = "reddit"
+    # The submitted listing may trail a just-created post by a little: a miss is proof after this long.
+    lookup_settle_seconds = 60
+    how_to_check = ("Open the account's profile on Reddit (Posts) and look for a submission with exactly this title "
+                    "in the subreddit, around the due time; also check the subreddit's mod queue.")
     # Reddit's OAuth allowance is 100 queries per minute per client id (Data API terms, 2023).
     limits = Limits(max_text=40_000, max_media=1, max_media_bytes=20 * 1024 * 1024, media_types=IMAGE_TYPES,
                     ratings=frozenset({"sfw", "suggestive", "explicit"}), requests_per_window=100,
@@ -167,9 +177,30 @@ class RedditConnector:
     # --- reading back -------------------------------------------------------------------------
 
     def lookup(self, request: PublishRequest) -> PublishResult | None:
+        """The account's own submissions, newest first (`GET /user/{name}/submitted?sort=new`, 100 per
+        page, following `after`), matched by exact title and subreddit. Having read back past the due
+        time (or to the end of the listing), "not found" means never created; a window longer than
+        LOOKUP_PAGES pages cannot decide."""
         title, _ = submission_title(request)
+        sr = subreddit_of(request.options)
+        since = lookup_window_start(request).timestamp()
+        user = re.sub(r"^/?u(ser)?/", "", request.account.handle.strip()).strip("/")
+        params = {"sort": "new", "limit": "100", "raw_json": "1"}
         with self._client(request.account) as http:
-            return self._find(http, request.account, title, subreddit_of(request.options))
+            for _ in range(LOOKUP_PAGES):
+                listing = (self._send(http, request.account, "GET", f"/user/{user}/submitted",
+                                      params=params).json().get("data") or {})
+                children = [c.get("data") or {} for c in listing.get("children") or []]
+                for post in children:
+                    if post.get("title") == title and str(post.get("subreddit", "")).lower() == sr.lower():
+                        return PublishResult(external_id=post["name"],
+                                             url=f"https://www.reddit.com{post.get('permalink', '')}")
+                oldest = min((float(p.get("created_utc") or 0) for p in children), default=0.0)
+                if not listing.get("after") or oldest < since:
+                    return None
+                params["after"] = listing["after"]
+        raise LookupUndecided(f"More than {LOOKUP_PAGES * 100} submissions by u/{user} since the due time; "
+                              f"check the profile by hand.")
 
     def _find(self, http: httpx.Client, account: AccountRef, title: str, sr: str) -> PublishResult | None:
         """The account's newest submission with this title in this subreddit."""

@@ -62,6 +62,10 @@ def star_count(request: PublishRequest) -> int | None:
 
 class TelegramConnector:
     platform = "telegram"
+    # The Bot API cannot read a channel's history: no lookup can tell, a person checks.
+    lookup_settle_seconds = None
+    how_to_check = ("Open the channel in Telegram and look for a message with exactly this text around the due "
+                    "time; the Bot API cannot read it back.")
     # Bots may send about 20 messages a minute to one group or channel before flood control.
     limits = Limits(max_text=4096, max_media=10, max_media_bytes=50 * 1024 * 1024,
                     media_types=PHOTO_TYPES | VIDEO_TYPES, ratings=frozenset({"sfw", "suggestive", "explicit"}),

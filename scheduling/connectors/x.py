@@ -28,7 +28,7 @@ import os
 import re
 import time
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -41,12 +41,14 @@ from scheduling.connectors.base import (
     AccountRef,
     AuthError,
     Limits,
+    LookupUndecided,
     MediaItem,
     PermanentError,
     PublishRequest,
     PublishResult,
     TransientError,
     common_validation,
+    lookup_window_start,
 )
 from scheduling.connectors.http import client, send
 
@@ -56,6 +58,7 @@ GIF_TYPES = frozenset({"image/gif"})
 VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime"})
 SIZE_LIMITS = {"tweet_image": 5 * MB, "tweet_gif": 15 * MB, "tweet_video": 512 * MB}
 MAX_TEXT = 280
+LOOKUP_PAGES = 10  # 1,000 posts since the due time: more than that, a person looks
 URL_RE = re.compile(r"https?://\S+", re.IGNORECASE)
 TCO_RE = re.compile(r"https://t\.co/\S+")
 # twitter-text v3: code points in these ranges weigh 1, all others 2.
@@ -72,6 +75,10 @@ def weighted_length(text: str) -> int:
 
 class XConnector:
     platform = "x"
+    # The user timeline may trail a just-created post by a little: a miss is proof after this long.
+    lookup_settle_seconds = 60
+    how_to_check = ("Open the account's profile on X and look for a post with exactly this text around the due "
+                    "time (replies and reposts aside).")
     limits = Limits(max_text=MAX_TEXT, max_media=4, max_media_bytes=512 * MB,
                     media_types=IMAGE_TYPES | GIF_TYPES | VIDEO_TYPES,
                     ratings=frozenset({"sfw", "suggestive", "explicit"}),
@@ -120,20 +127,29 @@ class XConnector:
         return PublishResult(external_id=tweet_id, url=self._url(account, tweet_id))
 
     def lookup(self, request: PublishRequest) -> PublishResult | None:
+        """The account's own posts since just before the due time (`GET /2/users/:id/tweets` with
+        `start_time`, up to 100 per page, following `meta.next_token`), matched by exact text. X has no
+        idempotency key: having read every page of the window, "not found" means never created.
+        More pages than LOOKUP_PAGES (an account posting hundreds of times since) cannot decide."""
         account = request.account
-        since = (_parse(request.publish_at) or timezone.now() - timedelta(days=1)) - timedelta(minutes=10)
-        # The recent-posts timeline only reaches back so far; never ask for more than six days.
-        since = max(since, timezone.now() - timedelta(days=6))
+        since = lookup_window_start(request)
+        wanted = _normalise(request.text)
+        params: dict[str, Any] = {"max_results": 100, "exclude": "replies,retweets",
+                                  "tweet.fields": "created_at,text",
+                                  "start_time": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
         with self._http(account) as http:
             user_id = account.external_id or str(_data(send(http, "GET", "/2/users/me"))["id"])
-            response = send(http, "GET", f"/2/users/{user_id}/tweets", params={
-                "max_results": 100, "exclude": "replies,retweets", "tweet.fields": "created_at,text",
-                "start_time": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
-        wanted = _normalise(request.text)
-        for tweet in response.json().get("data") or []:
-            if _normalise(tweet.get("text", "")) == wanted:
-                return PublishResult(external_id=str(tweet["id"]), url=self._url(account, str(tweet["id"])))
-        return None
+            for _ in range(LOOKUP_PAGES):
+                body = send(http, "GET", f"/2/users/{user_id}/tweets", params=params).json()
+                for tweet in body.get("data") or []:
+                    if _normalise(tweet.get("text", "")) == wanted:
+                        return PublishResult(external_id=str(tweet["id"]), url=self._url(account, str(tweet["id"])))
+                token = (body.get("meta") or {}).get("next_token")
+                if not token:
+                    return None
+                params["pagination_token"] = token
+        raise LookupUndecided(f"More than {LOOKUP_PAGES * 100} posts on @{account.handle} since the due time; "
+                              f"check the account's profile by hand.")
 
     def unpublish(self, account: AccountRef, external_id: str) -> bool:
         with self._http(account) as http:

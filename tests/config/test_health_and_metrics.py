@@ -79,3 +79,25 @@ def test_health_fails_when_bucket_missing(client, s3_storage):
     response = client.get("/health/")
     assert response.status_code == 503
     assert response.json()["failed"] == ["storage"]
+
+
+@pytest.mark.django_db
+def test_expired_control_tasks_are_counted_in_metrics(client, settings):
+    """A dispatcher or reaper run that expired in the queue never ran: /metrics (served by the web
+    process) counts it, although the worker that dropped it is another process."""
+    from celery import signals
+    from django.core.cache import cache
+
+    from config.observability import EXPIRED_KEY
+
+    cache.delete_many([EXPIRED_KEY + ":names", EXPIRED_KEY + ":scheduling.tasks.dispatch_due"])
+    settings.METRICS_TOKEN = "s3cret"
+
+    class Request:
+        name = "scheduling.tasks.dispatch_due"
+
+    for _ in range(2):
+        signals.task_revoked.send(sender=None, request=Request(), terminated=False, signum=None, expired=True)
+    signals.task_revoked.send(sender=None, request=Request(), terminated=True, signum=9, expired=False)
+    body = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret").content.decode()
+    assert 'atelier_celery_tasks_expired_total{task="scheduling.tasks.dispatch_due"} 2.0' in body

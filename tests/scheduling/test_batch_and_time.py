@@ -26,6 +26,7 @@ class CountingConnector(NoopConnector):
     """Counts publishes per idempotency key: a duplicate shows up as a count of 2."""
 
     calls: dict[str, int] = {}
+    idempotent_publish = False  # a platform without an idempotency key: a second send is a second post
     limits = Limits(max_text=10_000, max_media=10, max_media_bytes=1 << 30,
                     media_types=frozenset({"image/jpeg"}), ratings=frozenset({"sfw", "suggestive", "explicit"}),
                     requests_per_window=2, window_seconds=60)

@@ -204,3 +204,17 @@ def test_refresh_with_offline_access_token(fake):
     assert grant["client_id"] == CLIENT_ID
     with pytest.raises(AuthError):  # spent: X answers invalid_request
         c.refresh(account())
+
+
+def test_a_503_is_retried_soon_not_at_the_end_of_the_rate_window(fake):
+    """X sends `x-rate-limit-reset` (the window's end, up to 15 minutes away) on every answer; after
+    a 503 only an explicit Retry-After delays the retry."""
+    fake.fail_next("POST", r"/2/tweets", Reply(503, {"title": "Service Unavailable", "status": 503}))
+    with pytest.raises(TransientError) as caught:
+        XConnector().publish(request())
+    assert caught.value.retry_after is None
+    fake.fail_next("POST", r"/2/tweets", Reply(429, {"title": "Too Many Requests", "status": 429},
+                                               headers={"x-rate-limit-reset": str(int(time.time()) + 600)}))
+    with pytest.raises(TransientError) as caught:
+        XConnector().publish(request())
+    assert 590 < caught.value.retry_after <= 600

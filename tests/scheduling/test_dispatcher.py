@@ -27,6 +27,7 @@ JPEG = b"\xff\xd8\xff" + b"0" * 64
 class FlakyConnector(NoopConnector):
     calls: list[str] = []
     mode = "ok"
+    idempotent_publish = False  # a platform without an idempotency key: a second send is a second post
 
     def publish(self, request):
         type(self).calls.append(request.idempotency_key)

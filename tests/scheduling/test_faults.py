@@ -96,9 +96,9 @@ class Cluster:
         self.procs[name] = subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", *args], cwd=ROOT,
                                             env=self.env, stdout=log, stderr=log, start_new_session=True)
 
-    def worker(self, name: str) -> None:
+    def worker(self, name: str, queues: str = "celery,control") -> None:
         self.start(name, "worker", "-P", "prefork", "-c", "1", "-n", f"{name}@%h", "--without-gossip",
-                   "--without-mingle", "-l", "WARNING")
+                   "--without-mingle", "-l", "WARNING", "-Q", queues)
 
     def beat(self, name: str) -> None:
         self.start(name, "beat", "-l", "WARNING", "-s", str(self.tmp / f"{name}-schedule"))

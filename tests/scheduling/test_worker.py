@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from django.conf import settings
 from django.utils import timezone
 
 from scheduling.models import Publication
@@ -26,7 +27,9 @@ def test_dispatch_and_publish_on_real_worker(broker_app, world):  # noqa: F811
     approved_rows(world["post"], [
         Publication(post=world["post"], account=world["x"], status=S.SCHEDULED,
                     scheduled_at=due - timedelta(milliseconds=i)) for i in range(30)])
-    with start_worker(broker_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+    # Dispatch runs on the control queue; this one worker consumes both.
+    with start_worker(broker_app, pool="solo", perform_ping_check=False, shutdown_timeout=10,
+                      queues=["celery", settings.SCHEDULING_CONTROL_QUEUE]):
         claimed = broker_app.send_task("scheduling.tasks.dispatch_due").get(timeout=30)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import itertools
 import re
+import time
 from dataclasses import dataclass
 from email.parser import BytesParser
 from email.policy import default as default_policy
@@ -134,7 +135,7 @@ class FakeReddit(FakePlatform):
         post_id = next(self.ids)
         post = {"id": post_id, "name": f"t3_{post_id}", "title": form["title"], "subreddit": form["sr"],
                 "permalink": f"/r/{form['sr']}/comments/{post_id}/x/", "over_18": form.get("nsfw") == "true",
-                "score": 1, "num_comments": 0, "upvote_ratio": 1.0, "form": form}
+                "score": 1, "num_comments": 0, "upvote_ratio": 1.0, "form": form, "created_utc": time.time()}
         self.posts[post["name"]] = post
         if form.get("kind") == "image":
             return Reply(200, {"json": {"errors": [], "data": {

@@ -169,12 +169,22 @@ class FakeX(FakePlatform):
         return Reply(200, {"data": {"id": USER_ID, "name": "Luna", "username": "luna_x"}})
 
     def timeline(self, r: Received, m: re.Match) -> Reply:
+        """Newest first, `max_results` (5–100, default 10) per page, `meta.next_token` while more
+        remain, `pagination_token` to go on (docs.x.com: GET /2/users/:id/tweets)."""
         since = (r.query.get("start_time") or [""])[0]
+        size = int((r.query.get("max_results") or ["10"])[0])
+        if not 5 <= size <= 100:
+            return problem(400, "Invalid Request", "max_results must be between 5 and 100")
+        start = int((r.query.get("pagination_token") or ["0"])[0] or 0)
         tweets = [{"id": t["id"], "text": t["text"], "created_at": t["created_at"]}
-                  for t in sorted(self.state["tweets"].values(), key=lambda t: t["created_at"], reverse=True)
+                  for t in sorted(self.state["tweets"].values(), key=lambda t: (t["created_at"], t["id"]),
+                                  reverse=True)
                   if not since or t["created_at"] >= since.replace("Z", ".000Z")]
-        return Reply(200, {"data": tweets, "meta": {"result_count": len(tweets)}} if tweets
-                     else {"meta": {"result_count": 0}})
+        page = tweets[start:start + size]
+        meta: dict[str, Any] = {"result_count": len(page)}
+        if start + size < len(tweets):
+            meta["next_token"] = str(start + size)
+        return Reply(200, {"data": page, "meta": meta} if page else {"meta": meta})
 
     # --- OAuth 2.0 ----------------------------------------------------------------------------
 
