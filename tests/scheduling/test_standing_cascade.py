@@ -218,7 +218,9 @@ def test_a_pure_ai_persona_needs_no_likeness_consent(world):  # noqa: F811
 def test_a_production_date_after_the_publication_date_is_refused(world):  # noqa: F811
     pub = factories.approved_publication(world["post"], world["fanvue"])
     at = timezone.now() + timedelta(days=2)
-    Asset.objects.filter(pk=world["asset"].pk).update(production_date=(at + timedelta(days=1)).date())
+    # Two days on: the gate reads the publication date on the creator's clock, which may already be
+    # a day ahead of UTC late in the evening.
+    Asset.objects.filter(pk=world["asset"].pk).update(production_date=(at + timedelta(days=2)).date())
     assert "production_date_in_future" in services.schedule(pub, at=at).verdict.codes
 
 
