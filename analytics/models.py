@@ -16,10 +16,11 @@ from django.db import models
 from django.utils.timezone import now
 
 from accounts.models import Creator
-from scheduling.models import Platform, PlatformAccount, Publication
+from core import platforms
+from scheduling.models import PlatformAccount, Publication
 
 # Platforms money and fans come from: the publishing platforms plus OnlyFans (manual statements).
-SOURCE_PLATFORMS = [*Platform.choices, ("onlyfans", "OnlyFans")]
+SOURCE_PLATFORMS = platforms.choices(platforms.source_platforms())
 
 
 class ExchangeRate(models.Model):

@@ -27,6 +27,8 @@ from types import MappingProxyType
 from typing import Any
 
 from compliance.hardblock import CUSTOM, HARD_CATEGORIES, MINOR, NON_CONSENT, HardBlockHit, screen_texts
+from core import platforms
+from core.platforms import Rating, rating_allows
 
 __all__ = [
     "ADULT_AGE",
@@ -50,51 +52,6 @@ __all__ = [
 ADULT_AGE = 18
 
 
-class Rating(StrEnum):
-    """Content rating, ordered ``sfw < suggestive < explicit`` (not alphabetically, as plain strings are)."""
-
-    SFW = "sfw"
-    SUGGESTIVE = "suggestive"
-    EXPLICIT = "explicit"
-
-    @property
-    def rank(self) -> int:
-        return _RATING_ORDER.index(self.value)
-
-    def allows(self, rating: Rating | str) -> bool:
-        """Whether a ceiling of ``self`` admits content rated ``rating`` (explicit admits suggestive)."""
-        return self.rank >= Rating(rating).rank
-
-    def _rank_of(self, other: object) -> int | None:
-        if isinstance(other, str) and other in _RATING_ORDER:
-            return _RATING_ORDER.index(other)
-        return None
-
-    def __lt__(self, other: object) -> bool:
-        rank = self._rank_of(other)
-        return NotImplemented if rank is None else self.rank < rank
-
-    def __le__(self, other: object) -> bool:
-        rank = self._rank_of(other)
-        return NotImplemented if rank is None else self.rank <= rank
-
-    def __gt__(self, other: object) -> bool:
-        rank = self._rank_of(other)
-        return NotImplemented if rank is None else self.rank > rank
-
-    def __ge__(self, other: object) -> bool:
-        rank = self._rank_of(other)
-        return NotImplemented if rank is None else self.rank >= rank
-
-
-_RATING_ORDER = ("sfw", "suggestive", "explicit")
-
-
-def rating_allows(ceiling: Rating | str, rating: Rating | str) -> bool:
-    """Whether content rated ``rating`` fits under ``ceiling`` (a platform's or a consent's maximum)."""
-    return Rating(ceiling).allows(rating)
-
-
 class Use(StrEnum):
     """What a consent allows the material to be used for; a publication needs every use it involves."""
 
@@ -105,29 +62,12 @@ class Use(StrEnum):
     DOWNLOAD_BY_FANS = "download_by_fans"
 
 
-# The most explicit rating each platform's policy accepts. Instagram, TikTok, YouTube and Threads allow
-# no nudity; X, Reddit, Telegram and Bluesky accept labelled adult content. A platform missing here is
-# refused (platform_unknown) rather than guessed.
-PLATFORM_MAX_RATING: Mapping[str, Rating] = MappingProxyType(
-    {
-        "fanvue": Rating.EXPLICIT,
-        "onlyfans": Rating.EXPLICIT,
-        "manual": Rating.EXPLICIT,
-        "x": Rating.EXPLICIT,
-        "reddit": Rating.EXPLICIT,
-        "telegram": Rating.EXPLICIT,
-        "bluesky": Rating.EXPLICIT,
-        "instagram": Rating.SFW,
-        "tiktok": Rating.SFW,
-        "youtube": Rating.SFW,
-        "threads": Rating.SFW,
-    }
-)
+# The platform policy table, from the registry: the most explicit rating each platform's policy accepts.
+# A platform missing here is refused (platform_unknown) rather than guessed.
+PLATFORM_MAX_RATING: Mapping[str, Rating] = MappingProxyType(platforms.max_ratings())
 # Posting on a social network promotes the creator, which a performer may consent to separately from
 # publication on a subscription platform.
-SOCIAL_PLATFORMS = frozenset(
-    {"x", "reddit", "telegram", "bluesky", "instagram", "tiktok", "youtube", "threads"}
-)
+SOCIAL_PLATFORMS = platforms.social_platforms()
 
 REASON_CODES: Mapping[str, str] = MappingProxyType(
     {

@@ -15,12 +15,11 @@ from django.db import models
 from django.utils.timezone import now
 
 from accounts.models import Creator
-from compliance.gate import PLATFORM_MAX_RATING, Rating, Use
+from compliance.gate import Use
+from core.platforms import PLATFORMS, RATING_CHOICES, choices
 
-PLATFORM_CHOICES = [
-    (p, p.replace("_", " ").title() if p != "x" else "X") for p in sorted(PLATFORM_MAX_RATING)
-]
-RATING_CHOICES = [(r.value, r.value.title()) for r in Rating]
+# Every platform a consent may name, alphabetically (the registry's order is for publishing lists).
+PLATFORM_CHOICES = sorted(choices(PLATFORMS.values()))
 USE_CHOICES = [(u.value, u.value.replace("_", " ").capitalize()) for u in Use]
 
 

@@ -28,7 +28,7 @@ from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextareaWidget
 from accounts import tenancy
 from accounts.models import Membership, Role
 from compliance import records, services
-from compliance.gate import ADULT_AGE, PLATFORM_MAX_RATING, SOCIAL_PLATFORMS, Rating, Use, age_on
+from compliance.gate import ADULT_AGE, PLATFORM_MAX_RATING, SOCIAL_PLATFORMS, Use, age_on
 from compliance.models import (
     ConsentRecord,
     CreatorPerformer,
@@ -37,6 +37,7 @@ from compliance.models import (
     Performer,
     TakedownRequest,
 )
+from core.platforms import Rating
 
 EXPIRY_WINDOW = timedelta(days=30)
 DUE_SOON = timedelta(hours=12)

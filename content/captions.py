@@ -33,8 +33,7 @@ from typing import Any, Literal
 import regex
 
 from compliance.hardblock import HardBlockHit, screen_text, screen_texts
-from scheduling.connectors import bluesky, instagram, reddit, telegram, x
-from scheduling.connectors.fanvue import FanvueConnector
+from core import platforms
 
 __all__ = [
     "DATA_DIR",
@@ -80,13 +79,12 @@ class GeneratorUnavailable(RuntimeError):
 # --- platform rules -----------------------------------------------------------------------------------
 
 
-def _graphemes(text: str) -> int:
-    return len(regex.findall(r"\X", text))
+_graphemes = platforms.graphemes
 
 
 @dataclass(frozen=True)
 class PlatformRules:
-    """How one network counts text and what it expects of hashtags.
+    """How one network counts text and what it expects of hashtags, as captions use them.
 
     ``measure`` is the platform's own count (not ``len``), ``max_bytes`` a second ceiling where the platform
     has one. ``hashtags`` is how many a suggestion carries by default and ``max_hashtags`` the hard ceiling,
@@ -103,32 +101,25 @@ class PlatformRules:
     single_line: bool = False
     separator: str = "\n\n"
 
+    @classmethod
+    def of(cls, platform: platforms.Platform) -> PlatformRules:
+        """The registry's facts for ``platform``: the caption's own ceiling where it is tighter than a
+        post's text (Telegram's caption under media, Reddit's title), else the text limit."""
+        text, tags = platform.text, platform.hashtags
+        if text is None or tags is None:
+            raise ValueError(f"Captions are not suggested for {platform.key!r}: no text limits or hashtag norms.")
+        return cls(platform.key, text.caption_length or text.max_length, measure=text.measure,
+                   max_bytes=text.max_bytes, hashtags=tags.suggested, max_hashtags=tags.maximum,
+                   block_hashtags=tags.block, single_line=text.title, separator=tags.separator)
+
     def fits(self, text: str) -> bool:
         if self.measure(text) > self.max_length:
             return False
         return self.max_bytes is None or len(text.encode()) <= self.max_bytes
 
 
-# Limits come from the connectors so a platform's change is made in one place. Telegram's 1024 is the
-# caption under media, the usual case for a suggestion (a text-only message allows 4096).
-PLATFORMS: dict[str, PlatformRules] = {
-    "fanvue": PlatformRules("fanvue", FanvueConnector.limits.max_text, hashtags=3, max_hashtags=5),
-    "x": PlatformRules("x", x.MAX_TEXT, measure=x.weighted_length, hashtags=2, max_hashtags=3, separator="\n"),
-    "reddit": PlatformRules("reddit", reddit.MAX_TITLE, hashtags=0, max_hashtags=0, single_line=True, separator=" "),
-    "telegram": PlatformRules("telegram", telegram.MAX_CAPTION, hashtags=2, max_hashtags=3),
-    "bluesky": PlatformRules(
-        "bluesky",
-        bluesky.MAX_GRAPHEMES,
-        measure=_graphemes,
-        max_bytes=bluesky.MAX_TEXT_BYTES,
-        hashtags=2,
-        max_hashtags=3,
-        separator="\n",
-    ),
-    "instagram": PlatformRules(
-        "instagram", instagram.MAX_CAPTION, hashtags=15, max_hashtags=instagram.MAX_HASHTAGS, block_hashtags=True
-    ),
-}
+# Every platform the registry declares text limits and hashtag norms for.
+PLATFORMS: dict[str, PlatformRules] = {p.key: PlatformRules.of(p) for p in platforms.caption_platforms()}
 
 
 # --- results ------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from django.utils.timezone import now
 
 from accounts.models import Creator
 from compliance.models import Performer
+from core import platforms
 from core.files import private_storage
 
 
@@ -43,10 +44,8 @@ class Asset(models.Model):
         VIDEO = "video", "Video"
         AUDIO = "audio", "Audio"
 
-    class Rating(models.TextChoices):
-        SFW = "sfw", "SFW"
-        SUGGESTIVE = "suggestive", "Suggestive"
-        EXPLICIT = "explicit", "Explicit"
+    # The registry's ratings as choices: `Asset.Rating.SFW == "sfw"`, labelled as everywhere else.
+    Rating = models.TextChoices("Rating", [(r.name, (r.value, r.label)) for r in platforms.Rating])
 
     class Origin(models.TextChoices):
         UPLOAD = "upload", "Upload"
@@ -237,8 +236,8 @@ class CollectionItem(models.Model):
 
 # --- AI studio -----------------------------------------------------------------------------------
 
-CAPTION_PLATFORMS = [("fanvue", "Fanvue"), ("x", "X"), ("reddit", "Reddit"), ("telegram", "Telegram"),
-                     ("bluesky", "Bluesky"), ("instagram", "Instagram")]
+# Platforms caption templates and hashtag sets may be specific to: those captions are suggested for.
+CAPTION_PLATFORMS = platforms.choices(platforms.caption_platforms())
 
 
 class GenerationBackend(models.Model):

@@ -12,23 +12,18 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.timezone import now
 
 from accounts.models import Creator
 from content.models import Asset, Collection
+from core import platforms
 from core.files import private_storage
 from scheduling.connectors.options import clean_options
 
-
-class Platform(models.TextChoices):
-    FANVUE = "fanvue", "Fanvue"
-    X = "x", "X"
-    REDDIT = "reddit", "Reddit"
-    TELEGRAM = "telegram", "Telegram"
-    BLUESKY = "bluesky", "Bluesky"
-    INSTAGRAM = "instagram", "Instagram"
-    MANUAL = "manual", "Manual export (OnlyFans, platforms without an API)"
+# Platforms an account can publish to (those with a connector), from the registry: `Platform.MANUAL == "manual"`.
+Platform = models.TextChoices("Platform", [(p.key.upper(), (p.key, p.label)) for p in platforms.publishing_platforms()])
 
 
 class PlatformAccount(models.Model):
@@ -70,14 +65,10 @@ class PlatformAccount(models.Model):
 
     def clean(self) -> None:
         """The platform policy table sets the ceiling; an account may only be stricter."""
-        from django.core.exceptions import ValidationError
-
-        from compliance.gate import PLATFORM_MAX_RATING
-
         judged = (self.target_platform or "manual") if self.platform == Platform.MANUAL else self.platform
-        ceiling = PLATFORM_MAX_RATING.get(judged)
-        if ceiling is None:
+        if judged not in platforms.PLATFORMS:
             raise ValidationError({"target_platform": f"{judged!r} is not in the platform policy table."})
+        ceiling = platforms.PLATFORMS[judged].max_rating
         if self.max_rating and not ceiling.allows(self.max_rating):
             raise ValidationError({"max_rating": f"{judged} accepts at most {ceiling.value} content; an account "
                                                  f"can only be stricter."})

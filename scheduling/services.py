@@ -28,16 +28,16 @@ from django.utils import timezone
 from accounts import audit
 from compliance import crypto
 from compliance import services as compliance
-from compliance.gate import Rating, Reason, Verdict
+from compliance.gate import Reason, Verdict
 from compliance.models import CreatorPerformer
 from content.models import Asset
+from core.platforms import PLATFORMS, Kind, Rating
 from notifications.services import notify
 from scheduling import approval, limits, media
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication, QueueSlot
 
 log = logging.getLogger(__name__)
 S = Publication.Status
-RATING_ORDER = {r.value: i for i, r in enumerate(Rating)}
 # Rows in these states have (or may have) reached the platform: their post can no longer change.
 OUT_OR_IN_FLIGHT = frozenset({S.CLAIMED, S.PUBLISHING, S.PUBLISHED, S.UNKNOWN, S.EXPORTED, S.REMOVED})
 
@@ -82,7 +82,9 @@ ACCOUNT_EXISTS = "This creator already has this account."
 
 def initial_state(platform: str) -> str:
     """A manual export needs no tokens; every other platform is unusable until someone authorises it."""
-    return PlatformAccount.State.CONNECTED if platform == "manual" else PlatformAccount.State.NEEDS_REAUTH
+    entry = PLATFORMS.get(platform)
+    manual = entry is not None and entry.kind is Kind.MANUAL
+    return PlatformAccount.State.CONNECTED if manual else PlatformAccount.State.NEEDS_REAUTH
 
 
 def save_account(account: PlatformAccount, *, actor: Any = None) -> PlatformAccount:
@@ -218,7 +220,7 @@ def gate_input_for(publication: Publication, *, due_at: datetime | None = None,
     return compliance.GateInput(
         creator_id=post.creator_id,
         platform=(account.target_platform or "manual") if account.platform == "manual" else account.platform,
-        rating=max(ratings, key=RATING_ORDER.__getitem__),
+        rating=max(ratings, key=lambda r: Rating(r).rank),
         performer_ids=performer_ids,
         # The earliest production date is the strictest for the age rule.
         production_date=min(dates) if dates else None,

@@ -18,9 +18,9 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from compliance.gate import Rating
 from core.api.fields import ModelSerializer, OptionalURLField, UTCDateTimeField, column_integer
 from core.api.instants import InstantOutOfRange, to_utc
+from core.platforms import Rating
 from scheduling import services
 from scheduling.models import PlatformAccount, Post, Publication, QueueSlot
 

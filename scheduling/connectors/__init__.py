@@ -1,6 +1,7 @@
-"""Connector registry: one module per platform behind `base.Connector`.
+"""Connectors: one module per platform behind `base.Connector`, named by the platform registry.
 
-`SCHEDULING_CONNECTORS` (settings) may map a platform to another dotted path, which is how tests,
+Each platform's connector is a dotted path in `core.platforms` (core may not import scheduling), resolved
+here on first use. `SCHEDULING_CONNECTORS` (settings) may map a platform to another dotted path, which is how tests,
 benchmarks and staging point the dispatcher at local fakes.
 """
 
@@ -11,17 +12,13 @@ from functools import lru_cache
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from core.platforms import publishing_platforms
 from scheduling.connectors.base import Connector
 
 DEFAULT_CONNECTORS = {
+    # Not a platform: accepts everything and sends nothing (benchmarks, demos).
     "noop": "scheduling.connectors.noop.NoopConnector",
-    "fanvue": "scheduling.connectors.fanvue.FanvueConnector",
-    "x": "scheduling.connectors.x.XConnector",
-    "manual": "scheduling.connectors.manual.ManualConnector",
-    "reddit": "scheduling.connectors.reddit.RedditConnector",
-    "telegram": "scheduling.connectors.telegram.TelegramConnector",
-    "bluesky": "scheduling.connectors.bluesky.BlueskyConnector",
-    "instagram": "scheduling.connectors.instagram.InstagramConnector",
+    **{p.key: p.connector for p in publishing_platforms()},
 }
 
 

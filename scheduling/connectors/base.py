@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from core import platforms
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -23,6 +25,15 @@ class Limits:
     ratings: frozenset[str]
     requests_per_window: int = 100
     window_seconds: int = 60
+
+
+def limits_for(key: str) -> Limits:
+    """A connector's limits, from its platform's entry in the registry (`core.platforms`)."""
+    entry = platforms.get(key)
+    text, media, rate = entry.publishing_limits()
+    return Limits(max_text=text.max_code_points, max_media=media.max_items, max_media_bytes=media.max_bytes,
+                  media_types=media.types, ratings=entry.ratings, requests_per_window=rate.requests,
+                  window_seconds=rate.window_seconds)
 
 
 @dataclass(frozen=True)

@@ -34,27 +34,28 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import regex
 from django.conf import settings
 from PIL import Image
 
+from core import platforms
 from scheduling.connectors.base import (
     AccountRef,
     AuthError,
     ConnectorError,
-    Limits,
     PermanentError,
     PublishRequest,
     PublishResult,
     common_validation,
+    limits_for,
 )
 from scheduling.connectors.http import client, send
 
 COLLECTION = "app.bsky.feed.post"
-MAX_GRAPHEMES = 300
-MAX_TEXT_BYTES = 3000
-MAX_IMAGE_BYTES = 1_000_000
-IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
+TEXT, MEDIA, _ = platforms.get("bluesky").publishing_limits()
+MAX_GRAPHEMES = TEXT.max_length
+MAX_TEXT_BYTES = TEXT.max_bytes or TEXT.max_length
+MAX_IMAGE_BYTES = MEDIA.max_bytes
+IMAGE_TYPES = MEDIA.image_types
 SUGGESTIVE_LABELS = ("sexual", "nudity")
 _B32_SORTABLE = "234567abcdefghijklmnopqrstuvwxyz"
 _LINK = re.compile(r"https?://[^\s<>\"']+")
@@ -105,10 +106,7 @@ def facets_for(text: str) -> list[dict[str, Any]]:
 
 class BlueskyConnector:
     platform = "bluesky"
-    # The PDS allows 5,000 record-creation points per hour (a create costs 3) per account.
-    limits = Limits(max_text=MAX_TEXT_BYTES, max_media=4, max_media_bytes=MAX_IMAGE_BYTES, media_types=IMAGE_TYPES,
-                    ratings=frozenset({"sfw", "suggestive", "explicit"}), requests_per_window=1666,
-                    window_seconds=3600)
+    limits = limits_for("bluesky")
     # The record key comes from the idempotency key: "no record under that key" is proof the post
     # was never created, so the reconciler may put an unknown outcome back on the calendar.
     lookup_is_authoritative = True
@@ -119,7 +117,7 @@ class BlueskyConnector:
 
     def validate(self, request: PublishRequest) -> list[str]:
         problems = [p for p in common_validation(self.limits, request) if not p.startswith("A file of")]
-        graphemes = len(regex.findall(r"\X", request.text))
+        graphemes = TEXT.measure(request.text)
         if graphemes > MAX_GRAPHEMES:
             problems.append(f"The text has {graphemes} characters; Bluesky allows {MAX_GRAPHEMES}.")
         elif len(request.text.encode()) > MAX_TEXT_BYTES:

@@ -37,11 +37,11 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from core import platforms
 from scheduling.connectors import oauth2
 from scheduling.connectors.base import (
     AccountRef,
     AuthError,
-    Limits,
     LookupUndecided,
     MediaItem,
     PermanentError,
@@ -49,13 +49,16 @@ from scheduling.connectors.base import (
     PublishResult,
     TransientError,
     common_validation,
+    limits_for,
 )
 from scheduling.connectors.http import client, retry_after, send
 
 MB = 1024 * 1024
-IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
-VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime"})
-AUDIO_TYPES = frozenset({"audio/mpeg", "audio/mp4", "audio/wav"})
+_, MEDIA, _ = platforms.get("fanvue").publishing_limits()
+IMAGE_TYPES = MEDIA.image_types
+VIDEO_TYPES = MEDIA.video_types
+AUDIO_TYPES = MEDIA.audio_types
+MAX_IMAGE_BYTES = MEDIA.max_image_bytes or MEDIA.max_bytes
 AUDIENCES = {"subscribers": "subscribers", "followers": "followers-and-subscribers",
              "followers-and-subscribers": "followers-and-subscribers"}
 
@@ -65,10 +68,7 @@ class FanvueConnector:
     # The account's newest posts, by exact text and time: a miss is proof after this long.
     lookup_settle_seconds = 60
     how_to_check = "Open the creator's Fanvue profile and look for a post with exactly this text around the due time."
-    limits = Limits(max_text=5000, max_media=50, max_media_bytes=4096 * MB,
-                    media_types=IMAGE_TYPES | VIDEO_TYPES | AUDIO_TYPES,
-                    ratings=frozenset({"sfw", "suggestive", "explicit"}),
-                    requests_per_window=200, window_seconds=60)
+    limits = limits_for("fanvue")
 
     def __init__(self) -> None:
         self.sleep = time.sleep
@@ -78,8 +78,9 @@ class FanvueConnector:
     def validate(self, request: PublishRequest) -> list[str]:
         problems = common_validation(self.limits, request)
         for item in request.media:
-            if item.mime in IMAGE_TYPES and item.size > 50 * MB:
-                problems.append(f"An image of {item.size // MB} MB is over Fanvue's 50 MB image limit.")
+            if item.mime in IMAGE_TYPES and item.size > MAX_IMAGE_BYTES:
+                problems.append(f"An image of {item.size // MB} MB is over Fanvue's {MAX_IMAGE_BYTES // MB} MB "
+                                f"image limit.")
         if request.price_minor:
             if not request.media:
                 problems.append("A paid Fanvue post needs at least one media file.")

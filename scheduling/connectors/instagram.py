@@ -36,12 +36,11 @@ from django.core.files.storage import storages
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from core import files
+from core import files, platforms
 from scheduling.connectors.base import (
     AccountRef,
     AuthError,
     ConnectorError,
-    Limits,
     LookupUndecided,
     MediaItem,
     PermanentError,
@@ -50,16 +49,19 @@ from scheduling.connectors.base import (
     TransientError,
     UnknownOutcome,
     common_validation,
+    limits_for,
     lookup_window_start,
 )
 from scheduling.connectors.http import client, send
 from scheduling.connectors.http import retry_after as header_wait
 
-MAX_CAPTION = 2200
-MAX_HASHTAGS = 30
-MAX_IMAGE_BYTES = 8 * 1024 * 1024
-IMAGE_TYPES = frozenset({"image/jpeg"})
-VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime"})
+_ENTRY = platforms.get("instagram")
+TEXT, MEDIA, _ = _ENTRY.publishing_limits()
+MAX_CAPTION = TEXT.max_length
+MAX_HASHTAGS = _ENTRY.hashtags.maximum if _ENTRY.hashtags else 0
+MAX_IMAGE_BYTES = MEDIA.max_image_bytes or MEDIA.max_bytes
+IMAGE_TYPES = MEDIA.image_types
+VIDEO_TYPES = MEDIA.video_types
 RATE_LIMIT_CODES = {4, 17, 32, 613}
 PUBLISHING_LIMIT_SUBCODE = 2207042
 INSIGHT_METRICS = ("reach", "likes", "comments", "saved", "shares", "views")
@@ -92,9 +94,7 @@ class InstagramConnector:
     lookup_settle_seconds = 60
     how_to_check = ("Open the account's Instagram profile and look for a post with exactly this caption around the "
                     "due time.")
-    limits = Limits(max_text=MAX_CAPTION, max_media=10, max_media_bytes=300 * 1024 * 1024,
-                    media_types=IMAGE_TYPES | VIDEO_TYPES, ratings=frozenset({"sfw"}),
-                    requests_per_window=50, window_seconds=24 * 3600)
+    limits = limits_for("instagram")
 
     def __init__(self, media_url: Callable[[MediaItem], str] | None = None) -> None:
         self._media_url = media_url

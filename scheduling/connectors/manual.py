@@ -20,7 +20,7 @@ from django.core.files import File
 from django.utils import timezone
 
 from core.files import private_storage
-from scheduling.connectors.base import AccountRef, Limits, PublishRequest, PublishResult, common_validation
+from scheduling.connectors.base import AccountRef, PublishRequest, PublishResult, common_validation, limits_for
 
 # What the person uploading must do when the media is AI-made, unless the asset names its own label.
 DEFAULT_AI_DISCLOSURE = ("AI-generated content: turn on the platform's AI-generated / synthetic media label "
@@ -31,11 +31,8 @@ class ManualConnector:
     platform = "manual"
     lookup_settle_seconds = None
     how_to_check = "Ask the person who uploads this account's posts, or open the account on its platform."
-    # A person uploads: the platform's own limits are theirs to respect, so only sanity bounds here.
-    limits = Limits(max_text=100_000, max_media=100, max_media_bytes=20 << 30,
-                    media_types=frozenset({"image/jpeg", "image/png", "image/webp", "image/gif", "video/mp4",
-                                           "video/quicktime", "video/webm"}),
-                    ratings=frozenset({"sfw", "suggestive", "explicit"}), requests_per_window=1_000_000)
+    # A person uploads: the target platform's own limits are theirs to respect (the registry's are sanity bounds).
+    limits = limits_for("manual")
 
     def validate(self, request: PublishRequest) -> list[str]:
         return common_validation(self.limits, request)

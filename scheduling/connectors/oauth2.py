@@ -20,11 +20,12 @@ import httpx
 from django.conf import settings
 from django.utils import timezone
 
+from core.platforms import Capability, with_capability
 from scheduling.connectors.base import AuthError, PermanentError, TransientError
 from scheduling.connectors.http import client, error_message, raise_for
 
 # Platforms whose accounts are connected through this flow.
-OAUTH_PLATFORMS = ("fanvue", "x")
+OAUTH_PLATFORMS = tuple(p.key for p in with_capability(Capability.OAUTH))
 
 
 @dataclass(frozen=True)

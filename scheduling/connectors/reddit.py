@@ -36,10 +36,10 @@ import httpx
 from django.conf import settings
 from django.utils import timezone
 
+from core import platforms
 from scheduling.connectors.base import (
     AccountRef,
     AuthError,
-    Limits,
     LookupUndecided,
     PermanentError,
     PublishRequest,
@@ -47,12 +47,14 @@ from scheduling.connectors.base import (
     TransientError,
     UnknownOutcome,
     common_validation,
+    limits_for,
     lookup_window_start,
 )
 from scheduling.connectors.http import client, error_message, send
 
-MAX_TITLE = 300
-IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif"})
+TEXT, MEDIA, _ = platforms.get("reddit").publishing_limits()
+MAX_TITLE = TEXT.caption_length or TEXT.max_length
+IMAGE_TYPES = MEDIA.image_types
 # Reddit retries the processing of an image post for a short while before it shows in listings.
 FIND_ATTEMPTS = 3
 FIND_PAUSE_SECONDS = 1.0
@@ -88,10 +90,7 @@ class RedditConnector:
     lookup_settle_seconds = 60
     how_to_check = ("Open the account's profile on Reddit (Posts) and look for a submission with exactly this title "
                     "in the subreddit, around the due time; also check the subreddit's mod queue.")
-    # Reddit's OAuth allowance is 100 queries per minute per client id (Data API terms, 2023).
-    limits = Limits(max_text=40_000, max_media=1, max_media_bytes=20 * 1024 * 1024, media_types=IMAGE_TYPES,
-                    ratings=frozenset({"sfw", "suggestive", "explicit"}), requests_per_window=100,
-                    window_seconds=60)
+    limits = limits_for("reddit")
 
     def validate(self, request: PublishRequest) -> list[str]:
         problems = common_validation(self.limits, request)

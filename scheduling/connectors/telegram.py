@@ -27,25 +27,27 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from core import platforms
 from scheduling.connectors.base import (
     AccountRef,
     AuthError,
-    Limits,
     PermanentError,
     PublishRequest,
     PublishResult,
     TransientError,
     UnknownOutcome,
     common_validation,
+    limits_for,
 )
 from scheduling.connectors.http import client, send
 
-MAX_CAPTION = 1024
-MAX_PHOTO_BYTES = 10 * 1024 * 1024
+TEXT, MEDIA, _ = platforms.get("telegram").publishing_limits()
+MAX_CAPTION = TEXT.caption_length or TEXT.max_length
+MAX_PHOTO_BYTES = MEDIA.max_image_bytes or MEDIA.max_bytes
 # sendPaidMedia accepts 1–25000 Stars (raised from 2500 and then 10000 in later Bot API versions).
 MAX_STARS = 25_000
-PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
-VIDEO_TYPES = frozenset({"video/mp4"})
+PHOTO_TYPES = MEDIA.image_types
+VIDEO_TYPES = MEDIA.video_types
 
 
 def star_count(request: PublishRequest) -> int | None:
@@ -66,10 +68,7 @@ class TelegramConnector:
     lookup_settle_seconds = None
     how_to_check = ("Open the channel in Telegram and look for a message with exactly this text around the due "
                     "time; the Bot API cannot read it back.")
-    # Bots may send about 20 messages a minute to one group or channel before flood control.
-    limits = Limits(max_text=4096, max_media=10, max_media_bytes=50 * 1024 * 1024,
-                    media_types=PHOTO_TYPES | VIDEO_TYPES, ratings=frozenset({"sfw", "suggestive", "explicit"}),
-                    requests_per_window=20, window_seconds=60)
+    limits = limits_for("telegram")
 
     def validate(self, request: PublishRequest) -> list[str]:
         problems = common_validation(self.limits, request)

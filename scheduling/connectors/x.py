@@ -36,11 +36,12 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from core import platforms
+from core.platforms import weighted_length
 from scheduling.connectors import oauth2
 from scheduling.connectors.base import (
     AccountRef,
     AuthError,
-    Limits,
     LookupUndecided,
     MediaItem,
     PermanentError,
@@ -48,29 +49,23 @@ from scheduling.connectors.base import (
     PublishResult,
     TransientError,
     common_validation,
+    limits_for,
     lookup_window_start,
 )
 from scheduling.connectors.http import client, send
 
 MB = 1024 * 1024
-IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+TEXT, MEDIA, _ = platforms.get("x").publishing_limits()
+# X's upload sorts files into media categories, each with its own size ceiling.
 GIF_TYPES = frozenset({"image/gif"})
-VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime"})
-SIZE_LIMITS = {"tweet_image": 5 * MB, "tweet_gif": 15 * MB, "tweet_video": 512 * MB}
-MAX_TEXT = 280
+IMAGE_TYPES = MEDIA.image_types - GIF_TYPES
+VIDEO_TYPES = MEDIA.video_types
+SIZE_LIMITS = {"tweet_image": MEDIA.max_image_bytes or MEDIA.max_bytes, "tweet_gif": 15 * MB,
+               "tweet_video": MEDIA.max_bytes}
+MAX_TEXT = TEXT.max_length
 LOOKUP_PAGES = 10  # 1,000 posts since the due time: more than that, a person looks
 URL_RE = re.compile(r"https?://\S+", re.IGNORECASE)
 TCO_RE = re.compile(r"https://t\.co/\S+")
-# twitter-text v3: code points in these ranges weigh 1, all others 2.
-LIGHT_RANGES = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
-
-
-def weighted_length(text: str) -> int:
-    """The length X counts against the 280 limit."""
-    urls = URL_RE.findall(text)
-    rest = URL_RE.sub("", text)
-    weight = sum(1 if any(lo <= ord(ch) <= hi for lo, hi in LIGHT_RANGES) else 2 for ch in rest)
-    return weight + 23 * len(urls)
 
 
 class XConnector:
@@ -79,10 +74,7 @@ class XConnector:
     lookup_settle_seconds = 60
     how_to_check = ("Open the account's profile on X and look for a post with exactly this text around the due "
                     "time (replies and reposts aside).")
-    limits = Limits(max_text=MAX_TEXT, max_media=4, max_media_bytes=512 * MB,
-                    media_types=IMAGE_TYPES | GIF_TYPES | VIDEO_TYPES,
-                    ratings=frozenset({"sfw", "suggestive", "explicit"}),
-                    requests_per_window=100, window_seconds=900)
+    limits = limits_for("x")
 
     def __init__(self) -> None:
         self.sleep = time.sleep
