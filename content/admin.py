@@ -27,14 +27,16 @@ from compliance import services as compliance_services
 from compliance.models import Performer
 from content import services, views, views_files, views_studio
 from content.models import Asset, Collection, CollectionItem, Rendition, Tag, Watermark
+from core.platforms import Kind, publishing_platforms
 
 KIND_ICONS = {Asset.Kind.IMAGE: "image", Asset.Kind.VIDEO: "movie", Asset.Kind.AUDIO: "music_note"}
 STATUS_LABELS = {"draft": "info", "in_review": "warning", "approved": "success", "rejected": "danger",
                  "archived": "default"}
 PROCESSING_LABELS = {"pending": "info", "running": "warning", "ready": "success", "failed": "danger"}
-# The asset page shows consent standing for these platforms: the subscription platform the agency
-# publishes on first, and a social one whose rules are stricter.
-CONSENT_PLATFORMS = ("fanvue", "x")
+# The asset page shows consent standing for two platforms: the first subscription platform the agency
+# publishes on, and the first social one, whose rules are stricter (Fanvue and X today).
+CONSENT_PLATFORMS = tuple(next(p.key for p in publishing_platforms() if p.kind is kind)
+                          for kind in (Kind.SUBSCRIPTION, Kind.SOCIAL))
 HISTORY_LIMIT = 50
 
 

@@ -1,8 +1,8 @@
 """The one table of rendition presets, per platform.
 
-Limits follow each platform's API documentation for the upload path we use (where a platform's
-app allows more than its bot or API path, the preset follows the path); re-check them here when a
-connector reports a rejection.
+Size limits come from the platform registry (`core.platforms`), which follows each platform's API
+documentation for the upload path we use; dimensions and durations are the presets' own. Re-check
+them when a connector reports a rejection.
 Connectors read ``platforms`` to pick the rendition they attach; the processing task renders
 every image preset once per asset.
 """
@@ -12,9 +12,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from core.platforms import PLATFORMS
+
 ImageFormat = Literal["JPEG", "PNG", "WEBP"]
 
 MB = 1024 * 1024
+
+
+def _image_bytes(platform: str) -> int:
+    """The platform's ceiling for an image: its image limit where it has one, else any file's."""
+    media = PLATFORMS[platform].publishing_limits()[1]
+    return media.max_image_bytes or media.max_bytes
+
+
+def _file_bytes(platform: str) -> int:
+    return PLATFORMS[platform].publishing_limits()[1].max_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,18 +80,21 @@ IMAGE_PRESETS: dict[str, ImagePreset] = {
     for p in (
         ImagePreset("thumb", "WEBP", 80, max_edge=320, watermarkable=False, platforms=("atelier",)),
         # X: JPEG/PNG/WebP up to 5 MB for images.
-        ImagePreset("x", "JPEG", 85, max_edge=1600, max_bytes=5 * MB, platforms=("x",)),
+        ImagePreset("x", "JPEG", 85, max_edge=1600, max_bytes=_image_bytes("x"), platforms=("x",)),
         # Instagram: JPEG up to 8 MB, 320-1440 px wide, aspect between 4:5 and 1.91:1.
-        ImagePreset("instagram_square", "JPEG", 88, crop=(1080, 1080), max_bytes=8 * MB, platforms=("instagram",)),
-        ImagePreset("instagram_portrait", "JPEG", 88, crop=(1080, 1350), max_bytes=8 * MB, platforms=("instagram",)),
+        ImagePreset("instagram_square", "JPEG", 88, crop=(1080, 1080), max_bytes=_image_bytes("instagram"),
+                    platforms=("instagram",)),
+        ImagePreset("instagram_portrait", "JPEG", 88, crop=(1080, 1350), max_bytes=_image_bytes("instagram"),
+                    platforms=("instagram",)),
         # Telegram Bot API sendPhoto: at most 10 MB, width + height at most 10000; 2560 is what clients show.
-        ImagePreset("telegram", "JPEG", 87, max_edge=2560, max_bytes=10 * MB, platforms=("telegram",)),
+        ImagePreset("telegram", "JPEG", 87, max_edge=2560, max_bytes=_image_bytes("telegram"), platforms=("telegram",)),
         # Fanvue keeps the full resolution; re-encoding is what strips the camera metadata.
-        ImagePreset("fanvue", "JPEG", 92, max_bytes=50 * MB, platforms=("fanvue", "onlyfans_manual")),
+        ImagePreset("fanvue", "JPEG", 92, max_bytes=_image_bytes("fanvue"), platforms=("fanvue", "onlyfans_manual")),
         # Bluesky: the image blob limit is 1,000,000 bytes (not 1 MiB) and the app shows 2000 px.
-        ImagePreset("bluesky", "JPEG", 85, max_edge=2000, max_bytes=1_000_000, min_quality=30, platforms=("bluesky",)),
+        ImagePreset("bluesky", "JPEG", 85, max_edge=2000, max_bytes=_image_bytes("bluesky"), min_quality=30,
+                    platforms=("bluesky",)),
         # Reddit keeps large images (20 MB): the same full-size re-encode as Fanvue, so it is encoded once.
-        ImagePreset("reddit", "JPEG", 92, max_bytes=20 * MB, platforms=("reddit",)),
+        ImagePreset("reddit", "JPEG", 92, max_bytes=_image_bytes("reddit"), platforms=("reddit",)),
     )
 }
 
@@ -87,22 +102,24 @@ VIDEO_PRESETS: dict[str, VideoPreset] = {
     p.name: p
     for p in (
         # X API v2 media upload: 140 s and 512 MB for regular accounts.
-        VideoPreset("x_video", max_edge=1920, max_duration_s=140, max_bytes=512 * MB, platforms=("x",)),
+        VideoPreset("x_video", max_edge=1920, max_duration_s=140, max_bytes=_file_bytes("x"), platforms=("x",)),
         # Instagram Graph API reels: 3 s to 15 min, at most 300 MB, 23-60 fps, moov atom first.
         VideoPreset(
             "instagram_reel",
             max_edge=1920,
             min_duration_s=3,
             max_duration_s=15 * 60,
-            max_bytes=300 * MB,
+            max_bytes=_file_bytes("instagram"),
             fps_cap=60,
             platforms=("instagram",),
         ),
         # Telegram Bot API (cloud): uploads by a bot are capped at 50 MB.
-        VideoPreset("telegram_video", max_edge=1280, max_bytes=50 * MB, crf=26, platforms=("telegram",)),
+        VideoPreset("telegram_video", max_edge=1280, max_bytes=_file_bytes("telegram"), crf=26,
+                    platforms=("telegram",)),
         # Bluesky: 3 minutes, 100 MB.
         VideoPreset("bluesky_video", max_edge=1920, max_duration_s=180, max_bytes=100 * MB, platforms=("bluesky",)),
-        VideoPreset("fanvue_video", max_edge=1920, max_bytes=4096 * MB, crf=20, platforms=("fanvue", "reddit")),
+        VideoPreset("fanvue_video", max_edge=1920, max_bytes=_file_bytes("fanvue"), crf=20,
+                    platforms=("fanvue", "reddit")),
     )
 }
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from core.platforms import PLATFORMS
+
 from .presets import VideoPreset
 from .probe import MediaError, MediaInfo, ffmpeg_exe, format_duration, probe_file
 
@@ -143,8 +145,7 @@ def _video_budget_kbps(preset: VideoPreset, duration: float) -> int | None:
 
 
 def _platforms(preset: VideoPreset) -> str:
-    names = {"x": "X", "instagram": "Instagram", "telegram": "Telegram", "bluesky": "Bluesky", "fanvue": "Fanvue"}
-    return " / ".join(names.get(p, p.title()) for p in preset.platforms) or preset.name
+    return " / ".join(PLATFORMS[p].label if p in PLATFORMS else p.title() for p in preset.platforms) or preset.name
 
 
 def _run(argv: list[str], timeout_s: float, timeout_message: str) -> subprocess.CompletedProcess[bytes]:
