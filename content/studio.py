@@ -52,6 +52,7 @@ from content.models import (
     PromptCategory,
     PromptTemplate,
 )
+from core.slots import concurrency_slot
 
 logger = logging.getLogger("content.studio")
 
@@ -444,7 +445,6 @@ def run_job(job_id: int) -> Outcome:
     """Run one queued job once. Idempotent: a finished job is left alone, and a job found "running" was
     interrupted (worker killed) and is failed rather than re-run, since its backend may have worked."""
     from content.generation.backends import BackendConfigError
-    from scheduling.limits import concurrency_slot
 
     with transaction.atomic():
         job = GenerationJob.objects.select_for_update().filter(pk=job_id).first()

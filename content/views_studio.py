@@ -15,6 +15,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Model
 from django.db.models.fields.files import FieldFile
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
@@ -175,17 +176,17 @@ def generate(request: HttpRequest, template: PromptTemplate | None = None) -> Ht
 # --- Caption suggestions for the post form -------------------------------------------------------
 
 
-def _may_write_posts_for(user: Any, creator_id: int) -> bool:
-    from scheduling.models import Post
-
-    return any(tenancy.can_reach_creator(user, creator_id, Post, action) for action in ("add", "change"))
+def _may_write_posts_for(user: Any, creator_id: int, post_model: type[Model]) -> bool:
+    return any(tenancy.can_reach_creator(user, creator_id, post_model, action) for action in ("add", "change"))
 
 
 @require_POST
-def suggest_captions(request: HttpRequest) -> JsonResponse:
+def suggest_captions(request: HttpRequest, *, post_model: type[Model]) -> JsonResponse:
     """What the post form's "Suggest captions" asks: `studio.suggest_captions`, the API's own service.
 
-    Accepts a JSON body or form fields: creator, platform, topic, optional count and language.
+    Accepts a JSON body or form fields: creator, platform, topic, optional count and language. Whoever
+    may write posts (`post_model`, passed by the post admin that wires this view, since content does
+    not import scheduling) for the creator may ask.
     """
     if request.content_type == "application/json":
         try:
@@ -197,7 +198,7 @@ def suggest_captions(request: HttpRequest) -> JsonResponse:
     else:
         body = request.POST
     creator_id = str(body.get("creator", "")).strip()
-    if not creator_id.isdigit() or not _may_write_posts_for(request.user, int(creator_id)):
+    if not creator_id.isdigit() or not _may_write_posts_for(request.user, int(creator_id), post_model):
         return JsonResponse({"errors": ["No such creator."]}, status=404)
     creator = Creator.objects.filter(pk=int(creator_id)).first()
     if creator is None:

@@ -210,9 +210,9 @@ class PostAdmin(TenantModelAdmin):
     def get_urls(self) -> list[URLPattern]:
         from content import views_studio
 
-        return [path("suggest-captions/", self.admin_site.admin_view(views_studio.suggest_captions),
-                     name="scheduling_post_suggest_captions"),
-                *super().get_urls()]
+        # Content may not import scheduling: the view learns which model's write permission it checks here.
+        suggest = self.admin_site.admin_view(lambda request: views_studio.suggest_captions(request, post_model=Post))
+        return [path("suggest-captions/", suggest, name="scheduling_post_suggest_captions"), *super().get_urls()]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Post | None = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))

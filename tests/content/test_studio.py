@@ -205,7 +205,7 @@ def test_a_job_found_running_was_interrupted_and_is_not_rerun(people, media_dir,
 
 
 def test_a_busy_backend_keeps_the_job_queued(people, media_dir, signing, comfy):
-    from scheduling.limits import concurrency_slot
+    from core.slots import concurrency_slot
 
     backend = comfy_row(comfy, max_concurrency=1)
     job = studio.queue_image_job(creator=people["a"], prompt="a portrait")
