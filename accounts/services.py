@@ -18,18 +18,17 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts import audit, tenancy
+from accounts.actors import Actor
 from accounts.models import ApiKey, Creator, Membership, Role, User
 
 KEY_PREFIX = "atl"
 
 
-def user_of(actor: object) -> User | None:
+def user_of(actor: Actor) -> User | None:
     """The staff user behind an actor: an API key acts for its owner; None for the system."""
-    if actor is None:
-        return None
     if isinstance(actor, ApiKey):
         return actor.owner
-    return actor if getattr(actor, "pk", None) else None
+    return actor if isinstance(actor, User) and actor.pk else None
 
 
 def hash_api_key(raw: str) -> str:
