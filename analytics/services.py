@@ -10,7 +10,7 @@ one transaction and writes its audit event.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -50,7 +50,10 @@ def _ensure(actor: Actor, row: Model, action: str) -> None:
         raise PermissionDenied(f"You may not {action} {what} of {type(row)._meta.verbose_name_plural}.")
 
 
-def _save(row: Model, *, actor: Actor, action: str, changed: Iterable[str] | None, **extra: Any) -> Model:
+RowT = TypeVar("RowT", bound=Model)
+
+
+def _save(row: RowT, *, actor: Actor, action: str, changed: Iterable[str] | None, **extra: Any) -> RowT:
     adding = row._state.adding
     _ensure(actor, row, "add" if adding else "change")
     row.full_clean()
@@ -118,7 +121,7 @@ def delete_offer(offer: Offer, *, actor: Actor = None) -> None:
 @transaction.atomic
 def save_tracking_link(link: TrackingLink, *, actor: Actor = None,
                        changed: Iterable[str] | None = None) -> TrackingLink:
-    if link.account_id and link.account.creator_id != link.creator_id:
+    if link.account is not None and link.account.creator_id != link.creator_id:
         raise ValidationError({"account": "A tracking link points at one of its creator's own accounts."})
     return _save(link, actor=actor, action="tracking_link", changed=changed)
 

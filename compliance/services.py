@@ -19,7 +19,7 @@ from typing import Any, NoReturn, TypeVar
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
-from django.core.files.storage import storages
+from django.core.files.storage import Storage, storages
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -56,7 +56,7 @@ DOCUMENT_TYPES = {
 
 
 
-def private_storage():  # noqa: ANN201
+def private_storage() -> Storage:
     return storages["private"]
 
 
@@ -542,6 +542,8 @@ def expire_verifications(now: datetime | None = None) -> dict[str, int]:
 
 
 def _warn_verification(check: IdentityVerification, days: int) -> int:
+    if check.document_expiry is None:  # the caller picked checks whose document expires
+        return 0
     with transaction.atomic():
         _, created = VerificationNotice.objects.get_or_create(verification=check, kind=f"warn_{days}")
         if not created:
@@ -568,7 +570,7 @@ def _lapse_verification(check: IdentityVerification) -> int:
             performer=full.performer, document_kind=full.document_kind, result=IdentityVerification.Result.EXPIRED,
             actor=None, actor_label="task:expire_verifications", document_country=full.document_country,
             document_expiry=full.document_expiry, verified_at=timezone.now(),
-            notes=f"The document of identity check #{full.pk} lapsed after {full.document_expiry.isoformat()}.")
+            notes=f"The document of identity check #{full.pk} lapsed after {full.document_expiry}.")
     return 1
 
 
@@ -679,7 +681,7 @@ def revoke_consent(consent: ConsentRecord, *, reason: str, actor: Actor = None) 
     if not reason.strip():
         raise ValidationError({"reason": "Say why the consent is revoked."})
     with transaction.atomic():
-        locked = ConsentRecord.objects.select_for_update().get(pk=consent.pk)
+        locked: ConsentRecord = ConsentRecord.objects.select_for_update().get(pk=consent.pk)
         if locked.revoked_at is not None:
             return locked
         locked.revoked_at = timezone.now()
@@ -723,11 +725,8 @@ def expire_consents(now: datetime | None = None) -> dict[str, int]:
                 changes={"performer": consent.performer_id},
             )
             ids, cid = [consent.performer_id], [consent.pk]
-            transaction.on_commit(
-                lambda ids=ids, cid=cid: signals.consent_expired.send(
-                    sender=ConsentRecord, performer_ids=ids, consent_ids=cid
-                )
-            )
+            transaction.on_commit(functools.partial(
+                signals.consent_expired.send, sender=ConsentRecord, performer_ids=ids, consent_ids=cid))
         sent["expired"] += 1
     for days in sorted(settings.CONSENT_EXPIRY_WARNING_DAYS, reverse=True):
         window = ConsentRecord.objects.filter(
@@ -894,7 +893,8 @@ def _takedown_facts_for(ids: Sequence[int]) -> dict[int, gate.TakedownFacts]:
         performers[request_id].add(performer_id)
     for request_id, kind, object_id in TakedownTarget.objects.filter(
             request_id__in=ids, object_id__isnull=False).values_list("request_id", "kind", "object_id"):
-        (assets if kind == TakedownTarget.Kind.ASSET else publications)[request_id].add(object_id)
+        if object_id is not None:  # filtered out above; the column is nullable
+            (assets if kind == TakedownTarget.Kind.ASSET else publications)[request_id].add(object_id)
     return {i: gate.TakedownFacts(id=i, performer_ids=frozenset(performers[i]), asset_ids=frozenset(assets[i]),
                                   publication_ids=frozenset(publications[i])) for i in ids}
 
@@ -916,7 +916,7 @@ def _facts(data: GateInput, performers: tuple[gate.PerformerFacts, ...],
     return gate.PublicationFacts(
         creator_id=data.creator_id,
         platform=data.platform,
-        rating=data.rating,
+        rating=gate.Rating(data.rating),
         performer_ids=frozenset(data.performer_ids),
         performers=performers,
         production_date=data.production_date,
@@ -927,7 +927,7 @@ def _facts(data: GateInput, performers: tuple[gate.PerformerFacts, ...],
         human_approved=data.human_approved,
         texts=data.texts,
         due_at=data.due_at,
-        uses=frozenset(data.uses),
+        uses=frozenset(gate.Use(u) for u in data.uses),
         extra_blocked_terms=extra_terms,
         approved_version=data.approved_version,
         current_version=data.current_version,

@@ -337,7 +337,7 @@ def verify_signature(secret: str, header: str, body: bytes, tolerance: int = 300
 def backoff_seconds(attempts: int) -> float:
     """30 s, 1 min, 2 min… capped at 6 h, each ±20 % so a receiver coming back is not stampeded."""
     base = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
-    return base * (0.8 + random.random() * 0.4)
+    return float(base * (0.8 + random.random() * 0.4))
 
 
 def _claim(delivery_id: int, now: datetime) -> WebhookDelivery | None:

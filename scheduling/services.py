@@ -83,7 +83,8 @@ def read_credentials(account: PlatformAccount, *, purpose: str, actor: Actor = N
         return {}
     audit.record("platform_account.credentials_read", account, actor=actor, actor_label=f"purpose:{purpose}",
                  changes={"purpose": purpose})
-    return json.loads(crypto.decrypt_text(account.credentials_encrypted))
+    credentials: dict[str, Any] = json.loads(crypto.decrypt_text(account.credentials_encrypted))
+    return credentials
 
 
 def account_ref(account: PlatformAccount, *, purpose: str, actor: Actor = None) -> AccountRef:
@@ -303,9 +304,13 @@ def lock_publication(publication: Publication) -> Publication:
     """
     post_id = Publication.objects.values_list("post_id", flat=True).get(pk=publication.pk)
     post = Post.objects.select_for_update().get(pk=post_id)
-    pub = Publication.objects.select_for_update().get(pk=publication.pk)
+    pub: Publication = Publication.objects.select_for_update().get(pk=publication.pk)
     pub.post = post
     return pub
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
 
 
 def _due_at(pub: Publication, at: datetime, **fields: Any) -> None:
@@ -350,7 +355,7 @@ def schedule(publication: Publication, *, at: datetime, actor: Actor = None) -> 
         if not pub.can_move_to(S.SCHEDULED):
             _move(pub, S.SCHEDULED)  # raises the refusal that names the current status
         _due_at(pub, at, next_attempt_at=None, block_reasons=[], last_error="")
-        audit.record("publication.scheduled", pub, actor=actor, changes={"at": pub.scheduled_at.isoformat()})
+        audit.record("publication.scheduled", pub, actor=actor, changes={"at": _iso(pub.scheduled_at)})
     return ScheduleOutcome(pub, verdict)
 
 
@@ -384,7 +389,7 @@ def reschedule(publication: Publication, *, at: datetime, actor: Actor = None) -
         before = pub.scheduled_at
         _due_at(pub, at, next_attempt_at=None)
         audit.record("publication.rescheduled", pub, actor=actor,
-                     changes={"from": before.isoformat() if before else None, "to": pub.scheduled_at.isoformat()})
+                     changes={"from": before.isoformat() if before else None, "to": _iso(pub.scheduled_at)})
     return ScheduleOutcome(pub, verdict)
 
 
@@ -962,16 +967,16 @@ def publish_batch(ids: list[int]) -> dict[int, str]:
     for row in ready:
         by_platform.setdefault(row[0].account.platform, []).append(row)
     try:
-        for platform, rows in by_platform.items():
+        for platform, sending in by_platform.items():
             with _slot(platform) as free:
                 if not free:  # the platform's concurrency is used up: try again in a few seconds
-                    for pub, *_ in rows:
+                    for pub, *_ in sending:
                         outcome[pub.pk] = _back_to_calendar(pub, timezone.now() + timedelta(seconds=5))
                         waiting.done(pub.pk)
-                elif getattr(rows[0][1], "idempotent_publish", False):
-                    outcome.update(_publish_idempotent(rows, waiting))
+                elif getattr(sending[0][1], "idempotent_publish", False):
+                    outcome.update(_publish_idempotent(sending, waiting))
                 else:
-                    for pub, connector, request, described in rows:
+                    for pub, connector, request, described in sending:
                         outcome[pub.pk] = _publish_one(pub, connector, request, described, waiting)
                         waiting.done(pub.pk)
     finally:
@@ -1185,7 +1190,7 @@ def _finish_published(published: list[tuple[Publication, Any]]) -> dict[int, str
             audit.build("publication.published", pub, creator_id=pub.post.creator_id, actor_label="task:publish",
                         changes={"external_id": result.external_id, "external_url": result.url})
             for pub, result in published if pub.pk in done])
-        outcome = {pub.pk: S.PUBLISHED for pub, _ in published if pub.pk in done}
+        outcome: dict[int, str] = {pub.pk: S.PUBLISHED for pub, _ in published if pub.pk in done}
         lost = [pub.pk for pub, _ in published if pub.pk not in done]
         outcome.update(dict(Publication.objects.filter(pk__in=lost).values_list("pk", "status")) if lost else {})
     return outcome
@@ -1224,7 +1229,7 @@ def _finish(pub: Publication, to: str, **fields: Any) -> str:
     return to
 
 
-NOTIFY_ON = {S.FAILED: ("publication.failed", "error", "failed"),
+NOTIFY_ON: dict[str, tuple[str, str, str]] = {S.FAILED: ("publication.failed", "error", "failed"),
              S.UNKNOWN: ("publication.unknown", "error", "may or may not be out — check"),
              S.MISSED: ("publication.missed", "warning", "was missed"),
              S.EXPORTED: ("publication.exported", "info", "is ready for manual upload")}
@@ -1356,7 +1361,7 @@ def resolve_unknown(publication: Publication, *, url: str = "", external_id: str
                     actor: Actor = None) -> Publication:
     """A person checked the platform: it is out (give its URL) or it is not (publish it again)."""
     with transaction.atomic():
-        pub = Publication.objects.select_for_update().get(pk=publication.pk)
+        pub: Publication = Publication.objects.select_for_update().get(pk=publication.pk)
         if pub.status != S.UNKNOWN:
             raise ValidationError("Only a publication whose outcome is unknown can be resolved this way.")
         if retry == bool(url or external_id):
