@@ -59,7 +59,7 @@ def create_creator(*, stage_name: str, kind: str = Creator.Kind.HUMAN, timezone_
     return save_creator(creator, actor=actor)
 
 
-def may_set_policies(actor: object) -> bool:
+def may_set_policies(actor: Actor) -> bool:
     """Agency policies are the owner's, signed in: not a manager, and not a key (even the owner's),
     whose secret travels through integrations. None is the system (migrations, management commands)."""
     if actor is None:
