@@ -27,6 +27,7 @@ test: $(VENV)/.dev-deps
 
 lint: $(VENV)/.dev-deps
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 migrate: $(VENV)/.run-deps
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput

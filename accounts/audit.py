@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import models
 
+from accounts.actors import Actor, SystemActor
 from accounts.models import AuditEvent
 
 
@@ -94,20 +95,24 @@ def record(
     *,
     creator_id: int | None = None,
     changes: dict[str, Any] | None = None,
-    actor: Any = None,
+    actor: Actor = None,
     actor_label: str = "",
 ) -> AuditEvent:
-    """Append one event. `actor` overrides the context (e.g. a user acting outside a request)."""
+    """Append one event. `actor` overrides the context (e.g. a user acting outside a request); a
+    `SystemActor` records no person, only its label."""
     ctx = current_context()
     actor_id = ctx.actor_id
     api_key_id = ctx.api_key_id
-    if actor is not None:
+    if isinstance(actor, SystemActor):
+        actor_id, api_key_id = None, None
+        actor_label = actor_label or actor.label
+    elif actor is not None:
         from accounts.models import ApiKey
 
         if isinstance(actor, ApiKey):
             api_key_id, actor_id = actor.pk, actor.owner_id
         else:
-            actor_id, api_key_id = getattr(actor, "pk", None), None
+            actor_id, api_key_id = actor.pk, None
     return AuditEvent.objects.create(
         actor_id=actor_id,
         api_key_id=api_key_id,

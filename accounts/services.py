@@ -7,29 +7,37 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts import audit, tenancy
+from accounts.actors import Actor
 from accounts.models import ApiKey, Creator, Membership, Role, User
+
+if TYPE_CHECKING:
+    from django_otp.models import Device
 
 KEY_PREFIX = "atl"
 
 
-def user_of(actor: object) -> User | None:
+def user_of(actor: Actor) -> User | None:
     """The staff user behind an actor: an API key acts for its owner; None for the system."""
-    if actor is None:
-        return None
     if isinstance(actor, ApiKey):
         return actor.owner
-    return actor if getattr(actor, "pk", None) else None
+    return actor if isinstance(actor, User) and actor.pk else None
+
+
+def _default_of(model: type[Model], name: str) -> object:
+    field = model._meta.get_field(name)
+    return field.get_default() if isinstance(field, Field) else None
 
 
 def hash_api_key(raw: str) -> str:
@@ -51,7 +59,7 @@ def create_creator(*, stage_name: str, kind: str = Creator.Kind.HUMAN, timezone_
     return save_creator(creator, actor=actor)
 
 
-def may_set_policies(actor: object) -> bool:
+def may_set_policies(actor: Actor) -> bool:
     """Agency policies are the owner's, signed in: not a manager, and not a key (even the owner's),
     whose secret travels through integrations. None is the system (migrations, management commands)."""
     if actor is None:
@@ -71,7 +79,7 @@ def save_creator(creator: Creator, *, actor: User | ApiKey | None = None,
     adding = creator._state.adding
     if adding:
         policy = {f: [None, getattr(creator, f)] for f in Creator.POLICY_FIELDS
-                  if getattr(creator, f) != Creator._meta.get_field(f).get_default()}
+                  if getattr(creator, f) != _default_of(Creator, f)}
     else:
         stored = Creator.objects.select_for_update().filter(pk=creator.pk).values(*Creator.POLICY_FIELDS).get()
         policy = {f: [stored[f], getattr(creator, f)] for f in Creator.POLICY_FIELDS
@@ -221,7 +229,7 @@ def set_user_password(user: User, password: str | None, *, actor: User | None = 
 
 
 @transaction.atomic
-def unlock_logins(attempts: Iterable[Model], *, actor: User | None = None) -> int:
+def unlock_logins(attempts: Iterable[AccessAttempt], *, actor: User | None = None) -> int:
     """Forget failed-login records (django-axes), which lifts their lockout. Audits `login.unlocked`
     per username and address, so an unlock in the middle of a guessing attack is on record."""
     count = 0
@@ -241,14 +249,14 @@ def clean_expired_login_attempts(*, actor: User | None = None) -> int:
     cool_off = get_cool_off()
     expired = AccessAttempt.objects.filter(attempt_time__lte=timezone.now() - cool_off) if cool_off else \
         AccessAttempt.objects.none()
-    count = expired.count()
+    count: int = expired.count()
     expired.delete()
     audit.record("login.expired_attempts_cleaned", actor=actor, changes={"count": count})
     return count
 
 
 @transaction.atomic
-def remove_otp_device(device: Model, *, actor: User | None = None) -> None:
+def remove_otp_device(device: Device, *, actor: User | None = None) -> None:
     """Remove a person's second factor (a lost phone): they enrol again at the next sign-in. Audits
     `user.otp_device_removed` against the person."""
     audit.record("user.otp_device_removed", device.user, actor=actor,

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 ALL = None  # sentinel: no restriction (agency owner)
 WRITE_ACTIONS = frozenset({"add", "change", "delete"})
 
-Principal = "User | ApiKey | AnonymousUser"
 
 
 def tenant_field_of(model: type[Model]) -> str | None:

@@ -57,6 +57,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts import audit
+from accounts.actors import Actor
 from accounts.models import Creator
 from analytics.models import (
     SOURCE_PLATFORMS,
@@ -175,7 +176,7 @@ def _check_currency(currency: str) -> None:
 def record_transaction(*, creator: Creator, platform: str, kind: str, gross_minor: int, fee_minor: int = 0,
                        currency: str, occurred_at: datetime, external_id: str, source: str,
                        fan: Fan | None = None, account: PlatformAccount | None = None,
-                       publication: Publication | None = None, actor: Any = None) -> tuple[Transaction, bool]:
+                       publication: Publication | None = None, actor: Actor = None) -> tuple[Transaction, bool]:
     """Store one sale (or refund) once: the same (platform, external id) returns the stored row.
 
     Invariants: amounts are integer minor units, refunds and chargebacks are stored negative
@@ -280,7 +281,7 @@ def _new_secret() -> str:
 
 
 def create_receiver(account: PlatformAccount, *, secret: str | None = None,
-                    actor: Any = None) -> tuple[WebhookReceiver, str]:
+                    actor: Actor = None) -> tuple[WebhookReceiver, str]:
     """Open `/hooks/<platform>/<token>/` for an account and return the signing secret once.
 
     Fanvue shows the secret in its developer area ("View Signing Secret"): pass it as `secret`;
@@ -297,7 +298,7 @@ def create_receiver(account: PlatformAccount, *, secret: str | None = None,
     return receiver, secret
 
 
-def rotate_receiver_secret(receiver: WebhookReceiver, *, secret: str | None = None, actor: Any = None) -> str:
+def rotate_receiver_secret(receiver: WebhookReceiver, *, secret: str | None = None, actor: Actor = None) -> str:
     """Replace the signing secret (pasted from the platform, or a new random one) and return it once.
     Events signed with the old secret are refused from now on."""
     secret = _checked_secret(secret)

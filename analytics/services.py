@@ -10,13 +10,14 @@ one transaction and writes its audit event.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Model
 
 from accounts import audit, tenancy
+from accounts.actors import Actor
 from analytics import ingest
 from analytics.models import (
     AlertRule,
@@ -30,7 +31,7 @@ from analytics.models import (
 )
 
 
-def _may(actor: Any, model: type[Model], action: str, creator_id: int | None) -> bool:
+def _may(actor: Actor, model: type[Model], action: str, creator_id: int | None) -> bool:
     """None is the system. A row without a creator belongs to whoever reaches every creator (the owner)."""
     if actor is None:
         return True
@@ -40,7 +41,7 @@ def _may(actor: Any, model: type[Model], action: str, creator_id: int | None) ->
     return creator_id is not None and creator_id in ids
 
 
-def _ensure(actor: Any, row: Model, action: str) -> None:
+def _ensure(actor: Actor, row: Model, action: str) -> None:
     creator_id = getattr(row, "creator_id", None)
     if creator_id is None and hasattr(row, "account"):
         creator_id = row.account.creator_id
@@ -49,7 +50,10 @@ def _ensure(actor: Any, row: Model, action: str) -> None:
         raise PermissionDenied(f"You may not {action} {what} of {type(row)._meta.verbose_name_plural}.")
 
 
-def _save(row: Model, *, actor: Any, action: str, changed: Iterable[str] | None, **extra: Any) -> Model:
+RowT = TypeVar("RowT", bound=Model)
+
+
+def _save(row: RowT, *, actor: Actor, action: str, changed: Iterable[str] | None, **extra: Any) -> RowT:
     adding = row._state.adding
     _ensure(actor, row, "add" if adding else "change")
     row.full_clean()
@@ -59,7 +63,7 @@ def _save(row: Model, *, actor: Any, action: str, changed: Iterable[str] | None,
     return row
 
 
-def _delete(row: Model, *, actor: Any, action: str, **extra: Any) -> None:
+def _delete(row: Model, *, actor: Actor, action: str, **extra: Any) -> None:
     _ensure(actor, row, "delete")
     audit.record(f"{action}.deleted", row, actor=actor, changes=extra)
     row.delete()
@@ -69,13 +73,13 @@ def _delete(row: Model, *, actor: Any, action: str, **extra: Any) -> None:
 
 
 @transaction.atomic
-def save_alert_rule(rule: AlertRule, *, actor: Any = None, changed: Iterable[str] | None = None) -> AlertRule:
+def save_alert_rule(rule: AlertRule, *, actor: Actor = None, changed: Iterable[str] | None = None) -> AlertRule:
     """A rule without a creator watches every creator: the owner's to set. Audits `alert_rule.*`."""
     return _save(rule, actor=actor, action="alert_rule", changed=changed, kind=rule.kind)
 
 
 @transaction.atomic
-def delete_alert_rule(rule: AlertRule, *, actor: Any = None) -> None:
+def delete_alert_rule(rule: AlertRule, *, actor: Actor = None) -> None:
     _delete(rule, actor=actor, action="alert_rule", kind=rule.kind)
 
 
@@ -88,7 +92,7 @@ def _check_offer(offer: Offer) -> None:
 
 
 @transaction.atomic
-def save_offer(offer: Offer, *, actor: Any = None, changed: Iterable[str] | None = None) -> Offer:
+def save_offer(offer: Offer, *, actor: Actor = None, changed: Iterable[str] | None = None) -> Offer:
     """Plan an offer, or change one that has not started: once the tick has started it, it is live on
     the platform and what it says must stay what staff switched on. Audits `offer.*`."""
     if not offer._state.adding:
@@ -104,7 +108,7 @@ def save_offer(offer: Offer, *, actor: Any = None, changed: Iterable[str] | None
 
 
 @transaction.atomic
-def delete_offer(offer: Offer, *, actor: Any = None) -> None:
+def delete_offer(offer: Offer, *, actor: Actor = None) -> None:
     stored = Offer.objects.select_for_update().get(pk=offer.pk)
     if stored.status != Offer.Status.SCHEDULED:
         raise ValidationError("Only an offer that has not started can be deleted.")
@@ -115,15 +119,15 @@ def delete_offer(offer: Offer, *, actor: Any = None) -> None:
 
 
 @transaction.atomic
-def save_tracking_link(link: TrackingLink, *, actor: Any = None,
+def save_tracking_link(link: TrackingLink, *, actor: Actor = None,
                        changed: Iterable[str] | None = None) -> TrackingLink:
-    if link.account_id and link.account.creator_id != link.creator_id:
+    if link.account is not None and link.account.creator_id != link.creator_id:
         raise ValidationError({"account": "A tracking link points at one of its creator's own accounts."})
     return _save(link, actor=actor, action="tracking_link", changed=changed)
 
 
 @transaction.atomic
-def delete_tracking_link(link: TrackingLink, *, actor: Any = None) -> None:
+def delete_tracking_link(link: TrackingLink, *, actor: Actor = None) -> None:
     _delete(link, actor=actor, action="tracking_link")
 
 
@@ -131,7 +135,7 @@ def delete_tracking_link(link: TrackingLink, *, actor: Any = None) -> None:
 
 
 @transaction.atomic
-def save_report_subscription(subscription: ReportSubscription, *, actor: Any = None,
+def save_report_subscription(subscription: ReportSubscription, *, actor: Actor = None,
                              changed: Iterable[str] | None = None) -> ReportSubscription:
     """The owner subscribes anyone, agency-wide included; everyone else subscribes themselves to a
     creator they reach (a report carries that creator's money). Audits `report_subscription.*`."""
@@ -143,7 +147,7 @@ def save_report_subscription(subscription: ReportSubscription, *, actor: Any = N
 
 
 @transaction.atomic
-def delete_report_subscription(subscription: ReportSubscription, *, actor: Any = None) -> None:
+def delete_report_subscription(subscription: ReportSubscription, *, actor: Actor = None) -> None:
     _delete(subscription, actor=actor, action="report_subscription")
 
 
@@ -151,7 +155,7 @@ def delete_report_subscription(subscription: ReportSubscription, *, actor: Any =
 
 
 @transaction.atomic
-def save_exchange_rate(rate: ExchangeRate, *, actor: Any = None,
+def save_exchange_rate(rate: ExchangeRate, *, actor: Actor = None,
                        changed: Iterable[str] | None = None) -> ExchangeRate:
     """Agency data, decided by the model permission (no creator). The next rollup of the days it
     covers uses it. Audits `exchange_rate.*` with the currency, day and rate."""
@@ -165,7 +169,7 @@ def save_exchange_rate(rate: ExchangeRate, *, actor: Any = None,
 
 
 @transaction.atomic
-def delete_exchange_rate(rate: ExchangeRate, *, actor: Any = None) -> None:
+def delete_exchange_rate(rate: ExchangeRate, *, actor: Actor = None) -> None:
     audit.record("exchange_rate.deleted", rate, actor=actor,
                  changes={"currency": rate.currency, "day": rate.day.isoformat(), "rate": str(rate.rate)})
     rate.delete()
@@ -175,7 +179,7 @@ def delete_exchange_rate(rate: ExchangeRate, *, actor: Any = None) -> None:
 
 
 @transaction.atomic
-def update_fan_notes(fan: Fan, *, tags: Any, notes: str, actor: Any = None) -> Fan:
+def update_fan_notes(fan: Fan, *, tags: Any, notes: str, actor: Actor = None) -> Fan:
     """A chatter's or manager's own notes on a fan; everything else about a fan comes from the platform.
     Audits `fan.notes_changed` (which fields, never the notes: they are about a person)."""
     _ensure(actor, fan, "change")
@@ -193,12 +197,12 @@ def update_fan_notes(fan: Fan, *, tags: Any, notes: str, actor: Any = None) -> F
 
 
 @transaction.atomic
-def delete_receiver(receiver: WebhookReceiver, *, actor: Any = None) -> None:
+def delete_receiver(receiver: WebhookReceiver, *, actor: Actor = None) -> None:
     """Close a receiver: its URL answers 404 from now on, and the platform's retries go nowhere."""
     _delete(receiver, actor=actor, action="analytics.webhook_receiver", account=receiver.account_id)
 
 
-def reprocess_event(event: InboundEvent, *, actor: Any = None) -> str:
+def reprocess_event(event: InboundEvent, *, actor: Actor = None) -> str:
     """Process a stored webhook again at a person's request (after a fix, or a fan that was missing).
     Processing is idempotent; the request is audited `inbound_event.reprocessed` with its outcome."""
     _ensure(actor, event, "change")

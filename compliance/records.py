@@ -29,6 +29,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import audit, tenancy
+from accounts.actors import Actor
 from accounts.models import AuditEvent
 from compliance import services
 from compliance.models import (
@@ -89,14 +90,14 @@ def _names(performer: Performer) -> list[PerformerName]:
     return sorted(performer.names.all(), key=lambda n: (NAME_ORDER.index(n.kind), n.name.casefold()))
 
 
-def _reach(actor: Any, model: type) -> set[int] | None:
+def _reach(actor: Actor, model: type) -> set[int] | None:
     """Creators whose rows of `model` the actor may see; everything for the system (no actor)."""
     if actor is None:
         return tenancy.ALL
     return tenancy.allowed_creator_ids(actor, model, "view")
 
 
-def creator_id_for(performer: Performer, actor: Any) -> int | None:
+def creator_id_for(performer: Performer, actor: Actor) -> int | None:
     """The creator an event about `performer` is filed under: one the actor works for, when linked to several.
 
     Filing it under a creator the actor cannot reach would hide their own reads from their own audit log.
@@ -109,7 +110,7 @@ def creator_id_for(performer: Performer, actor: Any) -> int | None:
     return links[0] if links else None
 
 
-def _creators(performer: Performer, actor: Any) -> tuple[list[dict[str, Any]], bool]:
+def _creators(performer: Performer, actor: Actor) -> tuple[list[dict[str, Any]], bool]:
     """Creator links the actor may see, and whether those are all of them."""
     reach = _reach(actor, IdentityVerification)
     links = list(CreatorPerformer.objects.filter(performer=performer).select_related("creator").order_by("pk"))
@@ -175,7 +176,7 @@ def _consents(performer: Performer) -> list[ConsentRecord]:
 # --- 2257 ----------------------------------------------------------------------------------------
 
 
-def record_2257(performer: Performer, *, actor: Any, fmt: str = "json") -> dict[str, Any]:
+def record_2257(performer: Performer, *, actor: Actor, fmt: str = "json") -> dict[str, Any]:
     """The performer's record as 2257 describes it: names, date of birth, IDs examined, consents,
     and every depiction — the asset, its production date and each URL where it was published.
 
@@ -213,7 +214,7 @@ def record_2257(performer: Performer, *, actor: Any, fmt: str = "json") -> dict[
 # --- Data-subject access -------------------------------------------------------------------------
 
 
-def _takedowns_naming(performer: Performer, actor: Any) -> list[TakedownRequest]:
+def _takedowns_naming(performer: Performer, actor: Actor) -> list[TakedownRequest]:
     qs = performer.takedowns.prefetch_related("actions").order_by("received_at", "pk")
     if actor is not None:
         qs = tenancy.restrict(qs, actor)
@@ -237,7 +238,7 @@ def _takedown_entry(request: TakedownRequest) -> dict[str, Any]:
     }
 
 
-def _events_about(performer: Performer, actor: Any, verifications: list, consents: list,
+def _events_about(performer: Performer, actor: Actor, verifications: list, consents: list,
                   takedowns: list) -> list[dict[str, Any]]:
     about = Q(object_type=Performer._meta.label_lower, object_id=str(performer.pk))
     for model, rows in ((IdentityVerification, verifications), (ConsentRecord, consents),
@@ -252,7 +253,7 @@ def _events_about(performer: Performer, actor: Any, verifications: list, consent
              "changes": e.changes} for e in qs]
 
 
-def export_performer_data(performer: Performer, *, actor: Any) -> bytes:
+def export_performer_data(performer: Performer, *, actor: Actor) -> bytes:
     """Everything held about the performer, as a zip: `performer.json` plus the decrypted documents.
 
     `performer.json` includes the depictions: the assets showing the person and every publication of
@@ -385,7 +386,7 @@ def what_is_kept(performer: Performer, held: bool | None = None) -> list[dict[st
 
 
 @transaction.atomic
-def erase_performer(performer: Performer, *, actor: Any, reason: str) -> dict[str, Any]:
+def erase_performer(performer: Performer, *, actor: Actor, reason: str) -> dict[str, Any]:
     """Erase what no obligation requires; keep the 2257 record when one is required. Idempotent.
 
     Removes contact details, notes, the images and numbers of identity checks that were never

@@ -19,12 +19,13 @@ from typing import Any, NoReturn, TypeVar
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
-from django.core.files.storage import storages
+from django.core.files.storage import Storage, storages
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts import audit, tenancy
+from accounts.actors import Actor
 from accounts.services import user_of
 from compliance import blocklist, crypto, gate, signals, targets
 from compliance.deadlines import takedown_due
@@ -55,7 +56,7 @@ DOCUMENT_TYPES = {
 
 
 
-def private_storage():  # noqa: ANN201
+def private_storage() -> Storage:
     return storages["private"]
 
 
@@ -149,7 +150,7 @@ def sweep_orphan_documents(older_than: timedelta = timedelta(hours=1)) -> int:
 
 
 def read_document(
-    doc: EncryptedFile, *, actor: Any, purpose: str, creator_id: int | None = None, subject: Any = None
+    doc: EncryptedFile, *, actor: Actor, purpose: str, creator_id: int | None = None, subject: Any = None
 ) -> bytes:
     """Decrypt a document for a person who needs to see it. Every read is an audit event."""
     with private_storage().open(doc.storage_name, "rb") as fh:
@@ -199,7 +200,7 @@ def rotate_document(doc: EncryptedFile) -> bool:
 # admin forms call the same checks from `clean()` (the admin's own transaction then commits).
 
 
-def _refuse(action: str, performer: Performer | None, *, actor: Any, field: str, code: str, message: str,
+def _refuse(action: str, performer: Performer | None, *, actor: Actor, field: str, code: str, message: str,
             creator_id: int | None = None) -> NoReturn:
     audit.record(action, performer if performer is not None and performer.pk else None, actor=actor,
                  creator_id=creator_id if creator_id is not None else (
@@ -208,7 +209,7 @@ def _refuse(action: str, performer: Performer | None, *, actor: Any, field: str,
     raise ValidationError({field: message})
 
 
-def check_may_be_active(performer: Performer, *, actor: Any = None, creator_id: int | None = None) -> None:
+def check_may_be_active(performer: Performer, *, actor: Actor = None, creator_id: int | None = None) -> None:
     """Refuse (audited as `performer.refused`) to keep an active record of someone under 18 today."""
     dob = performer.date_of_birth
     if performer.status == Performer.Status.ACTIVE and dob is not None:
@@ -220,7 +221,7 @@ def check_may_be_active(performer: Performer, *, actor: Any = None, creator_id: 
                             f"{gate.ADULT_AGE} cannot be an active performer. Correct the date or suspend the record.")
 
 
-def check_may_consent(performer: Performer, *, production_date: date | None = None, actor: Any = None) -> None:
+def check_may_consent(performer: Performer, *, production_date: date | None = None, actor: Actor = None) -> None:
     """Refuse (audited as `consent.refused`) a consent for a performer without a date of birth, under
     18 today, or under 18 on the stated production date."""
     dob = performer.date_of_birth
@@ -234,7 +235,7 @@ def check_may_consent(performer: Performer, *, production_date: date | None = No
                     message=f"The performer is under {gate.ADULT_AGE} {label}: a minor cannot give consent.")
 
 
-def check_may_be_verified(performer: Performer, *, actor: Any = None) -> None:
+def check_may_be_verified(performer: Performer, *, actor: Actor = None) -> None:
     """Refuse (audited as `verification.refused`) an identity check of a performer without a date of
     birth: the check exists to prove the age that date states."""
     if performer.date_of_birth is None:
@@ -256,7 +257,7 @@ def create_performer(
     creators: Iterable[Any] = (),
     relation: str = CreatorPerformer.Relation.SELF,
     other_names: Iterable[tuple[str, str]] = (),
-    actor: Any = None,
+    actor: Actor = None,
     **fields: Any,
 ) -> Performer:
     """Create a performer with every name they use; audits `performer.created` per creator.
@@ -270,7 +271,7 @@ def create_performer(
 
 @transaction.atomic
 def _create_performer(performer: Performer, *, creators: list[Any], relation: str,
-                      other_names: Iterable[tuple[str, str]], actor: Any) -> Performer:
+                      other_names: Iterable[tuple[str, str]], actor: Actor) -> Performer:
     legal_name = performer.legal_name
     performer.full_clean()
     performer.save()
@@ -291,7 +292,7 @@ def _create_performer(performer: Performer, *, creators: list[Any], relation: st
     return performer
 
 
-def update_performer(performer: Performer, *, changed: list[str], actor: Any = None,
+def update_performer(performer: Performer, *, changed: list[str], actor: Actor = None,
                      creator_id: int | None = None) -> Performer:
     """Save an edit of a performer. Audits `performer.updated`.
 
@@ -305,7 +306,7 @@ def update_performer(performer: Performer, *, changed: list[str], actor: Any = N
 
 
 @transaction.atomic
-def _update_performer(performer: Performer, *, changed: list[str], actor: Any, creator_id: int | None) -> Performer:
+def _update_performer(performer: Performer, *, changed: list[str], actor: Actor, creator_id: int | None) -> Performer:
     previous = Performer.objects.only("legal_name", "date_of_birth", "status").get(pk=performer.pk)
     performer.full_clean()
     performer.save()
@@ -331,7 +332,7 @@ def _update_performer(performer: Performer, *, changed: list[str], actor: Any, c
 @transaction.atomic
 def change_performer_names(performer: Performer, *, added: Iterable[tuple[str, str]] = (),
                            changed: Iterable[PerformerName] = (), removed: Iterable[PerformerName] = (),
-                           actor: Any = None, creator_id: int | None = None) -> None:
+                           actor: Actor = None, creator_id: int | None = None) -> None:
     """Add, correct or remove the names a performer is known by (records are found by any of them).
     The legal name is kept by `update_performer` and is not removed here. Audits
     `performer.names_changed` with counts, never the names."""
@@ -353,13 +354,13 @@ def change_performer_names(performer: Performer, *, added: Iterable[tuple[str, s
                      changes={"added": len(added), "changed": len(changed), "removed": len(removed)})
 
 
-def _ensure_link_reach(actor: Any, creator_id: int, action: str) -> None:
+def _ensure_link_reach(actor: Actor, creator_id: int, action: str) -> None:
     if actor is not None and not tenancy.can_reach_creator(actor, creator_id, CreatorPerformer, action):
         raise PermissionDenied("You may not link performers to that creator.")
 
 
 @transaction.atomic
-def save_creator_link(link: CreatorPerformer, *, actor: Any = None,
+def save_creator_link(link: CreatorPerformer, *, actor: Actor = None,
                       changed: Iterable[str] | None = None) -> CreatorPerformer:
     """Link a performer to a creator (its compliance officers then see the record), or change how.
     Moving a link to another creator is unlinking from one and linking to the other: both must be
@@ -381,7 +382,7 @@ def save_creator_link(link: CreatorPerformer, *, actor: Any = None,
 
 
 @transaction.atomic
-def unlink_performer(link: CreatorPerformer, *, actor: Any = None) -> None:
+def unlink_performer(link: CreatorPerformer, *, actor: Actor = None) -> None:
     """The creator's team no longer sees the performer. Audits `performer.unlinked` under that creator."""
     _ensure_link_reach(actor, link.creator_id, "delete")
     audit.record("performer.unlinked", link.performer, actor=actor, creator_id=link.creator_id,
@@ -399,7 +400,7 @@ def record_verification(
     performer: Performer,
     document_kind: str,
     result: str,
-    actor: Any,
+    actor: Actor,
     document_number: str = "",
     front: bytes | None = None,
     back: bytes | None = None,
@@ -423,7 +424,7 @@ def _record_verification(
     performer: Performer,
     document_kind: str,
     result: str,
-    actor: Any,
+    actor: Actor,
     document_number: str = "",
     front: bytes | None = None,
     back: bytes | None = None,
@@ -473,7 +474,7 @@ def _record_verification(
     return verification
 
 
-def read_document_number(verification: IdentityVerification, *, actor: Any) -> str:
+def read_document_number(verification: IdentityVerification, *, actor: Actor) -> str:
     value = crypto.decrypt_text(verification.document_number_encrypted)
     audit.record(
         "document_number.read",
@@ -541,6 +542,8 @@ def expire_verifications(now: datetime | None = None) -> dict[str, int]:
 
 
 def _warn_verification(check: IdentityVerification, days: int) -> int:
+    if check.document_expiry is None:  # the caller picked checks whose document expires
+        return 0
     with transaction.atomic():
         _, created = VerificationNotice.objects.get_or_create(verification=check, kind=f"warn_{days}")
         if not created:
@@ -567,7 +570,7 @@ def _lapse_verification(check: IdentityVerification) -> int:
             performer=full.performer, document_kind=full.document_kind, result=IdentityVerification.Result.EXPIRED,
             actor=None, actor_label="task:expire_verifications", document_country=full.document_country,
             document_expiry=full.document_expiry, verified_at=timezone.now(),
-            notes=f"The document of identity check #{full.pk} lapsed after {full.document_expiry.isoformat()}.")
+            notes=f"The document of identity check #{full.pk} lapsed after {full.document_expiry}.")
     return 1
 
 
@@ -600,7 +603,7 @@ def record_consent(
     valid_from: datetime | None = None,
     valid_until: datetime | None = None,
     release: bytes | None = None,
-    actor: Any = None,
+    actor: Actor = None,
     supersedes: ConsentRecord | None = None,
     production_date: date | None = None,
 ) -> ConsentRecord:
@@ -628,7 +631,7 @@ def _record_consent(
     valid_from: datetime | None,
     valid_until: datetime | None,
     release: bytes | None,
-    actor: Any,
+    actor: Actor,
     supersedes: ConsentRecord | None,
 ) -> ConsentRecord:
     _validate_scope(platforms, max_rating, uses)
@@ -670,7 +673,7 @@ def _record_consent(
     return consent
 
 
-def revoke_consent(consent: ConsentRecord, *, reason: str, actor: Any = None) -> ConsentRecord:
+def revoke_consent(consent: ConsentRecord, *, reason: str, actor: Actor = None) -> ConsentRecord:
     """Revoke with effect from now. Idempotent: a second call changes nothing and signals nothing.
 
     The row lock makes two simultaneous revocations send the signal exactly once.
@@ -678,7 +681,7 @@ def revoke_consent(consent: ConsentRecord, *, reason: str, actor: Any = None) ->
     if not reason.strip():
         raise ValidationError({"reason": "Say why the consent is revoked."})
     with transaction.atomic():
-        locked = ConsentRecord.objects.select_for_update().get(pk=consent.pk)
+        locked: ConsentRecord = ConsentRecord.objects.select_for_update().get(pk=consent.pk)
         if locked.revoked_at is not None:
             return locked
         locked.revoked_at = timezone.now()
@@ -722,11 +725,8 @@ def expire_consents(now: datetime | None = None) -> dict[str, int]:
                 changes={"performer": consent.performer_id},
             )
             ids, cid = [consent.performer_id], [consent.pk]
-            transaction.on_commit(
-                lambda ids=ids, cid=cid: signals.consent_expired.send(
-                    sender=ConsentRecord, performer_ids=ids, consent_ids=cid
-                )
-            )
+            transaction.on_commit(functools.partial(
+                signals.consent_expired.send, sender=ConsentRecord, performer_ids=ids, consent_ids=cid))
         sent["expired"] += 1
     for days in sorted(settings.CONSENT_EXPIRY_WARNING_DAYS, reverse=True):
         window = ConsentRecord.objects.filter(
@@ -785,7 +785,7 @@ def performer_facts(performer_ids: Iterable[int]) -> tuple[gate.PerformerFacts, 
 
 
 @transaction.atomic
-def add_blocked_term(term: str, *, note: str = "", actor: Any = None) -> BlockedTerm:
+def add_blocked_term(term: str, *, note: str = "", actor: Actor = None) -> BlockedTerm:
     """Extend the hard-block list agency-wide (the built-in lists are never reduced). Audits
     `blocked_term.added` with the term: it is the agency's policy, not anyone's personal data."""
     blocked = BlockedTerm(term=term, note=note, added_by=user_of(actor))
@@ -796,7 +796,7 @@ def add_blocked_term(term: str, *, note: str = "", actor: Any = None) -> Blocked
 
 
 @transaction.atomic
-def remove_blocked_term(blocked: BlockedTerm, *, actor: Any = None) -> None:
+def remove_blocked_term(blocked: BlockedTerm, *, actor: Actor = None) -> None:
     audit.record("blocked_term.removed", blocked, actor=actor, changes={"term": blocked.term})
     blocked.delete()
 
@@ -893,7 +893,8 @@ def _takedown_facts_for(ids: Sequence[int]) -> dict[int, gate.TakedownFacts]:
         performers[request_id].add(performer_id)
     for request_id, kind, object_id in TakedownTarget.objects.filter(
             request_id__in=ids, object_id__isnull=False).values_list("request_id", "kind", "object_id"):
-        (assets if kind == TakedownTarget.Kind.ASSET else publications)[request_id].add(object_id)
+        if object_id is not None:  # filtered out above; the column is nullable
+            (assets if kind == TakedownTarget.Kind.ASSET else publications)[request_id].add(object_id)
     return {i: gate.TakedownFacts(id=i, performer_ids=frozenset(performers[i]), asset_ids=frozenset(assets[i]),
                                   publication_ids=frozenset(publications[i])) for i in ids}
 
@@ -915,7 +916,7 @@ def _facts(data: GateInput, performers: tuple[gate.PerformerFacts, ...],
     return gate.PublicationFacts(
         creator_id=data.creator_id,
         platform=data.platform,
-        rating=data.rating,
+        rating=gate.Rating(data.rating),
         performer_ids=frozenset(data.performer_ids),
         performers=performers,
         production_date=data.production_date,
@@ -926,7 +927,7 @@ def _facts(data: GateInput, performers: tuple[gate.PerformerFacts, ...],
         human_approved=data.human_approved,
         texts=data.texts,
         due_at=data.due_at,
-        uses=frozenset(data.uses),
+        uses=frozenset(gate.Use(u) for u in data.uses),
         extra_blocked_terms=extra_terms,
         approved_version=data.approved_version,
         current_version=data.current_version,
@@ -1043,7 +1044,7 @@ def open_takedown(
     publication_ids: Iterable[int] = (),
     urls: Iterable[str] = (),
     received_at: datetime | None = None,
-    actor: Any = None,
+    actor: Actor = None,
     **fields: Any,
 ) -> TakedownRequest:
     """Register a request, what it names and its deadline; signals `takedown_opened` after commit.
@@ -1116,7 +1117,7 @@ def _signal_opened(request: TakedownRequest) -> None:
 
 @transaction.atomic
 def log_takedown_action(
-    request: TakedownRequest, *, description: str, actor: Any = None, status: str | None = None
+    request: TakedownRequest, *, description: str, actor: Actor = None, status: str | None = None
 ) -> TakedownAction:
     if not description.strip():
         raise ValidationError({"description": "Describe what was done."})

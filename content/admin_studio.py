@@ -25,6 +25,7 @@ from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldBooleanWidget
 
 from accounts import tenancy
+from accounts.actors import Actor
 from accounts.admin_base import AtelierModelAdmin, TenantAdminMixin, TenantModelAdmin, permission_check
 from content import studio, views, views_studio
 from content.models import (
@@ -224,7 +225,7 @@ class PromptCategoryAdmin(AtelierModelAdmin):
 class PromptTemplateForm(forms.ModelForm):
     """A template is a prompt waiting to be sent: screened here, so a refusal reads as a form error."""
 
-    actor: Any = None  # set per request by the admin's get_form
+    actor: Actor = None  # set per request by the admin's get_form
 
     class Meta:
         model = PromptTemplate
@@ -507,7 +508,7 @@ class GenerationUsageAdmin(TenantModelAdmin):
 class CaptionMaterialForm(forms.ModelForm):
     """Screened like a prompt, so a blocked term reads as a form error (the refusal is audited)."""
 
-    actor: Any = None  # set per request by the admin's get_form
+    actor: Actor = None  # set per request by the admin's get_form
 
     def _post_clean(self) -> None:
         super()._post_clean()

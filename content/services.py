@@ -26,6 +26,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from accounts import audit
+from accounts.actors import Actor
 from accounts.models import Creator
 from accounts.services import user_of
 from content import signals
@@ -108,7 +109,7 @@ def _spooled(source: IO[bytes] | Path | str, max_bytes: int) -> Iterator[tuple[P
         path.unlink(missing_ok=True)
 
 
-def ingest(*, creator: Creator, source: IO[bytes] | Path | str, filename: str = "", actor: Any = None,
+def ingest(*, creator: Creator, source: IO[bytes] | Path | str, filename: str = "", actor: Actor = None,
            rating: str = Asset.Rating.SFW, origin: str = Asset.Origin.UPLOAD, title: str = "",
            performers: Iterable[Any] = (), tags: Iterable[str] = (), production_date: Any = None,
            no_real_person_attested: bool = False) -> IngestResult:
@@ -167,7 +168,7 @@ def ingest(*, creator: Creator, source: IO[bytes] | Path | str, filename: str = 
     return IngestResult(asset, created=True)
 
 
-def _existing(asset: Asset, actor: Any) -> IngestResult:
+def _existing(asset: Asset, actor: Actor) -> IngestResult:
     """The same bytes again: the asset already stored, with its processing queued again if the last
     run failed or outlived its time limit, so a re-upload never hands back a stuck asset."""
     stalled = asset.processing == Asset.Processing.RUNNING and _is_stale(asset.processing_started_at)
@@ -237,7 +238,7 @@ def _set_tags(asset: Asset, names: Iterable[str]) -> None:
 
 
 def _fan_content_changed(*, asset_ids: Iterable[int] = (), collection_ids: Iterable[int] = (),
-                         actor: Any = None) -> None:
+                         actor: Actor = None) -> None:
     """Tell the apps above, once the change is committed, that what fans would get changed: an approval
     given before no longer covers it (approval is of a version)."""
     assets, collections = sorted(set(asset_ids)), sorted(set(collection_ids))
@@ -249,7 +250,7 @@ def _fan_content_changed(*, asset_ids: Iterable[int] = (), collection_ids: Itera
 # --- Review workflow -----------------------------------------------------------------------------
 
 
-def _transition(asset: Asset, to: str, *, actor: Any, reason: str = "", action: str) -> Asset:
+def _transition(asset: Asset, to: str, *, actor: Actor, reason: str = "", action: str) -> Asset:
     with transaction.atomic():
         locked = Asset.objects.select_for_update().get(pk=asset.pk)
         if locked.status == to:
@@ -273,11 +274,11 @@ def _transition(asset: Asset, to: str, *, actor: Any, reason: str = "", action: 
     return locked
 
 
-def submit_for_review(asset: Asset, *, actor: Any = None) -> Asset:
+def submit_for_review(asset: Asset, *, actor: Actor = None) -> Asset:
     return _transition(asset, Asset.Status.IN_REVIEW, actor=actor, action="asset.submitted")
 
 
-def approve(asset: Asset, *, actor: Any) -> Asset:
+def approve(asset: Asset, *, actor: Actor) -> Asset:
     """Four eyes: the uploader may not approve their own upload unless the creator allows it."""
     user = user_of(actor)
     if user is None:
@@ -287,21 +288,21 @@ def approve(asset: Asset, *, actor: Any) -> Asset:
     return _transition(asset, Asset.Status.APPROVED, actor=actor, action="asset.approved")
 
 
-def reject(asset: Asset, *, actor: Any, reason: str) -> Asset:
+def reject(asset: Asset, *, actor: Actor, reason: str) -> Asset:
     if not reason.strip():
         raise ValidationError("Say why the asset is rejected, so the editor can fix it.")
     return _transition(asset, Asset.Status.REJECTED, actor=actor, reason=reason.strip(), action="asset.rejected")
 
 
-def archive(asset: Asset, *, actor: Any = None) -> Asset:
+def archive(asset: Asset, *, actor: Actor = None) -> Asset:
     return _transition(asset, Asset.Status.ARCHIVED, actor=actor, action="asset.archived")
 
 
-def reopen(asset: Asset, *, actor: Any = None) -> Asset:
+def reopen(asset: Asset, *, actor: Actor = None) -> Asset:
     return _transition(asset, Asset.Status.DRAFT, actor=actor, action="asset.reopened")
 
 
-def tag(assets: Iterable[Asset], names: Iterable[str], *, actor: Any = None) -> int:
+def tag(assets: Iterable[Asset], names: Iterable[str], *, actor: Actor = None) -> int:
     names = list(names)
     count = 0
     with transaction.atomic():
@@ -381,7 +382,7 @@ def processing_deadline() -> timedelta:
     return timedelta(seconds=settings.CONTENT_PROCESSING_SECONDS + 300)
 
 
-def requeue_processing(asset: Asset, *, actor: Any = None) -> Asset:
+def requeue_processing(asset: Asset, *, actor: Actor = None) -> Asset:
     """Queue processing again for an asset whose last run failed or stalled; audited."""
     with transaction.atomic():
         locked = Asset.objects.select_for_update().get(pk=asset.pk)
@@ -490,7 +491,7 @@ ASSET_EDITABLE = ("title", "notes", "rating", "production_date", "no_real_person
 
 
 @transaction.atomic
-def update_asset(asset: Asset, *, actor: Any = None, performers: Iterable[Any] | None = None,
+def update_asset(asset: Asset, *, actor: Actor = None, performers: Iterable[Any] | None = None,
                  tags: Iterable[Any] | None = None, **fields: Any) -> Asset:
     """Edit what staff describe about an asset: title, notes, rating, performers depicted, tags,
     production date, synthetic-media attestation. Only performers on record for the asset's creator may
@@ -528,7 +529,7 @@ def update_asset(asset: Asset, *, actor: Any = None, performers: Iterable[Any] |
 
 
 @transaction.atomic
-def save_watermark(watermark: Watermark, *, actor: Any = None, changed: Iterable[str] | None = None) -> Watermark:
+def save_watermark(watermark: Watermark, *, actor: Actor = None, changed: Iterable[str] | None = None) -> Watermark:
     """A creator's watermark, applied to renditions made from now on. Audits `watermark.*`."""
     adding = watermark._state.adding
     watermark.full_clean()
@@ -539,7 +540,7 @@ def save_watermark(watermark: Watermark, *, actor: Any = None, changed: Iterable
 
 
 @transaction.atomic
-def delete_watermark(watermark: Watermark, *, actor: Any = None) -> None:
+def delete_watermark(watermark: Watermark, *, actor: Actor = None) -> None:
     audit.record("watermark.deleted", watermark, actor=actor)
     watermark.delete()
 
@@ -548,7 +549,7 @@ def delete_watermark(watermark: Watermark, *, actor: Any = None) -> None:
 
 
 @transaction.atomic
-def save_collection(collection: Collection, *, assets: list[Asset] | None = None, actor: Any = None) -> Collection:
+def save_collection(collection: Collection, *, assets: list[Asset] | None = None, actor: Actor = None) -> Collection:
     """Validate and save a collection; with `assets`, they become its contents in that order (others leave)."""
     adding = collection._state.adding
     collection.full_clean()
@@ -568,7 +569,7 @@ def save_collection(collection: Collection, *, assets: list[Asset] | None = None
     return collection
 
 
-def delete_collection(collection: Collection, *, actor: Any = None) -> None:
+def delete_collection(collection: Collection, *, actor: Actor = None) -> None:
     """The assets stay in the vault and its items go with it; a collection a post still sells is protected
     (PROTECT refuses the delete: the API answers 409, the admin shows the refusal)."""
     with transaction.atomic():
@@ -577,7 +578,7 @@ def delete_collection(collection: Collection, *, actor: Any = None) -> None:
 
 
 @transaction.atomic
-def add_to_collection(collection: Collection, assets: Iterable[Asset], *, actor: Any = None) -> int:
+def add_to_collection(collection: Collection, assets: Iterable[Asset], *, actor: Actor = None) -> int:
     """Append assets in order; assets of another creator are refused, duplicates skipped."""
     assets = list(assets)
     foreign = [a.pk for a in assets if a.creator_id != collection.creator_id]
@@ -597,7 +598,7 @@ def add_to_collection(collection: Collection, assets: Iterable[Asset], *, actor:
 
 @transaction.atomic
 def change_collection_items(collection: Collection, *, positions: Iterable[tuple[CollectionItem, int]] = (),
-                            removed: Iterable[CollectionItem] = (), actor: Any = None) -> None:
+                            removed: Iterable[CollectionItem] = (), actor: Actor = None) -> None:
     """Reorder or take out items (adding goes through `add_to_collection`). Audits
     `collection.items_changed` with counts."""
     positions, removed = list(positions), list(removed)
@@ -628,7 +629,7 @@ def _s3_storage() -> Any:
     return storage
 
 
-def presign_upload(*, creator: Creator, filename: str, size: int, actor: Any = None,
+def presign_upload(*, creator: Creator, filename: str, size: int, actor: Actor = None,
                    expires_in: int = 3600) -> dict[str, Any]:
     """A presigned POST for one large file, limited to its declared size and this creator's staging area."""
     import uuid
@@ -647,7 +648,7 @@ def presign_upload(*, creator: Creator, filename: str, size: int, actor: Any = N
             "filename": Path(filename).name}
 
 
-def confirm_upload(*, creator: Creator, key: str, filename: str = "", actor: Any = None,
+def confirm_upload(*, creator: Creator, key: str, filename: str = "", actor: Actor = None,
                    **meta: Any) -> IngestResult:
     """Ingest a file uploaded with `presign_upload`, then drop the staging copy whatever the outcome."""
     if not key.startswith(f"{STAGING_PREFIX}/{creator.pk}/") or ".." in key:

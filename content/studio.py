@@ -36,6 +36,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import audit
+from accounts.actors import Actor
 from accounts.models import Creator
 from accounts.services import user_of
 from compliance import blocklist, crypto
@@ -67,7 +68,7 @@ __all__ = ["PromptRefused"]
 # --- backends ------------------------------------------------------------------------------------------
 
 
-def set_api_key(backend: GenerationBackend, api_key: str, *, actor: Any = None) -> None:
+def set_api_key(backend: GenerationBackend, api_key: str, *, actor: Actor = None) -> None:
     """Store (or clear, with "") the backend's key encrypted; the audit names the change, never the key."""
     value = crypto.encrypt_text(api_key) if api_key else ""
     GenerationBackend.objects.filter(pk=backend.pk).update(api_key_encrypted=value)
@@ -77,7 +78,7 @@ def set_api_key(backend: GenerationBackend, api_key: str, *, actor: Any = None) 
 
 
 @transaction.atomic
-def save_backend(backend: GenerationBackend, *, api_key: str | None = None, actor: Any = None) -> GenerationBackend:
+def save_backend(backend: GenerationBackend, *, api_key: str | None = None, actor: Actor = None) -> GenerationBackend:
     """Validate and save; the config must build (URL, kind, options) so a bad one fails here, not in a job."""
     if backend.managed_by_env and not backend._state.adding:
         raise ValidationError("This backend comes from the environment; change its variables instead.")
@@ -180,7 +181,7 @@ def default_backend(purpose: str) -> GenerationBackend | None:
     return chosen
 
 
-def check_health(backend: GenerationBackend, *, actor: Any = None) -> Any:
+def check_health(backend: GenerationBackend, *, actor: Actor = None) -> Any:
     """Ask the backend whether it answers and has the model; the answer is kept on the row for the list."""
     from content.generation.backends import BackendConfigError, Health
 
@@ -211,7 +212,7 @@ def _reasons(hits: Sequence[HardBlockHit]) -> list[str]:
         for hit in hits))
 
 
-def audit_refusal(creator: Creator | None, refusal: PromptRefused, *, kind: str, actor: Any = None) -> None:
+def audit_refusal(creator: Creator | None, refusal: PromptRefused, *, kind: str, actor: Actor = None) -> None:
     """The record a compliance officer reads: who asked, for whom, which fields and categories."""
     audit.record("generation.refused", creator, actor=actor, changes={
         "kind": kind,
@@ -221,7 +222,7 @@ def audit_refusal(creator: Creator | None, refusal: PromptRefused, *, kind: str,
     })
 
 
-def screen_request(creator: Creator | None, fields: Mapping[str, str], *, kind: str, actor: Any = None) -> None:
+def screen_request(creator: Creator | None, fields: Mapping[str, str], *, kind: str, actor: Actor = None) -> None:
     """Refuse (and audit) a request whose prompt, style, variables or voice hold a hard-blocked term.
 
     Runs before any row or backend call exists, and outside any caller's transaction, so the audit
@@ -284,7 +285,7 @@ class ImageParams:
             raise ValidationError("The seed is a positive number (or empty for a random one).")
 
 
-def queue_image_job(*, creator: Creator, actor: Any = None, template: PromptTemplate | None = None,
+def queue_image_job(*, creator: Creator, actor: Actor = None, template: PromptTemplate | None = None,
                     prompt: str = "", variables: Mapping[str, Any] | None = None, negative_prompt: str | None = None,
                     backend: GenerationBackend | None = None, rating: str | None = None,
                     params: ImageParams | None = None) -> GenerationJob:
@@ -335,7 +336,7 @@ def queue_image_job(*, creator: Creator, actor: Any = None, template: PromptTemp
     return _save_and_queue(job, actor)
 
 
-def queue_text_job(*, creator: Creator, kind: str, platform: str, topic: str, actor: Any = None,
+def queue_text_job(*, creator: Creator, kind: str, platform: str, topic: str, actor: Actor = None,
                    variables: Mapping[str, Any] | None = None, template: PromptTemplate | None = None,
                    ai_generated: bool = True, count: int = 3, language: str = "",
                    backend: GenerationBackend | None = None) -> GenerationJob:
@@ -365,7 +366,7 @@ def queue_text_job(*, creator: Creator, kind: str, platform: str, topic: str, ac
     return _save_and_queue(job, actor)
 
 
-def check_likeness(creator: Creator, rating: str, *, actor: Any = None) -> None:
+def check_likeness(creator: Creator, rating: str, *, actor: Actor = None) -> None:
     """Images of a human or hybrid creator draw a real person: refuse (and audit) without their
     verified adulthood and a current AI-likeness consent at this rating."""
     from compliance.services import likeness_refusals
@@ -377,7 +378,7 @@ def check_likeness(creator: Creator, rating: str, *, actor: Any = None) -> None:
         raise ValidationError(reasons)
 
 
-def _save_and_queue(job: GenerationJob, actor: Any) -> GenerationJob:
+def _save_and_queue(job: GenerationJob, actor: Actor) -> GenerationJob:
     with transaction.atomic():
         job.save()
         audit.record("generation.queued", job, actor=actor, changes={
@@ -393,7 +394,7 @@ def enqueue(job_id: int, countdown: float | None = None) -> None:
     run_generation_job.apply_async((job_id,), countdown=countdown)
 
 
-def cancel_job(job: GenerationJob, *, actor: Any = None) -> GenerationJob:
+def cancel_job(job: GenerationJob, *, actor: Actor = None) -> GenerationJob:
     """A queued job is cancelled at once; a running one when its backend call returns (its results are
     dropped, its usage still logged, since the backend did the work)."""
     with transaction.atomic():
@@ -410,7 +411,7 @@ def cancel_job(job: GenerationJob, *, actor: Any = None) -> GenerationJob:
     return locked
 
 
-def retry_job(job: GenerationJob, *, actor: Any = None) -> GenerationJob:
+def retry_job(job: GenerationJob, *, actor: Actor = None) -> GenerationJob:
     """A new job with the same request (the failed one stays, with its error, for the record)."""
     if job.status not in (J.FAILED, J.CANCELLED):
         raise ValidationError("Only a failed or cancelled job can be tried again.")
@@ -634,12 +635,8 @@ def signing_credentials() -> Any:
 
 
 def _run_text(job: GenerationJob) -> Outcome:
-    p = job.params
     try:
-        suggestions = suggest_captions(
-            creator=job.creator, platform=p["platform"], topic=job.prompt, variables=job.variables,
-            ai_generated=p.get("ai_generated", True), count=int(p.get("count", 3)), language=p.get("language", ""),
-            template=job.template, backend=job.backend, job=job, screened=True)
+        suggestions = suggest_captions_for_job(job)
     except (PromptRefused, ValidationError) as exc:
         message = "; ".join(exc.reasons) if isinstance(exc, PromptRefused) else "; ".join(exc.messages)
         _finish(job.pk, J.FAILED, error=message)
@@ -697,16 +694,37 @@ def _own_templates(creator: Creator, platform: str, language: str) -> tuple[list
 def suggest_captions(*, creator: Creator, platform: str, topic: str, variables: Mapping[str, Any] | None = None,
                      ai_generated: bool = True, count: int = 3, language: str = "",
                      template: PromptTemplate | None = None, backend: GenerationBackend | None = None,
-                     actor: Any = None, job: GenerationJob | None = None, use_model: bool = True,
-                     screened: bool = False) -> CaptionSuggestions:
+                     actor: Actor = None, use_model: bool = True) -> CaptionSuggestions:
     """Caption suggestions in the persona's voice and language: from the text model when one is configured
     and answers, else from the agency's and the built-in templates. The result says which.
 
     The request is screened first (refused and audited if blocked); every suggestion is screened again in
     its final form by `captions.suggest`.
     """
-    from content.generation.backends import GenerationFailure, TextRequest
+    values, voice = _caption_request(creator, platform, count, variables, template)
+    screen_request(creator, {"topic": topic, "persona voice": voice,
+                             **{f"variable {k!r}": v for k, v in values.items()}}, kind="caption", actor=actor)
+    return _compose_captions(creator=creator, platform=platform, topic=topic, values=values, voice=voice,
+                             ai_generated=ai_generated, count=count, language=language, backend=backend,
+                             actor=actor, job=None, use_model=use_model)
 
+
+def suggest_captions_for_job(job: GenerationJob) -> CaptionSuggestions:
+    """A queued caption or hashtag job's suggestions. Its request (topic, voice, variables) was screened by
+    `queue_text_job` before the job existed, so it is not screened twice; every suggestion is still
+    screened in its final form by `captions.suggest`."""
+    p = job.params
+    count = int(p.get("count", 3))
+    values, voice = _caption_request(job.creator, p["platform"], count, job.variables, job.template)
+    return _compose_captions(creator=job.creator, platform=p["platform"], topic=job.prompt, values=values,
+                             voice=voice, ai_generated=p.get("ai_generated", True), count=count,
+                             language=p.get("language", ""), backend=job.backend, actor=None, job=job,
+                             use_model=True)
+
+
+def _caption_request(creator: Creator, platform: str, count: int, variables: Mapping[str, Any] | None,
+                     template: PromptTemplate | None) -> tuple[dict[str, str], str]:
+    """The checked variables and the persona voice of a caption request (what screening reads)."""
     if platform not in captions.PLATFORMS:
         raise ValidationError(f"Captions are not available for {platform!r}; choose one of "
                               f"{', '.join(sorted(captions.PLATFORMS))}.")
@@ -714,10 +732,15 @@ def suggest_captions(*, creator: Creator, platform: str, topic: str, variables: 
         raise ValidationError("Ask for between 1 and 10 suggestions.")
     values = _clean_variables(variables)
     values.setdefault("name", creator.stage_name)
-    voice = _voice(creator, template)
-    if not screened:
-        screen_request(creator, {"topic": topic, "persona voice": voice,
-                                 **{f"variable {k!r}": v for k, v in values.items()}}, kind="caption", actor=actor)
+    return values, _voice(creator, template)
+
+
+def _compose_captions(*, creator: Creator, platform: str, topic: str, values: dict[str, str], voice: str,
+                      ai_generated: bool, count: int, language: str, backend: GenerationBackend | None,
+                      actor: Actor, job: GenerationJob | None, use_model: bool) -> CaptionSuggestions:
+    """The suggestions of a request already screened (or refused) by the caller's entry point."""
+    from content.generation.backends import GenerationFailure, TextRequest
+
     if not topic.strip():
         raise ValidationError("Say what the post is about (the topic).")
     language = language or creator.language
@@ -859,7 +882,7 @@ def validate_backend_config(backend: GenerationBackend) -> None:
         raise ValidationError(str(exc)) from exc
 
 
-def screen_template(template: PromptTemplate, *, actor: Any = None) -> None:
+def screen_template(template: PromptTemplate, *, actor: Actor = None) -> None:
     """The screen `save_prompt_template` applies, run by the admin form first so that a refusal is shown
     on the form (and audited) instead of failing the save."""
     screen_request(template.creator, {"template prompt": template.prompt, "template style": template.style,
@@ -870,7 +893,7 @@ def screen_template(template: PromptTemplate, *, actor: Any = None) -> None:
 # --- prompt templates
 
 
-def save_prompt_template(template: PromptTemplate, *, actor: Any = None) -> PromptTemplate:
+def save_prompt_template(template: PromptTemplate, *, actor: Actor = None) -> PromptTemplate:
     """Validate (placeholders, sizes, one name per creator, an image backend) and save; the audit names
     the template and its rating, never the prompt text."""
     template.full_clean()
@@ -884,7 +907,7 @@ def save_prompt_template(template: PromptTemplate, *, actor: Any = None) -> Prom
     return template
 
 
-def delete_prompt_template(template: PromptTemplate, *, actor: Any = None) -> None:
+def delete_prompt_template(template: PromptTemplate, *, actor: Actor = None) -> None:
     """Jobs made from it keep their final prompt; only their link to the template is cleared."""
     with transaction.atomic():
         audit.record("prompt_template.deleted", template, actor=actor, changes={"name": template.name})
@@ -894,7 +917,7 @@ def delete_prompt_template(template: PromptTemplate, *, actor: Any = None) -> No
 # --- caption templates and hashtag sets -----------------------------------------------------------------
 
 
-def screen_caption_material(item: CaptionTemplate | HashtagSet, *, actor: Any = None) -> None:
+def screen_caption_material(item: CaptionTemplate | HashtagSet, *, actor: Actor = None) -> None:
     """A caption template or hashtag set is text waiting to be posted: a blocked term is refused (and
     audited) when it is saved, not only when a suggestion made from it is dropped."""
     if isinstance(item, CaptionTemplate):
@@ -904,7 +927,7 @@ def screen_caption_material(item: CaptionTemplate | HashtagSet, *, actor: Any = 
     screen_request(item.creator if item.creator_id else None, fields, kind="caption_material", actor=actor)
 
 
-def save_caption_material(item: CaptionTemplate | HashtagSet, *, actor: Any = None,
+def save_caption_material(item: CaptionTemplate | HashtagSet, *, actor: Actor = None,
                           changed: Sequence[str] = ()) -> CaptionTemplate | HashtagSet:
     """Validate, screen and save; agency-wide rows (no creator) are the owner's to write."""
     item.full_clean()
@@ -920,7 +943,7 @@ def save_caption_material(item: CaptionTemplate | HashtagSet, *, actor: Any = No
     return item
 
 
-def delete_caption_material(item: CaptionTemplate | HashtagSet, *, actor: Any = None) -> None:
+def delete_caption_material(item: CaptionTemplate | HashtagSet, *, actor: Actor = None) -> None:
     """Agency-wide rows (no creator) are the owner's to remove, like to write. Audits `<model>.deleted`."""
     if item.creator_id is None and not getattr(user_of(actor), "is_superuser", False):
         raise PermissionDenied("Only the agency owner removes agency-wide rows.")
@@ -933,7 +956,7 @@ def delete_caption_material(item: CaptionTemplate | HashtagSet, *, actor: Any = 
 # --- backends and prompt categories (agency-wide, the owner's) ------------------------------------------
 
 
-def delete_backend(backend: GenerationBackend, *, actor: Any = None) -> None:
+def delete_backend(backend: GenerationBackend, *, actor: Actor = None) -> None:
     """Jobs that ran on it keep their usage rows (by name); a backend from the environment comes back
     at the next start, so it is changed there, not deleted here."""
     if backend.managed_by_env:
@@ -944,7 +967,7 @@ def delete_backend(backend: GenerationBackend, *, actor: Any = None) -> None:
         backend.delete()
 
 
-def save_prompt_category(category: PromptCategory, *, actor: Any = None,
+def save_prompt_category(category: PromptCategory, *, actor: Actor = None,
                          changed: Sequence[str] = ()) -> PromptCategory:
     """The agency's vocabulary for prompt templates. Audits `prompt_category.*`."""
     category.full_clean()
@@ -956,7 +979,7 @@ def save_prompt_category(category: PromptCategory, *, actor: Any = None,
     return category
 
 
-def delete_prompt_category(category: PromptCategory, *, actor: Any = None) -> None:
+def delete_prompt_category(category: PromptCategory, *, actor: Actor = None) -> None:
     """Templates in it stay, without a category."""
     with transaction.atomic():
         audit.record("prompt_category.deleted", category, actor=actor, changes={"name": category.name})

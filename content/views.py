@@ -29,6 +29,7 @@ from unfold.widgets import (
 )
 
 from accounts import tenancy
+from accounts.actors import Actor
 from accounts.models import Creator
 from compliance.models import Performer
 from content import services
@@ -153,7 +154,7 @@ class UploadOutcome:
         return reverse("admin:content_asset_change", args=[self.asset.pk]) if self.asset else ""
 
 
-def ingest_uploads(files: list[Any], data: dict[str, Any], actor: Any) -> list[UploadOutcome]:
+def ingest_uploads(files: list[Any], data: dict[str, Any], actor: Actor) -> list[UploadOutcome]:
     """Each file through `services.ingest` on its own: one refusal never costs the others."""
     outcomes = []
     for upload in files:

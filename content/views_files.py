@@ -10,12 +10,11 @@ expires (see `core.files`).
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseRedirect
 
 from accounts import audit
+from accounts.actors import Actor
 from content.models import Asset, Rendition
 from content.views import asset_in_reach
 from core import files
@@ -26,7 +25,7 @@ def original_filename(asset: Asset) -> str:
     return asset.original_name or f"asset-{asset.pk}.{ext}"
 
 
-def original_link(asset: Asset, *, actor: Any, base: str = "") -> str:
+def original_link(asset: Asset, *, actor: Actor, base: str = "") -> str:
     """A one-minute download link to the original, and the audit event that says who asked."""
     audit.record("asset.original_opened", asset, actor=actor, changes={"name": asset.file.name})
     return files.signed_url(files.alias_of(asset.file.storage), asset.file.name,

@@ -36,6 +36,8 @@ class _PrivateStorage(LazyObject):
     """storages["private"], looked up when first used (and again when STORAGES changes), so a model
     field can name it at import time."""
 
+    _wrapped: Any  # the storage, or `empty` until first used (django-stubs leave it undeclared)
+
     def _setup(self) -> None:
         self._wrapped = storages["private"]
 
@@ -56,9 +58,10 @@ def _storages_changed(*, setting: str, **kwargs: Any) -> None:
 
 def _unwrap(storage: Any) -> Any:
     if isinstance(storage, LazyObject):
-        if storage._wrapped is empty:
-            storage._setup()
-        return storage._wrapped
+        lazy: Any = storage  # `_wrapped` and `_setup` are LazyObject's own, undeclared in django-stubs
+        if lazy._wrapped is empty:
+            lazy._setup()
+        return lazy._wrapped
     return storage
 
 
@@ -90,7 +93,9 @@ def signed_url(alias: str, name: str, *, ttl: int, base: str = "", filename: str
     shown = (filename or name.rsplit("/", 1)[-1]).replace('"', "")
     if is_remote(storage):
         disposition = f'{"attachment" if download else "inline"}; filename="{shown}"'
-        return storage.url(name, parameters={"ResponseContentDisposition": disposition}, expire=ttl)
+        # django-storages' S3 `url()` takes these two; the base Storage's signature does not.
+        remote: Any = storage
+        return str(remote.url(name, parameters={"ResponseContentDisposition": disposition}, expire=ttl))
     shown = shown or "file"
     token = signing.dumps({"s": alias, "n": name, "e": int(time.time()) + ttl, "d": download, "f": shown},
                           salt=SIGNING_SALT, compress=True)
@@ -126,7 +131,7 @@ def read_token(token: str) -> SignedFile:
 
 
 @require_GET
-def serve_signed(request: HttpRequest, token: str, filename: str) -> HttpResponse:
+def serve_signed(request: HttpRequest, token: str, filename: str) -> HttpResponse | FileResponse:
     """The bytes behind a signed `/files/` link. Who may have the link was decided when it was made;
     the name at the end of the path is for the eye (and for fetchers that look at extensions)."""
     try:
@@ -169,7 +174,8 @@ def move_files(names: Iterable[str], source: str, target: str) -> MoveReport:
     copy, if one is left, is deleted); a name in neither storage is reported, not invented.
     """
     src, dst = storages[source], storages[target]
-    report = MoveReport(missing=[])
+    missing: list[str] = []
+    report = MoveReport(missing=missing)
     for name in dict.fromkeys(n for n in names if n):
         if dst.exists(name):
             if src.exists(name):
@@ -177,7 +183,7 @@ def move_files(names: Iterable[str], source: str, target: str) -> MoveReport:
             report.already_there += 1
             continue
         if not src.exists(name):
-            report.missing.append(name)
+            missing.append(name)
             continue
         with src.open(name, "rb") as handle:
             saved = dst.save(name, File(handle, name=name.rsplit("/", 1)[-1]))

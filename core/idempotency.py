@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -27,6 +27,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.models import IdempotencyRecord
+
+if TYPE_CHECKING:
+    from django.http import QueryDict
+    from rest_framework.views import APIView
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -93,7 +97,8 @@ def _body_of(request: Request) -> bytes:
     if not request.content_type.startswith("multipart/"):
         return request.body
     digest = hashlib.sha256()
-    for name, values in sorted(request.data.lists()):
+    data = cast("QueryDict", request.data)  # multipart data is a QueryDict; drf-stubs say dict
+    for name, values in sorted(data.lists()):
         for value in values:
             digest.update(f"{name}\0{value}\0".encode())
     for name, files in sorted(request.FILES.lists()):
@@ -160,7 +165,14 @@ def _keep(record: IdempotencyRecord, response: HttpResponse) -> None:
         expires_at=timezone.now() + timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS))
 
 
-class IdempotentPostMixin:
+# The mixin's methods extend APIView's; mypy sees that base, the runtime MRO puts the view's class there.
+if TYPE_CHECKING:
+    _ViewBase = APIView
+else:
+    _ViewBase = object
+
+
+class IdempotentPostMixin(_ViewBase):
     """For a DRF view: every POST honours `Idempotency-Key`. Checked after authentication and permissions,
     before the handler runs, so a replay costs no work and a refusal changes nothing."""
 
@@ -190,7 +202,7 @@ class IdempotentPostMixin:
             _keep(record, response)
         return response
 
-    def raise_uncaught_exception(self, exc: Exception) -> None:
+    def raise_uncaught_exception(self, exc: Exception) -> NoReturn:
         record, self._idempotency_record = self._idempotency_record, None
         if record is not None:
             IdempotencyRecord.objects.filter(pk=record.pk, state=IdempotencyRecord.State.IN_FLIGHT).delete()

@@ -30,6 +30,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import audit
+from accounts.actors import Actor
 from accounts.models import Creator, Membership, Role, User
 from compliance import crypto
 from core import outbound
@@ -77,7 +78,7 @@ def _fan_out(notification_id: int) -> None:
         logger.exception("Could not queue delivery of notification %s", notification_id)
 
 
-def resolve(notification: Notification, *, actor: Any = None) -> bool:
+def resolve(notification: Notification, *, actor: Actor = None) -> bool:
     """Close a notice; its dedupe key is free again, so the same condition can be raised anew.
     Returns False when it was already resolved."""
     updated = Notification.objects.filter(pk=notification.pk, resolved_at__isnull=True).update(
@@ -87,7 +88,7 @@ def resolve(notification: Notification, *, actor: Any = None) -> bool:
     return bool(updated)
 
 
-def resolve_by_key(dedupe_key: str, *, actor: Any = None) -> int:
+def resolve_by_key(dedupe_key: str, *, actor: Actor = None) -> int:
     """Resolve the open notice for a condition that has gone away (e.g. an export was uploaded)."""
     done = 0
     for note in Notification.objects.filter(dedupe_key=dedupe_key, resolved_at__isnull=True):
@@ -153,7 +154,7 @@ def validate_events(events: Iterable[str]) -> list[str]:
 
 
 def create_endpoint(creator: Creator | None, name: str, url: str, events: Iterable[str] = (), *,
-                    active: bool = True, actor: Any = None) -> tuple[WebhookEndpoint, str]:
+                    active: bool = True, actor: Actor = None) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint and return it with its signing secret. The secret is stored encrypted
     and this is the only time it is shown: the receiver's owner must copy it now."""
     secret = _new_secret()
@@ -170,7 +171,7 @@ def create_endpoint(creator: Creator | None, name: str, url: str, events: Iterab
 ENDPOINT_EDITABLE = ("name", "url", "events", "active")
 
 
-def update_endpoint(endpoint: WebhookEndpoint, changes: dict[str, Any], *, actor: Any = None) -> WebhookEndpoint:
+def update_endpoint(endpoint: WebhookEndpoint, changes: dict[str, Any], *, actor: Actor = None) -> WebhookEndpoint:
     """Change name, URL, events or active; an endpoint stays with its creator. Audits the fields changed."""
     unknown = set(changes) - set(ENDPOINT_EDITABLE)
     if unknown:
@@ -188,14 +189,14 @@ def update_endpoint(endpoint: WebhookEndpoint, changes: dict[str, Any], *, actor
     return endpoint
 
 
-def delete_endpoint(endpoint: WebhookEndpoint, *, actor: Any = None) -> None:
+def delete_endpoint(endpoint: WebhookEndpoint, *, actor: Actor = None) -> None:
     """Stop sending to an endpoint; its delivery log goes with it. Audits `webhook_endpoint.deleted`."""
     with transaction.atomic():
         audit.record("webhook_endpoint.deleted", endpoint, actor=actor, changes={"url": endpoint.url})
         endpoint.delete()
 
 
-def rotate_secret(endpoint: WebhookEndpoint, *, actor: Any = None) -> str:
+def rotate_secret(endpoint: WebhookEndpoint, *, actor: Actor = None) -> str:
     """Replace the signing secret at once and return the new one (shown once). Deliveries sent from
     now on carry the new signature; receivers must switch at the same time."""
     secret = _new_secret()
@@ -253,7 +254,7 @@ def create_deliveries(notification_id: int) -> list[int]:
     return ids
 
 
-def send_test_event(endpoint: WebhookEndpoint, *, actor: Any = None) -> WebhookDelivery:
+def send_test_event(endpoint: WebhookEndpoint, *, actor: Actor = None) -> WebhookDelivery:
     """Queue a `webhook.test` event for one endpoint, so its owner can check the receiver."""
     now = timezone.now()
     event_id = uuid.uuid4()
@@ -266,7 +267,7 @@ def send_test_event(endpoint: WebhookEndpoint, *, actor: Any = None) -> WebhookD
     return delivery
 
 
-def retry_delivery(delivery: WebhookDelivery, *, actor: Any = None) -> bool:
+def retry_delivery(delivery: WebhookDelivery, *, actor: Actor = None) -> bool:
     """A person asks for another try now. A failed delivery gets a fresh set of attempts."""
     if delivery.status == D.DELIVERED:
         return False
@@ -336,7 +337,7 @@ def verify_signature(secret: str, header: str, body: bytes, tolerance: int = 300
 def backoff_seconds(attempts: int) -> float:
     """30 s, 1 min, 2 min… capped at 6 h, each ±20 % so a receiver coming back is not stampeded."""
     base = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
-    return base * (0.8 + random.random() * 0.4)
+    return float(base * (0.8 + random.random() * 0.4))
 
 
 def _claim(delivery_id: int, now: datetime) -> WebhookDelivery | None:

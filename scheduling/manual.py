@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import audit
+from accounts.actors import Actor
 from notifications.services import resolve_by_key
 from scheduling import services
 from scheduling.models import Publication
@@ -32,7 +31,7 @@ def clean_post_url(url: str) -> str:
     return url
 
 
-def mark_exported_published(publication: Publication, url: str, *, actor: Any = None) -> Publication:
+def mark_exported_published(publication: Publication, url: str, *, actor: Actor = None) -> Publication:
     """An exported publication was uploaded by hand: it becomes `published` with its URL.
 
     Only an `exported` row moves (the status machine says so); the "ready for manual upload"

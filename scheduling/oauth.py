@@ -38,6 +38,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts import audit
+from accounts.actors import Actor
 from scheduling import services
 from scheduling.connectors import oauth2
 from scheduling.connectors.base import AuthError, ConnectorError, PermanentError, TransientError
@@ -105,7 +106,7 @@ def pending_account_id(session: Any, state: str | None) -> int | None:
     return int(entry["account"])
 
 
-def complete(account: PlatformAccount, code: str, state: str, session: Any, *, actor: Any = None) -> None:
+def complete(account: PlatformAccount, code: str, state: str, session: Any, *, actor: Actor = None) -> None:
     """Finish connecting: check state, exchange the code with the PKCE verifier, store the tokens.
 
     The state is consumed whatever happens next, so a callback URL works once. Tokens are stored

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
+from accounts.actors import Actor
 from compliance import signals
 from content.signals import fan_content_changed
 from notifications.services import notify
@@ -75,13 +76,13 @@ def block_on_takedown(sender: Any, performer_ids: list[int], takedown_id: int | 
 
 
 @receiver(signals.takedown_closed, dispatch_uid="scheduling.lift_on_takedown_closed")
-def lift_on_takedown_closed(sender: Any, takedown_id: int, actor: Any = None, **kwargs: Any) -> None:
+def lift_on_takedown_closed(sender: Any, takedown_id: int, actor: Actor = None, **kwargs: Any) -> None:
     """Rejected or closed: lift the blocks this request alone caused."""
     takedowns.lift_named(takedown_id, actor=actor)
     takedowns.resolve_opened_notice(takedown_id, actor=actor)
 
 
 @receiver(fan_content_changed, dispatch_uid="scheduling.recheck_approvals")
-def recheck_approvals(sender: Any, asset_ids: list[int], collection_ids: list[int], actor: Any = None,
+def recheck_approvals(sender: Any, asset_ids: list[int], collection_ids: list[int], actor: Actor = None,
                       **kwargs: Any) -> None:
     services.recheck_approvals(asset_ids=asset_ids, collection_ids=collection_ids, actor=actor)

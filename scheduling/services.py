@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -26,6 +26,7 @@ from django.db.models import F, ProtectedError, Q
 from django.utils import timezone
 
 from accounts import audit
+from accounts.actors import Actor
 from compliance import crypto
 from compliance import services as compliance
 from compliance.gate import Reason, Verdict
@@ -35,6 +36,22 @@ from core.platforms import PLATFORMS, Kind, Rating
 from notifications.services import notify
 from scheduling import approval, limits, media
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication, QueueSlot
+
+if TYPE_CHECKING:
+    from scheduling.connectors.base import (
+        AccountRef,
+        Connector,
+        Limits,
+        MediaItem,
+        PublishRequest,
+        PublishResult,
+        TransientError,
+        UnknownOutcome,
+    )
+
+# A row ready to send: the connector, the request, and (file field, media item) per asset to materialise.
+_Described: TypeAlias = "list[tuple[Any, MediaItem]]"
+_Ready: TypeAlias = "tuple[Publication, Connector, PublishRequest, _Described]"
 
 log = logging.getLogger(__name__)
 S = Publication.Status
@@ -46,7 +63,7 @@ OUT_OR_IN_FLIGHT = frozenset({S.CLAIMED, S.PUBLISHING, S.PUBLISHED, S.UNKNOWN, S
 
 
 def store_credentials(account: PlatformAccount, data: dict[str, Any], *, expires_at: datetime | None = None,
-                      scopes: str | None = None, actor: Any = None) -> None:
+                      scopes: str | None = None, actor: Actor = None) -> None:
     """Encrypt and save the account's tokens; a fresh grant also reconnects the account."""
     fields = {"credentials_encrypted": crypto.encrypt_text(json.dumps(data)), "token_expires_at": expires_at,
               "state": PlatformAccount.State.CONNECTED, "last_error": "", "refresh_failures": 0,
@@ -60,16 +77,17 @@ def store_credentials(account: PlatformAccount, data: dict[str, Any], *, expires
                  changes={"expires_at": expires_at.isoformat() if expires_at else None})
 
 
-def read_credentials(account: PlatformAccount, *, purpose: str, actor: Any = None) -> dict[str, Any]:
+def read_credentials(account: PlatformAccount, *, purpose: str, actor: Actor = None) -> dict[str, Any]:
     """Decrypt the account's tokens. Every read is audited with its purpose."""
     if not account.credentials_encrypted:
         return {}
     audit.record("platform_account.credentials_read", account, actor=actor, actor_label=f"purpose:{purpose}",
                  changes={"purpose": purpose})
-    return json.loads(crypto.decrypt_text(account.credentials_encrypted))
+    credentials: dict[str, Any] = json.loads(crypto.decrypt_text(account.credentials_encrypted))
+    return credentials
 
 
-def account_ref(account: PlatformAccount, *, purpose: str, actor: Any = None) -> Any:
+def account_ref(account: PlatformAccount, *, purpose: str, actor: Actor = None) -> AccountRef:
     from scheduling.connectors.base import AccountRef
 
     return AccountRef(id=account.pk, platform=account.platform, handle=account.handle,
@@ -87,7 +105,7 @@ def initial_state(platform: str) -> str:
     return PlatformAccount.State.CONNECTED if manual else PlatformAccount.State.NEEDS_REAUTH
 
 
-def save_account(account: PlatformAccount, *, actor: Any = None) -> PlatformAccount:
+def save_account(account: PlatformAccount, *, actor: Actor = None) -> PlatformAccount:
     """Create or update a platform account (admin and API): policy ceiling and the platform's option
     schema checked (`PlatformAccount.clean`: only known keys, never a host), one account per
     creator × platform × handle, audited."""
@@ -119,7 +137,7 @@ def save_account(account: PlatformAccount, *, actor: Any = None) -> PlatformAcco
 @transaction.atomic
 def change_queue_slots(account: PlatformAccount, *, added: Iterable[tuple[int, time]] = (),
                        changed: Iterable[QueueSlot] = (), removed: Iterable[QueueSlot] = (),
-                       actor: Any = None) -> None:
+                       actor: Actor = None) -> None:
     """Edit an account's weekly queue times (creator's local time). Publications already placed keep
     their time; the queue offers the new slots from now on. Audits `platform_account.queue_changed`."""
     added, changed, removed = list(added), list(changed), list(removed)
@@ -140,7 +158,7 @@ def change_queue_slots(account: PlatformAccount, *, added: Iterable[tuple[int, t
 
 
 @transaction.atomic
-def delete_account(account: PlatformAccount, *, actor: Any = None) -> None:
+def delete_account(account: PlatformAccount, *, actor: Actor = None) -> None:
     """Remove an account that nothing was published or planned on (publications and offers protect it).
     Its stored credentials go with it. Audits `platform_account.deleted`."""
     audit.record("platform_account.deleted", account, actor=actor,
@@ -288,9 +306,13 @@ def lock_publication(publication: Publication) -> Publication:
     """
     post_id = Publication.objects.values_list("post_id", flat=True).get(pk=publication.pk)
     post = Post.objects.select_for_update().get(pk=post_id)
-    pub = Publication.objects.select_for_update().get(pk=publication.pk)
+    pub: Publication = Publication.objects.select_for_update().get(pk=publication.pk)
     pub.post = post
     return pub
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
 
 
 def _due_at(pub: Publication, at: datetime, **fields: Any) -> None:
@@ -318,7 +340,7 @@ class SlotTaken(ValidationError):
     """The account already has a live publication at that instant."""
 
 
-def schedule(publication: Publication, *, at: datetime, actor: Any = None) -> ScheduleOutcome:
+def schedule(publication: Publication, *, at: datetime, actor: Actor = None) -> ScheduleOutcome:
     """Put an approved publication on the calendar at `at` (aware; stored UTC) if the gate passes.
 
     A failing gate leaves the row where it was and returns the reasons for the person scheduling.
@@ -335,7 +357,7 @@ def schedule(publication: Publication, *, at: datetime, actor: Any = None) -> Sc
         if not pub.can_move_to(S.SCHEDULED):
             _move(pub, S.SCHEDULED)  # raises the refusal that names the current status
         _due_at(pub, at, next_attempt_at=None, block_reasons=[], last_error="")
-        audit.record("publication.scheduled", pub, actor=actor, changes={"at": pub.scheduled_at.isoformat()})
+        audit.record("publication.scheduled", pub, actor=actor, changes={"at": _iso(pub.scheduled_at)})
     return ScheduleOutcome(pub, verdict)
 
 
@@ -353,7 +375,7 @@ def held_by_open_takedowns(pub: Publication, verdict: Verdict) -> Verdict:
     return Verdict((*verdict.reasons, held))
 
 
-def reschedule(publication: Publication, *, at: datetime, actor: Any = None) -> ScheduleOutcome:
+def reschedule(publication: Publication, *, at: datetime, actor: Actor = None) -> ScheduleOutcome:
     """Move a publication to another instant (calendar drag, API). The gate is judged at the new time."""
     if timezone.is_naive(at):
         raise ValidationError("The due time needs a timezone (it is entered in the creator's timezone).")
@@ -369,7 +391,7 @@ def reschedule(publication: Publication, *, at: datetime, actor: Any = None) -> 
         before = pub.scheduled_at
         _due_at(pub, at, next_attempt_at=None)
         audit.record("publication.rescheduled", pub, actor=actor,
-                     changes={"from": before.isoformat() if before else None, "to": pub.scheduled_at.isoformat()})
+                     changes={"from": before.isoformat() if before else None, "to": _iso(pub.scheduled_at)})
     return ScheduleOutcome(pub, verdict)
 
 
@@ -410,7 +432,7 @@ def _nonexistent(local: datetime) -> bool:
 QUEUE_ATTEMPTS = 20
 
 
-def add_to_queue(publication: Publication, *, actor: Any = None) -> ScheduleOutcome:
+def add_to_queue(publication: Publication, *, actor: Actor = None) -> ScheduleOutcome:
     """Schedule at the account's next free queue slot.
 
     Two requests queueing on one account at once both see the same slot free; the constraint lets
@@ -431,7 +453,7 @@ def add_to_queue(publication: Publication, *, actor: Any = None) -> ScheduleOutc
     raise ValidationError(f"{account} has no free queue slot in the next 12 weeks; add slots first.")
 
 
-def save_queue_slot(slot: QueueSlot, *, actor: Any = None) -> QueueSlot:
+def save_queue_slot(slot: QueueSlot, *, actor: Actor = None) -> QueueSlot:
     """Add or move a weekly slot; one per account, weekday and time (the check, then the constraint decides)."""
     clash = QueueSlot.objects.filter(account_id=slot.account_id, weekday=slot.weekday, time=slot.time)
     if clash.exclude(pk=slot.pk).exists():
@@ -447,7 +469,7 @@ def save_queue_slot(slot: QueueSlot, *, actor: Any = None) -> QueueSlot:
     return slot
 
 
-def delete_queue_slot(slot: QueueSlot, *, actor: Any = None) -> None:
+def delete_queue_slot(slot: QueueSlot, *, actor: Actor = None) -> None:
     """Publications already queued keep their time; only future queueing stops using the slot."""
     with transaction.atomic():
         audit.record("queue_slot.deleted", slot, actor=actor,
@@ -513,7 +535,7 @@ def _check_money(price_minor: int | None, currency: str) -> str:
 
 def create_post(*, creator_id: int, caption: str, asset_ids: list[int], targets: list[tuple[PlatformAccount, str]],
                 collection: Any = None, price_minor: int | None = None, currency: str = "",
-                actor: Any = None) -> Post:
+                actor: Actor = None) -> Post:
     """Compose a post: its ordered assets and one draft publication per (account, caption override).
 
     Assets, collection and accounts must belong to the post's creator (checked here); callers check
@@ -535,7 +557,7 @@ def create_post(*, creator_id: int, caption: str, asset_ids: list[int], targets:
     return post
 
 
-def _edit(post: Post, *, actor: Any, apply: Callable[[Post, list[Publication]], list[str]]) -> Post:
+def _edit(post: Post, *, actor: Actor, apply: Callable[[Post, list[Publication]], list[str]]) -> Post:
     """The one way a post's content changes (update_post, set_caption_override).
 
     Locks the post, then its publications (the one lock order), refuses while any copy is being
@@ -558,7 +580,7 @@ def _edit(post: Post, *, actor: Any, apply: Callable[[Post, list[Publication]], 
     return post
 
 
-def _withdraw_approval(post: Post, *, actor: Any, fields: list[str]) -> None:
+def _withdraw_approval(post: Post, *, actor: Actor, fields: list[str]) -> None:
     """What reaches fans changed since a person approved it: the post goes back to pending approval and
     its approved or scheduled publications with it, each carrying `approval_stale` (shown in admin and
     API), so nothing goes out that nobody approved. Their due time stays, for whoever reschedules."""
@@ -578,7 +600,7 @@ def _withdraw_approval(post: Post, *, actor: Any, fields: list[str]) -> None:
 
 
 def recheck_approvals(*, asset_ids: Iterable[int] = (), collection_ids: Iterable[int] = (),
-                      actor: Any = None) -> list[int]:
+                      actor: Actor = None) -> list[int]:
     """An asset or collection changed in content (re-reviewed, re-rated, retitled, items changed): every
     approved post carrying it whose fingerprint no longer matches goes back for approval now, with its
     approved or scheduled publications (`approval_stale`), instead of waiting for the gate to refuse it
@@ -640,7 +662,7 @@ def _set_override(pub: Publication, caption: str) -> None:
     pub.save(update_fields=["caption_override"])
 
 
-def update_post(post: Post, *, actor: Any = None, caption: str | None = None, asset_ids: list[int] | None = None,
+def update_post(post: Post, *, actor: Actor = None, caption: str | None = None, asset_ids: list[int] | None = None,
                 price_minor: int | None = KEEP, currency: str | None = None, collection: Any = KEEP,
                 targets: list[tuple[PlatformAccount, str]] | None = None) -> Post:
     """Edit what a post carries. Arguments left out stay as they are; `targets` is the whole new list
@@ -684,7 +706,7 @@ def update_post(post: Post, *, actor: Any = None, caption: str | None = None, as
     return _edit(post, actor=actor, apply=apply)
 
 
-def set_caption_override(publication: Publication, caption: str, *, actor: Any = None) -> Publication:
+def set_caption_override(publication: Publication, caption: str, *, actor: Actor = None) -> Publication:
     """Change one account's caption while the publication can still change. It is part of what the
     post's approver approved, so it goes through the same edit path (lock order, version, approval)."""
 
@@ -707,7 +729,7 @@ def set_caption_override(publication: Publication, caption: str, *, actor: Any =
     return Publication.objects.get(pk=publication.pk)
 
 
-def submit_post(post: Post, *, actor: Any = None) -> int:
+def submit_post(post: Post, *, actor: Actor = None) -> int:
     """Send the post's draft publications for approval."""
     with transaction.atomic():
         n = Publication.objects.filter(post=post, status=S.DRAFT).update(status=S.PENDING_APPROVAL)
@@ -715,7 +737,7 @@ def submit_post(post: Post, *, actor: Any = None) -> int:
     return n
 
 
-def approve_post(post: Post, *, actor: Any = None) -> dict[int, Verdict]:
+def approve_post(post: Post, *, actor: Actor = None) -> dict[int, Verdict]:
     """A human approves the post as it is now; each pending publication is judged by the gate now.
 
     Records the fingerprint of what reaches fans (`scheduling.approval`): the gate refuses any
@@ -750,7 +772,7 @@ def approve_post(post: Post, *, actor: Any = None) -> dict[int, Verdict]:
     return verdicts
 
 
-def delete_post(post: Post, *, actor: Any = None) -> None:
+def delete_post(post: Post, *, actor: Actor = None) -> None:
     """Delete a post and its unpublished publications; refused once any copy is (or may be) out."""
     with transaction.atomic():
         post = Post.objects.select_for_update().get(pk=post.pk)
@@ -761,7 +783,7 @@ def delete_post(post: Post, *, actor: Any = None) -> None:
         post.delete()
 
 
-def cancel(publication: Publication, *, actor: Any = None) -> Publication:
+def cancel(publication: Publication, *, actor: Actor = None) -> Publication:
     with transaction.atomic():
         pub = lock_publication(publication)
         if pub.status == S.CANCELLED:
@@ -868,7 +890,7 @@ def publish_batch(ids: list[int]) -> dict[int, str]:
 
     now = timezone.now()
     outcome: dict[int, str] = {}
-    ready: list[tuple[Publication, Any, Any, list]] = []  # (row, connector, request, described media)
+    ready: list[_Ready] = []
     with transaction.atomic():
         rows = Publication.objects.select_related("post", "post__creator", "account").filter(
             pk__in=ids).order_by("pk")
@@ -896,7 +918,7 @@ def publish_batch(ids: list[int]) -> dict[int, str]:
         inputs = [gate_input_for(p, due_at=now, assets=assets[p.post_id], version=versions[p.post_id],
                                  siblings=frozenset(siblings[p.post_id])) for p in pubs]
         verdicts = compliance.check_publications(inputs)
-        refs: dict[int, Any] = {}
+        refs: dict[int, AccountRef] = {}
         by_account: dict[int, list[tuple[Publication, Any]]] = {}
         for pub, data, verdict in zip(pubs, inputs, verdicts, strict=True):
             verdict = with_account_ceiling(pub, data, verdict)
@@ -911,7 +933,7 @@ def publish_batch(ids: list[int]) -> dict[int, str]:
                 outcome[pub.pk] = S.FAILED
             else:
                 by_account.setdefault(pub.account_id, []).append((pub, data))
-        connectors: dict[int, Any] = {}
+        connectors: dict[int, Connector] = {}
         for account_id, account_rows in list(by_account.items()):
             try:
                 connectors[account_id] = connector_for(account_rows[0][0].account.platform)
@@ -943,20 +965,20 @@ def publish_batch(ids: list[int]) -> dict[int, str]:
     # `publishing` right before its own call and its outcome is written right after, so a kill
     # leaves at most that one row whose outcome is unknown.
     waiting = _Waiting([r[0].pk for r in ready])
-    by_platform: dict[str, list[tuple[Publication, Any, Any, list]]] = {}
+    by_platform: dict[str, list[_Ready]] = {}
     for row in ready:
         by_platform.setdefault(row[0].account.platform, []).append(row)
     try:
-        for platform, rows in by_platform.items():
+        for platform, sending in by_platform.items():
             with _slot(platform) as free:
                 if not free:  # the platform's concurrency is used up: try again in a few seconds
-                    for pub, *_ in rows:
+                    for pub, *_ in sending:
                         outcome[pub.pk] = _back_to_calendar(pub, timezone.now() + timedelta(seconds=5))
                         waiting.done(pub.pk)
-                elif getattr(rows[0][1], "idempotent_publish", False):
-                    outcome.update(_publish_idempotent(rows, waiting))
+                elif getattr(sending[0][1], "idempotent_publish", False):
+                    outcome.update(_publish_idempotent(sending, waiting))
                 else:
-                    for pub, connector, request, described in rows:
+                    for pub, connector, request, described in sending:
                         outcome[pub.pk] = _publish_one(pub, connector, request, described, waiting)
                         waiting.done(pub.pk)
     finally:
@@ -1020,7 +1042,8 @@ def _back_to_calendar(pub: Publication, at: datetime) -> str:
     return S.SCHEDULED
 
 
-def _publish_one(pub: Publication, connector: Any, request: Any, described: list, waiting: _Waiting) -> str:
+def _publish_one(pub: Publication, connector: Connector, request: PublishRequest, described: _Described,
+                 waiting: _Waiting) -> str:
     """Move the row to `publishing`, charge its request to the account's budget, call the platform and
     write the outcome at once (the database first: nothing after the call touches Redis)."""
     waiting.renew()
@@ -1050,7 +1073,7 @@ def _publish_one(pub: Publication, connector: Any, request: Any, described: list
     return _finish_published([(pub, result)]).get(pub.pk, S.PUBLISHED)
 
 
-def _publish_idempotent(rows: list[tuple[Publication, Any, Any, list]], waiting: _Waiting) -> dict[int, str]:
+def _publish_idempotent(rows: list[_Ready], waiting: _Waiting) -> dict[int, str]:
     """Rows of a platform that dedupes by our key (Bluesky's record key): sending one twice yields one
     post, so they need no durable mark before each call. They move to `publishing` together, each is
     charged to the budget as it is sent, and successes are written in small groups (at least every
@@ -1122,14 +1145,15 @@ def _commit_without_waiting_for_disk() -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
-def _refund_budget(account_id: int, connector_limits: Any) -> None:
+def _refund_budget(account_id: int, connector_limits: Limits) -> None:
     try:
         limits.refund_budget(account_id, connector_limits)
     except Exception:
         log.warning("Could not refund the rate budget of account %s", account_id, exc_info=True)
 
 
-def _call(pub: Publication, connector: Any, request: Any, described: list) -> Any:
+def _call(pub: Publication, connector: Connector, request: PublishRequest,
+          described: _Described) -> PublishResult | str:
     """One platform call, its errors turned into the row's next state. Returns a PublishResult on
     success, else the status the row was moved to."""
     from scheduling.connectors.base import AuthError, PermanentError, TransientError, UnknownOutcome
@@ -1168,7 +1192,7 @@ def _finish_published(published: list[tuple[Publication, Any]]) -> dict[int, str
             audit.build("publication.published", pub, creator_id=pub.post.creator_id, actor_label="task:publish",
                         changes={"external_id": result.external_id, "external_url": result.url})
             for pub, result in published if pub.pk in done])
-        outcome = {pub.pk: S.PUBLISHED for pub, _ in published if pub.pk in done}
+        outcome: dict[int, str] = {pub.pk: S.PUBLISHED for pub, _ in published if pub.pk in done}
         lost = [pub.pk for pub, _ in published if pub.pk not in done]
         outcome.update(dict(Publication.objects.filter(pk__in=lost).values_list("pk", "status")) if lost else {})
     return outcome
@@ -1207,7 +1231,7 @@ def _finish(pub: Publication, to: str, **fields: Any) -> str:
     return to
 
 
-NOTIFY_ON = {S.FAILED: ("publication.failed", "error", "failed"),
+NOTIFY_ON: dict[str, tuple[str, str, str]] = {S.FAILED: ("publication.failed", "error", "failed"),
              S.UNKNOWN: ("publication.unknown", "error", "may or may not be out — check"),
              S.MISSED: ("publication.missed", "warning", "was missed"),
              S.EXPORTED: ("publication.exported", "info", "is ready for manual upload")}
@@ -1246,7 +1270,7 @@ def _single_runner(key: int) -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
-def settle_seconds(connector: Any) -> float | None:
+def settle_seconds(connector: Connector) -> float | None:
     """How long after an outcome became unknown the connector's lookup can say "not there" with
     confidence (None: it never can, a person checks). A request still on the wire when its worker
     died reaches the platform within the client timeout; the platform's own listing may lag."""
@@ -1336,10 +1360,10 @@ def _reconcile_one(pub: Publication, now: datetime) -> str:
 
 
 def resolve_unknown(publication: Publication, *, url: str = "", external_id: str = "", retry: bool = False,
-                    actor: Any = None) -> Publication:
+                    actor: Actor = None) -> Publication:
     """A person checked the platform: it is out (give its URL) or it is not (publish it again)."""
     with transaction.atomic():
-        pub = Publication.objects.select_for_update().get(pk=publication.pk)
+        pub: Publication = Publication.objects.select_for_update().get(pk=publication.pk)
         if pub.status != S.UNKNOWN:
             raise ValidationError("Only a publication whose outcome is unknown can be resolved this way.")
         if retry == bool(url or external_id):
@@ -1362,7 +1386,7 @@ def _resolve_notice(dedupe_key: str) -> None:
     Notification.objects.filter(dedupe_key=dedupe_key, resolved_at__isnull=True).update(resolved_at=timezone.now())
 
 
-def _after_transient(pub: Publication, exc: Any) -> str:
+def _after_transient(pub: Publication, exc: TransientError) -> str:
     if pub.attempts >= settings.SCHEDULING_MAX_ATTEMPTS:
         return _finish(pub, S.FAILED, last_error=f"Gave up after {pub.attempts} attempts: {exc.message}")
     backoff = min(900, 15 * 2 ** (pub.attempts - 1)) * (0.8 + random.random() * 0.4)
@@ -1371,7 +1395,7 @@ def _after_transient(pub: Publication, exc: Any) -> str:
                    last_error=exc.message)
 
 
-def _after_unknown(pub: Publication, connector: Any, request: Any, exc: Any) -> str:
+def _after_unknown(pub: Publication, connector: Connector, request: PublishRequest, exc: UnknownOutcome) -> str:
     try:
         found = connector.lookup(request)
     except Exception:
@@ -1385,7 +1409,8 @@ def _after_unknown(pub: Publication, connector: Any, request: Any, exc: Any) -> 
                    next_attempt_at=None if settle is None else timezone.now() + timedelta(seconds=settle))
 
 
-def build_request(pub: Publication, data: compliance.GateInput, *, media: tuple = (), ref: Any = None) -> Any:
+def build_request(pub: Publication, data: compliance.GateInput, *, media: tuple[MediaItem, ...] = (),
+                  ref: AccountRef | None = None) -> PublishRequest:
     from scheduling.connectors.base import PublishRequest
 
     ref = ref or account_ref(pub.account, purpose=f"publish:{pub.pk}")
@@ -1459,7 +1484,7 @@ def add_block(publication_ids: Iterable[int], reason: dict[str, Any], *, actor_l
     return changed
 
 
-def lift_block(publication_ids: Iterable[int], *, ended: Callable[[dict[str, Any]], bool], actor: Any = None,
+def lift_block(publication_ids: Iterable[int], *, ended: Callable[[dict[str, Any]], bool], actor: Actor = None,
                actor_label: str = "") -> dict[int, str]:
     """Remove the causes `ended` says are over from these blocked rows. A row with causes left stays
     blocked with them; a row with none goes back where it was: a draft or a post awaiting approval

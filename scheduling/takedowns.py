@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import audit
+from accounts.actors import Actor
 from compliance import services as compliance
 from compliance import targets
 from compliance.gate import TakedownFacts
@@ -120,7 +121,7 @@ def block_named(takedown_id: int) -> list[int]:
     return services.add_block(list(ids), reason, actor_label=f"signal:takedown_open:{takedown_id}")
 
 
-def lift_named(takedown_id: int, *, actor: Any = None) -> dict[int, str]:
+def lift_named(takedown_id: int, *, actor: Actor = None) -> dict[int, str]:
     """The request was rejected or closed: remove its cause from the rows it blocked (found by the cause
     they carry, even if their post changed since), and any `takedown_open` reason recorded without a
     request id (the publish-time gate's) on a row it names; the gate then decides whether another open
@@ -171,7 +172,7 @@ def describe(takedown: TakedownRequest) -> str:
     return "; ".join(parts)
 
 
-def resolve_opened_notice(takedown_id: int, *, actor: Any = None) -> None:
+def resolve_opened_notice(takedown_id: int, *, actor: Actor = None) -> None:
     resolve_by_key(f"takedown.opened:{takedown_id}", actor=actor)
 
 
@@ -444,7 +445,7 @@ def hand_to_person(pub: Publication, *, reason_code: str, takedown: TakedownRequ
     return "manual"
 
 
-def complete_task(task: TakedownTask, *, note: str, actor: Any = None) -> TakedownTask:
+def complete_task(task: TakedownTask, *, note: str, actor: Actor = None) -> TakedownTask:
     """A person took the post down. The task closes with who/when/what; a published row becomes
     `removed`; the takedown request's log gets the action; the managers' notice is resolved."""
     note = (note or "").strip()

@@ -10,15 +10,20 @@ from typing import Any
 
 from django.db.models import Model, QuerySet
 from rest_framework import exceptions, viewsets
+from rest_framework.request import Request
 
 from accounts import tenancy
+from accounts.actors import Principal
 from core.idempotency import IdempotentPostMixin
 
 ACTION_FOR_METHOD = {"POST": "add", "PUT": "change", "PATCH": "change", "DELETE": "delete"}
 
 
-def principal_of(request: Any) -> Any:
-    return request.auth if request.auth is not None and hasattr(request.auth, "scope") else request.user
+def principal_of(request: Request) -> Principal:
+    """Who is asking: the API key when the request carries one, else the signed-in user."""
+    auth: Any = request.auth
+    principal: Principal = auth if auth is not None and hasattr(auth, "scope") else request.user
+    return principal
 
 
 class TenantViewSetMixin(IdempotentPostMixin):

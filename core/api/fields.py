@@ -40,11 +40,11 @@ class OptionalURLField(serializers.URLField):
         kwargs.setdefault("allow_null", True)
         super().__init__(**kwargs)
 
-    def to_representation(self, value: Any) -> str | None:
+    def to_representation(self, value: Any) -> str | None:  # type: ignore[override]  # null for blank, by design
         return value or None
 
 
-def bounds_of(model_field: models.Field) -> dict[str, int]:
+def bounds_of(model_field: models.Field[Any, Any]) -> dict[str, int]:
     """`min_value`/`max_value` of an integer model field as the database enforces them."""
     bounds: dict[str, int] = {}
     for validator in model_field.validators:
@@ -57,7 +57,10 @@ def bounds_of(model_field: models.Field) -> dict[str, int]:
 
 def column_integer(model: type[models.Model], name: str, **kwargs: Any) -> serializers.IntegerField:
     """An IntegerField for a value stored in `model.name`: the column's range, narrowed by `kwargs`."""
-    bounds = bounds_of(model._meta.get_field(name))
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{model._meta.label}.{name} is a relation, not a column.")
+    bounds = bounds_of(field)
     for key, pick in (("min_value", max), ("max_value", min)):
         if key in kwargs and kwargs[key] is not None and key in bounds:
             kwargs[key] = pick(kwargs[key], bounds[key])
@@ -66,7 +69,7 @@ def column_integer(model: type[models.Model], name: str, **kwargs: Any) -> seria
     return serializers.IntegerField(**kwargs)
 
 
-class ModelSerializer(serializers.ModelSerializer):
+class ModelSerializer(serializers.ModelSerializer[Any]):
     """Every model serializer of the API: datetimes as UTC instants."""
 
     serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,

@@ -114,14 +114,23 @@ class AuthError(PermanentError):
 
 
 class Connector(Protocol):
-    platform: str
-    limits: Limits
-    # Seconds after which `lookup` returning None proves the platform never received the post (None:
-    # it never proves it, a person checks), and what that person should look at.
-    lookup_settle_seconds: float | None
-    how_to_check: str
-    # True when sending the same request twice yields one post (a key the platform dedupes by).
-    idempotent_publish: bool
+    """What every connector implements (`conformance.py` checks each one).
+
+    Tuning attributes a connector may add, read by the dispatcher with these defaults:
+    - `lookup_settle_seconds: float | None = None` — seconds after which `lookup` returning None proves
+      the platform never received the post (None: it never proves it, a person checks);
+    - `lookup_is_authoritative: bool = False` — `lookup` sees every post at once (settles in 0 s);
+    - `idempotent_publish: bool = False` — sending the same request twice yields one post (a key the
+      platform dedupes by);
+    - `how_to_check: str` — what the person resolving an unknown outcome should look at;
+    - `batch_size: int` — how many due rows one publish task takes for this platform.
+    """
+
+    @property
+    def platform(self) -> str: ...
+
+    @property
+    def limits(self) -> Limits: ...
 
     def validate(self, request: PublishRequest) -> list[str]: ...
 
