@@ -36,11 +36,11 @@ from unfold.widgets import (
 
 from accounts import tenancy
 from accounts.admin_base import TenantModelAdmin, permission_check
+from accounts.admin_export import export_as_csv
 from accounts.models import Creator
 from analytics import imports, ingest, services
 from analytics.currency import exponent
 from analytics.models import SOURCE_PLATFORMS, Fan, Subscription, Transaction
-from config.admin_export import export_as_csv
 
 IMPORT_SALT = "analytics.statement-import"
 IMPORT_TOKEN_MAX_AGE = 3600

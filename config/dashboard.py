@@ -45,7 +45,7 @@ def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[st
 
 def _domain_counts(creator_ids: list[int]) -> dict[str, dict[int, int]]:
     """Counts contributed by the domain apps (each registers in DASHBOARD_COUNTS), one query each."""
-    from config.dashboard_counts import DASHBOARD_COUNTS
+    from core.dashboard import DASHBOARD_COUNTS
 
     return {label: fn(creator_ids) for label, fn in DASHBOARD_COUNTS} if creator_ids else {}
 

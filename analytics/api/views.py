@@ -27,8 +27,8 @@ from analytics.api.serializers import (
     TransactionSerializer,
 )
 from analytics.models import DailyRollup, Fan, Subscription, Transaction, WebhookReceiver
-from config.api import CursorPagination
 from core.api.fields import ModelSerializer
+from core.api.pagination import CursorPagination
 from scheduling.models import PlatformAccount
 
 

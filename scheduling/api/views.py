@@ -22,8 +22,8 @@ from rest_framework.serializers import BaseSerializer
 from accounts import tenancy
 from accounts.api.viewsets import TenantModelViewSet, TenantViewSetMixin, principal_of
 from compliance.gate import Verdict
-from config.api import CursorPagination
 from content.models import Asset, Collection
+from core.api.pagination import CursorPagination
 from scheduling import services
 from scheduling.api.filters import (
     PlatformAccountFilterSet,
