@@ -13,7 +13,6 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.admin.filters import RelatedFieldListFilter
@@ -22,11 +21,12 @@ from django.core.exceptions import ImproperlyConfigured, PermissionDenied, Valid
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Field, Model, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.functional import cached_property
 from unfold.admin import ModelAdmin
 
 from accounts import tenancy
+from core.admin import ServiceFormMixin, message_refusal
 
 STANDARD_PERMISSIONS = ("view", "add", "change", "delete")
 
@@ -71,81 +71,6 @@ def _posted_action(request: HttpRequest) -> str:
     return names[index] if 0 <= index < len(names) else ""
 
 
-# --- Service refusals on forms ------------------------------------------------------------------
-
-
-class ServiceRejected(Exception):
-    """A service refused a change made through an admin form; carries its ValidationError."""
-
-    def __init__(self, error: ValidationError) -> None:
-        super().__init__(error)
-        self.error = error
-
-
-def add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for name, errors in error.error_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)
-
-
-def call_service(fn: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(**kwargs)
-    except ValidationError as exc:
-        raise ServiceRejected(exc) from exc
-
-
-def adopt(obj: Model, saved: Model) -> None:
-    """Point the admin's unsaved form instance at the row the service created."""
-    obj.pk = saved.pk
-    obj._state.adding = False
-
-
-class ServiceFormMixin:
-    """Forms whose save is a service call, with the service's refusals shown on the form.
-
-    The service validates inside the view's transaction; when it refuses (a ValidationError from
-    save_model, save_formset or save_related), the whole attempt rolls back and the same POST is
-    rendered again with the service's errors attached to the form, so the rules live in the service
-    alone and people still see them next to the field. A refused deletion comes back as a message.
-    """
-
-    def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
-                        extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except (ServiceRejected, ValidationError) as rejected:
-            if getattr(request, "service_errors", None) is not None:
-                raise  # refused again with its errors shown: a bug, not a refusal to show
-            request.service_errors = rejected.error if isinstance(rejected, ServiceRejected) else rejected
-            return super().changeform_view(request, object_id, form_url, extra_context)
-
-    def get_form(self, request: HttpRequest, obj: Model | None = None, change: bool = False,
-                 **kwargs: Any) -> type[forms.ModelForm]:
-        form_class = super().get_form(request, obj, change, **kwargs)
-        error = getattr(request, "service_errors", None)
-        if error is None:
-            return form_class
-
-        class RejectedForm(form_class):
-            def clean(self) -> dict[str, Any]:
-                cleaned = super().clean()
-                add_service_errors(self, error)
-                return cleaned
-
-        return RejectedForm
-
-    def delete_view(self, request: HttpRequest, object_id: str,
-                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        try:
-            return super().delete_view(request, object_id, extra_context)
-        except ValidationError as refused:
-            messages.error(request, " ".join(refused.messages))
-            return HttpResponseRedirect(request.path)
-
-
 # --- Actions -------------------------------------------------------------------------------------
 
 
@@ -166,7 +91,7 @@ def _guarded(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(model_admin, request, reachable)
         except ValidationError as refused:  # a service said no: say why, change nothing more
-            messages.error(request, " ".join(refused.messages))
+            message_refusal(request, refused)
             return None
 
     run.guarded = True  # type: ignore[attr-defined]

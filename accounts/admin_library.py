@@ -1,6 +1,6 @@
 """The libraries' admins, re-registered so they look like the rest of the workspace and follow its rules.
 
-Beat entries are declared in config/beat.py and synced on every migrate and beat start, so an edit
+Beat entries are declared in core/beat.py and synced on every migrate and beat start, so an edit
 here would silently not stick: they are read here. Task results are a record. Failed-login records
 (django-axes) and second-factor devices (django-otp) are security evidence: people read them, and the
 owner may remove one — lifting a lockout, dropping a lost phone — through an audited service.

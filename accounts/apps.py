@@ -9,7 +9,7 @@ def _after_migrate(sender, **kwargs) -> None:  # noqa: ANN001
     if sender.label != list(apps.get_app_configs())[-1].label:
         return
     from accounts.roles import sync_role_groups
-    from config.beat import sync_beat_schedule
+    from core.beat import sync_beat_schedule
 
     sync_role_groups()
     sync_beat_schedule()
@@ -20,5 +20,13 @@ class AccountsConfig(AppConfig):
     verbose_name = "Creators & team"
 
     def ready(self) -> None:
-        from config import checks  # noqa: F401 — registers the production checks
+        from core import beat
+        from core.api import routes
+
         post_migrate.connect(_after_migrate, dispatch_uid="accounts.after_migrate")
+        routes.register("accounts.api.views.register")
+        beat.register(
+            beat.BeatEntry("heartbeat", "accounts.tasks.record_heartbeat", every_seconds=60),
+            beat.BeatEntry("expire lockouts", "accounts.tasks.clean_login_lockouts",
+                           crontab={"minute": "17", "hour": "3"}),
+        )

@@ -1,4 +1,4 @@
-"""Fixed housekeeping jobs of the accounts app (see config/beat.py)."""
+"""Fixed housekeeping jobs of the accounts app (see core/beat.py)."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ from unfold.decorators import action, display
 from accounts.admin_base import ReadOnlyAdminMixin, TenantModelAdmin, permission_check
 from analytics import ingest, services
 from analytics.models import InboundEvent, MetricSnapshot, WebhookReceiver
+from core.admin import message_refusal
 
 RECEIVER_URL_NAMES = {"fanvue": "analytics_fanvue_webhook"}
 
@@ -66,7 +67,7 @@ class WebhookReceiverAdmin(TenantModelAdmin):
                 return
             receiver, shown = ingest.create_receiver(obj.account, secret=secret, actor=request.user)
         except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+            message_refusal(request, exc)
             return
         obj.pk, obj.token, obj.created_at = receiver.pk, receiver.token, receiver.created_at
         if secret is None:

@@ -36,11 +36,12 @@ from unfold.widgets import (
 
 from accounts import tenancy
 from accounts.admin_base import TenantModelAdmin, permission_check
+from accounts.admin_export import export_as_csv
 from accounts.models import Creator
 from analytics import imports, ingest, services
 from analytics.currency import exponent
 from analytics.models import SOURCE_PLATFORMS, Fan, Subscription, Transaction
-from config.admin_export import export_as_csv
+from core.admin import add_refusal
 
 IMPORT_SALT = "analytics.statement-import"
 IMPORT_TOKEN_MAX_AGE = 3600
@@ -287,7 +288,8 @@ class ManualTransactionForm(forms.ModelForm):
         try:
             created = dry_run_record(**self.record_kwargs)
         except ValidationError as exc:
-            raise forms.ValidationError(exc.messages) from None
+            add_refusal(self, exc)
+            return data
         if not created and not self.generated_id:
             self.add_error("external_id", "A transaction with this id is already stored for this platform.")
         return data

@@ -6,8 +6,10 @@ class AnalyticsConfig(AppConfig):
     verbose_name = "Analytics"
 
     def ready(self) -> None:
-        from config.beat import BeatEntry, register
+        from core.api import routes
+        from core.beat import BeatEntry, register
 
+        routes.register("analytics.api.register")
         register(
             BeatEntry("sync publication metrics", "analytics.tasks.sync_metrics", every_seconds=1800),
             BeatEntry("nightly rollup", "analytics.tasks.nightly_rollup", crontab={"minute": "15", "hour": "2"}),

@@ -37,14 +37,7 @@ from unfold.widgets import (
 )
 
 from accounts import tenancy
-from accounts.admin_base import (
-    AtelierModelAdmin,
-    TenantAdminMixin,
-    TenantModelAdmin,
-    adopt,
-    call_service,
-    permission_check,
-)
+from accounts.admin_base import AtelierModelAdmin, TenantAdminMixin, TenantModelAdmin, permission_check
 from accounts.models import Creator
 from compliance import records, services, views
 from compliance.models import (
@@ -59,6 +52,7 @@ from compliance.models import (
     TakedownAction,
     TakedownRequest,
 )
+from core.admin import adopt, call_service
 
 DOCUMENT_ACCEPT = "image/jpeg,image/png,image/webp,image/heic,application/pdf"
 

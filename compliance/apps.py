@@ -8,12 +8,13 @@ class ComplianceConfig(AppConfig):
     def ready(self) -> None:
         from compliance import checks, crypto  # noqa: F401 — checks registers the deadline settings check
         from compliance.models import CreatorPerformer
-        from config.beat import BeatEntry, register
-        from config.dashboard_counts import DASHBOARD_COUNTS, per_creator
-        from core import idempotency
+        from core import dashboard, idempotency
+        from core.api import routes
+        from core.beat import BeatEntry, register
 
-        DASHBOARD_COUNTS.append(
-            ("Performers", per_creator(lambda ids: CreatorPerformer.objects.filter(creator_id__in=ids))))
+        dashboard.register("Performers", dashboard.per_creator(
+            lambda ids: CreatorPerformer.objects.filter(creator_id__in=ids)))
+        routes.register("compliance.api.views.register")
 
         # Stored API answers may carry a secret shown once: the same key ring encrypts them.
         idempotency.set_cipher(crypto.encrypt_text, crypto.decrypt_text)

@@ -15,7 +15,7 @@ class AtelierAdminSite(UnfoldAdminSite):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from config.admin_export import export_as_csv
+        from accounts.admin_export import export_as_csv
 
         # Every changelist can be exported (tenancy re-applied, the export audited).
         self.add_action(export_as_csv, "export_as_csv")

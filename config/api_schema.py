@@ -1,6 +1,6 @@
 """The OpenAPI schema's default view inspector: every operation documents the errors the API can answer.
 
-The error format is `config.api`'s; here it becomes the `Error` component, added to every operation for
+The error format is `core.api.errors`'s; here it becomes the `Error` component, added to every operation for
 every status the plumbing can produce (validation, authentication, permission, absence, conflict, size,
 media type, idempotency), so a client generated from the schema knows every answer it may get.
 """

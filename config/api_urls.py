@@ -1,4 +1,4 @@
-"""`/api/v1/`: one router, each app registers its viewsets in its own `api` module.
+"""`/api/v1/`: one router, filled from the route registry (`core.api.routes`) each app adds to.
 
 Any other path under `/api/v1/` answers 404 in the API's error format, never Django's HTML page."""
 
@@ -10,20 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
-from accounts.api import views as accounts_views
-from analytics import api as analytics_api
-from compliance.api import views as compliance_views
-from content.api import views as content_views
-from notifications import api as notifications_api
-from scheduling import api as scheduling_api
+from core.api import routes
 
-router = DefaultRouter()
-accounts_views.register(router)
-compliance_views.register(router)
-content_views.register(router)
-scheduling_api.register(router)
-notifications_api.register(router)
-analytics_api.register(router)
+router = routes.register_all(DefaultRouter())
 
 
 @extend_schema(exclude=True)

@@ -9,6 +9,7 @@ class AtelierAdminConfig(AdminConfig):
         from django.contrib import admin
         from django.contrib.admin import sites
 
+        from config import checks  # noqa: F401 — registers the production checks
         from config.admin_site import AtelierAdminSite
 
         admin.site = sites.site = AtelierAdminSite()

@@ -75,6 +75,6 @@ def _count_expired(request: Any = None, expired: bool = False, **_: Any) -> None
 
 @signals.beat_init.connect
 def _sync_beat_on_start(**_: Any) -> None:
-    from config.beat import sync_beat_schedule
+    from core.beat import sync_beat_schedule
 
     sync_beat_schedule()

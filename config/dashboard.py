@@ -10,6 +10,7 @@ from django.http import HttpRequest
 
 from accounts import tenancy
 from accounts.models import Creator
+from core.dashboard import DASHBOARD_COUNTS
 
 
 def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
@@ -44,9 +45,7 @@ def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[st
 
 
 def _domain_counts(creator_ids: list[int]) -> dict[str, dict[int, int]]:
-    """Counts contributed by the domain apps (each registers in DASHBOARD_COUNTS), one query each."""
-    from config.dashboard_counts import DASHBOARD_COUNTS
-
+    """Counts contributed by the apps (each registers in core.dashboard), one query each."""
     return {label: fn(creator_ids) for label, fn in DASHBOARD_COUNTS} if creator_ids else {}
 
 

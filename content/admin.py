@@ -27,6 +27,7 @@ from compliance import services as compliance_services
 from compliance.models import Performer
 from content import services, views, views_files, views_studio
 from content.models import Asset, Collection, CollectionItem, Rendition, Tag, Watermark
+from core.admin import message_refusal
 from core.platforms import Kind, publishing_platforms
 
 KIND_ICONS = {Asset.Kind.IMAGE: "image", Asset.Kind.VIDEO: "movie", Asset.Kind.AUDIO: "music_note"}
@@ -241,7 +242,7 @@ class AssetAdmin(TenantModelAdmin):
             try:
                 fn(asset, actor=request.user, **kwargs)
             except ValidationError as exc:
-                messages.error(request, f"“{asset}”: {' '.join(exc.messages)}")
+                message_refusal(request, exc, about=f"“{asset}”")
             else:
                 done += 1
         if done:
@@ -301,7 +302,7 @@ class AssetAdmin(TenantModelAdmin):
             try:
                 added = services.add_to_collection(collection, assets, actor=request.user)
             except ValidationError as exc:
-                messages.error(request, " ".join(exc.messages))
+                message_refusal(request, exc)
                 return None
             messages.success(request, f"{added} asset(s) added to “{collection}”.")
             return None
@@ -321,7 +322,7 @@ class AssetAdmin(TenantModelAdmin):
             try:
                 fn(asset, actor=request.user, **form.cleaned_data)
             except ValidationError as exc:
-                messages.error(request, " ".join(exc.messages))
+                message_refusal(request, exc)
             else:
                 messages.success(request, f"“{asset}”: {label.lower()} done.")
             return HttpResponseRedirect(change_url)

@@ -38,6 +38,7 @@ from content.models import (
     PromptTemplate,
 )
 from core import outbound
+from core.admin import add_refusal, message_refusal
 
 JOB_STATUS_LABELS = {"queued": "info", "running": "warning", "succeeded": "success", "failed": "danger",
                      "cancelled": "default"}
@@ -99,7 +100,7 @@ class BackendForm(forms.ModelForm):
             try:
                 studio.validate_backend_config(self.instance)
             except ValidationError as exc:
-                self.add_error(None, exc)
+                add_refusal(self, exc)
 
     def api_key_change(self) -> str | None:
         """What `save_backend` takes: None keeps the key, "" clears it, text replaces it."""
@@ -401,9 +402,10 @@ class GenerationJobAdmin(TenantModelAdmin):
         for job in jobs:
             try:
                 done.append(fn(job, actor=request.user))
-            except (ValidationError, studio.PromptRefused) as exc:
-                text = "; ".join(exc.reasons) if isinstance(exc, studio.PromptRefused) else " ".join(exc.messages)
-                messages.error(request, f"{job}: {text}")
+            except ValidationError as exc:
+                message_refusal(request, exc, about=str(job))
+            except studio.PromptRefused as refused:
+                messages.error(request, f"{job}: {'; '.join(refused.reasons)}")
         if done:
             messages.success(request, f"{len(done)} job(s) {verb}.")
         return done

@@ -53,6 +53,7 @@ from content.models import (
     PromptCategory,
     PromptTemplate,
 )
+from core import backoff
 from core.slots import concurrency_slot
 
 logger = logging.getLogger("content.studio")
@@ -506,8 +507,7 @@ def _failed(job: GenerationJob, exc: Exception, *, seconds: float | None = None)
 
     message = str(exc)
     if isinstance(exc, BackendUnavailable) and job.attempts < settings.GENERATION_MAX_RETRIES:
-        delay = exc.retry_after if exc.retry_after is not None else min(300.0, 5 * 2 ** job.attempts)
-        delay = delay * (0.8 + random.random() * 0.4)
+        delay = backoff.backoff_seconds(job.attempts, base=5, cap=300, retry_after=exc.retry_after)
         GenerationJob.objects.filter(pk=job.pk, status=J.RUNNING).update(
             status=J.QUEUED, error=f"{message} Trying again in {delay:.0f} s (attempt {job.attempts}).")
         return Outcome(J.QUEUED, retry_in=delay, detail=message)

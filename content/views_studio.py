@@ -32,6 +32,7 @@ from accounts import tenancy
 from accounts.models import Creator
 from content import studio
 from content.models import Asset, GenerationBackend, GenerationJob, PromptTemplate
+from core.admin import add_refusal
 
 logger = logging.getLogger("content.studio")
 
@@ -159,7 +160,7 @@ def generate(request: HttpRequest, template: PromptTemplate | None = None) -> Ht
             refusal = refused.reasons
             form.add_error(None, "Refused by the compliance screen; nothing was sent to the backend.")
         except ValidationError as exc:
-            form.add_error(None, exc)
+            add_refusal(form, exc)
         else:
             messages.success(request, f"{job} queued on {job.backend}: the images land in review here.")
             return HttpResponseRedirect(reverse("admin:content_generationjob_change", args=[job.pk]))

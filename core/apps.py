@@ -6,7 +6,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
-        from config.beat import BeatEntry, register
+        from core.beat import BeatEntry, register
 
         register(BeatEntry("purge idempotency records", "core.tasks.purge_idempotency_records",
                            crontab={"minute": "37", "hour": "*"}))

@@ -1,4 +1,4 @@
-"""Housekeeping of the shared infrastructure (see config/beat.py)."""
+"""Housekeeping of the shared infrastructure (see core/beat.py)."""
 
 from __future__ import annotations
 

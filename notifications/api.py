@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -83,9 +82,6 @@ class NotificationFilterSet(FilterSet):
 # --- Views --------------------------------------------------------------------------------------
 
 
-def _bad_request(exc: DjangoValidationError) -> exceptions.ValidationError:
-    return exceptions.ValidationError(
-        exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
 
 
 @extend_schema_view(
@@ -115,11 +111,8 @@ class WebhookEndpointViewSet(TenantModelViewSet):
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         creator = self._creator(data.get("creator_id"))
-        try:
-            endpoint, secret = services.create_endpoint(creator, data["name"], data["url"], data["events"],
-                                                        active=data.get("active", True), actor=principal_of(request))
-        except DjangoValidationError as exc:
-            raise _bad_request(exc) from exc
+        endpoint, secret = services.create_endpoint(creator, data["name"], data["url"], data["events"],
+                                                    active=data.get("active", True), actor=principal_of(request))
         endpoint.secret = secret
         return Response(WebhookEndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
@@ -128,10 +121,7 @@ class WebhookEndpointViewSet(TenantModelViewSet):
         data = dict(serializer.validated_data)
         if "creator_id" in data and data.pop("creator_id") != endpoint.creator_id:
             raise exceptions.ValidationError({"creator": ["An endpoint stays with its creator."]})
-        try:
-            services.update_endpoint(endpoint, data, actor=principal_of(self.request))
-        except DjangoValidationError as exc:
-            raise _bad_request(exc) from exc
+        services.update_endpoint(endpoint, data, actor=principal_of(self.request))
 
     def perform_destroy(self, instance: WebhookEndpoint) -> None:
         services.delete_endpoint(instance, actor=principal_of(self.request))

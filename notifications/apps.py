@@ -6,10 +6,12 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
-        from config.beat import BeatEntry, register
-        from config.dashboard_counts import DASHBOARD_COUNTS, per_creator
+        from core import dashboard
+        from core.api import routes
+        from core.beat import BeatEntry, register
         from notifications.models import Notification
 
-        DASHBOARD_COUNTS.append(("Open notifications", per_creator(
-            lambda ids: Notification.objects.filter(creator_id__in=ids, resolved_at__isnull=True))))
+        dashboard.register("Open notifications", dashboard.per_creator(
+            lambda ids: Notification.objects.filter(creator_id__in=ids, resolved_at__isnull=True)))
+        routes.register("notifications.api.register")
         register(BeatEntry("retry due webhooks", "notifications.tasks.retry_due_webhooks", every_seconds=60))

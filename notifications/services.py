@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 import logging
-import random
 import secrets
 import time
 import uuid
@@ -33,7 +32,8 @@ from accounts import audit
 from accounts.actors import Actor
 from accounts.models import Creator, Membership, Role, User
 from compliance import crypto
-from core import outbound
+from core import backoff, outbound
+from core import http as outbound_http
 from notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -336,8 +336,7 @@ def verify_signature(secret: str, header: str, body: bytes, tolerance: int = 300
 
 def backoff_seconds(attempts: int) -> float:
     """30 s, 1 min, 2 min… capped at 6 h, each ±20 % so a receiver coming back is not stampeded."""
-    base = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
-    return float(base * (0.8 + random.random() * 0.4))
+    return backoff.backoff_seconds(attempts - 1, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_MAX_SECONDS)
 
 
 def _claim(delivery_id: int, now: datetime) -> WebhookDelivery | None:
@@ -370,10 +369,10 @@ def deliver(delivery_id: int, *, now: datetime | None = None) -> str:
     headers = {"Content-Type": "application/json", "User-Agent": "Atelier-Webhooks/1",
                SIGNATURE_HEADER: sign(crypto.decrypt_text(endpoint.secret_encrypted), body, int(time.time())),
                EVENT_ID_HEADER: str(delivery.event_id)}
-    timeout = httpx.Timeout(settings.WEBHOOK_TIMEOUT_SECONDS, connect=min(3, settings.WEBHOOK_TIMEOUT_SECONDS))
+    timeout = outbound_http.timeout(settings.WEBHOOK_TIMEOUT_SECONDS, connect=3)
     attempts = delivery.attempts + 1
     try:
-        with outbound.GuardedClient(timeout=timeout, follow_redirects=False) as client:
+        with outbound_http.client(timeout=timeout) as client:
             response = client.post(endpoint.url, content=body, headers=headers)
     except outbound.OutboundRefused as exc:
         return _record_failure(delivery, now, status=None, error=str(exc)[:500], attempts=attempts)

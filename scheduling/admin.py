@@ -8,7 +8,7 @@ from django.contrib.admin import SimpleListFilter
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
 from django.utils.functional import cached_property
@@ -18,15 +18,9 @@ from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminTextInputWidget
 
 from accounts import tenancy
-from accounts.admin_base import (
-    EstimatedCountPaginator,
-    ServiceRejected,
-    TenantAdminMixin,
-    TenantModelAdmin,
-    adopt,
-    call_service,
-)
+from accounts.admin_base import EstimatedCountPaginator, TenantAdminMixin, TenantModelAdmin
 from accounts.models import Creator
+from core.admin import adopt, call_service, message_refusal
 from scheduling import approval, services, views_calendar
 from scheduling import calendar as cal
 from scheduling.admin_manual import ManualExportAdminMixin  # also registers TakedownTaskAdmin
@@ -268,12 +262,8 @@ class PostAdmin(TenantModelAdmin):
                              price_minor=data["price_minor"], currency=data["currency"], actor=request.user)
         adopt(form.instance, saved)
 
-    def delete_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None) -> HttpResponse:
-        try:
-            return super().delete_view(request, object_id, extra_context)
-        except ServiceRejected as rejected:
-            messages.error(request, " ".join(rejected.error.messages))
-            return HttpResponseRedirect(reverse("admin:scheduling_post_change", args=[object_id]))
+    def refused_deletion_url(self, request: HttpRequest, object_id: str) -> str:
+        return reverse("admin:scheduling_post_change", args=[object_id])
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple:
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
@@ -289,7 +279,7 @@ class PostAdmin(TenantModelAdmin):
             try:
                 services.delete_post(post, actor=request.user)
             except ValidationError as exc:
-                messages.error(request, f"Post #{post.pk}: {' '.join(exc.messages)}")
+                message_refusal(request, exc, about=f"Post #{post.pk}")
 
     def render_change_form(self, request: HttpRequest, context: dict, add: bool = False, change: bool = False,
                            form_url: str = "", obj: Any = None) -> HttpResponse:
@@ -442,7 +432,7 @@ class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
                 services.cancel(pub, actor=request.user)
                 done += 1
             except ValidationError as exc:
-                messages.error(request, f"#{pub.pk}: {' '.join(exc.messages)}")
+                message_refusal(request, exc, about=f"#{pub.pk}")
         if done:
             messages.success(request, f"{done} publication(s) cancelled.")
 
@@ -465,9 +455,11 @@ class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
                 try:
                     when = cal.resolve_local(pub.post.creator.timezone, day, at)
                     outcome = services.reschedule(pub, at=when, actor=request.user)
-                except (ValueError, ValidationError) as exc:
-                    text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-                    messages.error(request, f"#{pub.pk}: {text}")
+                except ValidationError as exc:
+                    message_refusal(request, exc, about=f"#{pub.pk}")
+                    continue
+                except ValueError as exc:  # a local time the creator's clock skips
+                    messages.error(request, f"#{pub.pk}: {exc}")
                     continue
                 if outcome.verdict.passed:
                     done += 1
@@ -494,7 +486,7 @@ class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
             try:
                 outcome = services.add_to_queue(pub, actor=request.user)
             except ValidationError as exc:
-                messages.error(request, f"#{pub.pk}: {' '.join(exc.messages)}")
+                message_refusal(request, exc, about=f"#{pub.pk}")
                 continue
             if outcome.verdict.passed:
                 done += 1

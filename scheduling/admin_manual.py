@@ -26,6 +26,7 @@ from unfold.widgets import UnfoldAdminTextareaWidget, UnfoldAdminTextInputWidget
 from accounts import audit, tenancy
 from accounts.admin_base import TenantModelAdmin, permission_check
 from compliance.views import render_action_form
+from core.admin import add_refusal, message_refusal
 from scheduling import manual, services, takedowns
 from scheduling.models import Publication, TakedownTask
 
@@ -122,7 +123,7 @@ class ManualExportAdminMixin:
             try:
                 manual.mark_exported_published(pub, form.cleaned_data["url"], actor=request.user)
             except ValidationError as exc:
-                form.add_error(None, exc)
+                add_refusal(form, exc)
             else:
                 messages.success(request, f"Publication #{pub.pk} is published at {form.cleaned_data['url']}.")
                 return HttpResponseRedirect(change_url)
@@ -147,7 +148,7 @@ class ManualExportAdminMixin:
                 else:
                     manual.mark_exported_published(pub, form.cleaned_data["url"], actor=request.user)
             except ValidationError as exc:
-                messages.error(request, " ".join(exc.messages))
+                message_refusal(request, exc)
             else:
                 messages.success(request, f"Publication #{pub.pk} is published at {form.cleaned_data['url']}.")
             return None
@@ -168,7 +169,7 @@ class ManualExportAdminMixin:
                 services.resolve_unknown(pub, retry=True, actor=request.user)
                 done += 1
             except ValidationError as exc:  # resolved by someone else in the meantime
-                messages.error(request, f"#{pub.pk}: {' '.join(exc.messages)}")
+                message_refusal(request, exc, about=f"#{pub.pk}")
         if done:
             messages.success(request, f"{done} publication(s) back on the calendar; they go out on the next "
                                       f"dispatcher run.")
@@ -252,7 +253,7 @@ class TakedownTaskAdmin(TenantModelAdmin):
                     takedowns.complete_task(task, note=form.cleaned_data["note"], actor=request.user)
                     done += 1
                 except ValidationError as exc:
-                    messages.error(request, f"Task #{task.pk}: {' '.join(exc.messages)}")
+                    message_refusal(request, exc, about=f"Task #{task.pk}")
             if done:
                 messages.success(request, f"{done} takedown task(s) marked done.")
             return None

@@ -10,7 +10,8 @@ class SchedulingConfig(AppConfig):
 
         from compliance.crypto import register_encrypted_field
         from compliance.records import register_depiction_provider
-        from config.beat import BeatEntry, register
+        from core.api import routes
+        from core.beat import BeatEntry, register
         from scheduling import receivers  # noqa: F401 — connects the compliance signal handlers
         from scheduling.depictions import depictions_of
         from scheduling.takedowns import register_target_resolvers
@@ -19,6 +20,7 @@ class SchedulingConfig(AppConfig):
         # The 2257 record and the data-subject export list assets and publications through this.
         register_depiction_provider(depictions_of)
         register_target_resolvers()
+        routes.register("scheduling.api.register")
 
         register(
             BeatEntry("dispatch due publications", "scheduling.tasks.dispatch_due",

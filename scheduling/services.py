@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -32,6 +31,7 @@ from compliance import services as compliance
 from compliance.gate import Reason, Verdict
 from compliance.models import CreatorPerformer
 from content.models import Asset
+from core import backoff
 from core.platforms import PLATFORMS, Kind, Rating
 from notifications.services import notify
 from scheduling import approval, limits, media
@@ -1389,8 +1389,7 @@ def _resolve_notice(dedupe_key: str) -> None:
 def _after_transient(pub: Publication, exc: TransientError) -> str:
     if pub.attempts >= settings.SCHEDULING_MAX_ATTEMPTS:
         return _finish(pub, S.FAILED, last_error=f"Gave up after {pub.attempts} attempts: {exc.message}")
-    backoff = min(900, 15 * 2 ** (pub.attempts - 1)) * (0.8 + random.random() * 0.4)
-    delay = max(backoff, exc.retry_after or 0)
+    delay = backoff.backoff_seconds(pub.attempts - 1, base=15, cap=900, retry_after=exc.retry_after)
     return _finish(pub, S.SCHEDULED, next_attempt_at=timezone.now() + timedelta(seconds=delay),
                    last_error=exc.message)
 

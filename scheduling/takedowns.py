@@ -10,7 +10,6 @@ twice finds the row removed, or its one open task, and does nothing new.
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +27,7 @@ from compliance import targets
 from compliance.gate import TakedownFacts
 from compliance.models import TakedownRequest, TakedownTarget
 from content.models import Asset
+from core import backoff
 from notifications.services import notify, resolve_by_key
 from scheduling import services
 from scheduling.models import Publication, TakedownTask
@@ -272,8 +272,7 @@ def deadline_for(takedown: TakedownRequest | None, *, now: datetime | None = Non
 
 def backoff_seconds(retries: int, retry_after: float | None = None) -> float:
     """30 s, 1, 2, 4… min with ±20 % jitter, never sooner than the platform's Retry-After."""
-    base = min(1800, 30 * 2 ** retries) * (0.8 + random.random() * 0.4)
-    return max(base, retry_after or 0)
+    return backoff.backoff_seconds(retries, base=30, cap=1800, retry_after=retry_after)
 
 
 def remove_publication(publication_id: int, *, reason_code: str, takedown_id: int | None = None) -> str:

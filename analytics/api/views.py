@@ -27,8 +27,9 @@ from analytics.api.serializers import (
     TransactionSerializer,
 )
 from analytics.models import DailyRollup, Fan, Subscription, Transaction, WebhookReceiver
-from config.api import CursorPagination
+from core.api import errors
 from core.api.fields import ModelSerializer
+from core.api.pagination import CursorPagination
 from scheduling.models import PlatformAccount
 
 
@@ -126,7 +127,7 @@ class WebhookReceiverViewSet(TenantViewSetMixin, mixins.ListModelMixin, mixins.R
             receiver, secret = ingest.create_receiver(account, secret=incoming.validated_data.get("secret"),
                                                       actor=principal_of(request))
         except DjangoValidationError as exc:
-            raise exceptions.ValidationError({"account_id": exc.messages}) from None
+            raise errors.invalid(exc, "account_id") from None
         body = {**WebhookReceiverSerializer(receiver, context={"request": request}).data, "secret": secret}
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -144,6 +145,6 @@ class WebhookReceiverViewSet(TenantViewSetMixin, mixins.ListModelMixin, mixins.R
             secret = ingest.rotate_receiver_secret(receiver, secret=incoming.validated_data.get("secret"),
                                                    actor=principal_of(request))
         except DjangoValidationError as exc:
-            raise exceptions.ValidationError({"secret": exc.messages}) from None
+            raise errors.invalid(exc, "secret") from None
         return Response({**WebhookReceiverSerializer(receiver, context={"request": request}).data,
                          "secret": secret})

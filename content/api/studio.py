@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
@@ -42,6 +41,7 @@ from content.models import (
     PromptCategory,
     PromptTemplate,
 )
+from core.api import errors
 from core.api.filters import FilterSet, UTCDateTimeFromToRangeFilter
 
 REFUSED = OpenApiResponse(description="Invalid fields (`invalid`), or a hard-blocked term in the "
@@ -49,16 +49,10 @@ REFUSED = OpenApiResponse(description="Invalid fields (`invalid`), or a hard-blo
                                                    "nothing was sent to a model and the refusal is audited).")
 
 
-def prompt_refused(refusal: studio.PromptRefused) -> Response:
-    # Answered rather than raised: the refusal's audit event must stay whatever the request's transaction does.
-    return Response({"error": {"code": "prompt_refused",
-                               "message": "The request holds a hard-blocked term; nothing was sent to a model.",
-                               "details": refusal.reasons}}, status=status.HTTP_400_BAD_REQUEST)
-
-
-def invalid(exc: DjangoValidationError) -> exceptions.ValidationError:
-    return exceptions.ValidationError(
-        exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
+def prompt_refused(refusal: studio.PromptRefused) -> errors.Refused:
+    # Requests are not atomic (no ATOMIC_REQUESTS), so the refusal's audit event stays committed.
+    return errors.Refused("The request holds a hard-blocked term; nothing was sent to a model.",
+                          code="prompt_refused", http_status=status.HTTP_400_BAD_REQUEST, details=refusal.reasons)
 
 
 def agency_visible(queryset: QuerySet, principal: Any) -> QuerySet:
@@ -264,9 +258,7 @@ class GenerationJobViewSet(StudioRequestMixin, mixins.ListModelMixin, mixins.Ret
                     count=data.get("count", 3), language=data["language"],
                     backend=self.backend_for(data.get("backend"), GenerationBackend.Purpose.TEXT))
         except studio.PromptRefused as refusal:
-            return prompt_refused(refusal)
-        except DjangoValidationError as exc:
-            raise invalid(exc) from exc
+            raise prompt_refused(refusal) from None
         return self._answer(job, status.HTTP_202_ACCEPTED)
 
     @extend_schema(summary="Cancel a job: a queued one at once, a running one when its backend call returns",
@@ -276,10 +268,7 @@ class GenerationJobViewSet(StudioRequestMixin, mixins.ListModelMixin, mixins.Ret
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         job = self.get_object()
         self.require(job, "change")
-        try:
-            job = studio.cancel_job(job, actor=principal_of(request))
-        except DjangoValidationError as exc:
-            raise invalid(exc) from exc
+        job = studio.cancel_job(job, actor=principal_of(request))
         return self._answer(job, status.HTTP_200_OK)
 
     @extend_schema(summary="Try a failed or cancelled job again, as a new job with the same request",
@@ -291,9 +280,7 @@ class GenerationJobViewSet(StudioRequestMixin, mixins.ListModelMixin, mixins.Ret
         try:
             new = studio.retry_job(job, actor=principal_of(request))
         except studio.PromptRefused as refusal:
-            return prompt_refused(refusal)
-        except DjangoValidationError as exc:
-            raise invalid(exc) from exc
+            raise prompt_refused(refusal) from None
         return self._answer(new, status.HTTP_201_CREATED)
 
 
@@ -325,9 +312,7 @@ class CaptionViewSet(StudioRequestMixin, viewsets.GenericViewSet):
                 ai_generated=data["ai_generated"], count=data["count"], language=data["language"],
                 template=template, actor=principal_of(request))
         except studio.PromptRefused as refusal:
-            return prompt_refused(refusal)
-        except DjangoValidationError as exc:
-            raise invalid(exc) from exc
+            raise prompt_refused(refusal) from None
         return Response(CaptionSuggestionsSerializer(suggestions.as_dict()).data)
 
 

@@ -38,13 +38,10 @@ from content.api.serializers import (
     UploadSerializer,
 )
 from content.models import Asset, Collection, CollectionItem
+from core.api import errors
 from core.api.parsers import JSONParser
 
 REFUSED = OpenApiResponse(description="The file was refused (type, size, corrupt or dangerous), with the reason.")
-
-
-def _bad_request(exc: DjangoValidationError, field: str = "file") -> exceptions.ValidationError:
-    return exceptions.ValidationError({field: exc.messages})
 
 
 @extend_schema_view(
@@ -95,7 +92,7 @@ class AssetViewSet(TenantViewSetMixin, mixins.ListModelMixin, mixins.RetrieveMod
             result = services.ingest(creator=creator, source=upload, filename=upload.name,
                                      actor=principal_of(request), **self._meta(data, creator))
         except DjangoValidationError as exc:
-            raise _bad_request(exc) from exc
+            raise errors.invalid(exc, "file") from exc
         return self._result(self._reloaded(result))
 
     def _reloaded(self, result: services.IngestResult) -> services.IngestResult:
@@ -111,11 +108,8 @@ class AssetViewSet(TenantViewSetMixin, mixins.ListModelMixin, mixins.RetrieveMod
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         creator = self._creator(data["creator"])
-        try:
-            post = services.presign_upload(creator=creator, filename=data["filename"], size=data["size"],
-                                           actor=principal_of(request))
-        except DjangoValidationError as exc:
-            raise exceptions.ValidationError({"non_field_errors": exc.messages}) from exc
+        post = services.presign_upload(creator=creator, filename=data["filename"], size=data["size"],
+                                       actor=principal_of(request))
         return Response(PresignedPostSerializer(post).data)
 
     @extend_schema(summary="Finish a large upload: ingest the presigned object, then drop the staging copy",
@@ -131,17 +125,14 @@ class AssetViewSet(TenantViewSetMixin, mixins.ListModelMixin, mixins.RetrieveMod
             result = services.confirm_upload(creator=creator, key=data["key"], filename=data.get("filename") or "",
                                              actor=principal_of(request), **self._meta(data, creator))
         except DjangoValidationError as exc:
-            raise _bad_request(exc, "key") from exc
+            raise errors.invalid(exc, "key") from exc
         return self._result(self._reloaded(result))
 
     def _review(self, request: Request, fn: Any, **kwargs: Any) -> Response:
         asset = self.get_object()
         if not tenancy.restrict(Asset.objects.filter(pk=asset.pk), principal_of(request), "change").exists():
             raise exceptions.PermissionDenied("You may view this asset but not review it.")
-        try:
-            fn(asset, actor=principal_of(request), **kwargs)
-        except DjangoValidationError as exc:
-            raise exceptions.ValidationError({"non_field_errors": exc.messages}) from exc
+        fn(asset, actor=principal_of(request), **kwargs)
         return Response(AssetSerializer(self.get_queryset().get(pk=asset.pk), context=self.get_serializer_context())
                         .data)
 
@@ -213,11 +204,7 @@ class CollectionViewSet(TenantModelViewSet):
             self._assets(collection.creator_id, [cover_id])
         collection.cover_id = cover_id
         assets = self._assets(collection.creator_id, asset_ids) if asset_ids is not None else None
-        try:
-            services.save_collection(collection, assets=assets, actor=principal_of(self.request))
-        except DjangoValidationError as exc:
-            raise exceptions.ValidationError(
-                exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}) from exc
+        services.save_collection(collection, assets=assets, actor=principal_of(self.request))
         serializer.instance = Collection.objects.prefetch_related(
             Prefetch("items", queryset=CollectionItem.objects.order_by("position", "id"))).get(pk=collection.pk)
 

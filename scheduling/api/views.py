@@ -22,8 +22,9 @@ from rest_framework.serializers import BaseSerializer
 from accounts import tenancy
 from accounts.api.viewsets import TenantModelViewSet, TenantViewSetMixin, principal_of
 from compliance.gate import Verdict
-from config.api import CursorPagination
 from content.models import Asset, Collection
+from core.api import errors
+from core.api.pagination import CursorPagination
 from scheduling import services
 from scheduling.api.filters import (
     PlatformAccountFilterSet,
@@ -52,18 +53,10 @@ CONFLICT = OpenApiResponse(description="The current state does not allow it; `me
 GATE_REFUSED = OpenApiResponse(description="The compliance gate refused; `details` lists the reasons.")
 
 
-def refusal(http_status: int, code: str, message: str, details: Any = None) -> Response:
-    return Response({"error": {"code": code, "message": message, "details": details}}, status=http_status)
-
-
-def conflict(exc: DjangoValidationError) -> Response:
-    return refusal(status.HTTP_409_CONFLICT, "conflict", " ".join(exc.messages))
-
-
-def gate_refused(verdict: Verdict) -> Response:
-    return refusal(status.HTTP_422_UNPROCESSABLE_ENTITY, "gate_refused",
-                   "The compliance gate refused this publication at that time.",
-                   [reason.to_dict() for reason in verdict.reasons])
+def gate_refused(verdict: Verdict) -> errors.Refused:
+    return errors.Refused("The compliance gate refused this publication at that time.", code="gate_refused",
+                          http_status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+                          details=[reason.to_dict() for reason in verdict.reasons])
 
 
 class TenantActionsMixin(TenantViewSetMixin):
@@ -94,11 +87,7 @@ class PlatformAccountViewSet(TenantModelViewSet):
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
     def _save(self, account: PlatformAccount) -> None:
-        try:
-            services.save_account(account, actor=principal_of(self.request))
-        except DjangoValidationError as exc:
-            raise exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) \
-                from None
+        services.save_account(account, actor=principal_of(self.request))
 
     def perform_create(self, serializer: BaseSerializer) -> None:
         data = serializer.validated_data
@@ -135,10 +124,7 @@ class QueueSlotViewSet(TenantModelViewSet):
     def _save(self, slot: QueueSlot, data: dict[str, Any]) -> QueueSlot:
         for field, value in data.items():
             setattr(slot, field, value)
-        try:
-            return services.save_queue_slot(slot, actor=principal_of(self.request))
-        except DjangoValidationError as exc:
-            raise exceptions.ValidationError(exc.message_dict) from None
+        return services.save_queue_slot(slot, actor=principal_of(self.request))
 
     def perform_create(self, serializer: BaseSerializer) -> None:
         self._account(serializer.validated_data["account_id"], "add")
@@ -243,7 +229,7 @@ class PostViewSet(TenantActionsMixin, TenantModelViewSet):
                                  asset_ids=data.get("asset_ids"), price_minor=data.get("price_minor", services.KEEP),
                                  currency=data.get("currency"), collection=collection, targets=targets)
         except DjangoValidationError as exc:
-            return conflict(exc)
+            raise errors.conflict(exc) from None
         return Response(PostSerializer(self._reloaded(post)).data)
 
     @extend_schema(summary="Delete a post and its unpublished publications",
@@ -253,7 +239,7 @@ class PostViewSet(TenantActionsMixin, TenantModelViewSet):
         try:
             services.delete_post(post, actor=principal_of(request))
         except DjangoValidationError as exc:
-            return conflict(exc)
+            raise errors.conflict(exc) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(summary="Send the post's draft publications for approval", request=None,
@@ -275,8 +261,7 @@ class PostViewSet(TenantActionsMixin, TenantModelViewSet):
         try:
             verdicts = services.approve_post(post, actor=principal_of(request))
         except DjangoValidationError as exc:
-            return refusal(status.HTTP_409_CONFLICT, "approval_refused", " ".join(exc.messages),
-                           [{"code": "approval_refused", "message": m} for m in exc.messages])
+            raise errors.conflict(exc, code="approval_refused", itemised=True) from None
         post = self._reloaded(post)
         rows = _verdict_rows(list(post.publications.all()), verdicts)
         return Response(PostVerdictsSerializer(
@@ -328,7 +313,7 @@ class PublicationViewSet(TenantActionsMixin, mixins.ListModelMixin, mixins.Retri
             services.set_caption_override(pub, incoming.validated_data["caption_override"],
                                           actor=principal_of(request))
         except DjangoValidationError as exc:
-            return refusal(status.HTTP_409_CONFLICT, "conflict", " ".join(exc.messages))
+            raise errors.conflict(exc) from None
         return self._answer(pub)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -345,9 +330,9 @@ class PublicationViewSet(TenantActionsMixin, mixins.ListModelMixin, mixins.Retri
         try:
             outcome = move(pub)
         except DjangoValidationError as exc:
-            return conflict(exc)
+            raise errors.conflict(exc) from None
         if isinstance(outcome, services.ScheduleOutcome) and not outcome.verdict.passed:
-            return gate_refused(outcome.verdict)
+            raise gate_refused(outcome.verdict)
         return self._answer(pub)
 
     @extend_schema(summary="Put an approved publication on the calendar; the gate runs for that time",

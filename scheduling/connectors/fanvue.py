@@ -256,7 +256,7 @@ def _guard_budget(response: httpx.Response) -> None:
     would be refused with 429 anyway, and stopping here is certain not to publish."""
     if response.headers.get("x-ratelimit-remaining") == "0":
         raise TransientError("Fanvue's request budget for this window is spent.", status=429,
-                             retry_after=retry_after(response) or 60)
+                             retry_after=retry_after(response, rate_reset=True) or 60)
 
 
 def _parse(value: str | None) -> datetime | None:

@@ -9,48 +9,24 @@ connection dropped mid-response) is `UnknownOutcome`. 401/403 mean re-authorisat
 
 from __future__ import annotations
 
-import email.utils
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 from django.conf import settings
 
+from core import http as outbound_http
+from core.http import retry_after
 from scheduling.connectors.base import AuthError, PermanentError, TransientError, UnknownOutcome
 
-USER_AGENT = "Atelier/1.0 (+https://atelier.local)"
+__all__ = ["client", "error_message", "raise_for", "retry_after", "send"]
 
 
 def client(base_url: str, *, headers: Mapping[str, str] | None = None, timeout: float | None = None) -> httpx.Client:
-    """A client with a short connect timeout (safe to retry) and a longer read timeout."""
+    """The shared outbound client with a short connect timeout (safe to retry) and a longer read
+    timeout. Not guarded: platform addresses come from settings, never from a form."""
     read = timeout or getattr(settings, "CONNECTOR_TIMEOUT_SECONDS", 30)
-    return httpx.Client(base_url=base_url, headers={"User-Agent": USER_AGENT, **(headers or {})},
-                        timeout=httpx.Timeout(read, connect=min(5.0, read)), follow_redirects=False)
-
-
-def retry_after(response: httpx.Response, *, rate_reset: bool = True) -> float | None:
-    """Seconds to wait from `Retry-After` (seconds or HTTP date) or, with `rate_reset`, the
-    `x-rate-limit-reset` style headers (the end of the rate window: the wait for a 429, not for a 503,
-    where X still sends them)."""
-    value = response.headers.get("retry-after")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value)
-            if parsed is not None:
-                return max(0.0, parsed.timestamp() - time.time())
-    for header in ("x-rate-limit-reset", "x-ratelimit-reset", "ratelimit-reset") if rate_reset else ():
-        value = response.headers.get(header)
-        if value:
-            try:
-                number = float(value)
-            except ValueError:
-                continue
-            # Epoch seconds (X) or seconds to go (Reddit, IETF draft).
-            return max(0.0, number - time.time()) if number > 1_000_000_000 else number
-    return None
+    return outbound_http.client(base_url, headers=headers, timeout=outbound_http.timeout(read), guarded=False)
 
 
 def error_message(response: httpx.Response) -> str:
@@ -88,12 +64,12 @@ def raise_for(response: httpx.Response, *, accepted_on_5xx: bool = False) -> Non
     if status in (401,):
         raise AuthError(message, status=status)
     if status == 429 or status == 408:
-        raise TransientError(message, status=status, retry_after=retry_after(response))
+        raise TransientError(message, status=status, retry_after=retry_after(response, rate_reset=True))
     if status >= 500:
         if accepted_on_5xx and status not in (502, 503):
             raise UnknownOutcome(message, status=status)
         # A 5xx says nothing about the rate window: only an explicit Retry-After delays the retry.
-        raise TransientError(message, status=status, retry_after=retry_after(response, rate_reset=False))
+        raise TransientError(message, status=status, retry_after=retry_after(response))
     if status == 403:
         raise PermanentError(message, status=status)
     raise PermanentError(message, status=status)
@@ -107,9 +83,9 @@ def send(http: httpx.Client, method: str, url: str, *, creates: bool = False, **
     """
     try:
         response = http.request(method, url, **kwargs)
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+    except outbound_http.NOT_SENT as exc:
         raise TransientError(f"Could not reach the platform: {exc.__class__.__name__}") from exc
-    except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+    except (*outbound_http.NO_ANSWER, *outbound_http.DROPPED) as exc:
         if creates:
             raise UnknownOutcome(f"No answer after the post was sent ({exc.__class__.__name__}).") from exc
         raise TransientError(f"The platform stopped answering ({exc.__class__.__name__}).") from exc

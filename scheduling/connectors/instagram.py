@@ -296,7 +296,7 @@ def _raise_graph_error(response: httpx.Response) -> None:
     if code == 190:
         raise AuthError(message, status=response.status_code)
     if code in RATE_LIMIT_CODES or (code == 9 and subcode == PUBLISHING_LIMIT_SUBCODE):
-        raise TransientError(message, status=response.status_code, retry_after=header_wait(response))
+        raise TransientError(message, status=response.status_code, retry_after=header_wait(response, rate_reset=True))
 
 
 def _parse_time(value: Any) -> datetime | None:

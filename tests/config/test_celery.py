@@ -7,7 +7,7 @@ from celery import Celery
 from celery.contrib.testing.worker import start_worker
 from django.core.cache import cache
 
-from config.beat import BEAT_ENTRIES, PREFIX, sync_beat_schedule
+from core.beat import BEAT_ENTRIES, PREFIX, sync_beat_schedule
 from tests.conftest import need, redis_available, redis_url
 
 

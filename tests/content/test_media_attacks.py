@@ -20,10 +20,10 @@ from PIL import ImageFile
 
 from accounts import services as accounts_services
 from accounts.models import AuditEvent
-from config.beat import BEAT_ENTRIES
 from content import services, tasks
 from content.models import Asset
 from content.pipeline.probe import Limits, MediaError, validate
+from core.beat import BEAT_ENTRIES
 from tests.content import media_samples as samples
 from tests.content.factories import AssetFactory, stored_files
 

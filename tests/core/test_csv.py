@@ -110,6 +110,6 @@ def test_no_module_writes_csv_except_through_core_csv():
 
 def test_changelist_exports_are_a_read_that_needs_the_view_permission():
     # Declared like every other admin action (tests/config/test_admin_roles.py walks them all).
-    from config.admin_export import export_as_csv
+    from accounts.admin_export import export_as_csv
 
     assert list(export_as_csv.allowed_permissions) == ["view"]

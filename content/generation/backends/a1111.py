@@ -20,8 +20,8 @@ from content.generation.backends.base import (
     HttpBackend,
     ImageRequest,
     ImageResult,
-    json_or_none,
 )
+from core.http import json_or_none
 
 
 class A1111Backend(HttpBackend):

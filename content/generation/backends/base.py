@@ -18,8 +18,6 @@ only ever sent to the backend's own origin.
 
 from __future__ import annotations
 
-import email.utils
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -29,11 +27,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from core import http as outbound_http
 from core import outbound
+from core.http import USER_AGENT, json_or_none, retry_after
 
 logger = logging.getLogger("content.generation")
 
-USER_AGENT = "Atelier/1.0 (+https://atelier.local)"
 MAX_MESSAGE = 500
 
 
@@ -206,8 +205,7 @@ class HttpBackend:
         self.config = config if isinstance(config, BackendConfig) else BackendConfig.from_mapping(config)
         # Guarded (core.outbound): the URL is a person's, so internal targets are refused at every
         # call, and the key and basic auth go to this origin only. Redirects are not followed.
-        self.http = outbound.GuardedClient(base_url=self.config.base_url, headers=self.auth_headers(),
-                                           auth=self.auth(), follow_redirects=False)
+        self.http = outbound_http.client(self.config.base_url, headers=self.auth_headers(), auth=self.auth())
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.config.host} model={self.config.model!r}>"
@@ -256,11 +254,11 @@ class HttpBackend:
         remaining = deadline.remaining()
         if remaining <= 0:
             raise self.timed_out(deadline, submitted)
-        timeout = httpx.Timeout(remaining, connect=min(self.config.connect_timeout, remaining))
+        timeout = outbound_http.timeout(remaining, connect=self.config.connect_timeout)
         logger.debug("%s %s %s%s", self.kind, method, self.config.host, path if path.startswith("/") else "")
         try:
             if anonymous:
-                with outbound.GuardedClient(headers={"User-Agent": USER_AGENT}, follow_redirects=True) as bare:
+                with outbound_http.client(follow_redirects=True) as bare:
                     response = bare.request(method, path, timeout=timeout, **kwargs)
             else:
                 response = self.http.request(method, path, timeout=timeout, **kwargs)
@@ -269,13 +267,13 @@ class HttpBackend:
             if anonymous:
                 raise BackendError(f"A file the {self.kind} backend pointed to was not fetched: {exc}") from exc
             raise BackendError(f"The {self.kind} backend at {self.config.host} was not called: {exc}") from exc
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        except outbound_http.NOT_SENT as exc:
             raise BackendUnavailable(
                 f"Could not reach the {self.kind} backend at {self.config.host} ({exc.__class__.__name__})."
             ) from exc
-        except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
+        except outbound_http.NO_ANSWER as exc:
             raise self.timed_out(deadline, submitted) from exc
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+        except outbound_http.DROPPED as exc:
             message = (f"The {self.kind} backend at {self.config.host} dropped the connection "
                        f"({exc.__class__.__name__}).")
             if submitted:
@@ -328,32 +326,3 @@ class HttpBackend:
 
     def check(self, deadline: Deadline) -> str:
         raise NotImplementedError
-
-
-def json_or_none(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except (ValueError, json.JSONDecodeError):
-        return None
-
-
-def retry_after(response: httpx.Response) -> float | None:
-    """Seconds from `Retry-After` (seconds or an HTTP date), or OpenAI's `x-ratelimit-reset-requests`."""
-    value = response.headers.get("retry-after")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            try:
-                parsed = email.utils.parsedate_to_datetime(value)
-            except (TypeError, ValueError):
-                parsed = None
-            if parsed is not None:
-                return max(0.0, parsed.timestamp() - time.time())
-    value = response.headers.get("retry-after-ms")
-    if value:
-        try:
-            return max(0.0, float(value) / 1000)
-        except ValueError:
-            pass
-    return None

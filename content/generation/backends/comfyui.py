@@ -31,8 +31,8 @@ from content.generation.backends.base import (
     HttpBackend,
     ImageRequest,
     ImageResult,
-    json_or_none,
 )
+from core.http import json_or_none
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 WHOLE = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")

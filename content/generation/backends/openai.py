@@ -23,8 +23,8 @@ from content.generation.backends.base import (
     ImageResult,
     TextRequest,
     TextResult,
-    json_or_none,
 )
+from core.http import json_or_none
 
 
 class OpenAIBackend(HttpBackend):

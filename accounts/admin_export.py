@@ -1,6 +1,6 @@
 """`export_as_csv`: a changelist action any ModelAdmin can add to download the selected rows.
 
-    from config.admin_export import export_as_csv
+    from accounts.admin_export import export_as_csv
 
     class FanAdmin(TenantModelAdmin):
         actions = [export_as_csv]

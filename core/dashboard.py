@@ -1,4 +1,4 @@
-"""Per-creator counters shown on the admin home; domain apps add theirs here as they land.
+"""Per-creator counters shown on the admin home: the registry apps add theirs to from AppConfig.ready().
 
 Each counter answers for every creator on the page at once (one GROUP BY query), so the home
 page costs the same number of queries for 3 creators or 300.
@@ -12,6 +12,11 @@ from django.db.models import Count, QuerySet
 
 Counter = Callable[[list[int]], dict[int, int]]
 DASHBOARD_COUNTS: list[tuple[str, Counter]] = []
+
+
+def register(label: str, counter: Counter) -> None:
+    """Add a column to the admin home; columns keep the order apps register them in."""
+    DASHBOARD_COUNTS.append((label, counter))
 
 
 def per_creator(rows: Callable[[list[int]], QuerySet], field: str = "creator_id") -> Counter:

@@ -1,8 +1,9 @@
-"""Fixed periodic jobs, declared in code and mirrored into django-celery-beat.
+"""Fixed periodic jobs: the registry apps add theirs to, mirrored into django-celery-beat.
 
 The calendar itself lives in rows (due times), never in one beat entry per post. Each entry here
 is a handful of fixed jobs; `expires` sits just under the period so a backlog never piles up.
-Entries are synced on migrate and when beat starts; ones removed from code are disabled.
+Each app registers its entries from its AppConfig.ready(); entries are synced on migrate and when
+beat starts; ones removed from code are disabled.
 """
 
 from __future__ import annotations
@@ -27,15 +28,14 @@ class BeatEntry:
         return max(1, int(period * 0.9))
 
 
+# Celery's own result cleanup belongs to no app; every other entry is registered by its app.
 BEAT_ENTRIES: list[BeatEntry] = [
-    BeatEntry("heartbeat", "accounts.tasks.record_heartbeat", every_seconds=60),
-    BeatEntry("expire lockouts", "accounts.tasks.clean_login_lockouts", crontab={"minute": "17", "hour": "3"}),
     BeatEntry("purge task results", "celery.backend_cleanup", crontab={"minute": "27", "hour": "4"}),
 ]
 
 
 def register(*entries: BeatEntry) -> None:
-    """Domain apps add their fixed jobs here from their AppConfig.ready()."""
+    """Apps add their fixed jobs here from their AppConfig.ready(); a name already known is kept."""
     known = {e.name for e in BEAT_ENTRIES}
     BEAT_ENTRIES.extend(e for e in entries if e.name not in known)
 
@@ -55,7 +55,7 @@ def sync_beat_schedule() -> int:
                 "kwargs": json.dumps(entry.kwargs),
                 "enabled": True,
                 "expire_seconds": entry.expires_seconds,
-                "description": "Declared in code (config/beat.py); edits here are overwritten.",
+                "description": "Declared in code (core/beat.py); edits here are overwritten.",
             }
             if entry.every_seconds:
                 schedule, _ = IntervalSchedule.objects.get_or_create(

@@ -1,7 +1,6 @@
-"""API plumbing shared by every app: pagination and the one error format (documented by `config.api_schema`).
+"""Cursor pagination for every list of the API: pages seek on the whole ordering.
 
-Every error answers `{"error": {"code": ..., "message": ..., "details": ...}}` so integrations
-parse one shape whatever went wrong.
+A cursor the client sends back that `encode_cursor` did not make is a 400 in the API's error format.
 """
 
 from __future__ import annotations
@@ -13,22 +12,12 @@ from datetime import date, time
 from typing import Any
 from urllib.parse import parse_qs
 
-from django.conf import settings
-from django.core.exceptions import (
-    ObjectDoesNotExist,
-    PermissionDenied,
-    RequestDataTooBig,
-    SuspiciousOperation,
-)
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, models
-from django.db.models import Field, Model, ProtectedError, Q, QuerySet, RestrictedError
-from django.http import Http404
-from rest_framework import exceptions, pagination, status
+from django.db import models
+from django.db.models import Field, Model, Q, QuerySet
+from rest_framework import exceptions, pagination
 from rest_framework.pagination import _reverse_ordering
 from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.api.fields import bounds_of
 from core.api.instants import InstantOutOfRange, to_utc
@@ -158,72 +147,3 @@ def _checked(field: Field, raw: Any) -> Any:
         if not bounds.get("min_value", value) <= value <= bounds.get("max_value", value):
             raise ValueError("an integer beyond the column")
     return value
-
-
-def _code_for(exc: Exception) -> str:
-    if isinstance(exc, exceptions.APIException):
-        codes = exc.get_codes()
-        if isinstance(codes, str):
-            return codes
-        return "invalid" if isinstance(exc, exceptions.ValidationError) else exc.default_code
-    return "error"
-
-
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-    default_detail = "This conflicts with the current state; read it again and retry."
-
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "too_large"
-    default_detail = "The request body is too large."
-
-
-def _api_exception(exc: Exception) -> Exception:
-    """Django's and the database's exceptions as the API answers them: the one place that decides."""
-    if isinstance(exc, DjangoValidationError):
-        return exceptions.ValidationError(
-            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
-    if isinstance(exc, Http404 | ObjectDoesNotExist):
-        # A row deleted while the request ran is as absent as one that never was.
-        return exceptions.NotFound()
-    if isinstance(exc, PermissionDenied):
-        return exceptions.PermissionDenied()
-    if isinstance(exc, ProtectedError | RestrictedError):
-        return Conflict("Other records still use this one, so it cannot be deleted; remove them first.")
-    if isinstance(exc, IntegrityError):
-        # A concurrent request created the same unique row between our check and our insert.
-        return Conflict("A record like this was just created or changed by another request; "
-                        "read the current state and retry if it is still needed.")
-    if isinstance(exc, RequestDataTooBig):
-        return PayloadTooLarge(f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes; "
-                               f"upload files as multipart or through a presigned upload.")
-    if isinstance(exc, SuspiciousOperation):
-        return exceptions.ParseError(str(exc) or "The request is malformed.")
-    return exc
-
-
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    exc = _api_exception(exc)
-    response = drf_exception_handler(exc, context)
-    if response is None:
-        return None
-    data = response.data
-    if isinstance(exc, exceptions.ValidationError):
-        message = "The request has invalid fields." if isinstance(data, dict) else "The request is invalid."
-        details: Any = data
-    else:
-        message = str(data.get("detail", exc)) if isinstance(data, dict) else str(exc)
-        details = None
-    response.data = {"error": {"code": _code_for(exc), "message": message, "details": details}}
-    return response
-
-
-def error_response(http_status: int, code: str, message: str, details: Any = None,
-                   headers: dict[str, str] | None = None) -> Response:
-    """An error answered rather than raised (when what happened before it must stay committed)."""
-    return Response({"error": {"code": code, "message": message, "details": details}}, status=http_status,
-                    headers=headers)
-
