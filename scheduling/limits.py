@@ -4,12 +4,14 @@ With REDIS_URL set (production, CI) both live in Redis; the embedded default fal
 Django cache (local memory), which keeps them per process — right for a single dev worker.
 
 - **Budgets** are fixed windows per account (platform quotas are per token). A request is charged
-  at the moment it is sent, one row at a time: a row sent back (no slot, a kill before its call)
-  was never charged, so retries cannot drain a window.
+  at the moment it is sent: a row sent back (no slot, a kill before its call) was never charged, so
+  retries cannot drain a window. Rows sent back to back reserve their requests together
+  (`Reservation`): one round trip charges the next few rows and gives back, in the same trip, what
+  the previous group did not send; a killed worker leaves at most one small group charged.
 - **Concurrency slots** are leases: each holder's slot is a member of a sorted set scored by the
-  end of its lease, renewed by the holder while it works and trimmed on every acquire. A worker
-  killed with SIGKILL stops renewing, and its slot frees itself within one slot lease; the count
-  is a set's size, so it can never go negative.
+  end of its lease, renewed while held (by one thread per process, for every slot the process
+  holds) and trimmed on every acquire. A worker killed with SIGKILL stops renewing, and its slot
+  frees itself within one slot lease; the count is a set's size, so it can never go negative.
 """
 
 from __future__ import annotations
@@ -67,6 +69,17 @@ def _redis_for(url: str) -> Any:
 def _redis() -> Any | None:
     url = getattr(settings, "REDIS_URL", "")
     return _redis_for(url) if url else None
+
+
+@lru_cache(maxsize=4)
+def _scripts_for(url: str) -> tuple[Any, Any]:
+    """The slot scripts, called by their hash (EVALSHA) rather than sent whole on every acquire."""
+    r = _redis_for(url)
+    return r.register_script(_ACQUIRE), r.register_script(_RENEW)
+
+
+def _scripts() -> tuple[Any, Any]:
+    return _scripts_for(settings.REDIS_URL)
 
 
 # --- Rate budgets ----------------------------------------------------------------------------------
@@ -130,6 +143,90 @@ def _refund(key: str, amount: int) -> None:
         cache.decr(key, amount)
 
 
+class Reservation:
+    """Requests reserved for a few rows about to be sent back to back, so that a burst pays one Redis
+    round trip per group of rows instead of one per row.
+
+    `reserve` charges the next group right before it is sent and, in the same round trip, gives back
+    what the previous group reserved and did not send; `take` spends one reserved request as its row
+    is sent; `release` gives back the rest. A row is charged only if it was sent, except that a worker
+    killed mid-group leaves that group's unsent requests charged until their window ends.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[int, list[Any]] = {}  # account id → [budget key, window ttl, requests left]
+        self._wait: dict[int, float] = {}  # account id → seconds until its next window
+
+    def reserve(self, wanted: dict[int, tuple[int, Limits]]) -> None:
+        """Give back what is still held, then charge up to `wanted[account] = (requests, limits)`.
+        On a Redis error nothing is held (the rows wait) and the error is raised."""
+        now = time.time()
+        refunds = self._unsent()
+        self._held = {}
+        charges = []
+        for account_id, (count, lim) in wanted.items():
+            window, self._wait[account_id] = _window(lim, now)
+            charges.append((account_id, f"atelier:rate:{account_id}:{window}", count, lim))
+        totals = _charge_many(refunds, [(key, lim.window_seconds * 2, count) for _, key, count, lim in charges])
+        over = []
+        for (account_id, key, count, lim), used in zip(charges, totals, strict=True):
+            granted = max(0, count - max(0, used - lim.requests_per_window))
+            if granted < count:
+                over.append((key, lim.window_seconds * 2, count - granted))
+            self._held[account_id] = [key, lim.window_seconds * 2, granted]
+        if over:  # the window is spent: give back at once what could not be granted
+            _charge_many(over, [])
+
+    def take(self, account_id: int) -> bool:
+        """Spend one reserved request of the account (its row is being sent); False if none is left."""
+        held = self._held.get(account_id)
+        if not held or held[2] <= 0:
+            return False
+        held[2] -= 1
+        return True
+
+    def wait(self, account_id: int) -> float | None:
+        """Seconds until the account's next window, as of its last reservation."""
+        return self._wait.get(account_id)
+
+    def release(self) -> None:
+        """Give back every request reserved and not sent (one round trip, none if all were sent)."""
+        refunds = self._unsent()
+        self._held = {}
+        if refunds:
+            _charge_many(refunds, [])
+
+    def _unsent(self) -> list[tuple[str, int, int]]:
+        return [(key, ttl, left) for key, ttl, left in self._held.values() if left > 0]
+
+
+def _charge_many(refunds: list[tuple[str, int, int]], charges: list[tuple[str, int, int]]) -> list[int]:
+    """Give back `refunds` then charge `charges` ((key, ttl, amount) each) in one round trip; returns
+    each charged key's total. A refund keeps its key expiring, even one whose window has passed."""
+    r = _redis()
+    if r is not None:
+        pipe = r.pipeline(transaction=False)
+        for key, ttl, amount in refunds:
+            pipe.decrby(key, amount)
+            pipe.expire(key, ttl, nx=True)
+        for key, ttl, amount in charges:
+            pipe.incrby(key, amount)
+            pipe.expire(key, ttl, nx=True)
+        return [int(v) for v in pipe.execute()[2 * len(refunds)::2]]
+    for key, _, amount in refunds:
+        with suppress(ValueError):  # the window is gone: nothing to refund
+            cache.decr(key, amount)
+    totals = []
+    for key, ttl, amount in charges:
+        cache.add(key, 0, timeout=ttl)
+        try:
+            totals.append(cache.incr(key, amount))
+        except ValueError:  # expired between add and incr
+            cache.set(key, amount, timeout=ttl)
+            totals.append(amount)
+    return totals
+
+
 # --- Concurrency slots -----------------------------------------------------------------------------
 
 
@@ -150,7 +247,7 @@ def acquire_slot(name: str, limit: int, holder: str, lease: float) -> bool:
     """Take one of `limit` slots for `lease` seconds (renew with `renew_slot`)."""
     r = _redis()
     if r is not None:
-        return bool(r.eval(_ACQUIRE, 1, _slot_key(name), holder, limit, int(lease * 1000)))
+        return bool(_scripts()[0](keys=[_slot_key(name)], args=[holder, limit, int(lease * 1000)]))
     with _local_lock:
         held = _local_slots.setdefault(name, {})
         now = time.monotonic()
@@ -165,7 +262,7 @@ def acquire_slot(name: str, limit: int, holder: str, lease: float) -> bool:
 def renew_slot(name: str, holder: str, lease: float) -> bool:
     r = _redis()
     if r is not None:
-        return bool(r.eval(_RENEW, 1, _slot_key(name), holder, int(lease * 1000)))
+        return bool(_scripts()[1](keys=[_slot_key(name)], args=[holder, int(lease * 1000)]))
     with _local_lock:
         held = _local_slots.get(name, {})
         if holder in held:
@@ -200,20 +297,52 @@ _local_lock = threading.Lock()
 
 
 class _Renewer(threading.Thread):
-    """Keeps a held slot's lease fresh while its holder works; dies with the process, so a killed
-    worker's slot lapses within one lease."""
+    """Keeps the leases of every slot this process holds fresh: every third of the shortest lease it
+    has seen, it renews all of them. One thread per process, started on first use, so taking a slot
+    costs no thread start and no wake-up; it dies with the process, so a killed worker's slots lapse
+    within one lease."""
 
-    def __init__(self, name: str, holder: str, lease: float) -> None:
-        super().__init__(name=f"slot-renewer:{name}", daemon=True)
-        self.slot, self.holder, self.lease = name, holder, lease
-        self.stopped = threading.Event()
+    def __init__(self) -> None:
+        super().__init__(name="slot-renewer", daemon=True)
+        self.held: dict[str, tuple[str, float]] = {}  # holder → (slot, lease)
+        self.period: float | None = None
+        self.changed = threading.Condition()
+
+    def add(self, name: str, holder: str, lease: float) -> None:
+        with self.changed:
+            self.held[holder] = (name, lease)
+            if self.period is None or lease / 3 < self.period:
+                self.period = lease / 3
+                self.changed.notify()
+
+    def remove(self, holder: str) -> None:
+        with self.changed:
+            self.held.pop(holder, None)
 
     def run(self) -> None:
-        while not self.stopped.wait(self.lease / 3):
-            try:
-                renew_slot(self.slot, self.holder, self.lease)
-            except Exception:  # a Redis blip: the lease runs on; the next renewal may succeed
-                log.warning("Could not renew the %s slot", self.slot, exc_info=True)
+        while True:
+            with self.changed:
+                self.changed.wait(self.period)
+                held = list(self.held.items())
+            for holder, (name, lease) in held:  # a slot released meanwhile is not revived (renew is XX)
+                try:
+                    renew_slot(name, holder, lease)
+                except Exception:  # a Redis blip: the lease runs on; the next renewal may succeed
+                    log.warning("Could not renew the %s slot", name, exc_info=True)
+
+
+_renewer: _Renewer | None = None
+_renewer_lock = threading.Lock()
+
+
+def _renewals() -> _Renewer:
+    """This process's renewer (a forked child starts its own: threads do not survive a fork)."""
+    global _renewer
+    with _renewer_lock:
+        if _renewer is None or not _renewer.is_alive():
+            _renewer = _Renewer()
+            _renewer.start()
+        return _renewer
 
 
 @contextmanager
@@ -229,12 +358,12 @@ def concurrency_slot(name: str, limit: int, lease: float | None = None) -> Itera
     if not acquire_slot(name, limit, holder, lease):
         yield False
         return
-    renewer = _Renewer(name, holder, lease)
-    renewer.start()
+    renewer = _renewals()
+    renewer.add(name, holder, lease)
     try:
         yield True
     finally:
-        renewer.stopped.set()
+        renewer.remove(holder)
         try:
             release_slot(name, holder)
         except Exception:
