@@ -63,6 +63,17 @@ def redis_client() -> Any | None:
     return _redis_for(url) if url else None
 
 
+@lru_cache(maxsize=4)
+def _scripts_for(url: str) -> tuple[Any, Any]:
+    """The slot scripts, called by their hash (EVALSHA) rather than sent whole on every acquire."""
+    r = _redis_for(url)
+    return r.register_script(_ACQUIRE), r.register_script(_RENEW)
+
+
+def _scripts() -> tuple[Any, Any]:
+    return _scripts_for(settings.REDIS_URL)
+
+
 def _slot_key(name: str) -> str:
     return f"atelier:slots:{name}"
 
@@ -76,7 +87,7 @@ def acquire_slot(name: str, limit: int, holder: str, lease: float) -> bool:
     """Take one of `limit` slots for `lease` seconds (renew with `renew_slot`)."""
     r = redis_client()
     if r is not None:
-        return bool(r.eval(_ACQUIRE, 1, _slot_key(name), holder, limit, int(lease * 1000)))
+        return bool(_scripts()[0](keys=[_slot_key(name)], args=[holder, limit, int(lease * 1000)]))
     with _local_lock:
         held = _local_slots.setdefault(name, {})
         now = time.monotonic()
@@ -91,7 +102,7 @@ def acquire_slot(name: str, limit: int, holder: str, lease: float) -> bool:
 def renew_slot(name: str, holder: str, lease: float) -> bool:
     r = redis_client()
     if r is not None:
-        return bool(r.eval(_RENEW, 1, _slot_key(name), holder, int(lease * 1000)))
+        return bool(_scripts()[1](keys=[_slot_key(name)], args=[holder, int(lease * 1000)]))
     with _local_lock:
         held = _local_slots.get(name, {})
         if holder in held:
@@ -126,20 +137,52 @@ _local_lock = threading.Lock()
 
 
 class _Renewer(threading.Thread):
-    """Keeps a held slot's lease fresh while its holder works; dies with the process, so a killed
-    worker's slot lapses within one lease."""
+    """Keeps the leases of every slot this process holds fresh: every third of the shortest lease it
+    has seen, it renews all of them. One thread per process, started on first use, so taking a slot
+    costs no thread start and no wake-up; it dies with the process, so a killed worker's slots lapse
+    within one lease."""
 
-    def __init__(self, name: str, holder: str, lease: float) -> None:
-        super().__init__(name=f"slot-renewer:{name}", daemon=True)
-        self.slot, self.holder, self.lease = name, holder, lease
-        self.stopped = threading.Event()
+    def __init__(self) -> None:
+        super().__init__(name="slot-renewer", daemon=True)
+        self.held: dict[str, tuple[str, float]] = {}  # holder → (slot, lease)
+        self.period: float | None = None
+        self.changed = threading.Condition()
+
+    def add(self, name: str, holder: str, lease: float) -> None:
+        with self.changed:
+            self.held[holder] = (name, lease)
+            if self.period is None or lease / 3 < self.period:
+                self.period = lease / 3
+                self.changed.notify()
+
+    def remove(self, holder: str) -> None:
+        with self.changed:
+            self.held.pop(holder, None)
 
     def run(self) -> None:
-        while not self.stopped.wait(self.lease / 3):
-            try:
-                renew_slot(self.slot, self.holder, self.lease)
-            except Exception:  # a Redis blip: the lease runs on; the next renewal may succeed
-                log.warning("Could not renew the %s slot", self.slot, exc_info=True)
+        while True:
+            with self.changed:
+                self.changed.wait(self.period)
+                held = list(self.held.items())
+            for holder, (name, lease) in held:  # a slot released meanwhile is not revived (renew is XX)
+                try:
+                    renew_slot(name, holder, lease)
+                except Exception:  # a Redis blip: the lease runs on; the next renewal may succeed
+                    log.warning("Could not renew the %s slot", name, exc_info=True)
+
+
+_renewer: _Renewer | None = None
+_renewer_lock = threading.Lock()
+
+
+def _renewals() -> _Renewer:
+    """This process's renewer (a forked child starts its own: threads do not survive a fork)."""
+    global _renewer
+    with _renewer_lock:
+        if _renewer is None or not _renewer.is_alive():
+            _renewer = _Renewer()
+            _renewer.start()
+        return _renewer
 
 
 @contextmanager
@@ -155,12 +198,12 @@ def concurrency_slot(name: str, limit: int, lease: float) -> Iterator[bool]:
     if not acquire_slot(name, limit, holder, lease):
         yield False
         return
-    renewer = _Renewer(name, holder, lease)
-    renewer.start()
+    renewer = _renewals()
+    renewer.add(name, holder, lease)
     try:
         yield True
     finally:
-        renewer.stopped.set()
+        renewer.remove(holder)
         try:
             release_slot(name, holder)
         except Exception:

@@ -3,6 +3,7 @@ timezone neither duplicate nor lose a publication."""
 
 from __future__ import annotations
 
+import time as time_module
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from content.models import Asset
+from core import slots
 from scheduling import limits, services
 from scheduling.connectors.base import Limits, PublishResult
 from scheduling.connectors.noop import NoopConnector
@@ -94,6 +96,96 @@ def test_batch_spills_over_the_rate_budget_to_the_next_window(counted):
     waiting = Publication.objects.get(pk__in=[r.pk for r in rows], status=S.SCHEDULED)
     assert waiting.next_attempt_at > timezone.now() and waiting.attempts == 0
     assert len(CountingConnector.calls) == 2
+
+
+class GroupedConnector(CountingConnector):
+    """A platform that dedupes by our key (the grouped path), three requests a minute."""
+
+    idempotent_publish = True
+    fail_on_call: int | None = None
+    limits = Limits(max_text=10_000, max_media=10, max_media_bytes=1 << 30,
+                    media_types=frozenset({"image/jpeg"}), ratings=frozenset({"sfw", "suggestive", "explicit"}),
+                    requests_per_window=3, window_seconds=60)
+
+    def publish(self, request):
+        if sum(type(self).calls.values()) + 1 == type(self).fail_on_call:
+            type(self).calls[request.idempotency_key] = 1
+            raise RuntimeError("the worker's time limit")
+        return super().publish(request)
+
+
+@pytest.fixture
+def grouped(world, settings, monkeypatch):  # noqa: F811
+    settings.SCHEDULING_CONNECTORS = {**settings.SCHEDULING_CONNECTORS,
+                                      "fanvue": "tests.scheduling.test_batch_and_time.GroupedConnector"}
+    from scheduling.connectors import _load
+
+    _load.cache_clear()
+    GroupedConnector.calls, GroupedConnector.fail_on_call = {}, None
+    monkeypatch.setitem(services._group_sizes, "fanvue", 25)  # the whole batch reserved in one round trip
+    _clear_budget(world["fanvue"].pk)
+    return world
+
+
+def _clear_budget(account_id: int) -> None:
+    from django.core.cache import cache
+
+    cache.clear()
+    r = limits._redis()
+    if r is not None:
+        r.delete(*r.keys(f"atelier:rate:{account_id}:*") or ["-"])
+
+
+def test_a_reservation_charges_only_what_is_sent():
+    lim, account = GroupedConnector.limits, 10 ** 9  # an account id no row has
+    _clear_budget(account)
+    budget = limits.Reservation()
+    budget.reserve({account: (2, lim)})
+    assert limits.budget_used(account, lim) == 2
+    assert budget.take(account)
+    budget.reserve({account: (1, lim)})  # the unsent one is given back in the same round trip
+    assert limits.budget_used(account, lim) == 2
+    budget.reserve({account: (3, lim)})  # one sent before, one reserved unsent, three wanted: two granted
+    assert limits.budget_used(account, lim) == 3
+    assert budget.take(account) and budget.take(account) and not budget.take(account)
+    assert 0 < budget.wait(account) <= 60
+    budget.release()
+    assert limits.budget_used(account, lim) == 3
+    _clear_budget(account)
+
+
+@pytest.mark.django_db
+def test_a_grouped_batch_charges_the_budget_only_for_the_rows_it_sends(grouped):
+    rows = due(grouped, 5, "fanvue")
+    outcome = services.publish_batch(services.claim_due_publications())
+    assert sorted(outcome.values()) == [S.PUBLISHED] * 3 + [S.SCHEDULED] * 2
+    waiting = Publication.objects.filter(pk__in=[r.pk for r in rows], status=S.SCHEDULED)
+    assert all(p.next_attempt_at > timezone.now() and p.attempts == 0 for p in waiting)
+    assert limits.budget_used(grouped["fanvue"].pk, GroupedConnector.limits) == 3
+    assert sorted(GroupedConnector.calls.values()) == [1, 1, 1]
+
+
+@pytest.mark.django_db
+def test_an_interrupted_group_gives_back_the_budget_of_rows_it_never_sent(grouped):
+    rows = due(grouped, 3, "fanvue")
+    GroupedConnector.fail_on_call = 2  # the batch dies during its second call
+    with pytest.raises(RuntimeError):
+        services.publish_batch(services.claim_due_publications())
+    statuses = sorted(Publication.objects.filter(pk__in=[r.pk for r in rows]).values_list("status", flat=True))
+    assert statuses == [S.PUBLISHED, S.SCHEDULED, S.SCHEDULED]  # the platform dedupes: the calendar retries
+    # Two requests went out; the third row's reserved request was given back.
+    assert limits.budget_used(grouped["fanvue"].pk, GroupedConnector.limits) == 2
+
+
+def test_a_held_slot_is_renewed_until_it_is_released():
+    name = f"renewal-test-{time_module.monotonic_ns()}"
+    with slots.concurrency_slot(name, 1, lease=0.6) as held:
+        assert held
+        time_module.sleep(1.5)  # well past one lease: the process's renewer keeps it
+        assert slots.slots_held(name) == 1
+        with slots.concurrency_slot(name, 1, lease=0.6) as second:
+            assert not second
+    assert slots.slots_held(name) == 0
 
 
 @pytest.mark.django_db
