@@ -12,8 +12,8 @@ what recovers anything lost. On top of it:
 A wake-up is a control-queue message with a countdown of at most one tick, never a far-future ETA:
 due times live in rows. At most one is pending per task (a cache key holds its time), so posts due
 every few milliseconds wake the dispatcher at most once per MIN_GAP. A wake-up lost with its worker or
-with Redis costs at most one tick: its key lapses GRACE seconds after its time, and the beat's next run
-arms the next one. A wake-up sent twice (a race between two runs) is one more run of an idempotent task.
+with Redis costs at most one tick: once its time has passed its key no longer holds back another, and
+the beat's next run arms the next one. A wake-up sent twice (a race between two runs) is one more run of an idempotent task.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ S = Publication.Status
 DISPATCH = "scheduling.tasks.dispatch_due"
 RECONCILE = "scheduling.tasks.reconcile_unknown"
 MIN_GAP = 1.0  # seconds between two wake-ups of one task
-GRACE = 10.0  # a wake-up not run this long after its time is taken as lost
+GRACE = 60.0  # a wake-up not run this long after its time is dropped: the beat has run the task by then
 UNKNOWN_WINDOW = timedelta(days=2)  # reconcile looks at unknown rows due within this (services)
 
 

@@ -51,7 +51,8 @@ def test_a_post_goes_out_at_its_due_time_not_at_the_next_tick(world, cluster):  
     # The beat's first dispatch tick comes one period (two minutes) after it starts; a lost claim,
     # taken back by the reaper, makes the one dispatch run that looks ahead from the start.
     [lost] = rows_at(world, [-5], status=S.CLAIMED, lease_expires_at=timezone.now())
-    cluster.worker("w1")
+    cluster.worker("control", queues="control")
+    cluster.worker("w1", queues="celery")
     cluster.beat("beat")
     wait_until(lambda: all_published(pubs), 120, "every publication to be published")
     first_run = min(p.published_at for p in Publication.objects.filter(pk__in=[p.pk for p in pubs]))
