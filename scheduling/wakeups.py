@@ -13,7 +13,8 @@ A wake-up is a control-queue message with a countdown of at most one tick, never
 due times live in rows. At most one is pending per task (a cache key holds its time), so posts due
 every few milliseconds wake the dispatcher at most once per MIN_GAP. A wake-up lost with its worker or
 with Redis costs at most one tick: once its time has passed its key no longer holds back another, and
-the beat's next run arms the next one. A wake-up sent twice (a race between two runs) is one more run of an idempotent task.
+the beat's next run arms the next one. A wake-up sent twice (a race between two runs) is one more run
+of an idempotent task.
 """
 
 from __future__ import annotations
