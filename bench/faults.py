@@ -11,7 +11,7 @@ platform's own log: duplicates, lost, p50/p99 lag (accepted − due), outcomes l
 
 `--code` runs the workers and beats from another checkout (e.g. `git worktree add /tmp/before main`)
 so the same harness measures before and after. Needs PostgreSQL at 127.0.0.1:5432 (database
-`atelier_bench_faults` is dropped and recreated) and the redis-server binary: a private Redis on
+`atelier_bench_faults`, or `BENCH_FAULTS_DB`, is dropped and recreated) and the redis-server binary: a private Redis on
 its own port, so killing it disturbs nobody.
 """
 
@@ -28,7 +28,8 @@ from pathlib import Path
 from statistics import quantiles
 
 ROOT = Path(__file__).resolve().parent.parent
-DB = "atelier_bench_faults"
+# Two people measuring at once on one server each pass their own database name.
+DB = os.environ.get("BENCH_FAULTS_DB", "atelier_bench_faults")
 TIMEOUT = 5  # the connectors' client timeout; hangs last longer
 HANG = 8
 

@@ -448,9 +448,12 @@ SCHEDULING_CLAIM_BATCH = env_int("SCHEDULING_CLAIM_BATCH", 500)
 # may be lost: the broker restarted, or the worker holding it was killed). A row reaped while its
 # message still waits is claimed again; whichever message comes first publishes it, once.
 SCHEDULING_LEASE_SECONDS = env_int("SCHEDULING_LEASE_SECONDS", 60)
-# Once a worker runs a batch, its rows are held in short leases renewed as it goes: a killed
-# worker's rows are back on the calendar (or `unknown`, the one row it was calling) within this.
-SCHEDULING_RUN_LEASE_SECONDS = env_int("SCHEDULING_RUN_LEASE_SECONDS", 30)
+# Once a worker runs a batch, its rows — those waiting their turn and the one being called — are held
+# in short leases renewed by a thread every third of this while the worker lives: a killed worker's
+# rows are back on the calendar (or `unknown`, the one row it was calling) within this plus a reaper
+# tick. Shorter costs more renewals (one UPDATE per running batch per third); a database stall longer
+# than this makes a live call's row `unknown` (then looked up, never sent twice).
+SCHEDULING_RUN_LEASE_SECONDS = env_int("SCHEDULING_RUN_LEASE_SECONDS", 10)
 # A platform concurrency slot's lease, renewed by its holder every third of it.
 SCHEDULING_SLOT_LEASE_SECONDS = env_int("SCHEDULING_SLOT_LEASE_SECONDS", 15)
 SCHEDULING_MISSED_AFTER_SECONDS = env_int("SCHEDULING_MISSED_AFTER_SECONDS", 6 * 3600)
@@ -461,7 +464,7 @@ SCHEDULING_CONNECTORS: dict[str, str] = dict(
 SCHEDULING_DISPATCH_SECONDS = env_int("SCHEDULING_DISPATCH_SECONDS", 25)
 # Beat periods of the dispatcher, the lease reaper and the lookup of unknown outcomes.
 SCHEDULING_DISPATCH_EVERY_SECONDS = env_int("SCHEDULING_DISPATCH_EVERY_SECONDS", 30)
-SCHEDULING_REAP_EVERY_SECONDS = env_int("SCHEDULING_REAP_EVERY_SECONDS", 15)
+SCHEDULING_REAP_EVERY_SECONDS = env_int("SCHEDULING_REAP_EVERY_SECONDS", 5)
 SCHEDULING_RECONCILE_EVERY_SECONDS = env_int("SCHEDULING_RECONCILE_EVERY_SECONDS", 60)
 # One reconcile run works through the unknown rows batch after batch for at most this long.
 SCHEDULING_RECONCILE_SECONDS = env_int("SCHEDULING_RECONCILE_SECONDS", 50)
@@ -526,6 +529,10 @@ X_SCOPES = env_list("X_SCOPES", ["tweet.read", "tweet.write", "users.read", "med
 # APPEND segments: at most 5 MB each.
 X_UPLOAD_CHUNK_BYTES = env_int("X_UPLOAD_CHUNK_BYTES", 4 * 1024 * 1024)
 X_MEDIA_WAIT_SECONDS = env_int("X_MEDIA_WAIT_SECONDS", 180)
+# After this long (plus the client timeout) a post missing from the account's own timeline was never
+# created, and an outcome left unknown goes back to the calendar. Longer is safer against a lagging
+# timeline (a lag past it would publish twice), shorter brings such posts out sooner.
+X_LOOKUP_SETTLE_SECONDS = env_int("X_LOOKUP_SETTLE_SECONDS", 30)
 OAUTH_TOKEN_TIMEOUT_SECONDS = env_int("OAUTH_TOKEN_TIMEOUT_SECONDS", 20)
 # Connected accounts whose token expires within this many seconds are refreshed by the beat job.
 SCHEDULING_REFRESH_AHEAD_SECONDS = env_int("SCHEDULING_REFRESH_AHEAD_SECONDS", 30 * 60)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -34,7 +35,7 @@ from content.models import Asset
 from core import backoff
 from core.platforms import PLATFORMS, Kind, Rating
 from notifications.services import notify
-from scheduling import approval, limits, media
+from scheduling import approval, limits, media, wakeups
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication, QueueSlot
 
 if TYPE_CHECKING:
@@ -330,6 +331,7 @@ def _due_at(pub: Publication, at: datetime, **fields: Any) -> None:
                 pub.save(update_fields=list(fields))
             else:
                 _move(pub, S.SCHEDULED, **fields)
+        wakeups.dispatch_at(fields["scheduled_at"])
     except IntegrityError:
         pub.refresh_from_db()
         raise SlotTaken(f"{pub.account} already has a publication due at {at.astimezone(UTC):%Y-%m-%d %H:%M} "
@@ -815,6 +817,7 @@ def claim_due_publications(*, now: datetime | None = None, batch: int | None = N
             return []
         Publication.objects.filter(pk__in=ids, status=S.SCHEDULED).update(status=S.CLAIMED, lease_expires_at=lease)
         platforms = list(Publication.objects.filter(pk__in=ids).values_list("pk", "account__platform"))
+        wakeups.note_queued()  # before the messages: a broker that loses them loses the mark too
         transaction.on_commit(lambda: _enqueue(platforms))
     return ids
 
@@ -843,9 +846,19 @@ def _enqueue(rows: list[tuple[int, str]]) -> None:
 
 def reap_expired_leases(*, now: datetime | None = None) -> dict[str, int]:
     """A claimed row whose task never started goes back to the calendar; a row caught mid-publish
-    becomes `unknown`, because the platform may already have it."""
+    becomes `unknown`, because the platform may already have it. When the broker lost its queues (a
+    Redis restarted empty), claimed rows still waiting for a worker go back at once, not at the end
+    of their claim lease (`wakeups.broker_lost_queues`)."""
     now = now or timezone.now()
-    returned = Publication.objects.filter(status=S.CLAIMED, lease_expires_at__lt=now).update(
+    returned = 0
+    if wakeups.broker_lost_queues():
+        # Rows under a claim lease longer than any run lease can only be waiting in the queue that was
+        # lost; rows of running batches (run leases, renewed) are left to their workers. Either way a
+        # row taken back while its message lives is harmless: the conditional updates send it once.
+        returned = Publication.objects.filter(
+            status=S.CLAIMED, lease_expires_at__gt=now + timedelta(seconds=_run_lease())).update(
+            status=S.SCHEDULED, lease_expires_at=None)
+    returned += Publication.objects.filter(status=S.CLAIMED, lease_expires_at__lt=now).update(
         status=S.SCHEDULED, lease_expires_at=None)
     message = "The worker stopped while publishing; check the platform before retrying."
     stuck_ids = list(Publication.objects.filter(status=S.PUBLISHING, lease_expires_at__lt=now)
@@ -865,10 +878,16 @@ def reap_expired_leases(*, now: datetime | None = None) -> dict[str, int]:
         stuck += Publication.objects.filter(pk__in=pks, status=S.PUBLISHING, lease_expires_at__lt=now).update(
             status=S.UNKNOWN, last_error=message,
             next_attempt_at=None if settle is None else now + timedelta(seconds=settle))
+    settle_at = None
     for pub in Publication.objects.filter(pk__in=stuck_ids, status=S.UNKNOWN).select_related("post", "account"):
         audit.record("publication.unknown", pub, actor_label="task:reap_leases", changes={"error": message})
         _notify_outcome(pub, S.UNKNOWN, message)
+        if pub.next_attempt_at and (settle_at is None or pub.next_attempt_at < settle_at):
+            settle_at = pub.next_attempt_at
+    if settle_at is not None:  # looked up the moment the platform has settled
+        wakeups.wake(wakeups.RECONCILE, settle_at)
     return {"returned": returned, "unknown": stuck}
+
 
 
 def publish_publication(publication_id: int) -> str:
@@ -968,6 +987,8 @@ def publish_batch(ids: list[int]) -> dict[int, str]:
     by_platform: dict[str, list[_Ready]] = {}
     for row in ready:
         by_platform.setdefault(row[0].account.platform, []).append(row)
+    keeper = _LeaseKeeper(waiting)
+    keeper.start()
     try:
         for platform, sending in by_platform.items():
             with _slot(platform) as free:
@@ -982,11 +1003,15 @@ def publish_batch(ids: list[int]) -> dict[int, str]:
                         outcome[pub.pk] = _publish_one(pub, connector, request, described, waiting)
                         waiting.done(pub.pk)
     finally:
+        keeper.stop()
         # Rows never called (a time limit, an error before their turn) go back to the calendar: the
         # platform never saw them, so they are not `unknown`.
         if waiting.ids:
             Publication.objects.filter(pk__in=waiting.ids, status=S.CLAIMED).update(
                 status=S.SCHEDULED, lease_expires_at=None)
+        if waiting.ids or S.SCHEDULED in outcome.values():
+            # Rows put back for a retry in a few seconds go out then, not at the dispatcher's next tick.
+            wakeups.dispatch_when_due()
     return outcome
 
 
@@ -1000,15 +1025,19 @@ def call_seconds() -> int:
 
 
 class _Waiting:
-    """The batch's rows not yet called, whose leases the worker renews while it works."""
+    """The batch's rows not yet called, whose leases the worker renews while it works, and the row
+    being called (`calling`), whose lease the `_LeaseKeeper` renews during the call."""
 
     def __init__(self, ids: list[int]) -> None:
         self.ids = list(ids)
         self.renewed = monotonic()
+        self.calling: int | None = None
 
     def done(self, pk: int) -> None:
         if pk in self.ids:
             self.ids.remove(pk)
+        if self.calling == pk:
+            self.calling = None
 
     def renew(self) -> None:
         lease = _run_lease()
@@ -1016,6 +1045,46 @@ class _Waiting:
             Publication.objects.filter(pk__in=self.ids, status=S.CLAIMED).update(
                 lease_expires_at=timezone.now() + timedelta(seconds=lease))
             self.renewed = monotonic()
+
+
+class _LeaseKeeper(threading.Thread):
+    """Renews a running batch's leases from a thread of its own, every third of a run lease, while
+    its worker lives: the rows waiting their turn and the one being called. A call may hang for the
+    whole client timeout (four of them for X's uploads and post) without its row's lease running out,
+    so the leases stay short: a killed worker's rows are back on the calendar (or, the one it was
+    calling, `unknown`) within one run lease and a reaper tick, instead of one call's length.
+
+    The thread opens its database connection only when it first renews: a batch that ends sooner
+    (most do) costs no connection. Renewing a row someone else took over (reaped, claimed again) is
+    harmless: only conditional updates decide who sends it."""
+
+    def __init__(self, waiting: _Waiting) -> None:
+        super().__init__(name="lease-keeper", daemon=True)
+        self.waiting = waiting
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        lease = _run_lease()
+        try:
+            while not self.stopped.wait(lease / 3):
+                try:
+                    self.renew(lease)
+                except Exception:  # a database blip: the leases run on; try again with a new connection
+                    log.warning("Could not renew the leases of a running batch", exc_info=True)
+                    connection.close()
+        finally:
+            connection.close()
+
+    def renew(self, lease: float) -> None:
+        until = timezone.now() + timedelta(seconds=lease)
+        ids, calling = list(self.waiting.ids), self.waiting.calling
+        if ids:
+            Publication.objects.filter(pk__in=ids, status=S.CLAIMED).update(lease_expires_at=until)
+        if calling is not None:
+            Publication.objects.filter(pk=calling, status=S.PUBLISHING).update(lease_expires_at=until)
+
+    def stop(self) -> None:
+        self.stopped.set()
 
 
 @contextmanager
@@ -1054,7 +1123,9 @@ def _publish_one(pub: Publication, connector: Connector, request: PublishRequest
         return _back_to_calendar(pub, timezone.now() + timedelta(seconds=5))
     if not granted:
         return _back_to_calendar(pub, timezone.now() + timedelta(seconds=wait))
-    lease = timezone.now() + timedelta(seconds=call_seconds())
+    # A run lease, not a call's length: the batch's `_LeaseKeeper` renews it while the call lasts.
+    lease = timezone.now() + timedelta(seconds=_run_lease())
+    waiting.calling = pub.pk
     with transaction.atomic():
         if getattr(connector, "idempotent_publish", False):
             # The platform dedupes by our key: if a database crash lost this move, the row would be
@@ -1453,9 +1524,12 @@ def _after_unknown(pub: Publication, connector: Connector, request: PublishReque
         return _finish(pub, S.PUBLISHED, external_id=found.external_id, external_url=found.url,
                        published_at=timezone.now(), last_error="")
     settle = settle_seconds(connector)
-    return _finish(pub, S.UNKNOWN, last_error=f"{exc.message} The platform may have the post: check it, then "
-                                              f"mark it published or schedule it again.",
-                   next_attempt_at=None if settle is None else timezone.now() + timedelta(seconds=settle))
+    at = None if settle is None else timezone.now() + timedelta(seconds=settle)
+    status = _finish(pub, S.UNKNOWN, last_error=f"{exc.message} The platform may have the post: check it, then "
+                                                f"mark it published or schedule it again.", next_attempt_at=at)
+    if at is not None:  # looked up the moment the platform has settled, not at the next periodic run
+        wakeups.wake(wakeups.RECONCILE, at)
+    return status
 
 
 def build_request(pub: Publication, data: compliance.GateInput, *, media: tuple[MediaItem, ...] = (),

@@ -7,12 +7,13 @@ import time
 from celery import shared_task
 from django.conf import settings
 
-from scheduling import services
+from scheduling import services, wakeups
 
 
 @shared_task(name="scheduling.tasks.dispatch_due", expires=28)
 def dispatch_due() -> int:
-    """Every 30 s: claim what is due, batch after batch, and queue one publish per row.
+    """Every 30 s, and again the moment the next row falls due (`wakeups`): claim what is due, batch
+    after batch, and queue one publish per row.
 
     A burst (ten thousand posts at midnight) drains within this run instead of one batch per tick;
     the time budget keeps a run shorter than the beat period.
@@ -24,6 +25,7 @@ def dispatch_due() -> int:
         total += len(claimed)
         if len(claimed) < settings.SCHEDULING_CLAIM_BATCH:
             break
+    wakeups.dispatch_when_due()
     return total
 
 
@@ -44,13 +46,23 @@ def publish_batch(ids: list[int]) -> dict[int, str]:
 
 @shared_task(name="scheduling.tasks.reap_leases", ignore_result=True)
 def reap_leases() -> dict[str, int]:
-    return services.reap_expired_leases()
+    """Every few seconds: rows whose lease lapsed (a killed worker, a lost message) go back to the
+    calendar, and the dispatcher is woken for them at once instead of at its next tick."""
+    counts = services.reap_expired_leases()
+    if counts["returned"]:
+        wakeups.wake(wakeups.DISPATCH)
+    return counts
 
 
 @shared_task(name="scheduling.tasks.reconcile_unknown", ignore_result=True)
 def reconcile_unknown() -> dict[str, int]:
-    """Every few minutes: look up posts whose outcome is unknown instead of publishing them again."""
-    return services.reconcile_unknown()
+    """Every minute, and when an unknown row's settle time is over: look up posts whose outcome is
+    unknown instead of publishing them again. Rows found not there are dispatched at once."""
+    counts = services.reconcile_unknown()
+    if counts["rescheduled"]:
+        wakeups.wake(wakeups.DISPATCH)
+    wakeups.reconcile_when_eligible(idle=not any(counts.values()))
+    return counts
 
 
 @shared_task(name="scheduling.tasks.unpublish", bind=True, ignore_result=True, acks_late=True,

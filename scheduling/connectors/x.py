@@ -70,14 +70,19 @@ TCO_RE = re.compile(r"https://t\.co/\S+")
 
 class XConnector:
     platform = "x"
-    # The user timeline may trail a just-created post by a little: a miss is proof after this long.
-    lookup_settle_seconds = 60
     how_to_check = ("Open the account's profile on X and look for a post with exactly this text around the due "
                     "time (replies and reposts aside).")
     limits = limits_for("x")
 
     def __init__(self) -> None:
         self.sleep = time.sleep
+
+    @property
+    def lookup_settle_seconds(self) -> float:
+        """The user timeline may trail a just-created post: a miss is proof after this long (plus the
+        client timeout). X documents no figure for it; users of the v2 timeline report a lag of about
+        nine seconds, so the default waits three times that (X_LOOKUP_SETTLE_SECONDS)."""
+        return float(settings.X_LOOKUP_SETTLE_SECONDS)
 
     # --- Protocol ------------------------------------------------------------------------------
 
