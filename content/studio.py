@@ -336,7 +336,7 @@ def queue_image_job(*, creator: Creator, actor: Any = None, template: PromptTemp
 
 def queue_text_job(*, creator: Creator, kind: str, platform: str, topic: str, actor: Any = None,
                    variables: Mapping[str, Any] | None = None, template: PromptTemplate | None = None,
-                   ai_generated: bool = True, count: int = 3, language: str = "",
+                   ai_generated: bool | None = None, count: int = 3, language: str = "",
                    backend: GenerationBackend | None = None) -> GenerationJob:
     """A caption or hashtag job, run by a worker like image jobs (for batches; the post form asks
     `suggest_captions` directly)."""
@@ -359,7 +359,7 @@ def queue_text_job(*, creator: Creator, kind: str, platform: str, topic: str, ac
         creator=creator, kind=kind, backend=backend, template=template, prompt=topic.strip(), variables=values,
         rating=template.rating if template else Asset.Rating.SFW, created_by=user_of(actor),
         params={"platform": platform, "language": language or creator.language, "count": count,
-                "ai_generated": bool(ai_generated)},
+                "ai_generated": discloses_ai(creator, ai_generated)},
         currency=backend.currency if backend else settings.ANALYTICS_CURRENCY)
     return _save_and_queue(job, actor)
 
@@ -422,7 +422,7 @@ def retry_job(job: GenerationJob, *, actor: Any = None) -> GenerationJob:
                                                   count=p.get("count", 1)))
     p = job.params
     return queue_text_job(creator=job.creator, kind=job.kind, platform=p["platform"], topic=job.prompt, actor=actor,
-                          variables=job.variables, template=job.template, ai_generated=p.get("ai_generated", True),
+                          variables=job.variables, template=job.template, ai_generated=p.get("ai_generated"),
                           count=p.get("count", 3), language=p.get("language", ""), backend=job.backend)
 
 
@@ -638,7 +638,7 @@ def _run_text(job: GenerationJob) -> Outcome:
     try:
         suggestions = suggest_captions(
             creator=job.creator, platform=p["platform"], topic=job.prompt, variables=job.variables,
-            ai_generated=p.get("ai_generated", True), count=int(p.get("count", 3)), language=p.get("language", ""),
+            ai_generated=p.get("ai_generated"), count=int(p.get("count", 3)), language=p.get("language", ""),
             template=job.template, backend=job.backend, job=job, screened=True)
     except (PromptRefused, ValidationError) as exc:
         message = "; ".join(exc.reasons) if isinstance(exc, PromptRefused) else "; ".join(exc.messages)
@@ -694,8 +694,21 @@ def _own_templates(creator: Creator, platform: str, language: str) -> tuple[list
     return templates, sets
 
 
+def discloses_ai(creator: Creator, ai_media: bool | None) -> bool:
+    """Whether a caption carries the platform's AI disclosure (EU AI Act Art. 50, the platforms' rules).
+
+    An AI persona's media is AI-made whatever the caller says; anyone else's is labelled only when the media
+    is AI-made (`ai_media`). Unsaid (`None`), a hybrid creator's media is AI with a real likeness, and a human
+    creator's is their own photos, which must never be labelled AI."""
+    if creator.kind == Creator.Kind.AI_PERSONA:
+        return True
+    if ai_media is None:
+        return creator.kind == Creator.Kind.HYBRID
+    return bool(ai_media)
+
+
 def suggest_captions(*, creator: Creator, platform: str, topic: str, variables: Mapping[str, Any] | None = None,
-                     ai_generated: bool = True, count: int = 3, language: str = "",
+                     ai_generated: bool | None = None, count: int = 3, language: str = "",
                      template: PromptTemplate | None = None, backend: GenerationBackend | None = None,
                      actor: Any = None, job: GenerationJob | None = None, use_model: bool = True,
                      screened: bool = False) -> CaptionSuggestions:
@@ -750,7 +763,8 @@ def suggest_captions(*, creator: Creator, platform: str, topic: str, variables: 
     own_templates, own_sets = _own_templates(creator, platform, language)
     try:
         result = captions.suggest(platform=platform, language=language, persona_voice=voice, topic=topic,
-                                  variables=values, ai_generated=ai_generated, count=count, generator=generator,
+                                  variables=values, ai_generated=discloses_ai(creator, ai_generated), count=count,
+                                  generator=generator,
                                   extra_terms=extra_terms(), own_templates=own_templates,
                                   own_hashtag_sets=own_sets)
     except PromptRefused as refusal:  # pragma: no cover - screened above with the same lists
