@@ -134,7 +134,7 @@ def _stage_upload(content: bytes, filename: str) -> str:
 
 
 def _preview_rows(report: imports.ImportReport) -> tuple[list[dict[str, Any]], int]:
-    tz = report.creator.tzinfo
+    tz = report.zone
     listed, hidden = [], 0
     for result in report.rows:
         if len(report.rows) > PREVIEW_ROWS and result.outcome == imports.Outcome.NEW:
@@ -143,7 +143,9 @@ def _preview_rows(report: imports.ImportReport) -> tuple[list[dict[str, Any]], i
         row = result.row
         listed.append({
             "line": result.line, "outcome": result.outcome, "label": result.label, "message": result.message,
-            "occurred_at": row.occurred_at.astimezone(tz) if row else None,
+            # Formatted here, on the statement's clock: the template's `date` filter would convert the
+            # time to the server's zone (UTC) first, so 20:15 in New York showed as 01:15 the next day.
+            "occurred_at": f"{row.occurred_at.astimezone(tz):%Y-%m-%d %H:%M}" if row else "",
             "kind": Transaction.Kind(row.kind).label if row else "",
             "gross": format_minor(row.gross_minor, row.currency) if row else "",
             "fee": format_minor(row.fee_minor, row.currency) if row else "",

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tablib
 from django.core.exceptions import ValidationError
@@ -302,6 +302,20 @@ class ImportReport:
     statement_format: StatementFormat
     rows: list[RowResult]
     committed: bool = False
+    # The clock the statement's times are read and shown on: its date column's stated zone, else the creator's.
+    zone_name: str = ""
+    date_header: str = ""
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.zone_name) if self.zone_name else self.creator.tzinfo
+
+    @property
+    def date_label(self) -> str:
+        """The date column's heading in the preview, naming the clock its times are on."""
+        name, stated = split_stated_zone(self.date_header)
+        zone = self.zone_name or self.creator.timezone or "UTC"
+        return self.date_header if stated else f"{name or 'Date'} ({zone})"
 
     @property
     def counts(self) -> dict[str, int]:
@@ -354,8 +368,34 @@ def read_statement(content: bytes, filename: str = "") -> tablib.Dataset:
     return dataset
 
 
+# A header may state the clock its times are on: "Date (America/New_York)", "Created at [UTC]".
+_STATED_ZONE = re.compile(r"^(?P<name>.*?)\s*[\(\[]\s*(?P<zone>[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+)*)"
+                          r"\s*[\)\]]\s*$")
+
+
+def split_stated_zone(header: Any) -> tuple[str, str]:
+    """(the header without its stated zone, the zone's name or "")."""
+    text = str(header or "").strip()
+    match = _STATED_ZONE.match(text)
+    return (match.group("name"), match.group("zone")) if match and match.group("name") else (text, "")
+
+
+def statement_zone(headers: list[str], fmt: StatementFormat, creator: Creator) -> tuple[ZoneInfo, str]:
+    """The clock the statement's times are on, and its name: the date column's stated zone, else the
+    creator's. A zone nobody knows refuses the file rather than guessing the hours."""
+    index = _column_map(headers, fmt)["occurred_at"]
+    _name, zone = split_stated_zone(headers[index])
+    if not zone:
+        return creator.tzinfo, creator.timezone or "UTC"
+    try:
+        return ZoneInfo(zone), zone
+    except (ZoneInfoNotFoundError, ValueError):
+        raise StatementError(f"The column {headers[index]!r} states the timezone {zone!r}, which is not one "
+                             f"Atelier knows; use a name such as America/New_York or UTC.") from None
+
+
 def _column_map(headers: list[str], fmt: StatementFormat) -> dict[str, int]:
-    normalised = [_norm(h) for h in headers]
+    normalised = [_norm(split_stated_zone(h)[0]) for h in headers]
     found: dict[str, int] = {}
     for name, aliases in fmt.columns.items():
         for alias in aliases:
@@ -446,7 +486,7 @@ def parse_statement(dataset: tablib.Dataset, fmt: StatementFormat, *, creator: C
                     default_currency: str = "") -> list[RowResult]:
     """Every row parsed or with its error, and duplicates within the file marked."""
     columns = _column_map(list(dataset.headers), fmt)
-    tz = creator.tzinfo
+    tz, _zone_name = statement_zone(list(dataset.headers), fmt, creator)
     results: list[RowResult] = []
     first_line_of: dict[str, int] = {}
     for index, values in enumerate(dataset, start=2):
@@ -522,7 +562,10 @@ def _run(content: bytes, filename: str, *, creator: Creator, platform: str, fmt:
          default_currency: str, commit: bool) -> ImportReport:
     dataset = read_statement(content, filename)
     results = parse_statement(dataset, fmt, creator=creator, platform=platform, default_currency=default_currency)
-    report = ImportReport(creator=creator, platform=platform, statement_format=fmt, rows=results)
+    headers = list(dataset.headers)
+    _tz, zone_name = statement_zone(headers, fmt, creator)
+    report = ImportReport(creator=creator, platform=platform, statement_format=fmt, rows=results,
+                          zone_name=zone_name, date_header=str(headers[_column_map(headers, fmt)["occurred_at"]]))
     try:
         with transaction.atomic():
             _record_rows(results, creator, platform)

@@ -100,7 +100,8 @@ def world() -> tuple[object, list]:
         production_date=date(2026, 1, 1),
     )
     asset.performers.add(performer)
-    accounts = [PlatformAccount.objects.create(creator=creator, platform="fanvue", handle=f"bench{i}")
+    accounts = [PlatformAccount.objects.create(state="connected",
+                                               creator=creator, platform="fanvue", handle=f"bench{i}")
                 for i in range(ACCOUNTS)]
     return asset, accounts
 

@@ -120,8 +120,9 @@ def generate(transactions: int, snapshots: int) -> None:
         Creator(stage_name=f"Bench {i}", slug=f"bench-{i}", status="active", timezone=TIMEZONES[i % len(TIMEZONES)])
         for i in range(CREATORS)])
     PlatformAccount.objects.bulk_create(
-        [PlatformAccount(creator=c, platform="fanvue", handle=f"fv{c.pk}") for c in creators]
-        + [PlatformAccount(creator=c, platform="manual", target_platform="onlyfans", handle=f"of{c.pk}")
+        [PlatformAccount(state="connected", creator=c, platform="fanvue", handle=f"fv{c.pk}") for c in creators]
+        + [PlatformAccount(state="connected",
+                           creator=c, platform="manual", target_platform="onlyfans", handle=f"of{c.pk}")
            for c in creators])
     first_creator = min(c.pk for c in creators)
     fans = CREATORS * FANS_PER_CREATOR

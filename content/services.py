@@ -11,7 +11,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -125,7 +125,7 @@ def ingest(*, creator: Creator, source: IO[bytes] | Path | str, filename: str = 
     performers = list(performers)
     _check_performers(creator, performers)
 
-    with _spooled(source, settings.CONTENT_MAX_UPLOAD_BYTES) as (path, sha256, size):
+    with _spooled(source, settings.CONTENT_MAX_UPLOAD_BYTES) as (path, sha256, size), ExitStack() as cleanup:
         if size == 0:
             raise ValidationError("The file is empty.")
         try:
@@ -136,6 +136,12 @@ def ingest(*, creator: Creator, source: IO[bytes] | Path | str, filename: str = 
         if existing is not None:
             return _existing(existing, actor)
         ai_marker, manifest_present = _declared_provenance(path, info)
+        marked = None
+        if origin == Asset.Origin.AI and info.mime in XMP_MIME_TYPES and not (ai_marker and manifest_present):
+            marked = _mark_declared_ai(path, info.mime, title=title or Path(filename).name or creator.stage_name)
+            cleanup.callback(marked.path.unlink, missing_ok=True)
+            path, sha256, size = marked.path, marked.sha256, marked.size
+            ai_marker, manifest_present = _declared_provenance(path, info)
         asset = Asset(
             creator=creator, original_name=Path(filename).name[:255], kind=info.kind, mime=info.mime,
             sha256=sha256, size_bytes=size, width=info.width, height=info.height, duration_s=info.duration_s,
@@ -143,6 +149,7 @@ def ingest(*, creator: Creator, source: IO[bytes] | Path | str, filename: str = 
             origin=Asset.Origin.AI if (ai_marker and origin == Asset.Origin.UPLOAD) else origin,
             ai_marker=ai_marker, provenance_present=manifest_present,
             no_real_person_attested=no_real_person_attested, uploaded_by=user_of(actor),
+            disclosure_label=_ai_label() if marked is not None else "",
         )
         asset.full_clean(exclude=["file"])
         storage = asset.file.storage  # the private storage: originals are never public
@@ -166,6 +173,38 @@ def ingest(*, creator: Creator, source: IO[bytes] | Path | str, filename: str = 
             storage.delete(stored_name)
             raise
     return IngestResult(asset, created=True)
+
+
+@dataclass(frozen=True)
+class _Marked:
+    path: Path
+    sha256: str
+    size: int
+
+
+def _ai_label() -> str:
+    from content.studio import AI_DISCLOSURE_LABEL  # content.studio imports this module
+
+    return AI_DISCLOSURE_LABEL
+
+
+def _mark_declared_ai(path: Path, mime: str, *, title: str) -> _Marked:
+    """Mark an image its uploader declares AI-made (Midjourney, a local ComfyUI) as Atelier marks its own
+    generations: IPTC DigitalSourceType, then a signed C2PA manifest. The stored bytes are the marked bytes,
+    so the original and every rendition say what they are; an image that cannot be marked is not stored.
+    """
+    from content.provenance import ProvenanceError, SigningNotConfigured, XmpError
+    from content.studio import signing_credentials  # content.studio imports this module
+
+    try:
+        data = mark_ai_image(path.read_bytes(), mime, title=title[:200], credentials=signing_credentials())
+    except (ProvenanceError, SigningNotConfigured, XmpError) as exc:
+        raise ValidationError(f"This AI-made image could not be marked (C2PA / IPTC): {exc}. It was not stored; "
+                              "AI images are never stored unmarked.", code="marking") from exc
+    fd, name = tempfile.mkstemp(prefix="atelier-marked-", dir=settings.FILE_UPLOAD_TEMP_DIR)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    return _Marked(Path(name), hashlib.sha256(data).hexdigest(), len(data))
 
 
 def _existing(asset: Asset, actor: Actor) -> IngestResult:

@@ -339,7 +339,7 @@ def queue_image_job(*, creator: Creator, actor: Actor = None, template: PromptTe
 
 def queue_text_job(*, creator: Creator, kind: str, platform: str, topic: str, actor: Actor = None,
                    variables: Mapping[str, Any] | None = None, template: PromptTemplate | None = None,
-                   ai_generated: bool = True, count: int = 3, language: str = "",
+                   ai_generated: bool | None = None, count: int = 3, language: str = "",
                    backend: GenerationBackend | None = None) -> GenerationJob:
     """A caption or hashtag job, run by a worker like image jobs (for batches; the post form asks
     `suggest_captions` directly)."""
@@ -362,7 +362,7 @@ def queue_text_job(*, creator: Creator, kind: str, platform: str, topic: str, ac
         creator=creator, kind=kind, backend=backend, template=template, prompt=topic.strip(), variables=values,
         rating=template.rating if template else Asset.Rating.SFW, created_by=user_of(actor),
         params={"platform": platform, "language": language or creator.language, "count": count,
-                "ai_generated": bool(ai_generated)},
+                "ai_generated": discloses_ai(creator, ai_generated)},
         currency=backend.currency if backend else settings.ANALYTICS_CURRENCY)
     return _save_and_queue(job, actor)
 
@@ -425,7 +425,7 @@ def retry_job(job: GenerationJob, *, actor: Actor = None) -> GenerationJob:
                                                   count=p.get("count", 1)))
     p = job.params
     return queue_text_job(creator=job.creator, kind=job.kind, platform=p["platform"], topic=job.prompt, actor=actor,
-                          variables=job.variables, template=job.template, ai_generated=p.get("ai_generated", True),
+                          variables=job.variables, template=job.template, ai_generated=p.get("ai_generated"),
                           count=p.get("count", 3), language=p.get("language", ""), backend=job.backend)
 
 
@@ -691,8 +691,21 @@ def _own_templates(creator: Creator, platform: str, language: str) -> tuple[list
     return templates, sets
 
 
+def discloses_ai(creator: Creator, ai_media: bool | None) -> bool:
+    """Whether a caption carries the platform's AI disclosure (EU AI Act Art. 50, the platforms' rules).
+
+    An AI persona's media is AI-made whatever the caller says; anyone else's is labelled only when the media
+    is AI-made (`ai_media`). Unsaid (`None`), a hybrid creator's media is AI with a real likeness, and a human
+    creator's is their own photos, which must never be labelled AI."""
+    if creator.kind == Creator.Kind.AI_PERSONA:
+        return True
+    if ai_media is None:
+        return creator.kind == Creator.Kind.HYBRID
+    return bool(ai_media)
+
+
 def suggest_captions(*, creator: Creator, platform: str, topic: str, variables: Mapping[str, Any] | None = None,
-                     ai_generated: bool = True, count: int = 3, language: str = "",
+                     ai_generated: bool | None = None, count: int = 3, language: str = "",
                      template: PromptTemplate | None = None, backend: GenerationBackend | None = None,
                      actor: Actor = None, use_model: bool = True) -> CaptionSuggestions:
     """Caption suggestions in the persona's voice and language: from the text model when one is configured
@@ -717,7 +730,7 @@ def suggest_captions_for_job(job: GenerationJob) -> CaptionSuggestions:
     count = int(p.get("count", 3))
     values, voice = _caption_request(job.creator, p["platform"], count, job.variables, job.template)
     return _compose_captions(creator=job.creator, platform=p["platform"], topic=job.prompt, values=values,
-                             voice=voice, ai_generated=p.get("ai_generated", True), count=count,
+                             voice=voice, ai_generated=p.get("ai_generated"), count=count,
                              language=p.get("language", ""), backend=job.backend, actor=None, job=job,
                              use_model=True)
 
@@ -736,7 +749,7 @@ def _caption_request(creator: Creator, platform: str, count: int, variables: Map
 
 
 def _compose_captions(*, creator: Creator, platform: str, topic: str, values: dict[str, str], voice: str,
-                      ai_generated: bool, count: int, language: str, backend: GenerationBackend | None,
+                      ai_generated: bool | None, count: int, language: str, backend: GenerationBackend | None,
                       actor: Actor, job: GenerationJob | None, use_model: bool) -> CaptionSuggestions:
     """The suggestions of a request already screened (or refused) by the caller's entry point."""
     from content.generation.backends import GenerationFailure, TextRequest
@@ -773,7 +786,8 @@ def _compose_captions(*, creator: Creator, platform: str, topic: str, values: di
     own_templates, own_sets = _own_templates(creator, platform, language)
     try:
         result = captions.suggest(platform=platform, language=language, persona_voice=voice, topic=topic,
-                                  variables=values, ai_generated=ai_generated, count=count, generator=generator,
+                                  variables=values, ai_generated=discloses_ai(creator, ai_generated), count=count,
+                                  generator=generator,
                                   extra_terms=extra_terms(), own_templates=own_templates,
                                   own_hashtag_sets=own_sets)
     except PromptRefused as refusal:  # pragma: no cover - screened above with the same lists

@@ -26,6 +26,7 @@ from unfold.widgets import (
     UnfoldAdminSelectWidget,
     UnfoldAdminTextareaWidget,
     UnfoldAdminTextInputWidget,
+    UnfoldBooleanSwitchWidget,
 )
 
 from accounts import tenancy
@@ -125,6 +126,15 @@ class UploadForm(forms.Form):
     tags = forms.CharField(required=False, widget=UnfoldAdminTextInputWidget,
                            help_text="Comma-separated, e.g. beach, summer.")
     production_date = forms.DateField(required=False, widget=UnfoldAdminDateWidget)
+    origin = forms.ChoiceField(
+        choices=[(Asset.Origin.UPLOAD, "A camera or an editor (not AI-made)"),
+                 (Asset.Origin.AI, "AI-generated elsewhere (Midjourney, a local ComfyUI…)")],
+        initial=Asset.Origin.UPLOAD, required=False, widget=UnfoldAdminSelectWidget, label="Made by",
+        help_text="AI-generated images are marked on upload as Atelier marks its own (IPTC DigitalSourceType and "
+                  "a signed C2PA manifest) and labelled as AI-generated.")
+    no_real_person_attested = forms.BooleanField(
+        required=False, widget=UnfoldBooleanSwitchWidget, label="No real person is depicted",
+        help_text="For AI-generated media only: I attest that nobody real is shown. Otherwise list the performers.")
 
     def __init__(self, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -139,6 +149,10 @@ class UploadForm(forms.Form):
                        if not p.creator_links.filter(creator=creator).exists()]
             if foreign:
                 self.add_error("performers", f"Not linked to {creator}: {', '.join(map(str, foreign))}.")
+        if cleaned.get("no_real_person_attested") and cleaned.get("origin") != Asset.Origin.AI:
+            self.add_error("no_real_person_attested",
+                           "Only AI-generated media can attest that no real person is depicted; choose "
+                           "“AI-generated elsewhere” or list the performers.")
         return cleaned
 
 
@@ -162,7 +176,8 @@ def ingest_uploads(files: list[Any], data: dict[str, Any], actor: Actor) -> list
             result = services.ingest(
                 creator=data["creator"], source=upload, filename=upload.name, actor=actor, rating=data["rating"],
                 performers=list(data.get("performers") or []), tags=parse_tags(data.get("tags") or ""),
-                production_date=data.get("production_date"))
+                production_date=data.get("production_date"), origin=data.get("origin") or Asset.Origin.UPLOAD,
+                no_real_person_attested=bool(data.get("no_real_person_attested")))
         except ValidationError as exc:
             outcomes.append(UploadOutcome(upload.name, "refused", " ".join(exc.messages)))
             continue

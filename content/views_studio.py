@@ -181,6 +181,17 @@ def _may_write_posts_for(user: Any, creator_id: int, post_model: type[Model]) ->
     return any(tenancy.can_reach_creator(user, creator_id, post_model, action) for action in ("add", "change"))
 
 
+def _ai_made_media(creator: Creator, body: Any) -> bool | None:
+    """Whether the post's chosen media (`assets`: ids of this creator's assets) holds an AI-made one;
+    None when no media is named, so the creator alone decides the AI label."""
+    raw = body.getlist("assets") if hasattr(body, "getlist") else body.get("assets")
+    ids = {int(v) for v in (raw if isinstance(raw, list) else []) if str(v).isdigit()}
+    if not ids:
+        return None
+    return Asset.objects.filter(creator=creator, pk__in=ids,
+                                origin__in=[Asset.Origin.AI, Asset.Origin.EDIT]).exists()
+
+
 @require_POST
 def suggest_captions(request: HttpRequest, *, post_model: type[Model]) -> JsonResponse:
     """What the post form's "Suggest captions" asks: `studio.suggest_captions`, the API's own service.
@@ -211,7 +222,8 @@ def suggest_captions(request: HttpRequest, *, post_model: type[Model]) -> JsonRe
     try:
         result = studio.suggest_captions(creator=creator, platform=str(body.get("platform", "")),
                                          topic=str(body.get("topic", "")), count=count,
-                                         language=str(body.get("language", "") or ""), actor=request.user)
+                                         language=str(body.get("language", "") or ""),
+                                         ai_generated=_ai_made_media(creator, body), actor=request.user)
     except studio.PromptRefused as refused:
         return JsonResponse({"refused": True, "reasons": refused.reasons}, status=400)
     except ValidationError as exc:

@@ -159,14 +159,35 @@ class PublicationInline(PostPartInline):
     model = Publication
     form = TargetForm
     extra = 0
-    fields = ["account", "caption_override", "status", "scheduled_at", "block_codes", "external_url", "last_error"]
-    readonly_fields = ["status", "scheduled_at", "block_codes", "external_url", "last_error"]
+    fields = ["account", "caption_override", "status", "scheduled_at", "account_warning", "block_codes",
+              "external_url", "last_error"]
+    readonly_fields = ["status", "scheduled_at", "account_warning", "block_codes", "external_url", "last_error"]
     show_change_link = True
     verbose_name, verbose_name_plural = "target", "targets"
 
     @display(description="Blocked by")
     def block_codes(self, obj: Publication) -> str:
         return block_codes(obj)
+
+    @display(description="Account warning")
+    def account_warning(self, obj: Publication) -> str:
+        return warning_badge(obj.account_warning) if obj.pk else "—"
+
+
+def warning_badge(warning: str | None) -> str:
+    if not warning:
+        return "—"
+    return format_html('<span class="text-red-600 font-semibold" data-testid="account-warning" title="{}">'
+                       '⚠ {}</span>', warning, warning)
+
+
+def account_with_warning(obj: Publication) -> str:
+    """The account, and while the publication waits to go out, a warning that it cannot publish."""
+    warning = obj.account_warning
+    if not warning:
+        return str(obj.account)
+    return format_html('{} <span class="text-red-600 font-semibold" data-testid="account-warning" title="{}">'
+                       '⚠ {}</span>', obj.account, warning, obj.account.get_state_display())
 
 
 def block_codes(obj: Publication) -> str:
@@ -338,8 +359,8 @@ class RescheduleForm(forms.Form):
 
 @admin.register(Publication)
 class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
-    list_display = ["id", "post", "account", "status_badge", "scheduled_local", "attempts", "block_codes",
-                    "external_link"]
+    list_display = ["id", "post", "account_with_warning", "status_badge", "scheduled_local", "attempts",
+                    "block_codes", "external_link"]
     list_filter = ["status", CreatorFilter, "account__platform", "account"]
     list_select_related = ["post", "account", "post__creator"]
     search_fields = ["post__caption", "external_id"]
@@ -375,6 +396,10 @@ class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
     @display(description="Blocked by")
     def block_codes(self, obj: Publication) -> str:
         return block_codes(obj)
+
+    @display(description="Account", ordering="account")
+    def account_with_warning(self, obj: Publication) -> str:
+        return account_with_warning(obj)
 
     @display(description="Status", label=STATUS_COLOURS)
     def status_badge(self, obj: Publication) -> str:
@@ -463,6 +488,8 @@ class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
                     continue
                 if outcome.verdict.passed:
                     done += 1
+                    if outcome.warning:
+                        messages.warning(request, f"#{pub.pk} scheduled, but {outcome.warning}")
                 else:
                     messages.error(request, f"#{pub.pk} not moved — {self._reasons(outcome)}")
             if done:
@@ -490,6 +517,8 @@ class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
                 continue
             if outcome.verdict.passed:
                 done += 1
+                if outcome.warning:
+                    messages.warning(request, f"#{pub.pk} queued, but {outcome.warning}")
             else:
                 messages.error(request, f"#{pub.pk} not queued — {self._reasons(outcome)}")
         if done:

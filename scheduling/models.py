@@ -28,6 +28,8 @@ Platform = models.TextChoices("Platform", [(p.key.upper(), (p.key, p.label)) for
 
 class PlatformAccount(models.Model):
     class State(models.TextChoices):
+        # Not connected until credentials the platform accepted are stored (`store_credentials`).
+        NOT_CONNECTED = "not_connected", "Not connected"
         CONNECTED = "connected", "Connected"
         NEEDS_REAUTH = "needs_reauth", "Needs re-authorisation"
         DISABLED = "disabled", "Disabled"
@@ -42,7 +44,7 @@ class PlatformAccount(models.Model):
     external_id = models.CharField(max_length=100, blank=True)
     credentials_encrypted = models.TextField(blank=True, editable=False)
     token_expires_at = models.DateTimeField(null=True, blank=True)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.CONNECTED)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.NOT_CONNECTED)
     max_rating = models.CharField(max_length=16, blank=True,
                                   help_text="Highest rating this account accepts; only ever below the platform's.")
     options = models.JSONField(default=dict, blank=True, help_text="Subreddit, channel id, flair…")
@@ -62,6 +64,19 @@ class PlatformAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_platform_display()} @{self.handle}"
+
+    @property
+    def publish_warning(self) -> str | None:
+        """Why nothing will go out through this account as things stand (None: it can publish).
+
+        Said when a publication is scheduled, not when it fails at its due time."""
+        if self.state == self.State.CONNECTED:
+            return None
+        remedy = {self.State.NOT_CONNECTED: "until someone connects it",
+                  self.State.NEEDS_REAUTH: "until someone connects it again",
+                  self.State.DISABLED: "while it is disabled; enable it or move the publication to another account"}
+        return f"{self} is {self.get_state_display().lower()}: nothing goes out through it " \
+               f"{remedy.get(self.state, 'until someone fixes it')}."
 
     def clean(self) -> None:
         """The platform policy table sets the ceiling; an account may only be stricter."""
@@ -246,6 +261,14 @@ class Publication(models.Model):
 
     def can_move_to(self, status: str) -> bool:
         return status in self.TRANSITIONS.get(self.status, frozenset())
+
+    # Publications on their way out: a warning about their account is worth showing on these.
+    WAITING = frozenset({S.APPROVED, S.SCHEDULED, S.CLAIMED})
+
+    @property
+    def account_warning(self) -> str | None:
+        """The account's warning while this publication waits to go out (calendar, lists, API)."""
+        return self.account.publish_warning if self.status in self.WAITING else None
 
 
 class QueueSlot(models.Model):

@@ -34,7 +34,7 @@ from compliance.models import CreatorPerformer
 from content.models import Asset
 from core import backoff
 from core.platforms import PLATFORMS, Kind, Rating
-from notifications.services import notify
+from notifications.services import notify, resolve_by_key
 from scheduling import approval, limits, media, wakeups
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication, QueueSlot
 
@@ -76,6 +76,7 @@ def store_credentials(account: PlatformAccount, data: dict[str, Any], *, expires
         setattr(account, key, value)
     audit.record("platform_account.credentials_stored", account, actor=actor,
                  changes={"expires_at": expires_at.isoformat() if expires_at else None})
+    resolve_by_key(_not_ready_key(account), actor=actor)
 
 
 def read_credentials(account: PlatformAccount, *, purpose: str, actor: Actor = None) -> dict[str, Any]:
@@ -100,10 +101,11 @@ ACCOUNT_EXISTS = "This creator already has this account."
 
 
 def initial_state(platform: str) -> str:
-    """A manual export needs no tokens; every other platform is unusable until someone authorises it."""
+    """A manual export needs no tokens; every other platform is not connected until someone authorises it
+    and the platform accepts the credentials (`store_credentials`)."""
     entry = PLATFORMS.get(platform)
     manual = entry is not None and entry.kind is Kind.MANUAL
-    return PlatformAccount.State.CONNECTED if manual else PlatformAccount.State.NEEDS_REAUTH
+    return PlatformAccount.State.CONNECTED if manual else PlatformAccount.State.NOT_CONNECTED
 
 
 def save_account(account: PlatformAccount, *, actor: Actor = None) -> PlatformAccount:
@@ -165,6 +167,24 @@ def delete_account(account: PlatformAccount, *, actor: Actor = None) -> None:
     audit.record("platform_account.deleted", account, actor=actor,
                  changes={"platform": account.platform, "handle": account.handle})
     account.delete()
+
+
+def _not_ready_key(account: PlatformAccount) -> str:
+    return f"account.not_ready:{account.pk}"
+
+
+def warn_account_not_ready(pub: Publication) -> str | None:
+    """A publication was just placed on an account that cannot publish: tell the creator's managers
+    once per account (until it is connected), and return the warning for the person scheduling."""
+    warning = pub.account_warning
+    if warning is None or pub.account.state == PlatformAccount.State.NEEDS_REAUTH:
+        return warning  # needs_reauth was notified when the platform refused the credentials
+    notify("account.not_ready", creator_id=pub.account.creator_id, level="warning",
+           title=f"Publications are scheduled on {pub.account}, which is "
+                 f"{pub.account.get_state_display().lower()}",
+           body=warning, link=f"/admin/scheduling/platformaccount/{pub.account_id}/change/",
+           subject=f"scheduling.platformaccount:{pub.account_id}", dedupe_key=_not_ready_key(pub.account))
+    return warning
 
 
 def mark_needs_reauth(account: PlatformAccount, message: str) -> None:
@@ -297,6 +317,11 @@ class ScheduleOutcome:
     publication: Publication
     verdict: Verdict
 
+    @property
+    def warning(self) -> str | None:
+        """Placed, but its account cannot publish yet: the person scheduling is told now, not at the due time."""
+        return self.publication.account_warning if self.verdict.passed else None
+
 
 def lock_publication(publication: Publication) -> Publication:
     """Lock the publication's post, then the publication: the one order every path takes.
@@ -360,6 +385,7 @@ def schedule(publication: Publication, *, at: datetime, actor: Actor = None) -> 
             _move(pub, S.SCHEDULED)  # raises the refusal that names the current status
         _due_at(pub, at, next_attempt_at=None, block_reasons=[], last_error="")
         audit.record("publication.scheduled", pub, actor=actor, changes={"at": _iso(pub.scheduled_at)})
+        warn_account_not_ready(pub)
     return ScheduleOutcome(pub, verdict)
 
 

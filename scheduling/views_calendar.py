@@ -254,7 +254,7 @@ def move(request: HttpRequest) -> JsonResponse:
     local = outcome.publication.scheduled_at.astimezone(cal.zone(tz_name))
     return JsonResponse({"ok": True, "publication": pub.pk, "scheduled_at": outcome.publication.scheduled_at
                          .isoformat(), "date": local.date().isoformat(), "hour": local.hour,
-                         "label": f"{local:%H:%M} {local.tzname()}"})
+                         "label": f"{local:%H:%M} {local.tzname()}", "warning": outcome.warning})
 
 
 # --- ICS feed -------------------------------------------------------------------------------------

@@ -106,7 +106,10 @@ class GenerationJobCreateSerializer(serializers.Serializer):
     platform = serializers.ChoiceField(choices=CAPTION_PLATFORMS, required=False)
     topic = serializers.CharField(required=False, default="", allow_blank=True, max_length=1000)
     language = serializers.CharField(required=False, default="", allow_blank=True, max_length=16)
-    ai_generated = serializers.BooleanField(required=False, default=True)
+    ai_generated = serializers.BooleanField(
+        required=False, allow_null=True, default=None,
+        help_text="The media is AI-made: label the captions. Unsaid, decided by the creator (an AI persona or "
+                  "hybrid is labelled, a human creator's own photos never are); an AI persona is always labelled.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["kind"] != GenerationJob.Kind.IMAGE and not attrs.get("platform"):
@@ -120,8 +123,11 @@ class CaptionSuggestRequestSerializer(serializers.Serializer):
     topic = serializers.CharField(max_length=1000, allow_blank=True)
     variables = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=500), required=False,
                                       default=dict)
-    ai_generated = serializers.BooleanField(required=False, default=True,
-                                            help_text="Add the platform's AI disclosure to every suggestion.")
+    ai_generated = serializers.BooleanField(
+        required=False, allow_null=True, default=None,
+        help_text="The media is AI-made: add the platform's AI disclosure. Unsaid, decided by the creator (an AI "
+                  "persona or hybrid is labelled, a human creator's own photos never are); an AI persona is always "
+                  "labelled.")
     count = serializers.IntegerField(required=False, default=3, min_value=1, max_value=10)
     language = serializers.CharField(required=False, default="", allow_blank=True, max_length=16)
     template = serializers.IntegerField(required=False, allow_null=True,

@@ -268,12 +268,16 @@ class PublicationSerializer(LocalTimeMixin, ModelSerializer):
     platform = serializers.CharField(source="account.platform", read_only=True)
     block_reasons = ReasonSerializer(many=True, read_only=True)
     external_url = OptionalURLField(read_only=True, help_text="Where it went out; null until published.")
+    account_warning = serializers.CharField(
+        read_only=True, allow_null=True,
+        help_text="While it waits to go out: why its account cannot publish (not connected, needs "
+                  "re-authorisation, disabled); null when the account can publish.")
 
     class Meta:
         model = Publication
         fields = ["id", "creator", "post_id", "account_id", "platform", "caption_override", "status", "scheduled_at",
                   "scheduled_at_local", "timezone", "attempts", "next_attempt_at", "external_id", "external_url",
-                  "published_at", "removed_at", "last_error", "block_reasons", "created_at"]
+                  "published_at", "removed_at", "last_error", "block_reasons", "account_warning", "created_at"]
         read_only_fields = [f for f in fields if f != "caption_override"]
 
 
@@ -330,11 +334,13 @@ class CalendarItemSerializer(LocalTimeMixin, ModelSerializer):
     account_id = serializers.IntegerField(read_only=True)
     platform = serializers.CharField(source="account.platform", read_only=True)
     title = serializers.SerializerMethodField(help_text="The post's caption, shortened.")
+    account_warning = serializers.CharField(read_only=True, allow_null=True,
+                                            help_text="Why its account cannot publish yet; null when it can.")
 
     class Meta:
         model = Publication
         fields = ["id", "post_id", "account_id", "platform", "status", "scheduled_at", "scheduled_at_local",
-                  "timezone", "title"]
+                  "timezone", "title", "account_warning"]
         read_only_fields = fields
 
     def get_title(self, obj: Publication) -> str:

@@ -26,7 +26,7 @@ S = Publication.Status
 
 
 def scheduled(creator, handle: str) -> Publication:
-    account = PlatformAccount.objects.create(creator=creator, platform="fanvue", handle=handle)
+    account = PlatformAccount.objects.create(state="connected", creator=creator, platform="fanvue", handle=handle)
     post = Post.objects.create(creator=creator, caption="Sunday set")
     return Publication.objects.create(post=post, account=account, status=S.SCHEDULED,
                                       scheduled_at=timezone.now() + timedelta(days=1))

@@ -25,6 +25,7 @@ def rollup(creator: Creator, day: date, *, platform: str = "fanvue", tips: int =
 
 def account(creator: Creator, platform: str = "fanvue", **fields: Any) -> PlatformAccount:
     handle = fields.pop("handle", f"{creator.slug}-{platform}")
+    fields.setdefault("state", PlatformAccount.State.CONNECTED)
     return PlatformAccount.objects.create(creator=creator, platform=platform, handle=handle, **fields)
 
 

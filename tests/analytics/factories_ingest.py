@@ -29,6 +29,7 @@ class PlatformAccountFactory(DjangoModelFactory):
 
     platform = "fanvue"
     handle = factory.Sequence(lambda n: f"handle{n}")
+    state = PlatformAccount.State.CONNECTED  # an account that publishes; the model's default is not connected
 
 
 class PostFactory(DjangoModelFactory):

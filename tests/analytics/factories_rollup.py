@@ -15,6 +15,7 @@ _seq = itertools.count(1)
 
 
 def account(creator: Creator, platform: str = "fanvue", **extra: Any) -> PlatformAccount:
+    extra.setdefault("state", PlatformAccount.State.CONNECTED)
     return PlatformAccount.objects.create(creator=creator, platform=platform, handle=f"{platform}{next(_seq)}",
                                           **extra)
 

@@ -38,8 +38,10 @@ def offer_form(creator, account, name: str = "Summer") -> dict:
 def accounts(people):
     account_services.add_membership(user=people["alice"], creator=people["b"], role="manager")
     return {**people,
-            "fa": PlatformAccount.objects.create(creator=people["a"], platform="fanvue", handle="alpha"),
-            "fb": PlatformAccount.objects.create(creator=people["b"], platform="fanvue", handle="beta")}
+            "fa": PlatformAccount.objects.create(state="connected",
+                                                 creator=people["a"], platform="fanvue", handle="alpha"),
+            "fb": PlatformAccount.objects.create(state="connected",
+                                                 creator=people["b"], platform="fanvue", handle="beta")}
 
 
 def test_an_offer_cannot_run_on_another_creators_account(client, accounts):

@@ -13,8 +13,10 @@ from scheduling.models import PlatformAccount
 @pytest.fixture
 def accounts(people):
     return {
-        "a": PlatformAccount.objects.create(creator=people["a"], platform="fanvue", handle="luna_fv"),
-        "b": PlatformAccount.objects.create(creator=people["b"], platform="fanvue", handle="nova_fv"),
+        "a": PlatformAccount.objects.create(state="connected",
+                                            creator=people["a"], platform="fanvue", handle="luna_fv"),
+        "b": PlatformAccount.objects.create(state="connected",
+                                            creator=people["b"], platform="fanvue", handle="nova_fv"),
     }
 
 

@@ -334,7 +334,8 @@ def test_rotation_covers_platform_credentials_and_generation_backend_keys(keyrin
     from scheduling import services as scheduling
     from scheduling.models import PlatformAccount
 
-    account = PlatformAccount.objects.create(creator=people["a"], platform="telegram", handle="@chan")
+    account = PlatformAccount.objects.create(state="connected",
+                                             creator=people["a"], platform="telegram", handle="@chan")
     scheduling.store_credentials(account, {"bot_token": "123:secret"}, actor=people["owner"])
     backend = GenerationBackend.objects.create(name="GPU", kind="openai", purpose="text", base_url="http://gpu")
     studio.set_api_key(backend, "sk-rotate-me")

@@ -103,7 +103,7 @@ class World:
 
 
 def _account(w: World) -> PlatformAccount:
-    return PlatformAccount.objects.create(creator=w.a, platform="fanvue", handle="alpha_fanvue")
+    return PlatformAccount.objects.create(state="connected", creator=w.a, platform="fanvue", handle="alpha_fanvue")
 
 
 def _post(w: World) -> Post:

@@ -56,9 +56,10 @@ def _asset(creator: Creator, n: int, **fields: Any) -> Asset:
 
 def _creator_rows(creator: Creator, owner: Any, performer: Any) -> None:
     """One creator's accounts, posts in every status, assets, fans, money, studio and notices."""
-    fanvue = PlatformAccount.objects.create(creator=creator, platform="fanvue", handle=f"{creator.slug}-fv")
-    x = PlatformAccount.objects.create(creator=creator, platform="x", handle=f"{creator.slug}-x")
-    PlatformAccount.objects.create(creator=creator, platform="reddit", handle=f"{creator.slug}-r",
+    fanvue = PlatformAccount.objects.create(state="connected",
+                                            creator=creator, platform="fanvue", handle=f"{creator.slug}-fv")
+    x = PlatformAccount.objects.create(state="connected", creator=creator, platform="x", handle=f"{creator.slug}-x")
+    PlatformAccount.objects.create(state="connected", creator=creator, platform="reddit", handle=f"{creator.slug}-r",
                                    options={"subreddit": "test"})
     for account in (fanvue, x):
         for weekday in range(7):

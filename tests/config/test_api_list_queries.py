@@ -84,7 +84,7 @@ def add_rows(creator: Creator, owner: Any) -> None:
     job = GenerationJob.objects.create(creator=creator, backend=backend, template=template, prompt="a portrait")
     GenerationUsage.objects.create(creator=creator, backend=backend, job=job, backend_name=backend.name,
                                    kind="image", currency="USD")
-    account = PlatformAccount.objects.create(creator=creator, platform="fanvue", handle=f"acct{i}")
+    account = PlatformAccount.objects.create(state="connected", creator=creator, platform="fanvue", handle=f"acct{i}")
     QueueSlot.objects.create(account=account, weekday=i % 7, time=time(18, 0))
     WebhookReceiver.objects.create(account=account, token=f"token-{i}", secret_encrypted="")
     post = scheduling_services.create_post(creator_id=creator.pk, caption=f"Post {i}", asset_ids=[asset.pk],

@@ -69,11 +69,13 @@ def test_an_account_rating_can_only_be_stricter_than_the_platform(world):  # noq
 
     from scheduling.models import PlatformAccount
 
-    insta = PlatformAccount(creator=world["a"], platform="instagram", handle="luna_ig", max_rating="explicit")
+    insta = PlatformAccount(state="connected",
+                            creator=world["a"], platform="instagram", handle="luna_ig", max_rating="explicit")
     with pytest.raises(ValidationError) as refused:
         insta.full_clean()
     assert "max_rating" in refused.value.message_dict
     insta.max_rating = "sfw"
     insta.full_clean()
-    stricter = PlatformAccount(creator=world["a"], platform="fanvue", handle="luna_sfw", max_rating="suggestive")
+    stricter = PlatformAccount(state="connected",
+                               creator=world["a"], platform="fanvue", handle="luna_sfw", max_rating="suggestive")
     stricter.full_clean()

@@ -162,7 +162,8 @@ def test_adding_a_post_in_admin_goes_through_create_post(client, scheduled):  # 
 @pytest.mark.django_db
 def test_an_admin_form_cannot_mix_creators(client, scheduled):  # noqa: F811
     """The owner reaches both creators; the service still keeps a post's parts with its creator."""
-    b_account = PlatformAccount.objects.create(creator=scheduled["b"], platform="fanvue", handle="bea")
+    b_account = PlatformAccount.objects.create(state="connected",
+                                               creator=scheduled["b"], platform="fanvue", handle="bea")
     b_asset = Asset.objects.create(creator=scheduled["b"], file="assets/b.jpg", kind="image", mime="image/jpeg",
                                    sha256="b" * 64, size_bytes=10, status=Asset.Status.APPROVED)
     client.force_login(scheduled["owner"])
@@ -187,7 +188,8 @@ def test_an_admin_form_cannot_mix_creators(client, scheduled):  # noqa: F811
 
 @pytest.mark.django_db
 def test_a_manager_cannot_move_a_publication_to_another_creators_account_or_time(client, scheduled):  # noqa: F811
-    b_account = PlatformAccount.objects.create(creator=scheduled["b"], platform="fanvue", handle="bea")
+    b_account = PlatformAccount.objects.create(state="connected",
+                                               creator=scheduled["b"], platform="fanvue", handle="bea")
     b_post = Post.objects.create(creator=scheduled["b"], caption="Beta")
     both = UserFactory(username="dave")  # manages A and B: both accounts are in his reach
     accounts_services.add_membership(user=both, creator=scheduled["a"], role="manager")

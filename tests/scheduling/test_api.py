@@ -50,9 +50,9 @@ def world(people, settings, tmp_path):
     asset.performers.add(performer)
     asset_b = Asset.objects.create(creator=b, file="assets/b.jpg", kind="image", mime="image/jpeg",
                                    sha256="b" * 64, size_bytes=10, rating="sfw", status=Asset.Status.APPROVED)
-    fanvue = PlatformAccount.objects.create(creator=a, platform="fanvue", handle="luna")
-    x = PlatformAccount.objects.create(creator=a, platform="x", handle="luna_x")
-    fanvue_b = PlatformAccount.objects.create(creator=b, platform="fanvue", handle="bea")
+    fanvue = PlatformAccount.objects.create(state="connected", creator=a, platform="fanvue", handle="luna")
+    x = PlatformAccount.objects.create(state="connected", creator=a, platform="x", handle="luna_x")
+    fanvue_b = PlatformAccount.objects.create(state="connected", creator=b, platform="fanvue", handle="bea")
     post_b = Post.objects.create(creator=b, caption="Beta only")
     pub_b = Publication.objects.create(post=post_b, account=fanvue_b, status=S.DRAFT)
     keys = {
@@ -141,7 +141,8 @@ def test_compose_submit_approve_schedule_in_paris_time_reschedule_cancel(client,
                                            "platform": "fanvue", "status": "scheduled",
                                            "scheduled_at": f"{NEXT_YEAR}-12-24T19:00:00Z",
                                            "scheduled_at_local": f"{NEXT_YEAR}-12-24T20:00:00+01:00",
-                                           "timezone": "Europe/Paris", "title": "New set tonight"}]
+                                           "timezone": "Europe/Paris", "title": "New set tonight",
+                                           "account_warning": None}]
 
     # Summer time: 20:00 in Paris is 18:00 UTC; an explicit offset is taken as that instant.
     moved = post_json(client, f"{PUBS}{fanvue_pub.pk}/reschedule/", {"at": f"{NEXT_YEAR}-07-01T20:00"}, alice)
@@ -212,7 +213,8 @@ def test_schedule_refused_when_consent_revoked_and_check_shows_it_without_changi
 
 
 def test_approve_returns_the_failing_verdicts(client, world):
-    instagram = PlatformAccount.objects.create(creator=world["a"], platform="instagram", handle="luna_ig")
+    instagram = PlatformAccount.objects.create(state="connected",
+                                               creator=world["a"], platform="instagram", handle="luna_ig")
     created = post_json(client, POSTS, {"creator": world["a"].pk, "asset_ids": [world["asset"].pk],
                                         "targets": [{"account_id": instagram.pk}]}, auth(client, world, "bob")).json()
     answer = post_json(client, f"{POSTS}{created['id']}/approve/", headers=auth(client, world, "alice")).json()
@@ -399,7 +401,7 @@ def test_platform_account_create_and_update_rules(client, world):
                                            "options": {"subreddit": "example"}, "max_rating": "suggestive"}, headers)
     assert created.status_code == 201, created.content
     body = created.json()
-    assert body["state"] == "needs_reauth" and body["max_rating"] == "suggestive"
+    assert body["state"] == "not_connected" and body["max_rating"] == "suggestive"
     url = f"{ACCOUNTS}{body['id']}/"
     instagram = post_json(client, ACCOUNTS, {"creator": world["a"].pk, "platform": "instagram", "handle": "ig",
                                              "max_rating": "explicit"}, headers)

@@ -51,7 +51,7 @@ def scheduled(world):  # noqa: F811
         assert services.schedule(pub, at=due, actor=world["alice"]).verdict.passed
     collection = Collection.objects.create(creator=world["a"], title="Lace", kind="folder")
     CollectionItem.objects.create(collection=collection, asset=approved_asset(world, "e"), position=1)
-    reddit = PlatformAccount.objects.create(creator=world["a"], platform="reddit", handle="luna_r")
+    reddit = PlatformAccount.objects.create(state="connected", creator=world["a"], platform="reddit", handle="luna_r")
     return {**world, "post": post, "second": second, "on_x": on_x, "on_fanvue": on_fanvue, "due": due,
             "collection": collection, "reddit": reddit}
 
@@ -157,7 +157,8 @@ def test_removing_a_published_target_is_refused_and_changes_nothing(client, sche
 @pytest.mark.django_db
 def test_targets_and_collections_of_another_creator_are_refused(client, scheduled):
     other = Collection.objects.create(creator=scheduled["b"], title="Beta's")
-    b_account = PlatformAccount.objects.create(creator=scheduled["b"], platform="fanvue", handle="bea")
+    b_account = PlatformAccount.objects.create(state="connected",
+                                               creator=scheduled["b"], platform="fanvue", handle="bea")
     client.force_login(scheduled["owner"])  # reaches both creators
     url = f"{POSTS}{scheduled['post'].pk}/"
     assert client.patch(url, {"collection_id": other.pk}, content_type="application/json").status_code == 400

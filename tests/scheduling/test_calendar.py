@@ -39,7 +39,7 @@ def new_york(world):  # noqa: F811
     b.timezone = "America/New_York"
     b.save(update_fields=["timezone"])
     post = Post.objects.create(creator=b, caption="Beta's morning post")
-    account = PlatformAccount.objects.create(creator=b, platform="x", handle="beta_x")
+    account = PlatformAccount.objects.create(state="connected", creator=b, platform="x", handle="beta_x")
     return {"post": post, "account": account}
 
 

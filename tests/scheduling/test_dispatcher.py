@@ -64,8 +64,8 @@ def world(people, settings, tmp_path):
     post = Post.objects.create(creator=a, caption="New set tonight", approved_at=timezone.now())
     PostAsset.objects.create(post=post, asset=asset)
     approve_as_is(post)
-    fanvue = PlatformAccount.objects.create(creator=a, platform="fanvue", handle="luna")
-    x = PlatformAccount.objects.create(creator=a, platform="x", handle="luna_x")
+    fanvue = PlatformAccount.objects.create(state="connected", creator=a, platform="fanvue", handle="luna")
+    x = PlatformAccount.objects.create(state="connected", creator=a, platform="x", handle="luna_x")
     return {"performer": performer, "consent": consent, "asset": asset, "post": post, "fanvue": fanvue, "x": x,
             **people}
 

@@ -40,7 +40,8 @@ def manual_world(world, media_dir, originals_dir):  # noqa: F811
     post = world["post"]
     post.price_minor, post.currency = 1299, "EUR"
     post.save(update_fields=["price_minor", "currency"])
-    account = PlatformAccount.objects.create(creator=world["a"], platform="manual", target_platform="onlyfans",
+    account = PlatformAccount.objects.create(state="connected",
+                                             creator=world["a"], platform="manual", target_platform="onlyfans",
                                              handle="luna_of")
     return {**world, "manual": account, "media_dir": media_dir, "originals_dir": originals_dir}
 

@@ -51,7 +51,8 @@ def test_the_connector_ignores_a_pds_named_in_options(pds, listener):
 def test_a_stored_pds_option_cannot_pull_the_password_at_refresh(people, pds, listener):
     """A row saved before options were checked still carries `pds`: the refresh task sends the password
     to BLUESKY_PDS_URL only, and nothing the other host could answer reaches last_error."""
-    account = PlatformAccount.objects.create(creator=people["a"], platform="bluesky", handle=FakeBluesky.HANDLE,
+    account = PlatformAccount.objects.create(state="connected",
+                                             creator=people["a"], platform="bluesky", handle=FakeBluesky.HANDLE,
                                              options={"pds": listener.url})
     services.store_credentials(account, {"identifier": FakeBluesky.HANDLE, "app_password": "wrong-password"},
                                expires_at=timezone.now() + timedelta(minutes=1))
@@ -81,7 +82,7 @@ def test_a_stored_pds_option_cannot_pull_the_password_at_refresh(people, pds, li
     ("manual", {"export_url": "http://127.0.0.1/"}, "export_url"),
 ])
 def test_account_options_outside_the_schema_are_refused(people, platform, options, message):
-    account = PlatformAccount(creator=people["a"], platform=platform, handle="h", options=options,
+    account = PlatformAccount(state="connected", creator=people["a"], platform=platform, handle="h", options=options,
                               target_platform="onlyfans" if platform == "manual" else "")
     with pytest.raises(ValidationError) as refused:
         services.save_account(account)
@@ -92,21 +93,21 @@ def test_account_options_outside_the_schema_are_refused(people, platform, option
 
 @pytest.mark.django_db
 def test_options_inside_the_schema_are_kept_and_normalised(people):
-    account = services.save_account(PlatformAccount(
+    account = services.save_account(PlatformAccount(state="connected",
         creator=people["a"], platform="reddit", handle="h",
         options={"subreddit": "/r/atelier_test", "spoiler": True, "flair_text": "OC", "title": "Hello",
                  "link_url": "https://example.com/set"}))
     assert account.options == {"subreddit": "/r/atelier_test", "spoiler": True, "flair_text": "OC",
                                "title": "Hello", "link_url": "https://example.com/set"}
-    services.save_account(PlatformAccount(creator=people["a"], platform="telegram", handle="t",
+    services.save_account(PlatformAccount(state="connected", creator=people["a"], platform="telegram", handle="t",
                                           options={"chat_id": -1001234567890, "paid_media": True,
                                                    "stars_per_unit": 50}))
-    services.save_account(PlatformAccount(creator=people["a"], platform="fanvue", handle="f",
+    services.save_account(PlatformAccount(state="connected", creator=people["a"], platform="fanvue", handle="f",
                                           options={"creator_uuid": "5b1f0a3e-8c2d-4e6f-9a7b-0c1d2e3f4a5b",
                                                    "audience": "followers"}))
-    services.save_account(PlatformAccount(creator=people["a"], platform="bluesky", handle="b",
+    services.save_account(PlatformAccount(state="connected", creator=people["a"], platform="bluesky", handle="b",
                                           options={"langs": ["en", "fr"], "suggestive_label": "nudity"}))
-    services.save_account(PlatformAccount(creator=people["a"], platform="x", handle="x", options={}))
+    services.save_account(PlatformAccount(state="connected", creator=people["a"], platform="x", handle="x", options={}))
 
 
 def test_every_platform_has_a_schema_and_none_takes_a_host():
@@ -139,7 +140,8 @@ def test_a_manager_cannot_point_an_account_at_another_host_through_the_api(clien
 
 @pytest.mark.django_db
 def test_the_admin_form_shows_the_refusal(client, people, listener):
-    account = services.save_account(PlatformAccount(creator=people["a"], platform="bluesky", handle="luna"))
+    account = services.save_account(PlatformAccount(state="connected",
+                                                    creator=people["a"], platform="bluesky", handle="luna"))
     client.force_login(people["alice"])
     response = client.post(reverse("admin:scheduling_platformaccount_change", args=[account.pk]), {
         "creator": people["a"].pk, "platform": "bluesky", "target_platform": "", "handle": "luna", "external_id": "",

@@ -53,7 +53,7 @@ def test_every_service_path_keeps_the_posts_creator(world):  # noqa: F811
 def test_a_row_saved_or_moved_by_hand_follows_its_post(world):  # noqa: F811
     b = world["b"]
     other_post = Post.objects.create(creator=b, caption="Beta's post")
-    other_account = PlatformAccount.objects.create(creator=b, platform="fanvue", handle="bea")
+    other_account = PlatformAccount.objects.create(state="connected", creator=b, platform="fanvue", handle="bea")
 
     pub = Publication(post=world["post"], account=world["fanvue"])
     pub.save()  # an admin inline or any form: no creator given
@@ -107,7 +107,8 @@ def test_tenancy_reads_the_publications_own_creator(world):  # noqa: F811
 
     mine = Publication.objects.create(post=world["post"], account=world["fanvue"])
     theirs = Publication.objects.create(post=Post.objects.create(creator=world["b"], caption="B"),
-                                        account=PlatformAccount.objects.create(creator=world["b"], platform="x",
+                                        account=PlatformAccount.objects.create(state="connected",
+                                                                               creator=world["b"], platform="x",
                                                                                handle="bea_x"))
     seen_by_alice = tenancy.restrict(Publication.objects.all(), world["alice"])
     assert list(seen_by_alice) == [mine]

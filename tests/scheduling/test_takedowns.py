@@ -51,8 +51,9 @@ def out(world, settings, eager_celery):  # noqa: F811
                                       "x": "tests.scheduling.test_takedowns.Unavailable"}
     DeletingConnector.calls = []
     a = world["a"]
-    insta = PlatformAccount.objects.create(creator=a, platform="instagram", handle="luna_ig")
-    manual = PlatformAccount.objects.create(creator=a, platform="manual", target_platform="onlyfans", handle="luna_of")
+    insta = PlatformAccount.objects.create(state="connected", creator=a, platform="instagram", handle="luna_ig")
+    manual = PlatformAccount.objects.create(state="connected",
+                                            creator=a, platform="manual", target_platform="onlyfans", handle="luna_of")
 
     def published(account, n):
         return Publication.objects.create(post=world["post"], account=account, status=S.PUBLISHED,

@@ -140,11 +140,12 @@ class Command(BaseCommand):
         eli, mara = User.objects.get(username="eli"), User.objects.get(username="mara")
         state = PlatformAccount.State
         accounts = [
+            # Never authorised on the platform: not connected until someone connects them.
             PlatformAccount.objects.create(creator=luna, platform="fanvue", handle="lunavale",
-                                           state=state.NEEDS_REAUTH),
-            PlatformAccount.objects.create(creator=luna, platform="x", handle="lunavale", state=state.NEEDS_REAUTH),
+                                           state=state.NOT_CONNECTED),
+            PlatformAccount.objects.create(creator=luna, platform="x", handle="lunavale", state=state.NOT_CONNECTED),
             PlatformAccount.objects.create(creator=luna, platform="manual", target_platform="onlyfans",
-                                           handle="lunavale_of"),
+                                           handle="lunavale_of", state=scheduling.initial_state("manual")),
         ]
         for account in accounts:
             for weekday in (0, 2, 4):

@@ -16,6 +16,13 @@
   const clear = (el) => { while (el.firstChild) el.removeChild(el.firstChild); };
   const item = (parent, text) => { const li = document.createElement("li"); li.textContent = text; parent.appendChild(li); return li; };
 
+  // The post's media as chosen in the form: an AI-made one means the captions carry the AI label.
+  function assetIds() {
+    return Array.from(document.querySelectorAll('[name^="post_assets-"][name$="-asset"]'))
+      .filter((el) => !(document.querySelector('[name="' + el.name.replace(/-asset$/, "-DELETE") + '"]') || {}).checked)
+      .map((el) => el.value).filter((v) => /^\d+$/.test(v));
+  }
+
   function creatorId() {
     const select = document.getElementById("id_creator");
     return (select && select.value) || box.dataset.creator || "";
@@ -71,7 +78,7 @@
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
       body: JSON.stringify({ creator: creator, platform: $("caption-suggest-platform").value,
-                             topic: $("caption-suggest-topic").value }),
+                             topic: $("caption-suggest-topic").value, assets: assetIds() }),
     });
     let data = {};
     try { data = await response.json(); } catch (e) { data = { errors: ["The server answered " + response.status + "."] }; }

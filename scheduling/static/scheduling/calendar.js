@@ -82,7 +82,9 @@
       var time = chip.querySelector("[data-role=time]");
       if (time) { time.textContent = time.textContent.replace(/^\d\d:\d\d/, data.label.slice(0, 5)); }
       chip.setAttribute("data-scheduled-at", data.scheduled_at);
-      show("ok", "Moved to " + data.date + " " + data.label + ".");
+      // Moved, but its account cannot publish: say so now rather than at the due time.
+      if (data.warning) { show("error", "Moved to " + data.date + " " + data.label + ", but " + data.warning); }
+      else { show("ok", "Moved to " + data.date + " " + data.label + "."); }
     }).catch(function () {
       show("error", "The publication was not moved: the server could not be reached.");
     });
