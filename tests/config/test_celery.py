@@ -59,10 +59,10 @@ def test_reliability_defaults():
 
 @pytest.mark.django_db
 def test_beat_entries_synced_and_stale_ones_disabled():
-    from django_celery_beat.models import PeriodicTask
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-    PeriodicTask.objects.create(name=PREFIX + "retired job", task="accounts.tasks.gone",
-                                interval=PeriodicTask.objects.first().interval)
+    every_minute, _ = IntervalSchedule.objects.get_or_create(every=60, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.create(name=PREFIX + "retired job", task="accounts.tasks.gone", interval=every_minute)
     assert sync_beat_schedule() == len(BEAT_ENTRIES)
     synced = PeriodicTask.objects.filter(name__startswith=PREFIX, enabled=True)
     assert {t.name for t in synced} == {PREFIX + e.name for e in BEAT_ENTRIES}
