@@ -27,7 +27,7 @@ from accounts.admin_base import (
     call_service,
 )
 from accounts.models import Creator
-from scheduling import approval, services, views_calendar
+from scheduling import approval, services, views_calendar, views_captions
 from scheduling import calendar as cal
 from scheduling.admin_manual import ManualExportAdminMixin  # also registers TakedownTaskAdmin
 from scheduling.connectors import connector_for
@@ -208,9 +208,7 @@ class PostAdmin(TenantModelAdmin):
     change_form_outer_after_template = "admin/scheduling/post/caption_suggestions.html"
 
     def get_urls(self) -> list[URLPattern]:
-        from content import views_studio
-
-        return [path("suggest-captions/", self.admin_site.admin_view(views_studio.suggest_captions),
+        return [path("suggest-captions/", self.admin_site.admin_view(views_captions.suggest_captions),
                      name="scheduling_post_suggest_captions"),
                 *super().get_urls()]
 
