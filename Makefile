@@ -28,6 +28,7 @@ test: $(VENV)/.dev-deps
 lint: $(VENV)/.dev-deps
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 migrate: $(VENV)/.run-deps
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput

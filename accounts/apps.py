@@ -3,10 +3,11 @@ from django.db.models.signals import post_migrate
 
 
 def _after_migrate(sender, **kwargs) -> None:  # noqa: ANN001
-    # Runs once per migrate, after the last app's permissions exist.
+    # Runs once per migrate, after the last app's permissions exist. Django sends post_migrate only
+    # for apps with a models module, so "last" is the last of those (the demo app has none).
     from django.apps import apps
 
-    if sender.label != list(apps.get_app_configs())[-1].label:
+    if sender.label != [c for c in apps.get_app_configs() if c.models_module is not None][-1].label:
         return
     from accounts.roles import sync_role_groups
     from core.beat import sync_beat_schedule

@@ -1,26 +1,23 @@
-"""AI-studio pages in the admin: the Generate form, the post form's caption suggestions, and the
-asset page's provenance report.
+"""AI-studio pages in the admin: the Generate form and the asset page's provenance report.
 
-The views are wired through the studio ModelAdmins' `get_urls()` (and `PostAdmin` for the caption
-endpoint) behind `admin_site.admin_view`. Each finds its creator or template through tenancy (404
-when out of reach, exactly as when absent) and leaves every state change to `content.studio`.
+The views are wired through the studio ModelAdmins' `get_urls()` behind `admin_site.admin_view`.
+Each finds its creator or template through tenancy (404 when out of reach, exactly as when absent)
+and leaves every state change to `content.studio`. The post form's caption suggestions are served
+by scheduling (`scheduling.views_captions`), which owns posts.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Model
 from django.db.models.fields.files import FieldFile
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 from unfold.widgets import (
     UnfoldAdminIntegerFieldWidget,
     UnfoldAdminSelectWidget,
@@ -172,67 +169,6 @@ def generate(request: HttpRequest, template: PromptTemplate | None = None) -> Ht
         "cancel_url": (reverse("admin:content_prompttemplate_change", args=[template.pk]) if template
                        else reverse("admin:content_generationjob_changelist")),
     }, status=400 if refusal else 200)
-
-
-# --- Caption suggestions for the post form -------------------------------------------------------
-
-
-def _may_write_posts_for(user: Any, creator_id: int, post_model: type[Model]) -> bool:
-    return any(tenancy.can_reach_creator(user, creator_id, post_model, action) for action in ("add", "change"))
-
-
-def _ai_made_media(creator: Creator, body: Any) -> bool | None:
-    """Whether the post's chosen media (`assets`: ids of this creator's assets) holds an AI-made one;
-    None when no media is named, so the creator alone decides the AI label."""
-    raw = body.getlist("assets") if hasattr(body, "getlist") else body.get("assets")
-    ids = {int(v) for v in (raw if isinstance(raw, list) else []) if str(v).isdigit()}
-    if not ids:
-        return None
-    return Asset.objects.filter(creator=creator, pk__in=ids,
-                                origin__in=[Asset.Origin.AI, Asset.Origin.EDIT]).exists()
-
-
-@require_POST
-def suggest_captions(request: HttpRequest, *, post_model: type[Model]) -> JsonResponse:
-    """What the post form's "Suggest captions" asks: `studio.suggest_captions`, the API's own service.
-
-    Accepts a JSON body or form fields: creator, platform, topic, optional count and language. Whoever
-    may write posts (`post_model`, passed by the post admin that wires this view, since content does
-    not import scheduling) for the creator may ask.
-    """
-    if request.content_type == "application/json":
-        try:
-            body = json.loads(request.body or b"{}")
-        except ValueError:
-            return JsonResponse({"errors": ["The request body is not JSON."]}, status=400)
-        if not isinstance(body, dict):
-            return JsonResponse({"errors": ["The request body is a JSON object."]}, status=400)
-    else:
-        body = request.POST
-    creator_id = str(body.get("creator", "")).strip()
-    if not creator_id.isdigit() or not _may_write_posts_for(request.user, int(creator_id), post_model):
-        return JsonResponse({"errors": ["No such creator."]}, status=404)
-    creator = Creator.objects.filter(pk=int(creator_id)).first()
-    if creator is None:
-        return JsonResponse({"errors": ["No such creator."]}, status=404)
-    try:
-        count = int(body.get("count") or 3)
-    except (TypeError, ValueError):
-        return JsonResponse({"errors": ["The count is a number."]}, status=400)
-    try:
-        result = studio.suggest_captions(creator=creator, platform=str(body.get("platform", "")),
-                                         topic=str(body.get("topic", "")), count=count,
-                                         language=str(body.get("language", "") or ""),
-                                         ai_generated=_ai_made_media(creator, body), actor=request.user)
-    except studio.PromptRefused as refused:
-        return JsonResponse({"refused": True, "reasons": refused.reasons}, status=400)
-    except ValidationError as exc:
-        return JsonResponse({"errors": exc.messages}, status=400)
-    payload = result.as_dict()
-    payload["source"] = f"from model {result.backend}" if result.path == "model" else "from templates"
-    response = JsonResponse(payload)
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 # --- Provenance on the asset page ----------------------------------------------------------------

@@ -21,7 +21,7 @@ from accounts import tenancy
 from accounts.admin_base import EstimatedCountPaginator, TenantAdminMixin, TenantModelAdmin
 from accounts.models import Creator
 from core.admin import adopt, call_service, message_refusal
-from scheduling import approval, services, views_calendar
+from scheduling import approval, services, views_calendar, views_captions
 from scheduling import calendar as cal
 from scheduling.admin_manual import ManualExportAdminMixin  # also registers TakedownTaskAdmin
 from scheduling.connectors import connector_for
@@ -223,11 +223,9 @@ class PostAdmin(TenantModelAdmin):
     change_form_outer_after_template = "admin/scheduling/post/caption_suggestions.html"
 
     def get_urls(self) -> list[URLPattern]:
-        from content import views_studio
-
-        # Content may not import scheduling: the view learns which model's write permission it checks here.
-        suggest = self.admin_site.admin_view(lambda request: views_studio.suggest_captions(request, post_model=Post))
-        return [path("suggest-captions/", suggest, name="scheduling_post_suggest_captions"), *super().get_urls()]
+        return [path("suggest-captions/", self.admin_site.admin_view(views_captions.suggest_captions),
+                     name="scheduling_post_suggest_captions"),
+                *super().get_urls()]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Post | None = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))

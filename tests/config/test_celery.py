@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
@@ -19,8 +21,10 @@ def broker_app(request, tmp_path):
         folder = tmp_path / "broker"
         folder.mkdir()
         app.conf.broker_url = "filesystem://"
+        # Every folder kombu writes is named, the control folder too: left out, kombu creates
+        # `control/` in the working directory, which is the checkout.
         app.conf.broker_transport_options = {"data_folder_in": str(folder), "data_folder_out": str(folder),
-                                             "store_processed": False}
+                                             "control_folder": str(folder / "control"), "store_processed": False}
     else:
         need(redis_available(), f"this test needs Redis at {redis_url()}")
         app.conf.broker_url = redis_url()
@@ -38,6 +42,8 @@ def test_task_runs_on_real_worker(broker_app):
     with start_worker(broker_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         result = broker_app.send_task("accounts.tasks.record_heartbeat")
         value = result.get(timeout=30)
+    control = broker_app.conf.broker_transport_options.get("control_folder")
+    assert control is None or Path(control).is_dir()  # the exchange table went where it was told
     assert cache.get("atelier:beat:heartbeat") is None or value  # cache is per process: value is proof
     row = TaskResult.objects.get(task_id=result.id)
     assert row.status == "SUCCESS"

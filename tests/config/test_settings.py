@@ -98,6 +98,11 @@ def test_embedded_broker_by_default_and_redis_when_set(tmp_path):
     code = "from django.conf import settings; print(settings.CELERY_BROKER_URL)"
     default = run_manage("shell", "--no-imports", "-c", code, env={"DEBUG": "1", "ATELIER_VAR_DIR": str(tmp_path)})
     assert default.stdout.strip() == "filesystem://"
+    folders = ("from django.conf import settings; o = settings.CELERY_BROKER_TRANSPORT_OPTIONS; "
+               "print(*(o[k] for k in ('data_folder_in', 'data_folder_out', 'processed_folder', 'control_folder')))")
+    written = run_manage("shell", "--no-imports", "-c", folders, env={"DEBUG": "1", "ATELIER_VAR_DIR": str(tmp_path)})
+    paths = [Path(p) for p in written.stdout.split()]
+    assert len(paths) == 4 and all(p.is_relative_to(tmp_path / "broker") and p.is_dir() for p in paths)
     redis = run_manage("shell", "--no-imports", "-c", code, env={"DEBUG": "1", "ATELIER_VAR_DIR": str(tmp_path),
                                                  "REDIS_URL": "redis://127.0.0.1:6379/3"})
     assert redis.stdout.strip() == "redis://127.0.0.1:6379/3"
