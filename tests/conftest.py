@@ -21,6 +21,7 @@ import pytest
 from django.db import connection
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+RUN_E2E = os.environ.get("RUN_E2E") == "1"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
@@ -52,6 +53,17 @@ def redis_available() -> bool:
 
 def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """End-to-end tests start `make run` (minutes of web, worker and beat): a laptop's `make test`
+    skips them unless asked with RUN_E2E=1 or a `-m` expression naming e2e; `.ci/run` asks."""
+    if RUN_E2E or "e2e" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="end-to-end `make run` test: set RUN_E2E=1 or pass -m e2e (CI does)")
+    for item in items:
+        if item.get_closest_marker("e2e"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)
