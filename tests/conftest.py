@@ -81,7 +81,8 @@ def _fresh_tenancy_caches() -> Iterator[None]:
     yield
 
 
-pytest_plugins = ["tests.content.factories", "tests.content.studio_fixtures"]  # media_dir, eager_celery, signing…
+# media_dir, eager_celery, signing…; the scheduling `world` compliance and browser tests publish too
+pytest_plugins = ["tests.content.factories", "tests.content.studio_fixtures", "tests.scheduling.fixtures"]
 
 
 @pytest.fixture

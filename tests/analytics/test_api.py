@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts import services as accounts_services
-from tests.analytics import factories_dash as f
+from tests.analytics import factories as f
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

@@ -15,9 +15,9 @@ from compliance import services as compliance
 from compliance.models import ConsentRecord
 from content.models import Asset
 from scheduling import services
-from scheduling.models import PlatformAccount, Post, PostAsset, Publication, QueueSlot
+from scheduling.models import Post, PostAsset, Publication, QueueSlot
 from tests.scheduling import factories
-from tests.scheduling.factories import approve_as_is
+from tests.scheduling.factories import PlatformAccountFactory, PublicationFactory, approve_as_is
 
 pytestmark = pytest.mark.django_db
 
@@ -50,11 +50,11 @@ def world(people, settings, tmp_path):
     asset.performers.add(performer)
     asset_b = Asset.objects.create(creator=b, file="assets/b.jpg", kind="image", mime="image/jpeg",
                                    sha256="b" * 64, size_bytes=10, rating="sfw", status=Asset.Status.APPROVED)
-    fanvue = PlatformAccount.objects.create(creator=a, platform="fanvue", handle="luna")
-    x = PlatformAccount.objects.create(creator=a, platform="x", handle="luna_x")
-    fanvue_b = PlatformAccount.objects.create(creator=b, platform="fanvue", handle="bea")
+    fanvue = PlatformAccountFactory(creator=a, platform="fanvue", handle="luna")
+    x = PlatformAccountFactory(creator=a, platform="x", handle="luna_x")
+    fanvue_b = PlatformAccountFactory(creator=b, platform="fanvue", handle="bea")
     post_b = Post.objects.create(creator=b, caption="Beta only")
-    pub_b = Publication.objects.create(post=post_b, account=fanvue_b, status=S.DRAFT)
+    pub_b = PublicationFactory(post=post_b, account=fanvue_b, status=S.DRAFT)
     keys = {
         "key_ro": accounts_services.issue_api_key(owner=people["alice"], name="ro", creators=[a]).raw,
         "key_a": accounts_services.issue_api_key(owner=people["owner"], name="rw", creators=[a],
@@ -212,7 +212,7 @@ def test_schedule_refused_when_consent_revoked_and_check_shows_it_without_changi
 
 
 def test_approve_returns_the_failing_verdicts(client, world):
-    instagram = PlatformAccount.objects.create(creator=world["a"], platform="instagram", handle="luna_ig")
+    instagram = PlatformAccountFactory(creator=world["a"], platform="instagram", handle="luna_ig")
     created = post_json(client, POSTS, {"creator": world["a"].pk, "asset_ids": [world["asset"].pk],
                                         "targets": [{"account_id": instagram.pk}]}, auth(client, world, "bob")).json()
     answer = post_json(client, f"{POSTS}{created['id']}/approve/", headers=auth(client, world, "alice")).json()

@@ -23,7 +23,6 @@ from scheduling.limits import budget_key
 from scheduling.models import Publication
 from tests.scheduling import fault_connector
 from tests.scheduling.factories import approved_rows
-from tests.scheduling.test_dispatcher import world  # noqa: F401
 from tests.scheduling.test_faults import (  # noqa: F401 — the cluster fixture
     all_published,
     assert_each_published_once,
