@@ -21,6 +21,7 @@ import pytest
 from django.db import connection
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+RUN_E2E = os.environ.get("RUN_E2E") == "1"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
@@ -54,6 +55,17 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """End-to-end tests start `make run` (minutes of web, worker and beat): a laptop's `make test`
+    skips them unless asked with RUN_E2E=1 or a `-m` expression naming e2e; `.ci/run` asks."""
+    if RUN_E2E or "e2e" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="end-to-end `make run` test: set RUN_E2E=1 or pass -m e2e (CI does)")
+    for item in items:
+        if item.get_closest_marker("e2e"):
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _service_markers(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("postgres"):
@@ -69,7 +81,8 @@ def _fresh_tenancy_caches() -> Iterator[None]:
     yield
 
 
-pytest_plugins = ["tests.content.factories", "tests.content.studio_fixtures"]  # media_dir, eager_celery, signing…
+# media_dir, eager_celery, signing…; the scheduling `world` compliance and browser tests publish too
+pytest_plugins = ["tests.content.factories", "tests.content.studio_fixtures", "tests.scheduling.fixtures"]
 
 
 @pytest.fixture

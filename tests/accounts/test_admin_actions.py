@@ -18,18 +18,19 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import AuditEvent
 from content.models import Asset
-from scheduling.models import PlatformAccount, Post, Publication
+from scheduling.models import Post, Publication
 from tests.content.factories import AssetFactory
+from tests.scheduling.factories import PlatformAccountFactory, PublicationFactory
 
 pytestmark = pytest.mark.django_db
 S = Publication.Status
 
 
 def scheduled(creator, handle: str) -> Publication:
-    account = PlatformAccount.objects.create(state="connected", creator=creator, platform="fanvue", handle=handle)
+    account = PlatformAccountFactory(creator=creator, platform="fanvue", handle=handle)
     post = Post.objects.create(creator=creator, caption="Sunday set")
-    return Publication.objects.create(post=post, account=account, status=S.SCHEDULED,
-                                      scheduled_at=timezone.now() + timedelta(days=1))
+    return PublicationFactory(post=post, account=account, status=S.SCHEDULED,
+                              scheduled_at=timezone.now() + timedelta(days=1))
 
 
 def post_action(client, model: str, action: str, rows) -> object:

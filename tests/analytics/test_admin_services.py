@@ -18,7 +18,7 @@ from accounts import services as account_services
 from accounts.models import AuditEvent
 from analytics import services
 from analytics.models import AlertRule, Fan, Offer, ReportSubscription
-from scheduling.models import PlatformAccount
+from tests.scheduling.factories import PlatformAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -38,10 +38,8 @@ def offer_form(creator, account, name: str = "Summer") -> dict:
 def accounts(people):
     account_services.add_membership(user=people["alice"], creator=people["b"], role="manager")
     return {**people,
-            "fa": PlatformAccount.objects.create(state="connected",
-                                                 creator=people["a"], platform="fanvue", handle="alpha"),
-            "fb": PlatformAccount.objects.create(state="connected",
-                                                 creator=people["b"], platform="fanvue", handle="beta")}
+            "fa": PlatformAccountFactory(creator=people["a"], platform="fanvue", handle="alpha"),
+            "fb": PlatformAccountFactory(creator=people["b"], platform="fanvue", handle="beta")}
 
 
 def test_an_offer_cannot_run_on_another_creators_account(client, accounts):

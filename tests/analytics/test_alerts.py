@@ -9,7 +9,7 @@ import pytest
 from analytics import alerts
 from analytics.models import AlertRule, DailyRollup
 from notifications.models import Notification
-from tests.analytics import factories_dash as f
+from tests.analytics import factories as f
 
 pytestmark = pytest.mark.django_db
 # 10:00 UTC is 11:00 in Paris (the creators' timezone): "yesterday" is 19 Nov there.
@@ -72,8 +72,8 @@ def test_disabling_a_rule_resolves_its_open_notice(steady):
 def test_publish_failure_rate(people):
     acct = f.account(people["a"])
     for status in ("published", "published", "failed", "unknown"):
-        f.publication(people["a"], acct, status=status, scheduled_at=NOW - timedelta(days=1))
-    f.publication(people["a"], acct, status="scheduled", scheduled_at=NOW + timedelta(days=1))  # not attempted
+        f.publication(acct, status=status, scheduled_at=NOW - timedelta(days=1))
+    f.publication(acct, status="scheduled", scheduled_at=NOW + timedelta(days=1))  # not attempted
     AlertRule.objects.create(kind="publish_failure_rate", threshold=50, window_days=7)
     assert alerts.evaluate(now=NOW) == 1
     note, = _open("publish_failure_rate")

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from analytics import currency
-from tests.analytics.factories_rollup import rate
+from tests.analytics.factories import rate
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from analytics.dashboard import Dashboard
-from tests.analytics import factories_dash as f
+from tests.analytics import factories as f
 
 pytestmark = pytest.mark.django_db
 URL = "/admin/analytics/dailyrollup/dashboard/"
@@ -26,16 +26,16 @@ def numbers(people):
     f.rollup(a, yesterday - timedelta(days=3), platform="x", subs=1000, new=1)
     f.rollup(b, yesterday, tips=777777, new=40)
     acct_a, acct_b = f.account(a), f.account(b)
-    hit = f.publication(a, acct_a, caption="Alpha hit post")
+    hit = f.publication(acct_a, caption="Alpha hit post")
     f.snapshot(hit, likes=90, views=1000)
     f.snapshot(hit, likes=10, views=100, taken_at=timezone.now() - timedelta(days=1))  # older: ignored
-    f.snapshot(f.publication(a, acct_a, caption="Alpha quiet post"), likes=3)
-    f.snapshot(f.publication(b, acct_b, caption="Beta secret post"), likes=5000)
-    f.publication(a, acct_a, caption="Alpha failed", status="failed")
-    f.publication(b, acct_b, caption="Beta failed", status="unknown")
-    f.publication(a, acct_a, caption="Alpha tomorrow", status="scheduled",
+    f.snapshot(f.publication(acct_a, caption="Alpha quiet post"), likes=3)
+    f.snapshot(f.publication(acct_b, caption="Beta secret post"), likes=5000)
+    f.publication(acct_a, caption="Alpha failed", status="failed")
+    f.publication(acct_b, caption="Beta failed", status="unknown")
+    f.publication(acct_a, caption="Alpha tomorrow", status="scheduled",
                   scheduled_at=timezone.now() + timedelta(days=1))
-    f.publication(b, acct_b, caption="Beta tomorrow", status="scheduled",
+    f.publication(acct_b, caption="Beta tomorrow", status="scheduled",
                   scheduled_at=timezone.now() + timedelta(days=1))
     f.posting_hour(acct_a, 2, 20, publications=2, engagement=300)
     f.posting_hour(acct_b, 5, 9, publications=1, engagement=99999)
@@ -106,7 +106,7 @@ def test_query_count_does_not_grow_with_rows(client, numbers):
             f.rollup(numbers["a"], yesterday - timedelta(days=i), platform=platform, tips=100 + i, new=1)
     acct = f.account(numbers["a"], "reddit")
     for i in range(15):
-        f.snapshot(f.publication(numbers["a"], acct, caption=f"p{i}"), likes=i)
+        f.snapshot(f.publication(acct, caption=f"p{i}"), likes=i)
     with CaptureQueriesContext(connection) as big:
         assert client.get(URL, {"days": 90}).status_code == 200
     assert len(big) == len(small)

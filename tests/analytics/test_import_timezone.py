@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from analytics import imports
 from analytics.models import Transaction
-from tests.analytics.factories_import import private_dir, statement_csv, upload  # noqa: F401
+from tests.analytics.factories import statement_csv, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def shown_time(html: str) -> str:
     return re.findall(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", row)[0]
 
 
-def test_the_preview_shows_the_creators_wall_time(client, people, private_dir):  # noqa: F811
+def test_the_preview_shows_the_creators_wall_time(client, people, private_dir):
     people["a"].timezone = "America/New_York"
     people["a"].save(update_fields=["timezone"])
     html = preview(client, people, statement_csv([ROW], HEADERS))
@@ -42,7 +42,7 @@ def test_the_preview_shows_the_creators_wall_time(client, people, private_dir): 
     assert "America/New_York" in html
 
 
-def test_a_date_column_that_states_its_timezone_is_read_and_shown_in_it(client, people, private_dir):  # noqa: F811
+def test_a_date_column_that_states_its_timezone_is_read_and_shown_in_it(client, people, private_dir):
     people["a"].timezone = "Europe/Paris"
     people["a"].save(update_fields=["timezone"])
     headers = ["Date (America/New_York)", *HEADERS[1:]]

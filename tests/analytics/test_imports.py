@@ -13,7 +13,7 @@ from django.urls import reverse
 from accounts.models import AuditEvent
 from analytics import imports
 from analytics.models import Fan, Transaction
-from tests.analytics.factories_import import csv_rows, private_dir, statement_csv, stored_transaction, upload  # noqa: F401
+from tests.analytics.factories import csv_rows, statement_csv, stored_transaction, upload
 
 IMPORT_URL = "admin:analytics_transaction_import_statement"
 CHANGELIST = "admin:analytics_transaction_changelist"
@@ -144,7 +144,7 @@ MALFORMED = [
 
 
 @pytest.mark.django_db
-def test_malformed_rows_get_row_level_errors_and_good_rows_wait_for_confirmation(client, people, private_dir):  # noqa: F811
+def test_malformed_rows_get_row_level_errors_and_good_rows_wait_for_confirmation(client, people, private_dir):
     client.force_login(people["alice"])
     url = reverse(IMPORT_URL)
     page = client.post(url, {"creator": people["a"].pk, "statement_format": "generic", "platform": "fanvue",
@@ -172,7 +172,7 @@ def test_malformed_rows_get_row_level_errors_and_good_rows_wait_for_confirmation
 
 
 @pytest.mark.django_db
-def test_previews_nobody_confirmed_are_cleaned_up(client, people, private_dir):  # noqa: F811
+def test_previews_nobody_confirmed_are_cleaned_up(client, people, private_dir):
     import os
     import time
 
@@ -188,7 +188,7 @@ def test_previews_nobody_confirmed_are_cleaned_up(client, people, private_dir): 
 
 
 @pytest.mark.django_db
-def test_a_file_with_only_errors_imports_nothing(client, people, private_dir):  # noqa: F811
+def test_a_file_with_only_errors_imports_nothing(client, people, private_dir):
     content = statement_csv([MALFORMED[1], MALFORMED[2], MALFORMED[3]])
     report = run(content, people["a"], commit=True)
     assert not report.committed and report.counts[Out.ERROR] == 3
@@ -250,7 +250,7 @@ def test_fanvue_statement_columns(creators):
 
 
 @pytest.mark.django_db
-def test_alice_cannot_import_into_or_see_creator_b(client, people, private_dir):  # noqa: F811
+def test_alice_cannot_import_into_or_see_creator_b(client, people, private_dir):
     a, b = people["a"], people["b"]
     theirs = stored_transaction(b, external_id="beta-only-tx")
     client.force_login(people["alice"])

@@ -7,7 +7,6 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -16,21 +15,16 @@ from analytics.models import Fan, MetricSnapshot, Transaction
 from scheduling import limits
 from scheduling import services as scheduling
 from scheduling.connectors import _load
-from scheduling.connectors.base import AccountRef, AuthError, Limits, TransientError
+from scheduling.connectors.base import AuthError, Limits
 from scheduling.models import PlatformAccount
-from tests.analytics.factories_ingest import FAN_UUID, PlatformAccountFactory, PublishedPublicationFactory
+from tests.analytics.conftest import reset_budget
+from tests.analytics.connectors import MetricsConnector
+from tests.analytics.factories import FAN_UUID, PublishedPublicationFactory
+from tests.scheduling.factories import PlatformAccountFactory
 from tests.scheduling.fakes.base import Received, Reply, serve
 from tests.scheduling.fakes.fanvue import CREATOR, FakeFanvue
 
 pytestmark = pytest.mark.django_db
-
-
-def reset_budget(account_id: int) -> None:
-    cache.clear()
-    r = limits._redis()
-    if r is not None:
-        for key in r.scan_iter(f"atelier:rate:{account_id}:*"):
-            r.delete(key)
 
 
 def sale(creator, **overrides):
@@ -125,41 +119,9 @@ def test_manual_entries_are_audited(people):
 # --- Metric sync ----------------------------------------------------------------------------------
 
 
-class MetricsConnector:
-    """Answers like X's connector (public_metrics names); scripted failures by external id."""
-
-    platform = "x"
-    limits = Limits(max_text=280, max_media=4, max_media_bytes=1, media_types=frozenset(),
-                    ratings=frozenset({"sfw"}), requests_per_window=100, window_seconds=3600)
-    calls: list[str] = []
-
-    def fetch_metrics(self, account: AccountRef, external_id: str) -> dict[str, int]:
-        type(self).calls.append(external_id)
-        if external_id.startswith("broken"):
-            raise TransientError("503 from the platform")
-        if external_id.startswith("revoked"):
-            raise AuthError("token revoked")
-        return {"like_count": 5, "reply_count": 2, "retweet_count": 3, "quote_count": 1,
-                "impression_count": 120, "bookmarks": 9}
-
-
 class TightConnector(MetricsConnector):
     limits = Limits(max_text=280, max_media=4, max_media_bytes=1, media_types=frozenset(),
                     ratings=frozenset({"sfw"}), requests_per_window=4, window_seconds=3600)
-
-
-@pytest.fixture
-def metrics_world(people, settings):
-    settings.SCHEDULING_CONNECTORS = {"x": "tests.analytics.test_ingest.MetricsConnector"}
-    settings.ANALYTICS_METRICS_WINDOW_DAYS = 30
-    settings.ANALYTICS_METRICS_INTERVAL_MINUTES = 25
-    _load.cache_clear()
-    MetricsConnector.calls = []
-    account = PlatformAccountFactory(creator=people["a"], platform="x")
-    reset_budget(account.pk)
-    yield {"account": account, **people}
-    _load.cache_clear()
-    reset_budget(account.pk)
 
 
 def test_sync_stores_mapped_snapshots_once_per_interval(metrics_world):

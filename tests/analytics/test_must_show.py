@@ -11,7 +11,8 @@ from django.urls import reverse
 
 from analytics import rollups
 from analytics.models import DailyRollup, Transaction
-from tests.analytics.factories_ingest import PlatformAccountFactory, body_of, receiver_for, sign, tip_payload
+from tests.analytics.factories import body_of, receiver_for, sign, tip_payload
+from tests.scheduling.factories import PlatformAccountFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from accounts.models import AuditEvent
 from analytics import offers
 from analytics.models import Offer
 from notifications.models import Notification
-from tests.analytics import factories_rollup as f
+from tests.analytics import factories as f
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 7, 1, 12, tzinfo=UTC)

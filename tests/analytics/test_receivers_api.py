@@ -7,16 +7,14 @@ from rest_framework.test import APIClient
 
 from analytics.models import WebhookReceiver
 from compliance import crypto
-from scheduling.models import PlatformAccount
+from tests.scheduling.factories import PlatformAccountFactory
 
 
 @pytest.fixture
 def accounts(people):
     return {
-        "a": PlatformAccount.objects.create(state="connected",
-                                            creator=people["a"], platform="fanvue", handle="luna_fv"),
-        "b": PlatformAccount.objects.create(state="connected",
-                                            creator=people["b"], platform="fanvue", handle="nova_fv"),
+        "a": PlatformAccountFactory(creator=people["a"], platform="fanvue", handle="luna_fv"),
+        "b": PlatformAccountFactory(creator=people["b"], platform="fanvue", handle="nova_fv"),
     }
 
 

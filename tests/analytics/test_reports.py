@@ -12,7 +12,7 @@ from django.core import mail
 from analytics import reports
 from analytics.models import ReportSubscription
 from analytics.reports import last_complete_period
-from tests.analytics import factories_dash as f
+from tests.analytics import factories as f
 
 pytestmark = pytest.mark.django_db
 # A Wednesday: last week is Mon 9 – Sun 15 Nov, last month is October.

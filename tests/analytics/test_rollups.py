@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from analytics import rollups, segments
 from analytics.models import DailyRollup, Fan, PostingHour
 from notifications.models import Notification
-from tests.analytics import factories_rollup as f
+from tests.analytics import factories as f
 
 pytestmark = pytest.mark.django_db
 PARIS = ZoneInfo("Europe/Paris")

@@ -17,9 +17,8 @@ from django.utils import timezone
 from accounts import tenancy
 from analytics import ingest
 from analytics.models import MetricSnapshot
-from tests.analytics import factories_rollup as make
-from tests.analytics.factories_ingest import PublishedPublicationFactory
-from tests.analytics.test_ingest import metrics_world  # noqa: F401
+from tests.analytics import factories as make
+from tests.analytics.factories import PublishedPublicationFactory
 
 pytestmark = pytest.mark.django_db
 AT = datetime(2026, 11, 1, 12, tzinfo=UTC)
@@ -29,7 +28,7 @@ def mismatched() -> list[int]:
     return list(MetricSnapshot.objects.exclude(creator_id=F("publication__creator_id")).values_list("pk", flat=True))
 
 
-def test_the_metrics_sync_writes_the_publications_creator(metrics_world):  # noqa: F811
+def test_the_metrics_sync_writes_the_publications_creator(metrics_world):
     pubs = [PublishedPublicationFactory(account=metrics_world["account"]) for _ in range(2)]
     assert ingest.sync_metrics(now=timezone.now())["snapshots"] == 2
     assert {s.creator_id for s in MetricSnapshot.objects.filter(publication__in=pubs)} == {metrics_world["a"].pk}

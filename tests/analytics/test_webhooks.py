@@ -13,16 +13,16 @@ from django.utils import timezone
 from accounts.models import AuditEvent
 from analytics import ingest
 from analytics.models import Fan, InboundEvent, Subscription, Transaction, WebhookReceiver
-from tests.analytics.factories_ingest import (
+from tests.analytics.factories import (
     FAN_UUID,
     SECRET,
-    PlatformAccountFactory,
     body_of,
     receiver_for,
     sign,
     subscriber_payload,
     tip_payload,
 )
+from tests.scheduling.factories import PlatformAccountFactory
 
 pytestmark = pytest.mark.django_db
 

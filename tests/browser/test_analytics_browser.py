@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.analytics import factories_dash as f
+from tests.analytics import factories as f
 from tests.browser.conftest import admin_login
 
 PASSWORD = "correct-horse-battery"
@@ -27,10 +27,10 @@ def test_dashboard_renders_charts_for_alice(page, live_server, people, artifacts
         f.rollup(b, yesterday - timedelta(days=i), tips=990000)
     fanvue, x = f.account(a), f.account(a, "x", state="needs_reauth")
     for n, caption in enumerate(["Beach set teaser", "Q&A night", "New lingerie drop", "Behind the scenes"]):
-        f.snapshot(f.publication(a, fanvue, caption=caption), likes=400 - n * 80, views=5000 - n * 900)
-    f.publication(a, x, caption="Thread about the launch", status="failed")
+        f.snapshot(f.publication(fanvue, caption=caption), likes=400 - n * 80, views=5000 - n * 900)
+    f.publication(x, caption="Thread about the launch", status="failed")
     for day in range(1, 6):
-        f.publication(a, fanvue, caption=f"Scheduled drop #{day}", status="scheduled",
+        f.publication(fanvue, caption=f"Scheduled drop #{day}", status="scheduled",
                       scheduled_at=timezone.now() + timedelta(days=day, hours=2))
     for weekday in range(7):
         for hour in range(24):

@@ -10,7 +10,6 @@ import pytest
 from scheduling import services
 from tests.browser.conftest import admin_login
 from tests.scheduling.factories import approved_publication
-from tests.scheduling.test_dispatcher import world  # noqa: F401
 
 PASSWORD = "correct-horse-battery"
 PARIS = ZoneInfo("Europe/Paris")
@@ -18,7 +17,7 @@ PARIS = ZoneInfo("Europe/Paris")
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_manager_drags_a_chip_to_another_day(page, live_server, world, artifacts_dir):  # noqa: F811
+def test_manager_drags_a_chip_to_another_day(page, live_server, world, artifacts_dir):
     pub = approved_publication(world["post"], world["fanvue"])
     outcome = services.schedule(pub, at=datetime(2026, 12, 10, 20, 30, tzinfo=PARIS))
     assert outcome.verdict.passed, outcome.verdict.reasons

@@ -14,13 +14,12 @@ from django.utils import timezone
 from compliance import services as compliance
 from content.models import Collection, GenerationJob
 from scheduling import services
-from tests.analytics import factories_dash as dash
+from tests.analytics import factories as dash
 from tests.browser.conftest import admin_login
 from tests.content.factories import AssetFactory
 from tests.content.studio_fixtures import comfy_row
 from tests.content.test_admin_studio import template_for
 from tests.scheduling.factories import approved_publication
-from tests.scheduling.test_dispatcher import world  # noqa: F401
 
 PASSWORD = "correct-horse-battery"
 PARIS = ZoneInfo("Europe/Paris")
@@ -65,7 +64,7 @@ class Recorder:
 
 
 @pytest.fixture
-def walk_data(world, media_dir, eager_celery, signing, comfy, personas):  # noqa: F811
+def walk_data(world, media_dir, eager_celery, signing, comfy, personas):
     a = world["a"]
     yesterday = timezone.localdate() - timedelta(days=1)
     for i in range(14):

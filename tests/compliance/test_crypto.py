@@ -16,6 +16,7 @@ from accounts.models import AuditEvent
 from compliance import crypto, services
 from compliance.models import EncryptedFile, IdentityVerification
 from tests.compliance.conftest import stored_files
+from tests.scheduling.factories import PlatformAccountFactory
 
 FRONT = b"\xff\xd8\xff\xe0" + b"PASSPORT-FRONT-MARKER-Jeanne-Exemple-1996" * 8
 BACK = b"\x89PNG\r\n\x1a\n" + b"PASSPORT-BACK-MARKER-MRZ<<EXEMPLE<<JEANNE" * 8
@@ -332,10 +333,8 @@ def test_rotation_covers_platform_credentials_and_generation_backend_keys(keyrin
     from content import studio
     from content.models import GenerationBackend
     from scheduling import services as scheduling
-    from scheduling.models import PlatformAccount
 
-    account = PlatformAccount.objects.create(state="connected",
-                                             creator=people["a"], platform="telegram", handle="@chan")
+    account = PlatformAccountFactory(creator=people["a"], platform="telegram", handle="@chan")
     scheduling.store_credentials(account, {"bot_token": "123:secret"}, actor=people["owner"])
     backend = GenerationBackend.objects.create(name="GPU", kind="openai", purpose="text", base_url="http://gpu")
     studio.set_api_key(backend, "sk-rotate-me")

@@ -26,8 +26,7 @@ from scheduling.depictions import depictions_of
 from scheduling.manual import mark_exported_published
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication
 from tests.compliance.factories import make_officer
-from tests.scheduling.factories import approved_publication
-from tests.scheduling.test_dispatcher import world  # noqa: F401
+from tests.scheduling.factories import PublicationFactory, approved_publication
 from tests.scheduling.test_manual import manual_world  # noqa: F401
 
 S = Publication.Status
@@ -191,8 +190,8 @@ def test_an_asset_sold_in_a_pack_lists_the_pack_publications(two_depictions):
     post = Post.objects.create(creator=w["a"], caption="Winter pack", collection=pack)
     x = PlatformAccount.objects.get(creator=w["a"], platform="x")
     at = timezone.now() - timedelta(hours=1)
-    sold = Publication.objects.create(post=post, account=x, status=S.PUBLISHED, published_at=at,
-                                      external_url="https://x.com/luna_x/status/1")
+    sold = PublicationFactory(post=post, account=x, status=S.PUBLISHED, published_at=at,
+                              external_url="https://x.com/luna_x/status/1")
     second = depictions_of(w["performer"].pk, None)[1]
     assert [p["publication_id"] for p in second["publications"]] == [sold.pk, w["onlyfans_pub"].pk]  # by date
 

@@ -53,10 +53,11 @@ from content.models import (
 from notifications import services as notification_services
 from notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 from scheduling.models import PlatformAccount, Post, Publication, QueueSlot, TakedownTask
-from tests.analytics import factories_dash as dash
+from tests.analytics import factories as dash
 from tests.compliance.factories import ConsentFactory, PerformerFactory, TakedownFactory, VerificationFactory
 from tests.content.factories import AssetFactory, CollectionFactory
 from tests.factories import UserFactory
+from tests.scheduling.factories import PlatformAccountFactory, PublicationFactory
 
 NOW = timezone.now
 
@@ -103,7 +104,7 @@ class World:
 
 
 def _account(w: World) -> PlatformAccount:
-    return PlatformAccount.objects.create(state="connected", creator=w.a, platform="fanvue", handle="alpha_fanvue")
+    return PlatformAccountFactory(creator=w.a, platform="fanvue", handle="alpha_fanvue")
 
 
 def _post(w: World) -> Post:
@@ -111,9 +112,9 @@ def _post(w: World) -> Post:
 
 
 def _publication(w: World) -> Publication:
-    return Publication.objects.create(post=w.target(Post), account=w.target(PlatformAccount),
-                                      status=Publication.Status.SCHEDULED,
-                                      scheduled_at=NOW() + timedelta(days=2))
+    return PublicationFactory(post=w.target(Post), account=w.target(PlatformAccount),
+                              status=Publication.Status.SCHEDULED,
+                              scheduled_at=NOW() + timedelta(days=2))
 
 
 def _backend(w: World) -> GenerationBackend:

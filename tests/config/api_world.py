@@ -30,10 +30,10 @@ from content.models import (
 )
 from notifications import services as notifications
 from scheduling import services as scheduling
-from scheduling.models import PlatformAccount, Post, PostAsset, Publication, QueueSlot
-from tests.analytics import factories_dash as analytics_rows
+from scheduling.models import Post, PostAsset, Publication, QueueSlot
+from tests.analytics import factories as analytics_rows
 from tests.factories import CreatorFactory, UserFactory
-from tests.scheduling.factories import approve_as_is
+from tests.scheduling.factories import PlatformAccountFactory, PublicationFactory, approve_as_is
 
 JPEG = b"\xff\xd8\xff" + b"0" * 64
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
@@ -56,11 +56,10 @@ def _asset(creator: Creator, n: int, **fields: Any) -> Asset:
 
 def _creator_rows(creator: Creator, owner: Any, performer: Any) -> None:
     """One creator's accounts, posts in every status, assets, fans, money, studio and notices."""
-    fanvue = PlatformAccount.objects.create(state="connected",
-                                            creator=creator, platform="fanvue", handle=f"{creator.slug}-fv")
-    x = PlatformAccount.objects.create(state="connected", creator=creator, platform="x", handle=f"{creator.slug}-x")
-    PlatformAccount.objects.create(state="connected", creator=creator, platform="reddit", handle=f"{creator.slug}-r",
-                                   options={"subreddit": "test"})
+    fanvue = PlatformAccountFactory(creator=creator, platform="fanvue", handle=f"{creator.slug}-fv")
+    x = PlatformAccountFactory(creator=creator, platform="x", handle=f"{creator.slug}-x")
+    PlatformAccountFactory(creator=creator, platform="reddit", handle=f"{creator.slug}-r",
+                           options={"subreddit": "test"})
     for account in (fanvue, x):
         for weekday in range(7):
             QueueSlot.objects.create(account=account, weekday=weekday, time=time(9, 0))
@@ -79,8 +78,8 @@ def _creator_rows(creator: Creator, owner: Any, performer: Any) -> None:
                                    approved_at=T0 if i >= 2 else None)
         PostAsset.objects.create(post=post, asset=approved if i % 2 else draft)
         at = T0 + timedelta(days=30 + i) if status not in (Publication.Status.DRAFT,) else None
-        Publication.objects.create(post=post, account=fanvue if i % 2 else x, status=status, scheduled_at=at,
-                                   external_url="https://fanvue.example/p/1" if status == "published" else "")
+        PublicationFactory(post=post, account=fanvue if i % 2 else x, status=status, scheduled_at=at,
+                           external_url="https://fanvue.example/p/1" if status == "published" else "")
         if post.approved_at:
             approve_as_is(post)
     scheduling.create_post(creator_id=creator.pk, caption="Composed", asset_ids=[approved.pk],

@@ -23,10 +23,11 @@ from config.api_urls import router
 from content.models import GenerationBackend, GenerationJob, GenerationUsage, PromptCategory, PromptTemplate
 from notifications.models import Notification, WebhookEndpoint
 from scheduling import services as scheduling_services
-from scheduling.models import PlatformAccount, Publication, QueueSlot
+from scheduling.models import Publication, QueueSlot
 from tests.compliance.factories import PerformerFactory, TakedownFactory
 from tests.content.factories import AssetFactory, CollectionFactory, add_rendition
 from tests.factories import CreatorFactory
+from tests.scheduling.factories import PlatformAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -84,7 +85,7 @@ def add_rows(creator: Creator, owner: Any) -> None:
     job = GenerationJob.objects.create(creator=creator, backend=backend, template=template, prompt="a portrait")
     GenerationUsage.objects.create(creator=creator, backend=backend, job=job, backend_name=backend.name,
                                    kind="image", currency="USD")
-    account = PlatformAccount.objects.create(state="connected", creator=creator, platform="fanvue", handle=f"acct{i}")
+    account = PlatformAccountFactory(creator=creator, platform="fanvue", handle=f"acct{i}")
     QueueSlot.objects.create(account=account, weekday=i % 7, time=time(18, 0))
     WebhookReceiver.objects.create(account=account, token=f"token-{i}", secret_encrypted="")
     post = scheduling_services.create_post(creator_id=creator.pk, caption=f"Post {i}", asset_ids=[asset.pk],

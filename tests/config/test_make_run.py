@@ -32,6 +32,7 @@ def get(url: str) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
+@pytest.mark.e2e
 @pytest.mark.worker
 def test_make_run_serves_admin_and_health_and_runs_tasks(tmp_path):
     port = free_port()

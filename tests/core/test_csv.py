@@ -23,7 +23,7 @@ from analytics import reports
 from analytics.models import Fan
 from analytics.reports import last_complete_period
 from core.csv import safe_cell, writer
-from tests.analytics import factories_dash as dash
+from tests.analytics import factories as dash
 
 ROOT = Path(__file__).resolve().parents[2]
 HYPERLINK = '=HYPERLINK("http://evil.example/","x")'

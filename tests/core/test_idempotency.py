@@ -22,7 +22,8 @@ from accounts.models import ApiKey
 from analytics.models import WebhookReceiver
 from core import idempotency
 from core.models import IdempotencyRecord
-from scheduling.models import PlatformAccount, Post
+from scheduling.models import Post
+from tests.scheduling.factories import PlatformAccountFactory
 
 pytestmark = [pytest.mark.postgres]
 
@@ -103,7 +104,7 @@ def test_an_answer_past_its_window_frees_the_key(client, people, keys, settings)
 
 @pytest.mark.django_db
 def test_a_secret_shown_once_is_stored_encrypted_and_replayed(client, people, keys):
-    account = PlatformAccount.objects.create(state="connected", creator=people["a"], platform="fanvue", handle="luna")
+    account = PlatformAccountFactory(creator=people["a"], platform="fanvue", handle="luna")
     body = {"account_id": account.pk}
     first = send(client, "/api/v1/webhook-receivers/", body, keys["owner"], "receiver")
     assert first.status_code == 201, first.content

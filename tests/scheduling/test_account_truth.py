@@ -16,7 +16,7 @@ from django.utils import timezone
 from notifications.models import Notification
 from scheduling import services
 from scheduling.models import PlatformAccount, Publication
-from tests.scheduling.test_dispatcher import approved_publication, world  # noqa: F401
+from tests.scheduling.fixtures import approved_target as approved_publication
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +35,7 @@ def connect(account: PlatformAccount) -> None:
     services.store_credentials(account, {"access_token": "tok"}, expires_at=timezone.now() + timedelta(hours=2))
 
 
-def test_a_new_account_is_not_connected_until_credentials_are_stored(world):  # noqa: F811
+def test_a_new_account_is_not_connected_until_credentials_are_stored(world):
     fresh = PlatformAccount.objects.create(creator=world["a"], platform="reddit", handle="luna_r")
     assert fresh.state == PlatformAccount.State.NOT_CONNECTED
     assert fresh.publish_warning and "not connected" in fresh.publish_warning
@@ -46,7 +46,7 @@ def test_a_new_account_is_not_connected_until_credentials_are_stored(world):  # 
     assert fresh.state == PlatformAccount.State.CONNECTED and fresh.publish_warning is None
 
 
-def test_the_admin_add_form_never_offers_connected(client, world):  # noqa: F811
+def test_the_admin_add_form_never_offers_connected(client, world):
     client.force_login(world["owner"])
     page = client.get(reverse("admin:scheduling_platformaccount_add")).content.decode()
     assert "Not connected" in page
@@ -58,7 +58,7 @@ def test_the_admin_add_form_never_offers_connected(client, world):  # noqa: F811
     assert PlatformAccount.objects.get(handle="luna_second").state == PlatformAccount.State.NOT_CONNECTED
 
 
-def test_the_api_creates_accounts_not_connected(client, world):  # noqa: F811
+def test_the_api_creates_accounts_not_connected(client, world):
     client.force_login(world["alice"])
     created = client.post("/api/v1/platform-accounts/", {"creator": world["a"].pk, "platform": "x",
                                                          "handle": "luna_api"}, content_type="application/json")
@@ -66,7 +66,7 @@ def test_the_api_creates_accounts_not_connected(client, world):  # noqa: F811
     assert created.json()["state"] == "not_connected"
 
 
-def test_scheduling_on_an_account_that_is_not_connected_warns_at_once(client, world):  # noqa: F811
+def test_scheduling_on_an_account_that_is_not_connected_warns_at_once(client, world):
     never_connected(world["fanvue"])
     pub = approved_publication(world)
     client.force_login(world["alice"])
@@ -100,7 +100,7 @@ def test_scheduling_on_an_account_that_is_not_connected_warns_at_once(client, wo
     assert notes.count() == 0
 
 
-def test_a_connected_account_schedules_without_a_warning(client, world):  # noqa: F811
+def test_a_connected_account_schedules_without_a_warning(client, world):
     connect(world["fanvue"])
     pub = approved_publication(world)
     outcome = services.schedule(pub, at=datetime(NEXT_YEAR, 12, 24, 19, 0, tzinfo=UTC))
@@ -108,7 +108,7 @@ def test_a_connected_account_schedules_without_a_warning(client, world):  # noqa
     assert not Notification.objects.filter(kind="account.not_ready").exists()
 
 
-def test_an_account_needing_reauthorisation_warns_in_the_admin_actions(client, world):  # noqa: F811
+def test_an_account_needing_reauthorisation_warns_in_the_admin_actions(client, world):
     never_connected(world["fanvue"])
     connect(world["fanvue"])
     services.mark_needs_reauth(world["fanvue"], "token revoked")

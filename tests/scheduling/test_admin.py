@@ -8,14 +8,13 @@ from django.utils import timezone
 
 from scheduling import services
 from scheduling.models import Publication
-from tests.scheduling.factories import approved_publication
-from tests.scheduling.test_dispatcher import world  # noqa: F401
+from tests.scheduling.factories import PublicationFactory, approved_publication
 
 S = Publication.Status
 
 
 @pytest.mark.django_db
-def test_publication_admin_tenancy_and_block_reasons(client, world, django_capture_on_commit_callbacks):  # noqa: F811
+def test_publication_admin_tenancy_and_block_reasons(client, world, django_capture_on_commit_callbacks):
     from compliance import services as compliance
 
     pub = approved_publication(world["post"], world["fanvue"])
@@ -33,7 +32,7 @@ def test_publication_admin_tenancy_and_block_reasons(client, world, django_captu
 
 
 @pytest.mark.django_db
-def test_cancel_action_goes_through_the_service(client, world):  # noqa: F811
+def test_cancel_action_goes_through_the_service(client, world):
     pub = approved_publication(world["post"], world["fanvue"])
     client.force_login(world["alice"])
     client.post(reverse("admin:scheduling_publication_changelist"),
@@ -43,9 +42,9 @@ def test_cancel_action_goes_through_the_service(client, world):  # noqa: F811
 
 
 @pytest.mark.django_db
-def test_a_person_resolves_unknown_outcomes_from_the_changelist(client, world):  # noqa: F811
-    out, not_out = (Publication.objects.create(post=world["post"], account=world["x"], status=S.UNKNOWN,
-                                               scheduled_at=timezone.now()) for _ in range(2))
+def test_a_person_resolves_unknown_outcomes_from_the_changelist(client, world):
+    out, not_out = (PublicationFactory(post=world["post"], account=world["x"], status=S.UNKNOWN,
+                                       scheduled_at=timezone.now()) for _ in range(2))
     client.force_login(world["alice"])
     url = reverse("admin:scheduling_publication_changelist")
     client.post(url, {"action": "mark_uploaded", "_selected_action": [out.pk], "apply": "1",
@@ -56,7 +55,7 @@ def test_a_person_resolves_unknown_outcomes_from_the_changelist(client, world): 
     assert out.status == S.PUBLISHED and out.external_url == "https://x.com/luna_x/status/1"
     assert not_out.status == S.SCHEDULED
     # Outside reach: nothing happens.
-    other = Publication.objects.create(post=world["post"], account=world["x"], status=S.UNKNOWN)
+    other = PublicationFactory(post=world["post"], account=world["x"], status=S.UNKNOWN)
     client.force_login(world["charlie"])
     client.post(url, {"action": "retry_unknown", "_selected_action": [other.pk]})
     other.refresh_from_db()
@@ -64,7 +63,7 @@ def test_a_person_resolves_unknown_outcomes_from_the_changelist(client, world): 
 
 
 @pytest.mark.django_db
-def test_an_account_rating_can_only_be_stricter_than_the_platform(world):  # noqa: F811
+def test_an_account_rating_can_only_be_stricter_than_the_platform(world):
     from django.core.exceptions import ValidationError
 
     from scheduling.models import PlatformAccount

@@ -16,10 +16,10 @@ from django.utils import timezone
 from accounts import services as accounts_services
 from accounts.models import AuditEvent
 from content.models import Asset
-from scheduling.models import PlatformAccount, Post, PostAsset, Publication
+from scheduling.models import Post, PostAsset, Publication
 from tests.factories import UserFactory
+from tests.scheduling.factories import PlatformAccountFactory
 from tests.scheduling.test_approval_version import EDITS, approved_asset, nothing_goes_out, scheduled  # noqa: F401
-from tests.scheduling.test_dispatcher import world  # noqa: F401
 
 S = Publication.Status
 POST_CHANGE = "admin:scheduling_post_change"
@@ -162,8 +162,7 @@ def test_adding_a_post_in_admin_goes_through_create_post(client, scheduled):  # 
 @pytest.mark.django_db
 def test_an_admin_form_cannot_mix_creators(client, scheduled):  # noqa: F811
     """The owner reaches both creators; the service still keeps a post's parts with its creator."""
-    b_account = PlatformAccount.objects.create(state="connected",
-                                               creator=scheduled["b"], platform="fanvue", handle="bea")
+    b_account = PlatformAccountFactory(creator=scheduled["b"], platform="fanvue", handle="bea")
     b_asset = Asset.objects.create(creator=scheduled["b"], file="assets/b.jpg", kind="image", mime="image/jpeg",
                                    sha256="b" * 64, size_bytes=10, status=Asset.Status.APPROVED)
     client.force_login(scheduled["owner"])
@@ -188,8 +187,7 @@ def test_an_admin_form_cannot_mix_creators(client, scheduled):  # noqa: F811
 
 @pytest.mark.django_db
 def test_a_manager_cannot_move_a_publication_to_another_creators_account_or_time(client, scheduled):  # noqa: F811
-    b_account = PlatformAccount.objects.create(state="connected",
-                                               creator=scheduled["b"], platform="fanvue", handle="bea")
+    b_account = PlatformAccountFactory(creator=scheduled["b"], platform="fanvue", handle="bea")
     b_post = Post.objects.create(creator=scheduled["b"], caption="Beta")
     both = UserFactory(username="dave")  # manages A and B: both accounts are in his reach
     accounts_services.add_membership(user=both, creator=scheduled["a"], role="manager")

@@ -15,16 +15,16 @@ from accounts.models import AuditEvent, Creator
 from content import services as content
 from content.models import Asset, Collection, CollectionItem
 from scheduling import approval, services
-from scheduling.models import PlatformAccount, Post, PostAsset, Publication
-from tests.scheduling.factories import approve_as_is
-from tests.scheduling.test_dispatcher import FlakyConnector, world  # noqa: F401
+from scheduling.models import Post, PostAsset, Publication
+from tests.scheduling.connectors import FlakyConnector
+from tests.scheduling.factories import PlatformAccountFactory, PublicationFactory, approve_as_is
 
 S = Publication.Status
 POSTS = "/api/v1/posts/"
 PUBS = "/api/v1/publications/"
 
 
-def approved_asset(world, sha: str) -> Asset:  # noqa: F811
+def approved_asset(world, sha: str) -> Asset:
     asset = Asset.objects.create(creator=world["a"], file=f"assets/{sha[:4]}.jpg", kind="image", mime="image/jpeg",
                                  sha256=sha * 64, size_bytes=10, rating="explicit", status=Asset.Status.APPROVED,
                                  production_date=world["asset"].production_date)
@@ -33,15 +33,15 @@ def approved_asset(world, sha: str) -> Asset:  # noqa: F811
 
 
 @pytest.fixture
-def scheduled(world):  # noqa: F811
+def scheduled(world):
     """A post with two assets and a price, approved by a person through the service, scheduled on X
     (whose connector records every call) and on Fanvue in five minutes."""
     post = world["post"]
     second = approved_asset(world, "d")
     PostAsset.objects.create(post=post, asset=second, position=1)
     Post.objects.filter(pk=post.pk).update(price_minor=999, currency="USD", approved_at=None, approved_version="")
-    on_x = Publication.objects.create(post=post, account=world["x"], status=S.PENDING_APPROVAL)
-    on_fanvue = Publication.objects.create(post=post, account=world["fanvue"], status=S.PENDING_APPROVAL)
+    on_x = PublicationFactory(post=post, account=world["x"], status=S.PENDING_APPROVAL)
+    on_fanvue = PublicationFactory(post=post, account=world["fanvue"], status=S.PENDING_APPROVAL)
     verdicts = services.approve_post(post, actor=world["alice"])
     assert all(v.passed for v in verdicts.values()), verdicts
     post.refresh_from_db()
@@ -51,7 +51,7 @@ def scheduled(world):  # noqa: F811
         assert services.schedule(pub, at=due, actor=world["alice"]).verdict.passed
     collection = Collection.objects.create(creator=world["a"], title="Lace", kind="folder")
     CollectionItem.objects.create(collection=collection, asset=approved_asset(world, "e"), position=1)
-    reddit = PlatformAccount.objects.create(state="connected", creator=world["a"], platform="reddit", handle="luna_r")
+    reddit = PlatformAccountFactory(creator=world["a"], platform="reddit", handle="luna_r")
     return {**world, "post": post, "second": second, "on_x": on_x, "on_fanvue": on_fanvue, "due": due,
             "collection": collection, "reddit": reddit}
 
@@ -157,8 +157,7 @@ def test_removing_a_published_target_is_refused_and_changes_nothing(client, sche
 @pytest.mark.django_db
 def test_targets_and_collections_of_another_creator_are_refused(client, scheduled):
     other = Collection.objects.create(creator=scheduled["b"], title="Beta's")
-    b_account = PlatformAccount.objects.create(state="connected",
-                                               creator=scheduled["b"], platform="fanvue", handle="bea")
+    b_account = PlatformAccountFactory(creator=scheduled["b"], platform="fanvue", handle="bea")
     client.force_login(scheduled["owner"])  # reaches both creators
     url = f"{POSTS}{scheduled['post'].pk}/"
     assert client.patch(url, {"collection_id": other.pk}, content_type="application/json").status_code == 400

@@ -18,8 +18,8 @@ from scheduling import limits, services
 from scheduling.connectors.base import Limits, PublishResult
 from scheduling.connectors.noop import NoopConnector
 from scheduling.models import Post, PostAsset, Publication, QueueSlot
-from tests.scheduling.factories import approve_as_is, approved_rows
-from tests.scheduling.test_dispatcher import FlakyConnector, approved_publication, world  # noqa: F401
+from tests.scheduling.factories import PublicationFactory, approve_as_is, approved_rows
+from tests.scheduling.fixtures import approved_target
 
 S = Publication.Status
 
@@ -44,7 +44,7 @@ class CountingConnector(NoopConnector):
 
 
 @pytest.fixture
-def counted(world, settings):  # noqa: F811
+def counted(world, settings):
     settings.SCHEDULING_CONNECTORS = {**settings.SCHEDULING_CONNECTORS,
                                       "x": "tests.scheduling.test_batch_and_time.CountingConnector"}
     from scheduling.connectors import _load
@@ -57,7 +57,7 @@ def counted(world, settings):  # noqa: F811
     return world
 
 
-def due(world, n: int, account: str = "fanvue", at: datetime | None = None) -> list[Publication]:  # noqa: F811
+def due(world, n: int, account: str = "fanvue", at: datetime | None = None) -> list[Publication]:
     at = at or timezone.now() - timedelta(seconds=1)
     return approved_rows(world["post"], [
         # One live publication per account and instant: due a millisecond apart.
@@ -66,7 +66,7 @@ def due(world, n: int, account: str = "fanvue", at: datetime | None = None) -> l
 
 
 @pytest.mark.django_db
-def test_batch_judges_each_row_on_its_own(world):  # noqa: F811
+def test_batch_judges_each_row_on_its_own(world):
     good = due(world, 3)
     # A second post whose asset is not approved: its row is blocked, the others go out.
     asset = Asset.objects.create(creator=world["a"], file="assets/y.jpg", kind="image", mime="image/jpeg",
@@ -74,8 +74,8 @@ def test_batch_judges_each_row_on_its_own(world):  # noqa: F811
                                  no_real_person_attested=True)
     other = Post.objects.create(creator=world["a"], caption="Unreviewed", approved_at=timezone.now())
     PostAsset.objects.create(post=other, asset=asset)
-    bad = Publication.objects.create(post=other, account=world["fanvue"], status=S.SCHEDULED,
-                                     scheduled_at=timezone.now() - timedelta(seconds=1))
+    bad = PublicationFactory(post=other, account=world["fanvue"], status=S.SCHEDULED,
+                             scheduled_at=timezone.now() - timedelta(seconds=1))
     ids = services.claim_due_publications()
     assert set(ids) == {p.pk for p in good} | {bad.pk}
     outcome = services.publish_batch(ids)
@@ -115,7 +115,7 @@ class GroupedConnector(CountingConnector):
 
 
 @pytest.fixture
-def grouped(world, settings, monkeypatch):  # noqa: F811
+def grouped(world, settings, monkeypatch):
     settings.SCHEDULING_CONNECTORS = {**settings.SCHEDULING_CONNECTORS,
                                       "fanvue": "tests.scheduling.test_batch_and_time.GroupedConnector"}
     from scheduling.connectors import _load
@@ -202,7 +202,7 @@ def test_platform_concurrency_cap_defers_without_calling(counted, settings):
 
 
 @pytest.mark.django_db
-def test_dispatcher_enqueues_one_task_per_platform_chunk(world, settings, monkeypatch):  # noqa: F811
+def test_dispatcher_enqueues_one_task_per_platform_chunk(world, settings, monkeypatch):
     settings.SCHEDULING_PUBLISH_CHUNK = 2
     sent: list[list[int]] = []
     from scheduling import tasks
@@ -259,7 +259,7 @@ def test_clock_jumps_neither_duplicate_nor_lose(counted, settings):
     settings.SCHEDULING_MISSED_AFTER_SECONDS = 3600
     start = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
     with time_machine.travel(start, tick=False) as clock:
-        soon, later = (approved_publication(counted, "x") for _ in range(2))
+        soon, later = (approved_target(counted, "x") for _ in range(2))
         services.schedule(soon, at=start + timedelta(minutes=5))
         services.schedule(later, at=start + timedelta(hours=3))
         assert services.claim_due_publications() == []
@@ -301,7 +301,7 @@ def test_nine_oclock_local_is_the_right_utc_instant_across_dst(counted, tz, day,
     creator = counted["a"]
     creator.timezone = tz
     creator.save(update_fields=["timezone"])
-    pub = approved_publication(counted, "x")
+    pub = approved_target(counted, "x")
     with time_machine.travel(expected_utc - timedelta(days=1), tick=False):
         services.schedule(pub, at=services.local_datetime(tz, day, time(9, 0)))
     pub.refresh_from_db()
@@ -338,7 +338,7 @@ def test_add_to_queue_takes_the_next_free_slot_only_once(counted):
     counted["a"].save(update_fields=["timezone"])
     account = counted["x"]
     QueueSlot.objects.create(account=account, weekday=0, time=time(10, 0))
-    a, b = approved_publication(counted, "x"), approved_publication(counted, "x")
+    a, b = approved_target(counted, "x"), approved_target(counted, "x")
     with time_machine.travel(datetime(2026, 11, 23, 6, 0, tzinfo=UTC), tick=False):  # a Monday
         first = services.add_to_queue(a).publication.scheduled_at
         second = services.add_to_queue(b).publication.scheduled_at
@@ -355,14 +355,14 @@ class TextConnector(NoopConnector):
 
 
 @pytest.mark.django_db
-def test_an_edit_reaches_every_unpublished_copy_and_a_deleted_post_never_goes_out(world, settings):  # noqa: F811
+def test_an_edit_reaches_every_unpublished_copy_and_a_deleted_post_never_goes_out(world, settings):
     settings.SCHEDULING_CONNECTORS = {**settings.SCHEDULING_CONNECTORS,
                                       "x": "tests.scheduling.test_batch_and_time.TextConnector"}
     from scheduling.connectors import _load
 
     _load.cache_clear()
     TextConnector.texts = []
-    pub = approved_publication(world, "x")
+    pub = approved_target(world, "x")
     services.schedule(pub, at=timezone.now() + timedelta(minutes=5))
     services.update_post(world["post"], caption="Fixed typo, new set tonight", actor=world["bob"])
     # The edit needs approval again; once approved and rescheduled, the live row is what goes out.
@@ -374,7 +374,7 @@ def test_an_edit_reaches_every_unpublished_copy_and_a_deleted_post_never_goes_ou
     # A post deleted before its time: its publications go with it, nothing is claimed.
     doomed = Post.objects.create(creator=world["a"], caption="Never mind")
     PostAsset.objects.create(post=doomed, asset=world["asset"])
-    gone = Publication.objects.create(post=doomed, account=world["x"], status=S.APPROVED)
+    gone = PublicationFactory(post=doomed, account=world["x"], status=S.APPROVED)
     approve_as_is(doomed)
     services.schedule(gone, at=timezone.now() + timedelta(minutes=5))
     services.delete_post(doomed, actor=world["alice"])

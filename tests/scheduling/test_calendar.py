@@ -18,8 +18,7 @@ from content.models import Asset
 from scheduling import calendar as cal
 from scheduling import feeds, services, views_calendar
 from scheduling.models import PlatformAccount, Post, Publication, QueueSlot
-from tests.scheduling.factories import approved_publication
-from tests.scheduling.test_dispatcher import world  # noqa: F401
+from tests.scheduling.factories import PlatformAccountFactory, PublicationFactory, approved_publication
 
 S = Publication.Status
 PARIS, NEW_YORK = ZoneInfo("Europe/Paris"), ZoneInfo("America/New_York")
@@ -30,16 +29,16 @@ CHANGELIST = "admin:scheduling_publication_changelist"
 
 def scheduled(post: Post, account: PlatformAccount, at: datetime, status: str = S.SCHEDULED) -> Publication:
     """A row already on the calendar (display tests do not need the gate)."""
-    return Publication.objects.create(post=post, account=account, status=status, scheduled_at=at.astimezone(UTC))
+    return PublicationFactory(post=post, account=account, status=status, scheduled_at=at.astimezone(UTC))
 
 
 @pytest.fixture
-def new_york(world):  # noqa: F811
+def new_york(world):
     b = world["b"]
     b.timezone = "America/New_York"
     b.save(update_fields=["timezone"])
     post = Post.objects.create(creator=b, caption="Beta's morning post")
-    account = PlatformAccount.objects.create(state="connected", creator=b, platform="x", handle="beta_x")
+    account = PlatformAccountFactory(creator=b, platform="x", handle="beta_x")
     return {"post": post, "account": account}
 
 
@@ -76,7 +75,7 @@ def test_resolve_local_refuses_a_skipped_time():
 
 
 @pytest.mark.django_db
-def test_nine_am_lands_on_its_local_day_and_hour_across_dst(world, new_york):  # noqa: F811
+def test_nine_am_lands_on_its_local_day_and_hour_across_dst(world, new_york):
     paris_pub = scheduled(world["post"], world["fanvue"], datetime(2026, 10, 25, 9, 0, tzinfo=PARIS))
     ny_pub = scheduled(new_york["post"], new_york["account"], datetime(2026, 11, 1, 9, 0, tzinfo=NEW_YORK))
     assert paris_pub.scheduled_at == datetime(2026, 10, 25, 8, 0, tzinfo=UTC)  # CET, after the change
@@ -99,7 +98,7 @@ def test_nine_am_lands_on_its_local_day_and_hour_across_dst(world, new_york):  #
 
 
 @pytest.mark.django_db
-def test_page_shows_each_creator_in_its_own_zone_labelled(client, world, new_york):  # noqa: F811
+def test_page_shows_each_creator_in_its_own_zone_labelled(client, world, new_york):
     scheduled(world["post"], world["fanvue"], datetime(2026, 10, 25, 9, 0, tzinfo=PARIS))
     scheduled(new_york["post"], new_york["account"], datetime(2026, 11, 1, 9, 0, tzinfo=NEW_YORK))
     client.force_login(world["owner"])
@@ -114,7 +113,7 @@ def test_page_shows_each_creator_in_its_own_zone_labelled(client, world, new_yor
 
 
 @pytest.mark.django_db
-def test_busy_day_is_capped_with_a_link_to_the_changelist(client, world):  # noqa: F811
+def test_busy_day_is_capped_with_a_link_to_the_changelist(client, world):
     for minute in range(6):
         scheduled(world["post"], world["fanvue"], datetime(2026, 12, 3, 10, minute, tzinfo=PARIS))
     client.force_login(world["alice"])
@@ -132,7 +131,7 @@ def test_busy_day_is_capped_with_a_link_to_the_changelist(client, world):  # noq
 
 
 @pytest.mark.django_db
-def test_other_creators_publications_never_shown(client, world, new_york):  # noqa: F811
+def test_other_creators_publications_never_shown(client, world, new_york):
     scheduled(world["post"], world["fanvue"], datetime(2026, 12, 3, 10, 0, tzinfo=PARIS))
     scheduled(new_york["post"], new_york["account"], datetime(2026, 12, 3, 10, 0, tzinfo=NEW_YORK))
     client.force_login(world["charlie"])
@@ -148,7 +147,7 @@ def test_other_creators_publications_never_shown(client, world, new_york):  # no
 # --- Moving ---------------------------------------------------------------------------------------
 
 
-def schedule_for_real(world, at: datetime) -> Publication:  # noqa: F811
+def schedule_for_real(world, at: datetime) -> Publication:
     pub = approved_publication(world["post"], world["fanvue"])
     outcome = services.schedule(pub, at=at)
     assert outcome.verdict.passed, outcome.verdict.reasons
@@ -156,7 +155,7 @@ def schedule_for_real(world, at: datetime) -> Publication:  # noqa: F811
 
 
 @pytest.mark.django_db
-def test_move_keeps_local_time_in_month_and_takes_hour_in_week(client, world):  # noqa: F811
+def test_move_keeps_local_time_in_month_and_takes_hour_in_week(client, world):
     pub = schedule_for_real(world, datetime(2026, 12, 10, 20, 30, tzinfo=PARIS))
     client.force_login(world["alice"])
     response = client.post(reverse(MOVE), {"publication": pub.pk, "date": "2026-12-12"})
@@ -171,7 +170,7 @@ def test_move_keeps_local_time_in_month_and_takes_hour_in_week(client, world):  
 
 
 @pytest.mark.django_db
-def test_move_refused_by_gate_returns_reasons_and_leaves_row(client, world):  # noqa: F811
+def test_move_refused_by_gate_returns_reasons_and_leaves_row(client, world):
     pub = schedule_for_real(world, datetime(2026, 12, 10, 20, 0, tzinfo=PARIS))
     Asset.objects.filter(pk=world["asset"].pk).update(status=Asset.Status.IN_REVIEW)
     client.force_login(world["alice"])
@@ -183,7 +182,7 @@ def test_move_refused_by_gate_returns_reasons_and_leaves_row(client, world):  # 
 
 
 @pytest.mark.django_db
-def test_move_outside_reach_is_404_and_needs_change_permission(client, world):  # noqa: F811
+def test_move_outside_reach_is_404_and_needs_change_permission(client, world):
     pub = schedule_for_real(world, datetime(2026, 12, 10, 20, 0, tzinfo=PARIS))
     client.force_login(world["charlie"])
     assert client.post(reverse(MOVE), {"publication": pub.pk, "date": "2026-12-12"}).status_code == 404
@@ -200,7 +199,7 @@ def test_move_outside_reach_is_404_and_needs_change_permission(client, world):  
 
 
 @pytest.mark.django_db
-def test_reschedule_action_reads_the_creators_time(client, world):  # noqa: F811
+def test_reschedule_action_reads_the_creators_time(client, world):
     pub = approved_publication(world["post"], world["fanvue"])
     client.force_login(world["alice"])
     form = client.post(reverse(CHANGELIST), {"action": "reschedule_selected", "_selected_action": [pub.pk]})
@@ -213,7 +212,7 @@ def test_reschedule_action_reads_the_creators_time(client, world):  # noqa: F811
 
 
 @pytest.mark.django_db
-def test_add_to_queue_action_reports_each_row(client, world):  # noqa: F811
+def test_add_to_queue_action_reports_each_row(client, world):
     QueueSlot.objects.create(account=world["fanvue"], weekday=2, time=time(18, 0))
     queued = approved_publication(world["post"], world["fanvue"])
     no_slots = approved_publication(world["post"], world["x"])
@@ -232,7 +231,7 @@ def test_add_to_queue_action_reports_each_row(client, world):  # noqa: F811
 
 
 @pytest.mark.django_db
-def test_changelist_shows_local_time_and_block_codes(client, world):  # noqa: F811
+def test_changelist_shows_local_time_and_block_codes(client, world):
     pub = scheduled(world["post"], world["fanvue"], datetime(2026, 12, 3, 10, 0, tzinfo=PARIS), status=S.BLOCKED)
     Publication.objects.filter(pk=pub.pk).update(block_reasons=[{"code": "consent_revoked", "message": "Gone"}])
     client.force_login(world["alice"])
@@ -241,7 +240,7 @@ def test_changelist_shows_local_time_and_block_codes(client, world):  # noqa: F8
 
 
 @pytest.mark.django_db
-def test_free_slots_preview_for_the_selected_account(client, world):  # noqa: F811
+def test_free_slots_preview_for_the_selected_account(client, world):
     QueueSlot.objects.create(account=world["fanvue"], weekday=0, time=time(9, 0))
     QueueSlot.objects.create(account=world["fanvue"], weekday=3, time=time(21, 0))
     client.force_login(world["alice"])
@@ -256,7 +255,7 @@ def test_free_slots_preview_for_the_selected_account(client, world):  # noqa: F8
 
 
 @pytest.mark.django_db
-def test_calendar_page_query_count_is_bounded(client, world, new_york, django_assert_max_num_queries):  # noqa: F811
+def test_calendar_page_query_count_is_bounded(client, world, new_york, django_assert_max_num_queries):
     """Bounded whatever the rows: the grid, the chips, the accounts, the free slots, the feed key."""
     for day in range(1, 29):
         for hour in (9, 18):
@@ -282,7 +281,7 @@ def feed_path(user, creator_id: int, token: str | None = None) -> str:
 
 
 @pytest.mark.django_db
-def test_ics_feed_parses_with_stable_uids_in_utc(client, world, settings):  # noqa: F811
+def test_ics_feed_parses_with_stable_uids_in_utc(client, world, settings):
     soon = datetime.now(tz=UTC).replace(microsecond=0) + timedelta(days=3)
     pub = scheduled(world["post"], world["fanvue"], soon)
     scheduled(world["post"], world["fanvue"], soon + timedelta(days=400))  # outside the window
@@ -300,7 +299,7 @@ def test_ics_feed_parses_with_stable_uids_in_utc(client, world, settings):  # no
 
 
 @pytest.mark.django_db
-def test_ics_feed_refuses_forged_and_revoked_tokens(client, world):  # noqa: F811
+def test_ics_feed_refuses_forged_and_revoked_tokens(client, world):
     alice, a = world["alice"], world["a"]
     token = feeds.feed_token(alice, a.pk)
     assert client.get(feed_path(alice, a.pk, token)).status_code == 200
@@ -316,7 +315,7 @@ def test_ics_feed_refuses_forged_and_revoked_tokens(client, world):  # noqa: F81
 
 
 @pytest.mark.django_db
-def test_subscribe_links_only_for_creators_in_reach(client, world):  # noqa: F811
+def test_subscribe_links_only_for_creators_in_reach(client, world):
     client.force_login(world["alice"])
     response = client.get(reverse(CALENDAR))
     links = response.context["subscriptions"]

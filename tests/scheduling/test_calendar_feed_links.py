@@ -13,17 +13,17 @@ from icalendar import Calendar
 from accounts.models import AuditEvent
 from scheduling import feeds
 from scheduling.models import CalendarFeedKey, Publication
-from tests.scheduling.test_dispatcher import world  # noqa: F401
+from tests.scheduling.factories import PublicationFactory
 
 S = Publication.Status
 CALENDAR = "admin:scheduling_calendar"
 ROTATE = "admin:scheduling_calendar_feed_rotate"
 
 
-def scheduled(world, days: int = 3) -> Publication:  # noqa: F811
+def scheduled(world, days: int = 3) -> Publication:
     at = datetime.now(tz=UTC).replace(microsecond=0) + timedelta(days=days)
-    return Publication.objects.create(post=world["post"], account=world["fanvue"], status=S.SCHEDULED,
-                                      scheduled_at=at)
+    return PublicationFactory(post=world["post"], account=world["fanvue"], status=S.SCHEDULED,
+                              scheduled_at=at)
 
 
 def feed_path(user, creator_id: int) -> str:
@@ -35,7 +35,7 @@ def uids(response) -> list[str]:
 
 
 @pytest.mark.django_db
-def test_event_uids_do_not_expose_idempotency_keys(client, world):  # noqa: F811
+def test_event_uids_do_not_expose_idempotency_keys(client, world):
     first, second = scheduled(world, 3), scheduled(world, 4)
     response = client.get(feed_path(world["alice"], world["a"].pk))
     assert response.status_code == 200
@@ -52,7 +52,7 @@ def test_event_uids_do_not_expose_idempotency_keys(client, world):  # noqa: F811
 
 
 @pytest.mark.django_db
-def test_rotating_revokes_every_old_link_of_that_user_only(client, world):  # noqa: F811
+def test_rotating_revokes_every_old_link_of_that_user_only(client, world):
     alice, bob, a = world["alice"], world["bob"], world["a"]
     old_alice, old_bob = feed_path(alice, a.pk), feed_path(bob, a.pk)
     assert client.get(old_alice).status_code == 200
@@ -70,14 +70,14 @@ def test_rotating_revokes_every_old_link_of_that_user_only(client, world):  # no
 
 
 @pytest.mark.django_db
-def test_rotation_needs_a_signed_in_calendar_user(client, world):  # noqa: F811
+def test_rotation_needs_a_signed_in_calendar_user(client, world):
     response = client.post(reverse(ROTATE))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
     assert not AuditEvent.objects.filter(action="calendar_feed.rotated").exists()
 
 
 @pytest.mark.django_db
-def test_links_older_than_the_age_limit_answer_410_until_rotated(client, world, settings):  # noqa: F811
+def test_links_older_than_the_age_limit_answer_410_until_rotated(client, world, settings):
     settings.CALENDAR_FEED_MAX_AGE_DAYS = 180
     alice, a = world["alice"], world["a"]
     path = feed_path(alice, a.pk)
@@ -99,7 +99,7 @@ def test_links_older_than_the_age_limit_answer_410_until_rotated(client, world, 
 
 
 @pytest.mark.django_db
-def test_links_made_before_rotation_existed_keep_working(client, world):  # noqa: F811
+def test_links_made_before_rotation_existed_keep_working(client, world):
     """Keys the migration creates for existing users (empty secret) verify the links users already hold."""
     alice, a = world["alice"], world["a"]
     CalendarFeedKey.objects.create(user=alice, secret="", issued_at=timezone.now())

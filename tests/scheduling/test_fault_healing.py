@@ -23,7 +23,6 @@ from scheduling.limits import budget_key
 from scheduling.models import Publication
 from tests.scheduling import fault_connector
 from tests.scheduling.factories import approved_rows
-from tests.scheduling.test_dispatcher import world  # noqa: F401
 from tests.scheduling.test_faults import (  # noqa: F401 — the cluster fixture
     all_published,
     assert_each_published_once,
@@ -57,9 +56,12 @@ def test_a_killed_holders_slot_frees_within_one_lease(world, cluster):  # noqa: 
     time.sleep(4)  # longer than one slot lease: the holder's renewals keep it
     assert live_slots(cluster, "x") == 1
     cluster.kill("w1")  # SIGKILL mid-call: no cleanup runs
-    killed_at = time.monotonic()
+    r = _redis(cluster)
+    seconds, micros = r.time()
+    expires_ms = max(score for _, score in r.zrange("atelier:slots:x", 0, -1, withscores=True))
+    # Judged on Redis' own clock, not this process's: the dead holder's slot lapses within one lease.
+    assert expires_ms - (seconds * 1000 + micros // 1000) <= 3000
     wait_until(lambda: live_slots(cluster, "x") == 0, 10, "the dead holder's slot to lapse")
-    assert time.monotonic() - killed_at <= 3 + 1.5
     assert _redis(cluster).zcard("atelier:slots:x") <= 1  # a set: never a negative count
     cluster.env["ATELIER_FAULT_DELAY"] = "0"
     cluster.worker("w2")

@@ -23,7 +23,6 @@ from django.utils import timezone
 from scheduling.models import Publication
 from tests.scheduling import fault_connector
 from tests.scheduling.factories import approved_rows
-from tests.scheduling.test_dispatcher import world  # noqa: F401
 from tests.scheduling.test_faults import (  # noqa: F401 — the cluster fixture
     all_published,
     assert_each_published_once,
@@ -38,7 +37,7 @@ pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.django_db(tr
 LONG = "120"  # beat periods no test waits for
 
 
-def rows_at(world, offsets: list[float], status: str = S.SCHEDULED, **fields) -> list[Publication]:  # noqa: F811
+def rows_at(world, offsets: list[float], status: str = S.SCHEDULED, **fields) -> list[Publication]:
     now = timezone.now()
     return approved_rows(world["post"], [
         Publication(post=world["post"], account=world["x"], status=status,

@@ -28,7 +28,6 @@ from scheduling.models import Publication
 from tests.conftest import need
 from tests.scheduling import fault_connector
 from tests.scheduling.factories import approved_rows
-from tests.scheduling.test_dispatcher import world  # noqa: F401
 
 S = Publication.Status
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,7 +124,7 @@ def cluster(tmp_path) -> Iterator[Cluster]:
         os.environ.pop("ATELIER_FAULT_LOG", None)
 
 
-def make_due(world, n: int) -> list[Publication]:  # noqa: F811
+def make_due(world, n: int) -> list[Publication]:
     at = timezone.now() - timedelta(seconds=1)
     return approved_rows(world["post"], [
         Publication(post=world["post"], account=world["x"], status=S.SCHEDULED,
@@ -153,7 +152,7 @@ def all_published(pubs: list[Publication]) -> bool:
     return Publication.objects.filter(pk__in=[p.pk for p in pubs], status=S.PUBLISHED).count() == len(pubs)
 
 
-def test_worker_killed_mid_publish_loses_and_duplicates_nothing(world, cluster):  # noqa: F811
+def test_worker_killed_mid_publish_loses_and_duplicates_nothing(world, cluster):
     cluster.env["ATELIER_FAULT_DELAY"] = "0.3"  # slow platform: the kill lands inside a batch
     pubs = make_due(world, 40)
     cluster.worker("w1")
@@ -168,7 +167,7 @@ def test_worker_killed_mid_publish_loses_and_duplicates_nothing(world, cluster):
     assert_each_published_once(pubs, cluster)
 
 
-def test_broker_restart_loses_and_duplicates_nothing(world, cluster):  # noqa: F811
+def test_broker_restart_loses_and_duplicates_nothing(world, cluster):
     cluster.env["ATELIER_FAULT_DELAY"] = "0.1"
     pubs = make_due(world, 40)
     cluster.worker("w1")
@@ -181,7 +180,7 @@ def test_broker_restart_loses_and_duplicates_nothing(world, cluster):  # noqa: F
     assert_each_published_once(pubs, cluster)
 
 
-def test_two_beats_and_two_workers_publish_each_once(world, cluster):  # noqa: F811
+def test_two_beats_and_two_workers_publish_each_once(world, cluster):
     pubs = make_due(world, 60)
     cluster.worker("w1")
     cluster.worker("w2")

@@ -17,13 +17,13 @@ from content.models import Tag
 from scheduling import services, tasks
 from scheduling.models import Post, Publication
 from tests.scheduling.factories import approve_as_is
-from tests.scheduling.test_dispatcher import approved_publication, world  # noqa: F401
+from tests.scheduling.fixtures import approved_target
 
 S = Publication.Status
 TEXTS = ["#sixteenschoolgirl", "bigtitsteen", "sexy minor in uniform"]
 
 
-def slip_in(world, where: str, text: str) -> None:  # noqa: F811
+def slip_in(world, where: str, text: str) -> None:
     """Write the text where a person could put it, without any service or signal."""
     if where == "caption":
         Post.objects.filter(pk=world["post"].pk).update(caption=f"New set tonight {text}")
@@ -39,10 +39,10 @@ def hard_block_reasons(reasons) -> list[dict]:
 @pytest.mark.django_db
 @pytest.mark.parametrize("where", ["caption", "tag"])
 @pytest.mark.parametrize("text", TEXTS)
-def test_refused_at_schedule_time(world, where, text):  # noqa: F811
+def test_refused_at_schedule_time(world, where, text):
     slip_in(world, where, text)
     approve_as_is(Post.objects.get(pk=world["post"].pk))
-    pub = approved_publication(world)
+    pub = approved_target(world)
     outcome = services.schedule(pub, at=timezone.now() + timedelta(days=1))
     assert not outcome.verdict.passed
     assert "hard_block_term" in outcome.verdict.codes
@@ -57,8 +57,8 @@ def test_refused_at_schedule_time(world, where, text):  # noqa: F811
 @pytest.mark.parametrize("where", ["caption", "tag"])
 @pytest.mark.parametrize("text", TEXTS)
 @pytest.mark.parametrize("task", ["publish", "publish_batch"])
-def test_slipped_in_after_scheduling_is_refused_by_the_worker(world, where, text, task):  # noqa: F811
-    pub = approved_publication(world)
+def test_slipped_in_after_scheduling_is_refused_by_the_worker(world, where, text, task):
+    pub = approved_target(world)
     assert services.schedule(pub, at=timezone.now() - timedelta(seconds=1)).verdict.passed
     assert services.claim_due_publications() == [pub.pk]
     slip_in(world, where, text)
@@ -72,8 +72,8 @@ def test_slipped_in_after_scheduling_is_refused_by_the_worker(world, where, text
 
 
 @pytest.mark.django_db
-def test_a_term_added_in_the_admin_applies_at_publish_time(world):  # noqa: F811
-    pub = approved_publication(world)
+def test_a_term_added_in_the_admin_applies_at_publish_time(world):
+    pub = approved_target(world)
     assert services.schedule(pub, at=timezone.now() - timedelta(seconds=1)).verdict.passed
     services.claim_due_publications()
     compliance.add_blocked_term("tonight", actor=world["owner"])  # the caption is "New set tonight"

@@ -74,6 +74,7 @@ print(json.dumps([{"id": p.pk, "status": p.status, "scheduled_at": p.scheduled_a
 """
 
 
+@pytest.mark.e2e
 @pytest.mark.worker
 @pytest.mark.timeout(420)
 def test_post_for_two_platforms_published_once_each_by_make_run(tmp_path):

@@ -23,16 +23,15 @@ from scheduling.connectors import connector_for
 from scheduling.connectors.base import AccountRef, MediaItem, PublishRequest
 from scheduling.connectors.manual import ManualConnector
 from scheduling.manual import mark_exported_published
-from scheduling.models import PlatformAccount, Publication
-from tests.scheduling.factories import approved_publication
-from tests.scheduling.test_dispatcher import world  # noqa: F401
+from scheduling.models import Publication
+from tests.scheduling.factories import PlatformAccountFactory, approved_publication
 
 S = Publication.Status
 IMAGE = b"\xff\xd8\xff\xe0" + b"rendition" * 100
 
 
 @pytest.fixture
-def manual_world(world, media_dir, originals_dir):  # noqa: F811
+def manual_world(world, media_dir, originals_dir):
     (originals_dir / "assets").mkdir(parents=True)
     (originals_dir / "assets" / "x.jpg").write_bytes(IMAGE)  # no rendition: the original goes in the bundle
     compliance.record_consent(performer=world["performer"], platforms=["onlyfans"], max_rating="explicit",
@@ -40,9 +39,8 @@ def manual_world(world, media_dir, originals_dir):  # noqa: F811
     post = world["post"]
     post.price_minor, post.currency = 1299, "EUR"
     post.save(update_fields=["price_minor", "currency"])
-    account = PlatformAccount.objects.create(state="connected",
-                                             creator=world["a"], platform="manual", target_platform="onlyfans",
-                                             handle="luna_of")
+    account = PlatformAccountFactory(creator=world["a"], platform="manual", target_platform="onlyfans",
+                                     handle="luna_of")
     return {**world, "manual": account, "media_dir": media_dir, "originals_dir": originals_dir}
 
 

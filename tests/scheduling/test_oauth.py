@@ -18,6 +18,7 @@ from accounts.models import AuditEvent
 from scheduling import oauth, services, tasks
 from scheduling.connectors import _load
 from scheduling.models import PlatformAccount
+from tests.scheduling.factories import PlatformAccountFactory
 from tests.scheduling.fakes.base import Reply, serve
 from tests.scheduling.fakes.fanvue import CLIENT_ID, CLIENT_SECRET, FakeFanvue
 from tests.scheduling.fakes.x import challenge_of
@@ -41,7 +42,7 @@ def fv(settings, people):
 
 
 def fanvue_account(people, handle="luna") -> PlatformAccount:
-    return PlatformAccount.objects.create(state="connected", creator=people["a"], platform="fanvue", handle=handle)
+    return PlatformAccountFactory(creator=people["a"], platform="fanvue", handle=handle)
 
 
 def start(client, account) -> dict[str, str]:
@@ -82,7 +83,7 @@ def test_connect_redirects_with_state_and_s256_challenge(client, fv, people, set
 
 @pytest.mark.django_db
 def test_x_connect_asks_for_offline_access(client, fv, people, settings):
-    account = PlatformAccount.objects.create(state="connected", creator=people["a"], platform="x", handle="luna_x")
+    account = PlatformAccountFactory(creator=people["a"], platform="x", handle="luna_x")
     client.force_login(people["alice"])
     query = start(client, account)
     assert query["location"].startswith(settings.X_AUTH_URL + "?")

@@ -20,6 +20,7 @@ from scheduling.connectors.bluesky import BlueskyConnector
 from scheduling.connectors.options import PLATFORM_OPTIONS, clean_options
 from scheduling.models import Platform, PlatformAccount
 from tests.conftest import LISTENER_BODY
+from tests.scheduling.factories import PlatformAccountFactory
 from tests.scheduling.fakes.base import serve
 from tests.scheduling.fakes.bluesky import FakeBluesky
 
@@ -51,9 +52,8 @@ def test_the_connector_ignores_a_pds_named_in_options(pds, listener):
 def test_a_stored_pds_option_cannot_pull_the_password_at_refresh(people, pds, listener):
     """A row saved before options were checked still carries `pds`: the refresh task sends the password
     to BLUESKY_PDS_URL only, and nothing the other host could answer reaches last_error."""
-    account = PlatformAccount.objects.create(state="connected",
-                                             creator=people["a"], platform="bluesky", handle=FakeBluesky.HANDLE,
-                                             options={"pds": listener.url})
+    account = PlatformAccountFactory(creator=people["a"], platform="bluesky", handle=FakeBluesky.HANDLE,
+                                     options={"pds": listener.url}, checked=False)
     services.store_credentials(account, {"identifier": FakeBluesky.HANDLE, "app_password": "wrong-password"},
                                expires_at=timezone.now() + timedelta(minutes=1))
     assert oauth.refresh_account(account.pk) == "needs_reauth"  # the real PDS refused the wrong password

@@ -15,8 +15,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from scheduling import services
-from scheduling.models import PlatformAccount, Post, Publication, QueueSlot
-from tests.scheduling.test_dispatcher import world  # noqa: F401
+from scheduling.models import Post, Publication, QueueSlot
+from tests.scheduling.factories import PlatformAccountFactory, PublicationFactory
 
 pytestmark = pytest.mark.django_db
 S = Publication.Status
@@ -27,7 +27,7 @@ def mismatched() -> list[tuple[int, int, int]]:
                 .values_list("pk", "creator_id", "post__creator_id"))
 
 
-def test_every_service_path_keeps_the_posts_creator(world):  # noqa: F811
+def test_every_service_path_keeps_the_posts_creator(world):
     a, owner = world["a"], world["owner"]
     QueueSlot.objects.create(account=world["x"], weekday=2, time=time(18, 0))
     post = services.create_post(creator_id=a.pk, caption="New set", asset_ids=[world["asset"].pk],
@@ -50,10 +50,10 @@ def test_every_service_path_keeps_the_posts_creator(world):  # noqa: F811
         assert not mismatched(), step
 
 
-def test_a_row_saved_or_moved_by_hand_follows_its_post(world):  # noqa: F811
+def test_a_row_saved_or_moved_by_hand_follows_its_post(world):
     b = world["b"]
     other_post = Post.objects.create(creator=b, caption="Beta's post")
-    other_account = PlatformAccount.objects.create(state="connected", creator=b, platform="fanvue", handle="bea")
+    other_account = PlatformAccountFactory(creator=b, platform="fanvue", handle="bea")
 
     pub = Publication(post=world["post"], account=world["fanvue"])
     pub.save()  # an admin inline or any form: no creator given
@@ -69,7 +69,7 @@ def test_a_row_saved_or_moved_by_hand_follows_its_post(world):  # noqa: F811
     assert not mismatched()
 
 
-def test_rows_made_in_bulk_take_their_posts_creator(world):  # noqa: F811
+def test_rows_made_in_bulk_take_their_posts_creator(world):
     loaded = Publication(post=world["post"], account=world["fanvue"])
     by_id = Publication(post_id=world["post"].pk, account=world["x"])
     Publication.objects.bulk_create([loaded, by_id])
@@ -78,8 +78,8 @@ def test_rows_made_in_bulk_take_their_posts_creator(world):  # noqa: F811
 
 
 @pytest.mark.postgres
-def test_moving_a_post_to_another_creator_moves_its_publications(world):  # noqa: F811
-    pub = Publication.objects.create(post=world["post"], account=world["fanvue"])
+def test_moving_a_post_to_another_creator_moves_its_publications(world):
+    pub = PublicationFactory(post=world["post"], account=world["fanvue"])
     post = world["post"]
     post.creator = world["b"]
     post.save(update_fields=["creator"])  # the post form's creator field
@@ -89,8 +89,8 @@ def test_moving_a_post_to_another_creator_moves_its_publications(world):  # noqa
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("how", ["update", "bulk_create"])
-def test_the_database_refuses_a_publication_of_another_creator(world, how):  # noqa: F811
-    pub = Publication.objects.create(post=world["post"], account=world["fanvue"])
+def test_the_database_refuses_a_publication_of_another_creator(world, how):
+    pub = PublicationFactory(post=world["post"], account=world["fanvue"])
     with pytest.raises(IntegrityError), transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
@@ -102,13 +102,12 @@ def test_the_database_refuses_a_publication_of_another_creator(world, how):  # n
     assert not mismatched()
 
 
-def test_tenancy_reads_the_publications_own_creator(world):  # noqa: F811
+def test_tenancy_reads_the_publications_own_creator(world):
     from accounts import tenancy
 
-    mine = Publication.objects.create(post=world["post"], account=world["fanvue"])
-    theirs = Publication.objects.create(post=Post.objects.create(creator=world["b"], caption="B"),
-                                        account=PlatformAccount.objects.create(state="connected",
-                                                                               creator=world["b"], platform="x",
+    mine = PublicationFactory(post=world["post"], account=world["fanvue"])
+    theirs = PublicationFactory(post=Post.objects.create(creator=world["b"], caption="B"),
+                                account=PlatformAccountFactory(creator=world["b"], platform="x",
                                                                                handle="bea_x"))
     seen_by_alice = tenancy.restrict(Publication.objects.all(), world["alice"])
     assert list(seen_by_alice) == [mine]

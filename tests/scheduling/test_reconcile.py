@@ -20,7 +20,6 @@ from scheduling.connectors.x import XConnector
 from scheduling.models import Publication
 from tests.scheduling.test_batch_and_time import CountingConnector, counted, due  # noqa: F401
 from tests.scheduling.test_connector_x import fake, request  # noqa: F401
-from tests.scheduling.test_dispatcher import world  # noqa: F401
 
 S = Publication.Status
 
@@ -59,7 +58,7 @@ def platform(counted, settings):  # noqa: F811
     return use
 
 
-def stuck(world, n: int = 1) -> list[Publication]:  # noqa: F811
+def stuck(world, n: int = 1) -> list[Publication]:
     """Rows a killed worker left `publishing`, their lease over: the reaper makes them unknown."""
     rows = due(world, n, "x")
     Publication.objects.filter(pk__in=[r.pk for r in rows]).update(

@@ -17,14 +17,15 @@ from content.models import Asset
 from scheduling import services
 from scheduling.models import Post, PostAsset, Publication, TakedownTask
 from tests.scheduling import factories
-from tests.scheduling.test_dispatcher import JPEG, world  # noqa: F401
+from tests.scheduling.factories import PublicationFactory
+from tests.scheduling.fixtures import JPEG
 from tests.scheduling.test_takedowns import DeletingConnector, out  # noqa: F401
 
 S = Publication.Status
 pytestmark = pytest.mark.django_db
 
 
-def scheduled(world, account: str, hours: int = 2) -> Publication:  # noqa: F811
+def scheduled(world, account: str, hours: int = 2) -> Publication:
     pub = factories.approved_publication(world["post"], world[account])
     outcome = services.schedule(pub, at=timezone.now() + timedelta(hours=hours))
     assert outcome.verdict.passed, outcome.verdict.reasons
@@ -42,7 +43,7 @@ def codes(pub: Publication) -> set[str]:
 # --- Revoking one consent among several -----------------------------------------------------------
 
 
-def test_revoking_one_consent_blocks_only_what_no_other_consent_covers(world, django_capture_on_commit_callbacks):  # noqa: F811
+def test_revoking_one_consent_blocks_only_what_no_other_consent_covers(world, django_capture_on_commit_callbacks):
     compliance.record_consent(performer=world["performer"], platforms=["fanvue"], max_rating="explicit",
                               uses=["publication"], signed_at=timezone.now() - timedelta(days=2))
     on_fanvue, on_x = scheduled(world, "fanvue"), scheduled(world, "x", hours=3)
@@ -56,14 +57,14 @@ def test_revoking_one_consent_blocks_only_what_no_other_consent_covers(world, dj
     assert event.changes["codes"] == ["consent_revoked"] and event.changes["was"] == S.SCHEDULED
 
 
-def test_revoking_the_only_consent_still_blocks_everything_it_covered(world, django_capture_on_commit_callbacks):  # noqa: F811
+def test_revoking_the_only_consent_still_blocks_everything_it_covered(world, django_capture_on_commit_callbacks):
     on_fanvue, on_x = scheduled(world, "fanvue"), scheduled(world, "x", hours=3)
     with django_capture_on_commit_callbacks(execute=True):
         compliance.revoke_consent(world["consent"], reason="Withdrawn")
     assert status(on_fanvue) == status(on_x) == S.BLOCKED
 
 
-def test_other_performers_rows_are_untouched(world, django_capture_on_commit_callbacks):  # noqa: F811
+def test_other_performers_rows_are_untouched(world, django_capture_on_commit_callbacks):
     on_fanvue = scheduled(world, "fanvue")
     other = compliance.create_performer(legal_name="Someone Else", date_of_birth=date(1990, 1, 1),
                                         creators=[world["b"]])
@@ -161,7 +162,7 @@ def test_a_lapsed_document_blocks_and_removes_once(out, django_capture_on_commit
     assert "identity document has expired" in TakedownTask.objects.get(publication=out["on_insta"]).reason
 
 
-def test_an_expiry_warning_notifies_the_creators_team(world, django_capture_on_commit_callbacks):  # noqa: F811
+def test_an_expiry_warning_notifies_the_creators_team(world, django_capture_on_commit_callbacks):
     from notifications.models import Notification
 
     IdentityVerification.objects.filter(performer=world["performer"]).update(
@@ -175,7 +176,7 @@ def test_an_expiry_warning_notifies_the_creators_team(world, django_capture_on_c
 # --- Synthetic media of a creator built on a real person ------------------------------------------------
 
 
-def ai_post(world) -> Post:  # noqa: F811
+def ai_post(world) -> Post:
     asset = Asset.objects.create(creator=world["a"], file="assets/ai.jpg", kind="image", mime="image/jpeg",
                                  sha256="b" * 64, size_bytes=10, rating="explicit", status=Asset.Status.APPROVED,
                                  origin=Asset.Origin.AI, no_real_person_attested=True, provenance_present=True,
@@ -185,7 +186,7 @@ def ai_post(world) -> Post:  # noqa: F811
     return factories.approve_as_is(post)
 
 
-def test_no_real_person_does_not_replace_the_likeness_consent(world):  # noqa: F811
+def test_no_real_person_does_not_replace_the_likeness_consent(world):
     assert CreatorPerformer.objects.filter(creator=world["a"], performer=world["performer"]).exists()
     pub = factories.approved_publication(ai_post(world), world["fanvue"])
     outcome = services.schedule(pub, at=timezone.now() + timedelta(hours=1))
@@ -196,7 +197,7 @@ def test_no_real_person_does_not_replace_the_likeness_consent(world):  # noqa: F
     assert services.schedule(pub, at=timezone.now() + timedelta(hours=1)).verdict.passed
 
 
-def test_revoking_the_likeness_consent_blocks_the_synthetic_posts(world, django_capture_on_commit_callbacks):  # noqa: F811
+def test_revoking_the_likeness_consent_blocks_the_synthetic_posts(world, django_capture_on_commit_callbacks):
     likeness = compliance.record_consent(performer=world["performer"], platforms=["fanvue"], max_rating="explicit",
                                          uses=["ai_likeness"], signed_at=timezone.now() - timedelta(days=1))
     pub = factories.approved_publication(ai_post(world), world["fanvue"])
@@ -206,7 +207,7 @@ def test_revoking_the_likeness_consent_blocks_the_synthetic_posts(world, django_
     assert status(pub) == S.BLOCKED and codes(pub) == {"consent_revoked"}
 
 
-def test_a_pure_ai_persona_needs_no_likeness_consent(world):  # noqa: F811
+def test_a_pure_ai_persona_needs_no_likeness_consent(world):
     CreatorPerformer.objects.filter(creator=world["a"]).delete()
     pub = factories.approved_publication(ai_post(world), world["fanvue"])
     assert services.schedule(pub, at=timezone.now() + timedelta(hours=1)).verdict.passed
@@ -215,7 +216,7 @@ def test_a_pure_ai_persona_needs_no_likeness_consent(world):  # noqa: F811
 # --- The production date ------------------------------------------------------------------------------
 
 
-def test_a_production_date_after_the_publication_date_is_refused(world):  # noqa: F811
+def test_a_production_date_after_the_publication_date_is_refused(world):
     pub = factories.approved_publication(world["post"], world["fanvue"])
     at = timezone.now() + timedelta(days=2)
     # Two days on: the gate reads the publication date on the creator's clock, which may already be
@@ -228,9 +229,9 @@ def test_revoking_the_likeness_consent_takes_published_synthetic_posts_down(
         out, django_capture_on_commit_callbacks):  # noqa: F811
     likeness = compliance.record_consent(performer=out["performer"], platforms=["fanvue"], max_rating="explicit",
                                          uses=["ai_likeness"], signed_at=timezone.now() - timedelta(days=1))
-    live = Publication.objects.create(post=ai_post(out), account=out["fanvue"], status=S.PUBLISHED,
-                                      external_id="ext-ai", external_url="https://example.test/p/ai",
-                                      published_at=timezone.now() - timedelta(days=1))
+    live = PublicationFactory(post=ai_post(out), account=out["fanvue"], status=S.PUBLISHED,
+                              external_id="ext-ai", external_url="https://example.test/p/ai",
+                              published_at=timezone.now() - timedelta(days=1))
     with django_capture_on_commit_callbacks(execute=True):
         compliance.revoke_consent(likeness, reason="No more AI images of me")
     assert status(live) == S.REMOVED and "ext-ai" in DeletingConnector.calls

@@ -21,8 +21,7 @@ from notifications.services import recipients_for
 from scheduling import services
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication
 from tests.factories import UserFactory
-from tests.scheduling.factories import approve_as_is
-from tests.scheduling.test_dispatcher import world  # noqa: F401
+from tests.scheduling.factories import PublicationFactory, approve_as_is
 
 S = Publication.Status
 REQUEST = {"requester_name": "R. Person", "requester_contact": "r@mail.test", "signature": "/R. Person/",
@@ -46,7 +45,7 @@ def new_post(creator, asset: Asset, caption: str = "Another set") -> Post:
 
 
 def scheduled(post: Post, account: PlatformAccount, hours: int) -> Publication:
-    pub = Publication.objects.create(post=post, account=account, status=S.APPROVED)
+    pub = PublicationFactory(post=post, account=account, status=S.APPROVED)
     approve_as_is(post)
     outcome = services.schedule(pub, at=timezone.now() + timedelta(hours=hours))
     assert outcome.verdict.passed, outcome.verdict.reasons
@@ -54,7 +53,7 @@ def scheduled(post: Post, account: PlatformAccount, hours: int) -> Publication:
 
 
 @pytest.fixture
-def cal(world, settings):  # noqa: F811
+def cal(world, settings):
     """Creator A's calendar: the named photo's post on Fanvue and X, and another post with another photo
     of the same performer (which a request about one photo must leave alone)."""
     settings.SCHEDULING_CONNECTORS = {"fanvue": "scheduling.connectors.noop.NoopConnector",

@@ -19,7 +19,7 @@ from scheduling.connectors.base import TransientError
 from scheduling.connectors.noop import NoopConnector
 from scheduling.models import PlatformAccount, Publication, TakedownTask
 from scheduling.tasks import unpublish
-from tests.scheduling.test_dispatcher import world  # noqa: F401
+from tests.scheduling.factories import PlatformAccountFactory, PublicationFactory
 
 S = Publication.Status
 
@@ -45,20 +45,19 @@ class Unavailable(NoopConnector):
 
 
 @pytest.fixture
-def out(world, settings, eager_celery):  # noqa: F811
+def out(world, settings, eager_celery):
     settings.SCHEDULING_CONNECTORS = {"fanvue": "tests.scheduling.test_takedowns.DeletingConnector",
                                       "instagram": "tests.scheduling.test_takedowns.CannotDelete",
                                       "x": "tests.scheduling.test_takedowns.Unavailable"}
     DeletingConnector.calls = []
     a = world["a"]
-    insta = PlatformAccount.objects.create(state="connected", creator=a, platform="instagram", handle="luna_ig")
-    manual = PlatformAccount.objects.create(state="connected",
-                                            creator=a, platform="manual", target_platform="onlyfans", handle="luna_of")
+    insta = PlatformAccountFactory(creator=a, platform="instagram", handle="luna_ig")
+    manual = PlatformAccountFactory(creator=a, platform="manual", target_platform="onlyfans", handle="luna_of")
 
     def published(account, n):
-        return Publication.objects.create(post=world["post"], account=account, status=S.PUBLISHED,
-                                          external_id=f"ext-{n}", external_url=f"https://example.test/p/{n}",
-                                          published_at=timezone.now() - timedelta(days=2))
+        return PublicationFactory(post=world["post"], account=account, status=S.PUBLISHED,
+                                  external_id=f"ext-{n}", external_url=f"https://example.test/p/{n}",
+                                  published_at=timezone.now() - timedelta(days=2))
 
     return {**world, "on_fanvue": published(world["fanvue"], 1), "on_insta": published(insta, 2),
             "on_manual": published(manual, 3)}
@@ -142,7 +141,7 @@ def test_a_later_takedown_tightens_the_open_task(out, django_capture_on_commit_c
 
 @pytest.mark.django_db
 def test_transient_errors_retry_then_fall_back_to_a_person(out):
-    x = Publication.objects.create(post=out["post"], account=out["x"], status=S.PUBLISHED, external_id="tw-1")
+    x = PublicationFactory(post=out["post"], account=out["x"], status=S.PUBLISHED, external_id="tw-1")
     with pytest.raises(takedowns.TryLater) as caught:
         takedowns.remove_publication(x.pk, reason_code="takedown_open")
     assert caught.value.retry_after == 5
@@ -158,8 +157,8 @@ def test_transient_errors_retry_then_fall_back_to_a_person(out):
 @pytest.mark.django_db
 def test_exported_bundles_are_blocked_and_checked_by_a_person(out, django_capture_on_commit_callbacks):
     manual = PlatformAccount.objects.get(platform="manual")
-    waiting = Publication.objects.create(post=out["post"], account=manual, status=S.EXPORTED,
-                                         export_file="exports/2026/11/b.zip")
+    waiting = PublicationFactory(post=out["post"], account=manual, status=S.EXPORTED,
+                                 export_file="exports/2026/11/b.zip")
     revoke(out, django_capture_on_commit_callbacks)
     waiting.refresh_from_db()
     assert waiting.status == S.BLOCKED

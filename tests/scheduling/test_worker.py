@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from scheduling.models import Publication
 from tests.config.test_celery import broker_app  # noqa: F401 — the real-broker app fixture
+from tests.scheduling.connectors import FlakyConnector
 from tests.scheduling.factories import approved_rows
-from tests.scheduling.test_dispatcher import FlakyConnector, world  # noqa: F401
 
 S = Publication.Status
 

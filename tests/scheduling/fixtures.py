@@ -1,0 +1,54 @@
+"""Scheduling fixtures, built from the factories; loaded for the whole suite by tests/conftest.py
+because compliance and browser tests publish the same rows.
+
+`world`: creator A's approved explicit post of a verified, consenting performer, and A's Fanvue and
+X accounts; Fanvue publishes through the no-op connector, X through `FlakyConnector`, which a test
+steers (`FlakyConnector.mode`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from django.utils import timezone
+
+from content.models import Asset
+from scheduling.connectors import _load
+from scheduling.models import Publication
+from tests.compliance.factories import ConsentFactory, PerformerFactory, VerificationFactory
+from tests.scheduling.connectors import FlakyConnector
+from tests.scheduling.factories import PlatformAccountFactory, PostFactory, approve_as_is, approved_publication
+
+JPEG = b"\xff\xd8\xff" + b"0" * 64
+
+
+@pytest.fixture
+def world(people, settings, tmp_path):
+    settings.SCHEDULING_CONNECTORS = {"fanvue": "scheduling.connectors.noop.NoopConnector",
+                                      "x": "tests.scheduling.connectors.FlakyConnector"}
+    settings.STORAGES = {**settings.STORAGES, "private": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(tmp_path / "private"), "base_url": None}}}
+    _load.cache_clear()
+    FlakyConnector.calls, FlakyConnector.mode = [], "ok"
+    a = people["a"]
+    performer = PerformerFactory(legal_name="Jeanne Exemple", date_of_birth=date(1996, 4, 12), creators=[a])
+    VerificationFactory(performer=performer, actor=people["owner"], front=JPEG)
+    consent = ConsentFactory(performer=performer, platforms=("fanvue", "x"), max_rating="explicit",
+                             uses=("publication", "promotion_on_social"), signed_at=timezone.now() - timedelta(days=30))
+    # A row the content pipeline would have probed and approved; its file is never read here.
+    asset = Asset.objects.create(creator=a, file="assets/x.jpg", kind="image", mime="image/jpeg", sha256="a" * 64,
+                                 size_bytes=10, rating="explicit", status=Asset.Status.APPROVED,
+                                 production_date=date(2026, 1, 5))
+    asset.performers.add(performer)
+    post = approve_as_is(PostFactory(creator=a, caption="New set tonight", asset_ids=[asset.pk]))
+    fanvue = PlatformAccountFactory(creator=a, platform="fanvue", handle="luna")
+    x = PlatformAccountFactory(creator=a, platform="x", handle="luna_x")
+    return {"performer": performer, "consent": consent, "asset": asset, "post": post, "fanvue": fanvue, "x": x,
+            **people}
+
+
+def approved_target(world: dict, account: str = "fanvue") -> Publication:
+    """One more approved target of the world's post, on its `account` ("fanvue" or "x")."""
+    return approved_publication(world["post"], world[account])
