@@ -15,7 +15,7 @@ numbers are written as numbers, so a refund stays -500.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.contrib import admin
@@ -33,18 +33,21 @@ from core import csv
 
 CHUNK = 2000
 
+# A list_display entry: a field or attribute name, or a callable that takes the row.
+Column = str | Callable[[Any], Any]
+
 
 class _Echo:
     def write(self, value: str) -> str:
         return value
 
 
-def _columns(modeladmin: admin.ModelAdmin, request: HttpRequest) -> list[str]:
+def _columns(modeladmin: admin.ModelAdmin, request: HttpRequest) -> list[Column]:
     names = getattr(modeladmin, "export_fields", None) or modeladmin.get_list_display(request)
     return [n for n in names if n != "action_checkbox"]
 
 
-def _value(name: str, obj: Model, modeladmin: admin.ModelAdmin) -> Any:
+def _value(name: Column, obj: Model, modeladmin: admin.ModelAdmin) -> Any:
     try:
         field, _attr, value = lookup_field(name, obj, modeladmin)
     except (AttributeError, ObjectDoesNotExist):
@@ -57,7 +60,7 @@ def _value(name: str, obj: Model, modeladmin: admin.ModelAdmin) -> Any:
     return strip_tags(value) if isinstance(value, str) else value
 
 
-def _rows(modeladmin: admin.ModelAdmin, columns: list[str], queryset: QuerySet) -> Iterator[list[Any]]:
+def _rows(modeladmin: admin.ModelAdmin, columns: list[Column], queryset: QuerySet) -> Iterator[list[Any]]:
     yield [capfirst(str(label_for_field(name, queryset.model, modeladmin))) for name in columns]
     for obj in queryset.iterator(chunk_size=CHUNK):
         yield [_value(name, obj, modeladmin) for name in columns]
@@ -82,6 +85,8 @@ def export_as_csv(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: 
     response = StreamingHttpResponse((writer.writerow(row) for row in _rows(modeladmin, columns, queryset)),
                                      content_type="text/csv; charset=utf-8")
     filename = f"{model._meta.model_name}-{timezone.localdate():%Y%m%d}.csv"
-    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
+    disposition = content_disposition_header(as_attachment=True, filename=filename)
+    if disposition is not None:  # always a header for an attachment; None is for an inline file without a name
+        response["Content-Disposition"] = disposition
     response["Cache-Control"] = "no-store, private, max-age=0"
     return response

@@ -45,7 +45,8 @@ class Asset(models.Model):
         AUDIO = "audio", "Audio"
 
     # The registry's ratings as choices: `Asset.Rating.SFW == "sfw"`, labelled as everywhere else.
-    Rating = models.TextChoices("Rating", [(r.name, (r.value, r.label)) for r in platforms.Rating])
+    # (django-stubs does not declare Enum's functional API for TextChoices, hence the ignore.)
+    Rating = models.TextChoices("Rating", [(r.name, (r.value, r.label)) for r in platforms.Rating])  # type: ignore[call-overload]
 
     class Origin(models.TextChoices):
         UPLOAD = "upload", "Upload"

@@ -64,6 +64,10 @@ def adopt(obj: Model, saved: Model) -> None:
     obj._state.adding = False
 
 
+# The request attribute that carries a refused form's errors into the form rendered again.
+_SERVICE_ERRORS = "service_errors"
+
+
 class ServiceFormMixin:
     """Forms whose save is a service call, with the service's refusals shown on the form.
 
@@ -76,25 +80,30 @@ class ServiceFormMixin:
 
     def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
                         extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        # The mixin's super() is the ModelAdmin it is mixed into, unknown to the checker.
         try:
-            return super().changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+            response: HttpResponse = super().changeform_view(  # type: ignore[misc]
+                request, object_id, form_url, extra_context)
         except (ServiceRejected, ValidationError) as rejected:
-            if getattr(request, "service_errors", None) is not None:
+            if getattr(request, _SERVICE_ERRORS, None) is not None:
                 raise  # refused again with its errors shown: a bug, not a refusal to show
-            request.service_errors = rejected.error if isinstance(rejected, ServiceRejected) else rejected
-            return super().changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+            setattr(request, _SERVICE_ERRORS, rejected.error if isinstance(rejected, ServiceRejected) else rejected)
+            response = super().changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+        return response
 
     def get_form(self, request: HttpRequest, obj: Model | None = None, change: bool = False,
-                 **kwargs: Any) -> type[forms.ModelForm]:
-        form_class = super().get_form(request, obj, change, **kwargs)  # type: ignore[misc]
-        error = getattr(request, "service_errors", None)
+                 **kwargs: Any) -> type[forms.ModelForm[Any]]:
+        form_class: type[forms.ModelForm[Any]] = super().get_form(  # type: ignore[misc]
+            request, obj, change, **kwargs)
+        error: ValidationError | None = getattr(request, _SERVICE_ERRORS, None)
         if error is None:
             return form_class
+        refusal = error  # the narrowed type, for the method below
 
         class RejectedForm(form_class):  # type: ignore[valid-type,misc]
             def clean(self) -> dict[str, Any]:
-                cleaned = super().clean()
-                add_refusal(self, error)
+                cleaned: dict[str, Any] = super().clean()
+                add_refusal(self, refusal)
                 return cleaned
 
         return RejectedForm
@@ -102,10 +111,11 @@ class ServiceFormMixin:
     def delete_view(self, request: HttpRequest, object_id: str,
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:
         try:
-            return super().delete_view(request, object_id, extra_context)  # type: ignore[misc]
+            response: HttpResponse = super().delete_view(request, object_id, extra_context)  # type: ignore[misc]
         except (ServiceRejected, ValidationError) as refused:
             message_refusal(request, refused.error if isinstance(refused, ServiceRejected) else refused)
             return HttpResponseRedirect(self.refused_deletion_url(request, object_id))
+        return response
 
     def refused_deletion_url(self, request: HttpRequest, object_id: str) -> str:
         return request.path

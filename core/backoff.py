@@ -14,5 +14,6 @@ JITTER = 0.2
 
 def backoff_seconds(attempt: int, *, base: float, cap: float, retry_after: float | None = None) -> float:
     """`base`·2^`attempt` seconds (attempt 0 waits `base`), at most `cap`, ±20 %, and at least `retry_after`."""
-    delay = min(cap, base * 2 ** max(0, attempt)) * (1 - JITTER + random.random() * 2 * JITTER)
+    growth: int = 2 ** max(0, attempt)  # typeshed types int ** int as Any (a negative power is a float)
+    delay = min(cap, base * growth) * (1 - JITTER + random.random() * 2 * JITTER)
     return max(delay, retry_after or 0)

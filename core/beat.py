@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 PREFIX = "atelier: "
 
@@ -20,7 +21,7 @@ class BeatEntry:
     task: str
     every_seconds: int | None = None
     crontab: dict[str, str] = field(default_factory=dict)  # minute/hour/day_of_week/... in UTC
-    kwargs: dict = field(default_factory=dict)
+    kwargs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def expires_seconds(self) -> int:

@@ -7,6 +7,7 @@ page costs the same number of queries for 3 creators or 300.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.db.models import Count, QuerySet
 
@@ -19,7 +20,7 @@ def register(label: str, counter: Counter) -> None:
     DASHBOARD_COUNTS.append((label, counter))
 
 
-def per_creator(rows: Callable[[list[int]], QuerySet], field: str = "creator_id") -> Counter:
+def per_creator(rows: Callable[[list[int]], QuerySet[Any]], field: str = "creator_id") -> Counter:
     """A counter from "the rows of these creators": `rows(ids)` returns the queryset to count."""
 
     def count(creator_ids: list[int]) -> dict[int, int]:

@@ -65,7 +65,7 @@ def retry_after(response: httpx.Response, *, rate_reset: bool = False) -> float 
     """Seconds the other side asks us to wait: `Retry-After` (seconds or an HTTP date), `retry-after-ms`,
     and with `rate_reset` the end of the rate window (the wait for a 429; not for a 503, where X still
     sends those headers). None when the answer names no wait."""
-    value = response.headers.get("retry-after")
+    value: str | None = response.headers.get("retry-after")
     if value:
         try:
             return max(0.0, float(value))

@@ -23,7 +23,8 @@ from core.files import private_storage
 from scheduling.connectors.options import clean_options
 
 # Platforms an account can publish to (those with a connector), from the registry: `Platform.MANUAL == "manual"`.
-Platform = models.TextChoices("Platform", [(p.key.upper(), (p.key, p.label)) for p in platforms.publishing_platforms()])
+# (django-stubs does not declare Enum's functional API for TextChoices, hence the ignore.)
+Platform = models.TextChoices("Platform", [(p.key.upper(), (p.key, p.label)) for p in platforms.publishing_platforms()])  # type: ignore[call-overload]
 
 
 class PlatformAccount(models.Model):
@@ -72,9 +73,11 @@ class PlatformAccount(models.Model):
         Said when a publication is scheduled, not when it fails at its due time."""
         if self.state == self.State.CONNECTED:
             return None
-        remedy = {self.State.NOT_CONNECTED: "until someone connects it",
-                  self.State.NEEDS_REAUTH: "until someone connects it again",
-                  self.State.DISABLED: "while it is disabled; enable it or move the publication to another account"}
+        remedy: dict[str, str] = {
+            self.State.NOT_CONNECTED: "until someone connects it",
+            self.State.NEEDS_REAUTH: "until someone connects it again",
+            self.State.DISABLED: "while it is disabled; enable it or move the publication to another account",
+        }
         return f"{self} is {self.get_state_display().lower()}: nothing goes out through it " \
                f"{remedy.get(self.state, 'until someone fixes it')}."
 

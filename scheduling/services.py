@@ -1251,7 +1251,7 @@ def _paced(platform: str, seconds: float) -> None:
         _group_sizes[platform] = max(1, size // 2)
 
 
-def _reserve(budget: limits.Reservation, group: list[tuple[Publication, Any, Any, list]]) -> None:
+def _reserve(budget: limits.Reservation, group: list[_Ready]) -> None:
     """Reserve the budget of the rows about to be sent; a Redis error leaves nothing reserved (the rows
     wait a few seconds) rather than failing the batch."""
     wanted: dict[int, tuple[int, Any]] = {}

@@ -49,7 +49,7 @@ class Refused(exceptions.APIException):
     allow the change, 422 when the compliance gate says no…) and `details` carried into the envelope
     as they are. Views raise it; the exception handler answers it like every other error."""
 
-    status_code = status.HTTP_409_CONFLICT
+    status_code: int = status.HTTP_409_CONFLICT
     default_code = "conflict"
     default_detail = Conflict.default_detail
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import binascii
 import json
 from base64 import b64decode
+from collections.abc import Sequence
 from datetime import date, time
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -37,38 +38,40 @@ class CursorPagination(pagination.CursorPagination):
     columns of the model; lists choose orderings an index serves.
     """
 
-    ordering = "-pk"
-    page_size = 50
+    ordering: str | list[str] | tuple[str, ...] = "-pk"
+    page_size: int | None = 50
     page_size_query_param = "page_size"
     max_page_size = 500
 
-    def get_ordering(self, request: Any, queryset: QuerySet, view: Any) -> tuple[str, ...]:
+    def get_ordering(self, request: Any, queryset: QuerySet[Any], view: Any) -> tuple[str, ...]:
         ordering = tuple(super().get_ordering(request, queryset, view))
         if ordering[-1].lstrip("-") not in ("pk", queryset.model._meta.pk.name):
             ordering += ("-pk" if ordering[-1].startswith("-") else "pk",)
         return ordering
 
-    def paginate_queryset(self, queryset: QuerySet, request: Any, view: Any = None) -> list | None:
+    def paginate_queryset(self, queryset: QuerySet[Any], request: Any, view: Any = None) -> list[Any] | None:
         # DRF's method, with its first-field filter replaced by `_after` (the whole position).
         self.request = request
-        self.page_size = self.get_page_size(request)
-        if not self.page_size:
+        page_size = self.page_size = self.get_page_size(request)
+        if not page_size:
             return None
         self.base_url = request.build_absolute_uri()
-        self.ordering = self.get_ordering(request, queryset, view)
-        self.cursor = self.decode_cursor(request)
-        offset, reverse, current_position = self.cursor if self.cursor is not None else (0, False, None)
-        ordering = _reverse_ordering(self.ordering) if reverse else self.ordering
+        forwards = self.ordering = self.get_ordering(request, queryset, view)
+        cursor = self.cursor = self.decode_cursor(request)
+        offset, reverse = (cursor.offset, cursor.reverse) if cursor is not None else (0, False)
+        # djangorestframework-stubs types the position as an int; it is the text `encode_cursor` wrote.
+        current_position = cast(str | None, cursor.position if cursor is not None else None)
+        ordering = _reverse_ordering(forwards) if reverse else forwards
         queryset = queryset.order_by(*ordering)
         if current_position is not None:
             queryset = queryset.filter(self._after(queryset.model, ordering, current_position))
-        results = list(queryset[offset:offset + self.page_size + 1])
-        self.page = list(results[:self.page_size])
-        has_following_position = len(results) > len(self.page)
-        following_position = (self._get_position_from_instance(results[-1], self.ordering)
+        results = list(queryset[offset:offset + page_size + 1])
+        page = self.page = list(results[:page_size])
+        has_following_position = len(results) > len(page)
+        following_position = (self._get_position_from_instance(results[-1], forwards)
                               if has_following_position else None)
         if reverse:
-            self.page = list(reversed(self.page))
+            page = self.page = list(reversed(page))
             self.has_next = current_position is not None or offset > 0
             self.has_previous = has_following_position
             if self.has_next:
@@ -84,7 +87,7 @@ class CursorPagination(pagination.CursorPagination):
                 self.previous_position = current_position
         if (self.has_previous or self.has_next) and self.template is not None:
             self.display_page_controls = True
-        return self.page
+        return page
 
     def decode_cursor(self, request: Request) -> pagination.Cursor | None:
         """A cursor is opaque text from the client: anything but what `encode_cursor` made is a 400,
@@ -101,7 +104,7 @@ class CursorPagination(pagination.CursorPagination):
         except (exceptions.NotFound, ValueError, binascii.Error):
             raise exceptions.ValidationError({self.cursor_query_param: [INVALID_CURSOR]}) from None
 
-    def _get_position_from_instance(self, instance: Any, ordering: tuple[str, ...]) -> str:
+    def _get_position_from_instance(self, instance: Any, ordering: Sequence[str]) -> str:
         values = [instance[name] if isinstance(instance, dict) else getattr(instance, name)
                   for name in (item.lstrip("-") for item in ordering)]
         return json.dumps([v.isoformat() if isinstance(v, date | time) else v for v in values], default=str)
@@ -130,11 +133,14 @@ class CursorPagination(pagination.CursorPagination):
             raise exceptions.ValidationError({self.cursor_query_param: [INVALID_CURSOR]}) from None
 
 
-def _field(model: type[Model], name: str) -> Field:
-    return model._meta.pk if name == "pk" else model._meta.get_field(name)
+def _field(model: type[Model], name: str) -> Field[Any, Any]:
+    field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    if not isinstance(field, Field):
+        raise ValueError(f"{name} is a relation, not a column: a position cannot hold it")
+    return field
 
 
-def _checked(field: Field, raw: Any) -> Any:
+def _checked(field: Field[Any, Any], raw: Any) -> Any:
     """One position value as its field's type, refused when the database could not compare it
     (NUL in text, an instant outside the calendar the API accepts, an integer beyond the column)."""
     if isinstance(raw, str) and "\x00" in raw:

@@ -54,7 +54,7 @@ from scheduling.connectors.base import (
 from scheduling.connectors.http import client, retry_after, send
 
 MB = 1024 * 1024
-_, MEDIA, _ = platforms.get("fanvue").publishing_limits()
+MEDIA = platforms.get("fanvue").publishing_limits()[1]
 IMAGE_TYPES = MEDIA.image_types
 VIDEO_TYPES = MEDIA.video_types
 AUDIO_TYPES = MEDIA.audio_types

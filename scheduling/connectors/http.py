@@ -25,7 +25,8 @@ __all__ = ["client", "error_message", "raise_for", "retry_after", "send"]
 def client(base_url: str, *, headers: Mapping[str, str] | None = None, timeout: float | None = None) -> httpx.Client:
     """The shared outbound client with a short connect timeout (safe to retry) and a longer read
     timeout. Not guarded: platform addresses come from settings, never from a form."""
-    read = timeout or getattr(settings, "CONNECTOR_TIMEOUT_SECONDS", 30)
+    configured: float = getattr(settings, "CONNECTOR_TIMEOUT_SECONDS", 30)
+    read = timeout or configured
     return outbound_http.client(base_url, headers=headers, timeout=outbound_http.timeout(read), guarded=False)
 
 
