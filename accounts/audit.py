@@ -13,7 +13,7 @@ from typing import Any
 from django.db import models
 
 from accounts.actors import Actor, SystemActor
-from accounts.models import AuditEvent
+from accounts.models import ApiKey, AuditEvent, Creator
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,6 @@ def current_context() -> AuditContext:
 def _creator_id_of(obj: models.Model | None) -> int | None:
     if obj is None:
         return None
-    from accounts.models import Creator
 
     if isinstance(obj, Creator):
         return obj.pk
@@ -107,8 +106,6 @@ def record(
         actor_id, api_key_id = None, None
         actor_label = actor_label or actor.label
     elif actor is not None:
-        from accounts.models import ApiKey
-
         if isinstance(actor, ApiKey):
             api_key_id, actor_id = actor.pk, actor.owner_id
         else:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
+from django.contrib.auth.models import Group, Permission
+
 from accounts.models import Role
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -63,10 +65,8 @@ def role_grants(role: str, app_label: str, codename: str) -> bool:
 
 def sync_role_groups(group_model=None, permission_model=None) -> None:  # noqa: ANN001
     """Create one group per role and set its permissions from the table. Idempotent."""
-    if group_model is None:
-        from django.contrib.auth.models import Group as group_model
-        from django.contrib.auth.models import Permission as permission_model
-
+    group_model = group_model or Group
+    permission_model = permission_model or Permission
     perms = list(permission_model.objects.select_related("content_type"))
     for role in Role:
         group, _ = group_model.objects.get_or_create(name=role.label)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from axes.handlers.proxy import AxesProxyHandler
 from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
@@ -19,6 +20,4 @@ def record_heartbeat() -> str:
 
 @shared_task(name="accounts.tasks.clean_login_lockouts")
 def clean_login_lockouts() -> int:
-    from axes.handlers.proxy import AxesProxyHandler
-
     return AxesProxyHandler.reset_logs(age_days=30) or 0

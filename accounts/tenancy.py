@@ -14,6 +14,8 @@ from django.contrib.auth.models import AnonymousUser, Group
 from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 from django.db.models import Model, QuerySet
 
+from accounts.models import ApiKey, Membership, Role
+
 if TYPE_CHECKING:
     from accounts.models import User
 
@@ -36,8 +38,6 @@ def _perm_for(model: type[Model], action: str) -> tuple[str, str]:
 
 
 def _roles_granting(app_label: str, codename: str) -> set[str]:
-    from accounts.models import Role
-
     names = set(
         Group.objects.filter(
             permissions__content_type__app_label=app_label, permissions__codename=codename
@@ -54,8 +54,6 @@ def _user_creator_ids(user: User, app_label: str, codename: str) -> set[int] | N
     cache: dict[tuple[str, str], set[int]] = user.__dict__.setdefault("_tenancy_cache", {})
     key = (app_label, codename)
     if key not in cache:
-        from accounts.models import Membership
-
         # One query for all of the user's memberships per request, whatever the models asked about.
         memberships = user.__dict__.get("_tenancy_memberships")
         if memberships is None:
@@ -72,8 +70,6 @@ def allowed_creator_ids(principal: Any, model: type[Model], action: str = "view"
     An API key never reaches further than its owner does today, and a read-only key reaches
     nothing for a write action.
     """
-    from accounts.models import ApiKey
-
     if principal is None or isinstance(principal, AnonymousUser):
         return set()
     app_label, codename = _perm_for(model, action)

@@ -39,7 +39,7 @@ from accounts.admin_base import TenantModelAdmin, permission_check
 from accounts.admin_export import export_as_csv
 from accounts.models import Creator
 from analytics import imports, ingest, services
-from analytics.currency import exponent
+from analytics.currency import agency_currency, exponent
 from analytics.models import SOURCE_PLATFORMS, Fan, Subscription, Transaction
 from core.admin import add_refusal
 
@@ -375,8 +375,6 @@ class FanAdmin(TenantModelAdmin):
 
     @display(description="Lifetime spend", ordering="lifetime_spend_minor")
     def lifetime_spend(self, obj: Fan) -> str:
-        from analytics.currency import agency_currency
-
         currency = agency_currency()
         return f"{format_minor(obj.lifetime_spend_minor, currency)} {currency}"
 

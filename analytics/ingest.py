@@ -59,6 +59,7 @@ from django.utils.dateparse import parse_datetime
 from accounts import audit
 from accounts.actors import Actor
 from accounts.models import Creator
+from analytics import tasks
 from analytics.models import (
     SOURCE_PLATFORMS,
     Fan,
@@ -69,6 +70,12 @@ from analytics.models import (
     WebhookReceiver,
 )
 from compliance import crypto
+from scheduling import limits
+from scheduling import services as scheduling
+from scheduling.connectors import connector_for
+from scheduling.connectors.base import AuthError, ConnectorError
+from scheduling.connectors.fanvue import FanvueConnector
+from scheduling.connectors.http import client, send
 from scheduling.models import PlatformAccount, Publication
 
 log = logging.getLogger(__name__)
@@ -266,11 +273,9 @@ _late_days = threading.local()
 
 
 def _flush_late_days() -> None:
-    from analytics.tasks import rollup_days
-
     pending, _late_days.pending = getattr(_late_days, "pending", None) or {}, None
     for creator_id, days in pending.items():
-        rollup_days.delay(creator_id, sorted(d.isoformat() for d in days))
+        tasks.rollup_days.delay(creator_id, sorted(d.isoformat() for d in days))
 
 
 # --- Webhook receivers ----------------------------------------------------------------------------
@@ -334,10 +339,9 @@ def accept_event(receiver: WebhookReceiver, *, kind: str, event_key: str,
         except IntegrityError:
             return None
         WebhookReceiver.objects.filter(pk=receiver.pk).update(last_event_at=event.received_at)
-        from analytics.tasks import process_inbound_event
 
         event_id = event.pk
-        transaction.on_commit(lambda: process_inbound_event.delay(event_id))
+        transaction.on_commit(lambda: tasks.process_inbound_event.delay(event_id))
     return event
 
 
@@ -575,11 +579,6 @@ def sync_metrics(now: datetime | None = None) -> dict[str, int]:
     credentials mark the account for re-authorisation and end that account's turn. Snapshots are
     written with `taken_at=now`, so a rerun for the same instant adds nothing.
     """
-    from scheduling import limits
-    from scheduling import services as scheduling
-    from scheduling.connectors import connector_for
-    from scheduling.connectors.base import AuthError, ConnectorError
-
     now = now or timezone.now()
     stats = {"accounts": 0, "fetched": 0, "snapshots": 0, "errors": 0, "deferred": 0, "reauth": 0, "skipped": 0}
     by_account: dict[int, list[Publication]] = defaultdict(list)
@@ -668,10 +667,6 @@ def _adopt_webhook_row(*, creator: Creator, kind: str, fan: Fan | None, gross: i
 
 
 def _fanvue_client(account: PlatformAccount) -> tuple[httpx.Client, str]:
-    from scheduling import services as scheduling
-    from scheduling.connectors.base import AuthError
-    from scheduling.connectors.http import client
-
     ref = scheduling.account_ref(account, purpose="earnings backfill")
     token = ref.credentials.get("access_token")
     if not token:
@@ -690,12 +685,6 @@ def backfill_fanvue(account: PlatformAccount, since: datetime, until: datetime |
     Each page spends one request of the account's rate budget; when the budget is out the run
     stops and says so (`complete: False`), and rerunning later picks the period up again.
     """
-    from scheduling import limits
-    from scheduling import services as scheduling
-    from scheduling.connectors.base import AuthError
-    from scheduling.connectors.fanvue import FanvueConnector
-    from scheduling.connectors.http import send
-
     if account.platform != "fanvue":
         raise ValidationError("The earnings backfill reads Fanvue accounts only.")
     until = until or timezone.now()

@@ -22,6 +22,11 @@ from django.core.mail import EmailMessage
 from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.text import slugify
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from accounts import tenancy
 from accounts.models import Creator
@@ -129,12 +134,6 @@ PDF_COLUMNS = [("creator", "Creator"), ("platform", "Platform"), ("gross", "Gros
 
 def render_pdf(report: Report) -> bytes:
     """A one-table summary for reading on a phone, plus revenue by kind."""
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4, landscape
-    from reportlab.lib.styles import getSampleStyleSheet
-    from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(buffer, pagesize=landscape(A4), leftMargin=12 * mm, rightMargin=12 * mm,
                             topMargin=12 * mm, bottomMargin=12 * mm, title=report.title, author="Atelier")

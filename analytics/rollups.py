@@ -48,6 +48,7 @@ from accounts.models import Creator
 from analytics import segments
 from analytics.currency import MissingRate, RateBook
 from analytics.models import DailyRollup, MetricSnapshot, PostingHour, Subscription, Transaction
+from notifications.services import notify
 from scheduling.models import Platform, Publication
 
 logger = logging.getLogger(__name__)
@@ -312,8 +313,6 @@ def late_days(since: datetime, before: dict[int, date]) -> dict[int, list[date]]
 
 
 def _report_missing_rate(error: MissingRate) -> None:
-    from notifications.services import notify
-
     notify("analytics.missing_rate", creator_id=None, level="error",
            title=f"Exchange rate missing: {error.currency} on {error.day.isoformat()}",
            body=f"{error} Rollups that need it are not computed until it is added.",

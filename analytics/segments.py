@@ -33,6 +33,7 @@ from django.db.models.functions import CumeDist
 from django.utils import timezone
 
 from accounts.models import Creator
+from analytics import rollups
 from analytics.currency import RateBook, agency_currency
 from analytics.models import Fan, Subscription, Transaction
 
@@ -73,8 +74,6 @@ def refresh_spend(creator_ids: list[int], since: datetime | None = None) -> int:
 
 def _spend_of(fan_ids: list[int]) -> list[Fan]:
     """The fans among `fan_ids` whose spend, first or last seen changed, with the new values set."""
-    from analytics.rollups import LocalDate
-
     agency = agency_currency()
     txs = Transaction.objects.filter(fan_id__in=fan_ids)
     spend: dict[int, int] = defaultdict(int)
@@ -83,7 +82,7 @@ def _spend_of(fan_ids: list[int]) -> list[Fan]:
                                             net=Sum("net_minor", filter=Q(currency=agency))).order_by()):
         seen[r["fan_id"]] = (r["first"], r["last"])
         spend[r["fan_id"]] += r["net"] or 0
-    foreign = list(txs.exclude(currency=agency).annotate(d=LocalDate("occurred_at", "creator__timezone"))
+    foreign = list(txs.exclude(currency=agency).annotate(d=rollups.LocalDate("occurred_at", "creator__timezone"))
                    .values("fan_id", "currency", "d").annotate(net=Sum("net_minor")).order_by())
     book = RateBook.load({r["currency"] for r in foreign})
     for r in foreign:

@@ -7,58 +7,46 @@ from typing import Any
 
 from celery import shared_task
 
+from analytics import alerts, ingest, offers, reports, rollups
+
 
 @shared_task(name="analytics.tasks.sync_metrics", ignore_result=True, soft_time_limit=1500, time_limit=1700)
 def sync_metrics() -> dict[str, int]:
     """Every 30 min: publication metrics through each connector's `fetch_metrics`, within rate limits."""
-    from analytics import ingest
-
     return ingest.sync_metrics()
 
 
 @shared_task(name="analytics.tasks.process_inbound_event", ignore_result=True, max_retries=5)
 def process_inbound_event(event_id: int) -> str:
     """A verified platform webhook, turned into fans, subscriptions and transactions."""
-    from analytics import ingest
-
     return ingest.process_event(event_id)
 
 
 @shared_task(name="analytics.tasks.nightly_rollup", ignore_result=True, soft_time_limit=3000, time_limit=3300)
 def nightly_rollup() -> dict[str, Any]:
     """02:15 UTC: yesterday (in each creator's timezone) and any day late data touched."""
-    from analytics import rollups
-
     return rollups.nightly()
 
 
 @shared_task(name="analytics.tasks.rollup_days", ignore_result=True)
 def rollup_days(creator_id: int, days: list[str]) -> int:
     """Recompute the given days of one creator (late data, imports, on demand)."""
-    from analytics import rollups
-
     return rollups.recompute(creator_id, [date.fromisoformat(d) for d in days])
 
 
 @shared_task(name="analytics.tasks.tick_offers", ignore_result=True)
 def tick_offers() -> dict[str, int]:
     """Every 5 min: start offers whose window opened, end those whose window closed."""
-    from analytics import offers
-
     return offers.tick()
 
 
 @shared_task(name="analytics.tasks.send_reports", ignore_result=True, soft_time_limit=1500, time_limit=1700)
 def send_reports() -> int:
     """06:00 UTC: daily, weekly (Mondays) and monthly (the 1st) reports to subscribed staff."""
-    from analytics import reports
-
     return reports.send_due()
 
 
 @shared_task(name="analytics.tasks.evaluate_alerts", ignore_result=True)
 def evaluate_alerts() -> int:
     """Hourly: alert rules against rollups and live state; one notice per condition."""
-    from analytics import alerts
-
     return alerts.evaluate()

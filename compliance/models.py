@@ -15,7 +15,7 @@ from django.db import models
 from django.utils.timezone import now
 
 from accounts.models import Creator
-from compliance.gate import Use
+from compliance.gate import Use, age_on
 from core.platforms import PLATFORMS, RATING_CHOICES, choices
 
 # Every platform a consent may name, alphabetically (the registry's order is for publishing lists).
@@ -67,8 +67,6 @@ class Performer(models.Model):
         return self.legal_name
 
     def age_on(self, day: date) -> int | None:
-        from compliance.gate import age_on
-
         return age_on(self.date_of_birth, day) if self.date_of_birth else None
 
 

@@ -7,6 +7,9 @@ from typing import Any
 from django.urls import URLPattern, path
 from unfold.sites import UnfoldAdminSite
 
+from accounts import views as account_views
+from accounts.admin_export import export_as_csv
+
 
 class AtelierAdminSite(UnfoldAdminSite):
     site_title = "Atelier"
@@ -15,14 +18,11 @@ class AtelierAdminSite(UnfoldAdminSite):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from accounts.admin_export import export_as_csv
 
         # Every changelist can be exported (tenancy re-applied, the export audited).
         self.add_action(export_as_csv, "export_as_csv")
 
     def extra_urls(self) -> list[URLPattern]:
-        from accounts import views as account_views
-
         return [
             path("2fa/", account_views.two_factor, name="two_factor"),
             path("2fa/setup/", self.admin_view(account_views.two_factor_setup), name="two_factor_setup"),

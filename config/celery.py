@@ -31,19 +31,23 @@ app.autodiscover_tasks()
 
 _tokens: dict[str, Any] = {}
 
+# A cycle at import time: config.settings -> config/__init__ -> this module -> (accounts.audit, core.beat,
+# config.checks, config.observability) -> models and settings, not loaded yet. The handlers import them
+# when they run, in a worker whose apps are ready.
+
 
 @signals.task_prerun.connect
 def _bind_task_context(task_id: str, task: Task, **_: Any) -> None:
-    from accounts.audit import AuditContext, set_context
-    from config.observability import task_id_var
+    from accounts.audit import AuditContext, set_context  # noqa: PLC0415 — settings cycle, see above
+    from config.observability import task_id_var  # noqa: PLC0415 — settings cycle, see above
 
     _tokens[task_id] = (task_id_var.set(task_id), set_context(AuditContext(actor_label=f"task:{task.name}")))
 
 
 @signals.task_postrun.connect
 def _unbind_task_context(task_id: str, task: Task, state: str | None = None, **_: Any) -> None:
-    from accounts.audit import reset_context
-    from config.observability import TASKS, task_id_var
+    from accounts.audit import reset_context  # noqa: PLC0415 — settings cycle, see above
+    from config.observability import TASKS, task_id_var  # noqa: PLC0415 — settings cycle, see above
 
     TASKS.labels(task.name, state or "UNKNOWN").inc()
     tokens = _tokens.pop(task_id, None)
@@ -58,7 +62,7 @@ def _unbind_task_context(task_id: str, task: Task, state: str | None = None, **_
 @signals.worker_init.connect
 def _refuse_bad_settings(**_: Any) -> None:
     """A worker opens takedowns and computes deadlines too: it stops on the same settings errors."""
-    from config.checks import require_settings
+    from config.checks import require_settings  # noqa: PLC0415 — settings cycle, see above
 
     require_settings()
 
@@ -67,7 +71,7 @@ def _refuse_bad_settings(**_: Any) -> None:
 def _count_expired(request: Any = None, expired: bool = False, **_: Any) -> None:
     """A task that expired in the queue never ran: count it where /metrics can see it (a dispatcher
     or reaper expiring means the calendar's control loop is starved)."""
-    from config.observability import record_expired_task
+    from config.observability import record_expired_task  # noqa: PLC0415 — settings cycle, see above
 
     if expired:
         record_expired_task(getattr(request, "name", None) or getattr(request, "task", None) or "unknown")
@@ -75,6 +79,6 @@ def _count_expired(request: Any = None, expired: bool = False, **_: Any) -> None
 
 @signals.beat_init.connect
 def _sync_beat_on_start(**_: Any) -> None:
-    from core.beat import sync_beat_schedule
+    from core.beat import sync_beat_schedule  # noqa: PLC0415 — settings cycle, see above
 
     sync_beat_schedule()

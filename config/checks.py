@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.checks import Error, Warning, register, run_checks
 from django.core.exceptions import ImproperlyConfigured
@@ -33,8 +34,6 @@ def serving_errors() -> list[Error]:
             hint="Generate one: python -c 'from cryptography.fernet import Fernet; "
                  "print(Fernet.generate_key().decode())'", id="atelier.E001"))
     else:
-        from cryptography.fernet import Fernet
-
         for index, key in enumerate(settings.ATELIER_ENCRYPTION_KEYS):
             try:
                 Fernet(key.encode())

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 
 from accounts import tenancy
 from accounts.models import Creator
+from analytics.dashboard import home_context
 from core.dashboard import DASHBOARD_COUNTS
 
 
@@ -38,7 +39,6 @@ def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[st
             "active": sum(1 for r in rows if r["creator"].status == Creator.Status.ACTIVE),
         },
     })
-    from analytics.dashboard import home_context
 
     context.update(home_context(request))
     return context

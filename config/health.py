@@ -12,6 +12,7 @@ from django.core.files.storage import storages
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
+from kombu import Connection
 
 
 def check_database() -> None:
@@ -31,7 +32,6 @@ def check_broker() -> None:
             probe.write_bytes(b"")
             probe.unlink()
         return
-    from kombu import Connection
 
     with Connection(url, connect_timeout=2, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS) as conn:
         conn.ensure_connection(max_retries=1, timeout=2)

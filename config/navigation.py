@@ -8,6 +8,11 @@ from django.apps import apps
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
+from analytics.dashboard import may_open_dashboard
+from compliance.views import may_open_board
+from content.views_studio import may_generate
+from scheduling.views_calendar import may_open_calendar
+
 
 def _item(title: str, icon: str, model: str) -> dict[str, Any] | None:
     if model.startswith("admin:"):
@@ -42,26 +47,18 @@ def _view_item(title: str, icon: str, url_name: str) -> dict[str, Any] | None:
 
 
 def _may_open_board(user: Any) -> bool:
-    from compliance.views import may_open_board
-
     return may_open_board(user)
 
 
 def _may_open_analytics(user: Any) -> bool:
-    from analytics.dashboard import may_open_dashboard
-
     return may_open_dashboard(user)
 
 
 def _may_open_calendar(user: Any) -> bool:
-    from scheduling.views_calendar import may_open_calendar
-
     return may_open_calendar(user)
 
 
 def _may_generate(user: Any) -> bool:
-    from content.views_studio import may_generate
-
     return may_generate(user)
 
 

@@ -6,6 +6,9 @@ publishing depends on, and its depicted performers tie it to compliance records.
 
 from __future__ import annotations
 
+import re
+import string
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -354,14 +357,10 @@ class PromptTemplate(models.Model):
         return self.name
 
     def placeholders(self) -> list[str]:
-        import string
-
         found = [f for _, f, _, _ in string.Formatter().parse(self.prompt) if f]
         return list(dict.fromkeys(found))
 
     def clean(self) -> None:
-        import string
-
         try:
             list(string.Formatter().parse(self.prompt))
         except ValueError as exc:
@@ -496,8 +495,6 @@ class CaptionTemplate(models.Model):
         return self.text[:60]
 
     def clean(self) -> None:
-        import string
-
         try:
             fields = [f for _, f, _, _ in string.Formatter().parse(self.text) if f is not None]
         except ValueError as exc:
@@ -527,16 +524,12 @@ class HashtagSet(models.Model):
         return self.name
 
     def tag_list(self) -> list[str]:
-        import re
-
         return list(dict.fromkeys(t.lstrip("#") for t in re.split(r"[\s,]+", self.tags) if t.strip("#")))
 
     def match_list(self) -> list[str]:
         return [m.strip() for m in self.match.split(",") if m.strip()]
 
     def clean(self) -> None:
-        import re
-
         bad = [t for t in self.tag_list() if not re.fullmatch(r"[^\W_]\w{0,99}", t)]
         if bad:
             raise ValidationError({"tags": f"Not hashtags: {', '.join(bad[:5])}."})

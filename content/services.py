@@ -10,6 +10,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -29,12 +30,12 @@ from accounts import audit
 from accounts.actors import Actor
 from accounts.models import Creator
 from accounts.services import user_of
-from content import signals
+from content import signals, studio, tasks
 from content.models import Asset, Collection, CollectionItem, Rendition, Tag, Watermark, asset_upload_to
 from content.pipeline.images import Watermark as MediaWatermark
 from content.pipeline.probe import Limits, MediaError, MediaInfo, format_duration, validate
 from content.pipeline.sandbox import RenderedFile, render_isolated
-from content.provenance import XMP_MIME_TYPES, mark_ai_image
+from content.provenance import XMP_MIME_TYPES, ProvenanceError, SigningNotConfigured, XmpError, mark_ai_image
 from content.provenance.detect import C2PA_MANIFEST, detect_ai_markers_in_file
 
 logger = logging.getLogger(__name__)
@@ -183,9 +184,7 @@ class _Marked:
 
 
 def _ai_label() -> str:
-    from content.studio import AI_DISCLOSURE_LABEL  # content.studio imports this module
-
-    return AI_DISCLOSURE_LABEL
+    return studio.AI_DISCLOSURE_LABEL
 
 
 def _mark_declared_ai(path: Path, mime: str, *, title: str) -> _Marked:
@@ -193,11 +192,8 @@ def _mark_declared_ai(path: Path, mime: str, *, title: str) -> _Marked:
     generations: IPTC DigitalSourceType, then a signed C2PA manifest. The stored bytes are the marked bytes,
     so the original and every rendition say what they are; an image that cannot be marked is not stored.
     """
-    from content.provenance import ProvenanceError, SigningNotConfigured, XmpError
-    from content.studio import signing_credentials  # content.studio imports this module
-
     try:
-        data = mark_ai_image(path.read_bytes(), mime, title=title[:200], credentials=signing_credentials())
+        data = mark_ai_image(path.read_bytes(), mime, title=title[:200], credentials=studio.signing_credentials())
     except (ProvenanceError, SigningNotConfigured, XmpError) as exc:
         raise ValidationError(f"This AI-made image could not be marked (C2PA / IPTC): {exc}. It was not stored; "
                               "AI images are never stored unmarked.", code="marking") from exc
@@ -264,9 +260,7 @@ def asset_upload_name(asset: Asset, mime: str) -> str:
 
 
 def _queue_processing(asset_id: int) -> None:
-    from content.tasks import process_asset
-
-    process_asset.delay(asset_id)
+    tasks.process_asset.delay(asset_id)
 
 
 def _set_tags(asset: Asset, names: Iterable[str]) -> None:
@@ -469,9 +463,7 @@ def _mark_renditions(asset: Asset, original: Path, files: list[RenderedFile]) ->
     Resizing strips the original's metadata and would break its manifest anyway, so each rendition is
     marked afresh; an AI edit names the original as its parent ingredient.
     """
-    from content.studio import signing_credentials  # content.studio imports this module
-
-    credentials = signing_credentials()
+    credentials = studio.signing_credentials()
     edit = asset.origin == Asset.Origin.EDIT
     for rendered in files:
         if rendered.mime in XMP_MIME_TYPES:
@@ -671,8 +663,6 @@ def _s3_storage() -> Any:
 def presign_upload(*, creator: Creator, filename: str, size: int, actor: Actor = None,
                    expires_in: int = 3600) -> dict[str, Any]:
     """A presigned POST for one large file, limited to its declared size and this creator's staging area."""
-    import uuid
-
     if size <= 0 or size > settings.CONTENT_MAX_UPLOAD_BYTES:
         raise ValidationError(f"Size must be between 1 byte and {settings.CONTENT_MAX_UPLOAD_BYTES // CHUNK} MB.")
     storage = _s3_storage()

@@ -21,6 +21,7 @@ import io
 import logging
 import math
 import random
+import re
 import string
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,11 +29,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from accounts import audit
@@ -41,8 +44,20 @@ from accounts.models import Creator
 from accounts.services import user_of
 from compliance import blocklist, crypto
 from compliance.hardblock import HardBlockHit, screen_texts
-from content import captions
+from compliance.services import likeness_refusals
+from content import captions, services, tasks
 from content.captions import PromptRefused
+from content.generation.backends import (
+    BackendCancelled,
+    BackendConfigError,
+    BackendTimeout,
+    BackendUnavailable,
+    GenerationFailure,
+    Health,
+    ImageRequest,
+    TextRequest,
+    build_backend,
+)
 from content.models import (
     Asset,
     CaptionTemplate,
@@ -53,6 +68,9 @@ from content.models import (
     PromptCategory,
     PromptTemplate,
 )
+from content.provenance import ProvenanceError, SigningNotConfigured, XmpError, load_signing_credentials, mark_ai_image
+from content.provenance.c2pa_sign import SigningCredentials
+from content.provenance.dev_ca import CHAIN_FILENAME, KEY_FILENAME, write_dev_signing_files
 from core import backoff
 from core.slots import concurrency_slot
 
@@ -99,8 +117,6 @@ def save_backend(backend: GenerationBackend, *, api_key: str | None = None, acto
 
 
 def _safe_url(url: str) -> str:
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     host = parts.hostname or ""
     return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "") + parts.path
@@ -122,8 +138,6 @@ def backend_config(backend: GenerationBackend, *, reason: str) -> dict[str, Any]
 
 
 def client_for(backend: GenerationBackend, *, reason: str) -> Any:
-    from content.generation.backends import build_backend
-
     return build_backend(backend_config(backend, reason=reason))
 
 
@@ -184,8 +198,6 @@ def default_backend(purpose: str) -> GenerationBackend | None:
 
 def check_health(backend: GenerationBackend, *, actor: Actor = None) -> Any:
     """Ask the backend whether it answers and has the model; the answer is kept on the row for the list."""
-    from content.generation.backends import BackendConfigError, Health
-
     try:
         client = client_for(backend, reason="health check")
         with client:
@@ -370,8 +382,6 @@ def queue_text_job(*, creator: Creator, kind: str, platform: str, topic: str, ac
 def check_likeness(creator: Creator, rating: str, *, actor: Actor = None) -> None:
     """Images of a human or hybrid creator draw a real person: refuse (and audit) without their
     verified adulthood and a current AI-likeness consent at this rating."""
-    from compliance.services import likeness_refusals
-
     reasons = likeness_refusals(creator, rating=rating)
     if reasons:
         audit.record("generation.refused", creator, actor=actor,
@@ -390,9 +400,7 @@ def _save_and_queue(job: GenerationJob, actor: Actor) -> GenerationJob:
 
 
 def enqueue(job_id: int, countdown: float | None = None) -> None:
-    from content.tasks import run_generation_job
-
-    run_generation_job.apply_async((job_id,), countdown=countdown)
+    tasks.run_generation_job.apply_async((job_id,), countdown=countdown)
 
 
 def cancel_job(job: GenerationJob, *, actor: Actor = None) -> GenerationJob:
@@ -446,8 +454,6 @@ def _finish(job_id: int, status: str, **fields: Any) -> None:
 def run_job(job_id: int) -> Outcome:
     """Run one queued job once. Idempotent: a finished job is left alone, and a job found "running" was
     interrupted (worker killed) and is failed rather than re-run, since its backend may have worked."""
-    from content.generation.backends import BackendConfigError
-
     with transaction.atomic():
         job = GenerationJob.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.finished:
@@ -503,8 +509,6 @@ def run_job(job_id: int) -> Outcome:
 
 def _failed(job: GenerationJob, exc: Exception, *, seconds: float | None = None) -> Outcome:
     """Map a backend failure to retry-or-fail, keeping the job's row as the single source of truth."""
-    from content.generation.backends import BackendTimeout, BackendUnavailable
-
     message = str(exc)
     if isinstance(exc, BackendUnavailable) and job.attempts < settings.GENERATION_MAX_RETRIES:
         delay = backoff.backoff_seconds(job.attempts, base=5, cap=300, retry_after=exc.retry_after)
@@ -530,8 +534,6 @@ def _stop_requested(job: GenerationJob) -> bool:
 
 
 def _run_image(job: GenerationJob) -> Outcome:
-    from content.generation.backends import BackendCancelled, GenerationFailure, ImageRequest
-
     p = job.params
     request = ImageRequest(prompt=job.prompt, negative_prompt=job.negative_prompt, width=int(p.get("width", 1024)),
                            height=int(p.get("height", 1024)), steps=int(p.get("steps", 30)), seed=p.get("seed"),
@@ -575,9 +577,6 @@ class ProvenanceFailure(Exception):
 
 def _store_image(job: GenerationJob, data: bytes, number: int) -> Asset:
     """Mark, then ingest as an AI asset in review. Marking first: the stored bytes are the signed bytes."""
-    from content import services
-    from content.provenance import ProvenanceError, XmpError, mark_ai_image
-
     mime = _image_mime(data)
     if mime is None:
         raise ValidationError("The backend returned something that is not a PNG, JPEG or WebP image.")
@@ -613,10 +612,6 @@ def _image_mime(data: bytes) -> str | None:
 def signing_credentials() -> Any:
     """The agency's chain and key; in DEBUG with none configured, a development CA under var/ (created
     once). Outside DEBUG a missing chain is an error: AI images are never stored unsigned."""
-    from content.provenance import SigningNotConfigured, load_signing_credentials
-    from content.provenance.c2pa_sign import SigningCredentials
-    from content.provenance.dev_ca import CHAIN_FILENAME, KEY_FILENAME, write_dev_signing_files
-
     try:
         return load_signing_credentials()
     except SigningNotConfigured:
@@ -752,8 +747,6 @@ def _compose_captions(*, creator: Creator, platform: str, topic: str, values: di
                       ai_generated: bool | None, count: int, language: str, backend: GenerationBackend | None,
                       actor: Actor, job: GenerationJob | None, use_model: bool) -> CaptionSuggestions:
     """The suggestions of a request already screened (or refused) by the caller's entry point."""
-    from content.generation.backends import GenerationFailure, TextRequest
-
     if not topic.strip():
         raise ValidationError("Say what the post is about (the topic).")
     language = language or creator.language
@@ -771,8 +764,6 @@ def _compose_captions(*, creator: Creator, platform: str, topic: str, values: di
         def generator(system: str, user: str) -> list[str]:
             try:
                 config = backend_config(backend, reason=f"job {job.pk}" if job else "caption suggestions")
-                from content.generation.backends import build_backend
-
                 with build_backend({**config, "timeout": timeout}) as client:
                     result = client.complete(TextRequest(system=system, prompt=user, n=1, max_tokens=600))
             except GenerationFailure as exc:
@@ -808,8 +799,6 @@ def _compose_captions(*, creator: Creator, platform: str, topic: str, values: di
 def _split_model_answer(texts: Iterable[str], count: int) -> list[str]:
     """A chat model asked for several suggestions answers with one text; numbered or blank-line separated
     items become one suggestion each."""
-    import re
-
     items: list[str] = []
     for text in texts:
         parts = [p for p in re.split(r"\n\s*\n|\n(?=\s*(?:\d+[.)]|[-*•])\s)", text) if p.strip()]
@@ -851,9 +840,6 @@ def log_usage(creator: Creator, backend: GenerationBackend | None, *, kind: str,
 
 def monthly_totals(queryset: Any) -> list[dict[str, Any]]:
     """Usage per month, creator, backend and currency (never summed across currencies)."""
-    from django.db.models import Count, Sum
-    from django.db.models.functions import TruncMonth
-
     rows = (queryset.annotate(month=TruncMonth("at")).values("month", "creator__stage_name", "backend_name",
                                                               "currency")
             .annotate(calls=Count("id"), images=Sum("images"), tokens_in=Sum("tokens_in"),
@@ -888,8 +874,6 @@ def reap_jobs(*, now: Any = None) -> dict[str, int]:
 
 def validate_backend_config(backend: GenerationBackend) -> None:
     """The check `save_backend` makes (the config must build), for a form to show before it saves."""
-    from content.generation.backends import BackendConfigError, build_backend
-
     try:
         build_backend(_config_dict(backend, api_key=""))
     except BackendConfigError as exc:

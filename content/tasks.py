@@ -7,7 +7,7 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 
-from content import services
+from content import services, studio
 
 # The render child is killed at CONTENT_PROCESSING_SECONDS; the task's own limits sit above that so
 # the service can record the failure, and the reaper catches a worker that died regardless.
@@ -33,8 +33,6 @@ def reap_stalled_processing() -> int:
 def run_generation_job(self: Any, job_id: int) -> str:
     """One generation job. Re-queues itself while its backend is busy or briefly down (the job row
     counts attempts and says why); everything else is decided in `studio.run_job`."""
-    from content import studio
-
     outcome = studio.run_job(job_id)
     if outcome.retry_in is not None:
         if self.request.is_eager:
@@ -46,6 +44,4 @@ def run_generation_job(self: Any, job_id: int) -> str:
 
 @shared_task(name="content.tasks.reap_generation_jobs", soft_time_limit=120, time_limit=150)
 def reap_generation_jobs() -> dict[str, int]:
-    from content import studio
-
     return studio.reap_jobs()

@@ -29,6 +29,7 @@ from accounts import tenancy
 from accounts.models import Creator
 from content import studio
 from content.models import Asset, GenerationBackend, GenerationJob, PromptTemplate
+from content.provenance import XmpError, read_digital_source_type, read_manifest
 from core.admin import add_refusal
 
 logger = logging.getLogger("content.studio")
@@ -185,8 +186,6 @@ def _read_small(field: FieldFile) -> tuple[bytes | None, str]:
 
 
 def _marking(data: bytes, mime: str) -> dict[str, Any]:
-    from content.provenance import XmpError, read_digital_source_type, read_manifest
-
     info = read_manifest(data, mime)
     try:
         xmp = read_digital_source_type(data, mime)

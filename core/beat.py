@@ -12,6 +12,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import transaction
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks
+
 PREFIX = "atelier: "
 
 
@@ -43,9 +46,6 @@ def register(*entries: BeatEntry) -> None:
 
 def sync_beat_schedule() -> int:
     """Upsert every entry into django-celery-beat; disable stale ones. Returns entries synced."""
-    from django.db import transaction
-    from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks
-
     with transaction.atomic():
         names = []
         for entry in BEAT_ENTRIES:

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
+import redis
 from django.conf import settings
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,6 @@ return 0
 
 @lru_cache(maxsize=4)
 def _redis_for(url: str) -> Any:
-    import redis
-
     return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30)
 
 

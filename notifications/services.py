@@ -34,6 +34,7 @@ from accounts.models import Creator, Membership, Role, User
 from compliance import crypto
 from core import backoff, outbound
 from core import http as outbound_http
+from notifications import tasks
 from notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -70,10 +71,8 @@ def notify(kind: str, *, creator_id: int | None, title: str, body: str = "", lev
 def _fan_out(notification_id: int) -> None:
     """Hand delivery to a worker. A broker outage must not break the caller's request: the
     notification is already saved and visible in the admin."""
-    from notifications.tasks import deliver_notification
-
     try:
-        deliver_notification.delay(notification_id)
+        tasks.deliver_notification.delay(notification_id)
     except Exception:
         logger.exception("Could not queue delivery of notification %s", notification_id)
 
@@ -281,11 +280,9 @@ def retry_delivery(delivery: WebhookDelivery, *, actor: Actor = None) -> bool:
 
 
 def queue_deliveries(ids: list[int]) -> None:
-    from notifications.tasks import deliver_webhook
-
     for pk in ids:
         try:
-            deliver_webhook.delay(pk)
+            tasks.deliver_webhook.delay(pk)
         except Exception:
             logger.exception("Could not queue webhook delivery %s; the retry sweep will send it", pk)
 

@@ -20,8 +20,9 @@ from unfold.widgets import UnfoldAdminTextInputWidget
 from accounts import tenancy
 from accounts.admin_base import EstimatedCountPaginator, TenantAdminMixin, TenantModelAdmin
 from accounts.models import Creator
+from content.models import CAPTION_PLATFORMS
 from core.admin import adopt, call_service, message_refusal
-from scheduling import approval, services, views_calendar, views_captions
+from scheduling import approval, oauth, services, views_calendar, views_captions, views_oauth
 from scheduling import calendar as cal
 from scheduling.admin_manual import ManualExportAdminMixin  # also registers TakedownTaskAdmin
 from scheduling.connectors import connector_for
@@ -77,10 +78,6 @@ class PlatformAccountAdmin(TenantModelAdmin):
             services.delete_account(account, actor=request.user)
 
     def get_urls(self) -> list:
-        from django.urls import path
-
-        from scheduling import views_oauth
-
         site = self.admin_site
         return [
             path("<int:pk>/connect/", site.admin_view(lambda request, pk: views_oauth.connect(
@@ -92,10 +89,6 @@ class PlatformAccountAdmin(TenantModelAdmin):
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict | None = None) -> Any:
-        from django.urls import reverse
-
-        from scheduling import oauth
-
         obj = self.get_object(request, object_id)
         context = dict(extra_context or {})
         if obj is not None and oauth.supports_oauth(obj):
@@ -304,8 +297,6 @@ class PostAdmin(TenantModelAdmin):
                            form_url: str = "", obj: Any = None) -> HttpResponse:
         # The "Suggest captions" block, for whoever may write this post (studio.suggest_captions behind it).
         if self.has_add_permission(request) if add else self.has_change_permission(request, obj):
-            from content.models import CAPTION_PLATFORMS
-
             context["caption_suggest"] = {"url": reverse("admin:scheduling_post_suggest_captions"),
                                           "platforms": CAPTION_PLATFORMS}
         return super().render_change_form(request, context, add, change, form_url, obj)

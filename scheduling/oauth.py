@@ -40,7 +40,7 @@ from django.utils.dateparse import parse_datetime
 from accounts import audit
 from accounts.actors import Actor
 from scheduling import services
-from scheduling.connectors import oauth2
+from scheduling.connectors import connector_for, oauth2
 from scheduling.connectors.base import AuthError, ConnectorError, PermanentError, TransientError
 from scheduling.models import PlatformAccount
 
@@ -139,8 +139,6 @@ def refresh_account(account_id: int, *, due_before: datetime | None = None) -> s
 
     `due_before` makes the call a no-op when another worker refreshed the token meanwhile.
     """
-    from scheduling.connectors import connector_for
-
     with transaction.atomic():
         account = (PlatformAccount.objects.select_for_update(skip_locked=True)
                    .filter(pk=account_id, state=PlatformAccount.State.CONNECTED).first())

@@ -16,39 +16,43 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, ProtectedError, Q
+from django.db.models import F, Prefetch, ProtectedError, Q
 from django.utils import timezone
 
 from accounts import audit
 from accounts.actors import Actor
+from accounts.services import user_of
 from compliance import crypto
 from compliance import services as compliance
 from compliance.gate import Reason, Verdict
 from compliance.models import CreatorPerformer
-from content.models import Asset
+from content.models import Asset, CollectionItem
 from core import backoff
 from core.platforms import PLATFORMS, Kind, Rating
+from notifications.models import Notification
 from notifications.services import notify, resolve_by_key
-from scheduling import approval, limits, media, wakeups
+from scheduling import approval, limits, media, tasks, wakeups
+from scheduling.connectors import connector_for
+from scheduling.connectors.base import (
+    AccountRef,
+    AuthError,
+    Connector,
+    Limits,
+    LookupUndecided,
+    MediaItem,
+    PermanentError,
+    PublishRequest,
+    PublishResult,
+    TransientError,
+    UnknownOutcome,
+)
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication, QueueSlot
-
-if TYPE_CHECKING:
-    from scheduling.connectors.base import (
-        AccountRef,
-        Connector,
-        Limits,
-        MediaItem,
-        PublishRequest,
-        PublishResult,
-        TransientError,
-        UnknownOutcome,
-    )
 
 # A row ready to send: the connector, the request, and (file field, media item) per asset to materialise.
 _Described: TypeAlias = "list[tuple[Any, MediaItem]]"
@@ -90,8 +94,6 @@ def read_credentials(account: PlatformAccount, *, purpose: str, actor: Actor = N
 
 
 def account_ref(account: PlatformAccount, *, purpose: str, actor: Actor = None) -> AccountRef:
-    from scheduling.connectors.base import AccountRef
-
     return AccountRef(id=account.pk, platform=account.platform, handle=account.handle,
                       external_id=account.external_id, options=account.options,
                       credentials=read_credentials(account, purpose=purpose, actor=actor))
@@ -112,8 +114,6 @@ def save_account(account: PlatformAccount, *, actor: Actor = None) -> PlatformAc
     """Create or update a platform account (admin and API): policy ceiling and the platform's option
     schema checked (`PlatformAccount.clean`: only known keys, never a host), one account per
     creator × platform × handle, audited."""
-    from django.db import IntegrityError
-
     creating = account.pk is None
     account.full_clean(exclude=["creator"], validate_unique=False)
     clash = PlatformAccount.objects.filter(creator_id=account.creator_id, platform=account.platform,
@@ -213,10 +213,6 @@ def post_assets(post: Post) -> list[Asset]:
 def assets_for_posts(posts: list[Post]) -> dict[int, list[Asset]]:
     """Each post's assets in order (its own, then its collection's), with what the gate and the
     media picker read prefetched: a fixed number of queries for any number of posts."""
-    from django.db.models import Prefetch
-
-    from content.models import CollectionItem
-
     out: dict[int, list[Asset]] = {p.pk: [] for p in posts}
     assets = Asset.objects.prefetch_related(*ASSET_PREFETCH)
     for link in PostAsset.objects.filter(post__in=[p.pk for p in posts]).prefetch_related(
@@ -292,8 +288,6 @@ def check(publication: Publication, *, due_at: datetime | None = None,
 def with_account_ceiling(publication: Publication, data: compliance.GateInput, verdict: Verdict) -> Verdict:
     ceiling = publication.account.max_rating
     if ceiling and not Rating(ceiling).allows(data.rating):
-        from compliance.gate import Reason
-
         verdict = Verdict(reasons=(*verdict.reasons, Reason(
             code="rating_not_accepted", message=f"{publication.account} accepts up to {ceiling} content.")))
     return verdict
@@ -569,8 +563,6 @@ def create_post(*, creator_id: int, caption: str, asset_ids: list[int], targets:
     Assets, collection and accounts must belong to the post's creator (checked here); callers check
     that the person may reach them.
     """
-    from accounts.services import user_of
-
     _check_belongs(creator_id, asset_ids=asset_ids, collection=collection, accounts=[a for a, _ in targets])
     currency = _check_money(price_minor, currency)
     with transaction.atomic():
@@ -773,8 +765,6 @@ def approve_post(post: Post, *, actor: Actor = None) -> dict[int, Verdict]:
     and API can show the reasons of any that fail. Four-eyes creators need an approver other than the
     post's author.
     """
-    from accounts.services import user_of
-
     user = user_of(actor)
     with transaction.atomic():
         post = Post.objects.select_for_update().select_related("creator").get(pk=post.pk)
@@ -851,9 +841,6 @@ def claim_due_publications(*, now: datetime | None = None, batch: int | None = N
 def _enqueue(rows: list[tuple[int, str]]) -> None:
     """One publish task per chunk of rows of the same platform (a slow platform never holds up
     another's rows); the chunk size is the connector's, or SCHEDULING_PUBLISH_CHUNK."""
-    from scheduling.connectors import connector_for
-    from scheduling.tasks import publish_batch
-
     by_platform: dict[str, list[int]] = {}
     for pk, platform in rows:
         by_platform.setdefault(platform, []).append(pk)
@@ -867,7 +854,7 @@ def _enqueue(rows: list[tuple[int, str]]) -> None:
         for i in range(0, len(ids), size):
             chunk = ids[i:i + size]
             limit = 60 + per_row * len(chunk)
-            publish_batch.apply_async((chunk,), time_limit=limit, soft_time_limit=limit - 30)
+            tasks.publish_batch.apply_async((chunk,), time_limit=limit, soft_time_limit=limit - 30)
 
 
 def reap_expired_leases(*, now: datetime | None = None) -> dict[str, int]:
@@ -931,8 +918,6 @@ def publish_batch(ids: list[int]) -> dict[int, str]:
     reading: posts, assets, the performers' standing and credentials are loaded once, the move to
     `publishing` is one UPDATE and the audit events of successes one INSERT.
     """
-    from scheduling.connectors import connector_for
-
     now = timezone.now()
     outcome: dict[int, str] = {}
     ready: list[_Ready] = []
@@ -1303,8 +1288,6 @@ def _call(pub: Publication, connector: Connector, request: PublishRequest,
           described: _Described) -> PublishResult | str:
     """One platform call, its errors turned into the row's next state. Returns a PublishResult on
     success, else the status the row was moved to."""
-    from scheduling.connectors.base import AuthError, PermanentError, TransientError, UnknownOutcome
-
     try:
         with media.materialise(described) as items:
             result = connector.publish(replace(request, media=items))
@@ -1428,8 +1411,6 @@ def settle_seconds(connector: Connector) -> float | None:
 
 
 def _idempotent(platform: str) -> bool:
-    from scheduling.connectors import connector_for
-
     try:
         return bool(getattr(connector_for(platform), "idempotent_publish", False))
     except LookupError:
@@ -1437,8 +1418,6 @@ def _idempotent(platform: str) -> bool:
 
 
 def _settle_for(platform: str) -> float | None:
-    from scheduling.connectors import connector_for
-
     try:
         return settle_seconds(connector_for(platform))
     except LookupError:
@@ -1473,9 +1452,6 @@ def reconcile_unknown(*, now: datetime | None = None, limit: int = 100) -> dict[
 
 
 def _reconcile_one(pub: Publication, now: datetime) -> str:
-    from scheduling.connectors import connector_for
-    from scheduling.connectors.base import LookupUndecided
-
     settle = None
     try:
         connector = connector_for(pub.account.platform)
@@ -1528,8 +1504,6 @@ def resolve_unknown(publication: Publication, *, url: str = "", external_id: str
 
 
 def _resolve_notice(dedupe_key: str) -> None:
-    from notifications.models import Notification
-
     Notification.objects.filter(dedupe_key=dedupe_key, resolved_at__isnull=True).update(resolved_at=timezone.now())
 
 
@@ -1560,8 +1534,6 @@ def _after_unknown(pub: Publication, connector: Connector, request: PublishReque
 
 def build_request(pub: Publication, data: compliance.GateInput, *, media: tuple[MediaItem, ...] = (),
                   ref: AccountRef | None = None) -> PublishRequest:
-    from scheduling.connectors.base import PublishRequest
-
     ref = ref or account_ref(pub.account, purpose=f"publish:{pub.pk}")
     return PublishRequest(idempotency_key=str(pub.idempotency_key), account=ref,
                           text=pub.caption_override or pub.post.caption, media=media, rating=data.rating,

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from accounts import audit
 from accounts.actors import Actor
+from accounts.services import user_of
 from compliance import services as compliance
 from compliance import targets
 from compliance.gate import TakedownFacts
@@ -29,7 +30,9 @@ from compliance.models import TakedownRequest, TakedownTarget
 from content.models import Asset
 from core import backoff
 from notifications.services import notify, resolve_by_key
-from scheduling import services
+from scheduling import services, tasks
+from scheduling.connectors import connector_for
+from scheduling.connectors.base import AuthError, ConnectorError, PermanentError, TransientError
 from scheduling.models import Publication, TakedownTask
 
 logger = logging.getLogger(__name__)
@@ -258,10 +261,8 @@ def queue_removals_where_standing_fails(performer_ids: list[int], *, reason_code
 
 
 def _enqueue(removals: list[Removal]) -> None:
-    from scheduling.tasks import unpublish
-
     for r in removals:
-        unpublish.delay(r.publication_id, r.reason_code, r.takedown_id)
+        tasks.unpublish.delay(r.publication_id, r.reason_code, r.takedown_id)
 
 
 def deadline_for(takedown: TakedownRequest | None, *, now: datetime | None = None) -> datetime:
@@ -281,9 +282,6 @@ def remove_publication(publication_id: int, *, reason_code: str, takedown_id: in
     Returns "removed", "manual" (a TakedownTask is open), or the status it was left in. Raises
     `TryLater` for a transient platform error or a row still being published, for the task to retry.
     """
-    from scheduling.connectors import connector_for
-    from scheduling.connectors.base import AuthError, ConnectorError, PermanentError, TransientError
-
     pub = Publication.objects.select_related("account", "post").filter(pk=publication_id).first()
     if pub is None:
         return "missing"
@@ -455,7 +453,6 @@ def complete_task(task: TakedownTask, *, note: str, actor: Actor = None) -> Take
             "publication", "takedown_request").get(pk=task.pk)
         if task.status != TakedownTask.Status.OPEN:
             raise ValidationError(f"Task #{task.pk} is already {task.get_status_display().lower()}.")
-        from accounts.services import user_of
 
         now = timezone.now()
         task.status, task.done_at, task.done_by, task.note = TakedownTask.Status.DONE, now, user_of(actor), note

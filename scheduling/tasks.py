@@ -7,7 +7,7 @@ import time
 from celery import shared_task
 from django.conf import settings
 
-from scheduling import services, wakeups
+from scheduling import oauth, services, takedowns, wakeups
 
 
 @shared_task(name="scheduling.tasks.dispatch_due", expires=28)
@@ -70,8 +70,6 @@ def reconcile_unknown() -> dict[str, int]:
 def unpublish(self, publication_id: int, reason_code: str, takedown_id: int | None = None) -> str:  # noqa: ANN001
     """Remove one publication after a revocation or takedown. Transient platform errors are retried
     with backoff and jitter; when the retries run out, a person gets the task with its deadline."""
-    from scheduling import takedowns
-
     try:
         return takedowns.remove_publication(publication_id, reason_code=reason_code, takedown_id=takedown_id)
     except takedowns.TryLater as exc:
@@ -87,6 +85,4 @@ def unpublish(self, publication_id: int, reason_code: str, takedown_id: int | No
 def refresh_tokens() -> dict[str, int]:
     """Every 10 minutes: refresh platform tokens before they expire. Safe to run twice at once:
     each account is refreshed under its own row lock, and a fresh token is left alone."""
-    from scheduling import oauth
-
     return oauth.refresh_expiring()

@@ -21,6 +21,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
+from icalendar import Calendar, Event
 
 from accounts import tenancy
 from accounts.models import Creator, User
@@ -147,7 +148,7 @@ def calendar(request: HttpRequest) -> HttpResponse:
         return {"day": day, "hour": hour, "items": found.items, "hidden": found.hidden, "more_url": more,
                 "in_month": day.month == query.anchor.month, "today": day == timezone.localdate()}
 
-    from scheduling.admin import STATUS_COLOURS
+    from scheduling.admin import STATUS_COLOURS  # noqa: PLC0415 — scheduling.admin imports this module
 
     for found in cells.values():
         for item in found.items:
@@ -272,8 +273,6 @@ def feed(request: HttpRequest, creator_id: int, token: str) -> HttpResponse:
 
     Only the caption, platform and status leave Atelier: no names of performers or staff.
     """
-    from icalendar import Calendar, Event
-
     try:
         user = feeds.feed_user(token, creator_id)
     except feeds.FeedExpired:

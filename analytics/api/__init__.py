@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from rest_framework.routers import BaseRouter
 
+from analytics.api import views
+
 
 def register(router: BaseRouter) -> None:
-    from analytics.api import views
-
     router.register("rollups", views.DailyRollupViewSet, basename="rollup")
     router.register("fans", views.FanViewSet, basename="fan")
     router.register("subscriptions", views.SubscriptionViewSet, basename="subscription")

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from accounts import tenancy
 from accounts.api.viewsets import TenantReadOnlyViewSet, TenantViewSetMixin, principal_of
 from analytics import ingest
+from analytics.admin_ingest import RECEIVER_URL_NAMES
 from analytics.api.filtersets import (
     DailyRollupFilterSet,
     FanFilterSet,
@@ -84,8 +85,6 @@ class WebhookReceiverSerializer(ModelSerializer):
         fields = ["id", "account_id", "platform", "url", "created_at", "last_event_at"]
 
     def get_url(self, obj: WebhookReceiver) -> str:
-        from analytics.admin_ingest import RECEIVER_URL_NAMES
-
         name = RECEIVER_URL_NAMES.get(obj.account.platform)
         if not name:
             return ""

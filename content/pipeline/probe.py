@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import imageio_ffmpeg
 from PIL import Image, ImageFile
 
 from .headers import HeaderError, ImageHeader, format_pixels, gigapixels, read_image_header
@@ -499,8 +500,6 @@ def memory_limited(argv: list[str], memory_bytes: int | None) -> list[str]:
 
 def ffmpeg_exe() -> str:
     """The ffmpeg binary shipped by imageio-ffmpeg, so workers never depend on a system package."""
-    import imageio_ffmpeg
-
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 

@@ -25,6 +25,8 @@ from typing import Any
 import c2pa
 from django.conf import settings
 
+from content.provenance.dev_ca import ROOT_FILENAME
+
 logger = logging.getLogger(__name__)
 
 CLAIM_GENERATOR = "Atelier"
@@ -229,7 +231,6 @@ def _reader_context() -> c2pa.Context | None:
     anchors_path = getattr(settings, "C2PA_TRUST_ANCHORS", None)
     if not anchors_path and settings.DEBUG:
         # A laptop trusts the development CA it signs with (see content.studio.signing_credentials).
-        from content.provenance.dev_ca import ROOT_FILENAME
 
         dev_root = Path(settings.VAR_DIR) / "c2pa-dev" / ROOT_FILENAME
         anchors_path = str(dev_root) if dev_root.is_file() else None

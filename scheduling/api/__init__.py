@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from rest_framework.routers import BaseRouter
 
+from scheduling.api import views
+
 
 def register(router: BaseRouter) -> None:
-    from scheduling.api import views
-
     router.register("platform-accounts", views.PlatformAccountViewSet, basename="platform-account")
     router.register("queue-slots", views.QueueSlotViewSet, basename="queue-slot")
     router.register("posts", views.PostViewSet, basename="post")

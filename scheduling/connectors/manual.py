@@ -21,6 +21,8 @@ from django.utils import timezone
 
 from core.files import private_storage
 from scheduling.connectors.base import AccountRef, PublishRequest, PublishResult, common_validation, limits_for
+from scheduling.models import PlatformAccount, Post
+from scheduling.services import post_assets
 
 # What the person uploading must do when the media is AI-made, unless the asset names its own label.
 DEFAULT_AI_DISCLOSURE = ("AI-generated content: turn on the platform's AI-generated / synthetic media label "
@@ -79,8 +81,6 @@ def _bundle_basename(request: PublishRequest) -> str:
 
 def _account_context(request: PublishRequest) -> dict[str, Any]:
     """Where it goes and in which timezone, from the account row (the request carries only options)."""
-    from scheduling.models import PlatformAccount, Post
-
     target = str(request.account.options.get("target_platform") or request.options.get("target_platform") or "")
     tz_name = "UTC"
     account = PlatformAccount.objects.select_related("creator").filter(pk=request.account.id).first()
@@ -90,8 +90,6 @@ def _account_context(request: PublishRequest) -> dict[str, Any]:
     labels: list[str] = []
     post_id = request.options.get("post_id")
     if request.ai_generated and post_id:
-        from scheduling.services import post_assets
-
         post = Post.objects.filter(pk=post_id).first()
         if post is not None:
             labels = sorted({a.disclosure_label for a in post_assets(post) if a.disclosure_label})

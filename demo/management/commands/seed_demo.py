@@ -6,16 +6,25 @@ password is random per machine (kept in var/demo-login.txt), so no credential li
 
 from __future__ import annotations
 
+import io
 import secrets
-from datetime import UTC
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from PIL import Image, ImageDraw
 
 from accounts import services
 from accounts.models import Creator, Role, User
+from compliance import services as compliance
+from compliance.models import CreatorPerformer, Performer
+from content import services as content
+from content import studio
+from content.models import CaptionTemplate, GenerationBackend, HashtagSet, PromptCategory, PromptTemplate
+from scheduling import services as scheduling
+from scheduling.models import PlatformAccount, Post, QueueSlot
 
 CREATORS = [
     ("Luna Vale", Creator.Kind.HUMAN, "Europe/Paris", "fr"),
@@ -78,14 +87,6 @@ class Command(BaseCommand):
 
     def _seed_compliance(self, creators: dict[str, Creator], owner: User) -> int:
         """Two fictional performers with specimen documents: the human creator and a likeness source."""
-        import io
-        from datetime import date, datetime, timedelta
-
-        from PIL import Image, ImageDraw
-
-        from compliance import services as compliance
-        from compliance.models import CreatorPerformer, Performer
-
         def specimen(text: str) -> bytes:
             image = Image.new("RGB", (640, 400), (230, 230, 236))
             ImageDraw.Draw(image).text((24, 24), f"SPECIMEN — {text}", fill=(90, 90, 110))
@@ -124,16 +125,6 @@ class Command(BaseCommand):
         Fanvue and X start as "needs re-authorisation" until someone connects them (OAuth); the
         OnlyFans account is a manual export, which works without any platform credentials.
         """
-        import io
-        from datetime import datetime, time, timedelta
-
-        from PIL import Image, ImageDraw
-
-        from compliance.models import Performer
-        from content import services as content
-        from scheduling import services as scheduling
-        from scheduling.models import PlatformAccount, Post, QueueSlot
-
         luna = creators["Luna Vale"]
         if Post.objects.filter(creator=luna).exists():
             return
@@ -177,9 +168,6 @@ class Command(BaseCommand):
         its usual local port and starts switched off: enable it once a ComfyUI runs there and
         OUTBOUND_ALLOWED_NETWORKS=127.0.0.1/32 lets the server call this machine. Captions work without
         any model, from templates."""
-        from content import studio
-        from content.models import CaptionTemplate, GenerationBackend, HashtagSet, PromptCategory, PromptTemplate
-
         nova = creators["Nova Synth"]
         if PromptTemplate.objects.filter(creator=nova).exists():
             return
