@@ -109,12 +109,20 @@ def test_leases_are_renewed_during_a_long_call_and_lapse_soon_after_a_kill(world
     assert Publication.objects.filter(pk__in=ids, status=S.PUBLISHING).count() == 1
     assert Publication.objects.filter(pk__in=ids, status=S.CLAIMED).count() == 2
     cluster.kill("w1")
-    killed_at = time.monotonic()
-    # The row being called becomes `unknown`, the two waiting ones go back to the calendar: within one
-    # run lease and a reaper tick (2 + 5 s), not the 60 s claim lease. The bound leaves room for a
-    # loaded machine and still tells the two apart.
-    wait_until(lambda: not Publication.objects.filter(pk__in=ids, status__in=[S.PUBLISHING, S.CLAIMED]).exists(),
-               50, "the dead worker's rows to come back")
+    killed_at, killed_clock = time.monotonic(), timezone.now()
+
+    def back_from_the_dead_worker() -> bool:
+        # The row being called becomes `unknown`; the two waiting ones go back to the calendar, where the
+        # woken dispatcher may claim them again at once (a fresh 60 s claim lease, for the next worker),
+        # whereas the dead worker's renewals never reached past its death plus one run lease.
+        rows = Publication.objects.filter(pk__in=ids)
+        return all(r.status not in (S.PUBLISHING, S.CLAIMED)
+                   or (r.status == S.CLAIMED and r.lease_expires_at > killed_clock + timedelta(seconds=30))
+                   for r in rows)
+
+    # Within one run lease and a reaper tick (2 + 5 s), not the 60 s claim lease; the bound leaves room
+    # for a loaded machine and still tells the two apart.
+    wait_until(back_from_the_dead_worker, 50, "the dead worker's rows to come back")
     assert time.monotonic() - killed_at <= 45, "the rows waited for their claim lease"
     cluster.env["ATELIER_FAULT_DELAY"] = "0"
     cluster.worker("w2", queues="celery")
