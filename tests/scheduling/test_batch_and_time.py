@@ -154,6 +154,39 @@ def test_a_reservation_charges_only_what_is_sent():
     _clear_budget(account)
 
 
+def test_a_reservation_that_could_not_reach_redis_does_not_wait_for_the_next_window(monkeypatch):
+    lim, account = GroupedConnector.limits, 10 ** 9 + 1
+    budget = limits.Reservation()
+    budget.reserve({account: (1, lim)})
+    assert budget.wait(account) is not None
+
+    def down(*args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(limits, "_charge_many", down)
+    with pytest.raises(ConnectionError):
+        budget.reserve({account: (1, lim)})
+    assert not budget.take(account)
+    assert budget.wait(account) is None  # the row waits a few seconds, not until the window ends
+    _clear_budget(account)
+
+
+@pytest.mark.django_db
+def test_rows_whose_budget_could_not_be_reserved_return_within_seconds(grouped, monkeypatch):
+    rows = due(grouped, 2, "fanvue")
+
+    def down(*args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(limits, "_charge_many", down)
+    outcome = services.publish_batch(services.claim_due_publications())
+    assert sorted(outcome.values()) == [S.SCHEDULED] * 2
+    for pub in Publication.objects.filter(pk__in=[r.pk for r in rows]):
+        assert pub.attempts == 0
+        assert pub.next_attempt_at <= timezone.now() + timedelta(seconds=6)
+    assert GroupedConnector.calls == {}
+
+
 @pytest.mark.django_db
 def test_a_grouped_batch_charges_the_budget_only_for_the_rows_it_sends(grouped):
     rows = due(grouped, 5, "fanvue")
