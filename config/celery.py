@@ -11,6 +11,8 @@ from typing import Any
 
 from celery import Celery, Task, signals
 
+from config import broker
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("atelier")
@@ -27,6 +29,7 @@ class AtelierTask(Task):
 
 
 app.Task = AtelierTask
+broker.install()
 app.autodiscover_tasks()
 
 _tokens: dict[str, Any] = {}

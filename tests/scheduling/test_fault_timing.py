@@ -146,3 +146,24 @@ def test_rows_queued_in_a_redis_that_restarted_empty_come_back_at_once(world, cl
     assert time.monotonic() - restarted_at <= 45, "the rows waited for their claim lease"
     assert Publication.objects.filter(pk__in=ids, status=S.PUBLISHED).count() == 8
     assert_each_published_once(pubs, cluster)
+
+
+def test_a_worker_holding_messages_survives_redis_restarting_empty(world, cluster):  # noqa: F811
+    # Wake-ups are countdown messages the control worker holds unacknowledged until they are due; when
+    # Redis dies, the worker's channel tries to give them back to a server that is gone. That must
+    # cost a reconnect, not the worker.
+    cluster.env.update(SCHEDULING_DISPATCH_EVERY_SECONDS=LONG, ATELIER_FAULT_DELAY="0", ATELIER_FAULT_BATCH="5")
+    pubs = rows_at(world, [6, *[14 + 3 * i for i in range(8)]])
+    [lost] = rows_at(world, [-5], status=S.CLAIMED, lease_expires_at=timezone.now())  # wakes the dispatcher
+    cluster.worker("control", queues="control")
+    cluster.worker("w1", queues="celery")
+    cluster.beat("beat")
+    wait_until(lambda: len(fault_connector.accepted()) >= 1, 90, "the first post to go out")
+    cluster.stop_redis()
+    time.sleep(1)
+    cluster.start_redis()
+    time.sleep(8)
+    assert cluster.procs["control"].poll() is None, "the control worker died with Redis"
+    assert cluster.procs["w1"].poll() is None, "the publishing worker died with Redis"
+    wait_until(lambda: all_published(pubs), 120, "every publication to be published")
+    assert_each_published_once([*pubs, lost], cluster)
