@@ -70,6 +70,15 @@ def _refuse_bad_settings(**_: Any) -> None:
     require_settings()
 
 
+@signals.worker_init.connect
+def _compile_hard_block_lists(**_: Any) -> None:
+    """Once in the worker's main process, before the pool forks: every pool process starts with the
+    lists compiled instead of compiling them in its first publish batch."""
+    from compliance import hardblock  # noqa: PLC0415 — settings cycle, see above
+
+    hardblock.warm()
+
+
 @signals.task_revoked.connect
 def _count_expired(request: Any = None, expired: bool = False, **_: Any) -> None:
     """A task that expired in the queue never ran: count it where /metrics can see it (a dispatcher
