@@ -24,16 +24,10 @@ from content.models import CAPTION_PLATFORMS
 from core.admin import adopt, call_service, message_refusal
 from scheduling import approval, oauth, services, views_calendar, views_captions, views_oauth
 from scheduling import calendar as cal
+from scheduling.admin_display import STATUS_COLOURS, account_with_warning, warning_badge
 from scheduling.admin_manual import ManualExportAdminMixin  # also registers TakedownTaskAdmin
 from scheduling.connectors import connector_for
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication, QueueSlot
-
-STATUS_COLOURS = {
-    "draft": "info", "pending_approval": "info", "approved": "info", "scheduled": "primary",
-    "claimed": "warning", "publishing": "warning", "published": "success", "failed": "danger",
-    "unknown": "danger", "blocked": "danger", "cancelled": "info", "missed": "danger",
-    "exported": "warning", "removed": "info",
-}
 
 
 class TenantInline(TenantAdminMixin, TabularInline):
@@ -165,22 +159,6 @@ class PublicationInline(PostPartInline):
     @display(description="Account warning")
     def account_warning(self, obj: Publication) -> str:
         return warning_badge(obj.account_warning) if obj.pk else "—"
-
-
-def warning_badge(warning: str | None) -> str:
-    if not warning:
-        return "—"
-    return format_html('<span class="text-red-600 font-semibold" data-testid="account-warning" title="{}">'
-                       '⚠ {}</span>', warning, warning)
-
-
-def account_with_warning(obj: Publication) -> str:
-    """The account, and while the publication waits to go out, a warning that it cannot publish."""
-    warning = obj.account_warning
-    if not warning:
-        return str(obj.account)
-    return format_html('{} <span class="text-red-600 font-semibold" data-testid="account-warning" title="{}">'
-                       '⚠ {}</span>', obj.account, warning, obj.account.get_state_display())
 
 
 def block_codes(obj: Publication) -> str:
