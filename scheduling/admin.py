@@ -202,6 +202,16 @@ class PostAdmin(TenantModelAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         return [*fields, "creator"] if obj is not None else fields  # a post stays with its creator
 
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        # The calendar's "+" on a day: a post is placed once approved, so the day is said here and the
+        # approved post then waits in the calendar's tray for it.
+        planned = cal.planned_from(request.GET.get("planned", "")) if request.method == "GET" else None
+        if planned is not None:
+            messages.info(request, f"Planned for {planned:%a %d %b %Y, %H:%M} in the creator's time. Once this "
+                                   f"post is approved it waits in the calendar's tray: drop it on that day or use "
+                                   f"its Schedule… link.")
+        return super().add_view(request, form_url, {**(extra_context or {}), "planned_for": planned})
+
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "creator":
             ids = tenancy.allowed_creator_ids(request.user, Post, "add")
@@ -348,6 +358,8 @@ class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
         site = self.admin_site
         return [path("calendar/", site.admin_view(views_calendar.calendar), name="scheduling_calendar"),
                 path("calendar/move/", site.admin_view(views_calendar.move), name="scheduling_calendar_move"),
+                path("calendar/schedule/", site.admin_view(views_calendar.schedule_post),
+                     name="scheduling_calendar_schedule"),
                 path("calendar/feed/rotate/", site.admin_view(views_calendar.rotate_feed),
                      name="scheduling_calendar_feed_rotate"),
                 *super().get_urls()]
