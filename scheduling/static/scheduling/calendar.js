@@ -95,11 +95,11 @@
       });
       cell.classList.remove("cal-cell--empty");
       var list = item.parentNode;
+      var tray = list && list.closest("[data-testid=calendar-tray]");
       item.remove();
-      if (list && !list.children.length) {
-        var tray = list.closest("[data-testid=calendar-tray]");
-        if (tray) { tray.remove(); }
-      }
+      if (tray && !list.children.length) { tray.remove(); }
+      var count = tray && tray.querySelector("[data-role=tray-count]");
+      if (count) { count.textContent = String(list.children.length); }
       var text = (data.already ? "Already scheduled for " : "Scheduled for ") + data.label + ".";
       if (data.warnings && data.warnings.length) {
         show("error", text + " But: " + data.warnings.join(" "));
