@@ -95,9 +95,10 @@ def drag_from_tray(page, facts: dict) -> None:
 
 def no_sideways_scroll(page) -> int:
     width = page.evaluate("document.documentElement.scrollWidth")
+    # On failure, name what sticks out.
     wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
         .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
-        .slice(0, 8).map(e => e.tagName + '.' + String(e.className).slice(0, 60) + ' ' + Math.round(e.getBoundingClientRect().right))""")
+        .slice(0, 8).map(e => e.tagName + '.' + String(e.className).slice(0, 60))""")
     assert width <= PHONE["width"], (width, wide)
     return width
 
