@@ -130,6 +130,14 @@ def platform_of(account: PlatformAccount) -> platforms.Platform:
 class CalendarItem:
     publication: Publication
     local: datetime  # aware, in the creator's zone
+    # What the admin chip shows besides the row (set by the calendar view; the feed and API ignore them).
+    colour: str = "info"
+    movable: bool = False
+    platform: platforms.Platform | None = None
+    caption: str = ""
+    warning: str | None = None
+    warning_html: str = ""
+    account_html: str = ""
 
     @property
     def creator(self) -> object:

@@ -150,6 +150,11 @@ def test_drop_schedules_every_waiting_target_at_the_first_slot_or_noon(client, w
     QueueSlot.objects.create(account=world["x"], weekday=day.weekday(), time=time(18, 45))
     assert drop(client, other, day).json()["label"].endswith("18:45 CET")
 
+    in_week_view = waiting_post(world, "Third set")  # dropped on a week view's hour cell
+    assert drop(client, in_week_view, day, hour="7").json()["hour"] == 7
+    assert set(Publication.objects.filter(post=in_week_view).values_list("scheduled_at", flat=True)) == {
+        datetime.combine(day, time(7, 0), tzinfo=PARIS)}
+
 
 @pytest.mark.django_db
 def test_dropping_twice_is_once_and_elsewhere_is_refused(client, world):
