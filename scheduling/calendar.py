@@ -138,6 +138,7 @@ class CalendarItem:
     warning: str | None = None
     warning_html: str = ""
     account_html: str = ""
+    thumb_url: str = ""
 
     @property
     def creator(self) -> object:

@@ -28,11 +28,12 @@ from icalendar import Calendar, Event
 
 from accounts import tenancy
 from accounts.models import Creator, User
+from content.views import PREVIEW_PRESETS
 from core import platforms
 from scheduling import calendar as cal
 from scheduling import feeds, services
 from scheduling.admin_display import STATUS_COLOURS, account_with_warning, warning_badge
-from scheduling.models import CalendarFeedKey, PlatformAccount, Post, Publication, QueueSlot
+from scheduling.models import CalendarFeedKey, PlatformAccount, Post, PostAsset, Publication, QueueSlot
 
 S = Publication.Status
 CHIPS_PER_DAY = 4  # month view: a busy day shows this many, then "+N more"
@@ -170,9 +171,10 @@ def calendar(request: HttpRequest) -> HttpResponse:
                 "in_month": day.month == query.anchor.month, "today": day == timezone.localdate(),
                 "add_url": _add_post_url(day, hour, add_for) if may_add else ""}
 
-    for found in cells.values():
-        for item in found.items:
-            decorate(item, movable)
+    shown_items = [item for found in cells.values() for item in found.items]
+    thumbs = first_thumbnails({item.publication.post_id for item in shown_items})
+    for item in shown_items:
+        decorate(item, movable, thumbs)
 
     grid: list[Any]
     if query.view == cal.MONTH:
@@ -217,9 +219,11 @@ def calendar(request: HttpRequest) -> HttpResponse:
     })
 
 
-def decorate(item: cal.CalendarItem, movable: set[int] | object) -> cal.CalendarItem:
+def decorate(item: cal.CalendarItem, movable: set[int] | object,
+             thumbs: dict[int, str] | None = None) -> cal.CalendarItem:
     """What a chip shows besides the row: status colour, platform look, account badge, preview text."""
     pub = item.publication
+    item.thumb_url = (thumbs or {}).get(pub.post_id, "")
     item.colour = STATUS_COLOURS.get(pub.status, "info")
     item.movable = pub.status == S.SCHEDULED and _in(movable, pub.post.creator_id)
     item.platform = cal.platform_of(pub.account)
@@ -228,6 +232,21 @@ def decorate(item: cal.CalendarItem, movable: set[int] | object) -> cal.Calendar
     item.account_html = account_with_warning(pub)
     item.caption = pub.caption_override or pub.post.caption
     return item
+
+
+def first_thumbnails(post_ids: set[int]) -> dict[int, str]:
+    """The preview image of each post's first asset that has one, in one query for the whole page."""
+    if not post_ids:
+        return {}
+    rows = (PostAsset.objects.filter(post_id__in=post_ids, asset__renditions__preset__in=PREVIEW_PRESETS)
+            .order_by("post_id", "position", "id").values_list("post_id", "asset_id", "asset__renditions__preset"))
+    first: dict[int, tuple[int, str]] = {}
+    for post_id, asset_id, preset in rows:
+        kept = first.setdefault(post_id, (asset_id, preset))
+        if kept[0] == asset_id and PREVIEW_PRESETS.index(preset) < PREVIEW_PRESETS.index(kept[1]):
+            first[post_id] = (asset_id, preset)
+    return {post_id: reverse("admin:content_asset_rendition_file", args=[asset_id, preset])
+            for post_id, (asset_id, preset) in first.items()}
 
 
 def legend(accounts: list[PlatformAccount]) -> list[platforms.Platform]:
@@ -464,8 +483,9 @@ def schedule_post(request: HttpRequest) -> HttpResponse:
             messages.warning(request, f"Scheduled, but {warning}")
         return HttpResponseRedirect(CalendarQuery(cal.MONTH, local.date(), post.creator_id, None).url())
     movable = schedulable_creator_ids(request.user)
+    thumbs = first_thumbnails({post.pk}) if outcomes else {}
     chips = [render_to_string("admin/scheduling/_chip.html", {
-        "item": decorate(cal.to_item(o.publication), movable), "label_zones": data.get("labels") == "1"},
+        "item": decorate(cal.to_item(o.publication), movable, thumbs), "label_zones": data.get("labels") == "1"},
         request=request) for o in outcomes]
     return JsonResponse({"ok": True, "post": post.pk, "already": not outcomes, "date": local.date().isoformat(),
                          "hour": local.hour, "label": label, "chips": chips, "warnings": warnings})

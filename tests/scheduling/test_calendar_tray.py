@@ -17,6 +17,7 @@ from core import platforms
 from scheduling import calendar as cal
 from scheduling import services
 from scheduling.models import PlatformAccount, Post, Publication, QueueSlot
+from tests.content.factories import add_rendition
 from tests.scheduling.factories import PlatformAccountFactory, PostFactory, PublicationFactory
 
 S = Publication.Status
@@ -98,6 +99,22 @@ def test_chips_carry_platform_colour_preview_and_account_warning(client, world):
     assert 'data-testid="account-warning"' in html and "is not connected: nothing goes out" in html
     assert "Only on the backup account tonight" in html  # the target's own caption in its preview
     assert 'data-testid="chip-status">Scheduled<' in html
+
+
+@pytest.mark.django_db
+def test_preview_shows_the_first_assets_image_when_it_has_one(client, world, media_dir):
+    day = in_ten_days()
+    pub = PublicationFactory(post=world["post"], account=world["x"], status=S.SCHEDULED,
+                             scheduled_at=datetime.combine(day, time(9, 0), tzinfo=PARIS).astimezone(UTC))
+    client.force_login(world["alice"])
+    params = {"date": day.isoformat(), "creator": world["a"].pk}
+    assert 'data-testid="chip-thumb"' not in client.get(reverse(CALENDAR), params).content.decode()
+    add_rendition(world["asset"], "poster")
+    add_rendition(world["asset"], "thumb")
+    html = client.get(reverse(CALENDAR), params).content.decode()
+    url = reverse("admin:content_asset_rendition_file", args=[world["asset"].pk, "thumb"])
+    assert f'src="{url}"' in html and f"cal-pop-{pub.pk}" in html
+    assert client.get(url).status_code == 200
 
 
 @pytest.mark.django_db
