@@ -150,5 +150,11 @@ def test_manager_plans_the_month_on_a_phone(browser, live_server, world, artifac
         pub = Publication.objects.get(post=other)
         assert pub.status == S.SCHEDULED
         assert pub.scheduled_at == datetime.combine(facts["drop_day"], time(18, 30), tzinfo=PARIS)
+
+        # The week view stacks too: only hours with something in them, each labelled with its day.
+        page.goto(f"{live_server.url}/admin/scheduling/publication/calendar/?view=week"
+                  f"&date={facts['chip_day']:%Y-%m-%d}&creator={world['a'].pk}")
+        no_sideways_scroll(page)
+        assert page.locator("[data-testid=calendar-slot]:visible").count() == 2  # 19:00 and 21:00
     finally:
         context.close()
