@@ -24,16 +24,10 @@ from content.models import CAPTION_PLATFORMS
 from core.admin import adopt, call_service, message_refusal
 from scheduling import approval, oauth, services, views_calendar, views_captions, views_oauth
 from scheduling import calendar as cal
+from scheduling.admin_display import STATUS_COLOURS, account_with_warning, warning_badge
 from scheduling.admin_manual import ManualExportAdminMixin  # also registers TakedownTaskAdmin
 from scheduling.connectors import connector_for
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication, QueueSlot
-
-STATUS_COLOURS = {
-    "draft": "info", "pending_approval": "info", "approved": "info", "scheduled": "primary",
-    "claimed": "warning", "publishing": "warning", "published": "success", "failed": "danger",
-    "unknown": "danger", "blocked": "danger", "cancelled": "info", "missed": "danger",
-    "exported": "warning", "removed": "info",
-}
 
 
 class TenantInline(TenantAdminMixin, TabularInline):
@@ -167,22 +161,6 @@ class PublicationInline(PostPartInline):
         return warning_badge(obj.account_warning) if obj.pk else "—"
 
 
-def warning_badge(warning: str | None) -> str:
-    if not warning:
-        return "—"
-    return format_html('<span class="text-red-600 font-semibold" data-testid="account-warning" title="{}">'
-                       '⚠ {}</span>', warning, warning)
-
-
-def account_with_warning(obj: Publication) -> str:
-    """The account, and while the publication waits to go out, a warning that it cannot publish."""
-    warning = obj.account_warning
-    if not warning:
-        return str(obj.account)
-    return format_html('{} <span class="text-red-600 font-semibold" data-testid="account-warning" title="{}">'
-                       '⚠ {}</span>', obj.account, warning, obj.account.get_state_display())
-
-
 def block_codes(obj: Publication) -> str:
     if not obj.block_reasons:
         return "—"
@@ -223,6 +201,16 @@ class PostAdmin(TenantModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Post | None = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
         return [*fields, "creator"] if obj is not None else fields  # a post stays with its creator
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        # The calendar's "+" on a day: a post is placed once approved, so the day is said here and the
+        # approved post then waits in the calendar's tray for it.
+        planned = cal.planned_from(request.GET.get("planned", "")) if request.method == "GET" else None
+        if planned is not None:
+            messages.info(request, f"Planned for {planned:%a %d %b %Y, %H:%M} in the creator's time. Once this "
+                                   f"post is approved it waits in the calendar's tray: drop it on that day or use "
+                                   f"its Schedule… link.")
+        return super().add_view(request, form_url, {**(extra_context or {}), "planned_for": planned})
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "creator":
@@ -370,6 +358,8 @@ class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
         site = self.admin_site
         return [path("calendar/", site.admin_view(views_calendar.calendar), name="scheduling_calendar"),
                 path("calendar/move/", site.admin_view(views_calendar.move), name="scheduling_calendar_move"),
+                path("calendar/schedule/", site.admin_view(views_calendar.schedule_post),
+                     name="scheduling_calendar_schedule"),
                 path("calendar/feed/rotate/", site.admin_view(views_calendar.rotate_feed),
                      name="scheduling_calendar_feed_rotate"),
                 *super().get_urls()]
