@@ -26,8 +26,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def blocked(people, settings, tmp_path):
-    """A publication of A's, €19.99, blocked because Cora revoked the performer's consent on 3 Dec."""
     use_private_storage(settings, tmp_path)
+    return blocked_publication(people)
+
+
+def blocked_publication(people: dict) -> Publication:
+    """A publication of A's (Paris), €19.99, blocked because Cora revoked the performer's consent on 3 Dec."""
     a = people["a"]
     Creator.objects.filter(pk=a.pk).update(timezone="Europe/Paris")
     a.refresh_from_db()
