@@ -64,7 +64,7 @@ class PlatformAccountAdmin(TenantModelAdmin):
 
     @display(description="State", ordering="state")
     def state_text(self, obj: PlatformAccount) -> str:
-        return code_and_sentence(wording.ACCOUNT_STATE.say(obj.state), obj.state) if obj.pk else "—"
+        return code_and_sentence(wording.ACCOUNT_STATE.say(obj.state), obj.state)
 
     @display(description="Token expires", ordering="token_expires_at")
     def token_expires_local(self, obj: PlatformAccount) -> str:
