@@ -234,7 +234,7 @@ class PostAdmin(TenantModelAdmin):
     """Posts and their parts are saved through the services in one call per form (row lock, refusal
     while publishing, version bump, audit, approval of a version); a refusal shows on the form."""
 
-    list_display = ["__str__", "creator", "approved_at", "version", "created_at"]
+    list_display = ["__str__", "creator", "price", "approved_at", "version", "created_at"]
     list_filter = ["creator"]
     search_fields = ["caption"]
     list_select_related = ["creator"]
@@ -265,6 +265,10 @@ class PostAdmin(TenantModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Post | None = None) -> bool:
         return super().has_delete_permission(request, obj) and (obj is None or in_reach_for(request, obj, "delete"))
+
+    @display(description="Price", ordering="price_minor")
+    def price(self, obj: Post) -> str:
+        return money.format_money(obj.price_minor, obj.currency)
 
     @display(description="Approval")
     def approval(self, obj: Post) -> str:

@@ -143,3 +143,9 @@ def test_only_the_owner_sees_the_system_group_in_the_sidebar(people):
     assert _sidebar_titles(alice)["System"] == []
     assert "Publications" in _sidebar_titles(alice)["Scheduling"]
 
+
+
+def test_post_list_shows_the_price_in_euros(client, people, blocked):
+    client.force_login(people["alice"])
+    html = client.get(reverse("admin:scheduling_post_changelist")).content.decode()
+    assert "€19.99" in html
