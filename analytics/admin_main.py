@@ -17,9 +17,12 @@ from django.urls import URLPattern, path, reverse
 from unfold.decorators import display
 
 from accounts.admin_base import AtelierModelAdmin, ReadOnlyAdminMixin, TenantModelAdmin
-from analytics import services, views, views_reports
+from analytics import services, views, views_reports, wording
 from analytics.dashboard import may_open_dashboard, money
 from analytics.models import AlertRule, DailyRollup, ExchangeRate, Offer, PostingHour, ReportSubscription, TrackingLink
+from core import times
+from core.money import format_money
+from core.wording import code_and_sentence
 
 
 class ServiceSavedMixin:
@@ -43,7 +46,7 @@ class ServiceSavedMixin:
 @admin.register(Offer)
 class OfferAdmin(ServiceSavedMixin, TenantModelAdmin):
     save_fn, delete_fn = services.save_offer, services.delete_offer
-    list_display = ["name", "creator", "account", "kind", "audience", "starts_at", "ends_at", "status"]
+    list_display = ["name", "creator", "account", "kind", "audience", "starts_local", "ends_local", "status_text"]
     list_filter = ["status", "kind", "audience", "creator"]
     list_select_related = ["creator", "account"]
     search_fields = ["name"]
@@ -51,6 +54,18 @@ class OfferAdmin(ServiceSavedMixin, TenantModelAdmin):
     ordering = ["-starts_at", "pk"]
     # The offers task starts and ends them on the platform; a hand-set status would lie about that.
     readonly_fields = ["status", "external_id", "last_error", "created_at"]
+
+    @display(description="Status", ordering="status")
+    def status_text(self, obj: Offer) -> str:
+        return code_and_sentence(wording.OFFER_STATUS.say(obj.status), obj.status)
+
+    @display(description="Starts", ordering="starts_at")
+    def starts_local(self, obj: Offer) -> str:
+        return times.local(obj.starts_at, obj.creator.timezone)
+
+    @display(description="Ends", ordering="ends_at")
+    def ends_local(self, obj: Offer) -> str:
+        return times.local(obj.ends_at, obj.creator.timezone)
 
     def has_change_permission(self, request: HttpRequest, obj: Offer | None = None) -> bool:
         # Once started, an offer is live on the platform: what it says stays what staff switched on.
@@ -72,7 +87,7 @@ class TrackingLinkAdmin(ServiceSavedMixin, TenantModelAdmin):
 
     @display(description="Revenue", ordering="revenue_minor")
     def revenue(self, obj: TrackingLink) -> str:
-        return f"{obj.revenue_minor / 100:,.2f} {obj.currency}".strip()
+        return format_money(obj.revenue_minor, obj.currency)
 
 
 @admin.register(DailyRollup)

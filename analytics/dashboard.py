@@ -28,6 +28,7 @@ from accounts import tenancy
 from accounts.models import Creator
 from analytics.models import SOURCE_PLATFORMS, DailyRollup, MetricSnapshot, PostingHour, Transaction
 from compliance.models import ConsentRecord, TakedownRequest
+from core.money import format_money
 from notifications.models import Notification
 from scheduling.models import PlatformAccount, Publication, TakedownTask
 
@@ -57,8 +58,8 @@ def kind_net_sums(prefix: str = "kind_") -> dict[str, Sum]:
 
 
 def money(minor: int | None) -> str:
-    """Minor units as the agency currency reads them (two decimals, thousands separated)."""
-    return f"{(minor or 0) / 100:,.2f} {settings.ANALYTICS_CURRENCY}"
+    """Minor units as the agency currency reads them ($1,234.50)."""
+    return format_money(minor or 0, settings.ANALYTICS_CURRENCY)
 
 
 def rollups_in_reach(user: Any) -> QuerySet:

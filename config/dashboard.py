@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib import admin
 from django.db.models import Count, Q
 from django.http import HttpRequest
 
 from accounts import tenancy
 from accounts.models import Creator
 from analytics.dashboard import home_context
+from config.navigation import SYSTEM_APPS, is_owner
 from core.dashboard import DASHBOARD_COUNTS
 
 
@@ -41,7 +43,15 @@ def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[st
     })
 
     context.update(home_context(request))
+    context["system_app_list"] = system_apps(request, context.get("app_list")) if is_owner(request.user) else []
     return context
+
+
+def system_apps(request: HttpRequest, app_list: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The owner's "System" section: the libraries' apps (schedules, lockouts, devices). The domain's
+    own models are in the sidebar, grouped by what they are for, so the raw index is not repeated."""
+    apps = app_list if app_list is not None else admin.site.get_app_list(request)
+    return [app for app in apps if app["app_label"] in SYSTEM_APPS]
 
 
 def _domain_counts(creator_ids: list[int]) -> dict[str, dict[int, int]]:

@@ -15,7 +15,7 @@ from unfold.decorators import action, display
 
 from accounts import tenancy
 from accounts.admin_base import TenantModelAdmin, permission_check
-from notifications import services
+from notifications import services, wording
 from notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 
 LEVEL_COLOURS = {"info": "info", "warning": "warning", "error": "danger"}
@@ -194,8 +194,8 @@ class WebhookDeliveryAdmin(TenantModelAdmin):
     has_retry_permission = permission_check("notifications.change_webhookdelivery")
 
     @display(description="Status", label=DELIVERY_COLOURS)
-    def status_badge(self, obj: WebhookDelivery) -> str:
-        return obj.status
+    def status_badge(self, obj: WebhookDelivery) -> tuple[str, str]:
+        return obj.status, wording.DELIVERY_STATUS.say(obj.status)
 
     @action(description="Retry now", permissions=["retry"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet) -> None:

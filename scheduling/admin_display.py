@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.utils.html import format_html
 
+from scheduling import wording
 from scheduling.models import Publication
 
 STATUS_COLOURS = {
@@ -29,4 +30,4 @@ def account_with_warning(obj: Publication) -> str:
     if not warning:
         return str(obj.account)
     return format_html('{} <span class="text-red-600 font-semibold" data-testid="account-warning" title="{}">'
-                       '⚠ {}</span>', obj.account, warning, obj.account.get_state_display())
+                       '⚠ {}</span>', obj.account, warning, wording.ACCOUNT_STATE.say(obj.account.state))
