@@ -193,10 +193,13 @@ def checklist(request: HttpRequest, creator: Creator, shown_names: dict[int, str
     return steps
 
 
+WHO_FIXES = {"compliance": "A compliance officer does this", "scheduling": "The account manager does this"}
+
+
 def _fix(request: HttpRequest, perm: str, label: str, url_name: str, *args: Any,
          query: dict[str, Any] | None = None) -> tuple[str, str]:
     if not _can(request, perm):
-        return "Ask someone whose role may do this", ""
+        return WHO_FIXES.get(perm.split(".")[0], "Someone else's role does this"), ""
     link = _url(url_name, *args, query=query)
     return (label, link) if link else ("", "")
 
