@@ -100,6 +100,9 @@ def _admin_url(model: type[Model], view: str, *args: Any) -> str:
 
 
 def _capped(qs: QuerySet, per_group: int) -> tuple[list[Any], bool]:
+    """The first rows and whether there are more. Big tables are read newest first by primary key: with
+    a LIMIT, PostgreSQL walks the key's index backwards and stops at the first matches instead of
+    sorting every match."""
     rows = list(qs[: per_group + 1])
     return rows[:per_group], len(rows) > per_group
 
@@ -161,15 +164,14 @@ def _performers(request: HttpRequest, term: str, per_group: int) -> tuple[list[H
 
 def _assets(request: HttpRequest, term: str, per_group: int) -> tuple[list[Hit], bool]:
     matching = Asset.objects.filter(Q(title__icontains=term) | Q(tags__name__icontains=term)).values("pk")
-    qs = _reach(Asset, request).filter(pk__in=matching).select_related("creator").order_by("-created_at", "-id")
+    qs = _reach(Asset, request).filter(pk__in=matching).select_related("creator").order_by("-pk")
     rows, more = _capped(qs, per_group)
     return [Hit(str(a), f"{a.creator.stage_name} · {a.get_kind_display()} · {a.get_status_display()}",
                 _admin_url(Asset, "change", a.pk)) for a in rows], more
 
 
 def _posts(request: HttpRequest, term: str, per_group: int) -> tuple[list[Hit], bool]:
-    qs = _reach(Post, request).filter(caption__icontains=term).select_related("creator").order_by(
-        "-created_at", "-id")
+    qs = _reach(Post, request).filter(caption__icontains=term).select_related("creator").order_by("-pk")
     rows, more = _capped(qs, per_group)
     return [Hit(_excerpt(p.caption, term), f"{p.creator.stage_name} · post #{p.pk}", _admin_url(Post, "change", p.pk))
             for p in rows], more
@@ -178,7 +180,7 @@ def _posts(request: HttpRequest, term: str, per_group: int) -> tuple[list[Hit], 
 def _fans(request: HttpRequest, term: str, per_group: int) -> tuple[list[Hit], bool]:
     # A prefix, as in the fans list: fan tables are the largest, and handles are typed from the start.
     qs = _reach(Fan, request).filter(Q(handle__istartswith=term) | Q(external_id=term)).select_related(
-        "creator").order_by("creator_id", "handle", "pk")
+        "creator").order_by("-pk")
     rows, more = _capped(qs, per_group)
     return [Hit(str(f), f"{f.creator.stage_name} · {f.platform} · {f.get_segment_display()}",
                 _admin_url(Fan, "change", f.pk)) for f in rows], more

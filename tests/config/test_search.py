@@ -193,3 +193,23 @@ def test_clean_term():
     assert search.clean_term(None) == ""
     assert search.clean_term("  a\x00b \n c ") == "a b c"
     assert len(search.clean_term("x" * 1000)) == search.MAX_TERM
+
+
+@pytest.mark.django_db
+def test_queries_do_not_grow_with_hits(team, django_assert_max_num_queries):
+    a = team["a"]
+    PerformerFactory(legal_name="Query Person", creators=[a], other_names=[("Query Star", "stage")])
+    Post.objects.create(creator=a, caption="Query one")
+    request = _request(team["alice"])
+    search.search(admin.site, request, "query")  # the person's memberships and permissions, read once
+
+    def count() -> int:
+        with django_assert_max_num_queries(50) as captured:
+            search.search(admin.site, request, "query")
+        return len(captured)
+
+    few = count()
+    for n in range(8):
+        Post.objects.create(creator=a, caption=f"Query {n}")
+        PerformerFactory(legal_name=f"Query Person {n}", creators=[a], other_names=[(f"Query Star {n}", "alias")])
+    assert count() == few <= 10
