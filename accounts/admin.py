@@ -8,6 +8,8 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
@@ -84,7 +86,7 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Creator)
 class CreatorAdmin(TenantModelAdmin):
-    list_display = ["stage_name", "kind_badge", "status_text", "timezone", "language"]
+    list_display = ["stage_name", "kind_badge", "status_text", "timezone", "language", "hub_link"]
     list_filter = ["kind", "status"]
     search_fields = ["stage_name", "slug"]
     prepopulated_fields = {"slug": ["stage_name"]}
@@ -98,6 +100,12 @@ class CreatorAdmin(TenantModelAdmin):
     @display(description="Status", ordering="status")
     def status_text(self, obj: Creator) -> str:
         return code_and_sentence(wording.CREATOR_STATUS.say(obj.status), obj.status)
+
+    @display(description="Hub")
+    def hub_link(self, obj: Creator) -> str:
+        # The hub page reads every app, so the admin site wires it (config.hub); linked here by name.
+        return format_html('<a class="text-primary-600" href="{}">Open hub</a>',
+                           reverse("admin:creator_hub", args=[obj.pk]))
 
     @display(description="Kind", label={"human": "info", "ai_persona": "warning", "hybrid": "danger"})
     def kind_badge(self, obj: Creator) -> str:
