@@ -95,8 +95,11 @@ def notify(kind: str, *, creator_id: int | None, title: str, body: str = "", lev
 
 def _refresh(note: Notification, *, title: str, body: str, link: str, level: str, payload: dict[str, Any],
              recipients: set[int]) -> Notification:
+    grew = (title[:200], body) != (note.title, note.body)
     note.title, note.body, note.link, note.level, note.payload = title[:200], body, link, level, payload
     note.save(update_fields=["title", "body", "link", "level", "payload"])
+    if grew:  # news for those who had read it: back on their bell, without a second email
+        note.receipts.filter(read_at__isnull=False).update(read_at=None)
     if _add_receipts(note, recipients):
         transaction.on_commit(lambda: _fan_out(note.pk))  # the newcomers' emails; the rest are claimed
     return note

@@ -122,7 +122,8 @@ def consent_ended(performer_ids: list[int], *, reason_code: str, consent_ids: li
     notes = []
     for creator_id, rows in sorted(by_creator.items()):
         held, out = sorted(rows["blocked"]), sorted(rows["removing"])
-        title = f"Blocked: consent of performer {who} {verb}{when}{actor} — {posts_held(len(held))}"
+        lead = "Blocked: consent" if held else "Consent"
+        title = f"{lead} of performer {who} {verb}{when}{actor} — {posts_held(len(held))}"
         body = (f"The consent of performer {who} was {verb}{when}{actor}. "
                 f"{posts_held(len(held)).capitalize()}: they will not go out until a valid consent covers them. ")
         if out:

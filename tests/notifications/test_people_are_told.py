@@ -147,8 +147,10 @@ def test_refusals_at_publish_time_make_one_notice_that_grows(told, eager_celery,
     ConsentRecord.objects.filter(pk=told["consent"].pk).update(revoked_at=timezone.now())
     with django_capture_on_commit_callbacks(execute=True):
         assert services.publish_publication(pubs[0].pk) == S.BLOCKED
+    assert notices.mark_all_read(told["alice"]) == 1
     with django_capture_on_commit_callbacks(execute=True):
         assert services.publish_publication(pubs[1].pk) == S.BLOCKED
+    assert notices.unread_count(told["alice"]) == 1  # the notice grew: back on her bell, not a second one
     note = Notification.objects.get(kind="publication.blocked")
     assert note.title.startswith("Blocked at publish time: ") and note.title.endswith("— 2 due posts held")
     assert note.payload["publication_ids"] == sorted(p.pk for p in pubs)
