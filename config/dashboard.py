@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin
-from django.db.models import Count, Q
+from django.db.models import Count, Model, Q, QuerySet
 from django.http import HttpRequest
 
 from accounts import tenancy
@@ -26,7 +26,7 @@ def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[st
         .order_by("stage_name")
     )
     creators = list(creators)
-    domain = _domain_counts([c.pk for c in creators])
+    domain = _domain_counts([c.pk for c in creators], request.user)
     rows = []
     for creator in creators:
         row = {"creator": creator, "counts": {"Staff": creator.staff_count, "Managers": creator.manager_count}}
@@ -54,9 +54,23 @@ def system_apps(request: HttpRequest, app_list: list[dict[str, Any]] | None) -> 
     return [app for app in apps if app["app_label"] in SYSTEM_APPS]
 
 
-def _domain_counts(creator_ids: list[int]) -> dict[str, dict[int, int]]:
-    """Counts contributed by the apps (each registers in core.dashboard), one query each."""
-    return {label: fn(creator_ids) for label, fn in DASHBOARD_COUNTS} if creator_ids else {}
+def _domain_counts(creator_ids: list[int], user: Any) -> dict[str, dict[int, int]]:
+    """Counts contributed by the apps (each registers in core.dashboard), one query each, each
+    narrowed for the viewer exactly like the changelist behind it. A column whose rows the viewer
+    may not see at all is left out rather than shown as a misleading 0."""
+
+    def scope(queryset: QuerySet, model: type[Model]) -> QuerySet:
+        return tenancy.restrict(queryset, user, via=model)
+
+    if not creator_ids:
+        return {}
+    return {label: counter(creator_ids, scope) for label, counter in DASHBOARD_COUNTS if may_see(user, counter.model)}
+
+
+def may_see(user: Any, model: type[Model]) -> bool:
+    """Whether the viewer may see rows of `model` for at least one creator (the owner: always)."""
+    ids = tenancy.allowed_creator_ids(user, model)
+    return ids is tenancy.ALL or bool(ids)
 
 
 def environment_callback(request: HttpRequest) -> list[str] | None:
