@@ -21,6 +21,7 @@ from tests.scheduling.connectors import FlakyConnector
 from tests.scheduling.factories import PlatformAccountFactory, PostFactory, approve_as_is, approved_publication
 
 JPEG = b"\xff\xd8\xff" + b"0" * 64
+IMAGE = b"\xff\xd8\xff\xe0" + b"rendition" * 100  # an original with no rendition, exported as is
 
 
 @pytest.fixture
@@ -52,3 +53,19 @@ def world(people, settings, tmp_path):
 def approved_target(world: dict, account: str = "fanvue") -> Publication:
     """One more approved target of the world's post, on its `account` ("fanvue" or "x")."""
     return approved_publication(world["post"], world[account])
+
+
+@pytest.fixture
+def manual_world(world, media_dir, originals_dir):
+    """The world's post priced, with OnlyFans consent and a manual OnlyFans account: a bundle to export
+    (compliance tests read its depictions too)."""
+    (originals_dir / "assets").mkdir(parents=True)
+    (originals_dir / "assets" / "x.jpg").write_bytes(IMAGE)  # no rendition: the original goes in the bundle
+    ConsentFactory(performer=world["performer"], platforms=("onlyfans",), max_rating="explicit", uses=("publication",),
+                   signed_at=timezone.now() - timedelta(days=30))
+    post = world["post"]
+    post.price_minor, post.currency = 1299, "EUR"
+    post.save(update_fields=["price_minor", "currency"])
+    account = PlatformAccountFactory(creator=world["a"], platform="manual", target_platform="onlyfans",
+                                     handle="luna_of")
+    return {**world, "manual": account, "media_dir": media_dir, "originals_dir": originals_dir}
