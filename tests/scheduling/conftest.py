@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
@@ -20,12 +20,12 @@ from content.models import Asset, Collection, CollectionItem
 from scheduling import approval, services
 from scheduling.connectors import _load
 from scheduling.models import Post, PostAsset, Publication
-from tests.compliance.factories import ConsentFactory, PerformerFactory, VerificationFactory
 from tests.scheduling.cluster import Cluster
 from tests.scheduling.connectors import CountingConnector, DeletingConnector
 from tests.scheduling.factories import PlatformAccountFactory, PublicationFactory, approved_asset
 from tests.scheduling.fakes.base import serve
 from tests.scheduling.fakes.x import CLIENT_ID, CLIENT_SECRET, UPLOAD_CHUNK, FakeX
+from tests.scheduling.fixtures import publishable_asset
 
 S = Publication.Status
 JPEG = b"\xff\xd8\xff" + b"0" * 64
@@ -39,15 +39,7 @@ def api_world(people, settings, tmp_path):
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(tmp_path / "private"), "base_url": None}}}
     a, b = people["a"], people["b"]
-    performer = PerformerFactory(legal_name="Jeanne Exemple", date_of_birth=date(1996, 4, 12), creators=[a])
-    VerificationFactory(performer=performer, document_kind="passport", result="approved", actor=people["owner"],
-                        front=JPEG)
-    consent = ConsentFactory(performer=performer, platforms=("fanvue", "x"), max_rating="explicit",
-                             uses=("publication", "promotion_on_social"), signed_at=timezone.now() - timedelta(days=30))
-    asset = Asset.objects.create(creator=a, file="assets/x.jpg", kind="image", mime="image/jpeg", sha256="a" * 64,
-                                 size_bytes=10, rating="explicit", status=Asset.Status.APPROVED,
-                                 production_date=date(2026, 1, 5))
-    asset.performers.add(performer)
+    performer, consent, asset = publishable_asset(a, actor=people["owner"])
     asset_b = Asset.objects.create(creator=b, file="assets/b.jpg", kind="image", mime="image/jpeg",
                                    sha256="b" * 64, size_bytes=10, rating="sfw", status=Asset.Status.APPROVED)
     fanvue = PlatformAccountFactory(creator=a, platform="fanvue", handle="luna")
