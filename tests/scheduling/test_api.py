@@ -13,6 +13,7 @@ from compliance.models import ConsentRecord
 from content.models import Asset
 from scheduling import services
 from scheduling.models import Post, PostAsset, Publication, QueueSlot
+from tests.api import auth, patch_json, post_json
 from tests.scheduling import factories
 from tests.scheduling.factories import PlatformAccountFactory, approve_as_is
 
@@ -26,21 +27,6 @@ ACCOUNTS = "/api/v1/platform-accounts/"
 SLOTS = "/api/v1/queue-slots/"
 CALENDAR = "/api/v1/calendar/"
 NEXT_YEAR = timezone.now().year + 1
-
-
-def auth(client, api_world, who: str) -> dict[str, str]:
-    if who.startswith("key"):
-        return {"HTTP_AUTHORIZATION": f"Bearer {api_world[who]}"}
-    client.force_login(api_world[who])
-    return {}
-
-
-def post_json(client, url, data=None, headers=None):
-    return client.post(url, data or {}, content_type="application/json", **(headers or {}))
-
-
-def patch_json(client, url, data, headers=None):
-    return client.patch(url, data, content_type="application/json", **(headers or {}))
 
 
 def approved_post(api_world) -> Post:
