@@ -9,16 +9,13 @@ from accounts.models import AuditEvent
 from compliance import crypto
 from notifications import services
 from notifications.models import Notification, WebhookEndpoint
+from tests.api import post_json
 from tests.notifications.factories import HOOK, NotificationFactory
 
 pytestmark = pytest.mark.django_db
 
 ENDPOINTS = "/api/v1/webhook-endpoints/"
 NOTICES = "/api/v1/notifications/"
-
-
-def post_json(client, url, data=None, headers=None):
-    return client.post(url, data or {}, content_type="application/json", **(headers or {}))
 
 
 @pytest.mark.parametrize("who", ["alice", "key_a"])
