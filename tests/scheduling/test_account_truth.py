@@ -36,7 +36,7 @@ def connect(account: PlatformAccount) -> None:
 
 
 def test_a_new_account_is_not_connected_until_credentials_are_stored(world):
-    fresh = PlatformAccount.objects.create(creator=world["a"], platform="reddit", handle="luna_r")
+    fresh = services.save_account(PlatformAccount(creator=world["a"], platform="reddit", handle="luna_r"))
     assert fresh.state == PlatformAccount.State.NOT_CONNECTED
     assert fresh.publish_warning and "not connected" in fresh.publish_warning
     assert services.initial_state("x") == PlatformAccount.State.NOT_CONNECTED
