@@ -147,7 +147,7 @@ def test_rows_queued_in_a_redis_that_restarted_empty_come_back_at_once(world, cl
     assert_each_published_once(pubs, cluster)
 
 
-def test_a_worker_holding_messages_survives_redis_restarting_empty(world, cluster):  # noqa: F811
+def test_a_worker_holding_messages_survives_redis_restarting_empty(world, cluster):
     # Wake-ups are countdown messages the control worker holds unacknowledged until they are due; when
     # Redis dies, the worker's channel tries to give them back to a server that is gone. That must
     # cost a reconnect, not the worker.
