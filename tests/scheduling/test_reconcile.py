@@ -18,6 +18,7 @@ from scheduling.connectors import x as x_module
 from scheduling.connectors.base import LookupUndecided
 from scheduling.connectors.x import XConnector
 from scheduling.models import Publication
+from scheduling.services import dispatch
 from tests.scheduling.test_batch_and_time import CountingConnector, counted, due  # noqa: F401
 from tests.scheduling.test_connector_x import fake, request  # noqa: F401
 
@@ -120,7 +121,7 @@ def test_one_reconcile_runner_at_a_time(counted):  # noqa: F811
     held, release = threading.Event(), threading.Event()
 
     def other_runner() -> None:
-        with services._single_runner(services.RECONCILE_LOCK) as mine:
+        with dispatch._single_runner(dispatch.RECONCILE_LOCK) as mine:
             assert mine
             held.set()
             release.wait(30)
