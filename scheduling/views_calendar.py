@@ -103,11 +103,37 @@ def _cell_span(day: date, hour: int | None, zones: list[str]) -> tuple[datetime,
     return min(s for s, _ in spans), max(e for _, e in spans)
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """What the page shows: the creators in reach, the accounts asked for and their time zones."""
+
+    creators: list[Creator]
+    by_id: dict[int, Creator]
+    accounts: list[PlatformAccount]
+    account: PlatformAccount | None
+    in_scope: list[PlatformAccount]
+    shown_creators: list[Creator]
+    zones: list[str]
+
+
 def calendar(request: HttpRequest) -> HttpResponse:
     """Month or week of publications, in each creator's own time, with drag to reschedule."""
     if not may_open_calendar(request.user):
         raise PermissionDenied
     query = CalendarQuery.from_request(request)
+    scope = _load_scope(request, query)
+    if isinstance(scope, HttpResponseRedirect):
+        return scope
+    days = cal.visible_days(query.view, query.anchor)
+    cells = _load_cells(request, query, scope, days)
+    _mark_chips(request, cells)
+    grid = _grid(query, days, cells, scope.zones)
+    free_slots = _free_slots(scope.account)
+    return _render_page(request, query, scope, days, grid, free_slots)
+
+
+def _load_scope(request: HttpRequest, query: CalendarQuery) -> _Scope | HttpResponseRedirect:
+    """The creators and accounts in reach and asked for; what is out of reach answers 404."""
     reachable = tenancy.allowed_creator_ids(request.user, Publication, "view")
     creators_qs = Creator.objects.all() if reachable is tenancy.ALL else Creator.objects.filter(
         pk__in=sorted(reachable))
@@ -128,25 +154,26 @@ def calendar(request: HttpRequest) -> HttpResponse:
     in_scope = [account] if account else accounts
     shown_creators = [by_id[cid] for cid in dict.fromkeys(a.creator_id for a in in_scope)] if in_scope else []
     zones = sorted({c.timezone or "UTC" for c in shown_creators}) or ["UTC"]
+    return _Scope(creators, by_id, accounts, account, in_scope, shown_creators, zones)
 
-    days = cal.visible_days(query.view, query.anchor)
-    start, end = cal.utc_bounds(days[0], days[-1], zones)
+
+def _load_cells(request: HttpRequest, query: CalendarQuery, scope: _Scope,
+                days: list[date]) -> dict[tuple[date, int | None], cal.Cell]:
+    """The publications of the visible days, a few per cell (the rest counted, not loaded)."""
+    start, end = cal.utc_bounds(days[0], days[-1], scope.zones)
     cell_kind, cap = (cal.DAY_CELL, CHIPS_PER_DAY) if query.view == cal.MONTH else (cal.HOUR_CELL, CHIPS_PER_HOUR)
     rows: list[Publication] = []
-    if in_scope:
+    if scope.in_scope:
         publications = tenancy.restrict(Publication.objects.all(), request.user).filter(
-            account_id__in=[a.pk for a in in_scope])
+            account_id__in=[a.pk for a in scope.in_scope])
         rows = list(cal.calendar_range(publications, start, end, per_cell=cap, cell=cell_kind))
-    cells = cal.group_cells(rows, days, cell=cell_kind, per_cell=cap)
+    return cal.group_cells(rows, days, cell=cell_kind, per_cell=cap)
 
+
+def _mark_chips(request: HttpRequest, cells: dict[tuple[date, int | None], cal.Cell]) -> None:
+    """Each chip's colour, and whether this user may drag it."""
     movable = tenancy.allowed_creator_ids(request.user, Publication, "change") \
         if request.user.has_perm("scheduling.change_publication") else set()
-
-    def cell(day: date, hour: int | None = None) -> dict[str, Any]:
-        found = cells.get((day, hour)) or cal.Cell(day=day, hour=hour)
-        more = _changelist_url(query, *_cell_span(day, hour, zones)) if found.hidden else ""
-        return {"day": day, "hour": hour, "items": found.items, "hidden": found.hidden, "more_url": more,
-                "in_month": day.month == query.anchor.month, "today": day == timezone.localdate()}
 
     from scheduling.admin import STATUS_COLOURS  # noqa: PLC0415 — scheduling.admin imports this module
 
@@ -157,12 +184,24 @@ def calendar(request: HttpRequest) -> HttpResponse:
             item.movable = pub.status == S.SCHEDULED and (movable is tenancy.ALL
                                                           or pub.post.creator_id in movable)
 
-    grid: list[Any]
-    if query.view == cal.MONTH:
-        grid = [[cell(d) for d in days[i:i + 7]] for i in range(0, len(days), 7)]
-    else:
-        grid = [{"hour": h, "cells": [cell(d, h) for d in days]} for h in range(24)]
 
+def _grid(query: CalendarQuery, days: list[date], cells: dict[tuple[date, int | None], cal.Cell],
+          zones: list[str]) -> list[Any]:
+    """Weeks of days (month view) or hours of days (week view)."""
+
+    def cell(day: date, hour: int | None = None) -> dict[str, Any]:
+        found = cells.get((day, hour)) or cal.Cell(day=day, hour=hour)
+        more = _changelist_url(query, *_cell_span(day, hour, zones)) if found.hidden else ""
+        return {"day": day, "hour": hour, "items": found.items, "hidden": found.hidden, "more_url": more,
+                "in_month": day.month == query.anchor.month, "today": day == timezone.localdate()}
+
+    if query.view == cal.MONTH:
+        return [[cell(d) for d in days[i:i + 7]] for i in range(0, len(days), 7)]
+    return [{"hour": h, "cells": [cell(d, h) for d in days]} for h in range(24)]
+
+
+def _free_slots(account: PlatformAccount | None) -> list[datetime]:
+    """The account's next free queue slots, in its creator's time."""
     free_slots: list[datetime] = []
     if account is not None:
         after = timezone.now()
@@ -173,17 +212,22 @@ def calendar(request: HttpRequest) -> HttpResponse:
                 break
             free_slots.append(at.astimezone(tz))
             after = at
+    return free_slots
 
-    subscribe_to = [by_id[query.creator_id]] if query.creator_id else creators[:SUBSCRIBE_LINKS_SHOWN]
+
+def _render_page(request: HttpRequest, query: CalendarQuery, scope: _Scope, days: list[date], grid: list[Any],
+                 free_slots: list[datetime]) -> HttpResponse:
+    creators, account = scope.creators, scope.account
+    subscribe_to = [scope.by_id[query.creator_id]] if query.creator_id else creators[:SUBSCRIBE_LINKS_SHOWN]
     key = feeds.feed_key(request.user)
     title = (f"{query.anchor:%B %Y}" if query.view == cal.MONTH
              else f"Week of {days[0]:%d %b} – {days[-1]:%d %b %Y}")
     return render(request, "admin/scheduling/calendar.html", {
         **admin.site.each_context(request),
         "title": "Calendar", "heading": title, "opts": Publication._meta, "query": query, "view": query.view,
-        "grid": grid, "days": days, "creators": creators, "accounts": accounts, "account": account,
-        "label_zones": len(shown_creators) > 1,
-        "zone_note": ", ".join(zones),
+        "grid": grid, "days": days, "creators": creators, "accounts": scope.accounts, "account": account,
+        "label_zones": len(scope.shown_creators) > 1,
+        "zone_note": ", ".join(scope.zones),
         "prev_url": query.url(date=cal.step(query.view, query.anchor, -1).isoformat()),
         "next_url": query.url(date=cal.step(query.view, query.anchor, 1).isoformat()),
         "today_url": query.url(date=timezone.localdate().isoformat()),

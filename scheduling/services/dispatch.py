@@ -25,6 +25,7 @@ from django.utils import timezone
 from accounts import audit
 from accounts.actors import Actor
 from compliance import services as compliance
+from content.models import Asset
 from core import backoff
 from notifications.models import Notification
 from notifications.services import notify
@@ -43,7 +44,7 @@ from scheduling.connectors.base import (
     TransientError,
     UnknownOutcome,
 )
-from scheduling.models import PlatformAccount, Publication
+from scheduling.models import PlatformAccount, Post, Publication
 from scheduling.services.credentials import account_ref, mark_needs_reauth
 from scheduling.services.gate import assets_for_posts, gate_input_for, with_account_ceiling
 from scheduling.services.lifecycle import _move
@@ -162,80 +163,123 @@ def publish_batch(ids: list[int]) -> dict[int, str]:
     """
     now = timezone.now()
     outcome: dict[int, str] = {}
-    ready: list[_Ready] = []
     with transaction.atomic():
-        rows = Publication.objects.select_related("post", "post__creator", "account").filter(
-            pk__in=ids).order_by("pk")
-        if connection.features.has_select_for_update_of:
-            rows = rows.select_for_update(of=("self",))
-        else:
-            rows = rows.select_for_update()
-        pubs = list(rows)
-        outcome.update({pub.pk: pub.status for pub in pubs if pub.status != S.CLAIMED})
-        pubs = [pub for pub in pubs if pub.status == S.CLAIMED]
-        late = timedelta(seconds=settings.SCHEDULING_MISSED_AFTER_SECONDS)
-        for pub in [p for p in pubs if p.scheduled_at and now - p.scheduled_at > late]:
-            _move(pub, S.MISSED, last_error="Too late to publish without a person deciding.")
-            _notify_outcome(pub, S.MISSED, pub.last_error)
-            outcome[pub.pk] = S.MISSED
-        pubs = [p for p in pubs if p.pk not in outcome]
+        pubs = _lock_claimed(ids, outcome)
+        pubs = _miss_late(pubs, now, outcome)
         posts = list({p.post_id: p.post for p in pubs}.values())
         assets = assets_for_posts(posts)
-        # The approved version is checked against the live rows here, after the claim: an edit that
-        # slipped in after scheduling (an asset re-reviewed, a collection grown) blocks the row.
-        versions = approval.current_versions(posts)
-        siblings: dict[int, set[int]] = {p.pk: set() for p in posts}
-        for post_id, pk in Publication.objects.filter(post_id__in=list(siblings)).values_list("post_id", "pk"):
-            siblings[post_id].add(pk)
-        inputs = [gate_input_for(p, due_at=now, assets=assets[p.post_id], version=versions[p.post_id],
-                                 siblings=frozenset(siblings[p.post_id])) for p in pubs]
-        verdicts = compliance.check_publications(inputs)
-        refs: dict[int, AccountRef] = {}
-        by_account: dict[int, list[tuple[Publication, Any]]] = {}
-        for pub, data, verdict in zip(pubs, inputs, verdicts, strict=True):
-            verdict = with_account_ceiling(pub, data, verdict)
-            if not verdict.passed:
-                _move(pub, S.BLOCKED, block_reasons=[r.to_dict() for r in verdict.reasons])
-                audit.record("publication.blocked", pub, actor_label="task:publish",
-                             changes={"codes": sorted(verdict.codes)})
-                outcome[pub.pk] = S.BLOCKED
-            elif pub.account.state != PlatformAccount.State.CONNECTED:
-                _move(pub, S.FAILED, last_error=f"{pub.account} is {pub.account.get_state_display().lower()}.")
+        by_account = _judge(pubs, posts, assets, now, outcome)
+        connectors = _connectors(by_account, outcome)
+        ready = _requests(by_account, connectors, assets, outcome)
+        _hold_for_run(ready, now)
+    _call_platforms(ready, outcome)
+    return outcome
+
+
+def _lock_claimed(ids: list[int], outcome: dict[int, str]) -> list[Publication]:
+    """Lock the rows; a row no longer `claimed` keeps its status as its outcome and is left alone."""
+    rows = Publication.objects.select_related("post", "post__creator", "account").filter(
+        pk__in=ids).order_by("pk")
+    if connection.features.has_select_for_update_of:
+        rows = rows.select_for_update(of=("self",))
+    else:
+        rows = rows.select_for_update()
+    pubs = list(rows)
+    outcome.update({pub.pk: pub.status for pub in pubs if pub.status != S.CLAIMED})
+    return [pub for pub in pubs if pub.status == S.CLAIMED]
+
+
+def _miss_late(pubs: list[Publication], now: datetime, outcome: dict[int, str]) -> list[Publication]:
+    """A row too far past its due time is `missed`: a person decides whether it still goes out."""
+    late = timedelta(seconds=settings.SCHEDULING_MISSED_AFTER_SECONDS)
+    for pub in [p for p in pubs if p.scheduled_at and now - p.scheduled_at > late]:
+        _move(pub, S.MISSED, last_error="Too late to publish without a person deciding.")
+        _notify_outcome(pub, S.MISSED, pub.last_error)
+        outcome[pub.pk] = S.MISSED
+    return [p for p in pubs if p.pk not in outcome]
+
+
+def _judge(pubs: list[Publication], posts: list[Post], assets: dict[int, list[Asset]], now: datetime,
+           outcome: dict[int, str]) -> dict[int, list[tuple[Publication, Any]]]:
+    """Re-run the gate from the live rows and check the account: what passes, by account; the rest
+    `blocked` or `failed`."""
+    # The approved version is checked against the live rows here, after the claim: an edit that
+    # slipped in after scheduling (an asset re-reviewed, a collection grown) blocks the row.
+    versions = approval.current_versions(posts)
+    siblings: dict[int, set[int]] = {p.pk: set() for p in posts}
+    for post_id, pk in Publication.objects.filter(post_id__in=list(siblings)).values_list("post_id", "pk"):
+        siblings[post_id].add(pk)
+    inputs = [gate_input_for(p, due_at=now, assets=assets[p.post_id], version=versions[p.post_id],
+                             siblings=frozenset(siblings[p.post_id])) for p in pubs]
+    verdicts = compliance.check_publications(inputs)
+    by_account: dict[int, list[tuple[Publication, Any]]] = {}
+    for pub, data, verdict in zip(pubs, inputs, verdicts, strict=True):
+        verdict = with_account_ceiling(pub, data, verdict)
+        if not verdict.passed:
+            _move(pub, S.BLOCKED, block_reasons=[r.to_dict() for r in verdict.reasons])
+            audit.record("publication.blocked", pub, actor_label="task:publish",
+                         changes={"codes": sorted(verdict.codes)})
+            outcome[pub.pk] = S.BLOCKED
+        elif pub.account.state != PlatformAccount.State.CONNECTED:
+            _move(pub, S.FAILED, last_error=f"{pub.account} is {pub.account.get_state_display().lower()}.")
+            _notify_outcome(pub, S.FAILED, pub.last_error)
+            outcome[pub.pk] = S.FAILED
+        else:
+            by_account.setdefault(pub.account_id, []).append((pub, data))
+    return by_account
+
+
+def _connectors(by_account: dict[int, list[tuple[Publication, Any]]],
+                outcome: dict[int, str]) -> dict[int, Connector]:
+    """The connector of each account's platform; the rows of a platform without one fail (and leave
+    `by_account`)."""
+    connectors: dict[int, Connector] = {}
+    for account_id, account_rows in list(by_account.items()):
+        try:
+            connectors[account_id] = connector_for(account_rows[0][0].account.platform)
+        except LookupError as exc:
+            for pub, _ in by_account.pop(account_id):
+                _move(pub, S.FAILED, last_error=str(exc))
+                outcome[pub.pk] = S.FAILED
+    return connectors
+
+
+def _requests(by_account: dict[int, list[tuple[Publication, Any]]], connectors: dict[int, Connector],
+              assets: dict[int, list[Asset]], outcome: dict[int, str]) -> list[_Ready]:
+    """Each row's request, credentials read once per account; a request the connector refuses fails."""
+    ready: list[_Ready] = []
+    refs: dict[int, AccountRef] = {}
+    for account_id, account_rows in by_account.items():
+        account, connector = account_rows[0][0].account, connectors[account_id]
+        for pub, data in account_rows:
+            if account.pk not in refs:
+                refs[account.pk] = account_ref(account, purpose="publish")
+            described = media.describe(assets[pub.post_id], account.platform)
+            request = build_request(pub, data, ref=refs[account.pk],
+                                    media=tuple(item for _, item in described))
+            problems = connector.validate(request)
+            if problems:
+                _move(pub, S.FAILED, last_error=" ".join(problems))
                 _notify_outcome(pub, S.FAILED, pub.last_error)
                 outcome[pub.pk] = S.FAILED
             else:
-                by_account.setdefault(pub.account_id, []).append((pub, data))
-        connectors: dict[int, Connector] = {}
-        for account_id, account_rows in list(by_account.items()):
-            try:
-                connectors[account_id] = connector_for(account_rows[0][0].account.platform)
-            except LookupError as exc:
-                for pub, _ in by_account.pop(account_id):
-                    _move(pub, S.FAILED, last_error=str(exc))
-                    outcome[pub.pk] = S.FAILED
-        for account_id, account_rows in by_account.items():
-            account, connector = account_rows[0][0].account, connectors[account_id]
-            for pub, data in account_rows:
-                if account.pk not in refs:
-                    refs[account.pk] = account_ref(account, purpose="publish")
-                described = media.describe(assets[pub.post_id], account.platform)
-                request = build_request(pub, data, ref=refs[account.pk],
-                                        media=tuple(item for _, item in described))
-                problems = connector.validate(request)
-                if problems:
-                    _move(pub, S.FAILED, last_error=" ".join(problems))
-                    _notify_outcome(pub, S.FAILED, pub.last_error)
-                    outcome[pub.pk] = S.FAILED
-                else:
-                    ready.append((pub, connector, request, described))
-        # The rows now wait for their turn in this worker under a short lease, renewed as it goes:
-        # if the worker is killed they are back on the calendar within one run lease.
-        Publication.objects.filter(pk__in=[r[0].pk for r in ready], status=S.CLAIMED).update(
-            lease_expires_at=now + timedelta(seconds=_run_lease()))
+                ready.append((pub, connector, request, described))
+    return ready
 
-    # Platform calls happen outside any transaction, one row in flight at a time: a row becomes
-    # `publishing` right before its own call and its outcome is written right after, so a kill
-    # leaves at most that one row whose outcome is unknown.
+
+def _hold_for_run(ready: list[_Ready], now: datetime) -> None:
+    """The rows now wait for their turn in this worker under a short lease, renewed as it goes:
+    if the worker is killed they are back on the calendar within one run lease."""
+    Publication.objects.filter(pk__in=[r[0].pk for r in ready], status=S.CLAIMED).update(
+        lease_expires_at=now + timedelta(seconds=_run_lease()))
+
+
+def _call_platforms(ready: list[_Ready], outcome: dict[int, str]) -> None:
+    """Send the ready rows, platform by platform, outside any transaction.
+
+    One row is in flight at a time: a row becomes `publishing` right before its own call and its
+    outcome is written right after, so a kill leaves at most that one row whose outcome is unknown.
+    """
     waiting = _Waiting([r[0].pk for r in ready])
     by_platform: dict[str, list[_Ready]] = {}
     for row in ready:
@@ -265,7 +309,6 @@ def publish_batch(ids: list[int]) -> dict[int, str]:
         if waiting.ids or S.SCHEDULED in outcome.values():
             # Rows put back for a retry in a few seconds go out then, not at the dispatcher's next tick.
             wakeups.dispatch_when_due()
-    return outcome
 
 
 def _run_lease() -> int:
