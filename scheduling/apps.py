@@ -20,7 +20,7 @@ class SchedulingConfig(AppConfig):
         # The 2257 record and the data-subject export list assets and publications through this.
         register_depiction_provider(depictions_of)
         register_target_resolvers()
-        routes.register("scheduling.api.register")
+        routes.register("scheduling.api.views.register")
 
         register(
             BeatEntry("dispatch due publications", "scheduling.tasks.dispatch_due",
