@@ -55,6 +55,7 @@ from scheduling.services.gate import (
 from scheduling.services.lifecycle import (
     APPROVAL_STALE,
     KEEP,
+    OUT_OR_IN_FLIGHT,
     POST_FIELDS,
     QUEUE_ATTEMPTS,
     REMOVABLE,
@@ -90,6 +91,7 @@ __all__ = [
     "KEEP",
     "MAX_GROUP",
     "NOTIFY_ON",
+    "OUT_OR_IN_FLIGHT",
     "POST_FIELDS",
     "QUEUE_ATTEMPTS",
     "RECONCILE_LOCK",
