@@ -40,6 +40,8 @@ K = Transaction.Kind
 
 
 BACKFILL_MATCH_WINDOW = timedelta(minutes=5)
+
+
 # --- Fanvue earnings backfill ---------------------------------------------------------------------
 
 # Fanvue's earning sources (its summary names them subs, renewals, tips, messages, posts,

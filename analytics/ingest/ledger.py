@@ -38,6 +38,8 @@ K = Transaction.Kind
 NEGATIVE_KINDS = frozenset({K.REFUND, K.CHARGEBACK})
 PLATFORMS = frozenset(value for value, _ in SOURCE_PLATFORMS)
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+
+
 # --- The shared write path ------------------------------------------------------------------------
 
 

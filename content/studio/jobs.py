@@ -68,6 +68,8 @@ J = GenerationJob.Status
 
 MAX_PROMPT_LENGTH = 4000
 AI_DISCLOSURE_LABEL = "AI-generated"
+
+
 # --- queueing -------------------------------------------------------------------------------------------
 
 

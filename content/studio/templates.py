@@ -22,6 +22,8 @@ from content.models import (
 from content.studio.screening import screen_caption_material, screen_template
 
 MAX_VARIABLE_LENGTH = 500
+
+
 # --- prompts --------------------------------------------------------------------------------------------
 
 

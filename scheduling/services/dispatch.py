@@ -56,6 +56,8 @@ S = Publication.Status
 # A row ready to send: the connector, the request, and (file field, media item) per asset to materialise.
 _Described: TypeAlias = "list[tuple[Any, MediaItem]]"
 _Ready: TypeAlias = "tuple[Publication, Connector, PublishRequest, _Described]"
+
+
 # --- Dispatcher ------------------------------------------------------------------------------------
 
 
