@@ -9,7 +9,7 @@ class AnalyticsConfig(AppConfig):
         from core.api import routes
         from core.beat import BeatEntry, register
 
-        routes.register("analytics.api.register")
+        routes.register("analytics.api.views.register")
         register(
             BeatEntry("sync publication metrics", "analytics.tasks.sync_metrics", every_seconds=1800),
             BeatEntry("nightly rollup", "analytics.tasks.nightly_rollup", crontab={"minute": "15", "hour": "2"}),

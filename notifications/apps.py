@@ -14,5 +14,5 @@ class NotificationsConfig(AppConfig):
 
         dashboard.register("Open notifications", dashboard.per_creator(
             lambda ids: Notification.objects.filter(creator_id__in=ids, resolved_at__isnull=True)))
-        routes.register("notifications.api.register")
+        routes.register("notifications.api.views.register")
         register(BeatEntry("retry due webhooks", "notifications.tasks.retry_due_webhooks", every_seconds=60))

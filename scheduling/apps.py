@@ -24,7 +24,7 @@ class SchedulingConfig(AppConfig):
         register_target_resolvers()
         # The people who scheduled a post hear about it too, whichever app raised the notice.
         register_recipients(recipients_of)
-        routes.register("scheduling.api.register")
+        routes.register("scheduling.api.views.register")
 
         register(
             BeatEntry("dispatch due publications", "scheduling.tasks.dispatch_due",

@@ -10,6 +10,7 @@ from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.routers import BaseRouter
 
 from accounts import tenancy
 from accounts.api.viewsets import TenantReadOnlyViewSet, TenantViewSetMixin, principal_of
@@ -147,3 +148,11 @@ class WebhookReceiverViewSet(TenantViewSetMixin, mixins.ListModelMixin, mixins.R
             raise errors.invalid(exc, "secret") from None
         return Response({**WebhookReceiverSerializer(receiver, context={"request": request}).data,
                          "secret": secret})
+
+
+def register(router: BaseRouter) -> None:
+    router.register("rollups", DailyRollupViewSet, basename="rollup")
+    router.register("fans", FanViewSet, basename="fan")
+    router.register("subscriptions", SubscriptionViewSet, basename="subscription")
+    router.register("transactions", TransactionViewSet, basename="transaction")
+    router.register("webhook-receivers", WebhookReceiverViewSet, basename="webhook-receiver")

@@ -3,8 +3,8 @@ list would answer differently for an id that exists elsewhere and one that does 
 
 import django_filters
 
-from content.models import Asset, Collection
-from core.api.filters import FilterSet
+from content.models import Asset, Collection, GenerationJob, GenerationUsage, PromptTemplate
+from core.api.filters import FilterSet, UTCDateTimeFromToRangeFilter
 
 
 class AssetFilterSet(FilterSet):
@@ -23,3 +23,37 @@ class CollectionFilterSet(FilterSet):
     class Meta:
         model = Collection
         fields = ["creator", "kind"]
+
+
+class PromptTemplateFilterSet(FilterSet):
+    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
+    category = django_filters.NumberFilter(field_name="category_id", label="Prompt category id")
+
+    class Meta:
+        model = PromptTemplate
+        fields = ["creator", "category", "rating", "active"]
+
+
+class GenerationJobFilterSet(FilterSet):
+    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
+    backend = django_filters.NumberFilter(field_name="backend_id", label="Backend id")
+    template = django_filters.NumberFilter(field_name="template_id", label="Prompt template id")
+    status = django_filters.MultipleChoiceFilter(choices=GenerationJob.Status.choices, distinct=False,
+                                                 label="Status (repeat for several)")
+    created_at = UTCDateTimeFromToRangeFilter(
+        label="Created between `created_at_after` and `created_at_before` (ISO datetimes, inclusive)")
+
+    class Meta:
+        model = GenerationJob
+        fields = ["creator", "kind", "status", "backend", "template", "created_at"]
+
+
+class GenerationUsageFilterSet(FilterSet):
+    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
+    backend = django_filters.NumberFilter(field_name="backend_id", label="Backend id")
+    at = django_filters.DateFromToRangeFilter(
+        label="Between the days `at_after` and `at_before` (ISO dates, inclusive)")
+
+    class Meta:
+        model = GenerationUsage
+        fields = ["creator", "backend", "kind", "at"]

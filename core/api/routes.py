@@ -15,7 +15,7 @@ ROUTE_REGISTRARS: list[str] = []
 
 
 def register(registrar: str) -> None:
-    """Add `registrar` ("app.api.register", a function taking the router); a path added twice counts once."""
+    """Add `registrar` ("app.api.views.register", a function taking the router); a path added twice counts once."""
     if registrar not in ROUTE_REGISTRARS:
         ROUTE_REGISTRARS.append(registrar)
 

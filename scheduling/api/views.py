@@ -17,6 +17,7 @@ from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.routers import BaseRouter
 from rest_framework.serializers import BaseSerializer
 
 from accounts import tenancy
@@ -26,7 +27,7 @@ from content.models import Asset, Collection
 from core.api import errors
 from core.api.pagination import CursorPagination
 from scheduling import services
-from scheduling.api.filters import (
+from scheduling.api.filtersets import (
     PlatformAccountFilterSet,
     PostFilterSet,
     PublicationFilterSet,
@@ -396,3 +397,11 @@ class CalendarViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
             items = items.filter(account_id=data["account"])
         page = self.paginate_queryset(items)
         return self.get_paginated_response(CalendarItemSerializer(page, many=True).data)
+
+
+def register(router: BaseRouter) -> None:
+    router.register("platform-accounts", PlatformAccountViewSet, basename="platform-account")
+    router.register("queue-slots", QueueSlotViewSet, basename="queue-slot")
+    router.register("posts", PostViewSet, basename="post")
+    router.register("publications", PublicationViewSet, basename="publication")
+    router.register("calendar", CalendarViewSet, basename="calendar")

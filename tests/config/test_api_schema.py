@@ -63,7 +63,7 @@ def nothing_more(schema: dict) -> None:
 
 
 APPS = [
-    pytest.param("scheduling.api", ("/api/v1/posts/{id}/approve/", "/api/v1/publications/{id}/schedule/",
+    pytest.param("scheduling.api.views", ("/api/v1/posts/{id}/approve/", "/api/v1/publications/{id}/schedule/",
                                     "/api/v1/publications/{id}/add-to-queue/", "/api/v1/calendar/",
                                     "/api/v1/queue-slots/{id}/", "/api/v1/publications/"),
                  platform_accounts_hide_credentials, id="scheduling"),
@@ -71,14 +71,15 @@ APPS = [
                                           "/api/v1/compliance/performers/{id}/consent-status/",
                                           "/api/v1/compliance/takedowns/", "/api/v1/compliance/takedowns/{id}/"),
                  performers_hide_documents, id="compliance"),
-    pytest.param("content.api.studio", ("/api/v1/generation-jobs/", "/api/v1/generation-jobs/{id}/cancel/",
+    pytest.param("content.api.views", ("/api/v1/generation-jobs/", "/api/v1/generation-jobs/{id}/cancel/",
                                         "/api/v1/generation-jobs/{id}/retry/", "/api/v1/captions/suggest/",
                                         "/api/v1/generation-usage/monthly/", "/api/v1/prompt-templates/{id}/",
                                         "/api/v1/generation-backends/", "/api/v1/prompt-categories/"),
                  generation_backends_hide_keys, id="studio"),
-    pytest.param("notifications.api", ("/api/v1/webhook-endpoints/", "/api/v1/webhook-endpoints/{id}/rotate-secret/"),
+    pytest.param("notifications.api.views", ("/api/v1/webhook-endpoints/",
+                                             "/api/v1/webhook-endpoints/{id}/rotate-secret/"),
                  webhook_endpoints_hide_secrets, id="notifications"),
-    pytest.param("analytics.api", ("/api/v1/rollups/", "/api/v1/fans/", "/api/v1/transactions/",
+    pytest.param("analytics.api.views", ("/api/v1/rollups/", "/api/v1/fans/", "/api/v1/transactions/",
                                    "/api/v1/subscriptions/"),
                  nothing_more, id="analytics"),
     pytest.param(None, ("/api/v1/creators/", "/api/v1/publications/", "/api/v1/compliance/takedowns/",

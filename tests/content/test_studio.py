@@ -22,6 +22,7 @@ from content.models import (
 )
 from content.provenance import TRAINED_ALGORITHMIC_MEDIA, read_digital_source_type, read_manifest
 from content.provenance.dev_ca import KEY_FILENAME
+from content.studio import jobs
 from tests.content.fakes_generation import FakeA1111, FakeComfyUI
 from tests.content.studio_fixtures import STUDIO_API_KEY, comfy_row, text_row
 from tests.scheduling.fakes.base import Reply, serve
@@ -182,13 +183,13 @@ def test_cancel_a_queued_job_and_a_running_one(people, media_dir, signing, comfy
 def test_a_running_job_is_cancelled_when_its_backend_returns(people, media_dir, signing, comfy, monkeypatch):
     comfy_row(comfy)
     job = studio.queue_image_job(creator=people["a"], prompt="a portrait")
-    real = studio._cancelled_meanwhile
+    real = jobs._cancelled_meanwhile
 
     def cancel_then_check(j):
         GenerationJob.objects.filter(pk=j.pk).update(cancel_requested=True)
         return real(j)
 
-    monkeypatch.setattr(studio, "_cancelled_meanwhile", cancel_then_check)
+    monkeypatch.setattr(jobs, "_cancelled_meanwhile", cancel_then_check)
     assert studio.run_job(job.pk).status == J.CANCELLED
     job.refresh_from_db()
     assert job.status == J.CANCELLED and not job.assets.exists() and not Asset.objects.exists()
@@ -393,7 +394,7 @@ def test_the_reaper_fails_lost_running_jobs_and_requeues_lost_queued_ones(people
     GenerationJob.objects.filter(pk=lost.pk).update(created_at=long_ago)
     GenerationJob.objects.filter(pk=stuck.pk).update(status=J.RUNNING, started_at=long_ago, created_at=long_ago)
     sent = []
-    import content.studio as module
+    import content.studio.jobs as module
 
     original = module.enqueue
     module.enqueue = lambda pk, countdown=None: sent.append(pk)
@@ -512,7 +513,7 @@ def test_cancelling_a_running_comfyui_job_stops_polling_and_drops_the_prompt(peo
             GenerationJob.objects.filter(pk=j.pk).update(cancel_requested=True)
         return GenerationJob.objects.filter(pk=j.pk, cancel_requested=True).exists()
 
-    monkeypatch.setattr(studio, "_stop_requested", cancelled_after_two_polls)
+    monkeypatch.setattr(jobs, "_stop_requested", cancelled_after_two_polls)
     assert studio.run_job(job.pk).status == J.CANCELLED
     job.refresh_from_db()
     assert job.status == J.CANCELLED and not Asset.objects.exists()

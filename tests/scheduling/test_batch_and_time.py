@@ -18,6 +18,7 @@ from scheduling import limits, services
 from scheduling.connectors.base import Limits, PublishResult
 from scheduling.connectors.noop import NoopConnector
 from scheduling.models import Post, PostAsset, Publication, QueueSlot
+from scheduling.services import dispatch
 from tests.scheduling.connectors import CountingConnector
 from tests.scheduling.factories import PublicationFactory, approve_as_is, approved_rows
 from tests.scheduling.fixtures import approved_target
@@ -90,7 +91,7 @@ def grouped(world, settings, monkeypatch):
 
     _load.cache_clear()
     GroupedConnector.calls, GroupedConnector.fail_on_call = {}, None
-    monkeypatch.setitem(services._group_sizes, "fanvue", 25)  # the whole batch reserved in one round trip
+    monkeypatch.setitem(dispatch._group_sizes, "fanvue", 25)  # the whole batch reserved in one round trip
     _clear_budget(world["fanvue"].pk)
     return world
 
@@ -210,7 +211,7 @@ def test_dispatcher_enqueues_one_task_per_platform_chunk(world, settings, monkey
 
     monkeypatch.setattr(tasks.publish_batch, "apply_async", lambda args, **kw: sent.append(list(args[0])))
     fanvue, x = due(world, 3, "fanvue"), due(world, 1, "x")
-    services._enqueue([(p.pk, "fanvue") for p in fanvue] + [(p.pk, "x") for p in x])
+    dispatch._enqueue([(p.pk, "fanvue") for p in fanvue] + [(p.pk, "x") for p in x])
     assert sent == [[fanvue[0].pk, fanvue[1].pk], [fanvue[2].pk], [x[0].pk]]
 
 

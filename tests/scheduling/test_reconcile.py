@@ -18,6 +18,7 @@ from scheduling.connectors import x as x_module
 from scheduling.connectors.base import LookupUndecided
 from scheduling.connectors.x import XConnector
 from scheduling.models import Publication
+from scheduling.services import dispatch
 from tests.scheduling.connectors import CountingConnector
 from tests.scheduling.test_batch_and_time import due
 from tests.scheduling.test_connector_x import request
@@ -121,7 +122,7 @@ def test_one_reconcile_runner_at_a_time(counted):
     held, release = threading.Event(), threading.Event()
 
     def other_runner() -> None:
-        with services._single_runner(services.RECONCILE_LOCK) as mine:
+        with dispatch._single_runner(dispatch.RECONCILE_LOCK) as mine:
             assert mine
             held.set()
             release.wait(30)

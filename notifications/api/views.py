@@ -3,14 +3,12 @@ register to receive them.
 
 A signing secret is returned once, in the answer to create or rotate-secret, and never again: it is
 stored encrypted and the receiver's owner must copy it then. An endpoint without a creator gets
-every creator's events, so only agency owners (who reach every creator) may hold one.
-"""
+every creator's events, so only agency owners (who reach every creator) may hold one."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import django_filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -21,67 +19,14 @@ from rest_framework.routers import BaseRouter
 from accounts import tenancy
 from accounts.api.viewsets import TenantModelViewSet, TenantViewSetMixin, principal_of
 from accounts.models import Creator
-from core.api.fields import ModelSerializer
-from core.api.filters import FilterSet
 from notifications import services
+from notifications.api.filtersets import NotificationFilterSet, WebhookEndpointFilterSet
+from notifications.api.serializers import (
+    NotificationSerializer,
+    WebhookEndpointSerializer,
+    WebhookEndpointWithSecretSerializer,
+)
 from notifications.models import Notification, WebhookEndpoint
-
-# --- Serializers --------------------------------------------------------------------------------
-
-
-class WebhookEndpointSerializer(ModelSerializer):
-    creator = serializers.IntegerField(
-        source="creator_id", allow_null=True, required=False, default=None,
-        help_text="Only this creator's events; null = every creator's (agency owners only). Fixed once created.")
-    events = serializers.ListField(child=serializers.CharField(max_length=60), required=False, default=list,
-                                   help_text="Notification kinds to send, e.g. publication.failed; empty = all.")
-
-    class Meta:
-        model = WebhookEndpoint
-        fields = ["id", "creator", "name", "url", "events", "active", "created_at", "last_success_at",
-                  "last_failure_at", "last_error"]
-        read_only_fields = ["created_at", "last_success_at", "last_failure_at", "last_error"]
-
-
-class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
-    secret = serializers.CharField(read_only=True,
-                                   help_text="The signing secret. Shown only in this answer: copy it now.")
-
-    class Meta(WebhookEndpointSerializer.Meta):
-        fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
-
-
-class NotificationSerializer(ModelSerializer):
-    class Meta:
-        model = Notification
-        fields = ["id", "creator", "kind", "level", "title", "body", "link", "subject", "payload", "created_at",
-                  "resolved_at"]
-        read_only_fields = fields
-
-
-# --- Filters ------------------------------------------------------------------------------------
-
-
-class WebhookEndpointFilterSet(FilterSet):
-    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
-
-    class Meta:
-        model = WebhookEndpoint
-        fields = ["creator", "active"]
-
-
-class NotificationFilterSet(FilterSet):
-    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
-    open = django_filters.BooleanFilter(field_name="resolved_at", lookup_expr="isnull", label="Not yet resolved")
-
-    class Meta:
-        model = Notification
-        fields = ["creator", "kind", "level", "open"]
-
-
-# --- Views --------------------------------------------------------------------------------------
-
-
 
 
 @extend_schema_view(

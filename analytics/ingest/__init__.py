@@ -1,0 +1,84 @@
+"""Ingestion: every source of money, fans and metrics writes through the services here.
+
+Each source has its own module: `ledger` (the shared write path every source ends in:
+fans, subscriptions, transactions), `receivers` (webhook receivers and their secrets), `events`
+(Fanvue webhook events turned into rows), `metrics` (metric sync) and `backfill` (the Fanvue
+earnings backfill). The names are re-exported here, so callers import them from
+`analytics.ingest`.
+"""
+
+from analytics.ingest.backfill import (
+    BACKFILL_MATCH_WINDOW,
+    EARNING_KINDS,
+    EARNINGS_PAGE_SIZE,
+    backfill_fanvue,
+)
+from analytics.ingest.events import (
+    EVENT_HANDLERS,
+    EVENT_KINDS,
+    FOLLOWER,
+    MESSAGE,
+    PURCHASE,
+    PURCHASE_KINDS,
+    SUBSCRIBER,
+    TIP,
+    event_data,
+    event_kind,
+    process_event,
+)
+from analytics.ingest.ledger import (
+    CURRENCY_RE,
+    NEGATIVE_KINDS,
+    PLATFORMS,
+    local_day,
+    record_transaction,
+    upsert_fan,
+    upsert_subscription,
+)
+from analytics.ingest.metrics import (
+    METRIC_FIELDS,
+    METRICS_BUDGET_SHARE,
+    due_for_metrics,
+    snapshot_fields,
+    sync_metrics,
+)
+from analytics.ingest.receivers import (
+    accept_event,
+    create_receiver,
+    receiver_secret,
+    rotate_receiver_secret,
+)
+
+__all__ = [
+    "BACKFILL_MATCH_WINDOW",
+    "CURRENCY_RE",
+    "EARNINGS_PAGE_SIZE",
+    "EARNING_KINDS",
+    "EVENT_HANDLERS",
+    "EVENT_KINDS",
+    "FOLLOWER",
+    "MESSAGE",
+    "METRICS_BUDGET_SHARE",
+    "METRIC_FIELDS",
+    "NEGATIVE_KINDS",
+    "PLATFORMS",
+    "PURCHASE",
+    "PURCHASE_KINDS",
+    "SUBSCRIBER",
+    "TIP",
+    "accept_event",
+    "backfill_fanvue",
+    "create_receiver",
+    "due_for_metrics",
+    "event_data",
+    "event_kind",
+    "local_day",
+    "process_event",
+    "receiver_secret",
+    "record_transaction",
+    "rotate_receiver_secret",
+    "snapshot_fields",
+    "sync_metrics",
+    "upsert_fan",
+    "upsert_subscription",
+]

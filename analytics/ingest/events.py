@@ -1,0 +1,224 @@
+"""Fanvue events turned into rows.
+
+Fanvue webhooks (https://api.fanvue.com/docs/webhooks/webhooks-overview) are signed with
+`X-Fanvue-Signature: t=<unix>,v0=<hex HMAC-SHA256 of "{t}.{raw body}">`; `analytics.webhooks`
+checks that and stores the event, `process_event` turns it into rows. The reference documents flat
+payloads per event, all with `sender {uuid, handle, displayName, avatarUrl}`, `recipientUuid`,
+`timestamp` and, for money, `price` in minor units:
+- New Subscriber: `price`; Tip Received: `price`, `context` (post|message), `postUuid`/`messageUuid`;
+  Message Received: `messageUuid`, `message {…}`; New Follower: the sender.
+Where the reference is silent, assumed here:
+- The event's type is not in the flat body. It is read from, in order: a `type`/`event` field (the
+  Standard-Webhooks envelope `{id, type, timestamp, data}` Fanvue uses for its checkout events),
+  an `X-Fanvue-Event` header, else the payload's shape (`_shape_kind`). `EVENT_KINDS` is the one
+  table of accepted names.
+- Purchase Received carries `price` plus `postUuid` or `messageUuid`, and optionally a
+  `purchaseType`/`type` (`post`, `message`, `bundle`…); `PURCHASE_KINDS` maps it to our kinds.
+- Amounts are USD unless a `currency` field says otherwise (Fanvue prices are in US cents), and
+  webhooks carry no fees: a webhook row has fee 0 until the earnings backfill fills it in.
+- Flat payloads carry no event or sale id, so a webhook sale's external id is `webhook:<event
+  key>`. The backfill recognises such a row (same fan, kind, gross, time within
+  `BACKFILL_MATCH_WINDOW`) and gives it the invoice id and fees instead of adding a second row."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from analytics.ingest.ledger import record_transaction, upsert_fan, upsert_subscription
+from analytics.models import (
+    Fan,
+    InboundEvent,
+    Transaction,
+)
+from scheduling.models import Publication
+
+log = logging.getLogger("analytics.ingest")
+K = Transaction.Kind
+
+
+# --- Fanvue events --------------------------------------------------------------------------------
+
+FOLLOWER, SUBSCRIBER, PURCHASE, TIP, MESSAGE = (
+    "follower.new", "subscriber.new", "purchase.new", "tip.new", "message.received")
+# Every name an event type may arrive under → our kind. Fanvue's topics (with or without their
+# `creator.` prefix) and the names in its dashboard.
+EVENT_KINDS: dict[str, str] = {
+    "follow.new": FOLLOWER, "follower.new": FOLLOWER, "new_follower": FOLLOWER, "new-follower": FOLLOWER,
+    "subscription.new": SUBSCRIBER, "subscriber.new": SUBSCRIBER, "new_subscriber": SUBSCRIBER,
+    "new-subscriber": SUBSCRIBER,
+    "purchase.new": PURCHASE, "purchase.received": PURCHASE, "purchase_received": PURCHASE,
+    "purchase-received": PURCHASE,
+    "tip.new": TIP, "tip.received": TIP, "tip_received": TIP, "tip-received": TIP,
+    "message.received": MESSAGE, "message_received": MESSAGE, "message-received": MESSAGE,
+    "message.new": MESSAGE,
+}
+PURCHASE_KINDS: dict[str, str] = {
+    "post": K.PAID_POST, "paid_post": K.PAID_POST, "message": K.PAID_MESSAGE, "paid_message": K.PAID_MESSAGE,
+    "chat": K.PAID_MESSAGE, "bundle": K.PACK, "pack": K.PACK, "collection": K.PACK,
+}
+
+
+def event_kind(payload: dict[str, Any], header: str = "") -> str:
+    """Our name for a Fanvue event (see the module docstring for where the type comes from);
+    an unrecognised type is kept as sent so the stored event shows what arrived."""
+    named = payload.get("type") or payload.get("event") or header
+    if isinstance(named, str) and named.strip():
+        name = named.strip().lower().removeprefix("creator.")
+        return EVENT_KINDS.get(name, name)
+    return _shape_kind(event_data(payload))
+
+
+def _shape_kind(data: dict[str, Any]) -> str:
+    if ("messageUuid" in data and "price" not in data) or isinstance(data.get("message"), dict):
+        return MESSAGE
+    if data.get("context") in ("post", "message") and "price" in data:
+        return TIP
+    if "price" in data and ("postUuid" in data or "messageUuid" in data or "purchaseType" in data):
+        return PURCHASE
+    if "price" in data:
+        return SUBSCRIBER
+    if isinstance(data.get("sender"), dict):
+        return FOLLOWER
+    return "unknown"
+
+
+def event_data(payload: dict[str, Any]) -> dict[str, Any]:
+    data = payload.get("data")
+    return data if isinstance(data, dict) else payload
+
+
+def _parse_time(value: Any, fallback: datetime) -> datetime:
+    if not value:
+        return fallback
+    if not isinstance(value, str):
+        raise ValidationError("The event's timestamp is not a string.")
+    parsed = parse_datetime(value.replace("Z", "+00:00"))
+    if parsed is None:
+        raise ValidationError(f"The event's timestamp {value!r} is not ISO 8601.")
+    return timezone.make_aware(parsed, UTC) if timezone.is_naive(parsed) else parsed
+
+
+def _amount(data: dict[str, Any], name: str = "price") -> int:
+    value = data.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"The event's {name} must be an integer in minor units.")
+    return value
+
+
+class _Context:
+    """What every handler needs from one stored event."""
+
+    def __init__(self, event: InboundEvent) -> None:
+        self.event = event
+        self.account = event.account
+        self.creator = event.account.creator
+        self.platform = event.account.platform
+        self.data = event_data(event.payload)
+        self.at = _parse_time(self.data.get("timestamp") or event.payload.get("timestamp"), event.received_at)
+
+    def fan(self) -> Fan:
+        sender = self.data.get("sender") or self.data.get("user") or {}
+        if not isinstance(sender, dict) or not sender.get("uuid"):
+            raise ValidationError("The event names no sender uuid.")
+        fan, _ = upsert_fan(creator=self.creator, platform=self.platform, external_id=str(sender["uuid"]),
+                            handle=str(sender.get("handle") or ""), seen_at=self.at)
+        return fan
+
+    def sale_id(self) -> str:
+        explicit = self.data.get("transactionId") or self.data.get("invoiceId") or self.event.payload.get("id")
+        return str(explicit) if explicit else f"webhook:{self.event.event_key}"
+
+    def currency(self) -> str:
+        return str(self.data.get("currency") or "USD").upper()
+
+    def publication(self) -> Publication | None:
+        post = self.data.get("postUuid")
+        if not post:
+            return None
+        return Publication.objects.filter(account=self.account, external_id=str(post)).first()
+
+    def record(self, kind: str, fan: Fan) -> Transaction:
+        gross = _amount(self.data)
+        net = self.data.get("net")
+        fee = gross - net if isinstance(net, int) and not isinstance(net, bool) else 0
+        tx, _ = record_transaction(creator=self.creator, platform=self.platform, kind=kind, gross_minor=gross,
+                                   fee_minor=fee, currency=self.currency(), occurred_at=self.at,
+                                   external_id=self.sale_id(), source=Transaction.Source.WEBHOOK, fan=fan,
+                                   account=self.account, publication=self.publication())
+        return tx
+
+
+def _on_follower(ctx: _Context) -> None:
+    ctx.fan()
+
+
+def _on_message(ctx: _Context) -> None:
+    ctx.fan()
+
+
+def _on_subscriber(ctx: _Context) -> None:
+    fan = ctx.fan()
+    price = _amount(ctx.data)
+    upsert_subscription(creator=ctx.creator, fan=fan, platform=ctx.platform, account=ctx.account,
+                        started_at=ctx.at, price_minor=price, currency=ctx.currency(),
+                        external_id=str(ctx.data.get("subscriptionUuid") or ""), trial=price == 0)
+    if price > 0:
+        ctx.record(K.SUBSCRIPTION, fan)
+
+
+def _on_tip(ctx: _Context) -> None:
+    ctx.record(K.TIP, ctx.fan())
+
+
+def _on_purchase(ctx: _Context) -> None:
+    named = ctx.data.get("purchaseType") or ctx.data.get("type") or ctx.data.get("context")
+    if not named:
+        named = "post" if ctx.data.get("postUuid") else "message" if ctx.data.get("messageUuid") else ""
+    kind = PURCHASE_KINDS.get(str(named).lower())
+    if kind is None:
+        raise ValidationError(f"Unknown purchase type {named!r}.")
+    ctx.record(kind, ctx.fan())
+
+
+EVENT_HANDLERS: dict[str, Callable[[_Context], None]] = {
+    FOLLOWER: _on_follower, SUBSCRIBER: _on_subscriber, PURCHASE: _on_purchase, TIP: _on_tip,
+    MESSAGE: _on_message,
+}
+
+
+def process_event(event_id: int) -> str:
+    """Turn a stored webhook into fans, subscriptions and transactions, once.
+
+    The row is locked and `processed_at` checked, so a redelivered task does nothing; a payload
+    that cannot be read keeps its error on the row (nothing half-written) for a person to look at
+    and reprocess from the admin.
+    """
+    with transaction.atomic():
+        event = (InboundEvent.objects.select_for_update().select_related("account__creator")
+                 .filter(pk=event_id).first())
+        if event is None:
+            return "missing"
+        if event.processed_at is not None:
+            return "already processed"
+        handler = EVENT_HANDLERS.get(event.kind)
+        if handler is None:
+            InboundEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now(),
+                                                            error=f"Not handled: {event.kind[:60]}")
+            return "ignored"
+        try:
+            with transaction.atomic():
+                handler(_Context(event))
+        except ValidationError as exc:
+            InboundEvent.objects.filter(pk=event.pk).update(error="; ".join(exc.messages)[:2000])
+            log.warning("inbound event %s (%s) could not be processed", event.pk, event.kind)
+            return "failed"
+        InboundEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now(), error="")
+    return "processed"
