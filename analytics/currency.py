@@ -17,14 +17,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from django.conf import settings
 
 from analytics.models import ExchangeRate
-
-# ISO 4217 minor-unit exponents that differ from the usual 2.
-EXPONENTS: dict[str, int] = {
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
-    "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-    "CLF": 4, "UYW": 4,
-}
+from core.money import exponent as exponent  # the exponents are a fact every app shows money with
 
 
 class MissingRate(LookupError):
@@ -38,10 +31,6 @@ class MissingRate(LookupError):
 
 def agency_currency() -> str:
     return settings.ANALYTICS_CURRENCY.upper()
-
-
-def exponent(currency: str) -> int:
-    return EXPONENTS.get(currency.upper(), 2)
 
 
 def rate(currency: str, day: date) -> Decimal:

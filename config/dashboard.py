@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db.models import Count, Q
 from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
 
 from accounts import tenancy
 from accounts.models import Creator
 from analytics.dashboard import home_context
-from core.dashboard import DASHBOARD_COUNTS
+from core.dashboard import DASHBOARD_COUNTS, DASHBOARD_LINKS
 
 
 def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
@@ -30,6 +32,7 @@ def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[st
         row = {"creator": creator, "counts": {"Staff": creator.staff_count, "Managers": creator.manager_count}}
         for label, counts in domain.items():
             row["counts"][label] = counts.get(creator.pk, 0)
+        row["cells"] = [{"value": value, "url": _link(label, creator.pk)} for label, value in row["counts"].items()]
         rows.append(row)
     context.update({
         "creator_rows": rows,
@@ -47,6 +50,17 @@ def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[st
 def _domain_counts(creator_ids: list[int]) -> dict[str, dict[int, int]]:
     """Counts contributed by the apps (each registers in core.dashboard), one query each."""
     return {label: fn(creator_ids) for label, fn in DASHBOARD_COUNTS} if creator_ids else {}
+
+
+def _link(label: str, creator_id: int) -> str | None:
+    if label not in DASHBOARD_LINKS:
+        return None
+    url_name, params = DASHBOARD_LINKS[label]
+    try:
+        base = reverse(url_name)
+    except NoReverseMatch:
+        return None
+    return f"{base}?{urlencode({**params, 'creator': creator_id})}"
 
 
 def environment_callback(request: HttpRequest) -> list[str] | None:

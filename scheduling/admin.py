@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import URLPattern, path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
@@ -22,7 +23,7 @@ from accounts.admin_base import EstimatedCountPaginator, TenantAdminMixin, Tenan
 from accounts.models import Creator
 from content.models import CAPTION_PLATFORMS
 from core.admin import adopt, call_service, message_refusal
-from scheduling import approval, oauth, services, views_calendar, views_captions, views_oauth
+from scheduling import approval, oauth, services, views_calendar, views_captions, views_oauth, views_review
 from scheduling import calendar as cal
 from scheduling.admin_manual import ManualExportAdminMixin  # also registers TakedownTaskAdmin
 from scheduling.connectors import connector_for
@@ -210,15 +211,39 @@ class PostAdmin(TenantModelAdmin):
     search_fields = ["caption"]
     list_select_related = ["creator"]
     inlines = [PostAssetInline, PublicationInline]
-    fields = ["creator", "caption", "collection", "price_minor", "currency", "approval", "approved_by", "approved_at",
-              "version"]
-    readonly_fields = ["approval", "approved_by", "approved_at", "version"]
+    fields = ["creator", "caption", "collection", "price_minor", "currency", "approval", "gate_verdicts",
+              "approved_by", "approved_at", "version"]
+    readonly_fields = ["approval", "gate_verdicts", "approved_by", "approved_at", "version"]
     change_form_outer_after_template = "admin/scheduling/post/caption_suggestions.html"
+    actions_detail = ["submit_detail", "approve_detail"]
 
     def get_urls(self) -> list[URLPattern]:
         return [path("suggest-captions/", self.admin_site.admin_view(views_captions.suggest_captions),
                      name="scheduling_post_suggest_captions"),
+                path("review/", self.admin_site.admin_view(views_review.inbox), name="scheduling_review_inbox"),
                 *super().get_urls()]
+
+    # Review buttons on the post page; each shows what it acts on first (a POST acts, a GET never does).
+
+    def has_review_permission(self, request: HttpRequest, object_id: Any = None) -> bool:
+        """The buttons show for whoever may change posts; the pages then find the post through tenancy
+        (404 out of reach) and the services decide (four eyes)."""
+        return super().has_change_permission(request)
+
+    @action(description="Submit for approval", url_path="submit", icon="send", permissions=["review"])
+    def submit_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return views_review.submit_post_page(request, object_id)
+
+    @action(description="Approve…", url_path="approve", icon="check_circle", permissions=["review"])
+    def approve_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return views_review.approve_post_page(request, object_id)
+
+    @display(description="Gate, per target")
+    def gate_verdicts(self, obj: Post) -> str:
+        if obj.pk is None:
+            return "—"
+        return render_to_string("admin/scheduling/review/_verdicts.html",
+                                {"targets": views_review.gate_verdicts(obj)})
 
     def get_readonly_fields(self, request: HttpRequest, obj: Post | None = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))

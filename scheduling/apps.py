@@ -10,10 +10,12 @@ class SchedulingConfig(AppConfig):
 
         from compliance.crypto import register_encrypted_field
         from compliance.records import register_depiction_provider
+        from core import dashboard
         from core.api import routes
         from core.beat import BeatEntry, register
         from scheduling import receivers  # noqa: F401 — connects the compliance signal handlers
         from scheduling.depictions import depictions_of
+        from scheduling.models import Post, Publication
         from scheduling.takedowns import register_target_resolvers
 
         register_encrypted_field("scheduling.PlatformAccount", "credentials_encrypted", "platform account")
@@ -21,6 +23,11 @@ class SchedulingConfig(AppConfig):
         register_depiction_provider(depictions_of)
         register_target_resolvers()
         routes.register("scheduling.api.register")
+        dashboard.register("Posts in review", dashboard.per_creator(lambda ids: Post.objects.filter(
+            creator_id__in=ids, pk__in=Publication.objects.filter(status="pending_approval").values("post_id"))))
+        # The home's review columns open the review inbox on that creator.
+        dashboard.link("In review", "admin:scheduling_review_inbox", kind="asset")
+        dashboard.link("Posts in review", "admin:scheduling_review_inbox", kind="post")
 
         register(
             BeatEntry("dispatch due publications", "scheduling.tasks.dispatch_due",
