@@ -13,6 +13,7 @@ from compliance.views import may_open_board
 from content.views_studio import may_generate
 from scheduling.review import may_review
 from scheduling.views_calendar import may_open_calendar
+from scheduling.views_review import waiting_for
 
 
 def _item(title: str, icon: str, model: str) -> dict[str, Any] | None:
@@ -138,8 +139,8 @@ GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
 def sidebar(request: HttpRequest) -> list[dict[str, Any]]:
     home = {"title": "Dashboard", "icon": "dashboard", "link": reverse("admin:index")}
     review = _view_item("Review inbox", "inbox", "admin:scheduling_review_inbox")
-    if review is not None:
-        # Two COUNT queries per page; the number of things waiting for this person.
+    if review is not None and waiting_for(request):
+        # Two COUNT queries per page (none for a role that approves nothing): what waits for this person.
         review["badge"] = "scheduling.views_review.inbox_badge"
     navigation: list[dict[str, Any]] = [{"title": "Atelier", "separator": False,
                                          "items": [home, *([review] if review else [])]}]

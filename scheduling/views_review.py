@@ -23,6 +23,7 @@ from core.admin import message_refusal
 from scheduling import review, services
 from scheduling.models import Post
 
+_WAITING = "review_waiting"  # the request attribute the count is kept on
 LEVELS = {"success": messages.SUCCESS, "warning": messages.WARNING, "error": messages.ERROR}
 
 
@@ -50,10 +51,18 @@ def _reviewable_creators(request: HttpRequest) -> list[Creator]:
     return list(Creator.objects.filter(pk__in=sorted(ids)).order_by("stage_name").only("pk", "stage_name"))
 
 
+def waiting_for(request: HttpRequest) -> int:
+    """How many items wait for this person, counted once per request (the sidebar asks twice)."""
+    cached: int | None = getattr(request, _WAITING, None)
+    if cached is None:
+        cached = review.waiting_count(request.user)
+        setattr(request, _WAITING, cached)
+    return cached
+
+
 def inbox_badge(request: HttpRequest) -> str:
-    """The sidebar's count of items waiting for this person ("" hides the badge)."""
-    count = review.waiting_count(request.user)
-    return str(count) if count else ""
+    """The sidebar's count of items waiting for this person."""
+    return str(waiting_for(request))
 
 
 def inbox(request: HttpRequest) -> HttpResponse:
