@@ -19,7 +19,7 @@ from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminTextInputWidget
 
 from accounts import tenancy
-from accounts.admin_base import EstimatedCountPaginator, TenantAdminMixin, TenantModelAdmin
+from accounts.admin_base import EstimatedCountPaginator, TenantAdminMixin, TenantModelAdmin, permission_check
 from accounts.models import Creator
 from content.models import CAPTION_PLATFORMS
 from core.admin import adopt, call_service, message_refusal
@@ -225,10 +225,9 @@ class PostAdmin(TenantModelAdmin):
 
     # Review buttons on the post page; each shows what it acts on first (a POST acts, a GET never does).
 
-    def has_review_permission(self, request: HttpRequest, object_id: Any = None) -> bool:
-        """The buttons show for whoever may change posts; the pages then find the post through tenancy
-        (404 out of reach) and the services decide (four eyes)."""
-        return super().has_change_permission(request)
+    # The buttons show for whoever may change posts; the pages find the post through tenancy (404 out of
+    # reach) and the services decide the rest (four eyes).
+    has_review_permission = permission_check("scheduling.change_post")
 
     @action(description="Submit for approval", url_path="submit", icon="send", permissions=["review"])
     def submit_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
