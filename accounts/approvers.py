@@ -48,9 +48,10 @@ def who_may_approve(creator_id: int, model: type[Model], *, excluding: int | Non
 
 
 def four_eyes_refusal(what: str, creator_id: int, model: type[Model], *, author_id: int) -> str:
-    """The refusal shown to the author of `what` ("You submitted this post; … may approve it.")."""
+    """The refusal shown to the author of `what` ("You submitted this post; … may approve it (four-eyes
+    review)."): who to ask, and why."""
     others = who_may_approve(creator_id, model, excluding=author_id)
     if not others:
-        return (f"{what} needs a second person to approve it, and nobody else on this creator may: "
-                f"ask an owner to add a manager or an editor.")
-    return f"{what}; {others} may approve it."
+        return (f"{what}; it needs a second person to approve it (four-eyes review) and nobody else on this "
+                f"creator may: ask an owner to add a manager or an editor.")
+    return f"{what}; {others} may approve it (four-eyes review)."

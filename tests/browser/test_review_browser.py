@@ -104,7 +104,8 @@ def test_newcomer_composes_gets_approval_and_schedules_two_platforms_in_the_admi
     page.wait_for_selector("text=2 target(s) sent for approval.")
     page.get_by_role("link", name="Approve…").click()
     page.click("[data-testid=confirm-approve]")
-    page.wait_for_selector("text=You submitted this post; bob (editor) or owner (owner) may approve it.")
+    page.wait_for_selector("text=You submitted this post; bob (editor) or owner (owner) may approve it "
+                           "(four-eyes review).")
     assert post.publications.filter(status=S.PENDING_APPROVAL).count() == 2
 
     # bob, the second person, approves it from his inbox, after reading what he approves.

@@ -18,6 +18,7 @@ from tests.scheduling.factories import PostFactory
 
 S = Publication.Status
 PASSWORD = "correct-horse-battery"
+MAY = " may approve it (four-eyes review)."
 
 
 @pytest.fixture
@@ -66,8 +67,8 @@ def test_editor_cannot_approve_own_and_the_refusal_names_who_may(inbox):
     outcomes = review.approve_items(bob, [f"post:{post.pk}", f"asset:{inbox['new_asset'].pk}"])
 
     assert [o.level for o in outcomes] == ["error", "error"]
-    assert outcomes[0].message == "You submitted this post; alice (manager) or owner (owner) may approve it."
-    assert outcomes[1].message == "You uploaded this asset; alice (manager) or owner (owner) may approve it."
+    assert outcomes[0].message == f"You submitted this post; alice (manager) or owner (owner){MAY}"
+    assert outcomes[1].message == f"You uploaded this asset; alice (manager) or owner (owner){MAY}"
     assert set(post.publications.values_list("status", flat=True)) == {S.PENDING_APPROVAL}
     assert Asset.objects.get(pk=inbox["new_asset"].pk).status == Asset.Status.IN_REVIEW
 
@@ -96,7 +97,7 @@ def test_bulk_approve_reports_a_partial_refusal_per_item(inbox):
     assert [(o.key, o.level) for o in outcomes] == [
         (f"post:{own.pk}", "error"), (f"post:{inbox['new_post'].pk}", "success"),
         (f"asset:{inbox['new_asset'].pk}", "success"), ("post:999999", "error")]
-    assert outcomes[0].message == "You submitted this post; bob (editor) or owner (owner) may approve it."
+    assert outcomes[0].message == f"You submitted this post; bob (editor) or owner (owner){MAY}"
     assert own.publications.get().status == S.PENDING_APPROVAL
 
 
@@ -185,7 +186,7 @@ def test_approve_page_shows_what_is_approved_then_the_post_page_shows_the_verdic
 def test_approving_own_post_in_the_admin_names_who_may(client, inbox):
     login(client, inbox["bob"])
     response = client.post(reverse("admin:scheduling_post_approve_detail", args=[inbox["new_post"].pk]), follow=True)
-    assert "You submitted this post; alice (manager) or owner (owner) may approve it." in response.content.decode()
+    assert f"You submitted this post; alice (manager) or owner (owner){MAY}" in response.content.decode()
 
 
 def test_submit_button_sends_drafts_for_approval(client, inbox):
