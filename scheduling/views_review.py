@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -24,6 +25,7 @@ from scheduling import review, services
 from scheduling.models import Post
 
 _WAITING = "review_waiting"  # the request attribute the count is kept on
+BADGE_SECONDS = 30
 LEVELS = {"success": messages.SUCCESS, "warning": messages.WARNING, "error": messages.ERROR}
 
 
@@ -51,13 +53,31 @@ def _reviewable_creators(request: HttpRequest) -> list[Creator]:
     return list(Creator.objects.filter(pk__in=sorted(ids)).order_by("stage_name").only("pk", "stage_name"))
 
 
+def _badge_key(request: HttpRequest) -> str:
+    return f"review:waiting:{request.user.pk}"
+
+
 def waiting_for(request: HttpRequest) -> int:
-    """How many items wait for this person, counted once per request (the sidebar asks twice)."""
+    """How many items wait for this person, for the sidebar badge on every admin page.
+
+    Kept in the cache for BADGE_SECONDS, so a page costs no query for it: a count a few seconds old
+    is fine for a badge, and the inbox itself is always counted live. What this person does in the
+    review pages forgets it at once.
+    """
     cached: int | None = getattr(request, _WAITING, None)
     if cached is None:
-        cached = review.waiting_count(request.user)
+        if not review.may_review(request.user):
+            return 0
+        cached = cache.get(_badge_key(request))
+        if cached is None:
+            cached = review.waiting_count(request.user)
+            cache.set(_badge_key(request), cached, BADGE_SECONDS)
         setattr(request, _WAITING, cached)
     return cached
+
+
+def _forget_badge(request: HttpRequest) -> None:
+    cache.delete(_badge_key(request))
 
 
 def inbox_badge(request: HttpRequest) -> str:
@@ -77,6 +97,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind", "") if request.GET.get("kind") in review.KINDS else ""
     if request.method == "POST":
         _act(request)
+        _forget_badge(request)
         return HttpResponseRedirect(request.get_full_path())
     assets_qs = review.waiting_assets(request.user, creator_id=creator_id)
     posts_qs = review.waiting_posts(request.user, creator_id=creator_id)
@@ -142,6 +163,7 @@ def approve_post_page(request: HttpRequest, object_id: str) -> HttpResponse:
     post = post_in_reach(request, object_id)
     change_url = reverse("admin:scheduling_post_change", args=[post.pk])
     if request.method == "POST":
+        _forget_badge(request)
         try:
             verdicts = services.approve_post(post, actor=request.user)
         except ValidationError as exc:
@@ -166,6 +188,7 @@ def submit_post_page(request: HttpRequest, object_id: str) -> HttpResponse:
     post = post_in_reach(request, object_id)
     change_url = reverse("admin:scheduling_post_change", args=[post.pk])
     if request.method == "POST":
+        _forget_badge(request)
         try:
             count = services.submit_post(post, actor=request.user)
         except ValidationError as exc:

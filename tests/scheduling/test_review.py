@@ -7,6 +7,7 @@ reaches everything. A keeps four eyes, so nobody approves what they made.
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 
 from accounts.models import AuditEvent
@@ -212,3 +213,13 @@ def test_dashboard_review_counts_link_to_the_inbox_and_the_sidebar_counts(client
     assert f'href="{inbox_url}?kind=asset&amp;creator={inbox["a"].pk}"' in body
     assert f'href="{inbox_url}?kind=post&amp;creator={inbox["a"].pk}"' in body
     assert "Review inbox" in body
+
+
+def test_sidebar_badge_is_counted_once_then_read_from_the_cache(client, inbox):
+    cache.delete(f"review:waiting:{inbox['alice'].pk}")
+    login(client, inbox["alice"]).get(reverse("admin:index"))
+    assert cache.get(f"review:waiting:{inbox['alice'].pk}") == 2
+    client.post(reverse("admin:scheduling_review_inbox"), {"one": f"approve:post:{inbox['new_post'].pk}"})
+    assert cache.get(f"review:waiting:{inbox['alice'].pk}") is None  # what she did shows at once
+    login(client, inbox["chloe"]).get(reverse("admin:index"))
+    assert cache.get(f"review:waiting:{inbox['chloe'].pk}") is None  # a chatter is never counted
