@@ -20,7 +20,7 @@ from unfold.widgets import UnfoldAdminTextInputWidget
 
 from accounts import tenancy
 from accounts.admin_base import EstimatedCountPaginator, TenantAdminMixin, TenantModelAdmin, permission_check
-from accounts.models import Creator
+from accounts.models import AuditEvent, Creator
 from content.models import CAPTION_PLATFORMS
 from core.admin import adopt, call_service, message_refusal
 from scheduling import approval, oauth, services, views_calendar, views_captions, views_oauth, views_review
@@ -266,6 +266,12 @@ class PostAdmin(TenantModelAdmin):
         if obj.pk is None:
             return "—"
         if obj.approved_at is None:
+            sent_back = AuditEvent.objects.filter(object_type="scheduling.post", object_id=str(obj.pk),
+                                                  action__in=["post.sent_back", "post.submitted"]) \
+                .select_related("actor").order_by("-created_at", "-pk").first()
+            if sent_back is not None and sent_back.action == "post.sent_back":
+                return format_html("Sent back by {}: {}", sent_back.actor or "a reviewer",
+                                   sent_back.changes.get("reason", ""))
             return "Waiting for approval"
         if approval.current_version(obj) != obj.approved_version:
             return "Stale: what reaches fans changed after approval; it needs approval again"

@@ -223,3 +223,9 @@ def test_sidebar_badge_is_counted_once_then_read_from_the_cache(client, inbox):
     assert cache.get(f"review:waiting:{inbox['alice'].pk}") is None  # what she did shows at once
     login(client, inbox["chloe"]).get(reverse("admin:index"))
     assert cache.get(f"review:waiting:{inbox['chloe'].pk}") is None  # a chatter is never counted
+
+
+def test_the_post_page_shows_why_it_was_sent_back(client, inbox):
+    review.reject_items(inbox["alice"], [f"post:{inbox['new_post'].pk}"], "Caption too long for X")
+    page = login(client, inbox["bob"]).get(reverse("admin:scheduling_post_change", args=[inbox["new_post"].pk]))
+    assert "Sent back by alice: Caption too long for X" in page.content.decode()
