@@ -39,6 +39,8 @@ def test_manager_approves_a_post_and_rejects_an_asset_from_the_inbox(page, live_
                        currency="EUR")
     services.submit_post(post, actor=bob)
 
+    refused = []  # the inbox and its previews load under the admin's Content-Security-Policy
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     admin_login(page, live_server, "alice", PASSWORD)
     page.get_by_role("link", name="Review inbox").first.click()
     page.wait_for_selector("[data-testid=review-inbox]")
@@ -65,6 +67,7 @@ def test_manager_approves_a_post_and_rejects_an_asset_from_the_inbox(page, live_
     asset.refresh_from_db()
     assert (asset.status, asset.review_reason) == (Asset.Status.REJECTED, "Horizon is tilted, please reshoot")
     assert page.locator("[data-testid=no-assets]").is_visible() and page.locator("[data-testid=no-posts]").is_visible()
+    assert not refused, refused
 
 
 @pytest.mark.browser
