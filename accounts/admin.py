@@ -8,13 +8,16 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
-from accounts import services
+from accounts import services, wording
 from accounts.admin_base import ActionGuardMixin, ReadOnlyAdminMixin, TenantAdminMixin, TenantModelAdmin
 from accounts.models import ApiKey, AuditEvent, Creator, Membership, User
+from core.wording import code_and_sentence
 
 
 class PasswordForm(AdminPasswordChangeForm):
@@ -37,6 +40,12 @@ class UserAdmin(ActionGuardMixin, BaseUserAdmin, ModelAdmin):
     list_display = ["username", "email", "is_staff", "is_superuser", "is_active", "last_login"]
     list_filter = ["is_staff", "is_superuser", "is_active"]
     readonly_fields = ["groups", "user_permissions", "last_login", "date_joined"]
+    fieldsets = [
+        (None, {"fields": ["username", "password"]}),
+        ("Personal info", {"fields": ["first_name", "last_name", "email", "timezone"]}),
+        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        ("Important dates", {"fields": ["last_login", "date_joined"]}),
+    ]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -77,7 +86,7 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Creator)
 class CreatorAdmin(TenantModelAdmin):
-    list_display = ["stage_name", "kind_badge", "status", "timezone", "language"]
+    list_display = ["stage_name", "kind_badge", "status_text", "timezone", "language", "hub_link"]
     list_filter = ["kind", "status"]
     search_fields = ["stage_name", "slug"]
     prepopulated_fields = {"slug": ["stage_name"]}
@@ -87,6 +96,16 @@ class CreatorAdmin(TenantModelAdmin):
         ("Voice and locale", {"fields": ["timezone", "language", "voice_notes"]}),
         ("Review", {"fields": ["four_eyes_review"]}),
     ]
+
+    @display(description="Status", ordering="status")
+    def status_text(self, obj: Creator) -> str:
+        return code_and_sentence(wording.CREATOR_STATUS.say(obj.status), obj.status)
+
+    @display(description="Hub")
+    def hub_link(self, obj: Creator) -> str:
+        # The hub page reads every app, so the admin site wires it (config.hub); linked here by name.
+        return format_html('<a class="text-primary-600" href="{}">Open hub</a>',
+                           reverse("admin:creator_hub", args=[obj.pk]))
 
     @display(description="Kind", label={"human": "info", "ai_persona": "warning", "hybrid": "danger"})
     def kind_badge(self, obj: Creator) -> str:

@@ -1,12 +1,14 @@
-"""Request context for the audit log, and the optional two-factor requirement for staff."""
+"""Request context for the audit log, the viewer's timezone, and the optional two-factor requirement for staff."""
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.audit import AuditContext, reset_context, set_context
 
@@ -30,6 +32,28 @@ class AuditContextMiddleware:
             return self.get_response(request)
         finally:
             reset_context(token)
+
+
+class ViewerTimezoneMiddleware:
+    """Times on admin pages in the zone the signed-in person set on their account, else the agency's
+    (`AGENCY_TIMEZONE`). Creator-owned columns that say "creator's time" use the creator's zone instead."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        name = (getattr(user, "timezone", "") if user is not None and user.is_authenticated else "") or \
+            settings.AGENCY_TIMEZONE
+        try:
+            zone = zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):  # validated on save; an old row may predate that
+            zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+        timezone.activate(zone)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
 
 
 def bind_api_principal(request: HttpRequest, api_key) -> None:  # noqa: ANN001

@@ -15,21 +15,25 @@ from django.db import models
 from django.utils.timezone import now
 
 
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone (e.g. Europe/Paris).")
+
+
 class User(AbstractUser):
     """Staff account. Custom from the first migration so later fields need no swap."""
 
     tenant_field = None  # not creator-owned: only the owner manages users
+
+    # The zone this person reads times in (admin pages activate it); blank: the agency's.
+    timezone = models.CharField(max_length=64, blank=True, validators=[validate_timezone],
+                                help_text="IANA name, e.g. Europe/Lisbon. Blank: the agency's timezone.")
 
     class Meta:
         ordering = ["username"]
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username
-
-
-def validate_timezone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
-        raise ValidationError(f"{value!r} is not an IANA time zone (e.g. Europe/Paris).")
 
 
 class Creator(models.Model):

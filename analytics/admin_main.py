@@ -13,13 +13,16 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from unfold.decorators import display
 
 from accounts.admin_base import AtelierModelAdmin, ReadOnlyAdminMixin, TenantModelAdmin
-from analytics import services, views
-from analytics.dashboard import money
+from analytics import services, views, views_reports, wording
+from analytics.dashboard import may_open_dashboard, money
 from analytics.models import AlertRule, DailyRollup, ExchangeRate, Offer, PostingHour, ReportSubscription, TrackingLink
+from core import times
+from core.money import format_money
+from core.wording import code_and_sentence
 
 
 class ServiceSavedMixin:
@@ -43,7 +46,7 @@ class ServiceSavedMixin:
 @admin.register(Offer)
 class OfferAdmin(ServiceSavedMixin, TenantModelAdmin):
     save_fn, delete_fn = services.save_offer, services.delete_offer
-    list_display = ["name", "creator", "account", "kind", "audience", "starts_at", "ends_at", "status"]
+    list_display = ["name", "creator", "account", "kind", "audience", "starts_local", "ends_local", "status_text"]
     list_filter = ["status", "kind", "audience", "creator"]
     list_select_related = ["creator", "account"]
     search_fields = ["name"]
@@ -51,6 +54,18 @@ class OfferAdmin(ServiceSavedMixin, TenantModelAdmin):
     ordering = ["-starts_at", "pk"]
     # The offers task starts and ends them on the platform; a hand-set status would lie about that.
     readonly_fields = ["status", "external_id", "last_error", "created_at"]
+
+    @display(description="Status", ordering="status")
+    def status_text(self, obj: Offer) -> str:
+        return code_and_sentence(wording.OFFER_STATUS.say(obj.status), obj.status)
+
+    @display(description="Starts", ordering="starts_at")
+    def starts_local(self, obj: Offer) -> str:
+        return times.local(obj.starts_at, obj.creator.timezone)
+
+    @display(description="Ends", ordering="ends_at")
+    def ends_local(self, obj: Offer) -> str:
+        return times.local(obj.ends_at, obj.creator.timezone)
 
     def has_change_permission(self, request: HttpRequest, obj: Offer | None = None) -> bool:
         # Once started, an offer is live on the platform: what it says stays what staff switched on.
@@ -72,7 +87,7 @@ class TrackingLinkAdmin(ServiceSavedMixin, TenantModelAdmin):
 
     @display(description="Revenue", ordering="revenue_minor")
     def revenue(self, obj: TrackingLink) -> str:
-        return f"{obj.revenue_minor / 100:,.2f} {obj.currency}".strip()
+        return format_money(obj.revenue_minor, obj.currency)
 
 
 @admin.register(DailyRollup)
@@ -130,6 +145,10 @@ class AlertRuleAdmin(ServiceSavedMixin, TenantModelAdmin):
         return obj.creator.stage_name if obj.creator else "Every creator"
 
 
+SUBSCRIPTION_CREATOR_HELP_OWNER = "Leave empty for an agency-wide report (every creator)."
+SUBSCRIPTION_CREATOR_HELP_STAFF = "Required: the creator whose report you receive. Agency-wide reports are the owner's."
+
+
 @admin.register(ReportSubscription)
 class ReportSubscriptionAdmin(ServiceSavedMixin, TenantModelAdmin):
     save_fn, delete_fn = services.save_report_subscription, services.delete_report_subscription
@@ -153,9 +172,24 @@ class ReportSubscriptionAdmin(ServiceSavedMixin, TenantModelAdmin):
 
     def get_form(self, request: HttpRequest, obj: Model | None = None, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, **kwargs)
-        if not request.user.is_superuser and "creator" in form.base_fields:
-            form.base_fields["creator"].required = True
+        creator = form.base_fields.get("creator")
+        if creator is not None:
+            # What the field asks and what its help says are decided together: the model's help
+            # ("Empty: agency-wide") is only true for the owner.
+            creator.required = not request.user.is_superuser
+            creator.help_text = (SUBSCRIPTION_CREATOR_HELP_OWNER if request.user.is_superuser
+                                 else SUBSCRIPTION_CREATOR_HELP_STAFF)
         return form
+
+    def get_urls(self) -> list[URLPattern]:
+        site = self.admin_site
+        return [path("on-demand/", site.admin_view(views_reports.report_on_demand), name="analytics_report_on_demand"),
+                *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        extra = ({"report_on_demand_url": reverse("admin:analytics_report_on_demand")}
+                 if may_open_dashboard(request.user) else {})
+        return super().changelist_view(request, {**(extra_context or {}), **extra})
 
     def save_model(self, request: HttpRequest, obj: ReportSubscription, form: Any, change: bool) -> None:
         if not request.user.is_superuser:

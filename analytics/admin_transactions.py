@@ -39,9 +39,11 @@ from accounts.admin_base import TenantModelAdmin, permission_check
 from accounts.admin_export import export_as_csv
 from accounts.models import Creator
 from analytics import imports, ingest, services
-from analytics.currency import agency_currency, exponent
+from analytics.currency import agency_currency
 from analytics.models import SOURCE_PLATFORMS, Fan, Subscription, Transaction
+from core import times
 from core.admin import add_refusal
+from core.money import format_money
 
 IMPORT_SALT = "analytics.statement-import"
 IMPORT_TOKEN_MAX_AGE = 3600
@@ -50,10 +52,7 @@ STAGING_DIR = "statement-imports"
 
 
 def format_minor(minor: int | None, currency: str) -> str:
-    if minor is None:
-        return ""
-    places = exponent(currency or "USD")
-    return f"{Decimal(minor).scaleb(-places):,.{places}f}"
+    return format_money(minor, currency or "USD", empty="")
 
 
 def creators_for_adding(request: HttpRequest) -> QuerySet[Creator]:
@@ -302,7 +301,7 @@ class ManualTransactionForm(forms.ModelForm):
 
 @admin.register(Transaction)
 class TransactionAdmin(StatementImportMixin, TenantModelAdmin):
-    list_display = ["occurred_at", "creator", "platform", "kind", "gross_display", "fee_display", "net_display",
+    list_display = ["occurred_local", "creator", "platform", "kind", "gross_display", "fee_display", "net_display",
                     "currency", "fan", "source", "external_id"]
     list_filter = ["creator", "platform", "kind", "source", "occurred_at"]
     search_fields = ["=external_id", "^fan__handle", "=fan__external_id"]
@@ -313,6 +312,10 @@ class TransactionAdmin(StatementImportMixin, TenantModelAdmin):
     actions = [export_as_csv]
     export_fields = ["occurred_at", "creator", "platform", "kind", "gross_minor", "fee_minor", "net_minor",
                      "currency", "fan", "source", "external_id"]
+
+    @display(description="When (creator's time)", ordering="occurred_at")
+    def occurred_local(self, obj: Transaction) -> str:
+        return times.local(obj.occurred_at, obj.creator.timezone)
 
     @display(description="Gross", ordering="gross_minor")
     def gross_display(self, obj: Transaction) -> str:
@@ -375,8 +378,7 @@ class FanAdmin(TenantModelAdmin):
 
     @display(description="Lifetime spend", ordering="lifetime_spend_minor")
     def lifetime_spend(self, obj: Fan) -> str:
-        currency = agency_currency()
-        return f"{format_minor(obj.lifetime_spend_minor, currency)} {currency}"
+        return format_minor(obj.lifetime_spend_minor, agency_currency())
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # fans arrive with their first webhook, backfill or statement row
@@ -403,7 +405,7 @@ class SubscriptionAdmin(TenantModelAdmin):
 
     @display(description="Price", ordering="price_minor")
     def price(self, obj: Subscription) -> str:
-        return f"{format_minor(obj.price_minor, obj.currency)} {obj.currency}"
+        return format_minor(obj.price_minor, obj.currency)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # subscriptions are ingested from the platforms

@@ -17,7 +17,9 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from django.conf import settings
 
 from analytics.models import ExchangeRate
-from core.money import exponent as exponent  # the exponents are a fact every app shows money with
+from core.money import EXPONENTS, exponent
+
+__all__ = ["EXPONENTS", "MissingRate", "RateBook", "agency_currency", "convert", "exponent", "rate", "to_agency"]
 
 
 class MissingRate(LookupError):

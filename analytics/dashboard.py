@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import BigIntegerField, F, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import BigIntegerField, F, Model, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.urls import reverse
@@ -28,6 +28,7 @@ from accounts import tenancy
 from accounts.models import Creator
 from analytics.models import SOURCE_PLATFORMS, DailyRollup, MetricSnapshot, PostingHour, Transaction
 from compliance.models import ConsentRecord, TakedownRequest
+from core.money import format_money
 from notifications.models import Notification
 from scheduling.models import PlatformAccount, Publication, TakedownTask
 
@@ -57,8 +58,8 @@ def kind_net_sums(prefix: str = "kind_") -> dict[str, Sum]:
 
 
 def money(minor: int | None) -> str:
-    """Minor units as the agency currency reads them (two decimals, thousands separated)."""
-    return f"{(minor or 0) / 100:,.2f} {settings.ANALYTICS_CURRENCY}"
+    """Minor units as the agency currency reads them ($1,234.50)."""
+    return format_money(minor or 0, settings.ANALYTICS_CURRENCY)
 
 
 def rollups_in_reach(user: Any) -> QuerySet:
@@ -273,20 +274,26 @@ class Dashboard:
         requests = self._scoped(TakedownRequest.objects.filter(status__in=TakedownRequest.OPEN_STATUSES), "creator_id")
         accounts = self._scoped(PlatformAccount.objects.filter(state=PlatformAccount.State.NEEDS_REAUTH), "creator_id")
         notices = self._scoped(Notification.objects.filter(resolved_at__isnull=True), "creator_id")
+        # A line whose rows the viewer may not see at all is left out: a 0 there would read as
+        # "nothing to do" to a manager while the owner, who sees the rows, finds one.
         lines = [
-            ("Failed or unknown publications", problems.count(), "error",
+            ("Failed or unknown publications", problems, "error",
              _changelist("scheduling_publication", "status__in=failed,unknown")),
-            (f"Consents expiring within {CONSENT_WINDOW_DAYS} days", consents.values("pk").distinct().count(),
+            (f"Consents expiring within {CONSENT_WINDOW_DAYS} days", consents.values("pk").distinct(),
              "warning", _changelist("compliance_consentrecord")),
-            ("Open takedown tasks", tasks.count(), "error",
+            ("Open takedown tasks", tasks, "error",
              _changelist("scheduling_takedowntask", "status__exact=open")),
-            ("Open takedown requests", requests.count(), "error", _changelist("compliance_takedownrequest")),
-            ("Accounts needing re-authorisation", accounts.count(), "warning",
+            ("Open takedown requests", requests, "error", _changelist("compliance_takedownrequest")),
+            ("Accounts needing re-authorisation", accounts, "warning",
              _changelist("scheduling_platformaccount", "state__exact=needs_reauth")),
-            ("Open notifications", notices.count(), "info", _changelist("notifications_notification")),
+            ("Open notifications", notices, "info", _changelist("notifications_notification")),
         ]
-        return [{"label": label, "count": count, "level": level, "url": url}
-                for label, count, level, url in lines]
+        return [{"label": label, "count": rows.count(), "level": level, "url": url}
+                for label, rows, level, url in lines if self._may_see(rows.model)]
+
+    def _may_see(self, model: type[Model]) -> bool:
+        ids = tenancy.allowed_creator_ids(self.user, model)
+        return ids is tenancy.ALL or bool(ids)
 
     @cached_property
     def failed_publications(self) -> list[Publication]:

@@ -1,5 +1,8 @@
 """Daily, weekly and monthly reports — per creator or agency-wide — as CSV or PDF, and their
-delivery to subscribed staff.
+delivery to subscribed staff; the same report on demand, for a creator and any period up to a year.
+
+One builder (`build`), several renderers (`render_csv`, `render_pdf`, and `display_rows` for the
+admin's HTML preview): what staff preview and download is what the subscribers are emailed.
 
 A report covers the last *complete* period (yesterday, last Monday–Sunday, last month) and reads
 the rollups, so it says exactly what the dashboard said for those days. Delivery is once per
@@ -72,6 +75,35 @@ def last_complete_period(kind: str, today: date) -> ReportPeriod:
     raise ValueError(f"Unknown report period {kind!r}")
 
 
+CUSTOM = "custom"
+MAX_DAYS = 366
+PRESETS = {"last_7_days": "Last 7 days", "last_month": "Last month", "month_to_date": "Month to date"}
+
+
+def preset_period(preset: str, today: date) -> ReportPeriod:
+    """A named period as the on-demand page offers it. Month to date includes today, whose numbers
+    are only complete after tonight's rollup."""
+    if preset == "last_7_days":
+        return ReportPeriod(CUSTOM, today - timedelta(days=7), today - timedelta(days=1))
+    if preset == "last_month":
+        return last_complete_period(Period.MONTHLY, today)
+    if preset == "month_to_date":
+        return ReportPeriod(CUSTOM, today.replace(day=1), today)
+    raise ValueError(f"Unknown report preset {preset!r}")
+
+
+def custom_period(start: date, end: date) -> tuple[ReportPeriod, bool]:
+    """The period from `start` to `end` (inclusive), at most `MAX_DAYS` long: a longer one keeps its
+    end and is cut to the last `MAX_DAYS` days, so a mistyped year cannot make one request read a
+    decade of rollups. Returns the period and whether it was cut."""
+    if end < start:
+        raise ValueError("The end date is before the start date.")
+    capped = (end - start).days + 1 > MAX_DAYS
+    if capped:
+        start = end - timedelta(days=MAX_DAYS - 1)
+    return ReportPeriod(CUSTOM, start, end), capped
+
+
 @dataclass
 class Report:
     title: str
@@ -127,6 +159,22 @@ def render_csv(report: Report) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
+def render(report: Report, fmt: str) -> tuple[bytes, str]:
+    """The report as a file: (content, mimetype) for `fmt` "csv" or "pdf"."""
+    if fmt == ReportSubscription.Format.CSV:
+        return render_csv(report), "text/csv"
+    if fmt == ReportSubscription.Format.PDF:
+        return render_pdf(report), "application/pdf"
+    raise ValueError(f"Unknown report format {fmt!r}")
+
+
+def filename(report: Report, scope: str, fmt: str) -> str:
+    period = report.period
+    if period.kind == CUSTOM:
+        return f"atelier-report-{slugify(scope) or 'creator'}-{period.start.isoformat()}-{period.end.isoformat()}.{fmt}"
+    return f"atelier-{period.kind}-{slugify(scope) or 'creator'}-{period.start.isoformat()}.{fmt}"
+
+
 PDF_COLUMNS = [("creator", "Creator"), ("platform", "Platform"), ("gross", "Gross"), ("net", "Net"),
                ("transactions", "Txns"), ("new_subscribers", "New subs"), ("churned_subscribers", "Churned"),
                ("net_subscribers", "Net subs"), ("posts_published", "Posts"), ("engagement", "Engagement")]
@@ -145,8 +193,7 @@ def render_pdf(report: Report) -> bytes:
         Spacer(1, 6 * mm),
     ]
     data = [[label for _, label in PDF_COLUMNS]]
-    for row in [*report.rows, report.totals]:
-        data.append([_pdf_cell(key, row[key]) for key, _ in PDF_COLUMNS])
+    data += [[_escape(cell) for cell in row] for row in display_rows(report)]
     table = Table(data, repeatRows=1)
     table.setStyle(TableStyle([
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#7c3aed")),
@@ -159,11 +206,10 @@ def render_pdf(report: Report) -> bytes:
         ("FONTSIZE", (0, 0), (-1, -1), 9),
     ]))
     story.append(table)
-    kinds = [(Transaction.Kind(k).label, report.totals.get(f"net_{k}", 0)) for k in KINDS]
-    kinds = [(label, value) for label, value in kinds if value]
+    kinds = revenue_by_kind(report)
     if kinds:
         story += [Spacer(1, 6 * mm), Paragraph("Net revenue by kind", styles["Heading3"])]
-        kind_table = Table([["Kind", f"Net ({currency})"], *[[label, f"{v / 100:,.2f}"] for label, v in kinds]])
+        kind_table = Table([["Kind", f"Net ({currency})"], *[[label, value] for label, value in kinds]])
         kind_table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
                                         ("ALIGN", (1, 0), (1, -1), "RIGHT"), ("FONTSIZE", (0, 0), (-1, -1), 9)]))
         story.append(kind_table)
@@ -173,10 +219,22 @@ def render_pdf(report: Report) -> bytes:
     return buffer.getvalue()
 
 
-def _pdf_cell(column: str, value: Any) -> str:
+def display_rows(report: Report) -> list[list[str]]:
+    """The summary table as people read it (PDF and the admin preview): one row per creator ×
+    platform, then the total; money in currency units with two decimals, counts with separators."""
+    return [[_display_cell(key, row[key]) for key, _ in PDF_COLUMNS] for row in [*report.rows, report.totals]]
+
+
+def revenue_by_kind(report: Report) -> list[tuple[str, str]]:
+    """(kind, net in currency units) for every kind of transaction the period saw."""
+    kinds = [(str(Transaction.Kind(k).label), report.totals.get(f"net_{k}", 0)) for k in KINDS]
+    return [(label, f"{value / 100:,.2f}") for label, value in kinds if value]
+
+
+def _display_cell(column: str, value: Any) -> str:
     if column in MONEY_COLUMNS:
         return f"{value / 100:,.2f}"
-    return _escape(str(value)) if isinstance(value, str) else f"{value:,}"
+    return value if isinstance(value, str) else f"{value:,}"
 
 
 def _escape(text: str) -> str:
@@ -210,12 +268,15 @@ def report_for(sub: ReportSubscription, period: ReportPeriod) -> tuple[Report, s
     if creator_ids == []:
         return None
     scope = sub.creator.stage_name if sub.creator_id else "Agency"
-    title = f"{sub.get_period_display()} report — {scope}"
-    report = build(period, creator_ids, title=title)
-    stem = f"atelier-{sub.period}-{slugify(scope) or 'creator'}-{period.start.isoformat()}"
-    if sub.format == ReportSubscription.Format.CSV:
-        return report, f"{stem}.csv", render_csv(report), "text/csv"
-    return report, f"{stem}.pdf", render_pdf(report), "application/pdf"
+    report = build(period, creator_ids, title=f"{sub.get_period_display()} report — {scope}")
+    content, mimetype = render(report, sub.format)
+    return report, filename(report, scope, sub.format), content, mimetype
+
+
+def for_creator(creator: Creator, period: ReportPeriod) -> Report:
+    """The report staff preview and download for one creator: the emailed report's builder, for
+    any period. The caller has checked that the viewer reaches `creator`."""
+    return build(period, [creator.pk], title=f"Report — {creator.stage_name}")
 
 
 def send_due(now: datetime | None = None) -> int:

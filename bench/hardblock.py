@@ -40,12 +40,25 @@ CASES = {
 }
 
 
+# The screen remembers the texts it has read (a caption comes back for every target of its post);
+# what is timed here is a first reading, without that memory.
+_first_reading = hardblock._screen.__wrapped__
+
+
 def _cpu_ms(text: str, runs: int) -> float:
+    _first_reading(text, ())
+    started = time.process_time()
+    for _ in range(runs):
+        _first_reading(text, ())
+    return (time.process_time() - started) / runs * 1000
+
+
+def _cached_us(text: str, runs: int) -> float:
     hardblock.screen_text(text)
     started = time.process_time()
     for _ in range(runs):
         hardblock.screen_text(text)
-    return (time.process_time() - started) / runs * 1000
+    return (time.process_time() - started) / runs * 1_000_000
 
 
 def _corpus(name: str) -> list[str]:
@@ -69,12 +82,12 @@ def main() -> None:
     print("|---|---:|")
     for label, text in CASES.items():
         print(f"| {label} | {_cpu_ms(text, args.runs):.3f} ms |")
-    print()
+    print(f"\nThe typical caption read again (remembered): {_cached_us(TYPICAL, args.runs * 10):.1f} µs\n")
     for name in ("adversarial.txt", "innocent.txt"):
         texts = _corpus(name)
         started = time.process_time()
         for text in texts:
-            hardblock.screen_text(text)
+            _first_reading(text, ())
         elapsed = time.process_time() - started
         print(f"{name}: {len(texts)} texts in {elapsed * 1000:.0f} ms ({len(texts) / elapsed:,.0f} texts/s)")
 

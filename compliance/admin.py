@@ -39,7 +39,7 @@ from unfold.widgets import (
 from accounts import tenancy
 from accounts.admin_base import AtelierModelAdmin, TenantAdminMixin, TenantModelAdmin, permission_check
 from accounts.models import Creator
-from compliance import records, services, views
+from compliance import records, services, views, wording
 from compliance.models import (
     PLATFORM_CHOICES,
     USE_CHOICES,
@@ -52,7 +52,9 @@ from compliance.models import (
     TakedownAction,
     TakedownRequest,
 )
+from core import times
 from core.admin import adopt, call_service
+from core.wording import code_and_sentence, day_text
 
 DOCUMENT_ACCEPT = "image/jpeg,image/png,image/webp,image/heic,application/pdf"
 
@@ -370,8 +372,8 @@ class PerformerAdmin(ComplianceModelAdmin):
 
     # Columns.
     @display(description="Status", label={"active": "success", "suspended": "warning", "erased": "danger"})
-    def status_badge(self, obj: Performer) -> str:
-        return obj.status
+    def status_badge(self, obj: Performer) -> tuple[str, str]:
+        return obj.status, wording.status_sentence(Performer.Status, obj.status)
 
     @display(description="Verification", label=views.VERIFICATION_LABELS)
     def verification(self, obj: Performer) -> str:
@@ -557,8 +559,8 @@ class IdentityVerificationAdmin(ComplianceModelAdmin):
 
     @display(description="Result", label={"approved": "success", "pending": "warning", "rejected": "danger",
                                           "expired": "danger"})
-    def result_badge(self, obj: IdentityVerification) -> str:
-        return obj.result
+    def result_badge(self, obj: IdentityVerification) -> tuple[str, str]:
+        return obj.result, wording.status_sentence(IdentityVerification.Result, obj.result)
 
     @display(description="Document number")
     def document_number_masked(self, obj: IdentityVerification) -> str:
@@ -834,7 +836,7 @@ class TakedownRequestForm(forms.ModelForm):
 @admin.register(TakedownRequest)
 class TakedownRequestAdmin(ComplianceModelAdmin):
     form = TakedownRequestForm
-    list_display = ["id", "kind", "creator", "received_at", "due_at", "deadline", "status"]
+    list_display = ["id", "kind", "creator", "received_local", "due_local", "deadline", "status_text"]
     list_filter = ["status", "kind", "creator"]
     search_fields = ["requester_name", "content_description", "content_locations"]
     list_select_related = ["creator"]
@@ -849,7 +851,7 @@ class TakedownRequestAdmin(ComplianceModelAdmin):
         ("Content", {"fields": ["content_description", "content_locations", "non_consent_statement"]}),
     ]
     fieldsets = [
-        (None, {"fields": ["kind", "creator", "deadline", "status"]}),
+        (None, {"fields": ["kind", "creator", "deadline", "status_text"]}),
         ("What it concerns", {"fields": ["performers", "concerns"]}),
         ("Dates", {"fields": ["received_at", "due_at", "closed_at"]}),
         ("Requester", {"fields": ["requester_name", "requester_contact", "signature"]}),
@@ -861,7 +863,21 @@ class TakedownRequestAdmin(ComplianceModelAdmin):
         if obj is None:
             return []
         # What was asked is evidence; what happened goes into the action log.
-        return [*TAKEDOWN_FIELDS, "deadline", "status", "due_at", "closed_at", "resolution", "concerns"]
+        return [*TAKEDOWN_FIELDS, "deadline", "status_text", "due_at", "closed_at", "resolution", "concerns"]
+
+    @display(description="Status", ordering="status")
+    def status_text(self, obj: TakedownRequest) -> str:
+        zone = times.zone(obj.creator.timezone) if obj.creator_id else None
+        return code_and_sentence(wording.status_sentence(TakedownRequest.Status, obj.status,
+                                                         when=day_text(obj.due_at, zone)), obj.status)
+
+    @display(description="Received", ordering="received_at")
+    def received_local(self, obj: TakedownRequest) -> str:
+        return times.local(obj.received_at, obj.creator.timezone if obj.creator_id else None)
+
+    @display(description="Due", ordering="due_at")
+    def due_local(self, obj: TakedownRequest) -> str:
+        return times.local(obj.due_at, obj.creator.timezone if obj.creator_id else None)
 
     def get_inlines(self, request: HttpRequest, obj: TakedownRequest | None) -> list:
         return [] if obj is None else [TakedownActionInline]

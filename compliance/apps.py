@@ -7,13 +7,13 @@ class ComplianceConfig(AppConfig):
 
     def ready(self) -> None:
         from compliance import checks, crypto  # noqa: F401 — checks registers the deadline settings check
-        from compliance.models import CreatorPerformer
+        from compliance.models import CreatorPerformer, Performer
         from core import dashboard, idempotency
         from core.api import routes
         from core.beat import BeatEntry, register
 
         dashboard.register("Performers", dashboard.per_creator(
-            lambda ids: CreatorPerformer.objects.filter(creator_id__in=ids)))
+            lambda ids: CreatorPerformer.objects.filter(creator_id__in=ids), permission=Performer))
         routes.register("compliance.api.views.register")
 
         # Stored API answers may carry a secret shown once: the same key ring encrypts them.

@@ -1156,6 +1156,15 @@ def screen_text(text: str, *, extra_terms: Iterable[str] = ()) -> list[HardBlock
     specs = _extra_specs(extra_terms)
     if not text:
         return []
+    return list(_screen(text, specs))
+
+
+@lru_cache(maxsize=4096)
+def _screen(text: str, specs: tuple[str, ...]) -> tuple[HardBlockHit, ...]:
+    """The screen is a pure function of the text and the term lists, and the same texts come back
+    again and again (one caption for each target of a post, an asset's title in every post that
+    carries it, a publication re-judged at publish time): each is read once per process. Hits are
+    frozen, so sharing them is safe."""
     matchers = [_builtin()[0]] + ([_custom(specs)] if specs else [])
     view, index = _view(text)
     hits = [hit for matcher in matchers for hit in matcher.scan(text, view, index)]
@@ -1169,7 +1178,14 @@ def screen_text(text: str, *, extra_terms: Iterable[str] = ()) -> list[HardBlock
                 if not any(h.start < hit.end and hit.start < h.end for h in hits):
                     hits.append(hit)
     unique = {(h.start, h.end, h.term, h.category): h for h in hits}
-    return sorted(unique.values(), key=lambda h: (h.start, h.end, not h.hard, h.category, h.term))
+    return tuple(sorted(unique.values(), key=lambda h: (h.start, h.end, not h.hard, h.category, h.term)))
+
+
+def warm() -> None:
+    """Compile the built-in lists now (about two seconds) rather than in the first check that needs
+    them: a worker calls this before it takes work, so its first batch does not hold its leases
+    while the patterns compile."""
+    _builtin()
 
 
 def screen_texts(texts: Mapping[str, str], *, extra_terms: Iterable[str] = ()) -> list[HardBlockHit]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 from unfold.sites import UnfoldAdminSite
 
 from accounts import views as account_views
 from accounts.admin_export import export_as_csv
+from config import hub, views_search
 
 
 class AtelierAdminSite(UnfoldAdminSite):
@@ -26,4 +28,14 @@ class AtelierAdminSite(UnfoldAdminSite):
         return [
             path("2fa/", account_views.two_factor, name="two_factor"),
             path("2fa/setup/", self.admin_view(account_views.two_factor_setup), name="two_factor_setup"),
+            path("creators/<int:creator_id>/hub/", self.admin_view(self.creator_hub), name="creator_hub"),
         ]
+
+    def search(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        """`admin:search`: the sidebar and command palette ask with `s`, the full results page with `q`."""
+        if "s" in request.GET:
+            return views_search.fragment(self, request)
+        return views_search.page(self, request)
+
+    def creator_hub(self, request: HttpRequest, creator_id: int) -> HttpResponse:
+        return hub.hub(self, request, creator_id)

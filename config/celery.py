@@ -11,6 +11,8 @@ from typing import Any
 
 from celery import Celery, Task, signals
 
+from config import broker
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("atelier")
@@ -27,6 +29,7 @@ class AtelierTask(Task):
 
 
 app.Task = AtelierTask
+broker.install()
 app.autodiscover_tasks()
 
 _tokens: dict[str, Any] = {}
@@ -65,6 +68,15 @@ def _refuse_bad_settings(**_: Any) -> None:
     from config.checks import require_settings  # noqa: PLC0415 — settings cycle, see above
 
     require_settings()
+
+
+@signals.worker_init.connect
+def _compile_hard_block_lists(**_: Any) -> None:
+    """Once in the worker's main process, before the pool forks: every pool process starts with the
+    lists compiled instead of compiling them in its first publish batch."""
+    from compliance import hardblock  # noqa: PLC0415 — settings cycle, see above
+
+    hardblock.warm()
 
 
 @signals.task_revoked.connect

@@ -1,4 +1,9 @@
-"""Sidebar grouped by domain. Links appear only to those who hold the model permission."""
+"""Sidebar grouped by domain. Links appear only to those who hold the model permission.
+
+The "System" group (task schedules, results, login lockouts, two-factor devices: the libraries'
+tables) is the owner's alone, whatever permissions someone else was given; the dashboard shows the
+same apps under "System" to the owner and nothing of them to anyone else.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,25 @@ from content.views_studio import may_generate
 from scheduling.review import may_review
 from scheduling.views_calendar import may_open_calendar
 from scheduling.views_review import waiting_for
+
+# The libraries' apps: infrastructure only the owner looks after.
+SYSTEM_APPS = frozenset({"auth", "django_celery_beat", "django_celery_results", "axes", "otp_static", "otp_totp"})
+SYSTEM = "System"
+
+
+def is_owner(user: Any) -> bool:
+    return bool(getattr(user, "is_active", False) and getattr(user, "is_superuser", False))
+
+
+def _owner_only(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    if item is None:
+        return None
+    check = item["permission"]
+
+    def permission(request: HttpRequest) -> bool:
+        return is_owner(request.user) and check(request)
+
+    return {**item, "permission": permission}
 
 
 def _item(title: str, icon: str, model: str) -> dict[str, Any] | None:
@@ -128,10 +152,17 @@ GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
         ("Report subscriptions", "forward_to_inbox", "analytics.reportsubscription"),
         ("Exchange rates", "currency_exchange", "analytics.exchangerate"),
     ]),
-    ("System", [
+    (SYSTEM, [
         ("Periodic tasks", "schedule", "django_celery_beat.periodictask"),
+        ("Interval schedules", "timer", "django_celery_beat.intervalschedule"),
+        ("Crontab schedules", "event_repeat", "django_celery_beat.crontabschedule"),
         ("Task results", "task_alt", "django_celery_results.taskresult"),
         ("Login lockouts", "lock", "axes.accessattempt"),
+        ("Login log", "login", "axes.accesslog"),
+        ("Failed logins", "gpp_bad", "axes.accessfailurelog"),
+        ("Backup codes", "password", "otp_static.staticdevice"),
+        ("Authenticator apps", "phonelink_lock", "otp_totp.totpdevice"),
+        ("Role groups", "groups", "auth.group"),
     ]),
 ]
 
@@ -146,6 +177,8 @@ def sidebar(request: HttpRequest) -> list[dict[str, Any]]:
                                          "items": [home, *([review] if review else [])]}]
     for title, entries in GROUPS:
         items = [i for i in (_item(*entry) for entry in entries) if i is not None]
+        if title == SYSTEM:
+            items = [i for i in map(_owner_only, items) if i is not None]
         if items:
             navigation.append({"title": title, "separator": True, "collapsible": True, "items": items})
     return navigation

@@ -25,9 +25,11 @@ from accounts.admin_base import TenantAdminMixin, TenantModelAdmin
 from accounts.models import AuditEvent
 from compliance import services as compliance_services
 from compliance.models import Performer
-from content import services, views, views_files, views_studio
+from content import services, views, views_files, views_studio, wording
 from content.models import Asset, Collection, CollectionItem, Rendition, Tag, Watermark
+from core import times
 from core.admin import message_refusal
+from core.money import format_money
 from core.platforms import Kind, publishing_platforms
 
 KIND_ICONS = {Asset.Kind.IMAGE: "image", Asset.Kind.VIDEO: "movie", Asset.Kind.AUDIO: "music_note"}
@@ -91,7 +93,7 @@ class AssetChangeForm(forms.ModelForm):
 class AssetAdmin(TenantModelAdmin):
     form = AssetChangeForm
     list_display = ["thumbnail", "name", "creator", "kind", "rating", "status_badge", "processing_badge",
-                    "created_at"]
+                    "created_local"]
     list_display_links = ["thumbnail", "name"]
     list_filter = ["creator", "kind", "rating", "status", "origin", TagFilter, PerformerFilter, "processing"]
     list_select_related = ["creator"]
@@ -217,13 +219,17 @@ class AssetAdmin(TenantModelAdmin):
     def name(self, obj: Asset) -> str:
         return str(obj)
 
-    @display(description="Status", label=STATUS_LABELS)
-    def status_badge(self, obj: Asset) -> str:
-        return obj.status
+    @display(description="Status", label=STATUS_LABELS, ordering="status")
+    def status_badge(self, obj: Asset) -> tuple[str, str]:
+        return obj.status, wording.ASSET_STATUS.say(obj.status)
 
-    @display(description="Processing", label=PROCESSING_LABELS)
-    def processing_badge(self, obj: Asset) -> str:
-        return obj.processing
+    @display(description="Processing", label=PROCESSING_LABELS, ordering="processing")
+    def processing_badge(self, obj: Asset) -> tuple[str, str]:
+        return obj.processing, wording.ASSET_PROCESSING.say(obj.processing)
+
+    @display(description="Added", ordering="created_at")
+    def created_local(self, obj: Asset) -> str:
+        return times.local(obj.created_at, obj.creator.timezone)
 
     # List actions (top of the changelist).
 
@@ -409,7 +415,7 @@ class CollectionAdmin(TenantModelAdmin):
     def price(self, obj: Collection) -> str:
         if obj.price_minor is None:
             return "—"
-        return f"{obj.price_minor / 100:.2f} {obj.currency}"
+        return format_money(obj.price_minor, obj.currency)
 
     @display(description="Items", ordering="n_items")
     def item_count(self, obj: Collection) -> int:

@@ -27,7 +27,7 @@ from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldBooleanWidget
 from accounts import tenancy
 from accounts.actors import Actor
 from accounts.admin_base import AtelierModelAdmin, TenantAdminMixin, TenantModelAdmin, permission_check
-from content import studio, views, views_studio
+from content import studio, views, views_studio, wording
 from content.models import (
     CaptionTemplate,
     GenerationBackend,
@@ -37,8 +37,10 @@ from content.models import (
     PromptCategory,
     PromptTemplate,
 )
-from core import outbound
+from core import outbound, times
 from core.admin import add_refusal, message_refusal
+from core.money import format_money
+from core.wording import code_and_sentence
 
 JOB_STATUS_LABELS = {"queued": "info", "running": "warning", "succeeded": "success", "failed": "danger",
                      "cancelled": "default"}
@@ -48,10 +50,8 @@ ACTIVE, ENDED = (J.QUEUED, J.RUNNING), (J.FAILED, J.CANCELLED)  # what cancel, a
 
 
 def money(minor: int | None, currency: str) -> str:
-    """Minor units as a decimal amount with its currency (two decimals, as analytics shows them)."""
-    if minor is None:
-        return "—"
-    return f"{minor / 100:,.2f} {currency}".strip()
+    """Minor units as the currency reads them (€1.50, $0.06)."""
+    return format_money(minor, currency)
 
 
 def duration(seconds: float | None) -> str:
@@ -313,7 +313,7 @@ class PromptTemplateAdmin(TenantModelAdmin):
 class GenerationJobAdmin(TenantModelAdmin):
     """Jobs are created through Generate and change state through the studio's services only."""
 
-    list_display = ["id", "kind", "creator", "backend", "status_badge", "created_at", "run_time", "cost"]
+    list_display = ["id", "kind", "creator", "backend", "status_badge", "created_local", "run_time", "cost"]
     list_display_links = ["id", "kind"]
     list_filter = ["status", "kind", ("backend", RelatedOnlyFieldListFilter), "creator"]
     list_select_related = ["creator", "backend"]
@@ -323,7 +323,7 @@ class GenerationJobAdmin(TenantModelAdmin):
     actions_list = ["generate"]
     actions_detail = ["cancel_detail", "retry_detail"]
     # The prompt, parameters, error, texts and results are in the panel above the fields.
-    fields = ["creator", "kind", "status", "backend", "template", "created_by", "rating", "variables", "seed_used",
+    fields = ["creator", "kind", "status_text", "backend", "template", "created_by", "rating", "variables", "seed_used",
               "attempts", "tokens_in", "tokens_out", "run_time", "cost", "created_at", "started_at", "finished_at"]
     readonly_fields = fields
 
@@ -375,9 +375,17 @@ class GenerationJobAdmin(TenantModelAdmin):
 
     # Columns.
 
-    @display(description="Status", label=JOB_STATUS_LABELS)
-    def status_badge(self, obj: GenerationJob) -> str:
-        return obj.status
+    @display(description="Status", label=JOB_STATUS_LABELS, ordering="status")
+    def status_badge(self, obj: GenerationJob) -> tuple[str, str]:
+        return obj.status, wording.JOB_STATUS.say(obj.status)
+
+    @display(description="Status")
+    def status_text(self, obj: GenerationJob) -> str:
+        return code_and_sentence(wording.JOB_STATUS.say(obj.status), obj.status)
+
+    @display(description="Created", ordering="created_at")
+    def created_local(self, obj: GenerationJob) -> str:
+        return times.local(obj.created_at, obj.creator.timezone)
 
     @display(description="Duration")
     def run_time(self, obj: GenerationJob) -> str:

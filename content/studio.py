@@ -45,7 +45,7 @@ from accounts.services import user_of
 from compliance import blocklist, crypto
 from compliance.hardblock import HardBlockHit, screen_texts
 from compliance.services import likeness_refusals
-from content import captions, services, tasks
+from content import captions, services, signals, tasks
 from content.captions import PromptRefused
 from content.generation.backends import (
     BackendCancelled,
@@ -449,6 +449,8 @@ class Outcome:
 
 def _finish(job_id: int, status: str, **fields: Any) -> None:
     GenerationJob.objects.filter(pk=job_id).update(status=status, finished_at=timezone.now(), **fields)
+    if status == J.FAILED:
+        signals.announce_generation_failed(job_id)
 
 
 def run_job(job_id: int) -> Outcome:
@@ -464,6 +466,7 @@ def run_job(job_id: int) -> Outcome:
                          "Check the backend, then try again if nothing came of it.")
             job.save(update_fields=["status", "finished_at", "error"])
             audit.record("generation.failed", job, actor_label="system", changes={"error": "interrupted"})
+            signals.announce_generation_failed(job.pk)
             return Outcome(J.FAILED, detail="interrupted")
         if job.cancel_requested:
             _finish(job.pk, J.CANCELLED)
@@ -857,10 +860,13 @@ def reap_jobs(*, now: Any = None) -> dict[str, int]:
     for job in GenerationJob.objects.filter(status=J.RUNNING).select_related("backend"):
         limit = (job.backend.timeout_seconds if job.backend else 120) + 600
         if job.started_at and (now - job.started_at).total_seconds() > limit:
-            failed += GenerationJob.objects.filter(pk=job.pk, status=J.RUNNING).update(
+            lapsed = GenerationJob.objects.filter(pk=job.pk, status=J.RUNNING).update(
                 status=J.FAILED, finished_at=now,
                 error="No worker finished this job in time; its outcome is unknown. Check the backend, then "
                       "try again if nothing came of it.")
+            if lapsed:
+                signals.announce_generation_failed(job.pk)
+            failed += lapsed
     stale = now - timedelta(minutes=10)
     requeued = list(GenerationJob.objects.filter(status=J.QUEUED, created_at__lt=stale, cancel_requested=False)
                     .values_list("pk", flat=True)[:500])

@@ -1,7 +1,8 @@
-"""Money as people read it: integer minor units shown in currency units (ISO 4217 exponents).
+"""Amounts kept in minor units (cents) shown as people read them: 1999 EUR is "€19.99".
 
-Known by every app that shows a price (a post's price, a transaction, a generation's cost), so it
-lives here, below them all.
+Why here: posts, collections, generation costs and every analytics page store money as an integer
+count of the currency's minor unit, and each app showed it its own way (`19.99 EUR`, `1999`). The
+number of decimals is the currency's ISO 4217 exponent (JPY has none, KWD three), never a fixed 2.
 """
 
 from __future__ import annotations
@@ -16,15 +17,31 @@ EXPONENTS: dict[str, int] = {
     "CLF": 4, "UYW": 4,
 }
 
+# Symbols read without ambiguity in an English admin; any other currency is written with its code.
+SYMBOLS: dict[str, str] = {
+    "EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "INR": "₹", "KRW": "₩", "ILS": "₪", "NGN": "₦",
+    "UAH": "₴", "VND": "₫", "PHP": "₱", "TRY": "₺", "PLN": "zł ",
+}
+
 
 def exponent(currency: str) -> int:
     return EXPONENTS.get(currency.upper(), 2)
 
 
-def in_units(minor: int | None, currency: str) -> str:
-    """"12.50 EUR" for 1250 minor units of EUR; "" when there is no price."""
+def to_units(minor: int, currency: str) -> Decimal:
+    """Minor units as a Decimal amount of the currency (1999, EUR → 19.99)."""
+    return Decimal(int(minor)).scaleb(-exponent(currency))
+
+
+def format_money(minor: int | None, currency: str | None, *, empty: str = "—") -> str:
+    """"€19.99", "-€5.00", "¥1,200", "CHF 12.50"; `empty` when there is no amount."""
     if minor is None:
-        return ""
-    places = exponent(currency or "USD")
-    amount = f"{Decimal(minor).scaleb(-places):,.{places}f}"
-    return f"{amount} {currency.upper()}".strip()
+        return empty
+    code = (currency or "").upper().strip()
+    places = exponent(code) if code else 2
+    number = f"{abs(Decimal(int(minor)).scaleb(-places)):,.{places}f}"
+    sign = "-" if minor < 0 else ""
+    if not code:
+        return f"{sign}{number}"
+    symbol = SYMBOLS.get(code)
+    return f"{sign}{symbol}{number}" if symbol else f"{sign}{code} {number}"

@@ -236,6 +236,10 @@ class Platform:
     rate: RateLimit | None
     capabilities: frozenset[Capability]
     connector: str  # dotted path of the connector class, resolved by scheduling; "" when none
+    # How people recognise it at a glance (calendar chips, legends): a brand-like colour behind a white
+    # glyph of one or two characters. Drawn as text, so no icon file or external asset is needed.
+    colour: str  # "#rrggbb"
+    glyph: str
 
     @property
     def ratings(self) -> frozenset[str]:
@@ -271,6 +275,7 @@ _DECLARED = (
         capabilities=frozenset({_C.PUBLISH, _C.LOOKUP, _C.UNPUBLISH, _C.METRICS, _C.MESSAGES, _C.WEBHOOKS,
                                 _C.OAUTH}),
         connector=f"{_CONNECTORS}.fanvue.FanvueConnector",
+        colour="#0f9f6e", glyph="F",
     ),
     Platform(
         key="x", label="X", kind=Kind.SOCIAL, max_rating=Rating.EXPLICIT,
@@ -282,6 +287,7 @@ _DECLARED = (
         rate=RateLimit(100, 900),
         capabilities=frozenset({_C.PUBLISH, _C.LOOKUP, _C.UNPUBLISH, _C.METRICS, _C.OAUTH}),
         connector=f"{_CONNECTORS}.x.XConnector",
+        colour="#111827", glyph="X",
     ),
     Platform(
         key="reddit", label="Reddit", kind=Kind.SOCIAL, max_rating=Rating.EXPLICIT,
@@ -293,6 +299,7 @@ _DECLARED = (
         rate=RateLimit(100, 60),
         capabilities=frozenset({_C.PUBLISH, _C.LOOKUP, _C.UNPUBLISH, _C.METRICS}),
         connector=f"{_CONNECTORS}.reddit.RedditConnector",
+        colour="#e03d00", glyph="R",
     ),
     Platform(
         key="telegram", label="Telegram", kind=Kind.SOCIAL, max_rating=Rating.EXPLICIT,
@@ -306,6 +313,7 @@ _DECLARED = (
         # The Bot API cannot read a channel back (no lookup, no metrics); it deletes messages while it may.
         capabilities=frozenset({_C.PUBLISH, _C.UNPUBLISH}),
         connector=f"{_CONNECTORS}.telegram.TelegramConnector",
+        colour="#1d8fc7", glyph="T",
     ),
     Platform(
         key="bluesky", label="Bluesky", kind=Kind.SOCIAL, max_rating=Rating.EXPLICIT,
@@ -317,6 +325,7 @@ _DECLARED = (
         rate=RateLimit(1666, 3600),
         capabilities=frozenset({_C.PUBLISH, _C.LOOKUP, _C.UNPUBLISH, _C.METRICS}),
         connector=f"{_CONNECTORS}.bluesky.BlueskyConnector",
+        colour="#0a6fe0", glyph="B",
     ),
     Platform(
         key="instagram", label="Instagram", kind=Kind.SOCIAL, max_rating=Rating.SFW,
@@ -327,6 +336,7 @@ _DECLARED = (
         rate=RateLimit(50, 24 * 3600),
         capabilities=frozenset({_C.PUBLISH, _C.LOOKUP, _C.METRICS}),
         connector=f"{_CONNECTORS}.instagram.InstagramConnector",
+        colour="#c13584", glyph="I",
     ),
     Platform(
         key="manual", label="Manual export (OnlyFans, platforms without an API)", kind=Kind.MANUAL,
@@ -339,17 +349,18 @@ _DECLARED = (
         rate=RateLimit(1_000_000, 60),
         capabilities=frozenset({_C.PUBLISH}),
         connector=f"{_CONNECTORS}.manual.ManualConnector",
+        colour="#6b7280", glyph="M",
     ),
     # No API we may use: reached through a manual export (target platform "onlyfans") and statements.
     Platform(key="onlyfans", label="OnlyFans", kind=Kind.SUBSCRIPTION, max_rating=Rating.EXPLICIT, text=None,
-             hashtags=None, media=None, rate=None, capabilities=frozenset(), connector=""),
+             hashtags=None, media=None, rate=None, capabilities=frozenset(), connector="", colour="#0087bd", glyph="O"),
     # Instagram, TikTok, YouTube and Threads allow no nudity. Named by consents; no connector yet.
     Platform(key="tiktok", label="TikTok", kind=Kind.SOCIAL, max_rating=Rating.SFW, text=None, hashtags=None,
-             media=None, rate=None, capabilities=frozenset(), connector=""),
+             media=None, rate=None, capabilities=frozenset(), connector="", colour="#d3154a", glyph="Tk"),
     Platform(key="youtube", label="YouTube", kind=Kind.SOCIAL, max_rating=Rating.SFW, text=None, hashtags=None,
-             media=None, rate=None, capabilities=frozenset(), connector=""),
+             media=None, rate=None, capabilities=frozenset(), connector="", colour="#cc0000", glyph="Y"),
     Platform(key="threads", label="Threads", kind=Kind.SOCIAL, max_rating=Rating.SFW, text=None, hashtags=None,
-             media=None, rate=None, capabilities=frozenset(), connector=""),
+             media=None, rate=None, capabilities=frozenset(), connector="", colour="#5b21b6", glyph="@"),
 )
 
 PLATFORMS: Mapping[str, Platform] = MappingProxyType({p.key: p for p in _DECLARED})

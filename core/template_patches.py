@@ -67,6 +67,11 @@ PATCHES: tuple[Patch, ...] = (
         """x-on:keydown.escape.prevent="closeOrClear()\"""",
         "an if statement"),
     Patch(
+        "unfold/helpers/search.html",
+        """placeholder="{% trans 'Search apps and models...' %}\"""",
+        """placeholder="Search records and menus…\"""",
+        "the sidebar search finds records too (config.views_search)"),
+    Patch(
         "unfold/helpers/command.html",
         """x-on:keydown.enter.prevent="if (!$event.metaKey && !$event.ctrlKey) selectItem(""",
         """x-on:keydown.enter.prevent="!$event.metaKey && !$event.ctrlKey && selectItem(""",

@@ -9,13 +9,14 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.html import format_html
 from unfold.decorators import action, display
 
 from accounts import tenancy
 from accounts.admin_base import TenantModelAdmin, permission_check
-from notifications import services
+from notifications import services, views_inbox, wording
 from notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 
 LEVEL_COLOURS = {"info": "info", "warning": "warning", "error": "danger"}
@@ -62,6 +63,15 @@ class NotificationAdmin(TenantModelAdmin):
     fields = ["creator", "kind", "level", "title", "body", "open_link", "subject", "payload", "created_at",
               "emailed_at", "resolved_at"]
     readonly_fields = fields
+
+    def get_urls(self) -> list[URLPattern]:
+        # Each person's own notices (the bell): open to every staff member, showing only their copies.
+        site = self.admin_site
+        return [path("mine/", site.admin_view(views_inbox.inbox), name="notifications_inbox"),
+                path("mine/<int:receipt_id>/open/", site.admin_view(views_inbox.open_notice),
+                     name="notifications_inbox_open"),
+                path("mine/read/", site.admin_view(views_inbox.mark_read), name="notifications_inbox_read"),
+                *super().get_urls()]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # raised by the system, never typed in
@@ -194,8 +204,8 @@ class WebhookDeliveryAdmin(TenantModelAdmin):
     has_retry_permission = permission_check("notifications.change_webhookdelivery")
 
     @display(description="Status", label=DELIVERY_COLOURS)
-    def status_badge(self, obj: WebhookDelivery) -> str:
-        return obj.status
+    def status_badge(self, obj: WebhookDelivery) -> tuple[str, str]:
+        return obj.status, wording.DELIVERY_STATUS.say(obj.status)
 
     @action(description="Retry now", permissions=["retry"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -9,6 +9,7 @@ class NotificationsConfig(AppConfig):
         from core import dashboard
         from core.api import routes
         from core.beat import BeatEntry, register
+        from notifications import receivers  # noqa: F401 — connects content's signal handlers
         from notifications.models import Notification
 
         dashboard.register("Open notifications", dashboard.per_creator(

@@ -7,6 +7,7 @@ other's delivery plumbing.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.timezone import now
@@ -115,3 +116,26 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.endpoint}"
+
+
+class NotificationReceipt(models.Model):
+    """One person's copy of a notice: who was told, whether they have read it, and whether their
+    email went out. The bell counts a person's unread receipts; a notice resolved for everyone is
+    still in each person's list until they read it."""
+
+    tenant_field = "notification__creator"
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="receipts")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_receipts")
+    created_at = models.DateTimeField(default=now, editable=False)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"]),
+                   models.Index(fields=["user"], condition=models.Q(read_at__isnull=True), name="receipt_unread")]
+        constraints = [models.UniqueConstraint(fields=["notification", "user"], name="receipt_once_per_person")]
+
+    def __str__(self) -> str:
+        return f"{self.notification} → {self.user}"

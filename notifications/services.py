@@ -16,7 +16,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,7 +35,7 @@ from compliance import crypto
 from core import backoff, outbound
 from core import http as outbound_http
 from notifications import tasks
-from notifications.models import Notification, WebhookDelivery, WebhookEndpoint
+from notifications.models import Notification, NotificationReceipt, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -50,22 +50,112 @@ BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 6 * 3600
 
 
+# Apps above add who else must hear about a notice (the person who scheduled a post): each resolver
+# gets the notice and returns user ids. Filled from the apps' `AppConfig.ready()`.
+RecipientResolver = Callable[[Notification], Iterable[int]]
+RECIPIENT_RESOLVERS: list[RecipientResolver] = []
+
+
+def register_recipients(resolver: RecipientResolver) -> None:
+    """Add a source of recipients; registering the same function twice adds it once."""
+    if resolver not in RECIPIENT_RESOLVERS:
+        RECIPIENT_RESOLVERS.append(resolver)
+
+
 def notify(kind: str, *, creator_id: int | None, title: str, body: str = "", level: str = "warning",
            link: str = "", subject: str = "", dedupe_key: str = "",
-           payload: dict[str, Any] | None = None) -> Notification | None:
-    """Record a notice for staff. With a `dedupe_key`, a second call while the first is unresolved
-    returns None instead of repeating the notice."""
-    if dedupe_key and Notification.objects.filter(dedupe_key=dedupe_key, resolved_at__isnull=True).exists():
-        return None
+           payload: dict[str, Any] | None = None, recipients: Iterable[int] = (),
+           refresh: bool = False) -> Notification | None:
+    """Record a notice for staff and give each person concerned their own unread copy.
+
+    With a `dedupe_key`, a second call while the first is unresolved returns None instead of
+    repeating the notice. With `refresh`, that second call instead rewrites the open notice (title,
+    body, link, payload) so one condition that grows (more posts held) stays one notice; people
+    newly concerned get their copy, nobody is emailed twice. `recipients` are user ids told besides
+    the creator's managers and the agency owners."""
+    extra = set(recipients)
+    if dedupe_key:
+        existing = Notification.objects.filter(dedupe_key=dedupe_key, resolved_at__isnull=True).first()
+        if existing is not None:
+            if not refresh:
+                return None
+            return _refresh(existing, title=title, body=body, link=link, level=level, payload=payload or {},
+                            recipients=extra)
     try:
         with transaction.atomic():
             note = Notification.objects.create(
                 creator_id=creator_id, kind=kind, title=title[:200], body=body, level=level, link=link,
                 subject=subject, dedupe_key=dedupe_key, payload=payload or {})
+            _add_receipts(note, extra)
     except IntegrityError:
         return None  # a concurrent twin won the race
     transaction.on_commit(lambda: _fan_out(note.pk))
     return note
+
+
+def _refresh(note: Notification, *, title: str, body: str, link: str, level: str, payload: dict[str, Any],
+             recipients: set[int]) -> Notification:
+    grew = (title[:200], body) != (note.title, note.body)
+    note.title, note.body, note.link, note.level, note.payload = title[:200], body, link, level, payload
+    note.save(update_fields=["title", "body", "link", "level", "payload"])
+    if grew:  # news for those who had read it: back on their bell, without a second email
+        note.receipts.filter(read_at__isnull=False).update(read_at=None)
+    if _add_receipts(note, recipients):
+        transaction.on_commit(lambda: _fan_out(note.pk))  # the newcomers' emails; the rest are claimed
+    return note
+
+
+def recipient_ids(notification: Notification, extra: Iterable[int] = ()) -> set[int]:
+    """Who is told: the creator's account managers and the agency owners, plus the people the apps
+    name (`recipients`, resolvers). Anyone named who cannot see the creator is left out, so a notice
+    never reaches a person outside the creator's team."""
+    owners = set(User.objects.filter(is_superuser=True, is_active=True).values_list("pk", flat=True))
+    if notification.creator_id is None:
+        return owners
+    named = set(extra)
+    for resolver in RECIPIENT_RESOLVERS:
+        named |= set(resolver(notification))
+    team = set(Membership.objects.filter(creator_id=notification.creator_id).values_list("user_id", flat=True))
+    managers = set(Membership.objects.filter(creator_id=notification.creator_id, role=Role.MANAGER)
+                   .values_list("user_id", flat=True))
+    wanted = managers | (named & (team | owners))
+    active = set(User.objects.filter(pk__in=wanted, is_active=True).values_list("pk", flat=True))
+    return active | owners
+
+
+def _add_receipts(notification: Notification, extra: Iterable[int] = ()) -> int:
+    """Give each recipient their copy once; returns how many were new."""
+    have = set(notification.receipts.values_list("user_id", flat=True))
+    new = [NotificationReceipt(notification=notification, user_id=uid)
+           for uid in sorted(recipient_ids(notification, extra) - have)]
+    NotificationReceipt.objects.bulk_create(new, ignore_conflicts=True)
+    return len(new)
+
+
+# --- Each person's copy ---------------------------------------------------------------------------
+
+
+def receipts_for(user: User) -> Any:
+    """A person's notices, newest first (the bell's list)."""
+    return (NotificationReceipt.objects.filter(user=user, user__is_active=True)
+            .select_related("notification", "notification__creator").order_by("-created_at", "-id"))
+
+
+def unread_count(user: Any) -> int:
+    """The number on the bell; 0 for anyone not signed in."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return 0
+    return NotificationReceipt.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def mark_read(user: User, receipt_ids: Iterable[int]) -> int:
+    """Mark these of the person's own copies read; another person's ids change nothing."""
+    return NotificationReceipt.objects.filter(user=user, pk__in=list(receipt_ids), read_at__isnull=True).update(
+        read_at=timezone.now())
+
+
+def mark_all_read(user: User) -> int:
+    return NotificationReceipt.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
 
 
 def _fan_out(notification_id: int) -> None:
@@ -105,37 +195,40 @@ def absolute_url(path: str) -> str:
 
 
 def recipients_for(notification: Notification) -> list[str]:
-    """The creator's account managers; agency owners for notices that concern no creator."""
-    if notification.creator_id is None:
-        users = User.objects.filter(is_superuser=True)
-    else:
-        users = User.objects.filter(pk__in=Membership.objects.filter(
-            creator_id=notification.creator_id, role=Role.MANAGER).values("user_id"))
-    return sorted(set(users.filter(is_active=True).exclude(email="").values_list("email", flat=True)))
+    """The email addresses of the people holding a copy of the notice."""
+    return sorted(set(notification.receipts.filter(user__is_active=True).exclude(user__email="")
+                      .values_list("user__email", flat=True)))
 
 
 def email_notification(notification_id: int) -> bool:
-    """Email a notice once. `emailed_at` is claimed before sending so two workers never both send;
-    a failed send gives the claim back so the task's retry can try again."""
+    """Email each recipient once, one message each (nobody learns who else was told). Every copy's
+    `emailed_at` is claimed before its send so two workers never both send it; a failed send gives
+    the claim back so the task's retry can try again. Returns whether anything was sent."""
     note = Notification.objects.select_related("creator").filter(pk=notification_id).first()
-    if note is None or note.emailed_at is not None or note.resolved_at is not None:
+    if note is None or note.resolved_at is not None:
         return False
-    to = recipients_for(note)
-    if not to:
-        return False
-    claimed_at = timezone.now()
-    if not Notification.objects.filter(pk=note.pk, emailed_at__isnull=True).update(emailed_at=claimed_at):
-        return False
+    pending = list(note.receipts.filter(emailed_at__isnull=True, user__is_active=True).exclude(user__email="")
+                   .select_related("user"))
     prefix = f"[Atelier · {note.creator.stage_name}]" if note.creator else "[Atelier]"
     lines = [note.title, "", note.body] if note.body else [note.title]
     if note.link:
         lines += ["", f"Open in Atelier: {absolute_url(note.link)}"]
-    try:
-        send_mail(f"{prefix} {note.title}"[:250], "\n".join(lines), None, to, fail_silently=False)
-    except Exception:
-        Notification.objects.filter(pk=note.pk, emailed_at=claimed_at).update(emailed_at=None)
-        raise
-    return True
+    sent = False
+    for receipt in pending:
+        claimed_at = timezone.now()
+        if not NotificationReceipt.objects.filter(pk=receipt.pk, emailed_at__isnull=True).update(
+                emailed_at=claimed_at):
+            continue
+        try:
+            send_mail(f"{prefix} {note.title}"[:250], "\n".join(lines), None, [receipt.user.email],
+                      fail_silently=False)
+        except Exception:
+            NotificationReceipt.objects.filter(pk=receipt.pk, emailed_at=claimed_at).update(emailed_at=None)
+            raise
+        sent = True
+    if sent:
+        Notification.objects.filter(pk=note.pk, emailed_at__isnull=True).update(emailed_at=timezone.now())
+    return sent
 
 
 # --- Webhook endpoints -----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from django.urls import URLPattern, path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from unfold.admin import TabularInline
 from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminTextInputWidget
@@ -22,19 +23,24 @@ from accounts import tenancy
 from accounts.admin_base import EstimatedCountPaginator, TenantAdminMixin, TenantModelAdmin, permission_check
 from accounts.models import AuditEvent, Creator
 from content.models import CAPTION_PLATFORMS
+from core import money, times
 from core.admin import adopt, call_service, message_refusal
-from scheduling import approval, oauth, services, views_calendar, views_captions, views_oauth, views_review
+from core.wording import code_and_sentence
+from scheduling import (
+    approval,
+    oauth,
+    services,
+    views_calendar,
+    views_captions,
+    views_oauth,
+    views_review,
+    wording,
+)
 from scheduling import calendar as cal
+from scheduling.admin_display import STATUS_COLOURS, account_with_warning, warning_badge
 from scheduling.admin_manual import ManualExportAdminMixin  # also registers TakedownTaskAdmin
 from scheduling.connectors import connector_for
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication, QueueSlot
-
-STATUS_COLOURS = {
-    "draft": "info", "pending_approval": "info", "approved": "info", "scheduled": "primary",
-    "claimed": "warning", "publishing": "warning", "published": "success", "failed": "danger",
-    "unknown": "danger", "blocked": "danger", "cancelled": "info", "missed": "danger",
-    "exported": "warning", "removed": "info",
-}
 
 
 class TenantInline(TenantAdminMixin, TabularInline):
@@ -49,16 +55,24 @@ class QueueSlotInline(TenantInline):
 
 @admin.register(PlatformAccount)
 class PlatformAccountAdmin(TenantModelAdmin):
-    list_display = ["handle", "platform", "creator", "state", "token_expires_at", "max_rating"]
+    list_display = ["handle", "platform", "creator", "state_text", "token_expires_local", "max_rating"]
     list_filter = ["platform", "state", "creator"]
     search_fields = ["handle", "creator__stage_name"]
     list_select_related = ["creator"]
-    fields = ["creator", "platform", "target_platform", "handle", "external_id", "state", "max_rating", "options",
+    fields = ["creator", "platform", "target_platform", "handle", "external_id", "state_text", "max_rating", "options",
               "token_expires_at", "scopes", "refreshed_at", "refresh_failures", "last_error"]
     # The state follows connecting (OAuth, a stored token) and refreshing, never a hand-picked value.
-    readonly_fields = ["state", "token_expires_at", "scopes", "refreshed_at", "refresh_failures", "last_error"]
+    readonly_fields = ["state_text", "token_expires_at", "scopes", "refreshed_at", "refresh_failures", "last_error"]
     inlines = [QueueSlotInline]
     change_form_template = "admin/scheduling/platformaccount/change_form.html"
+
+    @display(description="State", ordering="state")
+    def state_text(self, obj: PlatformAccount) -> str:
+        return code_and_sentence(wording.ACCOUNT_STATE.say(obj.state), obj.state)
+
+    @display(description="Token expires", ordering="token_expires_at")
+    def token_expires_local(self, obj: PlatformAccount) -> str:
+        return times.local(obj.token_expires_at, obj.creator.timezone)
 
     def save_model(self, request: HttpRequest, obj: PlatformAccount, form: Any, change: bool) -> None:
         if not change:
@@ -153,9 +167,9 @@ class PublicationInline(PostPartInline):
     model = Publication
     form = TargetForm
     extra = 0
-    fields = ["account", "caption_override", "status", "scheduled_at", "account_warning", "block_codes",
+    fields = ["account", "caption_override", "status_text", "scheduled_at", "account_warning", "block_codes",
               "external_url", "last_error"]
-    readonly_fields = ["status", "scheduled_at", "account_warning", "block_codes", "external_url", "last_error"]
+    readonly_fields = ["status_text", "scheduled_at", "account_warning", "block_codes", "external_url", "last_error"]
     show_change_link = True
     verbose_name, verbose_name_plural = "target", "targets"
 
@@ -163,32 +177,34 @@ class PublicationInline(PostPartInline):
     def block_codes(self, obj: Publication) -> str:
         return block_codes(obj)
 
+    @display(description="Status")
+    def status_text(self, obj: Publication) -> str:
+        return code_and_sentence(wording.status_sentence(obj, creator_zone(obj)), obj.status) if obj.pk else "—"
+
     @display(description="Account warning")
     def account_warning(self, obj: Publication) -> str:
         return warning_badge(obj.account_warning) if obj.pk else "—"
 
 
-def warning_badge(warning: str | None) -> str:
-    if not warning:
-        return "—"
-    return format_html('<span class="text-red-600 font-semibold" data-testid="account-warning" title="{}">'
-                       '⚠ {}</span>', warning, warning)
+def creator_zone(obj: Publication) -> Any:
+    return cal.zone(obj.post.creator.timezone) if obj.post_id else None
 
 
-def account_with_warning(obj: Publication) -> str:
-    """The account, and while the publication waits to go out, a warning that it cannot publish."""
-    warning = obj.account_warning
-    if not warning:
-        return str(obj.account)
-    return format_html('{} <span class="text-red-600 font-semibold" data-testid="account-warning" title="{}">'
-                       '⚠ {}</span>', obj.account, warning, obj.account.get_state_display())
+def block_sentences(obj: Publication) -> list[tuple[str, str]]:
+    """Each refusal as a sentence with its code; a changelist page loads them for all its rows at once."""
+    if not obj.block_reasons:
+        return []
+    cached = obj.__dict__.get("_block_sentences")
+    if cached is None:
+        cached = wording.block_sentences(obj.block_reasons, creator_zone(obj))
+    return cached
 
 
 def block_codes(obj: Publication) -> str:
-    if not obj.block_reasons:
+    sentences = block_sentences(obj)
+    if not sentences:
         return "—"
-    return format_html_join(" ", '<code title="{}">{}</code>',
-                            ((r.get("message", ""), r.get("code", "?")) for r in obj.block_reasons))
+    return format_html_join(mark_safe("<br>"), "{}", ((code_and_sentence(text, code),) for text, code in sentences))
 
 
 def _kept_rows(formset: Any, key: str) -> list[dict[str, Any]] | None:
@@ -206,7 +222,7 @@ class PostAdmin(TenantModelAdmin):
     """Posts and their parts are saved through the services in one call per form (row lock, refusal
     while publishing, version bump, audit, approval of a version); a refusal shows on the form."""
 
-    list_display = ["__str__", "creator", "approved_at", "version", "created_at"]
+    list_display = ["__str__", "creator", "price", "approved_at", "version", "created_at"]
     list_filter = ["creator"]
     search_fields = ["caption"]
     list_select_related = ["creator"]
@@ -248,6 +264,16 @@ class PostAdmin(TenantModelAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         return [*fields, "creator"] if obj is not None else fields  # a post stays with its creator
 
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        # The calendar's "+" on a day: a post is placed once approved, so the day is said here and the
+        # approved post then waits in the calendar's tray for it.
+        planned = cal.planned_from(request.GET.get("planned", "")) if request.method == "GET" else None
+        if planned is not None:
+            messages.info(request, f"Planned for {planned:%a %d %b %Y, %H:%M} in the creator's time. Once this "
+                                   f"post is approved it waits in the calendar's tray: drop it on that day or use "
+                                   f"its Schedule… link.")
+        return super().add_view(request, form_url, {**(extra_context or {}), "planned_for": planned})
+
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "creator":
             ids = tenancy.allowed_creator_ids(request.user, Post, "add")
@@ -260,6 +286,10 @@ class PostAdmin(TenantModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Post | None = None) -> bool:
         return super().has_delete_permission(request, obj) and (obj is None or in_reach_for(request, obj, "delete"))
+
+    @display(description="Price", ordering="price_minor")
+    def price(self, obj: Post) -> str:
+        return money.format_money(obj.price_minor, obj.currency)
 
     @display(description="Approval")
     def approval(self, obj: Post) -> str:
@@ -378,7 +408,7 @@ class RescheduleForm(forms.Form):
 
 @admin.register(Publication)
 class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
-    list_display = ["id", "post", "account_with_warning", "status_badge", "scheduled_local", "attempts",
+    list_display = ["id", "post", "account_with_warning", "status_badge", "scheduled_local", "price", "attempts",
                     "block_codes", "external_link"]
     list_filter = ["status", CreatorFilter, "account__platform", "account"]
     list_select_related = ["post", "account", "post__creator"]
@@ -390,7 +420,7 @@ class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
     ordering = ["-id"]
     # Post, account and due time move only through services (reschedule, calendar, the post's targets),
     # which run the gate and audit; the form writes the per-account caption, through its service too.
-    readonly_fields = ["post", "account", "scheduled_at", "status", "attempts", "idempotency_key", "external_id",
+    readonly_fields = ["post", "account", "scheduled_at", "status_text", "attempts", "idempotency_key", "external_id",
                        "external_url", "published_at", "lease_expires_at", "next_attempt_at", "last_error", "reasons",
                        "how_to_check"]
     fields = ["post", "account", "caption_override", *readonly_fields[2:]]
@@ -400,6 +430,8 @@ class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
         site = self.admin_site
         return [path("calendar/", site.admin_view(views_calendar.calendar), name="scheduling_calendar"),
                 path("calendar/move/", site.admin_view(views_calendar.move), name="scheduling_calendar_move"),
+                path("calendar/schedule/", site.admin_view(views_calendar.schedule_post),
+                     name="scheduling_calendar_schedule"),
                 path("calendar/feed/rotate/", site.admin_view(views_calendar.rotate_feed),
                      name="scheduling_calendar_feed_rotate"),
                 *super().get_urls()]
@@ -408,9 +440,7 @@ class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
     def scheduled_local(self, obj: Publication) -> str:
         if obj.scheduled_at is None:
             return "—"
-        local = obj.scheduled_at.astimezone(cal.zone(obj.post.creator.timezone))
-        return format_html('{} <span class="text-font-subtle-light" title="{}">{}</span>',
-                           f"{local:%Y-%m-%d %H:%M}", obj.post.creator.timezone, local.tzname())
+        return times.local(obj.scheduled_at, obj.post.creator.timezone)
 
     @display(description="Blocked by")
     def block_codes(self, obj: Publication) -> str:
@@ -421,8 +451,23 @@ class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
         return account_with_warning(obj)
 
     @display(description="Status", label=STATUS_COLOURS)
-    def status_badge(self, obj: Publication) -> str:
-        return obj.status
+    def status_badge(self, obj: Publication) -> tuple[str, str]:
+        return obj.status, wording.status_sentence(obj, creator_zone(obj))
+
+    @display(description="Price", ordering="post__price_minor")
+    def price(self, obj: Publication) -> str:
+        return money.format_money(obj.post.price_minor, obj.post.currency)
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        changelist = super().get_changelist_instance(request)
+        rows = [pub for pub in changelist.result_list if pub.block_reasons]
+        for zone_name in {pub.post.creator.timezone for pub in rows}:
+            same_zone = [pub for pub in rows if pub.post.creator.timezone == zone_name]
+            reasons = [r for pub in same_zone for r in pub.block_reasons]
+            told = iter(wording.block_sentences(reasons, cal.zone(zone_name)))
+            for pub in same_zone:
+                pub.__dict__["_block_sentences"] = [next(told) for _ in pub.block_reasons]
+        return changelist
 
     @display(description="Link")
     def external_link(self, obj: Publication) -> str:
@@ -449,8 +494,14 @@ class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
     def reasons(self, obj: Publication) -> str:
         if not obj.block_reasons:
             return "—"
-        return format_html("<ul>{}</ul>", format_html_join(
-            "", "<li><code>{}</code> {}</li>", ((r.get("code"), r.get("message")) for r in obj.block_reasons)))
+        return format_html('<ul data-testid="block-reasons">{}</ul>', format_html_join(
+            "", '<li>{}<div class="text-font-subtle-light dark:text-font-subtle-dark">{}</div></li>',
+            ((code_and_sentence(text, code), r.get("message", ""))
+             for (text, code), r in zip(block_sentences(obj), obj.block_reasons, strict=True))))
+
+    @display(description="Status")
+    def status_text(self, obj: Publication) -> str:
+        return code_and_sentence(wording.status_sentence(obj, creator_zone(obj)), obj.status)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # a publication is a post's target: added with the post

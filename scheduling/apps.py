@@ -13,15 +13,19 @@ class SchedulingConfig(AppConfig):
         from core import dashboard
         from core.api import routes
         from core.beat import BeatEntry, register
+        from notifications.services import register_recipients
         from scheduling import receivers  # noqa: F401 — connects the compliance signal handlers
         from scheduling.depictions import depictions_of
         from scheduling.models import Post, Publication
+        from scheduling.notices import recipients_of
         from scheduling.takedowns import register_target_resolvers
 
         register_encrypted_field("scheduling.PlatformAccount", "credentials_encrypted", "platform account")
         # The 2257 record and the data-subject export list assets and publications through this.
         register_depiction_provider(depictions_of)
         register_target_resolvers()
+        # The people who scheduled a post hear about it too, whichever app raised the notice.
+        register_recipients(recipients_of)
         routes.register("scheduling.api.register")
         dashboard.register("Posts in review", dashboard.per_creator(lambda ids: Post.objects.filter(
             creator_id__in=ids, pk__in=Publication.objects.filter(status="pending_approval").values("post_id"))))

@@ -4,6 +4,9 @@ Rows are stored in UTC while people plan in the creator's wall-clock time. A "da
 so its UTC span is 23, 24 or 25 hours around a DST change; every conversion here goes through
 `zoneinfo` on the date concerned, never through a fixed offset. Everything is pure except
 `calendar_range`, the one query, which the admin calendar, the ICS feed and the API share.
+
+A post waiting in the tray (approved, not yet scheduled) is dropped on a local day: `drop_time` says at
+what wall-clock time when the person did not pick one.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from django.db import connection
 from django.db.models import Count, F, Func, QuerySet, Window
 from django.db.models.functions import RowNumber
 
-from scheduling.models import Publication
+from core import platforms
+from scheduling.models import PlatformAccount, Publication
 
 MONTH = "month"
 WEEK = "week"
@@ -93,6 +97,32 @@ def resolve_local(tz_name: str | None, day: date, at: time) -> datetime:
     return local
 
 
+def drop_time(day: date, slots: Iterable[tuple[int, time]], *, hour: int | None = None) -> time:
+    """The wall-clock time a post dropped on `day` gets: the hour of a week-view cell, else the
+    earliest queue slot of that weekday among its accounts, else noon (a time nobody has to fix)."""
+    if hour is not None:
+        return time(hour)
+    same_day = sorted(t for weekday, t in slots if weekday == day.weekday())
+    return same_day[0] if same_day else DEFAULT_DROP_TIME
+
+
+DEFAULT_DROP_TIME = time(12, 0)
+
+
+def planned_from(value: str) -> datetime | None:
+    """A naive local "YYYY-MM-DDTHH:MM" from the calendar's "+" link; None for anything else."""
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M")
+    except ValueError:
+        return None
+
+
+def platform_of(account: PlatformAccount) -> platforms.Platform:
+    """How a chip looks: its account's platform, or for a manual export the platform a person uploads to."""
+    key = account.target_platform if account.platform == "manual" else account.platform
+    return platforms.PLATFORMS.get(key) or platforms.PLATFORMS.get(account.platform) or platforms.get("manual")
+
+
 # --- Grouping -------------------------------------------------------------------------------------
 
 
@@ -100,6 +130,15 @@ def resolve_local(tz_name: str | None, day: date, at: time) -> datetime:
 class CalendarItem:
     publication: Publication
     local: datetime  # aware, in the creator's zone
+    # What the admin chip shows besides the row (set by the calendar view; the feed and API ignore them).
+    colour: str = "info"
+    movable: bool = False
+    platform: platforms.Platform | None = None
+    caption: str = ""
+    warning: str | None = None
+    warning_html: str = ""
+    account_html: str = ""
+    thumb_url: str = ""
 
     @property
     def creator(self) -> object:

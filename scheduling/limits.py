@@ -107,11 +107,16 @@ class Reservation:
         now = time.time()
         refunds = self._unsent()
         self._held = {}
-        charges = []
+        charges, waits = [], {}
         for account_id, (count, lim) in wanted.items():
-            window, self._wait[account_id] = _window(lim, now)
+            window, waits[account_id] = _window(lim, now)
             charges.append((account_id, f"atelier:rate:{account_id}:{window}", count, lim))
+        # The wait until the next window is known only once the window was read: a Redis error must
+        # not make a row wait for the next window (up to an hour) instead of a few seconds.
+        for account_id in wanted:
+            self._wait.pop(account_id, None)
         totals = _charge_many(refunds, [(key, lim.window_seconds * 2, count) for _, key, count, lim in charges])
+        self._wait.update(waits)
         over = []
         for (account_id, key, count, lim), used in zip(charges, totals, strict=True):
             granted = max(0, count - max(0, used - lim.requests_per_window))

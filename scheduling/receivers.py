@@ -12,26 +12,39 @@ from typing import Any
 from django.dispatch import receiver
 
 from accounts.actors import Actor
+from accounts.models import User
 from compliance import signals
+from compliance.models import ConsentRecord
 from content.signals import fan_content_changed
 from notifications.services import notify
-from scheduling import services, takedowns
+from scheduling import notices, services, takedowns
 
 
 @receiver(signals.consent_revoked, dispatch_uid="scheduling.block_on_revocation")
-def block_on_revocation(sender: Any, performer_ids: list[int], **kwargs: Any) -> None:
+def block_on_revocation(sender: Any, performer_ids: list[int], consent_id: int | None = None,
+                        revoked_at: Any = None, **kwargs: Any) -> None:
     # Only what no other valid consent covers: each affected row is judged again, not the whole calendar.
-    services.block_where_standing_fails(performer_ids, reason_code="consent_revoked")
-    takedowns.queue_removals(performer_ids, reason_code="consent_revoked")
+    blocked = services.block_where_standing_fails(performer_ids, reason_code="consent_revoked")
+    live = takedowns.queue_removals(performer_ids, reason_code="consent_revoked")
     # Synthetic media of a creator built on this performer, out without naming them.
-    takedowns.queue_removals_where_standing_fails(performer_ids, reason_code="consent_revoked", likeness_only=True)
+    live += takedowns.queue_removals_where_standing_fails(performer_ids, reason_code="consent_revoked",
+                                                          likeness_only=True)
+    revoker_id = (ConsentRecord.objects.filter(pk=consent_id).values_list("revoked_by", flat=True).first()
+                  if consent_id else None)
+    notices.consent_ended(performer_ids, reason_code="consent_revoked", consent_ids=[consent_id] if consent_id else [],
+                          blocked=blocked, removing=live, at=revoked_at,
+                          by=User.objects.filter(pk=revoker_id).first() if revoker_id else None)
 
 
 @receiver(signals.consent_expired, dispatch_uid="scheduling.block_on_expiry")
-def block_on_expiry(sender: Any, performer_ids: list[int], **kwargs: Any) -> None:
-    services.block_where_standing_fails(performer_ids, reason_code="consent_expired")
-    takedowns.queue_removals(performer_ids, reason_code="consent_expired")
-    takedowns.queue_removals_where_standing_fails(performer_ids, reason_code="consent_expired", likeness_only=True)
+def block_on_expiry(sender: Any, performer_ids: list[int], consent_ids: list[int] = (), **kwargs: Any) -> None:
+    blocked = services.block_where_standing_fails(performer_ids, reason_code="consent_expired")
+    live = takedowns.queue_removals(performer_ids, reason_code="consent_expired")
+    live += takedowns.queue_removals_where_standing_fails(performer_ids, reason_code="consent_expired",
+                                                          likeness_only=True)
+    valid_until = ConsentRecord.objects.filter(pk__in=list(consent_ids)).values_list("valid_until", flat=True).first()
+    notices.consent_ended(performer_ids, reason_code="consent_expired", consent_ids=list(consent_ids),
+                          blocked=blocked, removing=live, at=valid_until)
 
 
 @receiver(signals.standing_changed, dispatch_uid="scheduling.recheck_on_standing_change")

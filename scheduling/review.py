@@ -25,7 +25,7 @@ from compliance.gate import Verdict
 from content import services as content_services
 from content import views as content_views
 from content.models import Asset, Rendition
-from core.money import in_units
+from core.money import format_money
 from scheduling import approval, services
 from scheduling.models import Post, Publication
 
@@ -167,7 +167,8 @@ def post_previews(posts: QuerySet[Post] | list[Post], *, once_approved: bool = T
                     pub, assets=assets[post.pk], version=versions[post.pk]))
             targets.append(TargetPreview(pub, pub.caption_override or post.caption, bool(pub.caption_override),
                                          verdict))
-        out.append(PostPreview(post, in_units(post.price_minor, post.currency), _previews(assets[post.pk]), targets,
+        price = format_money(post.price_minor, post.currency, empty="")
+        out.append(PostPreview(post, price, _previews(assets[post.pk]), targets,
                                sum(1 for p in pubs[post.pk] if p.status == S.PENDING_APPROVAL)))
     return out
 

@@ -37,7 +37,7 @@ from core import backoff
 from core.platforms import PLATFORMS, Kind, Rating
 from notifications.models import Notification
 from notifications.services import notify, resolve_by_key
-from scheduling import approval, limits, media, tasks, wakeups
+from scheduling import approval, limits, media, notices, tasks, wakeups
 from scheduling.connectors import connector_for
 from scheduling.connectors.base import (
     AccountRef,
@@ -974,6 +974,7 @@ def publish_batch(ids: list[int]) -> dict[int, str]:
                 _move(pub, S.BLOCKED, block_reasons=[r.to_dict() for r in verdict.reasons])
                 audit.record("publication.blocked", pub, actor_label="task:publish",
                              changes={"codes": sorted(verdict.codes)})
+                notices.blocked_at_publish(pub, verdict)
                 outcome[pub.pk] = S.BLOCKED
             elif pub.account.state != PlatformAccount.State.CONNECTED:
                 _move(pub, S.FAILED, last_error=f"{pub.account} is {pub.account.get_state_display().lower()}.")

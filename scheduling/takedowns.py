@@ -30,7 +30,7 @@ from compliance.models import TakedownRequest, TakedownTarget
 from content.models import Asset
 from core import backoff
 from notifications.services import notify, resolve_by_key
-from scheduling import services, tasks
+from scheduling import notices, services, tasks
 from scheduling.connectors import connector_for
 from scheduling.connectors.base import AuthError, ConnectorError, PermanentError, TransientError
 from scheduling.models import Publication, TakedownTask
@@ -153,18 +153,25 @@ def lift_named(takedown_id: int, *, actor: Actor = None) -> dict[int, str]:
 
 
 def notify_opened(takedown_id: int, *, blocked: list[int], live: list[int]) -> None:
-    """Tell the creator's account managers (agency owners for a request filed under no creator) what
-    the request names, what was blocked and what is being taken down."""
+    """Tell the creator's account managers (agency owners for a request filed under no creator) and
+    the people who scheduled the posts concerned what the request names, what was blocked and what
+    is being taken down, with links to those posts."""
     takedown = TakedownRequest.objects.select_related("creator").get(pk=takedown_id)
     concerns = describe(takedown)
     body = (f"Concerns: {concerns or 'nothing Atelier could match'}. Deadline {takedown.due_at:%Y-%m-%d %H:%M} "
             f"UTC. {len(blocked)} publication(s) blocked; {len(live)} live publication(s) being taken down.")
+    request_link = f"/admin/compliance/takedownrequest/{takedown.pk}/change/"
+    links = [{"label": "Held posts", "url": notices.posts_link(blocked)}] if blocked else []
+    if live:
+        links.append({"label": "Posts being taken down", "url": notices.posts_link(live)})
+    links.append({"label": f"Takedown request #{takedown.pk}", "url": request_link})
+    held = notices.posts_held(len(blocked))
     notify("takedown.opened", creator_id=takedown.creator_id, level="error",
-           title=f"Takedown request #{takedown.pk} opened, due {takedown.due_at:%Y-%m-%d %H:%M} UTC",
-           body=body, link=f"/admin/compliance/takedownrequest/{takedown.pk}/change/",
-           subject=f"compliance.takedownrequest:{takedown.pk}", dedupe_key=f"takedown.opened:{takedown.pk}",
+           title=f"Blocked: takedown request #{takedown.pk} opened, due {takedown.due_at:%Y-%m-%d %H:%M} UTC — {held}",
+           body=body, link=links[0]["url"], subject=f"compliance.takedownrequest:{takedown.pk}",
+           dedupe_key=f"takedown.opened:{takedown.pk}",
            payload={"takedown_id": takedown.pk, "due_at": takedown.due_at.isoformat(),
-                    "blocked": sorted(blocked), "removing": sorted(live)})
+                    "blocked": sorted(blocked), "removing": sorted(live), "links": links})
 
 
 def describe(takedown: TakedownRequest) -> str:

@@ -1,4 +1,5 @@
-"""The calendar: the admin month/week page, its drag-to-reschedule endpoint and the ICS feed.
+"""The calendar: the admin month/week page, its drag-to-reschedule and drop-from-the-tray endpoints
+and the ICS feed.
 
 The admin views are wired through `PublicationAdmin.get_urls()` and `admin_site.admin_view`; the
 feed is a plain view authenticated by its signed token alone, because calendar apps cannot log in.
@@ -16,8 +17,10 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -25,9 +28,12 @@ from icalendar import Calendar, Event
 
 from accounts import tenancy
 from accounts.models import Creator, User
+from content.views import PREVIEW_PRESETS
+from core import platforms
 from scheduling import calendar as cal
 from scheduling import feeds, services
-from scheduling.models import CalendarFeedKey, PlatformAccount, Publication
+from scheduling.admin_display import STATUS_COLOURS, account_with_warning, warning_badge
+from scheduling.models import CalendarFeedKey, PlatformAccount, Post, PostAsset, Publication, QueueSlot
 
 S = Publication.Status
 CHIPS_PER_DAY = 4  # month view: a busy day shows this many, then "+N more"
@@ -37,10 +43,24 @@ FEED_PAST = timedelta(days=30)
 FEED_AHEAD = timedelta(days=180)
 FEED_MAX_EVENTS = 5000
 SUBSCRIBE_LINKS_SHOWN = 50
+TRAY_SHOWN = 30  # approved posts waiting for a day; the oldest approvals first
+TRAY_TARGETS_READ = 6  # rows read per post shown, at most
+PREVIEW_CHARS = 280
 
 
 def may_open_calendar(user: Any) -> bool:
     return bool(user.is_active and user.is_staff and user.has_perm("scheduling.view_publication"))
+
+
+def schedulable_creator_ids(user: Any) -> set[int] | object:
+    """Creators whose publications this user may put on the calendar or move (tenancy.ALL for all)."""
+    if not user.has_perm("scheduling.change_publication"):
+        return set()
+    return tenancy.allowed_creator_ids(user, Publication, "change")
+
+
+def _in(ids: set[int] | object, creator_id: int) -> bool:
+    return ids is tenancy.ALL or (isinstance(ids, set) and creator_id in ids)
 
 
 def feed_url(request: HttpRequest, user: User, creator_id: int, key: CalendarFeedKey | None = None) -> str:
@@ -139,23 +159,22 @@ def calendar(request: HttpRequest) -> HttpResponse:
         rows = list(cal.calendar_range(publications, start, end, per_cell=cap, cell=cell_kind))
     cells = cal.group_cells(rows, days, cell=cell_kind, per_cell=cap)
 
-    movable = tenancy.allowed_creator_ids(request.user, Publication, "change") \
-        if request.user.has_perm("scheduling.change_publication") else set()
+    movable = schedulable_creator_ids(request.user)
+    # "+" on a day opens the post form for the creator shown (or a choice among them).
+    add_for = (shown_creators[0].pk if len(shown_creators) == 1 else None)
+    may_add = request.user.has_perm("scheduling.add_post")
 
     def cell(day: date, hour: int | None = None) -> dict[str, Any]:
         found = cells.get((day, hour)) or cal.Cell(day=day, hour=hour)
         more = _changelist_url(query, *_cell_span(day, hour, zones)) if found.hidden else ""
         return {"day": day, "hour": hour, "items": found.items, "hidden": found.hidden, "more_url": more,
-                "in_month": day.month == query.anchor.month, "today": day == timezone.localdate()}
+                "in_month": day.month == query.anchor.month, "today": day == timezone.localdate(),
+                "add_url": _add_post_url(day, hour, add_for) if may_add else ""}
 
-    from scheduling.admin import STATUS_COLOURS  # noqa: PLC0415 — scheduling.admin imports this module
-
-    for found in cells.values():
-        for item in found.items:
-            pub = item.publication
-            item.colour = STATUS_COLOURS.get(pub.status, "info")
-            item.movable = pub.status == S.SCHEDULED and (movable is tenancy.ALL
-                                                          or pub.post.creator_id in movable)
+    shown_items = [item for found in cells.values() for item in found.items]
+    thumbs = first_thumbnails({item.publication.post_id for item in shown_items})
+    for item in shown_items:
+        decorate(item, movable, thumbs)
 
     grid: list[Any]
     if query.view == cal.MONTH:
@@ -194,7 +213,90 @@ def calendar(request: HttpRequest) -> HttpResponse:
         "feed_expires_at": feeds.expires_at(key), "feed_expired": feeds.is_expired(key),
         "feed_rotate_url": reverse("admin:scheduling_calendar_feed_rotate"),
         "move_url": reverse("admin:scheduling_calendar_move"),
+        "schedule_url": reverse("admin:scheduling_calendar_schedule"),
+        "week_heads": [{"day": d, "add_url": _add_post_url(d, None, add_for) if may_add else ""} for d in days],
+        "legend": legend(in_scope), "tray": tray(request, shown_creators, account, movable),
     })
+
+
+def decorate(item: cal.CalendarItem, movable: set[int] | object,
+             thumbs: dict[int, str] | None = None) -> cal.CalendarItem:
+    """What a chip shows besides the row: status colour, platform look, account badge, preview text."""
+    pub = item.publication
+    item.thumb_url = (thumbs or {}).get(pub.post_id, "")
+    item.colour = STATUS_COLOURS.get(pub.status, "info")
+    item.movable = pub.status == S.SCHEDULED and _in(movable, pub.post.creator_id)
+    item.platform = cal.platform_of(pub.account)
+    item.warning = pub.account_warning
+    item.warning_html = warning_badge(item.warning) if item.warning else ""
+    item.account_html = account_with_warning(pub)
+    item.caption = pub.caption_override or pub.post.caption
+    return item
+
+
+def first_thumbnails(post_ids: set[int]) -> dict[int, str]:
+    """The preview image of each post's first asset that has one, in one query for the whole page."""
+    if not post_ids:
+        return {}
+    rows = (PostAsset.objects.filter(post_id__in=post_ids, asset__renditions__preset__in=PREVIEW_PRESETS)
+            .order_by("post_id", "position", "id").values_list("post_id", "asset_id", "asset__renditions__preset"))
+    first: dict[int, tuple[int, str]] = {}
+    for post_id, asset_id, preset in rows:
+        kept = first.setdefault(post_id, (asset_id, preset))
+        if kept[0] == asset_id and PREVIEW_PRESETS.index(preset) < PREVIEW_PRESETS.index(kept[1]):
+            first[post_id] = (asset_id, preset)
+    return {post_id: reverse("admin:content_asset_rendition_file", args=[asset_id, preset])
+            for post_id, (asset_id, preset) in first.items()}
+
+
+def legend(accounts: list[PlatformAccount]) -> list[platforms.Platform]:
+    """The platforms on this page, in registry order; every publishing platform when no account is."""
+    shown = {cal.platform_of(a).key for a in accounts}
+    return [p for p in platforms.PLATFORMS.values() if p.key in shown] or platforms.publishing_platforms()
+
+
+def _add_post_url(day: date, hour: int | None, creator_id: int | None) -> str:
+    params: dict[str, Any] = {"planned": f"{day:%Y-%m-%d}T{(hour if hour is not None else 12):02d}:00"}
+    if creator_id is not None:
+        params["creator"] = creator_id
+    return reverse("admin:scheduling_post_add") + "?" + urlencode(params)
+
+
+@dataclass
+class TrayEntry:
+    post: Post
+    targets: list[Publication]
+    schedulable: bool
+    schedule_url: str
+
+    @property
+    def looks(self) -> list[platforms.Platform]:
+        return [cal.platform_of(p.account) for p in self.targets]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [w for w in (p.account_warning for p in self.targets) if w]
+
+
+def tray(request: HttpRequest, creators: list[Creator], account: PlatformAccount | None,
+         movable: set[int] | object) -> list[TrayEntry]:
+    """Approved posts of the creators shown with a target not yet on the calendar (of the account
+    shown, when one is): what a scheduler drags onto a day."""
+    if not creators:
+        return []
+    # One query: the waiting targets themselves, grouped by post here (a post has a handful of targets).
+    waiting = (tenancy.restrict(Publication.objects.all(), request.user)
+               .filter(status=S.APPROVED, creator_id__in=[c.pk for c in creators])
+               .select_related("account", "post__creator").order_by("post__approved_at", "post_id", "pk"))
+    if account is not None:
+        waiting = waiting.filter(account=account)
+    by_post: dict[int, list[Publication]] = {}
+    for pub in waiting[:TRAY_SHOWN * TRAY_TARGETS_READ]:
+        if pub.post_id in by_post or len(by_post) < TRAY_SHOWN:
+            by_post.setdefault(pub.post_id, []).append(pub)
+    base = reverse("admin:scheduling_calendar_schedule")
+    return [TrayEntry(targets[0].post, targets, _in(movable, targets[0].post.creator_id),
+                      base + "?" + urlencode({"post": post_id})) for post_id, targets in by_post.items()]
 
 
 @require_POST
@@ -256,6 +358,151 @@ def move(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True, "publication": pub.pk, "scheduled_at": outcome.publication.scheduled_at
                          .isoformat(), "date": local.date().isoformat(), "hour": local.hour,
                          "label": f"{local:%H:%M} {local.tzname()}", "warning": outcome.warning})
+
+
+# --- Drop a waiting post on a day -----------------------------------------------------------------
+
+
+class Refusal(Exception):
+    """Why a post was not scheduled, in words for the person who dropped it, with the HTTP status."""
+
+    def __init__(self, status: int, error: str, reasons: list[dict[str, str]] | None = None) -> None:
+        super().__init__(error)
+        self.status, self.error, self.reasons = status, error, reasons or []
+
+
+def _waiting_post(request: HttpRequest, value: str | None) -> Post:
+    """The post named in the request, in reach (404 otherwise), that this user may schedule (403)."""
+    pk = _int_or_none(value)
+    if pk is None:
+        raise Refusal(400, "Say which post to schedule.")
+    post = tenancy.restrict(Post.objects.select_related("creator"), request.user).filter(pk=pk).first()
+    if post is None:
+        raise Http404("No such post.")
+    if not _in(schedulable_creator_ids(request.user), post.creator_id):
+        raise PermissionDenied
+    return post
+
+
+def _waiting_targets(post: Post) -> list[Publication]:
+    return list(Publication.objects.filter(post=post, status=S.APPROVED)
+                .select_related("account", "post__creator").order_by("pk"))
+
+
+def drop_instant(post: Post, data: Any, targets: list[Publication]) -> datetime:
+    """The instant a drop means: the day given, at the time given (HH:MM), or the week view's hour, or
+    the first queue slot of that weekday, or noon; read in the creator's zone."""
+    try:
+        day = date.fromisoformat(data.get("date", ""))
+    except ValueError:
+        raise Refusal(400, "Give the day as YYYY-MM-DD.") from None
+    raw_time, raw_hour = (data.get("time") or "").strip(), (data.get("hour") or "").strip()
+    try:
+        if raw_time:
+            at = datetime.strptime(raw_time, "%H:%M").time()
+        else:
+            hour = int(raw_hour) if raw_hour else None
+            if hour is not None and not 0 <= hour <= 23:
+                raise ValueError
+            slots = QueueSlot.objects.filter(account_id__in=[t.account_id for t in targets]) \
+                .values_list("weekday", "time")
+            at = cal.drop_time(day, list(slots), hour=hour)
+    except ValueError:
+        raise Refusal(400, "Give the time as HH:MM (24-hour clock) or the hour as 0–23.") from None
+    try:
+        return cal.resolve_local(post.creator.timezone, day, at)
+    except ValueError as exc:
+        raise Refusal(400, str(exc)) from None
+
+
+def schedule_waiting_post(post: Post, when: datetime, targets: list[Publication],
+                          actor: Any) -> list[services.ScheduleOutcome]:
+    """Schedule every approved target of `post` at `when`, all or none, through `services.schedule`.
+
+    The gate judges each target at `when` first, so a refusal writes nothing; a target another request
+    scheduled meanwhile (a double drop) makes the whole drop refused, not half-applied. Dropping again
+    what is already there is a no-op that answers no outcome.
+    """
+    if not targets:
+        if Publication.objects.filter(post=post, status=S.SCHEDULED, scheduled_at=when).exists():
+            return []
+        raise Refusal(409, "This post has no approved target waiting for a day: it is already scheduled, or "
+                           "it needs approval first.")
+    reasons = [{"code": r.code, "message": f"{pub.account}: {r.message}"}
+               for pub in targets for r in services.check(pub, due_at=when).reasons]
+    if reasons:
+        raise Refusal(409, "The publish gate refused this time; nothing was scheduled.", reasons)
+    try:
+        with transaction.atomic():
+            outcomes = [services.schedule(pub, at=when, actor=actor) for pub in targets]
+            refused = [{"code": r.code, "message": f"{o.publication.account}: {r.message}"}
+                       for o in outcomes for r in o.verdict.reasons]
+            if refused:
+                raise Refusal(409, "The publish gate refused this time; nothing was scheduled.", refused)
+    except ValidationError as exc:
+        raise Refusal(409, " ".join(exc.messages) + " Nothing was scheduled.") from None
+    return outcomes
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def schedule_post(request: HttpRequest) -> HttpResponse:
+    """Drop an approved post on a day (JSON, from the tray), or the same through a form without script.
+
+    GET shows the form for `?post=…`; POST schedules and answers JSON to a script, or redirects back to
+    the calendar with a message to a form.
+    """
+    if not may_open_calendar(request.user):
+        raise PermissionDenied
+    data = request.POST if request.method == "POST" else request.GET
+    try:
+        post = _waiting_post(request, data.get("post"))
+    except Refusal as refusal:
+        return _refused(refusal.status, refusal.error)
+    targets = _waiting_targets(post)
+    if request.method != "POST":
+        return _schedule_form(request, post, targets, data)
+    try:
+        when = drop_instant(post, data, targets)
+        outcomes = schedule_waiting_post(post, when, targets, request.user)
+    except Refusal as refusal:
+        if _wants_json(request):
+            return _refused(refusal.status, refusal.error, refusal.reasons)
+        return _schedule_form(request, post, targets, data, refusal=refusal)
+    local = when.astimezone(cal.zone(post.creator.timezone))
+    label = f"{local:%a %d %b %Y, %H:%M} {local.tzname()}"
+    warnings = [o.warning for o in outcomes if o.warning]
+    if not _wants_json(request):
+        if outcomes:
+            messages.success(request, f"Scheduled for {label}: {len(outcomes)} target(s).")
+        else:
+            messages.info(request, f"Already scheduled for {label}.")
+        for warning in warnings:
+            messages.warning(request, f"Scheduled, but {warning}")
+        return HttpResponseRedirect(CalendarQuery(cal.MONTH, local.date(), post.creator_id, None).url())
+    movable = schedulable_creator_ids(request.user)
+    thumbs = first_thumbnails({post.pk}) if outcomes else {}
+    chips = [render_to_string("admin/scheduling/_chip.html", {
+        "item": decorate(cal.to_item(o.publication), movable, thumbs), "label_zones": data.get("labels") == "1"},
+        request=request) for o in outcomes]
+    return JsonResponse({"ok": True, "post": post.pk, "already": not outcomes, "date": local.date().isoformat(),
+                         "hour": local.hour, "label": label, "chips": chips, "warnings": warnings})
+
+
+def _schedule_form(request: HttpRequest, post: Post, targets: list[Publication], data: Any,
+                   refusal: Refusal | None = None) -> HttpResponse:
+    tz = cal.zone(post.creator.timezone)
+    default_day = timezone.now().astimezone(tz).date() + timedelta(days=1)
+    return render(request, "admin/scheduling/calendar_schedule.html", {
+        **admin.site.each_context(request), "title": "Schedule a post", "opts": Publication._meta,
+        "post": post, "targets": [decorate(cal.CalendarItem(t, timezone.now().astimezone(tz)), set())
+                                  for t in targets],
+        "day": data.get("date") or default_day.isoformat(), "time": data.get("time") or "",
+        "zone": tz.key, "refusal": refusal, "action_url": reverse("admin:scheduling_calendar_schedule"),
+        "back_url": CalendarQuery(cal.MONTH, default_day, post.creator_id, None).url(),
+    }, status=refusal.status if refusal else 200)
 
 
 # --- ICS feed -------------------------------------------------------------------------------------

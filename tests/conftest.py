@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from celery import Celery
 from django.db import connection
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
@@ -127,6 +128,29 @@ def team(people):
         people[username] = UserFactory(username=username)
         services.add_membership(user=people[username], creator=people["a"], role=role)
     return people
+
+
+@pytest.fixture(params=["filesystem", "redis"])
+def broker_app(request, tmp_path):
+    """A Celery app on a real broker, once on the embedded filesystem one and once on Redis: worker
+    tests of every app start a worker on it."""
+    app = Celery("atelier-test")
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    if request.param == "filesystem":
+        folder = tmp_path / "broker"
+        folder.mkdir()
+        app.conf.broker_url = "filesystem://"
+        # Every folder kombu writes is named, the control folder too: left out, kombu creates
+        # `control/` in the working directory, which is the checkout.
+        app.conf.broker_transport_options = {"data_folder_in": str(folder), "data_folder_out": str(folder),
+                                             "control_folder": str(folder / "control"), "store_processed": False}
+    else:
+        need(redis_available(), f"this test needs Redis at {redis_url()}")
+        app.conf.broker_url = redis_url()
+        app.conf.broker_transport_options = {"visibility_timeout": 60}
+    app.conf.result_backend = "django-db"
+    app.autodiscover_tasks(["accounts"], force=True)
+    return app
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 
 from accounts import services
 from accounts.models import ApiKey, AuditEvent
+from tests.accounts.factories import ApiKeyFactory
 
 
 def auth(raw: str) -> dict[str, str]:
@@ -12,18 +13,17 @@ def auth(raw: str) -> dict[str, str]:
 
 
 @pytest.mark.django_db
-def test_key_is_shown_once_and_stored_hashed(people):
-    issued = services.issue_api_key(owner=people["alice"], name="crm", creators=[people["a"]])
-    key = ApiKey.objects.get(pk=issued.key.pk)
-    assert issued.raw.startswith(f"atl_{key.prefix}_")
-    assert issued.raw not in (key.hashed_key, key.prefix)
-    assert key.hashed_key == services.hash_api_key(issued.raw)
+def test_key_is_shown_once_and_stored_hashed(people, alice_key):
+    key = ApiKey.objects.get(pk=alice_key.key.pk)
+    assert alice_key.raw.startswith(f"atl_{key.prefix}_")
+    assert alice_key.raw not in (key.hashed_key, key.prefix)
+    assert key.hashed_key == services.hash_api_key(alice_key.raw)
     assert AuditEvent.objects.filter(action="api_key.issued", object_id=str(key.pk)).exists()
 
 
 @pytest.mark.django_db
 def test_key_scoped_to_its_creators(client, people):
-    issued = services.issue_api_key(owner=people["owner"], name="sync", creators=[people["b"]])
+    issued = ApiKeyFactory(owner=people["owner"], name="sync", creators=[people["b"]])
     response = client.get("/api/v1/creators/", **auth(issued.raw))
     assert response.status_code == 200
     assert [c["stage_name"] for c in response.json()["results"]] == ["Beta"]
@@ -37,16 +37,15 @@ def test_key_cannot_reach_beyond_owner(people):
 
 
 @pytest.mark.django_db
-def test_key_loses_reach_when_owner_loses_membership(client, people):
-    issued = services.issue_api_key(owner=people["alice"], name="crm", creators=[people["a"]])
+def test_key_loses_reach_when_owner_loses_membership(client, people, alice_key):
     services.remove_membership(people["alice"].memberships.get(), actor=people["owner"])
-    response = client.get("/api/v1/creators/", **auth(issued.raw))
+    response = client.get("/api/v1/creators/", **auth(alice_key.raw))
     assert response.json()["results"] == []
 
 
 @pytest.mark.django_db
 def test_read_only_key_cannot_write(client, people):
-    issued = services.issue_api_key(owner=people["alice"], name="ro", creators=[people["a"]])
+    issued = ApiKeyFactory(owner=people["alice"], name="ro", creators=[people["a"]])
     response = client.patch(f"/api/v1/creators/{people['a'].pk}/", {"voice_notes": "x"},
                             content_type="application/json", **auth(issued.raw))
     assert response.status_code == 403
@@ -55,8 +54,7 @@ def test_read_only_key_cannot_write(client, people):
 
 @pytest.mark.django_db
 def test_write_key_writes_and_is_audited_as_key(client, people):
-    issued = services.issue_api_key(owner=people["alice"], name="rw", creators=[people["a"]],
-                                    scope=ApiKey.Scope.WRITE)
+    issued = ApiKeyFactory(owner=people["alice"], name="rw", creators=[people["a"]], scope=ApiKey.Scope.WRITE)
     response = client.patch(f"/api/v1/creators/{people['a'].pk}/", {"voice_notes": "warm"},
                             content_type="application/json", **auth(issued.raw))
     assert response.status_code == 200
@@ -67,21 +65,19 @@ def test_write_key_writes_and_is_audited_as_key(client, people):
 
 
 @pytest.mark.django_db
-def test_revoked_and_unknown_keys_are_401(client, people):
-    issued = services.issue_api_key(owner=people["alice"], name="crm", creators=[people["a"]])
-    services.revoke_api_key(issued.key)
-    response = client.get("/api/v1/creators/", **auth(issued.raw))
+def test_revoked_and_unknown_keys_are_401(client, people, alice_key):
+    services.revoke_api_key(alice_key.key)
+    response = client.get("/api/v1/creators/", **auth(alice_key.raw))
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "authentication_failed"
     assert client.get("/api/v1/creators/", **auth("atl_deadbeef_nope")).status_code == 401
 
 
 @pytest.mark.django_db
-def test_last_used_is_recorded(client, people):
-    issued = services.issue_api_key(owner=people["alice"], name="crm", creators=[people["a"]])
-    client.get("/api/v1/creators/", **auth(issued.raw))
-    issued.key.refresh_from_db()
-    assert issued.key.last_used_at is not None
+def test_last_used_is_recorded(client, people, alice_key):
+    client.get("/api/v1/creators/", **auth(alice_key.raw))
+    alice_key.key.refresh_from_db()
+    assert alice_key.key.last_used_at is not None
 
 
 @pytest.mark.django_db

@@ -1,6 +1,6 @@
 """An editor uploads an image an AI persona had made elsewhere (Midjourney, a local ComfyUI) as AI-generated,
 attests that nobody real is depicted, and finds it marked (IPTC + C2PA) and labelled; a camera photo cannot
-carry that attestation."""
+carry that attestation, and a manager of another creator is not offered the persona at all."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ PASSWORD = "correct-horse-battery"
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_editor_uploads_an_ai_image_for_a_persona(page, live_server, personas, media_dir, tmp_path, signing,
-                                                   eager_celery, artifacts_dir):
+                                                   eager_celery, artifacts_dir, browser):
     image = media_samples.jpeg_with_gps(tmp_path, name="midjourney.jpg", size=(640, 480))
     admin_login(page, live_server, "bob", PASSWORD)
     page.goto(f"{live_server.url}/admin/content/asset/upload/")
@@ -44,6 +44,13 @@ def test_editor_uploads_an_ai_image_for_a_persona(page, live_server, personas, m
     page.wait_for_selector("[data-testid=asset-renditions]")
     page.screenshot(path=str(artifacts_dir / "ai-upload-marked.png"), full_page=True)
 
+    # The asset page shows its marking: a valid C2PA manifest and the IPTC source type in the XMP.
+    panel = page.locator("[data-testid=provenance-panel]")
+    panel.scroll_into_view_if_needed()
+    assert "manifest valid" in panel.locator("[data-testid=provenance-state]").inner_text()
+    assert panel.locator("[data-testid=provenance-xmp]").inner_text().strip() == TRAINED_ALGORITHMIC_MEDIA
+    panel.screenshot(path=str(artifacts_dir / "journey-ai-upload.png"))
+
     asset = Asset.objects.get(creator=personas["a"])
     assert asset.origin == Asset.Origin.AI and asset.no_real_person_attested and asset.provenance_present
     assert asset.disclosure_label == studio.AI_DISCLOSURE_LABEL
@@ -51,3 +58,13 @@ def test_editor_uploads_an_ai_image_for_a_persona(page, live_server, personas, m
         data = fh.read()
     assert read_digital_source_type(data, asset.mime) == TRAINED_ALGORITHMIC_MEDIA
     assert read_manifest(data, asset.mime).valid
+
+    # charlie manages only B: A's media is not his to upload, the form does not even offer A.
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    other = context.new_page()
+    admin_login(other, live_server, "charlie", PASSWORD)
+    other.goto(f"{live_server.url}/admin/content/asset/upload/")
+    other.wait_for_selector("[data-testid=drop-zone]")
+    offered = other.locator("select[name=creator] option").evaluate_all("options => options.map(o => o.value)")
+    assert str(personas["a"].pk) not in offered and str(personas["b"].pk) in offered
+    context.close()

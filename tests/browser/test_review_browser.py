@@ -52,7 +52,7 @@ def test_manager_approves_a_post_and_rejects_an_asset_from_the_inbox(page, live_
     page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())
     assert post_row.locator("[data-testid=target-caption]").all_inner_texts() == [
         "New set tonight at nine", "Link in bio 🔗 (own caption)"]
-    assert "12.50 EUR" in post_row.locator("[data-testid=post-price]").inner_text()
+    assert "€12.50" in post_row.locator("[data-testid=post-price]").inner_text()
     assert post_row.locator("[data-testid=gate-verdict][data-passed=yes]").count() == 2
     page.screenshot(path=str(artifacts_dir / "review-inbox.png"), full_page=True)
 
@@ -118,7 +118,7 @@ def test_newcomer_composes_gets_approval_and_schedules_two_platforms_in_the_admi
     row = page.locator(f"[data-testid=inbox-post][data-key='post:{post.pk}']")
     row.get_by_role("link", name="Review in full…").click()
     page.wait_for_selector("[data-testid=approve-post]")
-    assert "9.99 EUR" in page.locator("[data-testid=post-price]").inner_text()
+    assert "€9.99" in page.locator("[data-testid=post-price]").inner_text()
     assert page.locator("[data-testid=gate-verdict][data-passed=yes]").count() == 2
     page.click("[data-testid=confirm-approve]")
     page.wait_for_selector("text=the gate passes on all 2 target(s)")

@@ -27,7 +27,6 @@ from scheduling.manual import mark_exported_published
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication
 from tests.compliance.factories import make_officer
 from tests.scheduling.factories import PublicationFactory, approved_publication
-from tests.scheduling.test_manual import manual_world  # noqa: F401
 
 S = Publication.Status
 FANVUE_URL = "https://www.fanvue.com/luna/post/8812"
@@ -49,7 +48,7 @@ def publish_now(pub: Publication) -> str:
 
 
 @pytest.fixture
-def two_depictions(manual_world, settings):  # noqa: F811
+def two_depictions(manual_world, settings):
     """Two assets of one performer: a set published on Fanvue by the API, and a Valentine set
     exported for OnlyFans, uploaded by hand and marked uploaded with the URL the person pasted."""
     settings.SCHEDULING_CONNECTORS = {**settings.SCHEDULING_CONNECTORS,

@@ -13,8 +13,6 @@ from django.test import Client
 from django.urls import Resolver404, resolve
 from drf_spectacular.generators import SchemaGenerator
 
-from tests.config.api_world import build_api_world
-
 pytestmark = pytest.mark.django_db
 
 HTML = {"HTTP_ACCEPT": "text/html"}
@@ -40,12 +38,8 @@ def _operations() -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("who", ["owner", "manager"])
-def test_every_operation_renders_in_the_browsable_api(who, settings, media_dir, tmp_path):
-    settings.STORAGES = {**settings.STORAGES, "private": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(tmp_path / "private"), "base_url": None}}}
-    world = build_api_world(settings)
-    user = world.owner if who == "owner" else type(world.owner).objects.get(username="fuzz-manager")
+def test_every_operation_renders_in_the_browsable_api(who, api_world):
+    user = api_world.owner if who == "owner" else type(api_world.owner).objects.get(username="fuzz-manager")
     client = Client()
     client.force_login(user)
     operations = _operations()

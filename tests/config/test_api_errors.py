@@ -21,23 +21,14 @@ from django.test import Client
 
 from content.models import PromptTemplate
 from scheduling.models import Publication
-from tests.config.api_world import build_api_world
 
 pytestmark = [pytest.mark.postgres]
 
 FAR_OFFSET = "2026-11-01T00:00:00-16:14"  # a valid instant; PostgreSQL refuses the offset as written
 
 
-@pytest.fixture
-def world(db, settings, media_dir, tmp_path):
-    settings.STORAGES = {**settings.STORAGES, "private": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(tmp_path / "private"), "base_url": None}}}
-    return build_api_world(settings)
-
-
-def owner(world) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {world.keys['owner']}"}
+def owner(api_world) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": f"Bearer {api_world.keys['owner']}"}
 
 
 def error(response, status: int) -> dict:
@@ -53,8 +44,8 @@ def post_json(client, url, data, headers, **extra):
     return client.post(url, payload, content_type="application/json", **headers, **extra)
 
 
-def scheduled_publication(world) -> Publication:
-    return Publication.objects.filter(status="scheduled", post__creator=world.creators[0]).first()
+def scheduled_publication(api_world) -> Publication:
+    return Publication.objects.filter(status="scheduled", post__creator=api_world.creators[0]).first()
 
 
 # --- Datetimes ----------------------------------------------------------------------------------
@@ -67,43 +58,43 @@ def scheduled_publication(world) -> Publication:
     ("/api/v1/generation-jobs/", "created_at_after"),
     ("/api/v1/compliance/takedowns/", "due_before"),
 ])
-def test_filter_offsets_beyond_postgres_range_are_read_as_instants(client, world, url, param):
-    response = client.get(url, {param: FAR_OFFSET}, **owner(world))
+def test_filter_offsets_beyond_postgres_range_are_read_as_instants(client, api_world, url, param):
+    response = client.get(url, {param: FAR_OFFSET}, **owner(api_world))
     assert response.status_code == 200, response.content[:500]
 
 
-def test_calendar_offsets_beyond_postgres_range_are_read_as_instants(client, world):
+def test_calendar_offsets_beyond_postgres_range_are_read_as_instants(client, api_world):
     response = client.get("/api/v1/calendar/", {"start": "2026-11-01T00:00:00+16:30",
-                                                "end": "2026-12-20T00:00:00-16:14"}, **owner(world))
+                                                "end": "2026-12-20T00:00:00-16:14"}, **owner(api_world))
     assert response.status_code == 200, response.content[:500]
 
 
-def test_due_time_with_a_far_offset_is_stored_in_utc(client, world):
-    pub = scheduled_publication(world)
+def test_due_time_with_a_far_offset_is_stored_in_utc(client, api_world):
+    pub = scheduled_publication(api_world)
     at = "2027-03-01T20:00:00+16:30"
-    response = post_json(client, f"/api/v1/publications/{pub.pk}/reschedule/", {"at": at}, owner(world))
+    response = post_json(client, f"/api/v1/publications/{pub.pk}/reschedule/", {"at": at}, owner(api_world))
     assert response.status_code == 200, response.content[:500]
     pub.refresh_from_db()
     assert pub.scheduled_at == datetime.fromisoformat(at).astimezone(UTC)
     assert response.json()["scheduled_at"].endswith("Z")
 
 
-def test_takedown_received_with_a_far_offset_is_stored_in_utc(client, world):
+def test_takedown_received_with_a_far_offset_is_stored_in_utc(client, api_world):
     received = (datetime.now(UTC) - timedelta(hours=2)).replace(microsecond=0)
     text = received.astimezone(datetime.strptime("-1614", "%z").tzinfo).isoformat()
     response = post_json(client, "/api/v1/compliance/takedowns/", {
-        "creator": world.creators[0].pk, "requester_name": "R", "requester_contact": "r@example.test",
+        "creator": api_world.creators[0].pk, "requester_name": "R", "requester_contact": "r@example.test",
         "signature": "R", "content_description": "A clip", "content_locations": "https://example.test/x",
-        "non_consent_statement": "I did not consent.", "received_at": text}, owner(world))
+        "non_consent_statement": "I did not consent.", "received_at": text}, owner(api_world))
     assert response.status_code == 201, response.content[:500]
     assert response.json()["received_at"] == received.isoformat().replace("+00:00", "Z")
 
 
 @pytest.mark.parametrize("at", ["0001-01-01T00:00:00+05:00", "0001-01-01T00:00", "9999-12-31T23:00:00-05:00",
                                 "9999-12-31T23:30"])
-def test_due_times_at_the_edges_of_the_calendar_are_refused(client, world, at):
-    pub = scheduled_publication(world)
-    body = error(post_json(client, f"/api/v1/publications/{pub.pk}/reschedule/", {"at": at}, owner(world)), 400)
+def test_due_times_at_the_edges_of_the_calendar_are_refused(client, api_world, at):
+    pub = scheduled_publication(api_world)
+    body = error(post_json(client, f"/api/v1/publications/{pub.pk}/reschedule/", {"at": at}, owner(api_world)), 400)
     assert "at" in body["details"]
 
 
@@ -113,8 +104,8 @@ def test_due_times_at_the_edges_of_the_calendar_are_refused(client, world, at):
     ("/api/v1/calendar/", {"start": "9999-12-31", "end": "9999-12-31T23:00:00-05:00"}),
     ("/api/v1/calendar/", {"start": "0001-01-01T00:00:00+05:00", "end": "0001-01-02"}),
 ])
-def test_datetime_filters_at_the_edges_of_the_calendar_are_refused(client, world, url, params):
-    error(client.get(url, params, **owner(world)), 400)
+def test_datetime_filters_at_the_edges_of_the_calendar_are_refused(client, api_world, url, params):
+    error(client.get(url, params, **owner(api_world)), 400)
 
 
 # --- Cursors ------------------------------------------------------------------------------------
@@ -132,8 +123,8 @@ def cursor(**tokens: str) -> str:
     ("/api/v1/publications/", "0001-01-01 00:00:00+05:00"),
     ("/api/v1/notifications/", "99999999999999999999999"),
 ])
-def test_a_tampered_cursor_is_a_bad_request(client, world, url, position):
-    response = client.get(url, {"cursor": cursor(o="0", r="0", p=position)}, **owner(world))
+def test_a_tampered_cursor_is_a_bad_request(client, api_world, url, position):
+    response = client.get(url, {"cursor": cursor(o="0", r="0", p=position)}, **owner(api_world))
     if response.status_code == 200:  # an instant out of PostgreSQL's spelling, read in UTC
         return
     body = error(response, 400)
@@ -141,26 +132,26 @@ def test_a_tampered_cursor_is_a_bad_request(client, world, url, position):
 
 
 @pytest.mark.parametrize("value", ["%%%", "AAAA", base64.b64encode(b"o=-5&p=1").decode()])
-def test_an_undecodable_cursor_is_a_bad_request_not_a_missing_page(client, world, value):
-    body = error(client.get("/api/v1/posts/", {"cursor": value}, **owner(world)), 400)
+def test_an_undecodable_cursor_is_a_bad_request_not_a_missing_page(client, api_world, value):
+    body = error(client.get("/api/v1/posts/", {"cursor": value}, **owner(api_world)), 400)
     assert "cursor" in body["details"]
 
 
 # --- Bodies -------------------------------------------------------------------------------------
 
 
-def test_json_nested_a_thousand_levels_is_refused(client, world):
+def test_json_nested_a_thousand_levels_is_refused(client, api_world):
     body = '{"creator": ' + "[" * 1000 + "]" * 1000 + "}"
-    error(post_json(client, "/api/v1/posts/", body, owner(world)), 400)
+    error(post_json(client, "/api/v1/posts/", body, owner(api_world)), 400)
 
 
-def test_json_nested_past_the_parser_limit_is_refused_even_when_python_could_read_it(client, world):
+def test_json_nested_past_the_parser_limit_is_refused_even_when_python_could_read_it(client, api_world):
     options: dict = {}
     for _ in range(60):
         options = {"a": options}
-    account = world.creators[0].platform_accounts.first()
+    account = api_world.creators[0].platform_accounts.first()
     response = client.patch(f"/api/v1/platform-accounts/{account.pk}/", json.dumps({"options": options}),
-                            content_type="application/json", **owner(world))
+                            content_type="application/json", **owner(api_world))
     assert "nested" in error(response, 400)["message"]
 
 
@@ -169,48 +160,48 @@ def test_json_nested_past_the_parser_limit_is_refused_even_when_python_could_rea
     ("post", "posts", "caption"),
     ("post", "generation-jobs", "variables"),
 ])
-def test_nul_characters_in_json_are_refused(client, world, method, url, field):
-    creator = world.creators[0]
+def test_nul_characters_in_json_are_refused(client, api_world, method, url, field):
+    creator = api_world.creators[0]
     if method == "patch":
         account = creator.platform_accounts.first()
         response = client.patch(f"/api/v1/{url}/{account.pk}/", json.dumps({field: {"subreddit": "a\u0000b"}}),
-                                content_type="application/json", **owner(world))
+                                content_type="application/json", **owner(api_world))
     else:
         value = {"place": "a\u0000b"} if field == "variables" else "a\u0000b"
-        response = post_json(client, f"/api/v1/{url}/", {"creator": creator.pk, field: value}, owner(world))
+        response = post_json(client, f"/api/v1/{url}/", {"creator": creator.pk, field: value}, owner(api_world))
     error(response, 400)
 
 
-def test_a_nul_key_in_json_is_refused(client, world):
-    account = world.creators[0].platform_accounts.first()
+def test_a_nul_key_in_json_is_refused(client, api_world):
+    account = api_world.creators[0].platform_accounts.first()
     response = client.patch(f"/api/v1/platform-accounts/{account.pk}/", '{"options": {"a\\u0000": 1}}',
-                            content_type="application/json", **owner(world))
+                            content_type="application/json", **owner(api_world))
     error(response, 400)
 
 
 @pytest.mark.parametrize("price", [2**31, 2**63, -1])
-def test_prices_past_their_column_are_refused(client, world, price):
-    creator = world.creators[0]
+def test_prices_past_their_column_are_refused(client, api_world, price):
+    creator = api_world.creators[0]
     body = error(post_json(client, "/api/v1/posts/", {"creator": creator.pk, "price_minor": price, "currency": "EUR"},
-                           owner(world)), 400)
+                           owner(api_world)), 400)
     assert "price_minor" in body["details"]
     post = creator.posts.first()
     response = client.patch(f"/api/v1/posts/{post.pk}/", json.dumps({"price_minor": price, "currency": "EUR"}),
-                            content_type="application/json", **owner(world))
+                            content_type="application/json", **owner(api_world))
     assert "price_minor" in error(response, 400)["details"]
 
 
 @pytest.mark.parametrize(("field", "value"), [("width", 2**31), ("count", 2**40), ("steps", 2**63)])
-def test_studio_sizes_past_their_column_are_refused(client, world, field, value):
+def test_studio_sizes_past_their_column_are_refused(client, api_world, field, value):
     response = post_json(client, "/api/v1/prompt-templates/", {
-        "creator": world.creators[0].pk, "name": "Huge", "prompt": "A beach", field: value}, owner(world))
+        "creator": api_world.creators[0].pk, "name": "Huge", "prompt": "A beach", field: value}, owner(api_world))
     assert field in error(response, 400)["details"]
 
 
-def test_an_oversized_body_answers_413_in_the_api_format(client, world, settings):
+def test_an_oversized_body_answers_413_in_the_api_format(client, api_world, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
-    body = {"creator": world.creators[0].pk, "caption": "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)}
-    err = error(post_json(client, "/api/v1/posts/", body, owner(world)), 413)
+    body = {"creator": api_world.creators[0].pk, "caption": "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)}
+    err = error(post_json(client, "/api/v1/posts/", body, owner(api_world)), 413)
     assert err["code"] == "too_large"
 
 
@@ -259,8 +250,8 @@ def hold_then(step, started: threading.Event, release: threading.Event) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_row_deleted_while_the_request_waits_for_it_is_a_404(world):
-    pub = scheduled_publication(world)
+def test_a_row_deleted_while_the_request_waits_for_it_is_a_404(api_world):
+    pub = scheduled_publication(api_world)
     started, release = threading.Event(), threading.Event()
 
     def delete() -> None:
@@ -269,7 +260,7 @@ def test_a_row_deleted_while_the_request_waits_for_it_is_a_404(world):
 
     holder, _ = in_thread(hold_then, delete, started, release)
     assert started.wait(10)
-    request, answers = in_thread(lambda: Client().post(f"/api/v1/publications/{pub.pk}/cancel/", **owner(world)))
+    request, answers = in_thread(lambda: Client().post(f"/api/v1/publications/{pub.pk}/cancel/", **owner(api_world)))
     wait_for_lock_waiter()
     release.set()
     holder.join(10)
@@ -278,14 +269,14 @@ def test_a_row_deleted_while_the_request_waits_for_it_is_a_404(world):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_prompt_template_name_taken_concurrently_is_a_409(world):
-    creator = world.creators[0]
+def test_a_prompt_template_name_taken_concurrently_is_a_409(api_world):
+    creator = api_world.creators[0]
     started, release = threading.Event(), threading.Event()
     holder, _ = in_thread(hold_then, lambda: PromptTemplate.objects.create(creator=creator, name="Sunset",
                                                                          prompt="A sunset"), started, release)
     assert started.wait(10)
     request, answers = in_thread(lambda: post_json(Client(), "/api/v1/prompt-templates/", {
-        "creator": creator.pk, "name": "Sunset", "prompt": "Another sunset"}, owner(world)))
+        "creator": creator.pk, "name": "Sunset", "prompt": "Another sunset"}, owner(api_world)))
     wait_for_lock_waiter()
     release.set()
     holder.join(10)
@@ -296,17 +287,17 @@ def test_a_prompt_template_name_taken_concurrently_is_a_409(world):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_webhook_receiver_opened_concurrently_is_a_409(world):
+def test_a_webhook_receiver_opened_concurrently_is_a_409(api_world):
     from analytics import ingest
     from scheduling.models import PlatformAccount
 
-    account = PlatformAccount.objects.filter(creator=world.creators[0], platform="x").first()
+    account = PlatformAccount.objects.filter(creator=api_world.creators[0], platform="x").first()
     started, release = threading.Event(), threading.Event()
     holder, _ = in_thread(hold_then, lambda: ingest.create_receiver(account, secret="whsec-first-0123456789"),
                           started, release)
     assert started.wait(10)
     request, answers = in_thread(lambda: post_json(Client(), "/api/v1/webhook-receivers/",
-                                                   {"account_id": account.pk}, owner(world)))
+                                                   {"account_id": account.pk}, owner(api_world)))
     wait_for_lock_waiter()
     release.set()
     holder.join(10)

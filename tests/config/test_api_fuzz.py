@@ -33,8 +33,6 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.config.api_world import build_api_world
-
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "6"))
@@ -82,19 +80,15 @@ def fuzz(operation, mode, ids, call) -> None:
 
 
 @pytest.mark.parametrize("principal", ["owner", "one_creator", "read_only"])
-def test_every_operation_answers_within_its_schema(principal, settings, wsgi_app, media_dir, tmp_path):
-    settings.STORAGES = {**settings.STORAGES, "private": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(tmp_path / "private"), "base_url": None}}}
-    world = build_api_world(settings)
+def test_every_operation_answers_within_its_schema(principal, wsgi_app, api_world):
     schema = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=None, public=True))
-    headers = {"Authorization": f"Bearer {world.keys[principal]}"}
+    headers = {"Authorization": f"Bearer {api_world.keys[principal]}"}
     failures: list[str] = []
     ran: Counter[str] = Counter()
 
     def call(case) -> None:
         ran[case.operation.label] += 1
-        # Each request sees the seeded world as it was: its changes (or a broken transaction) roll back.
+        # Each request sees the seeded api_world as it was: its changes (or a broken transaction) roll back.
         savepoint = transaction.savepoint()
         try:
             response = case.call(app=wsgi_app, headers=headers)

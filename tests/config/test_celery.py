@@ -5,33 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from celery import Celery
 from celery.contrib.testing.worker import start_worker
 from django.core.cache import cache
 
 from core.beat import BEAT_ENTRIES, PREFIX, sync_beat_schedule
-from tests.conftest import need, redis_available, redis_url
-
-
-@pytest.fixture(params=["filesystem", "redis"])
-def broker_app(request, tmp_path):
-    app = Celery("atelier-test")
-    app.config_from_object("django.conf:settings", namespace="CELERY")
-    if request.param == "filesystem":
-        folder = tmp_path / "broker"
-        folder.mkdir()
-        app.conf.broker_url = "filesystem://"
-        # Every folder kombu writes is named, the control folder too: left out, kombu creates
-        # `control/` in the working directory, which is the checkout.
-        app.conf.broker_transport_options = {"data_folder_in": str(folder), "data_folder_out": str(folder),
-                                             "control_folder": str(folder / "control"), "store_processed": False}
-    else:
-        need(redis_available(), f"this test needs Redis at {redis_url()}")
-        app.conf.broker_url = redis_url()
-        app.conf.broker_transport_options = {"visibility_timeout": 60}
-    app.conf.result_backend = "django-db"
-    app.autodiscover_tasks(["accounts"], force=True)
-    return app
 
 
 @pytest.mark.worker

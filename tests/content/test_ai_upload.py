@@ -17,8 +17,8 @@ from content import services, studio
 from content.models import Asset
 from content.provenance import TRAINED_ALGORITHMIC_MEDIA, read_digital_source_type, read_manifest
 from scheduling import services as scheduling
-from scheduling.models import PlatformAccount, Post, PostAsset, Publication
 from tests.content.factories import jpeg_bytes
+from tests.scheduling.factories import PlatformAccountFactory, PostFactory, PublicationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -40,11 +40,9 @@ def assert_marked(asset: Asset) -> None:
 
 
 def gate_codes(asset: Asset) -> set[str]:
-    account = PlatformAccount.objects.create(creator=asset.creator, platform="fanvue", handle="persona",
-                                             state=PlatformAccount.State.CONNECTED)
-    post = Post.objects.create(creator=asset.creator, caption="Made in the studio")
-    PostAsset.objects.create(post=post, asset=asset)
-    pub = Publication.objects.create(post=post, account=account)
+    account = PlatformAccountFactory(creator=asset.creator, platform="fanvue", handle="persona")
+    post = PostFactory(creator=asset.creator, caption="Made in the studio", asset_ids=[asset.pk])
+    pub = PublicationFactory(post=post, account=account)
     return set(scheduling.check(pub).codes)
 
 

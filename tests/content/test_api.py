@@ -12,6 +12,7 @@ from accounts import services as accounts_services
 from accounts.models import AuditEvent
 from content import services
 from content.models import Asset, Collection
+from tests.api import auth
 from tests.compliance.factories import PerformerFactory, use_private_storage
 from tests.content import media_samples
 from tests.content.factories import (
@@ -47,13 +48,6 @@ def world(people, media_dir, settings, tmp_path):
     key_a = accounts_services.issue_api_key(owner=people["owner"], name="warehouse", creators=[people["a"]],
                                             scope="write").raw
     return {**people, "a1": a1, "a2": a2, "b1": b1, "pa": pa, "pb": pb, "key_a": key_a}
-
-
-def auth(client, world, who: str) -> dict[str, str]:
-    if who.startswith("key"):
-        return {"HTTP_AUTHORIZATION": f"Bearer {world[who]}"}
-    client.force_login(world[who])
-    return {}
 
 
 def listed(response) -> set[int]:

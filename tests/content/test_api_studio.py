@@ -13,6 +13,7 @@ from accounts import services as accounts_services
 from accounts.models import AuditEvent
 from content import studio
 from content.models import Asset, GenerationBackend, GenerationJob, GenerationUsage, PromptCategory, PromptTemplate
+from tests.api import auth
 from tests.content.studio_fixtures import STUDIO_API_KEY
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("personas")]
@@ -55,13 +56,6 @@ def world(people, media_dir):
                                             scope="write").raw
     key_ro = accounts_services.issue_api_key(owner=people["owner"], name="studio-ro", creators=[people["a"]]).raw
     return {**people, "key_a": key_a, "key_b": key_b, "key_ro": key_ro}
-
-
-def auth(client, world, who: str) -> dict[str, str]:
-    if who.startswith("key"):
-        return {"HTTP_AUTHORIZATION": f"Bearer {world[who]}"}
-    client.force_login(world[who])
-    return {}
 
 
 def listed(response) -> set[int]:

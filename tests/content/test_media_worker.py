@@ -10,7 +10,6 @@ from celery.contrib.testing.worker import start_worker
 
 from content import services
 from content.models import Asset
-from tests.config.test_celery import broker_app  # noqa: F401 — the real-broker app fixture
 from tests.content import media_samples as samples
 
 MB = 1024 * 1024
@@ -19,7 +18,7 @@ MB = 1024 * 1024
 @pytest.mark.worker
 @pytest.mark.postgres  # SQLite's in-memory test database locks tables between threads
 @pytest.mark.django_db(transaction=True)
-def test_every_upload_ends_ready_or_failed_on_a_real_worker(broker_app, people, media_dir, tmp_path,  # noqa: F811
+def test_every_upload_ends_ready_or_failed_on_a_real_worker(broker_app, people, media_dir, tmp_path,
                                                             settings):
     broker_app.autodiscover_tasks(["content"], force=True)
     broker_app.set_current()

@@ -12,7 +12,6 @@ from celery.contrib.testing.worker import start_worker
 from content import studio
 from content.models import Asset, GenerationJob
 from content.provenance import TRAINED_ALGORITHMIC_MEDIA, read_manifest
-from tests.config.test_celery import broker_app  # noqa: F401 — the real-broker app fixture
 from tests.content.fakes_generation import FakeComfyUI
 from tests.content.studio_fixtures import comfy_row
 from tests.scheduling.fakes.base import serve
@@ -24,7 +23,7 @@ J = GenerationJob.Status
 @pytest.mark.worker
 @pytest.mark.postgres  # SQLite's in-memory test database locks tables between threads
 @pytest.mark.django_db(transaction=True)
-def test_jobs_run_on_a_real_worker_one_at_a_time_per_backend(broker_app, people, media_dir, signing,  # noqa: F811
+def test_jobs_run_on_a_real_worker_one_at_a_time_per_backend(broker_app, people, media_dir, signing,
                                                              allow_loopback):
     broker_app.autodiscover_tasks(["content"], force=True)
     broker_app.set_current()

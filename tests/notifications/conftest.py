@@ -1,14 +1,19 @@
-"""A webhook receiver on loopback that records every request and answers from a script."""
+"""Notifications fixtures: a webhook receiver on loopback that records every request and answers from a
+script; B's endpoint and an agency-wide one; signing in as a person or with an API key."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from cryptography.fernet import Fernet
+
+from accounts.models import ApiKey
+from tests.accounts.factories import ApiKeyFactory
+from tests.notifications.factories import WebhookEndpointFactory
 
 
 @dataclass
@@ -51,3 +56,31 @@ def _encryption_key(settings) -> None:
     settings.ATELIER_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.ATELIER_BASE_URL = "https://atelier.example.test"
+
+
+@pytest.fixture
+def endpoint_b(people):
+    return WebhookEndpointFactory(creator=people["b"], name="Beta CRM", events=("publication.failed",))
+
+
+@pytest.fixture
+def agency_endpoint(db):
+    return WebhookEndpointFactory(creator=None, name="Agency ops")
+
+
+@pytest.fixture
+def sign_in(client, people) -> Callable[[str], dict[str, str]]:
+    """`sign_in(who)`: a person of `people` logged in on `client`, or one of alice's keys on A
+    (`key_ro` reads, `key_a` writes); returns the headers a request then carries."""
+    keys = {
+        "key_ro": ApiKeyFactory(owner=people["alice"], name="ro", creators=[people["a"]]).raw,
+        "key_a": ApiKeyFactory(owner=people["alice"], name="rw", creators=[people["a"]], scope=ApiKey.Scope.WRITE).raw,
+    }
+
+    def headers(who: str) -> dict[str, str]:
+        if who in keys:
+            return {"HTTP_AUTHORIZATION": f"Bearer {keys[who]}"}
+        client.force_login(people[who])
+        return {}
+
+    return headers

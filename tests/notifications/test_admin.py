@@ -119,7 +119,7 @@ def test_dashboard_counts_open_notifications_per_creator(client, people, notices
     from config.dashboard import _domain_counts
 
     services.resolve(services.notify("publication.missed", creator_id=people["a"].pk, title="Old one"))
-    counts = _domain_counts([people["a"].pk, people["b"].pk])["Open notifications"]
+    counts = _domain_counts([people["a"].pk, people["b"].pk], people["owner"])["Open notifications"]
     assert counts == {people["a"].pk: 1, people["b"].pk: 1}
     client.force_login(people["alice"])
     assert "Open notifications" in client.get(reverse("admin:index")).content.decode()

@@ -26,12 +26,13 @@ def raise_notice(people, creator="a", **kwargs) -> Notification:
 
 
 @pytest.mark.django_db
-def test_email_goes_to_the_creators_managers_only(people, django_capture_on_commit_callbacks, eager_celery):
+def test_email_goes_to_the_creators_managers_and_owners_only(people, django_capture_on_commit_callbacks,
+                                                              eager_celery):
     with django_capture_on_commit_callbacks(execute=True):
         note = raise_notice(people)
-    assert len(mail.outbox) == 1
+    # One message each; not bob (editor of A), not charlie (manager of B).
+    assert sorted(m.to for m in mail.outbox) == [["alice@example.test"], ["owner@example.test"]]
     message = mail.outbox[0]
-    assert message.to == ["alice@example.test"]  # not bob (editor of A), not charlie (manager of B)
     assert "post #7 failed" in message.subject and "Alpha" in message.subject
     assert "https://atelier.example.test/admin/scheduling/publication/7/change/" in message.body
     note.refresh_from_db()
@@ -51,11 +52,11 @@ def test_dedupe_and_idempotent_email(people, django_capture_on_commit_callbacks,
         first = raise_notice(people)
         assert raise_notice(people) is None  # same condition, still unresolved
     services.fan_out(first.pk)  # a redelivered task
-    assert len(mail.outbox) == 1
+    assert len(mail.outbox) == 2  # alice and the owner, once each
     services.resolve(first)
     with django_capture_on_commit_callbacks(execute=True):
         assert raise_notice(people) is not None  # resolved: the condition may be raised anew
-    assert len(mail.outbox) == 2
+    assert len(mail.outbox) == 4
 
 
 @pytest.mark.django_db
@@ -73,7 +74,7 @@ def test_failed_send_gives_the_claim_back(people, monkeypatch):
     monkeypatch.undo()
     assert services.email_notification(note.pk) is True
     assert services.email_notification(note.pk) is False
-    assert len(mail.outbox) == 1
+    assert len(mail.outbox) == 2
 
 
 @pytest.mark.django_db

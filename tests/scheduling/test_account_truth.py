@@ -36,7 +36,7 @@ def connect(account: PlatformAccount) -> None:
 
 
 def test_a_new_account_is_not_connected_until_credentials_are_stored(world):
-    fresh = PlatformAccount.objects.create(creator=world["a"], platform="reddit", handle="luna_r")
+    fresh = services.save_account(PlatformAccount(creator=world["a"], platform="reddit", handle="luna_r"))
     assert fresh.state == PlatformAccount.State.NOT_CONNECTED
     assert fresh.publish_warning and "not connected" in fresh.publish_warning
     assert services.initial_state("x") == PlatformAccount.State.NOT_CONNECTED
@@ -87,7 +87,7 @@ def test_scheduling_on_an_account_that_is_not_connected_warns_at_once(client, wo
     assert 'data-testid="account-warning"' in listing
     month = client.get(reverse("admin:scheduling_calendar"), {"view": "month", "date": f"{NEXT_YEAR}-12-24"})
     html = month.content.decode()
-    assert 'data-testid="chip-warning"' in html and "cal-chip--warning" in html
+    assert 'data-testid="chip-warning"' in html and "cal-chip--account-warning" in html
     assert client.get(f"/api/v1/publications/{pub.pk}/").json()["account_warning"]
     moved = client.post(reverse("admin:scheduling_calendar_move"), {"publication": pub.pk,
                                                                      "date": f"{NEXT_YEAR}-12-26"})

@@ -18,8 +18,8 @@ from accounts.models import AuditEvent
 from content.models import Asset
 from scheduling.models import Post, PostAsset, Publication
 from tests.factories import UserFactory
-from tests.scheduling.factories import PlatformAccountFactory
-from tests.scheduling.test_approval_version import EDITS, approved_asset, nothing_goes_out, scheduled  # noqa: F401
+from tests.scheduling.factories import PlatformAccountFactory, approved_asset
+from tests.scheduling.test_approval_version import EDITS, nothing_goes_out
 
 S = Publication.Status
 POST_CHANGE = "admin:scheduling_post_change"
@@ -95,7 +95,7 @@ def test_every_api_edit_has_its_admin_twin():
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("edit", sorted(ADMIN_EDITS))
-def test_an_admin_edit_goes_through_the_service_and_nothing_is_published(client, scheduled, edit):  # noqa: F811
+def test_an_admin_edit_goes_through_the_service_and_nothing_is_published(client, scheduled, edit):
     client.force_login(scheduled["alice"])
     post = scheduled["post"]
     data = post_form(client, post)
@@ -116,7 +116,7 @@ def test_an_admin_edit_goes_through_the_service_and_nothing_is_published(client,
 
 
 @pytest.mark.django_db
-def test_the_publication_form_writes_the_caption_through_the_service(client, scheduled):  # noqa: F811
+def test_the_publication_form_writes_the_caption_through_the_service(client, scheduled):
     client.force_login(scheduled["alice"])
     pub = scheduled["on_fanvue"]
     data = admin_form_data(client.get(reverse(PUB_CHANGE, args=[pub.pk])))
@@ -130,7 +130,7 @@ def test_the_publication_form_writes_the_caption_through_the_service(client, sch
 
 
 @pytest.mark.django_db
-def test_a_refusal_shows_on_the_form_and_changes_nothing(client, scheduled):  # noqa: F811
+def test_a_refusal_shows_on_the_form_and_changes_nothing(client, scheduled):
     Publication.objects.filter(pk=scheduled["on_x"].pk).update(status=S.CLAIMED)
     client.force_login(scheduled["alice"])
     post = scheduled["post"]
@@ -145,7 +145,7 @@ def test_a_refusal_shows_on_the_form_and_changes_nothing(client, scheduled):  # 
 
 
 @pytest.mark.django_db
-def test_adding_a_post_in_admin_goes_through_create_post(client, scheduled):  # noqa: F811
+def test_adding_a_post_in_admin_goes_through_create_post(client, scheduled):
     client.force_login(scheduled["alice"])
     url = reverse("admin:scheduling_post_add")
     data = admin_form_data(client.get(url))
@@ -160,7 +160,7 @@ def test_adding_a_post_in_admin_goes_through_create_post(client, scheduled):  # 
 
 
 @pytest.mark.django_db
-def test_an_admin_form_cannot_mix_creators(client, scheduled):  # noqa: F811
+def test_an_admin_form_cannot_mix_creators(client, scheduled):
     """The owner reaches both creators; the service still keeps a post's parts with its creator."""
     b_account = PlatformAccountFactory(creator=scheduled["b"], platform="fanvue", handle="bea")
     b_asset = Asset.objects.create(creator=scheduled["b"], file="assets/b.jpg", kind="image", mime="image/jpeg",
@@ -186,7 +186,7 @@ def test_an_admin_form_cannot_mix_creators(client, scheduled):  # noqa: F811
 
 
 @pytest.mark.django_db
-def test_a_manager_cannot_move_a_publication_to_another_creators_account_or_time(client, scheduled):  # noqa: F811
+def test_a_manager_cannot_move_a_publication_to_another_creators_account_or_time(client, scheduled):
     b_account = PlatformAccountFactory(creator=scheduled["b"], platform="fanvue", handle="bea")
     b_post = Post.objects.create(creator=scheduled["b"], caption="Beta")
     both = UserFactory(username="dave")  # manages A and B: both accounts are in his reach
@@ -208,7 +208,7 @@ def test_a_manager_cannot_move_a_publication_to_another_creators_account_or_time
 
 
 @pytest.mark.django_db
-def test_publications_are_neither_added_nor_deleted_by_form(client, scheduled):  # noqa: F811
+def test_publications_are_neither_added_nor_deleted_by_form(client, scheduled):
     client.force_login(scheduled["alice"])
     assert client.get(reverse("admin:scheduling_publication_add")).status_code == 403
     pub = scheduled["on_x"]
@@ -226,7 +226,7 @@ def member(creator: Any, role: str, name: str) -> Any:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", ["analyst", "compliance", "chatter", "editor"])
-def test_view_only_roles_cannot_cancel(client, scheduled, role):  # noqa: F811
+def test_view_only_roles_cannot_cancel(client, scheduled, role):
     client.force_login(member(scheduled["a"], role, f"{role}-of-a"))
     pub = scheduled["on_x"]
     client.post(reverse(PUB_CHANGELIST), {"action": "cancel_selected", "_selected_action": [pub.pk]})
@@ -235,7 +235,7 @@ def test_view_only_roles_cannot_cancel(client, scheduled, role):  # noqa: F811
 
 
 @pytest.mark.django_db
-def test_cancel_acts_only_on_rows_in_reach_for_change(client, scheduled):  # noqa: F811
+def test_cancel_acts_only_on_rows_in_reach_for_change(client, scheduled):
     """A manager of B who only views A (analyst there) cancels nothing of A's."""
     mixed = member(scheduled["b"], "manager", "mixed")
     accounts_services.add_membership(user=mixed, creator=scheduled["a"], role="analyst")
@@ -251,7 +251,7 @@ def test_cancel_acts_only_on_rows_in_reach_for_change(client, scheduled):  # noq
 
 
 @pytest.mark.django_db
-def test_a_post_seen_but_not_changeable_cannot_be_changed_by_form(client, scheduled):  # noqa: F811
+def test_a_post_seen_but_not_changeable_cannot_be_changed_by_form(client, scheduled):
     """Managing B grants the model permission; viewing A must not let that permission write A's post."""
     mixed = member(scheduled["b"], "manager", "mixed")
     accounts_services.add_membership(user=mixed, creator=scheduled["a"], role="analyst")
@@ -269,7 +269,7 @@ def test_a_post_seen_but_not_changeable_cannot_be_changed_by_form(client, schedu
 
 
 @pytest.mark.django_db
-def test_deleting_a_published_post_in_admin_is_refused_with_a_message(client, scheduled):  # noqa: F811
+def test_deleting_a_published_post_in_admin_is_refused_with_a_message(client, scheduled):
     Publication.objects.filter(pk=scheduled["on_fanvue"].pk).update(status=S.PUBLISHED)
     client.force_login(scheduled["alice"])
     post = scheduled["post"]

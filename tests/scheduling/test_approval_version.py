@@ -9,51 +9,18 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
 from accounts.models import AuditEvent, Creator
 from content import services as content
-from content.models import Asset, Collection, CollectionItem
+from content.models import Asset, Collection
 from scheduling import approval, services
-from scheduling.models import Post, PostAsset, Publication
+from scheduling.models import Post, Publication
 from tests.scheduling.connectors import FlakyConnector
-from tests.scheduling.factories import PlatformAccountFactory, PublicationFactory, approve_as_is
+from tests.scheduling.factories import PlatformAccountFactory, approve_as_is, approved_asset
 
 S = Publication.Status
 POSTS = "/api/v1/posts/"
 PUBS = "/api/v1/publications/"
-
-
-def approved_asset(world, sha: str) -> Asset:
-    asset = Asset.objects.create(creator=world["a"], file=f"assets/{sha[:4]}.jpg", kind="image", mime="image/jpeg",
-                                 sha256=sha * 64, size_bytes=10, rating="explicit", status=Asset.Status.APPROVED,
-                                 production_date=world["asset"].production_date)
-    asset.performers.add(world["performer"])
-    return asset
-
-
-@pytest.fixture
-def scheduled(world):
-    """A post with two assets and a price, approved by a person through the service, scheduled on X
-    (whose connector records every call) and on Fanvue in five minutes."""
-    post = world["post"]
-    second = approved_asset(world, "d")
-    PostAsset.objects.create(post=post, asset=second, position=1)
-    Post.objects.filter(pk=post.pk).update(price_minor=999, currency="USD", approved_at=None, approved_version="")
-    on_x = PublicationFactory(post=post, account=world["x"], status=S.PENDING_APPROVAL)
-    on_fanvue = PublicationFactory(post=post, account=world["fanvue"], status=S.PENDING_APPROVAL)
-    verdicts = services.approve_post(post, actor=world["alice"])
-    assert all(v.passed for v in verdicts.values()), verdicts
-    post.refresh_from_db()
-    assert post.approved_version == approval.current_version(post)
-    due = timezone.now() + timedelta(minutes=5)
-    for pub in (on_x, on_fanvue):
-        assert services.schedule(pub, at=due, actor=world["alice"]).verdict.passed
-    collection = Collection.objects.create(creator=world["a"], title="Lace", kind="folder")
-    CollectionItem.objects.create(collection=collection, asset=approved_asset(world, "e"), position=1)
-    reddit = PlatformAccountFactory(creator=world["a"], platform="reddit", handle="luna_r")
-    return {**world, "post": post, "second": second, "on_x": on_x, "on_fanvue": on_fanvue, "due": due,
-            "collection": collection, "reddit": reddit}
 
 
 def nothing_goes_out(w) -> None:

@@ -18,43 +18,11 @@ from scheduling import limits, services
 from scheduling.connectors.base import Limits, PublishResult
 from scheduling.connectors.noop import NoopConnector
 from scheduling.models import Post, PostAsset, Publication, QueueSlot
+from tests.scheduling.connectors import CountingConnector
 from tests.scheduling.factories import PublicationFactory, approve_as_is, approved_rows
 from tests.scheduling.fixtures import approved_target
 
 S = Publication.Status
-
-
-class CountingConnector(NoopConnector):
-    """Counts publishes per idempotency key: a duplicate shows up as a count of 2."""
-
-    calls: dict[str, int] = {}
-    idempotent_publish = False  # a platform without an idempotency key: a second send is a second post
-    limits = Limits(max_text=10_000, max_media=10, max_media_bytes=1 << 30,
-                    media_types=frozenset({"image/jpeg"}), ratings=frozenset({"sfw", "suggestive", "explicit"}),
-                    requests_per_window=2, window_seconds=60)
-
-    def publish(self, request):
-        type(self).calls[request.idempotency_key] = type(self).calls.get(request.idempotency_key, 0) + 1
-        return PublishResult(external_id=f"c-{request.idempotency_key}")
-
-    def lookup(self, request):
-        if request.idempotency_key in type(self).calls:
-            return PublishResult(external_id=f"c-{request.idempotency_key}", url="https://example.test/found")
-        return None
-
-
-@pytest.fixture
-def counted(world, settings):
-    settings.SCHEDULING_CONNECTORS = {**settings.SCHEDULING_CONNECTORS,
-                                      "x": "tests.scheduling.test_batch_and_time.CountingConnector"}
-    from scheduling.connectors import _load
-
-    _load.cache_clear()
-    CountingConnector.calls = {}
-    from django.core.cache import cache
-
-    cache.clear()
-    return world
 
 
 def due(world, n: int, account: str = "fanvue", at: datetime | None = None) -> list[Publication]:
@@ -152,6 +120,39 @@ def test_a_reservation_charges_only_what_is_sent():
     budget.release()
     assert limits.budget_used(account, lim) == 3
     _clear_budget(account)
+
+
+def test_a_reservation_that_could_not_reach_redis_does_not_wait_for_the_next_window(monkeypatch):
+    lim, account = GroupedConnector.limits, 10 ** 9 + 1
+    budget = limits.Reservation()
+    budget.reserve({account: (1, lim)})
+    assert budget.wait(account) is not None
+
+    def down(*args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(limits, "_charge_many", down)
+    with pytest.raises(ConnectionError):
+        budget.reserve({account: (1, lim)})
+    assert not budget.take(account)
+    assert budget.wait(account) is None  # the row waits a few seconds, not until the window ends
+    _clear_budget(account)
+
+
+@pytest.mark.django_db
+def test_rows_whose_budget_could_not_be_reserved_return_within_seconds(grouped, monkeypatch):
+    rows = due(grouped, 2, "fanvue")
+
+    def down(*args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(limits, "_charge_many", down)
+    outcome = services.publish_batch(services.claim_due_publications())
+    assert sorted(outcome.values()) == [S.SCHEDULED] * 2
+    for pub in Publication.objects.filter(pk__in=[r.pk for r in rows]):
+        assert pub.attempts == 0
+        assert pub.next_attempt_at <= timezone.now() + timedelta(seconds=6)
+    assert GroupedConnector.calls == {}
 
 
 @pytest.mark.django_db

@@ -256,7 +256,8 @@ def test_free_slots_preview_for_the_selected_account(client, world):
 
 @pytest.mark.django_db
 def test_calendar_page_query_count_is_bounded(client, world, new_york, django_assert_max_num_queries):
-    """Bounded whatever the rows: the grid, the chips, the accounts, the free slots, the feed key."""
+    """Bounded whatever the rows: the grid, the chips, the accounts, the free slots, the feed key, the
+    tray and the chips' preview images."""
     for day in range(1, 29):
         for hour in (9, 18):
             scheduled(world["post"], world["fanvue"], datetime(2026, 12, day, hour, tzinfo=PARIS))
@@ -264,12 +265,12 @@ def test_calendar_page_query_count_is_bounded(client, world, new_york, django_as
     QueueSlot.objects.create(account=world["fanvue"], weekday=0, time=time(9, 0))
     client.force_login(world["alice"])
     client.get(reverse(CALENDAR))  # warm the session and the sidebar caches a real user has
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(14):
         assert client.get(reverse(CALENDAR), {"date": "2026-12-01"}).status_code == 200
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(14):
         assert client.get(reverse(CALENDAR), {"date": "2026-12-01", "view": "week"}).status_code == 200
     client.force_login(world["owner"])
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(14):
         assert client.get(reverse(CALENDAR), {"date": "2026-12-01"}).status_code == 200
 
 

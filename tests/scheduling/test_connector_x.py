@@ -19,21 +19,9 @@ from scheduling.connectors.base import (
     UnknownOutcome,
 )
 from scheduling.connectors.x import XConnector, weighted_length
-from tests.scheduling.fakes.base import Reply, serve
-from tests.scheduling.fakes.x import CLIENT_ID, CLIENT_SECRET, USER_ID, FakeX, multipart
-
-CHUNK = 2048
-
-
-@pytest.fixture
-def fake(settings):
-    with serve(FakeX()) as platform:
-        settings.X_API_URL = platform.url
-        settings.X_TOKEN_URL = f"{platform.url}/2/oauth2/token"
-        settings.X_CLIENT_ID, settings.X_CLIENT_SECRET = CLIENT_ID, CLIENT_SECRET
-        settings.X_UPLOAD_CHUNK_BYTES = CHUNK
-        settings.CONNECTOR_TIMEOUT_SECONDS = 5
-        yield platform
+from tests.scheduling.fakes.base import Reply
+from tests.scheduling.fakes.x import CLIENT_ID, USER_ID, multipart
+from tests.scheduling.fakes.x import UPLOAD_CHUNK as CHUNK
 
 
 @pytest.fixture

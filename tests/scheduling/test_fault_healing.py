@@ -22,31 +22,30 @@ from scheduling.connectors.noop import NoopConnector
 from scheduling.limits import budget_key
 from scheduling.models import Publication
 from tests.scheduling import fault_connector
-from tests.scheduling.factories import approved_rows
-from tests.scheduling.test_faults import (  # noqa: F401 — the cluster fixture
+from tests.scheduling.cluster import (
     all_published,
     assert_each_published_once,
-    cluster,
     make_due,
     wait_until,
 )
+from tests.scheduling.factories import approved_rows
 
 S = Publication.Status
 pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.django_db(transaction=True),
               pytest.mark.timeout(240)]
 
 
-def _redis(cluster) -> redis.Redis:  # noqa: F811
+def _redis(cluster) -> redis.Redis:
     return redis.Redis(host="127.0.0.1", port=cluster.port)
 
 
-def live_slots(cluster, platform: str) -> int:  # noqa: F811
+def live_slots(cluster, platform: str) -> int:
     r = _redis(cluster)
     seconds, micros = r.time()
     return int(r.zcount(f"atelier:slots:{platform}", f"({seconds * 1000 + micros // 1000}", "+inf"))
 
 
-def test_a_killed_holders_slot_frees_within_one_lease(world, cluster):  # noqa: F811
+def test_a_killed_holders_slot_frees_within_one_lease(world, cluster):
     cluster.env.update(ATELIER_FAULT_DELAY="30", ATELIER_FAULT_BATCH="1", SCHEDULING_SLOT_LEASE_SECONDS="3",
                        SCHEDULING_PLATFORM_CONCURRENCY="x=1", SCHEDULING_LEASE_SECONDS="60")
     pubs = make_due(world, 2)
@@ -69,7 +68,7 @@ def test_a_killed_holders_slot_frees_within_one_lease(world, cluster):  # noqa: 
     assert_each_published_once(pubs, cluster)
 
 
-def test_rows_sent_back_for_a_slot_never_charge_the_budget(world, cluster):  # noqa: F811
+def test_rows_sent_back_for_a_slot_never_charge_the_budget(world, cluster):
     cluster.env.update(ATELIER_FAULT_BATCH="5", SCHEDULING_PLATFORM_CONCURRENCY="x=1")
     r = _redis(cluster)
     r.zadd("atelier:slots:x", {"another-worker": 10 ** 15})  # someone holds the only slot
@@ -94,7 +93,7 @@ def test_rows_sent_back_for_a_slot_never_charge_the_budget(world, cluster):  # n
     assert_each_published_once(pubs, cluster)
 
 
-def test_a_kill_mid_batch_leaves_at_most_one_row_unknown(world, cluster):  # noqa: F811
+def test_a_kill_mid_batch_leaves_at_most_one_row_unknown(world, cluster):
     cluster.env.update(ATELIER_FAULT_DELAY="0.3", ATELIER_FAULT_BATCH="25")
     pubs = make_due(world, 40)
     cluster.worker("control", queues="control")
@@ -115,7 +114,7 @@ def test_a_kill_mid_batch_leaves_at_most_one_row_unknown(world, cluster):  # noq
     assert_each_published_once(pubs, cluster)
 
 
-def test_a_redis_failure_after_acceptance_still_records_published(world, cluster):  # noqa: F811
+def test_a_redis_failure_after_acceptance_still_records_published(world, cluster):
     cluster.env.update(ATELIER_FAULT_BATCH="5",
                        ATELIER_FAULT_SHUTDOWN_REDIS=f"redis://127.0.0.1:{cluster.port}/0")
     pubs = make_due(world, 3)
@@ -135,7 +134,7 @@ def test_a_redis_failure_after_acceptance_still_records_published(world, cluster
     assert_each_published_once(pubs, cluster)
 
 
-def test_control_tasks_run_while_a_hundred_batches_wait(world, cluster):  # noqa: F811
+def test_control_tasks_run_while_a_hundred_batches_wait(world, cluster):
     cluster.env.update(ATELIER_FAULT_DELAY="3", ATELIER_FAULT_BATCH="1", SCHEDULING_LEASE_SECONDS="600")
     backlog = make_due(world, 100)
     cluster.worker("work", queues="celery")

@@ -22,14 +22,13 @@ from django.utils import timezone
 
 from scheduling.models import Publication
 from tests.scheduling import fault_connector
-from tests.scheduling.factories import approved_rows
-from tests.scheduling.test_faults import (  # noqa: F401 — the cluster fixture
+from tests.scheduling.cluster import (
     all_published,
     assert_each_published_once,
-    cluster,
     make_due,
     wait_until,
 )
+from tests.scheduling.factories import approved_rows
 
 S = Publication.Status
 pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.django_db(transaction=True),
@@ -44,7 +43,7 @@ def rows_at(world, offsets: list[float], status: str = S.SCHEDULED, **fields) ->
                     scheduled_at=now + timedelta(seconds=s), **fields) for s in offsets])
 
 
-def test_a_post_goes_out_at_its_due_time_not_at_the_next_tick(world, cluster):  # noqa: F811
+def test_a_post_goes_out_at_its_due_time_not_at_the_next_tick(world, cluster):
     cluster.env.update(SCHEDULING_DISPATCH_EVERY_SECONDS=LONG, ATELIER_FAULT_DELAY="0", ATELIER_FAULT_BATCH="5")
     pubs = rows_at(world, [20 + 2 * i for i in range(10)])  # due over 20–38 s from now
     # The beat's first dispatch tick comes one period (two minutes) after it starts; a lost claim,
@@ -64,7 +63,7 @@ def test_a_post_goes_out_at_its_due_time_not_at_the_next_tick(world, cluster):  
     assert_each_published_once([*pubs, lost], cluster)
 
 
-def test_an_unknown_outcome_is_looked_up_once_settled_and_dispatched_at_once(world, cluster):  # noqa: F811
+def test_an_unknown_outcome_is_looked_up_once_settled_and_dispatched_at_once(world, cluster):
     # The worker died calling the platform, which never got the post; the lookup (settle 2 s here:
     # the fault connector's log is authoritative, plus the 2 s client timeout) says so.
     cluster.env.update(SCHEDULING_DISPATCH_EVERY_SECONDS=LONG, SCHEDULING_RECONCILE_EVERY_SECONDS=LONG)
@@ -79,7 +78,7 @@ def test_an_unknown_outcome_is_looked_up_once_settled_and_dispatched_at_once(wor
     assert_each_published_once([pub], cluster)
 
 
-def test_the_reaper_wakes_the_dispatcher_for_rows_it_takes_back(world, cluster):  # noqa: F811
+def test_the_reaper_wakes_the_dispatcher_for_rows_it_takes_back(world, cluster):
     # A claim whose message was lost: its lease ends a few seconds after the cluster is up.
     cluster.env.update(SCHEDULING_DISPATCH_EVERY_SECONDS=LONG)
     [pub] = rows_at(world, [-5], status=S.CLAIMED, lease_expires_at=timezone.now() + timedelta(seconds=30))
@@ -93,7 +92,7 @@ def test_the_reaper_wakes_the_dispatcher_for_rows_it_takes_back(world, cluster):
     assert_each_published_once([pub], cluster)
 
 
-def test_leases_are_renewed_during_a_long_call_and_lapse_soon_after_a_kill(world, cluster):  # noqa: F811
+def test_leases_are_renewed_during_a_long_call_and_lapse_soon_after_a_kill(world, cluster):
     # Each call lasts 6 s, three times the 2 s run lease: only the batch's renewing thread keeps the
     # rows from being reaped while the worker lives.
     cluster.env.update(ATELIER_FAULT_DELAY="6", ATELIER_FAULT_BATCH="3", SCHEDULING_RUN_LEASE_SECONDS="2",
@@ -130,7 +129,7 @@ def test_leases_are_renewed_during_a_long_call_and_lapse_soon_after_a_kill(world
     assert_each_published_once(pubs, cluster)
 
 
-def test_rows_queued_in_a_redis_that_restarted_empty_come_back_at_once(world, cluster):  # noqa: F811
+def test_rows_queued_in_a_redis_that_restarted_empty_come_back_at_once(world, cluster):
     # One worker process, a 2 s call per row, one row per message: most messages wait in Redis.
     cluster.env.update(ATELIER_FAULT_DELAY="2", ATELIER_FAULT_BATCH="1", SCHEDULING_LEASE_SECONDS="90")
     pubs = make_due(world, 8)
@@ -146,3 +145,24 @@ def test_rows_queued_in_a_redis_that_restarted_empty_come_back_at_once(world, cl
     assert time.monotonic() - restarted_at <= 45, "the rows waited for their claim lease"
     assert Publication.objects.filter(pk__in=ids, status=S.PUBLISHED).count() == 8
     assert_each_published_once(pubs, cluster)
+
+
+def test_a_worker_holding_messages_survives_redis_restarting_empty(world, cluster):
+    # Wake-ups are countdown messages the control worker holds unacknowledged until they are due; when
+    # Redis dies, the worker's channel tries to give them back to a server that is gone. That must
+    # cost a reconnect, not the worker.
+    cluster.env.update(SCHEDULING_DISPATCH_EVERY_SECONDS=LONG, ATELIER_FAULT_DELAY="0", ATELIER_FAULT_BATCH="5")
+    pubs = rows_at(world, [6, *[14 + 3 * i for i in range(8)]])
+    [lost] = rows_at(world, [-5], status=S.CLAIMED, lease_expires_at=timezone.now())  # wakes the dispatcher
+    cluster.worker("control", queues="control")
+    cluster.worker("w1", queues="celery")
+    cluster.beat("beat")
+    wait_until(lambda: len(fault_connector.accepted()) >= 1, 90, "the first post to go out")
+    cluster.stop_redis()
+    time.sleep(1)
+    cluster.start_redis()
+    time.sleep(8)
+    assert cluster.procs["control"].poll() is None, "the control worker died with Redis"
+    assert cluster.procs["w1"].poll() is None, "the publishing worker died with Redis"
+    wait_until(lambda: all_published(pubs), 120, "every publication to be published")
+    assert_each_published_once([*pubs, lost], cluster)

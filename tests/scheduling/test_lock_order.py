@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from scheduling import services
 from scheduling.models import Publication, QueueSlot
-from tests.scheduling.test_api import NEXT_YEAR, approved_publication, world  # noqa: F401 - fixture
+from tests.scheduling.test_api import NEXT_YEAR, approved_publication
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 S = Publication.Status
@@ -49,11 +49,11 @@ def run_threads(jobs: list) -> list:
     return answers
 
 
-def test_concurrent_reschedule_and_caption_edit_of_one_post_never_deadlock(world):  # noqa: F811
-    pub = approved_publication(world)
+def test_concurrent_reschedule_and_caption_edit_of_one_post_never_deadlock(api_world):
+    pub = approved_publication(api_world)
     base = timezone.now().replace(year=NEXT_YEAR, microsecond=0)
     assert services.schedule(pub, at=base).verdict.passed
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {world['key_a']}"}
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {api_world['key_a']}"}
     before = deadlocks()
 
     def rescheduler(n: int):
@@ -79,12 +79,12 @@ def test_concurrent_reschedule_and_caption_edit_of_one_post_never_deadlock(world
     assert deadlocks() == before
 
 
-def test_concurrent_add_to_queue_gives_each_publication_its_own_slot(world):  # noqa: F811
-    account = world["fanvue"]
+def test_concurrent_add_to_queue_gives_each_publication_its_own_slot(api_world):
+    account = api_world["fanvue"]
     for weekday in range(7):
         QueueSlot.objects.create(account=account, weekday=weekday, time="09:00")
-    pubs = [approved_publication(world) for _ in range(6)]
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {world['key_a']}"}
+    pubs = [approved_publication(api_world) for _ in range(6)]
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {api_world['key_a']}"}
 
     def queue(pub: Publication):
         return lambda: Client(raise_request_exception=False).post(f"/api/v1/publications/{pub.pk}/add-to-queue/",
@@ -97,23 +97,23 @@ def test_concurrent_add_to_queue_gives_each_publication_its_own_slot(world):  # 
     assert Publication.objects.filter(account=account, status=S.SCHEDULED).count() == 6
 
 
-def test_two_live_publications_on_one_account_at_one_instant_are_impossible(world):  # noqa: F811
+def test_two_live_publications_on_one_account_at_one_instant_are_impossible(api_world):
     at = timezone.now().replace(year=NEXT_YEAR, microsecond=0)
-    first, second = approved_publication(world), approved_publication(world)
+    first, second = approved_publication(api_world), approved_publication(api_world)
     Publication.objects.filter(pk=first.pk).update(status=S.SCHEDULED, scheduled_at=at)
     with pytest.raises(IntegrityError), transaction.atomic():
         Publication.objects.filter(pk=second.pk).update(status=S.SCHEDULED, scheduled_at=at)
     # Another account, or a row that is no longer live, may share the instant.
-    other = approved_publication(world, account="x")
+    other = approved_publication(api_world, account="x")
     Publication.objects.filter(pk=other.pk).update(status=S.SCHEDULED, scheduled_at=at)
     Publication.objects.filter(pk=second.pk).update(status=S.CANCELLED, scheduled_at=at)
 
 
-def test_scheduling_onto_a_taken_instant_is_a_conflict_with_the_reason(client, world):  # noqa: F811
+def test_scheduling_onto_a_taken_instant_is_a_conflict_with_the_reason(client, api_world):
     at = timezone.now().replace(year=NEXT_YEAR, microsecond=0)
-    first, second = approved_publication(world), approved_publication(world)
+    first, second = approved_publication(api_world), approved_publication(api_world)
     assert services.schedule(first, at=at).verdict.passed
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {world['key_a']}"}
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {api_world['key_a']}"}
     response = client.post(f"/api/v1/publications/{second.pk}/schedule/", {"at": at.isoformat()},
                            content_type="application/json", **auth)
     assert response.status_code == 409, response.content

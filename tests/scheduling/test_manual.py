@@ -16,7 +16,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditEvent
-from compliance import services as compliance
 from notifications.models import Notification
 from scheduling import services
 from scheduling.connectors import connector_for
@@ -24,24 +23,10 @@ from scheduling.connectors.base import AccountRef, MediaItem, PublishRequest
 from scheduling.connectors.manual import ManualConnector
 from scheduling.manual import mark_exported_published
 from scheduling.models import Publication
-from tests.scheduling.factories import PlatformAccountFactory, approved_publication
+from tests.scheduling.factories import approved_publication
+from tests.scheduling.fixtures import IMAGE
 
 S = Publication.Status
-IMAGE = b"\xff\xd8\xff\xe0" + b"rendition" * 100
-
-
-@pytest.fixture
-def manual_world(world, media_dir, originals_dir):
-    (originals_dir / "assets").mkdir(parents=True)
-    (originals_dir / "assets" / "x.jpg").write_bytes(IMAGE)  # no rendition: the original goes in the bundle
-    compliance.record_consent(performer=world["performer"], platforms=["onlyfans"], max_rating="explicit",
-                              uses=["publication"], signed_at=timezone.now() - timedelta(days=30))
-    post = world["post"]
-    post.price_minor, post.currency = 1299, "EUR"
-    post.save(update_fields=["price_minor", "currency"])
-    account = PlatformAccountFactory(creator=world["a"], platform="manual", target_platform="onlyfans",
-                                     handle="luna_of")
-    return {**world, "manual": account, "media_dir": media_dir, "originals_dir": originals_dir}
 
 
 def exported_publication(w) -> Publication:

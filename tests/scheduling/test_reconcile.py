@@ -18,8 +18,9 @@ from scheduling.connectors import x as x_module
 from scheduling.connectors.base import LookupUndecided
 from scheduling.connectors.x import XConnector
 from scheduling.models import Publication
-from tests.scheduling.test_batch_and_time import CountingConnector, counted, due  # noqa: F401
-from tests.scheduling.test_connector_x import fake, request  # noqa: F401
+from tests.scheduling.connectors import CountingConnector
+from tests.scheduling.test_batch_and_time import due
+from tests.scheduling.test_connector_x import request
 
 S = Publication.Status
 
@@ -47,7 +48,7 @@ class NoLookupConnector(CountingConnector):
 
 
 @pytest.fixture
-def platform(counted, settings):  # noqa: F811
+def platform(counted, settings):
     def use(cls: type) -> None:
         settings.SCHEDULING_CONNECTORS = {**settings.SCHEDULING_CONNECTORS, "x": f"{__name__}.{cls.__name__}"}
         from scheduling.connectors import _load
@@ -68,7 +69,7 @@ def stuck(world, n: int = 1) -> list[Publication]:
 
 
 @pytest.mark.django_db
-def test_not_there_after_the_settle_time_goes_back_to_the_calendar(counted, platform):  # noqa: F811
+def test_not_there_after_the_settle_time_goes_back_to_the_calendar(counted, platform):
     platform(SettlingConnector)
     [row] = stuck(counted)
     # Too early: the platform may still be catching up (or a request still in flight), so no verdict yet.
@@ -82,7 +83,7 @@ def test_not_there_after_the_settle_time_goes_back_to_the_calendar(counted, plat
 
 
 @pytest.mark.django_db
-def test_found_after_the_settle_time_is_published_never_sent_again(counted, platform):  # noqa: F811
+def test_found_after_the_settle_time_is_published_never_sent_again(counted, platform):
     platform(SettlingConnector)
     [row] = stuck(counted)
     CountingConnector.calls[str(row.idempotency_key)] = 1  # the platform had taken it
@@ -94,7 +95,7 @@ def test_found_after_the_settle_time_is_published_never_sent_again(counted, plat
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("connector", [UndecidedConnector, NoLookupConnector])
-def test_a_lookup_that_cannot_decide_leaves_it_to_a_person(counted, platform, connector):  # noqa: F811
+def test_a_lookup_that_cannot_decide_leaves_it_to_a_person(counted, platform, connector):
     platform(connector)
     [row] = stuck(counted)
     with time_machine.travel(timezone.now() + timedelta(seconds=91)):
@@ -104,7 +105,7 @@ def test_a_lookup_that_cannot_decide_leaves_it_to_a_person(counted, platform, co
 
 
 @pytest.mark.django_db
-def test_reconcile_works_through_every_eligible_row_in_batches(counted):  # noqa: F811
+def test_reconcile_works_through_every_eligible_row_in_batches(counted):
     rows = due(counted, 230, "x")
     for row in rows:
         CountingConnector.calls[str(row.idempotency_key)] = 1
@@ -114,7 +115,7 @@ def test_reconcile_works_through_every_eligible_row_in_batches(counted):  # noqa
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_one_reconcile_runner_at_a_time(counted):  # noqa: F811
+def test_one_reconcile_runner_at_a_time(counted):
     rows = due(counted, 3, "x")
     Publication.objects.filter(pk__in=[r.pk for r in rows]).update(status=S.UNKNOWN)
     held, release = threading.Event(), threading.Event()
@@ -139,7 +140,7 @@ def test_one_reconcile_runner_at_a_time(counted):  # noqa: F811
 
 
 @pytest.mark.django_db
-def test_admin_shows_how_to_check_an_undecidable_outcome(counted, platform, client):  # noqa: F811
+def test_admin_shows_how_to_check_an_undecidable_outcome(counted, platform, client):
     platform(NoLookupConnector)
     [row] = stuck(counted)
     client.force_login(counted["owner"])
@@ -151,13 +152,13 @@ def test_admin_shows_how_to_check_an_undecidable_outcome(counted, platform, clie
 # --- X: the account's own timeline, every page of the window ----------------------------------------
 
 
-def _tweet(fake, text: str) -> None:  # noqa: F811
+def _tweet(fake, text: str) -> None:
     tweet_id = str(next(fake.ids))
     fake.state["tweets"][tweet_id] = {"id": tweet_id, "text": text, "created_at": timezone.now().strftime(
         "%Y-%m-%dT%H:%M:%S.000Z"), "body": {}, "public_metrics": {}}
 
 
-def test_x_lookup_reads_every_page_of_the_window(fake):  # noqa: F811
+def test_x_lookup_reads_every_page_of_the_window(fake):
     connector = XConnector()
     _tweet(fake, "New set tonight, link in bio")
     for i in range(150):  # newer posts push ours to the second page
@@ -167,7 +168,7 @@ def test_x_lookup_reads_every_page_of_the_window(fake):  # noqa: F811
     assert connector.lookup(request(text="Never posted")) is None  # every page read: not there
 
 
-def test_x_lookup_that_cannot_see_the_whole_window_cannot_decide(fake, monkeypatch):  # noqa: F811
+def test_x_lookup_that_cannot_see_the_whole_window_cannot_decide(fake, monkeypatch):
     monkeypatch.setattr(x_module, "LOOKUP_PAGES", 1)
     for i in range(150):
         _tweet(fake, f"Other post {i}")
@@ -186,7 +187,7 @@ class KeyedConnector(CountingConnector):
 
 
 @pytest.mark.django_db
-def test_an_interrupted_row_on_a_deduping_platform_goes_back_to_the_calendar(counted, platform):  # noqa: F811
+def test_an_interrupted_row_on_a_deduping_platform_goes_back_to_the_calendar(counted, platform):
     platform(KeyedConnector)
     rows = due(counted, 1, "x")
     Publication.objects.filter(pk=rows[0].pk).update(status=S.PUBLISHING,

@@ -53,7 +53,7 @@ def test_manager_sees_what_waits_and_approves_a_post(inbox):
 
 def test_preview_shows_captions_per_target_price_and_the_gate_once_approved(inbox):
     [preview] = review.post_previews(review.waiting_posts(inbox["alice"]))
-    assert preview.price == "12.50 EUR"
+    assert preview.price == "€12.50"
     assert [t.caption for t in preview.targets] == ["Tonight at nine", "Link in bio"]
     assert [t.overridden for t in preview.targets] == [False, True]
     assert preview.all_pass, [t.verdict.reasons for t in preview.targets]
@@ -137,7 +137,7 @@ def test_inbox_page_lists_and_acts_one_click_and_in_bulk(client, inbox):
     page = client.get(url)
     assert page.status_code == 200
     body = page.content.decode()
-    assert "Beach set" in body and "Tonight at nine" in body and "Link in bio" in body and "12.50 EUR" in body
+    assert "Beach set" in body and "Tonight at nine" in body and "Link in bio" in body and "€12.50" in body
 
     asset_key, post_key = f"asset:{inbox['new_asset'].pk}", f"post:{inbox['new_post'].pk}"
     response = client.post(url, {"one": f"reject:{asset_key}", f"reason:{asset_key}": "Too dark"}, follow=True)
@@ -173,7 +173,7 @@ def test_approve_page_shows_what_is_approved_then_the_post_page_shows_the_verdic
     login(client, inbox["alice"])
     url = reverse("admin:scheduling_post_approve_detail", args=[post.pk])
     page = client.get(url).content.decode()
-    assert "Tonight at nine" in page and "Link in bio" in page and "12.50 EUR" in page
+    assert "Tonight at nine" in page and "Link in bio" in page and "€12.50" in page
     assert page.count('data-testid="gate-verdict" data-passed="yes"') == 2
     assert post.publications.filter(status=S.PENDING_APPROVAL).count() == 2  # a GET changes nothing
 

@@ -17,9 +17,9 @@ from content.models import Asset
 from scheduling import services
 from scheduling.models import Post, PostAsset, Publication, TakedownTask
 from tests.scheduling import factories
+from tests.scheduling.connectors import DeletingConnector
 from tests.scheduling.factories import PublicationFactory
 from tests.scheduling.fixtures import JPEG
-from tests.scheduling.test_takedowns import DeletingConnector, out  # noqa: F401
 
 S = Publication.Status
 pytestmark = pytest.mark.django_db
@@ -80,7 +80,7 @@ def test_other_performers_rows_are_untouched(world, django_capture_on_commit_cal
 
 
 def test_a_narrowing_consent_blocks_and_removes_what_only_the_old_one_covered(
-        out, django_capture_on_commit_callbacks):  # noqa: F811
+        out, django_capture_on_commit_callbacks):
     pending_fanvue = scheduled(out, "fanvue")
     pending_x = scheduled(out, "x", hours=3)
     with django_capture_on_commit_callbacks(execute=True):
@@ -99,7 +99,7 @@ def test_a_narrowing_consent_blocks_and_removes_what_only_the_old_one_covered(
 
 
 def test_a_date_of_birth_corrected_to_a_minor_on_the_production_date_takes_the_post_down(
-        out, django_capture_on_commit_callbacks):  # noqa: F811
+        out, django_capture_on_commit_callbacks):
     pending = scheduled(out, "fanvue")
     performer = out["performer"]
     # The asset was produced on 5 January 2026; with the corrected date they were 17 then.
@@ -116,7 +116,7 @@ def test_a_date_of_birth_corrected_to_a_minor_on_the_production_date_takes_the_p
 
 
 def test_a_correction_that_changes_nothing_the_gate_reads_leaves_everything(
-        out, django_capture_on_commit_callbacks):  # noqa: F811
+        out, django_capture_on_commit_callbacks):
     pending = scheduled(out, "fanvue")
     performer = out["performer"]
     performer.date_of_birth = date(1995, 4, 12)
@@ -126,7 +126,7 @@ def test_a_correction_that_changes_nothing_the_gate_reads_leaves_everything(
     assert DeletingConnector.calls == []
 
 
-def test_suspending_a_performer_runs_the_cascade(out, django_capture_on_commit_callbacks):  # noqa: F811
+def test_suspending_a_performer_runs_the_cascade(out, django_capture_on_commit_callbacks):
     pending = scheduled(out, "fanvue")
     performer = out["performer"]
     performer.status = "suspended"
@@ -139,7 +139,7 @@ def test_suspending_a_performer_runs_the_cascade(out, django_capture_on_commit_c
 # --- The latest identity check ------------------------------------------------------------------------
 
 
-def test_a_rejected_check_after_the_approval_blocks_and_removes(out, django_capture_on_commit_callbacks):  # noqa: F811
+def test_a_rejected_check_after_the_approval_blocks_and_removes(out, django_capture_on_commit_callbacks):
     pending = scheduled(out, "fanvue")
     with django_capture_on_commit_callbacks(execute=True):
         compliance.record_verification(performer=out["performer"], document_kind="passport", result="rejected",
@@ -149,7 +149,7 @@ def test_a_rejected_check_after_the_approval_blocks_and_removes(out, django_capt
     assert "identity check was rejected" in TakedownTask.objects.get(publication=out["on_insta"]).reason
 
 
-def test_a_lapsed_document_blocks_and_removes_once(out, django_capture_on_commit_callbacks):  # noqa: F811
+def test_a_lapsed_document_blocks_and_removes_once(out, django_capture_on_commit_callbacks):
     pending = scheduled(out, "fanvue")
     IdentityVerification.objects.filter(performer=out["performer"]).update(
         document_expiry=timezone.now().date() - timedelta(days=1))
@@ -226,7 +226,7 @@ def test_a_production_date_after_the_publication_date_is_refused(world):
 
 
 def test_revoking_the_likeness_consent_takes_published_synthetic_posts_down(
-        out, django_capture_on_commit_callbacks):  # noqa: F811
+        out, django_capture_on_commit_callbacks):
     likeness = compliance.record_consent(performer=out["performer"], platforms=["fanvue"], max_rating="explicit",
                                          uses=["ai_likeness"], signed_at=timezone.now() - timedelta(days=1))
     live = PublicationFactory(post=ai_post(out), account=out["fanvue"], status=S.PUBLISHED,

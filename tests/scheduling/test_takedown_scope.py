@@ -103,11 +103,11 @@ def test_a_request_naming_one_asset_blocks_exactly_its_publications_until_reject
         assert "takedown_open" in outcome.verdict.codes
         assert f"#{takedown.pk}" in next(r.message for r in outcome.verdict.reasons if r.code == "takedown_open")
         assert status_of(pub) == S.BLOCKED
-    # The creator's managers are told, once, with what it concerns.
+    # The creator's managers and the owner are told, once, with what it concerns.
     notice = Notification.objects.get(kind="takedown.opened")
     assert notice.creator_id == cal["a"].pk and notice.level == "error"
     assert f"asset #{cal['asset'].pk}" in notice.body and "2 publication(s) blocked" in notice.body
-    assert recipients_for(notice) == ["alice@agency.test"]
+    assert recipients_for(notice) == ["alice@agency.test", "owner@example.test"]
     # Rejected: both go back to scheduled at their times, audited; the notice is resolved.
     close(django_capture_on_commit_callbacks, takedown, TakedownRequest.Status.REJECTED, actor=cal["owner"])
     for key in ("on_fanvue", "on_x"):

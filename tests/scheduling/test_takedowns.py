@@ -15,52 +15,12 @@ from compliance import signals
 from compliance.models import TakedownAction
 from notifications.models import Notification
 from scheduling import takedowns
-from scheduling.connectors.base import TransientError
-from scheduling.connectors.noop import NoopConnector
 from scheduling.models import PlatformAccount, Publication, TakedownTask
 from scheduling.tasks import unpublish
-from tests.scheduling.factories import PlatformAccountFactory, PublicationFactory
+from tests.scheduling.connectors import DeletingConnector
+from tests.scheduling.factories import PublicationFactory
 
 S = Publication.Status
-
-
-class DeletingConnector(NoopConnector):
-    calls: list[str] = []
-
-    def unpublish(self, account, external_id):
-        type(self).calls.append(external_id)
-        return True
-
-
-class CannotDelete(NoopConnector):
-    """Like Instagram's API for some media: no delete endpoint."""
-
-    def unpublish(self, account, external_id):
-        return False
-
-
-class Unavailable(NoopConnector):
-    def unpublish(self, account, external_id):
-        raise TransientError("503 from platform", status=503, retry_after=5)
-
-
-@pytest.fixture
-def out(world, settings, eager_celery):
-    settings.SCHEDULING_CONNECTORS = {"fanvue": "tests.scheduling.test_takedowns.DeletingConnector",
-                                      "instagram": "tests.scheduling.test_takedowns.CannotDelete",
-                                      "x": "tests.scheduling.test_takedowns.Unavailable"}
-    DeletingConnector.calls = []
-    a = world["a"]
-    insta = PlatformAccountFactory(creator=a, platform="instagram", handle="luna_ig")
-    manual = PlatformAccountFactory(creator=a, platform="manual", target_platform="onlyfans", handle="luna_of")
-
-    def published(account, n):
-        return PublicationFactory(post=world["post"], account=account, status=S.PUBLISHED,
-                                  external_id=f"ext-{n}", external_url=f"https://example.test/p/{n}",
-                                  published_at=timezone.now() - timedelta(days=2))
-
-    return {**world, "on_fanvue": published(world["fanvue"], 1), "on_insta": published(insta, 2),
-            "on_manual": published(manual, 3)}
 
 
 def revoke(out, capture):

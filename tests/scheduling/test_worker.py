@@ -11,7 +11,6 @@ from django.conf import settings
 from django.utils import timezone
 
 from scheduling.models import Publication
-from tests.config.test_celery import broker_app  # noqa: F401 — the real-broker app fixture
 from tests.scheduling.connectors import FlakyConnector
 from tests.scheduling.factories import approved_rows
 
@@ -21,7 +20,7 @@ S = Publication.Status
 @pytest.mark.worker
 @pytest.mark.postgres  # SQLite's in-memory test database locks tables between threads
 @pytest.mark.django_db(transaction=True)
-def test_dispatch_and_publish_on_real_worker(broker_app, world):  # noqa: F811
+def test_dispatch_and_publish_on_real_worker(broker_app, world):
     broker_app.autodiscover_tasks(["scheduling"], force=True)
     due = timezone.now() - timedelta(seconds=1)
     approved_rows(world["post"], [

@@ -25,6 +25,12 @@
           this.openSearchResults = false;
           if (input.value === "") { input.blur(); } else { input.value = ""; }
         },
+        // Enter opens the highlighted result, or the last one ("All results for …") when none is.
+        selectItem: function () {
+          var links = document.querySelectorAll("#search-results a");
+          var link = links[this.currentIndex - 1] || links[links.length - 1];
+          if (link) { window.location = link.href; }
+        },
       });
     });
 

@@ -20,6 +20,7 @@ from tests.scheduling.fakes.base import FakePlatform, Received, Reply
 
 CLIENT_ID, CLIENT_SECRET = "x-client", "x-secret"
 USER_ID = "2244994945"
+UPLOAD_CHUNK = 2048  # the connector's chunk size in tests: a small photo takes several APPENDs
 
 
 def problem(status: int, title: str, detail: str) -> Reply:
