@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import admin
 from django.db.models import Count, Model, Q, QuerySet
 from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
 
 from accounts import tenancy
 from accounts.models import Creator
 from analytics.dashboard import home_context
 from config.navigation import SYSTEM_APPS, is_owner
-from core.dashboard import DASHBOARD_COUNTS
+from core.dashboard import DASHBOARD_COUNTS, DASHBOARD_LINKS
 
 
 def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
@@ -32,6 +34,7 @@ def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[st
         row = {"creator": creator, "counts": {"Staff": creator.staff_count, "Managers": creator.manager_count}}
         for label, counts in domain.items():
             row["counts"][label] = counts.get(creator.pk, 0)
+        row["cells"] = [{"value": value, "url": _link(label, creator.pk)} for label, value in row["counts"].items()]
         rows.append(row)
     context.update({
         "creator_rows": rows,
@@ -71,6 +74,17 @@ def may_see(user: Any, model: type[Model]) -> bool:
     """Whether the viewer may see rows of `model` for at least one creator (the owner: always)."""
     ids = tenancy.allowed_creator_ids(user, model)
     return ids is tenancy.ALL or bool(ids)
+
+
+def _link(label: str, creator_id: int) -> str | None:
+    if label not in DASHBOARD_LINKS:
+        return None
+    url_name, params = DASHBOARD_LINKS[label]
+    try:
+        base = reverse(url_name)
+    except NoReverseMatch:
+        return None
+    return f"{base}?{urlencode({**params, 'creator': creator_id})}"
 
 
 def environment_callback(request: HttpRequest) -> list[str] | None:

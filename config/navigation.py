@@ -16,7 +16,9 @@ from django.urls import NoReverseMatch, reverse
 from analytics.dashboard import may_open_dashboard
 from compliance.views import may_open_board
 from content.views_studio import may_generate
+from scheduling.review import may_review
 from scheduling.views_calendar import may_open_calendar
+from scheduling.views_review import waiting_for
 
 # The libraries' apps: infrastructure only the owner looks after.
 SYSTEM_APPS = frozenset({"auth", "django_celery_beat", "django_celery_results", "axes", "otp_static", "otp_totp"})
@@ -86,9 +88,14 @@ def _may_generate(user: Any) -> bool:
     return may_generate(user)
 
 
+def _may_review(user: Any) -> bool:
+    return may_review(user)
+
+
 VIEW_PERMISSIONS = {"admin:scheduling_calendar": _may_open_calendar, "admin:compliance_board": _may_open_board,
                     "admin:analytics_creator_dashboard": _may_open_analytics,
-                    "admin:content_generationjob_generate": _may_generate}
+                    "admin:content_generationjob_generate": _may_generate,
+                    "admin:scheduling_review_inbox": _may_review}
 
 GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
     ("Creators & team", [
@@ -162,7 +169,12 @@ GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
 
 def sidebar(request: HttpRequest) -> list[dict[str, Any]]:
     home = {"title": "Dashboard", "icon": "dashboard", "link": reverse("admin:index")}
-    navigation: list[dict[str, Any]] = [{"title": "Atelier", "separator": False, "items": [home]}]
+    review = _view_item("Review inbox", "inbox", "admin:scheduling_review_inbox")
+    if review is not None and waiting_for(request):
+        # Two COUNT queries per page (none for a role that approves nothing): what waits for this person.
+        review["badge"] = "scheduling.views_review.inbox_badge"
+    navigation: list[dict[str, Any]] = [{"title": "Atelier", "separator": False,
+                                         "items": [home, *([review] if review else [])]}]
     for title, entries in GROUPS:
         items = [i for i in (_item(*entry) for entry in entries) if i is not None]
         if title == SYSTEM:

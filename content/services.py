@@ -26,7 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from accounts import audit
+from accounts import approvers, audit
 from accounts.actors import Actor
 from accounts.models import Creator
 from accounts.services import user_of
@@ -317,7 +317,8 @@ def approve(asset: Asset, *, actor: Actor) -> Asset:
     if user is None:
         raise ValidationError("A person must approve an asset.")
     if asset.creator.four_eyes_review and asset.uploaded_by_id == user.pk:
-        raise ValidationError("Someone other than the uploader must approve this asset (four-eyes review).")
+        raise ValidationError(approvers.four_eyes_refusal("You uploaded this asset", asset.creator_id, Asset,
+                                                          author_id=user.pk), code="four_eyes")
     return _transition(asset, Asset.Status.APPROVED, actor=actor, action="asset.approved")
 
 

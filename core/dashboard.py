@@ -45,11 +45,21 @@ class Counter:
 
 
 DASHBOARD_COUNTS: list[tuple[str, Counter]] = []
+# Label → (admin URL name, query parameters): the column's numbers link there, with `creator=<id>` added.
+DASHBOARD_LINKS: dict[str, tuple[str, dict[str, str]]] = {}
 
 
 def register(label: str, counter: Counter) -> None:
     """Add a column to the admin home; columns keep the order apps register them in."""
     DASHBOARD_COUNTS.append((label, counter))
+
+
+def link(label: str, url_name: str, **params: str) -> None:
+    """Make a column's numbers links to a page that lists those rows, filtered to the row's creator.
+
+    Registered separately from the counter, so the app that owns the page links a column another app
+    counts without that app importing it."""
+    DASHBOARD_LINKS[label] = (url_name, params)
 
 
 def per_creator(rows: Callable[[list[int]], QuerySet[Any]], field: str = "creator_id",

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import URLPattern, path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
@@ -19,13 +20,22 @@ from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminTextInputWidget
 
 from accounts import tenancy
-from accounts.admin_base import EstimatedCountPaginator, TenantAdminMixin, TenantModelAdmin
-from accounts.models import Creator
+from accounts.admin_base import EstimatedCountPaginator, TenantAdminMixin, TenantModelAdmin, permission_check
+from accounts.models import AuditEvent, Creator
 from content.models import CAPTION_PLATFORMS
 from core import money, times
 from core.admin import adopt, call_service, message_refusal
 from core.wording import code_and_sentence
-from scheduling import approval, oauth, services, views_calendar, views_captions, views_oauth, wording
+from scheduling import (
+    approval,
+    oauth,
+    services,
+    views_calendar,
+    views_captions,
+    views_oauth,
+    views_review,
+    wording,
+)
 from scheduling import calendar as cal
 from scheduling.admin_display import STATUS_COLOURS, account_with_warning, warning_badge
 from scheduling.admin_manual import ManualExportAdminMixin  # also registers TakedownTaskAdmin
@@ -217,15 +227,38 @@ class PostAdmin(TenantModelAdmin):
     search_fields = ["caption"]
     list_select_related = ["creator"]
     inlines = [PostAssetInline, PublicationInline]
-    fields = ["creator", "caption", "collection", "price_minor", "currency", "approval", "approved_by", "approved_at",
-              "version"]
-    readonly_fields = ["approval", "approved_by", "approved_at", "version"]
+    fields = ["creator", "caption", "collection", "price_minor", "currency", "approval", "gate_verdicts",
+              "approved_by", "approved_at", "version"]
+    readonly_fields = ["approval", "gate_verdicts", "approved_by", "approved_at", "version"]
     change_form_outer_after_template = "admin/scheduling/post/caption_suggestions.html"
+    actions_detail = ["submit_detail", "approve_detail"]
 
     def get_urls(self) -> list[URLPattern]:
         return [path("suggest-captions/", self.admin_site.admin_view(views_captions.suggest_captions),
                      name="scheduling_post_suggest_captions"),
+                path("review/", self.admin_site.admin_view(views_review.inbox), name="scheduling_review_inbox"),
                 *super().get_urls()]
+
+    # Review buttons on the post page; each shows what it acts on first (a POST acts, a GET never does).
+
+    # The buttons show for whoever may change posts; the pages find the post through tenancy (404 out of
+    # reach) and the services decide the rest (four eyes).
+    has_review_permission = permission_check("scheduling.change_post")
+
+    @action(description="Submit for approval", url_path="submit", icon="send", permissions=["review"])
+    def submit_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return views_review.submit_post_page(request, object_id)
+
+    @action(description="Approve…", url_path="approve", icon="check_circle", permissions=["review"])
+    def approve_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return views_review.approve_post_page(request, object_id)
+
+    @display(description="Gate, per target")
+    def gate_verdicts(self, obj: Post) -> str:
+        if obj.pk is None:
+            return "—"
+        return render_to_string("admin/scheduling/review/_verdicts.html",
+                                {"targets": views_review.gate_verdicts(obj)})
 
     def get_readonly_fields(self, request: HttpRequest, obj: Post | None = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
@@ -263,6 +296,12 @@ class PostAdmin(TenantModelAdmin):
         if obj.pk is None:
             return "—"
         if obj.approved_at is None:
+            sent_back = AuditEvent.objects.filter(object_type="scheduling.post", object_id=str(obj.pk),
+                                                  action__in=["post.sent_back", "post.submitted"]) \
+                .select_related("actor").order_by("-created_at", "-pk").first()
+            if sent_back is not None and sent_back.action == "post.sent_back":
+                return format_html("Sent back by {}: {}", sent_back.actor or "a reviewer",
+                                   sent_back.changes.get("reason", ""))
             return "Waiting for approval"
         if approval.current_version(obj) != obj.approved_version:
             return "Stale: what reaches fans changed after approval; it needs approval again"

@@ -10,11 +10,13 @@ class SchedulingConfig(AppConfig):
 
         from compliance.crypto import register_encrypted_field
         from compliance.records import register_depiction_provider
+        from core import dashboard
         from core.api import routes
         from core.beat import BeatEntry, register
         from notifications.services import register_recipients
         from scheduling import receivers  # noqa: F401 — connects the compliance signal handlers
         from scheduling.depictions import depictions_of
+        from scheduling.models import Post, Publication
         from scheduling.notices import recipients_of
         from scheduling.takedowns import register_target_resolvers
 
@@ -25,6 +27,11 @@ class SchedulingConfig(AppConfig):
         # The people who scheduled a post hear about it too, whichever app raised the notice.
         register_recipients(recipients_of)
         routes.register("scheduling.api.views.register")
+        dashboard.register("Posts in review", dashboard.per_creator(lambda ids: Post.objects.filter(
+            creator_id__in=ids, pk__in=Publication.objects.filter(status="pending_approval").values("post_id"))))
+        # The home's review columns open the review inbox on that creator.
+        dashboard.link("In review", "admin:scheduling_review_inbox", kind="asset")
+        dashboard.link("Posts in review", "admin:scheduling_review_inbox", kind="post")
 
         register(
             BeatEntry("dispatch due publications", "scheduling.tasks.dispatch_due",

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, Q
 from django.utils import timezone
 
-from accounts import audit
+from accounts import approvers, audit
 from accounts.actors import Actor
 from accounts.services import user_of
 from compliance import services as compliance
@@ -496,6 +496,23 @@ def submit_post(post: Post, *, actor: Actor = None) -> int:
     return n
 
 
+def send_back_post(post: Post, *, actor: Actor = None, reason: str) -> int:
+    """A reviewer declines the post as it is: its publications waiting for approval go back to draft,
+    with the reason in the audit log for its author (`post.sent_back`)."""
+    if not reason.strip():
+        raise ValidationError("Say why the post is sent back, so its author can fix it.")
+    with transaction.atomic():
+        post = Post.objects.select_for_update().get(pk=post.pk)
+        pubs = list(post.publications.select_for_update().filter(status=S.PENDING_APPROVAL).order_by("pk"))
+        if not pubs:
+            raise ValidationError("Nothing of this post is waiting for approval.")
+        for pub in pubs:
+            _move(pub, S.DRAFT)
+        audit.record("post.sent_back", post, actor=actor,
+                     changes={"reason": reason.strip(), "publications": [p.pk for p in pubs]})
+    return len(pubs)
+
+
 def approve_post(post: Post, *, actor: Actor = None) -> dict[int, Verdict]:
     """A human approves the post as it is now; each pending publication is judged by the gate now.
 
@@ -509,7 +526,8 @@ def approve_post(post: Post, *, actor: Actor = None) -> dict[int, Verdict]:
         post = Post.objects.select_for_update().select_related("creator").get(pk=post.pk)
         pubs = list(post.publications.select_for_update().order_by("pk"))
         if post.creator.four_eyes_review and user is not None and post.created_by_id == user.pk:
-            raise ValidationError("This creator needs a second person to approve posts.")
+            raise ValidationError(approvers.four_eyes_refusal("You submitted this post", post.creator_id, Post,
+                                                              author_id=user.pk), code="four_eyes")
         post.approved_by, post.approved_at = user, timezone.now()
         post.approved_version = approval.current_version(post)
         post.save(update_fields=["approved_by", "approved_at", "approved_version"])
