@@ -173,8 +173,8 @@ def publish_batch(ids: list[int]) -> dict[int, str]:
         by_account = _judge(pubs, posts, assets, now, outcome)
         connectors = _connectors(by_account, outcome)
         ready = _requests(by_account, connectors, assets, outcome)
-        _hold_for_run(ready, now)
-    _call_platforms(ready, outcome)
+        lease = _hold_for_run(ready, now)
+    _call_platforms(ready, outcome, lease)
     return outcome
 
 
@@ -270,22 +270,43 @@ def _requests(by_account: dict[int, list[tuple[Publication, Any]]], connectors: 
     return ready
 
 
-def _hold_for_run(ready: list[_Ready], now: datetime) -> None:
+def _dedupes(row: _Ready) -> bool:
+    return bool(getattr(row[1], "idempotent_publish", False))
+
+
+def _hold_for_run(ready: list[_Ready], now: datetime) -> datetime | None:
     """The rows now wait for their turn in this worker under a short lease, renewed as it goes:
-    if the worker is killed they are back on the calendar within one run lease."""
-    Publication.objects.filter(pk__in=[r[0].pk for r in ready], status=S.CLAIMED).update(
-        lease_expires_at=now + timedelta(seconds=_run_lease()))
+    if the worker is killed they are back on the calendar within one run lease.
+
+    Rows of a platform that dedupes by our key need no durable mark before each call: they move to
+    `publishing` here, in the claim's transaction, under one call's lease (returned), instead of in a
+    transaction of their own. A killed worker's such rows go back to the calendar (the reaper)."""
+    waiting = [r[0].pk for r in ready if not _dedupes(r)]
+    if waiting:
+        Publication.objects.filter(pk__in=waiting, status=S.CLAIMED).update(
+            lease_expires_at=now + timedelta(seconds=_run_lease()))
+    grouped = [r[0].pk for r in ready if _dedupes(r)]
+    if not grouped:
+        return None
+    lease = now + timedelta(seconds=call_seconds())
+    # The rows are locked by this transaction and were checked `claimed`: every one moves.
+    Publication.objects.filter(pk__in=grouped, status=S.CLAIMED).update(
+        status=S.PUBLISHING, attempts=F("attempts") + 1, lease_expires_at=lease)
+    return lease
 
 
-def _call_platforms(ready: list[_Ready], outcome: dict[int, str]) -> None:
+def _call_platforms(ready: list[_Ready], outcome: dict[int, str], lease: datetime | None) -> None:
     """Send the ready rows, platform by platform, outside any transaction.
 
     One row is in flight at a time: a row becomes `publishing` right before its own call and its
     outcome is written right after, so a kill leaves at most that one row whose outcome is unknown.
+    Platforms that dedupe by our key go first: their rows are already `publishing` under a call's
+    lease, and should not wait for another platform's slow calls.
     """
-    waiting = _Waiting([r[0].pk for r in ready])
+    waiting = _Waiting([r[0].pk for r in ready if not _dedupes(r)])
+    grouped = [r[0].pk for r in ready if _dedupes(r)]
     by_platform: dict[str, list[_Ready]] = {}
-    for row in ready:
+    for row in sorted(ready, key=lambda r: not _dedupes(r)):
         by_platform.setdefault(row[0].account.platform, []).append(row)
     keeper = _LeaseKeeper(waiting)
     keeper.start()
@@ -293,11 +314,13 @@ def _call_platforms(ready: list[_Ready], outcome: dict[int, str]) -> None:
         for platform, sending in by_platform.items():
             with _slot(platform) as free:
                 if not free:  # the platform's concurrency is used up: try again in a few seconds
-                    for pub, *_ in sending:
-                        outcome[pub.pk] = _back_to_calendar(pub, timezone.now() + timedelta(seconds=5))
+                    at = timezone.now() + timedelta(seconds=5)
+                    for row in sending:
+                        pub = row[0]
+                        outcome[pub.pk] = _back_to_calendar(pub, at, lease=lease if _dedupes(row) else None)
                         waiting.done(pub.pk)
-                elif getattr(sending[0][1], "idempotent_publish", False):
-                    outcome.update(_publish_idempotent(sending, waiting))
+                elif lease is not None and _dedupes(sending[0]):
+                    outcome.update(_publish_idempotent(sending, lease))
                 else:
                     for pub, connector, request, described in sending:
                         outcome[pub.pk] = _publish_one(pub, connector, request, described, waiting)
@@ -309,7 +332,11 @@ def _call_platforms(ready: list[_Ready], outcome: dict[int, str]) -> None:
         if waiting.ids:
             Publication.objects.filter(pk__in=waiting.ids, status=S.CLAIMED).update(
                 status=S.SCHEDULED, lease_expires_at=None)
-        if waiting.ids or S.SCHEDULED in outcome.values():
+        unsent = [pk for pk in grouped if pk not in outcome]
+        if unsent:
+            Publication.objects.filter(pk__in=unsent, status=S.PUBLISHING, lease_expires_at=lease).update(
+                status=S.SCHEDULED, attempts=F("attempts") - 1, lease_expires_at=None)
+        if waiting.ids or unsent or S.SCHEDULED in outcome.values():
             # Rows put back for a retry in a few seconds go out then, not at the dispatcher's next tick.
             wakeups.dispatch_when_due()
 
@@ -403,10 +430,15 @@ def _slot(platform: str) -> Iterator[bool]:
         cm.__exit__(None, None, None)
 
 
-def _back_to_calendar(pub: Publication, at: datetime) -> str:
-    """A claimed row that was not sent returns to the calendar: no attempt, no budget charged."""
-    Publication.objects.filter(pk=pub.pk, status=S.CLAIMED).update(
-        status=S.SCHEDULED, next_attempt_at=at, lease_expires_at=None)
+def _back_to_calendar(pub: Publication, at: datetime, *, lease: datetime | None = None) -> str:
+    """A row that was not sent returns to the calendar: no attempt, no budget charged. `lease`: the
+    row was moved to `publishing` under that lease with the claim (a platform that dedupes by our key)."""
+    if lease is None:
+        Publication.objects.filter(pk=pub.pk, status=S.CLAIMED).update(
+            status=S.SCHEDULED, next_attempt_at=at, lease_expires_at=None)
+    else:
+        Publication.objects.filter(pk=pub.pk, status=S.PUBLISHING, lease_expires_at=lease).update(
+            status=S.SCHEDULED, next_attempt_at=at, lease_expires_at=None, attempts=F("attempts") - 1)
     return S.SCHEDULED
 
 
@@ -443,23 +475,21 @@ def _publish_one(pub: Publication, connector: Connector, request: PublishRequest
     return _finish_published([(pub, result)]).get(pub.pk, S.PUBLISHED)
 
 
-def _publish_idempotent(rows: list[_Ready], waiting: _Waiting) -> dict[int, str]:
+def _publish_idempotent(rows: list[_Ready], lease: datetime) -> dict[int, str]:
     """Rows of a platform that dedupes by our key (Bluesky's record key): sending one twice yields one
-    post, so they need no durable mark before each call. They move to `publishing` together and are
-    sent in groups: the budget of a group is reserved in one round trip right before it is sent (what
-    it does not send is given back with the next group's), and successes are written before each
-    group and at least every FLUSH_SECONDS, and always before the slot is released. A killed worker's
-    rows go back to the calendar (the reaper), and a re-send answers with the post already there."""
+    post, so they need no durable mark before each call. They moved to `publishing` together with the
+    claim (`_hold_for_run`, under `lease`) and are sent in groups: the budget of a group is reserved in
+    one round trip right before it is sent (what it does not send is given back with the next group's),
+    and successes are written before each group and at least every FLUSH_SECONDS, and always before the
+    slot is released. A killed worker's rows go back to the calendar (the reaper), and a re-send
+    answers with the post already there."""
     outcome: dict[int, str] = {}
     # One call's lease for the whole group, renewed as the group goes: a killed worker's rows are back
     # on the calendar within one call lease.
     length = call_seconds()
-    lease = timezone.now() + timedelta(seconds=length)
     renewed = monotonic()
-    live = _start_publishing([r[0].pk for r in rows], lease)
-    for pub, *_ in rows:
-        waiting.done(pub.pk)
-    sending = [row for row in rows if row[0].pk in live]  # others: redelivered or taken back meanwhile
+    live = {r[0].pk for r in rows}
+    sending = rows
     platform = rows[0][0].account.platform if rows else ""
     budget = limits.Reservation()
     published: list[tuple[Publication, Any]] = []
@@ -535,25 +565,6 @@ def _reserve(budget: limits.Reservation, group: list[_Ready]) -> None:
         budget.reserve(wanted)
     except Exception:
         log.warning("Could not reserve the rate budget of %d rows", len(group), exc_info=True)
-
-
-def _start_publishing(pks: list[int], lease: datetime) -> set[int]:
-    """claimed → publishing for the rows still claimed (one statement, without waiting for the disk);
-    returns the ids that moved."""
-    with transaction.atomic():
-        _commit_without_waiting_for_disk()
-        if connection.vendor != "postgresql":
-            Publication.objects.filter(pk__in=pks, status=S.CLAIMED).update(
-                status=S.PUBLISHING, attempts=F("attempts") + 1, lease_expires_at=lease)
-            return set(Publication.objects.filter(pk__in=pks, status=S.PUBLISHING, lease_expires_at=lease)
-                       .values_list("pk", flat=True))
-        table = Publication._meta.db_table
-        # Identifiers are the model's own; every value is a bound parameter.
-        sql = (f"UPDATE {table} SET status = %s, attempts = attempts + 1, lease_expires_at = %s "  # noqa: S608
-               f"WHERE id = ANY(%s) AND status = %s RETURNING id")
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [S.PUBLISHING, lease, list(pks), S.CLAIMED])
-            return {row[0] for row in cursor.fetchall()}
 
 
 def _commit_without_waiting_for_disk() -> None:

@@ -4,6 +4,7 @@ timezone neither duplicate nor lose a publication."""
 from __future__ import annotations
 
 import time as time_module
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -177,6 +178,45 @@ def test_an_interrupted_group_gives_back_the_budget_of_rows_it_never_sent(groupe
     assert statuses == [S.PUBLISHED, S.SCHEDULED, S.SCHEDULED]  # the platform dedupes: the calendar retries
     # Two requests went out; the third row's reserved request was given back.
     assert limits.budget_used(grouped["fanvue"].pk, GroupedConnector.limits) == 2
+
+
+@pytest.mark.django_db
+def test_a_grouped_batch_without_a_free_slot_goes_back_to_the_calendar_untried(grouped, monkeypatch):
+    # Rows of a platform that dedupes by our key become `publishing` with the claim: when no slot is
+    # free they go back as they were, with no attempt counted and nothing sent.
+    rows = due(grouped, 3, "fanvue")
+
+    @contextmanager
+    def full(platform):
+        yield False
+
+    monkeypatch.setattr(dispatch, "_slot", full)
+    outcome = services.publish_batch(services.claim_due_publications())
+    assert sorted(outcome.values()) == [S.SCHEDULED] * 3
+    for pub in Publication.objects.filter(pk__in=[r.pk for r in rows]):
+        assert (pub.status, pub.attempts, pub.lease_expires_at) == (S.SCHEDULED, 0, None)
+        assert pub.next_attempt_at > timezone.now()
+    assert GroupedConnector.calls == {}
+
+
+@pytest.mark.django_db
+def test_a_grouped_batch_is_publishing_from_its_claim_and_the_reaper_returns_it(grouped, monkeypatch):
+    # A worker killed right after the claim leaves the rows `publishing`: sending them again is safe
+    # (the platform dedupes), so the reaper puts them straight back on the calendar, not `unknown`.
+    rows = due(grouped, 2, "fanvue")
+
+    def killed(ready, outcome, lease):
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(dispatch, "_call_platforms", killed)
+    with pytest.raises(SystemExit):
+        services.publish_batch(services.claim_due_publications())
+    held = list(Publication.objects.filter(pk__in=[r.pk for r in rows]))
+    assert {(p.status, p.attempts) for p in held} == {(S.PUBLISHING, 1)}
+    later = max(p.lease_expires_at for p in held) + timedelta(seconds=1)
+    assert services.reap_expired_leases(now=later)["unknown"] == 0
+    assert set(Publication.objects.filter(pk__in=[r.pk for r in rows]).values_list("status", flat=True)) == {
+        S.SCHEDULED}
 
 
 def test_a_held_slot_is_renewed_until_it_is_released():
