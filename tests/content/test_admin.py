@@ -396,7 +396,7 @@ def test_collection_admin_creates_a_pack_through_the_service(client, vault):
             "items-MAX_NUM_FORMS": "1000", "items-0-position": "1", "items-0-asset": vault["a2"].pk}
     response = client.post(url, data)
     assert response.status_code == 200 and not Collection.objects.exists()
-    response = client.post(url, {**data, "price_minor": "1499", "currency": "USD"})
+    response = client.post(url, {**data, "price": "14.99", "currency": "USD"})
     assert response.status_code == 302, response.context["adminform"].form.errors
     pack = Collection.objects.get()
     assert (pack.price_minor, pack.currency) == (1499, "USD")
