@@ -391,7 +391,7 @@ def test_collection_admin_creates_a_pack_through_the_service(client, vault):
     form = client.get(url).context["adminform"].form
     assert list(form.fields["creator"].queryset) == [vault["a"]]
     data = {"creator": vault["a"].pk, "kind": "pack", "title": "Summer pack", "description": "",
-            "price_minor": "", "currency": "", "cover": "",
+            "price": "", "currency": "", "cover": "",
             "items-TOTAL_FORMS": "1", "items-INITIAL_FORMS": "0", "items-MIN_NUM_FORMS": "0",
             "items-MAX_NUM_FORMS": "1000", "items-0-position": "1", "items-0-asset": vault["a2"].pk}
     response = client.post(url, data)
@@ -413,7 +413,7 @@ def test_renditions_json_is_plain_json(client, vault):
 
 def test_collection_inline_refuses_another_creators_asset(client, vault):
     login(client, vault["owner"])  # the owner reaches both creators, so only the rule stands in the way
-    data = {"creator": vault["a"].pk, "kind": "folder", "title": "Mixed", "description": "", "price_minor": "",
+    data = {"creator": vault["a"].pk, "kind": "folder", "title": "Mixed", "description": "", "price": "",
             "currency": "", "cover": "", "items-TOTAL_FORMS": "1", "items-INITIAL_FORMS": "0",
             "items-MIN_NUM_FORMS": "0", "items-MAX_NUM_FORMS": "1000", "items-0-position": "1",
             "items-0-asset": vault["b1"].pk}
