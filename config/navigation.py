@@ -92,10 +92,17 @@ def _may_review(user: Any) -> bool:
     return may_review(user)
 
 
+def _may_read_notifications(user: Any) -> bool:
+    # Every staff member has an inbox of their own; it needs no model permission.
+    return bool(user.is_active and user.is_staff)
+
+
 VIEW_PERMISSIONS = {"admin:scheduling_calendar": _may_open_calendar, "admin:compliance_board": _may_open_board,
                     "admin:analytics_creator_dashboard": _may_open_analytics,
                     "admin:content_generationjob_generate": _may_generate,
-                    "admin:scheduling_review_inbox": _may_review}
+                    "admin:scheduling_review_inbox": _may_review,
+                    "admin:notifications_inbox": _may_read_notifications,
+                    "admin:analytics_report_on_demand": _may_open_analytics}
 
 GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
     ("Creators & team", [
@@ -136,12 +143,14 @@ GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
         ("Takedown tasks", "delete_sweep", "scheduling.takedowntask"),
     ]),
     ("Notifications", [
+        ("My notifications", "inbox", "admin:notifications_inbox"),
         ("Notifications", "notifications", "notifications.notification"),
         ("Webhook endpoints", "webhook", "notifications.webhookendpoint"),
         ("Webhook deliveries", "outbox", "notifications.webhookdelivery"),
     ]),
     ("Analytics", [
         ("Analytics dashboard", "monitoring", "admin:analytics_creator_dashboard"),
+        ("Reports on demand", "summarize", "admin:analytics_report_on_demand"),
         ("Transactions", "payments", "analytics.transaction"),
         ("Fans", "favorite", "analytics.fan"),
         ("Daily rollups", "table_chart", "analytics.dailyrollup"),

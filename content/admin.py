@@ -30,6 +30,7 @@ from content.models import Asset, Collection, CollectionItem, Rendition, Tag, Wa
 from core import times
 from core.admin import message_refusal
 from core.money import format_money
+from core.money_forms import PriceInUnitsForm
 from core.platforms import Kind, publishing_platforms
 
 KIND_ICONS = {Asset.Kind.IMAGE: "image", Asset.Kind.VIDEO: "movie", Asset.Kind.AUDIO: "music_note"}
@@ -384,6 +385,7 @@ class CollectionItemInline(TenantAdminMixin, TabularInline):
 
 @admin.register(Collection)
 class CollectionAdmin(TenantModelAdmin):
+    form = PriceInUnitsForm
     list_display = ["title", "creator", "kind", "price", "item_count", "created_at"]
     list_filter = ["creator", "kind"]
     list_select_related = ["creator"]
@@ -392,7 +394,7 @@ class CollectionAdmin(TenantModelAdmin):
     inlines = [CollectionItemInline]
     fieldsets = [
         (None, {"fields": ["creator", "kind", "title", "description", "cover"]}),
-        ("Price (sellable packs)", {"fields": ["price_minor", "currency"]}),
+        ("Price (sellable packs)", {"fields": ["price", "currency"]}),
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Collection | None = None) -> list[str]:

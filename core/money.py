@@ -45,3 +45,25 @@ def format_money(minor: int | None, currency: str | None, *, empty: str = "—")
         return f"{sign}{number}"
     symbol = SYMBOLS.get(code)
     return f"{sign}{symbol}{number}" if symbol else f"{sign}{code} {number}"
+
+
+# The largest amount a price column holds (a PostgreSQL integer of minor units).
+MAX_MINOR = 2_147_483_647
+
+
+def to_minor(amount: Decimal, currency: str) -> int:
+    """Exact minor units of an amount (19.99, EUR → 1999); a ValueError, never a rounding, when the
+    amount is finer than the currency's smallest unit, negative or beyond what a price column holds."""
+    places = exponent(currency)
+    if not amount.is_finite():
+        raise ValueError("Enter a number.")
+    if amount < 0:
+        raise ValueError("A price cannot be negative.")
+    if amount > Decimal(MAX_MINOR).scaleb(-places):
+        raise ValueError(f"That is too large for a price (at most {format_money(MAX_MINOR, currency)}).")
+    scaled = amount.scaleb(places)
+    if scaled != scaled.to_integral_value():
+        code = currency.upper() or "this currency"
+        allowed = "no decimals" if places == 0 else f"at most {places} decimal{'s' if places > 1 else ''}"
+        raise ValueError(f"{code} takes {allowed}: {amount} is finer than its smallest unit.")
+    return int(scaled)

@@ -25,6 +25,7 @@ from accounts.models import AuditEvent, Creator
 from content.models import CAPTION_PLATFORMS
 from core import money, times
 from core.admin import adopt, call_service, message_refusal
+from core.money_forms import PriceInUnitsForm
 from core.wording import code_and_sentence
 from scheduling import (
     approval,
@@ -227,7 +228,8 @@ class PostAdmin(TenantModelAdmin):
     search_fields = ["caption"]
     list_select_related = ["creator"]
     inlines = [PostAssetInline, PublicationInline]
-    fields = ["creator", "caption", "collection", "price_minor", "currency", "approval", "gate_verdicts",
+    form = PriceInUnitsForm
+    fields = ["creator", "caption", "collection", "price", "currency", "approval", "gate_verdicts",
               "approved_by", "approved_at", "version"]
     readonly_fields = ["approval", "gate_verdicts", "approved_by", "approved_at", "version"]
     change_form_outer_after_template = "admin/scheduling/post/caption_suggestions.html"

@@ -123,11 +123,42 @@ def _cell_span(day: date, hour: int | None, zones: list[str]) -> tuple[datetime,
     return min(s for s, _ in spans), max(e for _, e in spans)
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """What the page covers: the creators in reach, the accounts shown and the zones they live in."""
+
+    creators: list[Creator]
+    by_id: dict[int, Creator]
+    accounts: list[PlatformAccount]
+    account: PlatformAccount | None
+    in_scope: list[PlatformAccount]
+    shown_creators: list[Creator]
+    zones: list[str]
+
+    @property
+    def add_for(self) -> int | None:
+        # "+" on a day opens the post form for the creator shown (or a choice among them).
+        return self.shown_creators[0].pk if len(self.shown_creators) == 1 else None
+
+
 def calendar(request: HttpRequest) -> HttpResponse:
     """Month or week of publications, in each creator's own time, with drag to reschedule."""
     if not may_open_calendar(request.user):
         raise PermissionDenied
     query = CalendarQuery.from_request(request)
+    scope = _load_scope(request, query)
+    if isinstance(scope, HttpResponseRedirect):
+        return scope
+    days = cal.visible_days(query.view, query.anchor)
+    cells = _load_cells(request, query, scope, days)
+    movable = _mark_chips(request, cells)
+    grid = _grid(request, query, scope, days, cells)
+    free_slots = _free_slots(scope.account)
+    return _render_page(request, query, scope, days, grid, free_slots, movable)
+
+
+def _load_scope(request: HttpRequest, query: CalendarQuery) -> _Scope | HttpResponseRedirect:
+    """Narrow the page to what the user may see, so a creator or account out of reach is a 404."""
     reachable = tenancy.allowed_creator_ids(request.user, Publication, "view")
     creators_qs = Creator.objects.all() if reachable is tenancy.ALL else Creator.objects.filter(
         pk__in=sorted(reachable))
@@ -148,40 +179,56 @@ def calendar(request: HttpRequest) -> HttpResponse:
     in_scope = [account] if account else accounts
     shown_creators = [by_id[cid] for cid in dict.fromkeys(a.creator_id for a in in_scope)] if in_scope else []
     zones = sorted({c.timezone or "UTC" for c in shown_creators}) or ["UTC"]
+    return _Scope(creators, by_id, accounts, account, in_scope, shown_creators, zones)
 
-    days = cal.visible_days(query.view, query.anchor)
-    start, end = cal.utc_bounds(days[0], days[-1], zones)
-    cell_kind, cap = (cal.DAY_CELL, CHIPS_PER_DAY) if query.view == cal.MONTH else (cal.HOUR_CELL, CHIPS_PER_HOUR)
+
+def _load_cells(request: HttpRequest, query: CalendarQuery, scope: _Scope,
+                days: list[date]) -> dict[tuple[date, int | None], cal.Cell]:
+    """Read only the chips each cell can show, so a busy day costs one bounded query, not all its rows."""
+    start, end = cal.utc_bounds(days[0], days[-1], scope.zones)
+    cell_kind, cap = _cell_kind(query)
     rows: list[Publication] = []
-    if in_scope:
+    if scope.in_scope:
         publications = tenancy.restrict(Publication.objects.all(), request.user).filter(
-            account_id__in=[a.pk for a in in_scope])
+            account_id__in=[a.pk for a in scope.in_scope])
         rows = list(cal.calendar_range(publications, start, end, per_cell=cap, cell=cell_kind))
-    cells = cal.group_cells(rows, days, cell=cell_kind, per_cell=cap)
+    return cal.group_cells(rows, days, cell=cell_kind, per_cell=cap)
 
+
+def _cell_kind(query: CalendarQuery) -> tuple[str, int]:
+    """A month groups by day and a week by day-hour, each with its own number of chips per cell."""
+    return (cal.DAY_CELL, CHIPS_PER_DAY) if query.view == cal.MONTH else (cal.HOUR_CELL, CHIPS_PER_HOUR)
+
+
+def _mark_chips(request: HttpRequest, cells: dict[tuple[date, int | None], cal.Cell]) -> set[int] | object:
+    """Dress every shown chip at once (thumbnails in one query) and say which creators' chips may move."""
     movable = schedulable_creator_ids(request.user)
-    # "+" on a day opens the post form for the creator shown (or a choice among them).
-    add_for = (shown_creators[0].pk if len(shown_creators) == 1 else None)
-    may_add = request.user.has_perm("scheduling.add_post")
-
-    def cell(day: date, hour: int | None = None) -> dict[str, Any]:
-        found = cells.get((day, hour)) or cal.Cell(day=day, hour=hour)
-        more = _changelist_url(query, *_cell_span(day, hour, zones)) if found.hidden else ""
-        return {"day": day, "hour": hour, "items": found.items, "hidden": found.hidden, "more_url": more,
-                "in_month": day.month == query.anchor.month, "today": day == timezone.localdate(),
-                "add_url": _add_post_url(day, hour, add_for) if may_add else ""}
-
     shown_items = [item for found in cells.values() for item in found.items]
     thumbs = first_thumbnails({item.publication.post_id for item in shown_items})
     for item in shown_items:
         decorate(item, movable, thumbs)
+    return movable
 
-    grid: list[Any]
+
+def _grid(request: HttpRequest, query: CalendarQuery, scope: _Scope, days: list[date],
+          cells: dict[tuple[date, int | None], cal.Cell]) -> list[Any]:
+    """Lay the cells out as the template draws them: weeks of days, or 24 hours of seven days."""
+    may_add = request.user.has_perm("scheduling.add_post")
+
+    def cell(day: date, hour: int | None = None) -> dict[str, Any]:
+        found = cells.get((day, hour)) or cal.Cell(day=day, hour=hour)
+        more = _changelist_url(query, *_cell_span(day, hour, scope.zones)) if found.hidden else ""
+        return {"day": day, "hour": hour, "items": found.items, "hidden": found.hidden, "more_url": more,
+                "in_month": day.month == query.anchor.month, "today": day == timezone.localdate(),
+                "add_url": _add_post_url(day, hour, scope.add_for) if may_add else ""}
+
     if query.view == cal.MONTH:
-        grid = [[cell(d) for d in days[i:i + 7]] for i in range(0, len(days), 7)]
-    else:
-        grid = [{"hour": h, "cells": [cell(d, h) for d in days]} for h in range(24)]
+        return [[cell(d) for d in days[i:i + 7]] for i in range(0, len(days), 7)]
+    return [{"hour": h, "cells": [cell(d, h) for d in days]} for h in range(24)]
 
+
+def _free_slots(account: PlatformAccount | None) -> list[datetime]:
+    """Offer the next open queue times, but only for one account: slots belong to an account."""
     free_slots: list[datetime] = []
     if account is not None:
         after = timezone.now()
@@ -192,17 +239,29 @@ def calendar(request: HttpRequest) -> HttpResponse:
                 break
             free_slots.append(at.astimezone(tz))
             after = at
+    return free_slots
 
-    subscribe_to = [by_id[query.creator_id]] if query.creator_id else creators[:SUBSCRIBE_LINKS_SHOWN]
+
+def _tray(request: HttpRequest, scope: _Scope, movable: set[int] | object) -> list[TrayEntry]:
+    """The approved posts waiting for a day, for the creators (or the account) the page shows."""
+    return tray(request, scope.shown_creators, scope.account, movable)
+
+
+def _render_page(request: HttpRequest, query: CalendarQuery, scope: _Scope, days: list[date], grid: list[Any],
+                 free_slots: list[datetime], movable: set[int] | object) -> HttpResponse:
+    """Add navigation, feed links and the tray last, so the page reads in the order it always has."""
+    subscribe_to = [scope.by_id[query.creator_id]] if query.creator_id else scope.creators[:SUBSCRIBE_LINKS_SHOWN]
     key = feeds.feed_key(request.user)
+    may_add = request.user.has_perm("scheduling.add_post")
     title = (f"{query.anchor:%B %Y}" if query.view == cal.MONTH
              else f"Week of {days[0]:%d %b} – {days[-1]:%d %b %Y}")
     return render(request, "admin/scheduling/calendar.html", {
         **admin.site.each_context(request),
         "title": "Calendar", "heading": title, "opts": Publication._meta, "query": query, "view": query.view,
-        "grid": grid, "days": days, "creators": creators, "accounts": accounts, "account": account,
-        "label_zones": len(shown_creators) > 1,
-        "zone_note": ", ".join(zones),
+        "grid": grid, "days": days, "creators": scope.creators, "accounts": scope.accounts,
+        "account": scope.account,
+        "label_zones": len(scope.shown_creators) > 1,
+        "zone_note": ", ".join(scope.zones),
         "prev_url": query.url(date=cal.step(query.view, query.anchor, -1).isoformat()),
         "next_url": query.url(date=cal.step(query.view, query.anchor, 1).isoformat()),
         "today_url": query.url(date=timezone.localdate().isoformat()),
@@ -214,8 +273,9 @@ def calendar(request: HttpRequest) -> HttpResponse:
         "feed_rotate_url": reverse("admin:scheduling_calendar_feed_rotate"),
         "move_url": reverse("admin:scheduling_calendar_move"),
         "schedule_url": reverse("admin:scheduling_calendar_schedule"),
-        "week_heads": [{"day": d, "add_url": _add_post_url(d, None, add_for) if may_add else ""} for d in days],
-        "legend": legend(in_scope), "tray": tray(request, shown_creators, account, movable),
+        "week_heads": [{"day": d, "add_url": _add_post_url(d, None, scope.add_for) if may_add else ""}
+                       for d in days],
+        "legend": legend(scope.in_scope), "tray": _tray(request, scope, movable),
     })
 
 

@@ -87,7 +87,7 @@ def test_newcomer_composes_gets_approval_and_schedules_two_platforms_in_the_admi
     page.goto(f"{base}/admin/scheduling/post/add/")
     page.select_option("select[name=creator]", str(a.pk))
     page.fill("textarea[name=caption]", "Rooftop set, tonight at nine")
-    page.fill("input[name=price_minor]", "999")
+    page.fill("input[name=price]", "9.99")
     page.fill("input[name=currency]", "EUR")
     page.locator("#post_assets-group a.add-row").click()
     page.locator("select[name='post_assets-0-asset'] + .select2 .select2-selection").click()

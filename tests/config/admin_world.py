@@ -544,7 +544,7 @@ def add_form_data(w: World, model: type[Model]) -> dict[str, Any] | None:
         case "analytics.WebhookReceiver":
             return {"account": w.target(PlatformAccount).pk, "signing_secret": "whsec_" + "k" * 32}
         case "scheduling.Post":
-            return {"creator": a.pk, "caption": "A new set", "price_minor": "", "currency": "",
+            return {"creator": a.pk, "caption": "A new set", "price": "", "currency": "",
                     "post_assets-TOTAL_FORMS": "0", "post_assets-INITIAL_FORMS": "0",
                     "publications-TOTAL_FORMS": "0", "publications-INITIAL_FORMS": "0"}
         case "scheduling.Publication":

@@ -391,12 +391,12 @@ def test_collection_admin_creates_a_pack_through_the_service(client, vault):
     form = client.get(url).context["adminform"].form
     assert list(form.fields["creator"].queryset) == [vault["a"]]
     data = {"creator": vault["a"].pk, "kind": "pack", "title": "Summer pack", "description": "",
-            "price_minor": "", "currency": "", "cover": "",
+            "price": "", "currency": "", "cover": "",
             "items-TOTAL_FORMS": "1", "items-INITIAL_FORMS": "0", "items-MIN_NUM_FORMS": "0",
             "items-MAX_NUM_FORMS": "1000", "items-0-position": "1", "items-0-asset": vault["a2"].pk}
     response = client.post(url, data)
     assert response.status_code == 200 and not Collection.objects.exists()
-    response = client.post(url, {**data, "price_minor": "1499", "currency": "USD"})
+    response = client.post(url, {**data, "price": "14.99", "currency": "USD"})
     assert response.status_code == 302, response.context["adminform"].form.errors
     pack = Collection.objects.get()
     assert (pack.price_minor, pack.currency) == (1499, "USD")
@@ -413,7 +413,7 @@ def test_renditions_json_is_plain_json(client, vault):
 
 def test_collection_inline_refuses_another_creators_asset(client, vault):
     login(client, vault["owner"])  # the owner reaches both creators, so only the rule stands in the way
-    data = {"creator": vault["a"].pk, "kind": "folder", "title": "Mixed", "description": "", "price_minor": "",
+    data = {"creator": vault["a"].pk, "kind": "folder", "title": "Mixed", "description": "", "price": "",
             "currency": "", "cover": "", "items-TOTAL_FORMS": "1", "items-INITIAL_FORMS": "0",
             "items-MIN_NUM_FORMS": "0", "items-MAX_NUM_FORMS": "1000", "items-0-position": "1",
             "items-0-asset": vault["b1"].pk}

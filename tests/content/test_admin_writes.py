@@ -68,7 +68,7 @@ def test_collection_items_are_reordered_swapped_and_removed_through_the_service(
     third = CollectionItem.objects.create(collection=folder, asset=a3, position=3)
     client.force_login(people["alice"])
     data = {"creator": people["a"].pk, "kind": "folder", "title": "Folder", "description": "", "cover": "",
-            "price_minor": "", "currency": "", "items-TOTAL_FORMS": "3", "items-INITIAL_FORMS": "3",
+            "price": "", "currency": "", "items-TOTAL_FORMS": "3", "items-INITIAL_FORMS": "3",
             "items-MIN_NUM_FORMS": "0", "items-MAX_NUM_FORMS": "1000",
             "items-0-id": first.pk, "items-0-collection": folder.pk, "items-0-position": "5", "items-0-asset": a1.pk,
             "items-1-id": second.pk, "items-1-collection": folder.pk, "items-1-position": "2",

@@ -73,7 +73,7 @@ def post_form(client: Any, post: Post) -> dict[str, Any]:
 
 ADMIN_EDITS = {
     "caption": lambda w, d: d.update(caption="New set tonight — typo fixed"),
-    "price": lambda w, d: d.update(price_minor=1499),
+    "price": lambda w, d: d.update(price="14.99"),
     "currency": lambda w, d: d.update(currency="EUR"),
     "collection": lambda w, d: d.update(collection=w["collection"].pk),
     "asset added": lambda w, d: add_row(d, "post_assets", asset=approved_asset(w, "f").pk, position=5),
@@ -149,7 +149,7 @@ def test_adding_a_post_in_admin_goes_through_create_post(client, scheduled):
     client.force_login(scheduled["alice"])
     url = reverse("admin:scheduling_post_add")
     data = admin_form_data(client.get(url))
-    data.update(creator=scheduled["a"].pk, caption="Fresh", price_minor="", currency="")
+    data.update(creator=scheduled["a"].pk, caption="Fresh", price="", currency="")
     add_row(data, "post_assets", asset=scheduled["asset"].pk, position=0)
     add_row(data, "publications", account=scheduled["x"].pk, caption_override="")
     assert client.post(url, data).status_code == 302
