@@ -33,8 +33,8 @@ def asset_b(people, media_dir) -> Asset:
 
 @pytest.fixture
 def read_key_a(people) -> str:
-    """alice's read-only key over A."""
-    return accounts_services.issue_api_key(owner=people["alice"], name="warehouse", creators=[people["a"]]).raw
+    """The owner's read-only key over A."""
+    return accounts_services.issue_api_key(owner=people["owner"], name="reader-a", creators=[people["a"]]).raw
 
 
 @pytest.fixture
@@ -76,6 +76,14 @@ def write_key_a(people) -> str:
 
 
 @pytest.fixture
-def principals(people, write_key_a) -> dict[str, Any]:
-    """Who a table of API callers names (`tests.api.auth`): the people, and "key_a", the write key over A."""
-    return {**people, "key_a": write_key_a}
+def write_key_b(people) -> str:
+    """The owner's write key over B: refused on A for reach, not for scope."""
+    return accounts_services.issue_api_key(owner=people["owner"], name="writer-b", creators=[people["b"]],
+                                           scope="write").raw
+
+
+@pytest.fixture
+def principals(people, write_key_a, write_key_b, read_key_a) -> dict[str, Any]:
+    """Who a table of API callers names (`tests.api.auth`): the people, "key_a" and "key_b" (write keys
+    over A and over B) and "key_ro" (read-only over A)."""
+    return {**people, "key_a": write_key_a, "key_b": write_key_b, "key_ro": read_key_a}
