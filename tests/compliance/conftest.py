@@ -11,19 +11,7 @@ from cryptography.fernet import Fernet
 from accounts import services as account_services
 from accounts.models import User
 from compliance.models import ConsentRecord, IdentityVerification, Performer, TakedownRequest
-from tests.compliance.factories import (
-    BACK_A,
-    FRONT_A,
-    REJECTED_BACK_A,
-    REJECTED_FRONT_A,
-    SELFIE_A,
-    ConsentFactory,
-    PerformerFactory,
-    TakedownFactory,
-    VerificationFactory,
-    make_officer,
-    use_private_storage,
-)
+from tests.compliance import factories
 
 
 def stored_files(root: Path) -> dict[str, bytes]:
@@ -56,13 +44,13 @@ def private_dir(settings, tmp_path) -> Path:
 @pytest.fixture
 def private_location(settings, tmp_path) -> Path:
     """Documents encrypted with the suite's key, stored under this test's folder."""
-    return use_private_storage(settings, tmp_path)
+    return factories.use_private_storage(settings, tmp_path)
 
 
 @pytest.fixture
 def oscar(people) -> User:
     """The compliance officer of creator A."""
-    return make_officer("oscar", people["a"])
+    return factories.make_officer("oscar", people["a"])
 
 
 @pytest.fixture
@@ -75,48 +63,50 @@ def officer_b(people) -> User:
 @pytest.fixture
 def performer_a(people, private_location) -> Performer:
     """Amelie Durand of creator A, with a stage name, two aliases that share a word and a former legal name."""
-    return PerformerFactory(legal_name="Amelie Durand", creators=[people["a"]], email="amelie@mail.test",
-                            phone="+33 6 00", notes="Prefers morning shoots.",
-                            other_names=[("Lune Rousse", "stage"), ("Mimi", "alias"), ("Mimi D", "alias"),
-                                         ("Amelie Petit", "former_legal")])
+    return factories.PerformerFactory(legal_name="Amelie Durand", creators=[people["a"]], email="amelie@mail.test",
+                                      phone="+33 6 00", notes="Prefers morning shoots.",
+                                      other_names=[("Lune Rousse", "stage"), ("Mimi", "alias"), ("Mimi D", "alias"),
+                                                   ("Amelie Petit", "former_legal")])
 
 
 @pytest.fixture
 def verification_a(performer_a) -> IdentityVerification:
     """Amelie's approved passport, front and back."""
-    return VerificationFactory(performer=performer_a, front=FRONT_A, back=BACK_A, document_number="FR12345678")
+    return factories.VerificationFactory(performer=performer_a, front=factories.FRONT_A, back=factories.BACK_A,
+                                         document_number="FR12345678")
 
 
 @pytest.fixture
 def selfie_verification_a(performer_a) -> IdentityVerification:
     """Amelie's approved passport checked against a selfie."""
-    return VerificationFactory(performer=performer_a, front=FRONT_A, selfie=SELFIE_A, document_number="FR-APPROVED-1")
+    return factories.VerificationFactory(performer=performer_a, front=factories.FRONT_A, selfie=factories.SELFIE_A,
+                                         document_number="FR-APPROVED-1")
 
 
 @pytest.fixture
 def rejected_verification_a(performer_a) -> IdentityVerification:
     """A check of Amelie's that failed, with both sides of the document and the provider's reason."""
-    return VerificationFactory(performer=performer_a, result="rejected", front=REJECTED_FRONT_A,
-                               back=REJECTED_BACK_A, document_number="FR-BLURRY-0",
-                               provider_reason="Photo too blurry to read.")
+    return factories.VerificationFactory(performer=performer_a, result="rejected", front=factories.REJECTED_FRONT_A,
+                                         back=factories.REJECTED_BACK_A, document_number="FR-BLURRY-0",
+                                         provider_reason="Photo too blurry to read.")
 
 
 @pytest.fixture
 def consent_a(performer_a) -> ConsentRecord:
-    return ConsentFactory(performer=performer_a)
+    return factories.ConsentFactory(performer=performer_a)
 
 
 @pytest.fixture
 def takedown_a(people, performer_a) -> TakedownRequest:
-    return TakedownFactory(creator=people["a"], performers=[performer_a])
+    return factories.TakedownFactory(creator=people["a"], performers=[performer_a])
 
 
 @pytest.fixture
 def performer_b(people, private_location) -> Performer:
     """Bianca Rossi of creator B, verified."""
-    performer = PerformerFactory(legal_name="Bianca Rossi", creators=[people["b"]],
-                                 other_names=[("Stella Nera", "stage")])
-    VerificationFactory(performer=performer)
+    performer = factories.PerformerFactory(legal_name="Bianca Rossi", creators=[people["b"]],
+                                           other_names=[("Stella Nera", "stage")])
+    factories.VerificationFactory(performer=performer)
     return performer
 
 
@@ -127,9 +117,9 @@ def verification_b(performer_b) -> IdentityVerification:
 
 @pytest.fixture
 def consent_b(performer_b) -> ConsentRecord:
-    return ConsentFactory(performer=performer_b)
+    return factories.ConsentFactory(performer=performer_b)
 
 
 @pytest.fixture
 def takedown_b(people, performer_b) -> TakedownRequest:
-    return TakedownFactory(creator=people["b"], performers=[performer_b], requester_name="Someone Else")
+    return factories.TakedownFactory(creator=people["b"], performers=[performer_b], requester_name="Someone Else")

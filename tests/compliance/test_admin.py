@@ -40,7 +40,7 @@ from tests.conftest import chromium_path
 
 PASSWORD = "correct-horse-battery"
 
-pytestmark = pytest.mark.usefixtures("private_location")
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_location")]
 # What every test but the browser journey starts from: both creators' performers, each verified and
 # consenting and named in a takedown; oscar officer of A, charlie officer of B.
 ON_FILE = pytest.mark.usefixtures("oscar", "officer_b", "verification_a", "consent_a", "takedown_a",
@@ -82,7 +82,6 @@ CHANGELISTS = ["performer", "identityverification", "consentrecord", "takedownre
 
 
 @ON_FILE
-@pytest.mark.django_db
 @pytest.mark.parametrize("model", CHANGELISTS)
 def test_officer_changelists_hide_other_creators(client, oscar, performer_a, verification_a, consent_a, takedown_a,
                                                  performer_b, verification_b, consent_b, takedown_b, model):
@@ -102,7 +101,6 @@ def test_officer_changelists_hide_other_creators(client, oscar, performer_a, ver
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_officer_other_creator_object_pages_are_404(client, oscar, performer_b, verification_b, consent_b, takedown_b,
                                                     performer_a):
     client.force_login(oscar)
@@ -120,7 +118,6 @@ def test_officer_other_creator_object_pages_are_404(client, oscar, performer_b, 
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_officer_exports_and_downloads_of_other_creator_are_404(client, oscar, verification_b, consent_b, performer_b,
                                                                 takedown_b):
     client.force_login(oscar)
@@ -147,7 +144,6 @@ def test_officer_exports_and_downloads_of_other_creator_are_404(client, oscar, v
 
 
 @ON_FILE
-@pytest.mark.django_db
 @pytest.mark.parametrize("who", ["bob", "alice"])
 def test_editor_and_manager_reach_no_documents(client, people, verification_a, performer_a, who):
     client.force_login(people[who])
@@ -159,7 +155,6 @@ def test_editor_and_manager_reach_no_documents(client, people, verification_a, p
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_search_finds_a_performer_by_alias_once(client, oscar, performer_a, people, performer_b):
     client.force_login(oscar)
     url = reverse("admin:compliance_performer_changelist")
@@ -173,7 +168,6 @@ def test_search_finds_a_performer_by_alias_once(client, oscar, performer_a, peop
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_performer_list_shows_standing(client, performer_a, oscar):
     ConsentFactory(performer=performer_a, valid_until=timezone.now() + timedelta(days=10))
     ConsentFactory(performer=performer_a)
@@ -189,7 +183,6 @@ def test_performer_list_shows_standing(client, performer_a, oscar):
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_performer_changelist_queries_do_not_grow_with_rows(client, oscar, people):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -213,7 +206,6 @@ def test_performer_changelist_queries_do_not_grow_with_rows(client, oscar, peopl
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_board_for_officers_and_owner_only(client, people, oscar, officer_b):
     users = {**people, "oscar": oscar, "charlie": officer_b}
     url = reverse("admin:compliance_board")
@@ -225,7 +217,6 @@ def test_board_for_officers_and_owner_only(client, people, oscar, officer_b):
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_board_sections_are_restricted_and_ordered(client, people, performer_a, performer_b, oscar, takedown_a):
     now = timezone.now()
     unverified = PerformerFactory(legal_name="Nadia Unverified", creators=[people["a"]])
@@ -250,7 +241,6 @@ def test_board_sections_are_restricted_and_ordered(client, people, performer_a, 
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_board_reports_gate_reasons_for_missing_consent_and_underage(client, people, oscar, performer_a):
     minor = PerformerFactory(legal_name="Too Young", creators=[people["a"]])
     VerificationFactory(performer=minor)
@@ -267,7 +257,6 @@ def test_board_reports_gate_reasons_for_missing_consent_and_underage(client, peo
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_download_id_returns_plaintext_and_audits(client, oscar, verification_a, people, private_location):
     client.force_login(oscar)
     response = client.get(reverse("admin:compliance_identityverification_document", args=[verification_a.pk, "front"]))
@@ -288,7 +277,6 @@ def test_download_id_returns_plaintext_and_audits(client, oscar, verification_a,
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_verification_page_masks_the_number_and_links_downloads(client, oscar, verification_a):
     client.force_login(oscar)
     url = reverse("admin:compliance_identityverification_change", args=[verification_a.pk])
@@ -302,7 +290,6 @@ def test_verification_page_masks_the_number_and_links_downloads(client, oscar, v
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_revealing_the_document_number_is_deliberate_and_audited(client, oscar, verification_a):
     client.force_login(oscar)
     url = reverse("admin:compliance_identityverification_number", args=[verification_a.pk])
@@ -317,7 +304,6 @@ def test_revealing_the_document_number_is_deliberate_and_audited(client, oscar, 
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_release_download(client, oscar, consent_a):
     client.force_login(oscar)
     response = client.get(reverse("admin:compliance_consentrecord_release", args=[consent_a.pk]))
@@ -329,7 +315,6 @@ def test_release_download(client, oscar, consent_a):
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_verifications_cannot_be_edited_or_deleted(client, oscar, verification_a):
     client.force_login(oscar)
     url = reverse("admin:compliance_identityverification_change", args=[verification_a.pk])
@@ -353,7 +338,6 @@ def verification_post(performer, **overrides) -> dict:
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_add_verification_through_admin_encrypts_in_memory(client, oscar, performer_a, verification_a, settings,
                                                            monkeypatch):
     from django.core.files import uploadhandler
@@ -376,7 +360,6 @@ def test_add_verification_through_admin_encrypts_in_memory(client, oscar, perfor
 
 
 @ON_FILE
-@pytest.mark.django_db
 @pytest.mark.parametrize("model", ["identityverification", "consentrecord"])
 def test_document_upload_forms_still_check_csrf(oscar, performer_a, model):
     from django.test import Client
@@ -390,7 +373,6 @@ def test_document_upload_forms_still_check_csrf(oscar, performer_a, model):
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_add_verification_shows_service_refusals_on_the_form(client, oscar, performer_a, performer_b, private_location):
     client.force_login(oscar)
     url = reverse("admin:compliance_identityverification_add")
@@ -428,7 +410,6 @@ def consent_post(performer, **overrides) -> dict:
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_add_consent_through_admin(client, oscar, performer_a, consent_a):
     client.force_login(oscar)
     response = client.post(reverse("admin:compliance_consentrecord_add"), consent_post(performer_a))
@@ -443,7 +424,6 @@ def test_add_consent_through_admin(client, oscar, performer_a, consent_a):
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_add_consent_refusals(client, oscar, performer_a, consent_b):
     client.force_login(oscar)
     url = reverse("admin:compliance_consentrecord_add")
@@ -460,7 +440,6 @@ def test_add_consent_refusals(client, oscar, performer_a, consent_b):
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_consent_change_page_cannot_modify_it(client, oscar, consent_a):
     client.force_login(oscar)
     url = reverse("admin:compliance_consentrecord_change", args=[consent_a.pk])
@@ -476,7 +455,6 @@ def test_consent_change_page_cannot_modify_it(client, oscar, consent_a):
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_revoke_through_the_reason_page(client, consent_a, performer_a, oscar, django_capture_on_commit_callbacks):
     received = []
 
@@ -520,7 +498,6 @@ def test_revoke_through_the_reason_page(client, consent_a, performer_a, oscar, d
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_bulk_revoke_asks_a_reason_and_stays_in_reach(client, oscar, consent_a, consent_b):
     client.force_login(oscar)
     url = reverse("admin:compliance_consentrecord_changelist")
@@ -537,7 +514,6 @@ def test_bulk_revoke_asks_a_reason_and_stays_in_reach(client, oscar, consent_a, 
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_add_performer_through_admin(client, oscar, people):
     client.force_login(oscar)
     url = reverse("admin:compliance_performer_add")
@@ -561,7 +537,6 @@ def test_add_performer_through_admin(client, oscar, people):
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_changing_the_legal_name_keeps_the_former_one_findable(client, oscar, performer_a):
     client.force_login(oscar)
     url = reverse("admin:compliance_performer_change", args=[performer_a.pk])
@@ -578,7 +553,6 @@ def test_changing_the_legal_name_keeps_the_former_one_findable(client, oscar, pe
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_creator_link_inline_hides_and_refuses_other_creators(client, people, performer_a, oscar):
     from compliance.models import CreatorPerformer
 
@@ -603,7 +577,6 @@ def test_creator_link_inline_hides_and_refuses_other_creators(client, people, pe
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_takedown_list_orders_by_deadline_with_badges(client, people, oscar, takedown_a):
     now = timezone.now()
     overdue = TakedownFactory(creator=people["a"], received_at=now - timedelta(hours=50))
@@ -619,7 +592,6 @@ def test_takedown_list_orders_by_deadline_with_badges(client, people, oscar, tak
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_open_takedown_through_admin(client, oscar, people, performer_a):
     client.force_login(oscar)
     url = reverse("admin:compliance_takedownrequest_add")
@@ -648,7 +620,6 @@ def test_open_takedown_through_admin(client, oscar, people, performer_a):
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_takedown_action_log_is_appended_through_the_service(client, oscar, takedown_a):
     client.force_login(oscar)
     url = reverse("admin:compliance_takedownrequest_change", args=[takedown_a.pk])
@@ -666,7 +637,6 @@ def test_takedown_action_log_is_appended_through_the_service(client, oscar, take
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_mark_removed_and_record_outcome(client, oscar, takedown_a, takedown_b, people):
     client.force_login(oscar)
     changelist = reverse("admin:compliance_takedownrequest_changelist")
@@ -692,7 +662,6 @@ def test_mark_removed_and_record_outcome(client, oscar, takedown_a, takedown_b, 
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_blocked_terms_are_added_and_removed_with_audit(client, oscar, people):
     client.force_login(oscar)
     response = client.post(reverse("admin:compliance_blockedterm_add"), {"term": "forbiddenword", "note": "policy"})
@@ -794,7 +763,6 @@ def test_officer_opens_the_board_and_revokes_a_consent(live_server, people, arti
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_admin_refuses_an_active_minor_with_the_reason_and_audits_it(client, oscar, performer_a, people):
     client.force_login(oscar)
     url = reverse("admin:compliance_performer_change", args=[performer_a.pk])
@@ -810,7 +778,6 @@ def test_admin_refuses_an_active_minor_with_the_reason_and_audits_it(client, osc
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_admin_refuses_a_consent_from_a_minor_and_audits_it(client, people, oscar):
     minor = PerformerFactory(legal_name="Too Young", creators=[people["a"]], status="suspended",
                              date_of_birth=timezone.now().date() - timedelta(days=365 * 16))
@@ -823,7 +790,6 @@ def test_admin_refuses_a_consent_from_a_minor_and_audits_it(client, people, osca
 
 
 @ON_FILE
-@pytest.mark.django_db
 def test_admin_refuses_a_check_without_a_date_of_birth(client, people, oscar):
     undated = PerformerFactory(legal_name="No Date", creators=[people["a"]], date_of_birth=None)
     client.force_login(oscar)

@@ -30,8 +30,9 @@ from tests.compliance.factories import (
 
 AMELIE_NAMES = {"Amelie Durand", "Lune Rousse", "Mimi", "Mimi D", "Amelie Petit"}
 # Every test here starts from Amelie's whole file: two checks, a consent, a takedown; and Bianca of B.
-pytestmark = pytest.mark.usefixtures("private_location", "selfie_verification_a", "rejected_verification_a",
-                                     "consent_a", "takedown_a", "performer_b")
+pytestmark = [pytest.mark.django_db,
+              pytest.mark.usefixtures("private_location", "selfie_verification_a", "rejected_verification_a",
+                                      "consent_a", "takedown_a", "performer_b")]
 
 
 def stored_path(location, doc: EncryptedFile):
@@ -41,7 +42,6 @@ def stored_path(location, doc: EncryptedFile):
 # --- 2257 ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.django_db
 def test_record_2257_lists_every_name_and_references_documents(performer_a, oscar, selfie_verification_a,
                                                                rejected_verification_a, consent_a, people):
     record = records.record_2257(performer_a, actor=oscar)
@@ -67,7 +67,6 @@ def test_record_2257_lists_every_name_and_references_documents(performer_a, osca
     assert not AuditEvent.objects.filter(action="document.read").exists()
 
 
-@pytest.mark.django_db
 def test_depiction_providers_fill_the_record(performer_a, oscar, people, monkeypatch):
     seen = []
 
@@ -83,7 +82,6 @@ def test_depiction_providers_fill_the_record(performer_a, oscar, people, monkeyp
     assert seen == [{people["a"].pk}]  # asked only for what the officer reaches
 
 
-@pytest.mark.django_db
 def test_2257_admin_downloads(client, oscar, performer_a, selfie_verification_a, performer_b):
     client.force_login(oscar)
     response = client.get(reverse("admin:compliance_performer_record_2257_json", args=[performer_a.pk]))
@@ -108,7 +106,6 @@ def read_zip(data: bytes) -> tuple[dict, dict[str, bytes]]:
     return json.loads(files.pop("performer.json")), files
 
 
-@pytest.mark.django_db
 def test_export_holds_everything_with_decrypted_documents(performer_a, oscar, selfie_verification_a,
                                                           rejected_verification_a, consent_a, takedown_a, people):
     payload, files = read_zip(records.export_performer_data(performer_a, actor=oscar))
@@ -140,7 +137,6 @@ def test_export_holds_everything_with_decrypted_documents(performer_a, oscar, se
     assert exported.changes == {"documents": 5, "complete": True} and exported.creator_id == people["a"].pk
 
 
-@pytest.mark.django_db
 def test_export_leaves_out_other_creators_and_says_so(people, performer_a, oscar):
     CreatorPerformer.objects.create(creator=people["b"], performer=performer_a, relation="collaborator")
     other = TakedownFactory(creator=people["b"], performers=[performer_a])
@@ -153,7 +149,6 @@ def test_export_leaves_out_other_creators_and_says_so(people, performer_a, oscar
     assert other.pk in {t["id"] for t in payload["takedown_requests"]}
 
 
-@pytest.mark.django_db
 def test_export_through_admin(client, oscar, performer_a, performer_b, people):
     client.force_login(oscar)
     response = client.get(reverse("admin:compliance_performer_export_data_detail", args=[performer_a.pk]))
@@ -178,7 +173,6 @@ def test_export_through_admin(client, oscar, performer_a, performer_b, people):
 # --- Erasure -------------------------------------------------------------------------------------
 
 
-@pytest.mark.django_db
 def test_erasure_keeps_the_2257_record_and_removes_the_rest(selfie_verification_a, rejected_verification_a,
                                                             performer_a, oscar, consent_a, private_location,
                                                             django_capture_on_commit_callbacks):
@@ -218,7 +212,6 @@ def test_erasure_keeps_the_2257_record_and_removes_the_rest(selfie_verification_
     assert "Amelie" not in json.dumps(event.changes)
 
 
-@pytest.mark.django_db
 def test_erasure_is_idempotent(performer_a, oscar, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         first = records.erase_performer(performer_a, actor=oscar, reason="DSR-1")
@@ -232,7 +225,6 @@ def test_erasure_is_idempotent(performer_a, oscar, django_capture_on_commit_call
     assert AuditEvent.objects.filter(action="performer.erased").count() == 1
 
 
-@pytest.mark.django_db
 def test_erasure_without_an_approved_check_removes_identity_too(people, oscar, private_location,
                                                                 django_capture_on_commit_callbacks):
     never = PerformerFactory(legal_name="Nina Never", creators=[people["a"]], other_names=[("Nini", "stage")])
@@ -253,14 +245,12 @@ def test_erasure_without_an_approved_check_removes_identity_too(people, oscar, p
     assert ConsentRecord.objects.filter(pk=consent.pk).exists()  # what was agreed, without the signed file
 
 
-@pytest.mark.django_db
 def test_erasure_needs_a_reason(performer_a, oscar):
     with pytest.raises(ValidationError):
         records.erase_performer(performer_a, actor=oscar, reason="  ")
     assert Performer.objects.get(pk=performer_a.pk).status == Performer.Status.ACTIVE
 
 
-@pytest.mark.django_db
 def test_rolled_back_erasure_keeps_the_files(rejected_verification_a, performer_a, oscar, private_location):
     doc = rejected_verification_a.front
     with pytest.raises(RuntimeError), transaction.atomic():
@@ -270,7 +260,6 @@ def test_rolled_back_erasure_keeps_the_files(rejected_verification_a, performer_
     assert IdentityVerification.objects.get(pk=rejected_verification_a.pk).front_id == doc.pk
 
 
-@pytest.mark.django_db
 def test_erasure_through_the_admin_confirmation(client, oscar, performer_a, performer_b, people,
                                                 django_capture_on_commit_callbacks):
     client.force_login(oscar)
@@ -297,7 +286,6 @@ def test_erasure_through_the_admin_confirmation(client, oscar, performer_a, perf
                               args=[performer_a.pk])).status_code in (403, 404)
 
 
-@pytest.mark.django_db
 def test_bulk_erasure_asks_a_reason_and_stays_in_reach(client, oscar, performer_a, performer_b):
     client.force_login(oscar)
     changelist = reverse("admin:compliance_performer_changelist")
