@@ -1,10 +1,15 @@
-"""Config fixtures: the whole-API world the boundary tests (errors, browsable API, fuzzing) call into."""
+"""Config fixtures: the whole-API world the boundary tests (errors, browsable API, fuzzing) call into, and
+the admin world the role matrix walks."""
 
 from __future__ import annotations
 
 import pytest
 
+from accounts import services as account_services
+from tests.compliance.factories import use_private_storage
+from tests.config.admin_world import World
 from tests.config.api_world import ApiWorld, build_api_world
+from tests.factories import UserFactory
 
 
 @pytest.fixture
@@ -15,3 +20,21 @@ def api_world(db, settings, media_dir, tmp_path) -> ApiWorld:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(tmp_path / "private"), "base_url": None}}}
     return build_api_world(settings)
+
+
+@pytest.fixture
+def dana(team):
+    """Editor of A and manager of B: one person whose rights differ by creator."""
+    user = UserFactory(username="dana")
+    account_services.add_membership(user=user, creator=team["a"], role="editor")
+    account_services.add_membership(user=user, creator=team["b"], role="manager")
+    return user
+
+
+@pytest.fixture
+def admin_world(team, dana, media_dir, settings, tmp_path, eager_celery) -> World:
+    """Every role of A (`team`) and dana; A's rows built on demand (`tests.config.admin_world`)."""
+    use_private_storage(settings, tmp_path)
+    # Eight sign-ins per test: sessions in a signed cookie keep them off the database.
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    return World({**team, "dana": dana})
