@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from accounts import services as account_services
 from tests.compliance.factories import use_private_storage
 from tests.config.admin_world import World
 from tests.config.api_world import ApiWorld, build_api_world
-from tests.factories import UserFactory
 
 
 @pytest.fixture
@@ -20,15 +18,6 @@ def api_world(db, settings, media_dir, tmp_path) -> ApiWorld:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(tmp_path / "private"), "base_url": None}}}
     return build_api_world(settings)
-
-
-@pytest.fixture
-def dana(team):
-    """Editor of A and manager of B: one person whose rights differ by creator."""
-    user = UserFactory(username="dana")
-    account_services.add_membership(user=user, creator=team["a"], role="editor")
-    account_services.add_membership(user=user, creator=team["b"], role="manager")
-    return user
 
 
 @pytest.fixture
