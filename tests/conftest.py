@@ -115,6 +115,18 @@ def people(creators):
 
 
 @pytest.fixture
+def dana(people):
+    """An editor of A who manages B: she holds every manager permission, for B only."""
+    from accounts import services
+    from tests.factories import UserFactory
+
+    user = UserFactory(username="dana")
+    services.add_membership(user=user, creator=people["a"], role="editor")
+    services.add_membership(user=user, creator=people["b"], role="manager")
+    return user
+
+
+@pytest.fixture
 def team(people):
     """people, plus A's other roles: chloe (chatter), oscar_a (compliance officer), ana (analyst).
 

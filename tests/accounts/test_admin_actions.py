@@ -83,17 +83,6 @@ def test_selecting_only_rows_out_of_reach_is_404(client, people, media_dir):
 # --- Forms: a permission counts for the creators it is held for ------------------------------------------
 
 
-@pytest.fixture
-def dana(people):
-    """An editor of A who manages B: she holds every manager permission, for B only."""
-    from tests.factories import UserFactory
-
-    user = UserFactory(username="dana")
-    account_services.add_membership(user=user, creator=people["a"], role="editor")
-    account_services.add_membership(user=user, creator=people["b"], role="manager")
-    return user
-
-
 def test_a_manager_of_b_who_edits_a_cannot_change_a_as_a_manager(client, people, dana):
     a = people["a"]
     client.force_login(dana)

@@ -28,6 +28,14 @@ def jpeg(label: str = "document") -> bytes:
     return b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + f"{label}:".encode() + b"\x00\x11" * 64 + b"\xff\xd9"
 
 
+# The documents of Amelie, the performer of creator A in the shared compliance fixtures (conftest.py).
+FRONT_A = jpeg("front-amelie")
+BACK_A = jpeg("back-amelie")
+SELFIE_A = jpeg("selfie-amelie")
+REJECTED_FRONT_A = jpeg("rejected-front")
+REJECTED_BACK_A = jpeg("rejected-back")
+
+
 def pdf(label: str = "release") -> bytes:
     return b"%PDF-1.7\n" + f"% {label}\n".encode() + b"1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from types import SimpleNamespace
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -17,44 +16,23 @@ from accounts.models import AuditEvent
 from compliance import records, services
 from compliance.models import ConsentRecord, CreatorPerformer, EncryptedFile, IdentityVerification, Performer
 from tests.compliance.factories import (
+    FRONT_A,
+    REJECTED_BACK_A,
+    REJECTED_FRONT_A,
+    SELFIE_A,
     ConsentFactory,
     PerformerFactory,
     TakedownFactory,
     VerificationFactory,
     jpeg,
-    make_officer,
     pdf,
-    use_private_storage,
 )
 
-FRONT = jpeg("front-amelie")
-SELFIE = jpeg("selfie-amelie")
-REJECTED_FRONT = jpeg("rejected-front")
-REJECTED_BACK = jpeg("rejected-back")
-
-
-@pytest.fixture(autouse=True)
-def private_location(settings, tmp_path):
-    return use_private_storage(settings, tmp_path)
-
-
-@pytest.fixture
-def world(people):
-    a, b = people["a"], people["b"]
-    oscar = make_officer("oscar", a)
-    make_officer("bianca_officer", b)
-    pa = PerformerFactory(legal_name="Amelie Durand", creators=[a], email="amelie@mail.test", phone="+33 6 00",
-                          notes="Prefers morning shoots.",
-                          other_names=[("Lune Rousse", "stage"), ("Mimi", "alias"), ("Amelie Petit", "former_legal")])
-    approved = VerificationFactory(performer=pa, front=FRONT, selfie=SELFIE, document_number="FR-APPROVED-1")
-    rejected = VerificationFactory(performer=pa, result="rejected", front=REJECTED_FRONT, back=REJECTED_BACK,
-                                   document_number="FR-BLURRY-0", provider_reason="Photo too blurry to read.")
-    consent = ConsentFactory(performer=pa)
-    takedown = TakedownFactory(creator=a, performers=[pa], requester_name="Private Requester")
-    pb = PerformerFactory(legal_name="Bianca Rossi", creators=[b])
-    VerificationFactory(performer=pb)
-    return SimpleNamespace(**people, oscar=oscar, pa=pa, pb=pb, approved=approved, rejected=rejected,
-                           consent=consent, takedown=takedown)
+AMELIE_NAMES = {"Amelie Durand", "Lune Rousse", "Mimi", "Mimi D", "Amelie Petit"}
+# Every test here starts from Amelie's whole file: two checks, a consent, a takedown; and Bianca of B.
+pytestmark = [pytest.mark.django_db,
+              pytest.mark.usefixtures("private_location", "selfie_verification_a", "rejected_verification_a",
+                                      "consent_a", "takedown_a", "performer_b")]
 
 
 def stored_path(location, doc: EncryptedFile):
@@ -64,33 +42,32 @@ def stored_path(location, doc: EncryptedFile):
 # --- 2257 ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.django_db
-def test_record_2257_lists_every_name_and_references_documents(world):
-    record = records.record_2257(world.pa, actor=world.oscar)
+def test_record_2257_lists_every_name_and_references_documents(performer_a, oscar, selfie_verification_a,
+                                                               rejected_verification_a, consent_a, people):
+    record = records.record_2257(performer_a, actor=oscar)
     assert record["performer"]["legal_name"] == "Amelie Durand"
     assert record["performer"]["date_of_birth"] == "1996-04-12"
-    assert {n["name"] for n in record["names"]} == {"Amelie Durand", "Lune Rousse", "Mimi", "Amelie Petit"}
-    assert record["other_names"] == ["Amelie Petit", "Lune Rousse", "Mimi"]
+    assert {n["name"] for n in record["names"]} == AMELIE_NAMES
+    assert record["other_names"] == ["Amelie Petit", "Lune Rousse", "Mimi", "Mimi D"]
     docs = {d["id"]: d for d in record["identity_documents"]}
-    approved = docs[world.approved.pk]
+    approved = docs[selfie_verification_a.pk]
     assert approved["kind"] == "passport" and approved["result"] == "approved" and approved["method"] == "manual"
     assert {c["side"]: c["sha256"] for c in approved["copies"]} == {
-        "front": world.approved.front.sha256, "selfie": world.approved.selfie.sha256}
-    assert docs[world.rejected.pk]["result"] == "rejected"
+        "front": selfie_verification_a.front.sha256, "selfie": selfie_verification_a.selfie.sha256}
+    assert docs[rejected_verification_a.pk]["result"] == "rejected"
     consent = record["consents"][0]
     assert consent["platforms"] == ["fanvue", "x"] and consent["revoked_at"] is None
-    assert consent["release"]["sha256"] == world.consent.release.sha256
+    assert consent["release"]["sha256"] == consent_a.release.sha256
     assert record["depictions"] == []
-    assert record["creators"] == [{"creator": "Alpha", "creator_id": world.a.pk, "relation": "self"}]
+    assert record["creators"] == [{"creator": "Alpha", "creator_id": people["a"].pk, "relation": "self"}]
     dumped = json.dumps(record)
     assert "FR-APPROVED-1" not in dumped  # the record references the ID; it does not copy it
-    event = AuditEvent.objects.get(action="performer.record_exported", object_id=str(world.pa.pk))
-    assert event.actor_id == world.oscar.pk and event.creator_id == world.a.pk
+    event = AuditEvent.objects.get(action="performer.record_exported", object_id=str(performer_a.pk))
+    assert event.actor_id == oscar.pk and event.creator_id == people["a"].pk
     assert not AuditEvent.objects.filter(action="document.read").exists()
 
 
-@pytest.mark.django_db
-def test_depiction_providers_fill_the_record(world, monkeypatch):
+def test_depiction_providers_fill_the_record(performer_a, oscar, people, monkeypatch):
     seen = []
 
     def provider(performer_id, creator_ids):
@@ -100,25 +77,24 @@ def test_depiction_providers_fill_the_record(world, monkeypatch):
     monkeypatch.setattr(records, "DEPICTION_PROVIDERS", [])
     records.register_depiction_provider(provider)
     records.register_depiction_provider(provider)  # once, however often an app's ready() runs
-    assert records.record_2257(world.pa, actor=world.oscar)["depictions"] == [
-        {"title": f"Set with {world.pa.pk}", "publications": []}]
-    assert seen == [{world.a.pk}]  # asked only for what the officer reaches
+    assert records.record_2257(performer_a, actor=oscar)["depictions"] == [
+        {"title": f"Set with {performer_a.pk}", "publications": []}]
+    assert seen == [{people["a"].pk}]  # asked only for what the officer reaches
 
 
-@pytest.mark.django_db
-def test_2257_admin_downloads(client, world):
-    client.force_login(world.oscar)
-    response = client.get(reverse("admin:compliance_performer_record_2257_json", args=[world.pa.pk]))
+def test_2257_admin_downloads(client, oscar, performer_a, selfie_verification_a, performer_b):
+    client.force_login(oscar)
+    response = client.get(reverse("admin:compliance_performer_record_2257_json", args=[performer_a.pk]))
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     assert response["Content-Disposition"].startswith("attachment;")
     assert {n["name"] for n in json.loads(response.content)["names"]} >= {"Lune Rousse", "Mimi", "Amelie Petit"}
-    printable = client.get(reverse("admin:compliance_performer_record_2257_print", args=[world.pa.pk]))
+    printable = client.get(reverse("admin:compliance_performer_record_2257_print", args=[performer_a.pk]))
     body = printable.content.decode()
-    for name in ("Amelie Durand", "Lune Rousse", "Mimi", "Amelie Petit", world.approved.front.sha256):
+    for name in ("Amelie Durand", "Lune Rousse", "Mimi", "Amelie Petit", selfie_verification_a.front.sha256):
         assert name in body
     assert AuditEvent.objects.filter(action="performer.record_exported").count() == 2
-    assert client.get(reverse("admin:compliance_performer_record_2257_json", args=[world.pb.pk])).status_code == 404
+    assert client.get(reverse("admin:compliance_performer_record_2257_json", args=[performer_b.pk])).status_code == 404
 
 
 # --- Data-subject export -------------------------------------------------------------------------
@@ -130,99 +106,97 @@ def read_zip(data: bytes) -> tuple[dict, dict[str, bytes]]:
     return json.loads(files.pop("performer.json")), files
 
 
-@pytest.mark.django_db
-def test_export_holds_everything_with_decrypted_documents(world):
-    payload, files = read_zip(records.export_performer_data(world.pa, actor=world.oscar))
-    approved, rejected, consent = world.approved, world.rejected, world.consent
+def test_export_holds_everything_with_decrypted_documents(performer_a, oscar, selfie_verification_a,
+                                                          rejected_verification_a, consent_a, takedown_a, people):
+    payload, files = read_zip(records.export_performer_data(performer_a, actor=oscar))
+    approved, rejected, consent = selfie_verification_a, rejected_verification_a, consent_a
     assert files == {
-        f"documents/verification-{approved.pk}-front.jpg": FRONT,
-        f"documents/verification-{approved.pk}-selfie.jpg": SELFIE,
-        f"documents/verification-{rejected.pk}-front.jpg": REJECTED_FRONT,
-        f"documents/verification-{rejected.pk}-back.jpg": REJECTED_BACK,
+        f"documents/verification-{approved.pk}-front.jpg": FRONT_A,
+        f"documents/verification-{approved.pk}-selfie.jpg": SELFIE_A,
+        f"documents/verification-{rejected.pk}-front.jpg": REJECTED_FRONT_A,
+        f"documents/verification-{rejected.pk}-back.jpg": REJECTED_BACK_A,
         f"documents/consent-{consent.pk}-release.pdf": pdf(),
     }
     assert payload["scope"]["complete"] is True
     assert payload["performer"]["email"] == "amelie@mail.test"
     assert payload["performer"]["phone"] == "+33 6 00"
-    assert {n["name"] for n in payload["names"]} == {"Amelie Durand", "Lune Rousse", "Mimi", "Amelie Petit"}
+    assert {n["name"] for n in payload["names"]} == AMELIE_NAMES
     assert payload["creators"][0]["creator"] == "Alpha"
     numbers = {v["id"]: v["document_number"] for v in payload["identity_verifications"]}
     assert numbers == {approved.pk: "FR-APPROVED-1", rejected.pk: "FR-BLURRY-0"}
     assert payload["consents"][0]["release"]["file"] == f"documents/consent-{consent.pk}-release.pdf"
     takedown = payload["takedown_requests"][0]
-    assert takedown["id"] == world.takedown.pk and takedown["content_description"]
-    assert "Private Requester" not in json.dumps(payload)  # a third person's identity is not the performer's data
+    assert takedown["id"] == takedown_a.pk and takedown["content_description"]
+    assert "Jordan Requester" not in json.dumps(payload)  # a third person's identity is not the performer's data
     actions = {e["action"] for e in payload["audit_events"]}
     assert {"performer.created", "verification.recorded", "consent.recorded", "takedown.opened"} <= actions
 
-    assert AuditEvent.objects.filter(action="document.read", actor=world.oscar).count() == 5
-    assert AuditEvent.objects.filter(action="document_number.read", actor=world.oscar).count() == 2
+    assert AuditEvent.objects.filter(action="document.read", actor=oscar).count() == 5
+    assert AuditEvent.objects.filter(action="document_number.read", actor=oscar).count() == 2
     exported = AuditEvent.objects.get(action="performer.data_exported")
-    assert exported.changes == {"documents": 5, "complete": True} and exported.creator_id == world.a.pk
+    assert exported.changes == {"documents": 5, "complete": True} and exported.creator_id == people["a"].pk
 
 
-@pytest.mark.django_db
-def test_export_leaves_out_other_creators_and_says_so(world):
-    CreatorPerformer.objects.create(creator=world.b, performer=world.pa, relation="collaborator")
-    other = TakedownFactory(creator=world.b, performers=[world.pa])
-    payload, _ = read_zip(records.export_performer_data(world.pa, actor=world.oscar))
+def test_export_leaves_out_other_creators_and_says_so(people, performer_a, oscar):
+    CreatorPerformer.objects.create(creator=people["b"], performer=performer_a, relation="collaborator")
+    other = TakedownFactory(creator=people["b"], performers=[performer_a])
+    payload, _ = read_zip(records.export_performer_data(performer_a, actor=oscar))
     assert payload["scope"]["complete"] is False
     assert [c["creator"] for c in payload["creators"]] == ["Alpha"]
     assert other.pk not in {t["id"] for t in payload["takedown_requests"]}
-    payload, _ = read_zip(records.export_performer_data(world.pa, actor=world.owner))
+    payload, _ = read_zip(records.export_performer_data(performer_a, actor=people["owner"]))
     assert payload["scope"]["complete"] is True
     assert other.pk in {t["id"] for t in payload["takedown_requests"]}
 
 
-@pytest.mark.django_db
-def test_export_through_admin(client, world):
-    client.force_login(world.oscar)
-    response = client.get(reverse("admin:compliance_performer_export_data_detail", args=[world.pa.pk]))
+def test_export_through_admin(client, oscar, performer_a, performer_b, people):
+    client.force_login(oscar)
+    response = client.get(reverse("admin:compliance_performer_export_data_detail", args=[performer_a.pk]))
     assert response.status_code == 200
     assert response["Content-Type"] == "application/zip"
     assert "no-store" in response["Cache-Control"]
     payload, files = read_zip(response.content)
-    assert payload["performer"]["id"] == world.pa.pk and len(files) == 5
+    assert payload["performer"]["id"] == performer_a.pk and len(files) == 5
 
     changelist = reverse("admin:compliance_performer_changelist")
-    response = client.post(changelist, {"action": "export_data", "index": "0", "_selected_action": [world.pa.pk]})
+    response = client.post(changelist, {"action": "export_data", "index": "0", "_selected_action": [performer_a.pk]})
     assert response["Content-Type"] == "application/zip"
-    response = client.post(changelist, {"action": "export_data", "index": "0", "_selected_action": [world.pb.pk]})
+    response = client.post(changelist, {"action": "export_data", "index": "0", "_selected_action": [performer_b.pk]})
     assert response.status_code == 404  # out of reach: nothing exported
     assert AuditEvent.objects.filter(action="performer.data_exported").count() == 2
 
-    client.force_login(world.bob)
+    client.force_login(people["bob"])
     assert client.get(reverse("admin:compliance_performer_export_data_detail",
-                              args=[world.pa.pk])).status_code in (403, 404)
+                              args=[performer_a.pk])).status_code in (403, 404)
 
 
 # --- Erasure -------------------------------------------------------------------------------------
 
 
-@pytest.mark.django_db
-def test_erasure_keeps_the_2257_record_and_removes_the_rest(world, private_location,
+def test_erasure_keeps_the_2257_record_and_removes_the_rest(selfie_verification_a, rejected_verification_a,
+                                                            performer_a, oscar, consent_a, private_location,
                                                             django_capture_on_commit_callbacks):
-    approved_docs = [world.approved.front, world.approved.selfie]
-    rejected_docs = [world.rejected.front, world.rejected.back]
+    approved_docs = [selfie_verification_a.front, selfie_verification_a.selfie]
+    rejected_docs = [rejected_verification_a.front, rejected_verification_a.back]
     with django_capture_on_commit_callbacks(execute=True):
-        result = records.erase_performer(world.pa, actor=world.oscar, reason="DSR-2025-014, email of 3 March")
+        result = records.erase_performer(performer_a, actor=oscar, reason="DSR-2025-014, email of 3 March")
     assert result["changed"] is True and result["records_held"] is True
 
-    pa = Performer.objects.get(pk=world.pa.pk)
+    pa = Performer.objects.get(pk=performer_a.pk)
     assert pa.status == Performer.Status.ERASED and pa.erased_at is not None
     assert (pa.email, pa.phone, pa.notes) == ("", "", "")
     assert pa.legal_name == "Amelie Durand" and str(pa.date_of_birth) == "1996-04-12"
     # 2257 lists every name used, aliases and nicknames too: all of them stay.
-    assert set(pa.names.values_list("name", flat=True)) == {"Amelie Durand", "Lune Rousse", "Mimi", "Amelie Petit"}
+    assert set(pa.names.values_list("name", flat=True)) == AMELIE_NAMES
     assert "DSR-2025-014" in pa.erasure_reason and "Kept:" in pa.erasure_reason and "2257" in pa.erasure_reason
 
-    approved = IdentityVerification.objects.get(pk=world.approved.pk)
+    approved = IdentityVerification.objects.get(pk=selfie_verification_a.pk)
     assert approved.front_id and approved.selfie_id and approved.document_number_encrypted
     for doc in approved_docs:
         assert stored_path(private_location, doc).exists()
-    assert services.read_document(approved.front, actor=world.oscar, purpose="check") == FRONT
+    assert services.read_document(approved.front, actor=oscar, purpose="check") == FRONT_A
 
-    rejected = IdentityVerification.objects.get(pk=world.rejected.pk)
+    rejected = IdentityVerification.objects.get(pk=rejected_verification_a.pk)
     assert (rejected.front_id, rejected.back_id, rejected.selfie_id) == (None, None, None)
     assert rejected.document_number_encrypted == "" and rejected.provider_reason == ""
     assert rejected.result == "rejected"  # that a check failed stays on record; the images do not
@@ -230,7 +204,7 @@ def test_erasure_keeps_the_2257_record_and_removes_the_rest(world, private_locat
         assert not EncryptedFile.objects.filter(pk=doc.pk).exists()
         assert not stored_path(private_location, doc).exists()
 
-    consent = ConsentRecord.objects.get(pk=world.consent.pk)
+    consent = ConsentRecord.objects.get(pk=consent_a.pk)
     assert consent.release_id is not None and stored_path(private_location, consent.release).exists()
     event = AuditEvent.objects.get(action="performer.erased", object_id=str(pa.pk))
     assert event.changes["removed"] == {"fields": ["email", "phone", "notes"],
@@ -238,29 +212,27 @@ def test_erasure_keeps_the_2257_record_and_removes_the_rest(world, private_locat
     assert "Amelie" not in json.dumps(event.changes)
 
 
-@pytest.mark.django_db
-def test_erasure_is_idempotent(world, django_capture_on_commit_callbacks):
+def test_erasure_is_idempotent(performer_a, oscar, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        first = records.erase_performer(world.pa, actor=world.oscar, reason="DSR-1")
-    erased = Performer.objects.get(pk=world.pa.pk)
+        first = records.erase_performer(performer_a, actor=oscar, reason="DSR-1")
+    erased = Performer.objects.get(pk=performer_a.pk)
     with django_capture_on_commit_callbacks(execute=True):
-        second = records.erase_performer(erased, actor=world.oscar, reason="DSR-1 (repeated)")
-    again = Performer.objects.get(pk=world.pa.pk)
+        second = records.erase_performer(erased, actor=oscar, reason="DSR-1 (repeated)")
+    again = Performer.objects.get(pk=performer_a.pk)
     assert second["changed"] is False and second["removed"] == {}
     assert second["kept"] == first["kept"]
     assert again.erased_at == erased.erased_at and again.erasure_reason == erased.erasure_reason
     assert AuditEvent.objects.filter(action="performer.erased").count() == 1
 
 
-@pytest.mark.django_db
-def test_erasure_without_an_approved_check_removes_identity_too(world, private_location,
+def test_erasure_without_an_approved_check_removes_identity_too(people, oscar, private_location,
                                                                 django_capture_on_commit_callbacks):
-    never = PerformerFactory(legal_name="Nina Never", creators=[world.a], other_names=[("Nini", "stage")])
+    never = PerformerFactory(legal_name="Nina Never", creators=[people["a"]], other_names=[("Nini", "stage")])
     check = VerificationFactory(performer=never, result="rejected", front=jpeg("nina-front"))
     consent = ConsentFactory(performer=never, release=pdf("nina-release"))
     release = consent.release
     with django_capture_on_commit_callbacks(execute=True):
-        result = records.erase_performer(never, actor=world.oscar, reason="DSR-2")
+        result = records.erase_performer(never, actor=oscar, reason="DSR-2")
     never.refresh_from_db()
     assert result["records_held"] is False
     assert never.legal_name == f"Erased performer #{never.pk}"
@@ -273,59 +245,56 @@ def test_erasure_without_an_approved_check_removes_identity_too(world, private_l
     assert ConsentRecord.objects.filter(pk=consent.pk).exists()  # what was agreed, without the signed file
 
 
-@pytest.mark.django_db
-def test_erasure_needs_a_reason(world):
+def test_erasure_needs_a_reason(performer_a, oscar):
     with pytest.raises(ValidationError):
-        records.erase_performer(world.pa, actor=world.oscar, reason="  ")
-    assert Performer.objects.get(pk=world.pa.pk).status == Performer.Status.ACTIVE
+        records.erase_performer(performer_a, actor=oscar, reason="  ")
+    assert Performer.objects.get(pk=performer_a.pk).status == Performer.Status.ACTIVE
 
 
-@pytest.mark.django_db
-def test_rolled_back_erasure_keeps_the_files(world, private_location):
-    doc = world.rejected.front
+def test_rolled_back_erasure_keeps_the_files(rejected_verification_a, performer_a, oscar, private_location):
+    doc = rejected_verification_a.front
     with pytest.raises(RuntimeError), transaction.atomic():
-        records.erase_performer(world.pa, actor=world.oscar, reason="DSR-3")
+        records.erase_performer(performer_a, actor=oscar, reason="DSR-3")
         raise RuntimeError("a later step failed")
     assert stored_path(private_location, doc).exists()
-    assert IdentityVerification.objects.get(pk=world.rejected.pk).front_id == doc.pk
+    assert IdentityVerification.objects.get(pk=rejected_verification_a.pk).front_id == doc.pk
 
 
-@pytest.mark.django_db
-def test_erasure_through_the_admin_confirmation(client, world, django_capture_on_commit_callbacks):
-    client.force_login(world.oscar)
-    url = reverse("admin:compliance_performer_erase_detail", args=[world.pa.pk])
+def test_erasure_through_the_admin_confirmation(client, oscar, performer_a, performer_b, people,
+                                                django_capture_on_commit_callbacks):
+    client.force_login(oscar)
+    url = reverse("admin:compliance_performer_erase_detail", args=[performer_a.pk])
     response = client.get(url)
     assert response.status_code == 200
     assert 'name="reason"' in response.content.decode()
     assert "approved identity checks with their document copies" in response.content.decode()
     assert client.post(url, {"reason": ""}).status_code == 200
-    assert Performer.objects.get(pk=world.pa.pk).status == Performer.Status.ACTIVE
+    assert Performer.objects.get(pk=performer_a.pk).status == Performer.Status.ACTIVE
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(url, {"reason": "DSR-2025-020"})
     assert response.status_code == 302
-    assert Performer.objects.get(pk=world.pa.pk).status == Performer.Status.ERASED
+    assert Performer.objects.get(pk=performer_a.pk).status == Performer.Status.ERASED
 
-    change = reverse("admin:compliance_performer_change", args=[world.pa.pk])
+    change = reverse("admin:compliance_performer_change", args=[performer_a.pk])
     body = client.get(change).content.decode()
     assert "DSR-2025-020" in body and 'name="email"' not in body  # read-only once erased
     assert client.post(change, {"legal_name": "Someone", "email": "back@mail.test"}).status_code == 403
-    assert client.get(reverse("admin:compliance_performer_erase_detail", args=[world.pb.pk])).status_code == 404
+    assert client.get(reverse("admin:compliance_performer_erase_detail", args=[performer_b.pk])).status_code == 404
 
-    client.force_login(world.alice)  # a manager sees performers but erases nothing
+    client.force_login(people["alice"])  # a manager sees performers but erases nothing
     assert client.get(reverse("admin:compliance_performer_erase_detail",
-                              args=[world.pa.pk])).status_code in (403, 404)
+                              args=[performer_a.pk])).status_code in (403, 404)
 
 
-@pytest.mark.django_db
-def test_bulk_erasure_asks_a_reason_and_stays_in_reach(client, world):
-    client.force_login(world.oscar)
+def test_bulk_erasure_asks_a_reason_and_stays_in_reach(client, oscar, performer_a, performer_b):
+    client.force_login(oscar)
     changelist = reverse("admin:compliance_performer_changelist")
-    selection = {"action": "erase_selected", "_selected_action": [world.pa.pk, world.pb.pk]}
+    selection = {"action": "erase_selected", "_selected_action": [performer_a.pk, performer_b.pk]}
     response = client.post(changelist, {**selection, "index": "0"})
     assert response.status_code == 200
     body = response.content.decode()
     assert 'name="reason"' in body and "Amelie Durand" in body and "Bianca Rossi" not in body
     response = client.post(changelist, {**selection, "apply": "1", "reason": "DSR-2025-030"})
     assert response.status_code == 302
-    assert Performer.objects.get(pk=world.pa.pk).status == Performer.Status.ERASED
-    assert Performer.objects.get(pk=world.pb.pk).status == Performer.Status.ACTIVE
+    assert Performer.objects.get(pk=performer_a.pk).status == Performer.Status.ERASED
+    assert Performer.objects.get(pk=performer_b.pk).status == Performer.Status.ACTIVE

@@ -28,14 +28,11 @@ from django.db.models import Model
 from django.test import RequestFactory
 from django.urls import NoReverseMatch, reverse
 
-from accounts import services as account_services
 from accounts import tenancy
 from accounts.admin_base import STANDARD_PERMISSIONS, action_permission
 from accounts.models import AuditEvent
 from accounts.roles import role_grants
-from tests.compliance.factories import use_private_storage
 from tests.config.admin_world import ACTION_EXTRA, ACTION_FORM, World, add_form_data, edited, form_data
-from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -129,17 +126,6 @@ def owner_request(world: World) -> Any:
     return request
 
 
-@pytest.fixture
-def world(team, media_dir, settings, tmp_path, eager_celery):
-    use_private_storage(settings, tmp_path)
-    # Eight sign-ins per test: sessions in a signed cookie keep them off the database.
-    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
-    team["dana"] = UserFactory(username="dana")
-    account_services.add_membership(user=team["dana"], creator=team["a"], role="editor")
-    account_services.add_membership(user=team["dana"], creator=team["b"], role="manager")
-    return World(team)
-
-
 def _as(client: Any, world: World, role_key: str) -> Any:
     user = world.people[ROLES[role_key][0]]
     client.force_login(user)
@@ -185,18 +171,18 @@ def check(results: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize(("model", "name"), action_cases())
-def test_changelist_action(client, world, model, name):
+def test_changelist_action(client, admin_world, model, name):
     ma = admin.site._registry[model]
     func = dict((n, f) for f, n in declared_actions(ma))[name]
     permissions = list(getattr(func, "allowed_permissions", ()) or ())
     assert permissions, f"{type(ma).__name__}: the action {name} declares no permissions=[…]"
-    obj = world.prepare(model, name)
-    extra = ACTION_EXTRA.get((model._meta.label, name), lambda w: {})(world)
-    design = name in ma.get_actions(owner_request(world))
+    obj = admin_world.prepare(model, name)
+    extra = ACTION_EXTRA.get((model._meta.label, name), lambda w: {})(admin_world)
+    design = name in ma.get_actions(owner_request(admin_world))
     results = {}
     for role_key in ROLES:
         with attempt():
-            user = _as(client, world, role_key)
+            user = _as(client, admin_world, role_key)
             expected = design and action_expected(role_key, user, ma, obj, permissions)
             before, events = snapshot(obj), AuditEvent.objects.count()
             response = client.post(reverse(url_name(model, "changelist")),
@@ -234,22 +220,22 @@ def judge(response: Any, expected: bool, obj: Model, before: Any, events: int, *
 
 
 @pytest.mark.parametrize(("model", "kind", "name"), unfold_cases())
-def test_unfold_action(client, world, model, kind, name):
+def test_unfold_action(client, admin_world, model, kind, name):
     ma = admin.site._registry[model]
     method = getattr(ma, name)
     permissions = list(getattr(method, "allowed_permissions", ()) or ())
     assert permissions, f"{type(ma).__name__}: the action {name} declares no permissions=[…]"
-    obj = world.prepare(model, name)
-    extra = ACTION_EXTRA.get((model._meta.label, name), lambda w: {})(world)
+    obj = admin_world.prepare(model, name)
+    extra = ACTION_EXTRA.get((model._meta.label, name), lambda w: {})(admin_world)
     action_name = f"{model._meta.app_label}_{model._meta.model_name}_{name}"
     on_object = kind != "actions_list"
     url = reverse(f"admin:{action_name}", args=[obj.pk] if on_object else [])
-    owner = owner_request(world)
+    owner = owner_request(admin_world)
     design = all(getattr(ma, f"has_{p}_permission")(owner, *([str(obj.pk)] if on_object else [])) for p in permissions)
     results = {}
     for role_key in ROLES:
         with attempt():
-            user = _as(client, world, role_key)
+            user = _as(client, admin_world, role_key)
             # A list action is about no row (an upload form): B's manager may use it for B.
             expected = design and action_expected(role_key, user, ma, obj, permissions)
             if not on_object and role_key in ELSEWHERE:  # a list action is about no row: B's role counts
@@ -271,15 +257,15 @@ def test_unfold_action(client, world, model, kind, name):
 
 
 @pytest.mark.parametrize("model", [pytest.param(m, id=m._meta.label) for m, _ in ADMINS])
-def test_change_form(client, world, model):
+def test_change_form(client, admin_world, model):
     ma = admin.site._registry[model]
-    obj = world.target(model)
+    obj = admin_world.target(model)
     try:
         url = reverse(url_name(model, "change"), args=[obj.pk])
     except NoReverseMatch:
         pytest.skip("no change page")
-    design = ma.has_change_permission(owner_request(world), obj)
-    client.force_login(world.people["owner"])
+    design = ma.has_change_permission(owner_request(admin_world), obj)
+    client.force_login(admin_world.people["owner"])
     page = client.get(url)
     assert page.status_code == 200, f"the owner cannot open {url}: {page.status_code}"
     data = edited(model._meta.label, form_data(page.content.decode(), model))
@@ -287,7 +273,7 @@ def test_change_form(client, world, model):
     results = {}
     for role_key in ROLES:
         with attempt():
-            user = _as(client, world, role_key)
+            user = _as(client, admin_world, role_key)
             expected = design and granted(role_key, model, "change") and reaches_row(role_key, user, obj)
             before, events = snapshot(obj), AuditEvent.objects.count()
             response = client.post(url, data)
@@ -300,13 +286,13 @@ def test_change_form(client, world, model):
 
 
 @pytest.mark.parametrize("model", [pytest.param(m, id=m._meta.label) for m, _ in ADMINS])
-def test_add_form(client, world, model):
+def test_add_form(client, admin_world, model):
     ma = admin.site._registry[model]
-    design = ma.has_add_permission(owner_request(world))
+    design = ma.has_add_permission(owner_request(admin_world))
     url = reverse(url_name(model, "add"))
-    data = add_form_data(world, model)
+    data = add_form_data(admin_world, model)
     if design and data is None:
-        client.force_login(world.people["owner"])
+        client.force_login(admin_world.people["owner"])
         response = client.get(url)
         assert response.status_code in (200, 302)
         if response.status_code == 302:
@@ -317,7 +303,7 @@ def test_add_form(client, world, model):
     results = {}
     for role_key in ROLES:
         with attempt():
-            _as(client, world, role_key)
+            _as(client, admin_world, role_key)
             expected = design and granted(role_key, model, "add")
             count, events = model._default_manager.count(), AuditEvent.objects.count()
             response = client.post(url, {**(data or {}), "_save": "Save"})
@@ -341,18 +327,18 @@ def test_add_form(client, world, model):
 
 
 @pytest.mark.parametrize("model", [pytest.param(m, id=m._meta.label) for m, _ in ADMINS])
-def test_delete_form(client, world, model):
+def test_delete_form(client, admin_world, model):
     ma = admin.site._registry[model]
-    obj = world.target(model)
+    obj = admin_world.target(model)
     try:
         url = reverse(url_name(model, "delete"), args=[obj.pk])
     except NoReverseMatch:
         pytest.skip("no delete page")
-    design = ma.has_delete_permission(owner_request(world), obj)
+    design = ma.has_delete_permission(owner_request(admin_world), obj)
     results = {}
     for role_key in ROLES:
         with attempt():
-            user = _as(client, world, role_key)
+            user = _as(client, admin_world, role_key)
             expected = design and granted(role_key, model, "delete") and reaches_row(role_key, user, obj)
             before, events = snapshot(obj), AuditEvent.objects.count()
             response = client.post(url, {"post": "yes"})

@@ -9,14 +9,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts import services as accounts_services
 from accounts.models import AuditEvent
 from content import studio
 from content.models import Asset, GenerationBackend, GenerationJob, GenerationUsage, PromptCategory, PromptTemplate
 from tests.api import auth
 from tests.content.studio_fixtures import STUDIO_API_KEY
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("personas")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("personas", "media_dir")]
 
 J = GenerationJob.Status
 JOBS = "/api/v1/generation-jobs/"
@@ -48,16 +47,6 @@ def template_for(creator, **fields) -> PromptTemplate:
     return PromptTemplate.objects.create(creator=creator, **{**defaults, **fields})
 
 
-@pytest.fixture
-def world(people, media_dir):
-    key_a = accounts_services.issue_api_key(owner=people["owner"], name="studio-a", creators=[people["a"]],
-                                            scope="write").raw
-    key_b = accounts_services.issue_api_key(owner=people["owner"], name="studio-b", creators=[people["b"]],
-                                            scope="write").raw
-    key_ro = accounts_services.issue_api_key(owner=people["owner"], name="studio-ro", creators=[people["a"]]).raw
-    return {**people, "key_a": key_a, "key_b": key_b, "key_ro": key_ro}
-
-
 def listed(response) -> set[int]:
     assert response.status_code == 200, response.content
     body = response.json()
@@ -77,13 +66,13 @@ def error_of(response, status: int = 400) -> dict:
 
 
 @pytest.mark.parametrize("who", ["bob", "key_a"])
-def test_an_image_job_through_the_api_lands_ai_assets_in_review(client, world, eager_celery, signing, comfy, who,
-                                                                 django_capture_on_commit_callbacks):
+def test_an_image_job_through_the_api_lands_ai_assets_in_review(client, principals, people, eager_celery, signing,
+                                                                 comfy, who, django_capture_on_commit_callbacks):
     image_backend(comfy.url)
-    template = template_for(world["a"])
-    headers = auth(client, world, who)
+    template = template_for(people["a"])
+    headers = auth(client, principals, who)
     with django_capture_on_commit_callbacks(execute=True):
-        response = post(client, JOBS, {"creator": world["a"].pk, "kind": "image", "template": template.pk,
+        response = post(client, JOBS, {"creator": people["a"].pk, "kind": "image", "template": template.pk,
                                        "variables": {"persona": "Mila", "time": "sunset"}}, headers)
     assert response.status_code == 202, response.content
     accepted = response.json()
@@ -98,66 +87,68 @@ def test_an_image_job_through_the_api_lands_ai_assets_in_review(client, world, e
     assert detail["finished_at"] and detail["started_at"]
     assert len(detail["assets"]) == 2 and {a["status"] for a in detail["assets"]} == {"in_review"}
     for asset in Asset.objects.filter(pk__in=[a["id"] for a in detail["assets"]]):
-        assert asset.origin == Asset.Origin.AI and asset.provenance_present and asset.creator == world["a"]
-    assert GenerationJob.objects.get().created_by == world["bob" if who == "bob" else "owner"]
+        assert asset.origin == Asset.Origin.AI and asset.provenance_present and asset.creator == people["a"]
+    assert GenerationJob.objects.get().created_by == people["bob" if who == "bob" else "owner"]
 
 
-def test_image_params_override_the_template_and_bad_values_are_400(client, world):
+def test_image_params_override_the_template_and_bad_values_are_400(client, principals, people):
     image_backend()
-    template = template_for(world["a"])
-    headers = auth(client, world, "alice")
-    response = post(client, JOBS, {"creator": world["a"].pk, "template": template.pk, "width": 640, "seed": 7,
+    template = template_for(people["a"])
+    headers = auth(client, principals, "alice")
+    response = post(client, JOBS, {"creator": people["a"].pk, "template": template.pk, "width": 640, "seed": 7,
                                    "variables": {"persona": "Mila", "time": "noon"}, "rating": "suggestive"}, headers)
     assert response.status_code == 202, response.content
     params = response.json()["params"]
     assert (params["width"], params["height"], params["steps"], params["seed"], params["count"]) == (640, 768, 20, 7, 2)
     assert response.json()["rating"] == "suggestive"
-    assert "Width and height" in error_of(post(client, JOBS, {"creator": world["a"].pk, "prompt": "a portrait",
+    assert "Width and height" in error_of(post(client, JOBS, {"creator": people["a"].pk, "prompt": "a portrait",
                                                               "width": 10}, headers))["details"]["non_field_errors"][0]
-    missing = error_of(post(client, JOBS, {"creator": world["a"].pk, "template": template.pk}, headers))
+    missing = error_of(post(client, JOBS, {"creator": people["a"].pk, "template": template.pk}, headers))
     assert "persona" in missing["details"]["non_field_errors"][0]
-    assert error_of(post(client, JOBS, {"creator": world["a"].pk}, headers))["code"] == "invalid"
-    other = template_for(world["b"], name="B's")
-    assert "template" in error_of(post(client, JOBS, {"creator": world["a"].pk, "template": other.pk,
+    assert error_of(post(client, JOBS, {"creator": people["a"].pk}, headers))["code"] == "invalid"
+    other = template_for(people["b"], name="B's")
+    assert "template" in error_of(post(client, JOBS, {"creator": people["a"].pk, "template": other.pk,
                                                       "variables": {"persona": "x", "time": "y"}}, headers))["details"]
 
 
-def test_a_hard_blocked_prompt_is_refused_before_any_job_or_backend_call(client, world, eager_celery, signing,
-                                                                         comfy, django_capture_on_commit_callbacks):
+def test_a_hard_blocked_prompt_is_refused_before_any_job_or_backend_call(client, principals, people, eager_celery,
+                                                                         signing, comfy,
+                                                                         django_capture_on_commit_callbacks):
     image_backend(comfy.url)
-    headers = auth(client, world, "bob")
+    headers = auth(client, principals, "bob")
     with django_capture_on_commit_callbacks(execute=True):
-        response = post(client, JOBS, {"creator": world["a"].pk, "prompt": "a schoolgirl in uniform"}, headers)
+        response = post(client, JOBS, {"creator": people["a"].pk, "prompt": "a schoolgirl in uniform"}, headers)
     error = error_of(response)
     assert error["code"] == "prompt_refused"
     assert error["details"] and "hard-blocked" in error["details"][0]
     assert comfy.calls("POST", r"/prompt") == [] and not GenerationJob.objects.exists()
     event = AuditEvent.objects.get(action="generation.refused")
-    assert event.creator == world["a"] and event.actor == world["bob"] and event.changes["kind"] == "image"
+    assert event.creator == people["a"] and event.actor == people["bob"] and event.changes["kind"] == "image"
 
 
 # --- Text jobs and caption suggestions ----------------------------------------------------------------
 
 
-def test_a_caption_job_runs_on_the_worker_path(client, world, eager_celery, django_capture_on_commit_callbacks):
-    headers = auth(client, world, "bob")
+def test_a_caption_job_runs_on_the_worker_path(client, principals, people, eager_celery,
+                                               django_capture_on_commit_callbacks):
+    headers = auth(client, principals, "bob")
     with django_capture_on_commit_callbacks(execute=True):
-        response = post(client, JOBS, {"creator": world["a"].pk, "kind": "caption", "platform": "instagram",
+        response = post(client, JOBS, {"creator": people["a"].pk, "kind": "caption", "platform": "instagram",
                                        "topic": "beach day", "count": 2}, headers)
     assert response.status_code == 202, response.content
     detail = client.get(f"{JOBS}{response.json()['id']}/", **headers).json()
     assert detail["status"] == "succeeded" and detail["path"] == "templates" and len(detail["texts"]) == 2
-    assert "platform" in error_of(post(client, JOBS, {"creator": world["a"].pk, "kind": "hashtags",
+    assert "platform" in error_of(post(client, JOBS, {"creator": people["a"].pk, "kind": "hashtags",
                                                       "topic": "x"}, headers))["details"]
     gpu = image_backend()
-    wrong = error_of(post(client, JOBS, {"creator": world["a"].pk, "kind": "caption", "platform": "x",
+    wrong = error_of(post(client, JOBS, {"creator": people["a"].pk, "kind": "caption", "platform": "x",
                                          "topic": "beach", "backend": gpu.pk}, headers))
     assert "backend" in wrong["details"]
 
 
-def test_caption_suggestions_without_a_model_come_from_templates(client, world):
-    headers = auth(client, world, "bob")
-    response = post(client, SUGGEST, {"creator": world["a"].pk, "platform": "instagram", "topic": "beach day",
+def test_caption_suggestions_without_a_model_come_from_templates(client, principals, people):
+    headers = auth(client, principals, "bob")
+    response = post(client, SUGGEST, {"creator": people["a"].pk, "platform": "instagram", "topic": "beach day",
                                       "count": 3}, headers)
     assert response.status_code == 200, response.content
     body = response.json()
@@ -167,38 +158,38 @@ def test_caption_suggestions_without_a_model_come_from_templates(client, world):
     assert not GenerationJob.objects.exists()
 
 
-def test_caption_suggestions_with_a_text_model_come_from_it(client, world, openai):
+def test_caption_suggestions_with_a_text_model_come_from_it(client, principals, people, openai):
     backend = text_backend(openai.url)
     openai.chat_reply = "1. Sun, sand and you #beach\n2. Golden hour never looked this good\n3. Salt in my hair"
-    headers = auth(client, world, "key_a")
-    response = post(client, SUGGEST, {"creator": world["a"].pk, "platform": "x", "topic": "beach day"}, headers)
+    headers = auth(client, principals, "key_a")
+    response = post(client, SUGGEST, {"creator": people["a"].pk, "platform": "x", "topic": "beach day"}, headers)
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["path"] == "model" and body["backend"] == backend.name
     assert body["variants"][1]["text"].startswith("Golden hour")
-    assert GenerationUsage.objects.get().creator == world["a"]
+    assert GenerationUsage.objects.get().creator == people["a"]
     assert API_KEY not in response.content.decode()
 
 
-def test_a_blocked_caption_topic_is_refused(client, world, openai):
+def test_a_blocked_caption_topic_is_refused(client, principals, people, openai):
     text_backend(openai.url)
-    headers = auth(client, world, "alice")
-    error = error_of(post(client, SUGGEST, {"creator": world["a"].pk, "platform": "x",
+    headers = auth(client, principals, "alice")
+    error = error_of(post(client, SUGGEST, {"creator": people["a"].pk, "platform": "x",
                                             "topic": "back to school, barely legal"}, headers))
     assert error["code"] == "prompt_refused" and error["details"]
     assert openai.calls("POST", r"/v1/chat/completions") == []
     assert AuditEvent.objects.get(action="generation.refused").changes["kind"] == "caption"
-    bad = error_of(post(client, SUGGEST, {"creator": world["a"].pk, "platform": "myspace", "topic": "x"}, headers))
+    bad = error_of(post(client, SUGGEST, {"creator": people["a"].pk, "platform": "myspace", "topic": "x"}, headers))
     assert "platform" in bad["details"]
 
 
 # --- Cancel and retry ----------------------------------------------------------------------------------
 
 
-def test_cancel_then_retry(client, world):
+def test_cancel_then_retry(client, principals, people):
     image_backend()
-    job = studio.queue_image_job(creator=world["a"], prompt="a portrait", actor=world["bob"])  # stays queued
-    headers = auth(client, world, "bob")
+    job = studio.queue_image_job(creator=people["a"], prompt="a portrait", actor=people["bob"])  # stays queued
+    headers = auth(client, principals, "bob")
     response = post(client, f"{JOBS}{job.pk}/cancel/", {}, headers)
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "cancelled"
@@ -214,11 +205,11 @@ def test_cancel_then_retry(client, world):
         "details"]["non_field_errors"][0]
 
 
-def test_a_running_job_is_marked_for_cancellation(client, world):
+def test_a_running_job_is_marked_for_cancellation(client, principals, people):
     image_backend()
-    job = studio.queue_image_job(creator=world["a"], prompt="a portrait")
+    job = studio.queue_image_job(creator=people["a"], prompt="a portrait")
     GenerationJob.objects.filter(pk=job.pk).update(status=J.RUNNING)
-    body = post(client, f"{JOBS}{job.pk}/cancel/", {}, auth(client, world, "alice")).json()
+    body = post(client, f"{JOBS}{job.pk}/cancel/", {}, auth(client, principals, "alice")).json()
     assert body["status"] == "running" and body["cancel_requested"] is True
 
 
@@ -226,15 +217,15 @@ def test_a_running_job_is_marked_for_cancellation(client, world):
 
 
 @pytest.fixture
-def studio_world(world):
+def studio_world(principals):
     gpu = image_backend()
-    ta = template_for(world["a"])
-    tb = template_for(world["b"], name="B teaser")
-    ja = studio.queue_image_job(creator=world["a"], prompt="a portrait")
-    jb = studio.queue_image_job(creator=world["b"], prompt="a landscape")
-    ua = studio.log_usage(world["a"], gpu, kind="image", images=2, job=ja)
-    ub = studio.log_usage(world["b"], gpu, kind="image", images=1, job=jb)
-    return {**world, "gpu": gpu, "ta": ta, "tb": tb, "ja": ja, "jb": jb, "ua": ua, "ub": ub}
+    ta = template_for(principals["a"])
+    tb = template_for(principals["b"], name="B teaser")
+    ja = studio.queue_image_job(creator=principals["a"], prompt="a portrait")
+    jb = studio.queue_image_job(creator=principals["b"], prompt="a landscape")
+    ua = studio.log_usage(principals["a"], gpu, kind="image", images=2, job=ja)
+    ub = studio.log_usage(principals["b"], gpu, kind="image", images=1, job=jb)
+    return {**principals, "gpu": gpu, "ta": ta, "tb": tb, "ja": ja, "jb": jb, "ua": ua, "ub": ub}
 
 
 SEES_A = {"owner": True, "alice": True, "bob": True, "key_a": True, "charlie": False, "key_b": False}

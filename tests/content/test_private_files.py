@@ -18,26 +18,18 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.urls import Resolver404, resolve, reverse
 
-from accounts import services as accounts_services
 from accounts.models import AuditEvent
 from content import services
 from content.models import Asset
 from core import files
 from tests.content import media_samples
-from tests.content.factories import AssetFactory, add_rendition, bucket_keys, jpeg_bytes, stored_files
+from tests.content.factories import AssetFactory, bucket_keys, jpeg_bytes, stored_files
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def world(people, media_dir, originals_dir):
-    a1 = AssetFactory(creator=people["a"], uploaded_by=people["bob"], original_name="beach.jpg",
-                      data=jpeg_bytes("private-a1"))
-    b1 = AssetFactory(creator=people["b"], uploaded_by=people["charlie"], data=jpeg_bytes("private-b1"))
-    add_rendition(a1)
-    key_a = accounts_services.issue_api_key(owner=people["alice"], name="warehouse", creators=[people["a"]]).raw
-    key_b = accounts_services.issue_api_key(owner=people["charlie"], name="b-only", creators=[people["b"]]).raw
-    return {**people, "a1": a1, "b1": b1, "key_a": key_a, "key_b": key_b}
+# What the tests that reach for files start from: an asset and a read-only key on each side.
+ON_FILE = pytest.mark.usefixtures("asset_a", "asset_b", "read_key_a", "read_key_b")
 
 
 def original_url(asset: Asset) -> str:
@@ -69,42 +61,47 @@ def test_ingest_keeps_the_original_out_of_the_media_storage(people, media_dir, o
         resolve(f"/media/{asset.file.name}")  # no route serves storage paths, in DEBUG either
 
 
-def test_old_media_path_of_an_original_answers_404(client, world):
-    client.force_login(world["owner"])
-    assert client.get(f"/media/{world['a1'].file.name}").status_code == 404
+@ON_FILE
+def test_old_media_path_of_an_original_answers_404(client, people, asset_a):
+    client.force_login(people["owner"])
+    assert client.get(f"/media/{asset_a.file.name}").status_code == 404
 
 
+@ON_FILE
 @pytest.mark.parametrize("who", ["owner", "alice", "bob"])
-def test_staff_who_see_the_asset_download_the_original_through_a_short_link(client, world, who):
-    client.force_login(world[who])
-    response = client.get(original_url(world["a1"]))
+def test_staff_who_see_the_asset_download_the_original_through_a_short_link(client, asset_a, people, who):
+    client.force_login(people[who])
+    response = client.get(original_url(asset_a))
     assert response.status_code == 302
     link = response["Location"]
     assert link.startswith("/files/") and link.endswith("/beach.jpg")
     download = client.get(link)
     assert download.status_code == 200
-    assert body(download) == world["a1"].file.storage.open(world["a1"].file.name).read()
+    assert body(download) == asset_a.file.storage.open(asset_a.file.name).read()
     assert download["Content-Disposition"].startswith("attachment") and "beach.jpg" in download["Content-Disposition"]
     assert "no-store" in download["Cache-Control"]
-    event = AuditEvent.objects.filter(action="asset.original_opened", object_id=str(world["a1"].pk)).get()
-    assert event.actor_id == world[who].pk
+    event = AuditEvent.objects.filter(action="asset.original_opened", object_id=str(asset_a.pk)).get()
+    assert event.actor_id == people[who].pk
 
 
-def test_another_creators_manager_gets_404(client, world):
-    client.force_login(world["charlie"])
-    assert client.get(original_url(world["a1"])).status_code == 404
+@ON_FILE
+def test_another_creators_manager_gets_404(client, people, asset_a):
+    client.force_login(people["charlie"])
+    assert client.get(original_url(asset_a)).status_code == 404
     assert not AuditEvent.objects.filter(action="asset.original_opened").exists()
 
 
-def test_anonymous_is_sent_to_the_login(client, world):
-    response = client.get(original_url(world["a1"]))
+@ON_FILE
+def test_anonymous_is_sent_to_the_login(client, asset_a):
+    response = client.get(original_url(asset_a))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
 
-def test_the_link_expires_within_a_minute(client, world, settings):
+@ON_FILE
+def test_the_link_expires_within_a_minute(client, people, asset_a, settings):
     settings.SIGNED_ORIGINAL_URL_TTL_SECONDS = 60
-    client.force_login(world["alice"])
-    link = client.get(original_url(world["a1"]))["Location"]
+    client.force_login(people["alice"])
+    link = client.get(original_url(asset_a))["Location"]
     client.logout()  # the link itself is the capability, for its minute
     assert client.get(link).status_code == 200
     with later(61):
@@ -112,35 +109,38 @@ def test_the_link_expires_within_a_minute(client, world, settings):
     assert expired.status_code == 403 and b"expired" in expired.content
 
 
-def test_tampered_links_answer_404(client, world):
-    client.force_login(world["alice"])
-    link = client.get(original_url(world["a1"]))["Location"]
+@ON_FILE
+def test_tampered_links_answer_404(client, people, asset_a, asset_b):
+    client.force_login(people["alice"])
+    link = client.get(original_url(asset_a))["Location"]
     _, _, token, name = link.split("/", 3)
     forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
     assert client.get(f"/files/{forged}/{name}").status_code == 404
     assert client.get("/files/not-a-token/beach.jpg").status_code == 404
     # A genuine token for a file of another creator cannot be made from this one.
-    b1_link = f"/files/{token}/{world['b1'].file.name.rsplit('/', 1)[-1]}"
-    assert body(client.get(b1_link)) != world["b1"].file.storage.open(world["b1"].file.name).read()
+    b1_link = f"/files/{token}/{asset_b.file.name.rsplit('/', 1)[-1]}"
+    assert body(client.get(b1_link)) != asset_b.file.storage.open(asset_b.file.name).read()
 
 
-def test_api_original_for_keys_in_reach_only(client, world):
-    url = f"/api/v1/assets/{world['a1'].pk}/original/"
-    assert client.get(url, HTTP_AUTHORIZATION=f"Bearer {world['key_b']}").status_code == 404
-    response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {world['key_a']}")
+@ON_FILE
+def test_api_original_for_keys_in_reach_only(client, asset_a, read_key_b, read_key_a):
+    url = f"/api/v1/assets/{asset_a.pk}/original/"
+    assert client.get(url, HTTP_AUTHORIZATION=f"Bearer {read_key_b}").status_code == 404
+    response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {read_key_a}")
     assert response.status_code == 302
     location = response["Location"]
     assert location.startswith("http://testserver/files/")
-    assert body(client.get(path_of(location))) == world["a1"].file.storage.open(world["a1"].file.name).read()
+    assert body(client.get(path_of(location))) == asset_a.file.storage.open(asset_a.file.name).read()
     assert client.get(url).status_code in (401, 403)
 
 
-def test_api_renditions_carry_signed_expiring_links(client, world, settings):
+@ON_FILE
+def test_api_renditions_carry_signed_expiring_links(client, asset_a, read_key_a, settings):
     settings.SIGNED_MEDIA_URL_TTL_SECONDS = 600
-    response = client.get(f"/api/v1/assets/{world['a1'].pk}/", HTTP_AUTHORIZATION=f"Bearer {world['key_a']}")
+    response = client.get(f"/api/v1/assets/{asset_a.pk}/", HTTP_AUTHORIZATION=f"Bearer {read_key_a}")
     url = response.json()["renditions"][0]["url"]
     assert url.startswith("http://testserver/files/") and "/media/" not in url
-    rendition = world["a1"].renditions.get()
+    rendition = asset_a.renditions.get()
     fetched = client.get(path_of(url))
     assert fetched.status_code == 200 and body(fetched) == storages["default"].open(rendition.file.name).read()
     with later(601):
