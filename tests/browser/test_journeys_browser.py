@@ -72,7 +72,9 @@ def test_a_new_account_is_not_connected_and_its_publications_say_so(page, live_s
     admin_login(page, live_server, "alice", PASSWORD)
     page.goto(f"{base}/admin/scheduling/platformaccount/add/")
     state = page.locator(".field-line", has=page.locator("label:text-is('State')")).locator(".readonly")
-    assert state.inner_text().strip() == "Not connected"
+    # Said as a sentence, with the code in small print: "Not connected: connect it before …"
+    assert state.inner_text().strip().startswith("Not connected")
+    assert "Connected" not in state.inner_text().replace("Not connected", "")
     page.select_option("select[name=creator]", str(world["a"].pk))
     page.select_option("select[name=platform]", "fanvue")
     page.fill("input[name=handle]", "luna_second")
