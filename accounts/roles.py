@@ -19,7 +19,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "content.*", "scheduling.*", "analytics.view_*", "analytics.add_transaction", "analytics.change_fan",
         "analytics.*_offer", "analytics.*_trackinglink", "analytics.*_alertrule", "analytics.*_reportsubscription",
         "analytics.add_webhookreceiver", "analytics.change_webhookreceiver", "analytics.change_inboundevent",
-        "compliance.view_performer", "compliance.view_consentrecord", "notifications.*",
+        "compliance.view_performer", "compliance.view_consentrecord", "notifications.*", "inbox.*",
     ),
     Role.EDITOR: (
         "accounts.view_creator",
@@ -31,14 +31,18 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "accounts.view_creator",
         "analytics.view_fan", "analytics.change_fan", "analytics.view_subscription", "analytics.view_offer",
         "content.view_asset", "content.view_collection",
+        "inbox.view_conversation", "inbox.change_conversation", "inbox.view_message", "inbox.add_message",
+        "inbox.view_script", "inbox.view_aidraft", "inbox.add_aidraft", "inbox.change_aidraft",
+        "inbox.view_fannote", "inbox.add_fannote", "inbox.view_shift",
     ),
     Role.COMPLIANCE: (
         "accounts.view_creator", "accounts.view_auditevent",
         "compliance.*", "content.view_*", "scheduling.view_*", "scheduling.change_takedowntask",
+        "inbox.view_conversation", "inbox.change_conversation", "inbox.view_message",
     ),
     Role.ANALYST: (
         "accounts.view_creator", "analytics.view_*", "analytics.*_reportsubscription", "content.view_asset",
-        "scheduling.view_*",
+        "scheduling.view_*", "inbox.view_reportingevent", "inbox.view_shift",
     ),
 }
 

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "scheduling",
     "analytics",
     "notifications",
+    "inbox",
     "demo",
 ]
 

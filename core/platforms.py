@@ -31,6 +31,7 @@ __all__ = [
     "PLATFORMS",
     "RATING_CHOICES",
     "Capability",
+    "ChatPolicy",
     "Counting",
     "HashtagNorms",
     "Kind",
@@ -40,6 +41,7 @@ __all__ = [
     "Rating",
     "TextLimits",
     "caption_platforms",
+    "chat_platforms",
     "choices",
     "get",
     "graphemes",
@@ -204,6 +206,29 @@ class RateLimit:
     window_seconds: int = 60
 
 
+@dataclass(frozen=True)
+class ChatPolicy:
+    """How fans are messaged there (the inbox), and the platform's rules for it.
+
+    ``channel`` is the dotted path of the inbox channel that speaks the platform's chat API. Prices are in
+    the minor units of ``price_currency`` (Telegram's paid media is priced in Stars, ``XTR``). Where the
+    platform forbids agencies to pretend to be the creator or to say the creator is online
+    (``forbids_impersonation``), outgoing text is screened for such claims. ``automated_replies`` says
+    whether a disclosed AI persona may answer on its own there; everywhere else a person approves.
+    """
+
+    channel: str
+    max_text: int
+    rate: RateLimit
+    paid_media: bool
+    min_price_minor: int | None
+    max_price_minor: int | None
+    price_currency: str
+    automated_replies: bool
+    forbids_impersonation: bool
+    webhooks: bool  # messages arrive pushed; otherwise the channel is polled
+
+
 class Kind(StrEnum):
     SUBSCRIPTION = "subscription"  # fans pay the creator there
     SOCIAL = "social"  # posting there promotes the creator (a use a performer consents to separately)
@@ -236,6 +261,7 @@ class Platform:
     rate: RateLimit | None
     capabilities: frozenset[Capability]
     connector: str  # dotted path of the connector class, resolved by scheduling; "" when none
+    chat: ChatPolicy | None  # None: Atelier does not talk with fans there
     # How people recognise it at a glance (calendar chips, legends): a brand-like colour behind a white
     # glyph of one or two characters. Drawn as text, so no icon file or external asset is needed.
     colour: str  # "#rrggbb"
@@ -258,6 +284,7 @@ class Platform:
 
 _C = Capability
 _CONNECTORS = "scheduling.connectors"
+_CHANNELS = "inbox.channels"
 _JPEG_PNG_WEBP = frozenset({"image/jpeg", "image/png", "image/webp"})
 _GIF = frozenset({"image/gif"})
 _MP4_MOV = frozenset({"video/mp4", "video/quicktime"})
@@ -275,6 +302,9 @@ _DECLARED = (
         capabilities=frozenset({_C.PUBLISH, _C.LOOKUP, _C.UNPUBLISH, _C.METRICS, _C.MESSAGES, _C.WEBHOOKS,
                                 _C.OAUTH}),
         connector=f"{_CONNECTORS}.fanvue.FanvueConnector",
+        chat=ChatPolicy(channel=f"{_CHANNELS}.fanvue.FanvueChannel", max_text=5000, rate=RateLimit(200, 60),
+                        paid_media=True, min_price_minor=300, max_price_minor=None, price_currency="USD",
+                        automated_replies=True, forbids_impersonation=True, webhooks=True),
         colour="#0f9f6e", glyph="F",
     ),
     Platform(
@@ -285,8 +315,12 @@ _DECLARED = (
         media=MediaLimits(max_items=4, max_bytes=512 * MB, image_types=_JPEG_PNG_WEBP | _GIF, video_types=_MP4_MOV,
                           max_image_bytes=5 * MB),
         rate=RateLimit(100, 900),
-        capabilities=frozenset({_C.PUBLISH, _C.LOOKUP, _C.UNPUBLISH, _C.METRICS, _C.OAUTH}),
+        capabilities=frozenset({_C.PUBLISH, _C.LOOKUP, _C.UNPUBLISH, _C.METRICS, _C.MESSAGES, _C.OAUTH}),
         connector=f"{_CONNECTORS}.x.XConnector",
+        # DMs: 200 requests per 15 minutes per user (dm_events and sends share the budget).
+        chat=ChatPolicy(channel=f"{_CHANNELS}.x.XChannel", max_text=10_000, rate=RateLimit(200, 900),
+                        paid_media=False, min_price_minor=None, max_price_minor=None, price_currency="",
+                        automated_replies=False, forbids_impersonation=False, webhooks=False),
         colour="#111827", glyph="X",
     ),
     Platform(
@@ -299,6 +333,7 @@ _DECLARED = (
         rate=RateLimit(100, 60),
         capabilities=frozenset({_C.PUBLISH, _C.LOOKUP, _C.UNPUBLISH, _C.METRICS}),
         connector=f"{_CONNECTORS}.reddit.RedditConnector",
+        chat=None,
         colour="#e03d00", glyph="R",
     ),
     Platform(
@@ -311,8 +346,13 @@ _DECLARED = (
         # Bots may send about 20 messages a minute to one group or channel before flood control.
         rate=RateLimit(20, 60),
         # The Bot API cannot read a channel back (no lookup, no metrics); it deletes messages while it may.
-        capabilities=frozenset({_C.PUBLISH, _C.UNPUBLISH}),
+        capabilities=frozenset({_C.PUBLISH, _C.UNPUBLISH, _C.MESSAGES}),
         connector=f"{_CONNECTORS}.telegram.TelegramConnector",
+        # Private chats with the bot: about one message a second per chat, 30 a second overall. Paid media
+        # are priced in Stars (sendPaidMedia's star_count).
+        chat=ChatPolicy(channel=f"{_CHANNELS}.telegram.TelegramChannel", max_text=4096, rate=RateLimit(30, 1),
+                        paid_media=True, min_price_minor=1, max_price_minor=10_000, price_currency="XTR",
+                        automated_replies=True, forbids_impersonation=False, webhooks=True),
         colour="#1d8fc7", glyph="T",
     ),
     Platform(
@@ -323,8 +363,11 @@ _DECLARED = (
         media=MediaLimits(max_items=4, max_bytes=1_000_000, image_types=_JPEG_PNG_WEBP | _GIF),
         # The PDS allows 5,000 record-creation points per hour (a create costs 3) per account.
         rate=RateLimit(1666, 3600),
-        capabilities=frozenset({_C.PUBLISH, _C.LOOKUP, _C.UNPUBLISH, _C.METRICS}),
+        capabilities=frozenset({_C.PUBLISH, _C.LOOKUP, _C.UNPUBLISH, _C.METRICS, _C.MESSAGES}),
         connector=f"{_CONNECTORS}.bluesky.BlueskyConnector",
+        chat=ChatPolicy(channel=f"{_CHANNELS}.bluesky.BlueskyChannel", max_text=1000, rate=RateLimit(3000, 300),
+                        paid_media=False, min_price_minor=None, max_price_minor=None, price_currency="",
+                        automated_replies=True, forbids_impersonation=False, webhooks=False),
         colour="#0a6fe0", glyph="B",
     ),
     Platform(
@@ -336,6 +379,7 @@ _DECLARED = (
         rate=RateLimit(50, 24 * 3600),
         capabilities=frozenset({_C.PUBLISH, _C.LOOKUP, _C.METRICS}),
         connector=f"{_CONNECTORS}.instagram.InstagramConnector",
+        chat=None,
         colour="#c13584", glyph="I",
     ),
     Platform(
@@ -349,18 +393,20 @@ _DECLARED = (
         rate=RateLimit(1_000_000, 60),
         capabilities=frozenset({_C.PUBLISH}),
         connector=f"{_CONNECTORS}.manual.ManualConnector",
+        chat=None,
         colour="#6b7280", glyph="M",
     ),
     # No API we may use: reached through a manual export (target platform "onlyfans") and statements.
     Platform(key="onlyfans", label="OnlyFans", kind=Kind.SUBSCRIPTION, max_rating=Rating.EXPLICIT, text=None,
-             hashtags=None, media=None, rate=None, capabilities=frozenset(), connector="", colour="#0087bd", glyph="O"),
+             hashtags=None, media=None, rate=None, capabilities=frozenset(), connector="", chat=None,
+             colour="#0087bd", glyph="O"),
     # Instagram, TikTok, YouTube and Threads allow no nudity. Named by consents; no connector yet.
     Platform(key="tiktok", label="TikTok", kind=Kind.SOCIAL, max_rating=Rating.SFW, text=None, hashtags=None,
-             media=None, rate=None, capabilities=frozenset(), connector="", colour="#d3154a", glyph="Tk"),
+             media=None, rate=None, capabilities=frozenset(), connector="", chat=None, colour="#d3154a", glyph="Tk"),
     Platform(key="youtube", label="YouTube", kind=Kind.SOCIAL, max_rating=Rating.SFW, text=None, hashtags=None,
-             media=None, rate=None, capabilities=frozenset(), connector="", colour="#cc0000", glyph="Y"),
+             media=None, rate=None, capabilities=frozenset(), connector="", chat=None, colour="#cc0000", glyph="Y"),
     Platform(key="threads", label="Threads", kind=Kind.SOCIAL, max_rating=Rating.SFW, text=None, hashtags=None,
-             media=None, rate=None, capabilities=frozenset(), connector="", colour="#5b21b6", glyph="@"),
+             media=None, rate=None, capabilities=frozenset(), connector="", chat=None, colour="#5b21b6", glyph="@"),
 )
 
 PLATFORMS: Mapping[str, Platform] = MappingProxyType({p.key: p for p in _DECLARED})
@@ -393,6 +439,11 @@ def source_platforms() -> list[Platform]:
 def caption_platforms() -> list[Platform]:
     """Platforms captions are suggested for: those whose text limits and hashtag norms are declared."""
     return [p for p in PLATFORMS.values() if p.text is not None and p.hashtags is not None]
+
+
+def chat_platforms() -> list[Platform]:
+    """Platforms whose fans the inbox talks with: those with a chat policy."""
+    return [p for p in PLATFORMS.values() if p.chat is not None]
 
 
 def social_platforms() -> frozenset[str]:

@@ -16,6 +16,7 @@ from analytics.ingest.backfill import (
 from analytics.ingest.events import (
     EVENT_HANDLERS,
     EVENT_KINDS,
+    EXTRA_HANDLERS,
     FOLLOWER,
     MESSAGE,
     PURCHASE,
@@ -24,7 +25,9 @@ from analytics.ingest.events import (
     TIP,
     event_data,
     event_kind,
+    event_processed,
     process_event,
+    register_handler,
 )
 from analytics.ingest.ledger import (
     CURRENCY_RE,
@@ -56,6 +59,7 @@ __all__ = [
     "EARNING_KINDS",
     "EVENT_HANDLERS",
     "EVENT_KINDS",
+    "EXTRA_HANDLERS",
     "FOLLOWER",
     "MESSAGE",
     "METRICS_BUDGET_SHARE",
@@ -72,10 +76,12 @@ __all__ = [
     "due_for_metrics",
     "event_data",
     "event_kind",
+    "event_processed",
     "local_day",
     "process_event",
     "receiver_secret",
     "record_transaction",
+    "register_handler",
     "rotate_receiver_secret",
     "snapshot_fields",
     "sync_metrics",

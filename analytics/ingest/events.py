@@ -29,6 +29,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -42,6 +43,20 @@ from scheduling.models import Publication
 
 log = logging.getLogger("analytics.ingest")
 K = Transaction.Kind
+
+# Sent inside the processing transaction, after analytics wrote its rows, with `event`, `kind`, `data` (the
+# event's body), `fan` and `transaction` (either may be None). Apps above analytics (the inbox) add their
+# rows here, so an event is turned into every row it means exactly once, or into none. A receiver that
+# cannot read the event raises ValidationError: the whole event is left unprocessed with that error.
+event_processed = Signal()
+# Kinds analytics does not read itself (a Telegram update, a Bluesky chat log entry) whose rows an app above
+# writes entirely: kind → handler(event). Filled by those apps at start-up (`register_handler`).
+EXTRA_HANDLERS: dict[str, Callable[[InboundEvent], None]] = {}
+
+
+def register_handler(kind: str, handler: Callable[[InboundEvent], None]) -> None:
+    """Let an app above analytics process stored events of `kind` (exactly once, in one transaction)."""
+    EXTRA_HANDLERS[kind] = handler
 
 
 # --- Fanvue events --------------------------------------------------------------------------------
@@ -156,39 +171,43 @@ class _Context:
         return tx
 
 
-def _on_follower(ctx: _Context) -> None:
-    ctx.fan()
+Written = tuple[Fan | None, Transaction | None]
 
 
-def _on_message(ctx: _Context) -> None:
-    ctx.fan()
+def _on_follower(ctx: _Context) -> Written:
+    return ctx.fan(), None
 
 
-def _on_subscriber(ctx: _Context) -> None:
+def _on_message(ctx: _Context) -> Written:
+    return ctx.fan(), None
+
+
+def _on_subscriber(ctx: _Context) -> Written:
     fan = ctx.fan()
     price = _amount(ctx.data)
     upsert_subscription(creator=ctx.creator, fan=fan, platform=ctx.platform, account=ctx.account,
                         started_at=ctx.at, price_minor=price, currency=ctx.currency(),
                         external_id=str(ctx.data.get("subscriptionUuid") or ""), trial=price == 0)
-    if price > 0:
-        ctx.record(K.SUBSCRIPTION, fan)
+    return fan, ctx.record(K.SUBSCRIPTION, fan) if price > 0 else None
 
 
-def _on_tip(ctx: _Context) -> None:
-    ctx.record(K.TIP, ctx.fan())
+def _on_tip(ctx: _Context) -> Written:
+    fan = ctx.fan()
+    return fan, ctx.record(K.TIP, fan)
 
 
-def _on_purchase(ctx: _Context) -> None:
+def _on_purchase(ctx: _Context) -> Written:
     named = ctx.data.get("purchaseType") or ctx.data.get("type") or ctx.data.get("context")
     if not named:
         named = "post" if ctx.data.get("postUuid") else "message" if ctx.data.get("messageUuid") else ""
     kind = PURCHASE_KINDS.get(str(named).lower())
     if kind is None:
         raise ValidationError(f"Unknown purchase type {named!r}.")
-    ctx.record(kind, ctx.fan())
+    fan = ctx.fan()
+    return fan, ctx.record(kind, fan)
 
 
-EVENT_HANDLERS: dict[str, Callable[[_Context], None]] = {
+EVENT_HANDLERS: dict[str, Callable[[_Context], Written]] = {
     FOLLOWER: _on_follower, SUBSCRIBER: _on_subscriber, PURCHASE: _on_purchase, TIP: _on_tip,
     MESSAGE: _on_message,
 }
@@ -209,13 +228,20 @@ def process_event(event_id: int) -> str:
         if event.processed_at is not None:
             return "already processed"
         handler = EVENT_HANDLERS.get(event.kind)
-        if handler is None:
+        extra = EXTRA_HANDLERS.get(event.kind)
+        if handler is None and extra is None:
             InboundEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now(),
                                                             error=f"Not handled: {event.kind[:60]}")
             return "ignored"
         try:
             with transaction.atomic():
-                handler(_Context(event))
+                if handler is not None:
+                    ctx = _Context(event)
+                    fan, tx = handler(ctx)
+                    event_processed.send(sender=InboundEvent, event=event, kind=event.kind, data=ctx.data,
+                                         fan=fan, transaction=tx)
+                elif extra is not None:
+                    extra(event)
         except ValidationError as exc:
             InboundEvent.objects.filter(pk=event.pk).update(error="; ".join(exc.messages)[:2000])
             log.warning("inbound event %s (%s) could not be processed", event.pk, event.kind)
