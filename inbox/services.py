@@ -1,0 +1,278 @@
+"""Domain operations on conversations: what admin views, API views, webhooks and tasks all call.
+
+Every change of a conversation's state goes through here, so counters (`unread_count`, `waiting_since`,
+`first_reply_at`) and reporting events stay true whichever door a change came in by. Callers pass rows
+already narrowed by tenancy (`accounts.tenancy.restrict`); refusals are `ValidationError`s in words a
+chatter can act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts import audit
+from accounts.models import User
+from analytics.ingest import upsert_fan
+from content.models import Asset
+from core import platforms
+from inbox import gate, signals
+from inbox.channels.base import InboundMessage
+from inbox.models import AIDraft, Conversation, FanNote, Message, ReportingEvent, Script, Shift
+from scheduling.models import PlatformAccount
+
+LOCK_SECONDS = 60  # a chatter's soft lock lapses this long after their last keystroke
+
+Origin = Message.Origin
+
+
+# --- Receiving --------------------------------------------------------------------------------------------
+
+
+def receive(account: PlatformAccount, incoming: InboundMessage) -> Message | None:
+    """Record one message read from the platform (a webhook or a reconciliation page), exactly once.
+
+    Returns the new message, or None when it was already recorded (its read and purchase state are
+    brought up to date). The fan and the conversation are created on first sight; a message from the fan
+    reopens a closed or snoozed conversation and starts its wait, one written on the creator's side outside
+    Atelier (the platform's own welcome, the creator's phone) ends it.
+    """
+    if incoming.external_id:
+        known = Message.objects.filter(account=account, external_id=incoming.external_id).first()
+        if known is not None:
+            _refresh_known(known, incoming)
+            return None
+    with transaction.atomic():
+        fan, _ = upsert_fan(creator=account.creator, platform=account.platform, external_id=incoming.fan_id,
+                            handle=incoming.fan_handle or incoming.fan_name, seen_at=incoming.sent_at)
+        conversation = _conversation_for(account, fan.pk, incoming.chat_id)
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        inbound = incoming.direction == "in"
+        try:
+            with transaction.atomic():
+                message = Message.objects.create(
+                    creator_id=account.creator_id, conversation=conversation, account=account,
+                    direction=Message.Direction.IN if inbound else Message.Direction.OUT,
+                    external_id=incoming.external_id, text=incoming.text,
+                    origin=Origin.FAN if inbound else Origin.PLATFORM,
+                    send_status=Message.SendStatus.RECEIVED if inbound else Message.SendStatus.SENT,
+                    price_minor=incoming.price_minor, currency=incoming.currency if incoming.price_minor else "",
+                    purchased_at=incoming.sent_at if incoming.purchased else None,
+                    raw=incoming.raw, sent_at=incoming.sent_at,
+                    read_at=incoming.sent_at if incoming.read else None)
+        except IntegrityError:  # the same message arrived by another door at the same moment
+            return None
+        _after_receipt(conversation, message, inbound)
+        signals.message_received.send(sender=Message, message=message, conversation=conversation)
+    return message
+
+
+def _conversation_for(account: PlatformAccount, fan_id: int, chat_id: str) -> Conversation:
+    conversation = Conversation.objects.filter(account=account, fan_id=fan_id).first()
+    if conversation is None:
+        try:
+            with transaction.atomic():
+                conversation = Conversation.objects.create(creator_id=account.creator_id, account=account,
+                                                           fan_id=fan_id, external_id=chat_id or "")
+        except IntegrityError:
+            conversation = Conversation.objects.get(account=account, fan_id=fan_id)
+    elif chat_id and not conversation.external_id:
+        Conversation.objects.filter(pk=conversation.pk).update(external_id=chat_id)
+    return conversation
+
+
+def _after_receipt(conversation: Conversation, message: Message, inbound: bool) -> None:
+    at = message.sent_at or timezone.now()
+    changes: dict[str, Any] = {}
+    if conversation.last_message_at is None or at > conversation.last_message_at:
+        changes["last_message_at"] = at
+    if inbound:
+        changes["unread_count"] = F("unread_count") + 1
+        changes["last_inbound_at"] = max(at, conversation.last_inbound_at or at)
+        if conversation.waiting_since is None:
+            changes["waiting_since"] = at
+        if conversation.status != Conversation.Status.OPEN:
+            changes.update(status=Conversation.Status.OPEN, snoozed_until=None)
+    elif message.origin != Origin.PLATFORM:
+        changes["waiting_since"] = None
+    if changes:
+        Conversation.objects.filter(pk=conversation.pk).update(**changes)
+        conversation.refresh_from_db()
+
+
+def _refresh_known(message: Message, incoming: InboundMessage) -> None:
+    changes: dict[str, Any] = {}
+    if incoming.read and message.read_at is None:
+        changes["read_at"] = timezone.now()
+    if incoming.purchased and message.purchased_at is None:
+        changes["purchased_at"] = incoming.sent_at
+    if changes:
+        Message.objects.filter(pk=message.pk).update(**changes)
+
+
+def mark_read_by_fan(account: PlatformAccount, fan_external_id: str, up_to: datetime) -> int:
+    """The fan read what was sent to them up to `up_to` (Fanvue `message.read`)."""
+    return Message.objects.filter(account=account, conversation__fan__external_id=fan_external_id,
+                                  direction=Message.Direction.OUT, read_at__isnull=True,
+                                  created_at__lte=up_to).update(read_at=up_to)
+
+
+def mark_read(conversation: Conversation, by: User) -> None:
+    """A chatter opened the thread: nothing unread is left on our side."""
+    Conversation.objects.filter(pk=conversation.pk).update(unread_count=0)
+    conversation.unread_count = 0
+
+
+# --- Sending ----------------------------------------------------------------------------------------------
+
+
+def send(conversation: Conversation, *, by: User | None, text: str,
+         assets: Iterable[Asset] = (), price_minor: int | None = None, origin: str = Origin.MANUAL,
+         script: Script | None = None, draft: AIDraft | None = None, idempotency_key: str | None = None,
+         ai_generated: bool = False) -> Message:
+    """Queue a message to the fan after the send gate passed; the worker delivers it (`tasks.deliver`).
+
+    A repeated `idempotency_key` returns the message it first created, whatever else was passed.
+    `by` is None only for an automation (a disclosed AI persona's own reply); every other message names
+    the person who sent it.
+    """
+    if idempotency_key:
+        existing = Message.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            if existing.conversation_id != conversation.pk:
+                raise ValidationError("This Idempotency-Key was used for another conversation.")
+            return existing
+    assets = list(assets)
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        problems = check_send(conversation, by=by, text=text, assets=assets, price_minor=price_minor,
+                              origin=origin)
+        if problems:
+            raise ValidationError(problems)
+        now = timezone.now()
+        policy_currency = _price_currency(conversation)
+        message = Message.objects.create(
+            creator_id=conversation.creator_id, conversation=conversation, account_id=conversation.account_id,
+            direction=Message.Direction.OUT, text=text, price_minor=price_minor,
+            currency=policy_currency if price_minor is not None else "",
+            sent_by=by if by is not None and by.is_authenticated else None, origin=origin, script=script,
+            ai_draft=draft, ai_generated=ai_generated or origin in (Origin.AI_DRAFT, Origin.AUTOMATION),
+            send_status=Message.SendStatus.QUEUED, idempotency_key=idempotency_key or None,
+            next_attempt_at=now)
+        if assets:
+            message.assets.set(assets)
+        _after_reply(conversation, message, now)
+        audit.record("inbox.message.queued", message, changes={"origin": origin, "assets": [a.pk for a in assets],
+                                                              "price_minor": price_minor})
+        signals.message_queued.send(sender=Message, message=message)
+    return message
+
+
+def check_send(conversation: Conversation, *, by: User | None, text: str, assets: list[Asset],
+               price_minor: int | None, origin: str) -> list[str]:
+    """Everything that stops this message, in words (the send gate, `inbox.gate`)."""
+    return gate.problems(conversation, by=by, text=text, assets=assets, price_minor=price_minor, origin=origin)
+
+
+def _price_currency(conversation: Conversation) -> str:
+    policy = platforms.get(conversation.account.platform).chat
+    return policy.price_currency if policy is not None else ""
+
+
+def _after_reply(conversation: Conversation, message: Message, now: datetime) -> None:
+    changes: dict[str, Any] = {"last_message_at": now}
+    chatter = message.sent_by
+    shift = on_shift(conversation.creator_id, now, chatter_id=chatter.pk) if chatter is not None else None
+    if conversation.waiting_since is not None:
+        seconds = max(0, int((now - conversation.waiting_since).total_seconds()))
+        kind = ReportingEvent.Kind.FIRST_RESPONSE if conversation.first_reply_at is None else ReportingEvent.Kind.REPLY
+        ReportingEvent.objects.create(creator_id=conversation.creator_id, conversation=conversation, kind=kind,
+                                      message=message, chatter=chatter, shift=shift, seconds=seconds, at=now)
+        changes["waiting_since"] = None
+    if conversation.first_reply_at is None:
+        changes["first_reply_at"] = now
+    if conversation.status == Conversation.Status.OPEN:
+        changes["status"] = Conversation.Status.PENDING
+    Conversation.objects.filter(pk=conversation.pk).update(**changes)
+
+
+# --- Notes, locks, assignment, status ----------------------------------------------------------------------
+
+
+def add_note(conversation: Conversation, *, by: User, text: str) -> Message:
+    """An internal note in the thread: seen by the team, never sent."""
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError("A note needs some text.")
+    note = Message.objects.create(creator_id=conversation.creator_id, conversation=conversation,
+                                  account_id=conversation.account_id, direction=Message.Direction.NOTE, text=text,
+                                  sent_by=by, origin=Origin.MANUAL, send_status=Message.SendStatus.SENT,
+                                  sent_at=timezone.now())
+    return note
+
+
+def add_fan_note(conversation: Conversation, *, by: User, text: str) -> FanNote:
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError("A note needs some text.")
+    return FanNote.objects.create(creator_id=conversation.creator_id, fan_id=conversation.fan_id, author=by,
+                                  text=text)
+
+
+def acquire_lock(conversation: Conversation, by: User) -> bool:
+    """Hold the conversation while `by` types; False (and nothing changed) when someone else holds it."""
+    now = timezone.now()
+    free = Q(locked_by__isnull=True) | Q(locked_until__isnull=True) | Q(locked_until__lte=now) | Q(locked_by=by.pk)
+    taken = Conversation.objects.filter(free, pk=conversation.pk).update(
+        locked_by=by.pk, locked_until=now + timedelta(seconds=LOCK_SECONDS))
+    return bool(taken)
+
+
+def release_lock(conversation: Conversation, by: User) -> None:
+    Conversation.objects.filter(pk=conversation.pk, locked_by=by.pk).update(locked_by=None, locked_until=None)
+
+
+def lock_holder(conversation: Conversation, now: datetime | None = None) -> int | None:
+    """The id of the person typing in this conversation, if their lock has not lapsed."""
+    now = now or timezone.now()
+    if conversation.locked_by_id and conversation.locked_until and conversation.locked_until > now:
+        return conversation.locked_by_id
+    return None
+
+
+def on_shift(creator_id: int, at: datetime, *, chatter_id: int | None = None) -> Shift | None:
+    shifts = Shift.objects.filter(creator_id=creator_id, starts_at__lte=at, ends_at__gt=at)
+    if chatter_id is not None:
+        shifts = shifts.filter(chatter_id=chatter_id)
+    return shifts.order_by("starts_at", "pk").first()
+
+
+def assign(conversation: Conversation, to: User | None, *, by: User | None) -> None:
+    """Give the conversation to a chatter (None: back to the pool)."""
+    Conversation.objects.filter(pk=conversation.pk).update(assignee=to)
+    conversation.assignee = to
+    audit.record("inbox.conversation.assigned", conversation, actor=by,
+                 changes={"assignee": to.pk if to is not None else None})
+
+
+def set_status(conversation: Conversation, status: str, *, by: User | None,
+               snoozed_until: datetime | None = None) -> None:
+    if status not in Conversation.Status.values:
+        raise ValidationError(f"Unknown status {status!r}.")
+    if status == Conversation.Status.SNOOZED and snoozed_until is None:
+        raise ValidationError("Say until when the conversation is snoozed.")
+    now = timezone.now()
+    with transaction.atomic():
+        Conversation.objects.filter(pk=conversation.pk).update(
+            status=status, snoozed_until=snoozed_until if status == Conversation.Status.SNOOZED else None)
+        if status == Conversation.Status.CLOSED and conversation.status != Conversation.Status.CLOSED:
+            ReportingEvent.objects.create(creator_id=conversation.creator_id, conversation=conversation,
+                                          kind=ReportingEvent.Kind.RESOLVED,
+                                          chatter=by if by is not None and by.is_authenticated else None, at=now)
+    conversation.status = status
