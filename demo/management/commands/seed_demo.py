@@ -23,6 +23,9 @@ from compliance.models import CreatorPerformer, Performer
 from content import services as content
 from content import studio
 from content.models import CaptionTemplate, GenerationBackend, HashtagSet, PromptCategory, PromptTemplate
+from inbox import services as inbox
+from inbox.channels.base import InboundMessage
+from inbox.models import Script, Shift
 from scheduling import services as scheduling
 from scheduling.models import PlatformAccount, Post, QueueSlot
 
@@ -79,6 +82,7 @@ class Command(BaseCommand):
         performers = self._seed_compliance(creators, owner)
         self._seed_scheduling(creators, owner)
         self._seed_studio(creators, owner)
+        self._seed_inbox(creators)
         self.stdout.write(self.style.SUCCESS(
             f"Demo data ready: {len(creators)} creators, {len(STAFF)} staff, {performers} performers.\n"
             f"  Admin:    http://127.0.0.1:8000/admin/\n"
@@ -197,3 +201,36 @@ class Command(BaseCommand):
                                        text="Nova here, fresh from the render queue: {topic}. {cta}")
         HashtagSet.objects.create(creator=None, name="Night city", match="neon, city, night",
                                   tags="#NeonNights #CityLights")
+
+    def _seed_inbox(self, creators: dict[str, Creator]) -> None:
+        """Luna's fan inbox: a few fans who wrote on Fanvue, her saved replies, and Chad on shift today.
+
+        The messages arrive the way a platform's would (`inbox.services.receive`); nothing is sent, since the
+        demo accounts are not connected to any platform."""
+        luna = creators["Luna Vale"]
+        if Script.objects.filter(creator=luna).exists():
+            return
+        account = PlatformAccount.objects.filter(creator=luna, platform="fanvue").first()
+        if account is None:
+            return
+        for name, category, text, price in [
+            ("Thank you", "Welcome", "Thank you {fan_name}, so happy you're here!", None),
+            ("New set", "Pay-per-view", "A new set just landed, {fan_name}: want the first look?", 900),
+            ("Good night", "Small talk", "Sleep well {fan_name}, talk tomorrow?", None),
+        ]:
+            Script.objects.create(creator=luna, name=name, category=category, text=text, price_minor=price,
+                                  currency="USD")
+        now = datetime.now(UTC)
+        chad = User.objects.get(username="chad")
+        Shift.objects.create(creator=luna, chatter=chad, starts_at=now.replace(minute=0, second=0, microsecond=0),
+                             ends_at=now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=8),
+                             note="Demo shift")
+        for n, (fan, handle, lines) in enumerate([
+            ("demo-fan-1", "sam_r", ["Hi Luna! Loved the last set", "Any new pics tonight?"]),
+            ("demo-fan-2", "jules", ["Hey, how was your weekend?"]),
+            ("demo-fan-3", "max.k", ["Do you do custom requests?", "Happy to tip for it"]),
+        ]):
+            for i, text in enumerate(lines):
+                inbox.receive(account, InboundMessage(
+                    external_id=f"demo-{fan}-{i}", chat_id="", fan_id=fan, fan_handle=handle, text=text,
+                    sent_at=now - timedelta(minutes=90 - n * 25 - i * 4)))
