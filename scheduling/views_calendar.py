@@ -17,7 +17,6 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -475,35 +474,6 @@ def drop_instant(post: Post, data: Any, targets: list[Publication]) -> datetime:
         raise Refusal(400, str(exc)) from None
 
 
-def schedule_waiting_post(post: Post, when: datetime, targets: list[Publication],
-                          actor: Any) -> list[services.ScheduleOutcome]:
-    """Schedule every approved target of `post` at `when`, all or none, through `services.schedule`.
-
-    The gate judges each target at `when` first, so a refusal writes nothing; a target another request
-    scheduled meanwhile (a double drop) makes the whole drop refused, not half-applied. Dropping again
-    what is already there is a no-op that answers no outcome.
-    """
-    if not targets:
-        if Publication.objects.filter(post=post, status=S.SCHEDULED, scheduled_at=when).exists():
-            return []
-        raise Refusal(409, "This post has no approved target waiting for a day: it is already scheduled, or "
-                           "it needs approval first.")
-    reasons = [{"code": r.code, "message": f"{pub.account}: {r.message}"}
-               for pub in targets for r in services.check(pub, due_at=when).reasons]
-    if reasons:
-        raise Refusal(409, "The publish gate refused this time; nothing was scheduled.", reasons)
-    try:
-        with transaction.atomic():
-            outcomes = [services.schedule(pub, at=when, actor=actor) for pub in targets]
-            refused = [{"code": r.code, "message": f"{o.publication.account}: {r.message}"}
-                       for o in outcomes for r in o.verdict.reasons]
-            if refused:
-                raise Refusal(409, "The publish gate refused this time; nothing was scheduled.", refused)
-    except ValidationError as exc:
-        raise Refusal(409, " ".join(exc.messages) + " Nothing was scheduled.") from None
-    return outcomes
-
-
 def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
@@ -526,7 +496,10 @@ def schedule_post(request: HttpRequest) -> HttpResponse:
         return _schedule_form(request, post, targets, data)
     try:
         when = drop_instant(post, data, targets)
-        outcomes = schedule_waiting_post(post, when, targets, request.user)
+        try:
+            outcomes = services.schedule_together(post, when, targets, actor=request.user)
+        except services.ScheduleRefused as exc:
+            raise Refusal(409, exc.messages[0], exc.reasons) from None
     except Refusal as refusal:
         if _wants_json(request):
             return _refused(refusal.status, refusal.error, refusal.reasons)

@@ -122,6 +122,46 @@ def schedule(publication: Publication, *, at: datetime, actor: Actor = None) -> 
     return ScheduleOutcome(pub, verdict)
 
 
+class ScheduleRefused(ValidationError):
+    """A drop of several targets refused as a whole; `reasons` name each target's refusal (may be empty)."""
+
+    def __init__(self, message: str, reasons: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.reasons = reasons or []
+
+
+def schedule_together(post: Post, when: datetime, targets: list[Publication], *,
+                      actor: Actor = None) -> list[ScheduleOutcome]:
+    """Schedule every approved target of `post` at `when`, all or none, through `schedule`.
+
+    The gate judges each target at `when` first, so a refusal writes nothing; a target another request
+    scheduled meanwhile (a double drop) makes the whole drop refused, not half-applied. Dropping again
+    what is already there is a no-op that answers no outcome.
+    """
+    if not targets:
+        if Publication.objects.filter(post=post, status=S.SCHEDULED, scheduled_at=when).exists():
+            return []
+        raise ScheduleRefused("This post has no approved target waiting for a day: it is already scheduled, or "
+                              "it needs approval first.")
+    refused_msg = "The publish gate refused this time; nothing was scheduled."
+    reasons = [{"code": r.code, "message": f"{pub.account}: {r.message}"}
+               for pub in targets for r in check(pub, due_at=when).reasons]
+    if reasons:
+        raise ScheduleRefused(refused_msg, reasons)
+    try:
+        with transaction.atomic():
+            outcomes = [schedule(pub, at=when, actor=actor) for pub in targets]
+            refused = [{"code": r.code, "message": f"{o.publication.account}: {r.message}"}
+                       for o in outcomes for r in o.verdict.reasons]
+            if refused:
+                raise ScheduleRefused(refused_msg, refused)
+    except ScheduleRefused:
+        raise
+    except ValidationError as exc:
+        raise ScheduleRefused(" ".join(exc.messages) + " Nothing was scheduled.") from None
+    return outcomes
+
+
 def held_by_open_takedowns(pub: Publication, verdict: Verdict) -> Verdict:
     """A row a takedown request blocked stays blocked while that request is open, even if what it
     carries no longer matches what the request names (a performer untagged, an asset swapped): only
