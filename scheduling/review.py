@@ -11,7 +11,7 @@ the rows, builds what a reviewer looks at, and reports each service's answer ite
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,20 +219,28 @@ def _label(obj: Asset | Post) -> str:
     return f"Asset “{obj}”" if isinstance(obj, Asset) else post_label(obj)
 
 
-def _approve_one(user: Any, kind: str, pk: int) -> Outcome:
+def _on_one(user: Any, kind: str, pk: int, missing: str,
+            act: Callable[[str, str, Asset | Post], Outcome]) -> Outcome:
+    """One inbox row acted on: found in reach or said missing, a service's refusal told as that row's error."""
     key = f"{kind}:{pk}"
     obj = _reachable(user, kind, pk)
     if obj is None:
-        return Outcome(key, f"{kind.title()} #{pk}", "error", "not found, or not yours to approve.")
+        return Outcome(key, f"{kind.title()} #{pk}", "error", missing)
     label = _label(obj)
     try:
+        return act(key, label, obj)
+    except ValidationError as exc:
+        return Outcome(key, label, "error", " ".join(exc.messages))
+
+
+def _approve_one(user: Any, kind: str, pk: int) -> Outcome:
+    def act(key: str, label: str, obj: Asset | Post) -> Outcome:
         if isinstance(obj, Asset):
             content_services.approve(obj, actor=user)
             return Outcome(key, label, "success", "approved.")
-        verdicts = services.approve_post(obj, actor=user)
-    except ValidationError as exc:
-        return Outcome(key, label, "error", " ".join(exc.messages))
-    return approval_outcome(key, label, verdicts)
+        return approval_outcome(key, label, services.approve_post(obj, actor=user))
+
+    return _on_one(user, kind, pk, "not found, or not yours to approve.", act)
 
 
 def approval_outcome(key: str, label: str, verdicts: dict[int, Verdict]) -> Outcome:
@@ -248,19 +256,14 @@ def approval_outcome(key: str, label: str, verdicts: dict[int, Verdict]) -> Outc
 
 
 def _reject_one(user: Any, kind: str, pk: int, reason: str) -> Outcome:
-    key = f"{kind}:{pk}"
-    obj = _reachable(user, kind, pk)
-    if obj is None:
-        return Outcome(key, f"{kind.title()} #{pk}", "error", "not found, or not yours to review.")
-    label = _label(obj)
-    try:
+    def act(key: str, label: str, obj: Asset | Post) -> Outcome:
         if isinstance(obj, Asset):
             content_services.reject(obj, actor=user, reason=reason)
             return Outcome(key, label, "success", "rejected.")
         services.send_back_post(obj, actor=user, reason=reason)
-    except ValidationError as exc:
-        return Outcome(key, label, "error", " ".join(exc.messages))
-    return Outcome(key, label, "success", "sent back to its author as a draft.")
+        return Outcome(key, label, "success", "sent back to its author as a draft.")
+
+    return _on_one(user, kind, pk, "not found, or not yours to review.", act)
 
 
 def approve_items(user: Any, keys: Iterable[str]) -> list[Outcome]:
