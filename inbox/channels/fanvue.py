@@ -403,7 +403,10 @@ def _load_cursor(cursor: str | None) -> dict[str, Any]:
 def _parse(value: Any) -> datetime | None:
     if not value or not isinstance(value, str):
         return None
-    parsed = parse_datetime(value.replace("Z", "+00:00"))
+    try:
+        parsed = parse_datetime(value.replace("Z", "+00:00"))
+    except ValueError:  # well formed but not a date (a 13th month)
+        return None
     if parsed is not None and timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed, UTC)
     return parsed

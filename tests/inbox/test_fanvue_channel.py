@@ -43,7 +43,7 @@ def fake(settings):
         yield platform
 
 
-def account(agency: bool = True, token: str = "fv-access-1") -> AccountRef:
+def account(agency: bool = True, token: str = "fv-access-1") -> AccountRef:  # noqa: S107 — the fake's token
     return AccountRef(id=1, platform="fanvue", handle="luna", external_id="",
                       options={"creator_uuid": AGENCY_CREATOR} if agency else {},
                       credentials={"access_token": token, "refresh_token": "fv-refresh-1"})
