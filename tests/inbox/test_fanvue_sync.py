@@ -228,3 +228,18 @@ def test_the_beat_fans_out_one_task_per_connected_fanvue_account(hook, fake):
         django_settings.SCHEDULING_CONTROL_QUEUE
     assert sync.reconcile_fanvue_accounts() == 1  # eager: the account's task ran
     assert Message.objects.count() == 1
+
+
+def test_an_expired_token_is_refreshed_once_and_the_run_goes_on(hook, fake, settings):
+    from tests.scheduling.fakes.fanvue import CLIENT_ID, CLIENT_SECRET
+
+    settings.FANVUE_TOKEN_URL = f"{fake.url}/oauth2/token"
+    settings.FANVUE_CLIENT_ID, settings.FANVUE_CLIENT_SECRET = CLIENT_ID, CLIENT_SECRET
+    scheduling_services.store_credentials(hook["account"], {"access_token": "expired", "refresh_token": "fv-refresh-1"},
+                                          scopes="read:chat write:chat read:fan read:creator")
+    fake.fan_writes(FAN, "still there?", owner=AGENCY_CREATOR)
+    assert sync.reconcile_fanvue(hook["account"].pk)["new"] == 1
+    hook["account"].refresh_from_db()
+    fresh = scheduling_services.read_credentials(hook["account"], purpose="test")
+    assert fresh["access_token"] != "expired" and fresh["refresh_token"] != "fv-refresh-1"
+    assert len(fake.calls("POST", r"/oauth2/token")) == 1
