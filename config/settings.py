@@ -288,7 +288,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {name: {"queue": env_str("SCHEDULING_CONTROL_QUEUE", "control")} for name in (
     "scheduling.tasks.dispatch_due", "scheduling.tasks.reap_leases", "scheduling.tasks.reconcile_unknown",
-    "scheduling.tasks.refresh_tokens")}
+    "scheduling.tasks.refresh_tokens", "inbox.sync.reconcile_fanvue_accounts")}
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 
 # --- REST API ----------------------------------------------------------------------------------
@@ -469,6 +469,8 @@ SCHEDULING_DISPATCH_SECONDS = env_int("SCHEDULING_DISPATCH_SECONDS", 25)
 SCHEDULING_DISPATCH_EVERY_SECONDS = env_int("SCHEDULING_DISPATCH_EVERY_SECONDS", 30)
 SCHEDULING_REAP_EVERY_SECONDS = env_int("SCHEDULING_REAP_EVERY_SECONDS", 5)
 SCHEDULING_RECONCILE_EVERY_SECONDS = env_int("SCHEDULING_RECONCILE_EVERY_SECONDS", 60)
+# The inbox's Fanvue reconciliation (webhooks bring messages at once; this picks up lost deliveries).
+INBOX_FANVUE_RECONCILE_SECONDS = env_int("INBOX_FANVUE_RECONCILE_SECONDS", 180)
 # One reconcile run works through the unknown rows batch after batch for at most this long.
 SCHEDULING_RECONCILE_SECONDS = env_int("SCHEDULING_RECONCILE_SECONDS", 50)
 # Control tasks (dispatch, reap, reconcile, token refresh) have their own queue and worker, so no
@@ -515,8 +517,9 @@ FANVUE_WEB_URL = env_str("FANVUE_WEB_URL", "https://www.fanvue.com") or ""
 FANVUE_API_VERSION = env_str("FANVUE_API_VERSION", "2025-06-26") or ""
 FANVUE_REDIRECT_URI = env_str("FANVUE_REDIRECT_URI", "") or ""
 # Agency apps posting for their creators add read:creator,write:creator.
+# The inbox reads and answers chats: read:chat, write:chat, read:fan.
 FANVUE_SCOPES = env_list("FANVUE_SCOPES", ["openid", "offline_access", "read:self", "read:post", "write:post",
-                                           "read:media", "write:media"])
+                                           "read:media", "write:media", "read:chat", "write:chat", "read:fan"])
 # S3 multipart parts: at least 5 MiB except the last.
 FANVUE_UPLOAD_PART_BYTES = env_int("FANVUE_UPLOAD_PART_BYTES", 10 * 1024 * 1024)
 FANVUE_MEDIA_WAIT_SECONDS = env_int("FANVUE_MEDIA_WAIT_SECONDS", 120)

@@ -288,3 +288,20 @@ class ReportingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class ChannelSync(models.Model):
+    """How far reconciliation has read one account's chats (the channel's cursor), and who is reading now.
+
+    Webhooks bring messages at once; reconciliation every few minutes picks up whatever a lost delivery
+    missed. `lease_until` keeps two runs for the same account from reading the same pages at once.
+    """
+
+    account = models.OneToOneField(PlatformAccount, on_delete=models.CASCADE, related_name="inbox_sync")
+    cursor = models.TextField(blank=True, help_text="The channel's own cursor; empty before the first run.")
+    synced_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"Chat reconciliation of {self.account}"

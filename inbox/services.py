@@ -14,7 +14,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts import audit
@@ -121,6 +122,15 @@ def mark_read_by_fan(account: PlatformAccount, fan_external_id: str, up_to: date
     return Message.objects.filter(account=account, conversation__fan__external_id=fan_external_id,
                                   direction=Message.Direction.OUT, read_at__isnull=True,
                                   created_at__lte=up_to).update(read_at=up_to)
+
+
+def read_on_platform(account: PlatformAccount, fan_external_id: str, count: int | None) -> int:
+    """The creator's side read `count` of the fan's messages on the platform itself (Fanvue `message.read`,
+    sent when the creator reads a chat there or a mirror client marks it read): the unread counter drops by
+    as many, never below zero; `count` None clears it. Returns the conversations changed."""
+    left = Value(0) if count is None else Greatest(F("unread_count") - max(0, count), Value(0))
+    return Conversation.objects.filter(account=account, fan__external_id=fan_external_id,
+                                       unread_count__gt=0).update(unread_count=left)
 
 
 def mark_read(conversation: Conversation, by: User) -> None:

@@ -6,7 +6,8 @@ checks that and stores the event, `process_event` turns it into rows. The refere
 payloads per event, all with `sender {uuid, handle, displayName, avatarUrl}`, `recipientUuid`,
 `timestamp` and, for money, `price` in minor units:
 - New Subscriber: `price`; Tip Received: `price`, `context` (post|message), `postUuid`/`messageUuid`;
-  Message Received: `messageUuid`, `message {…}`; New Follower: the sender.
+  Message Received: `messageUuid`, `message {…}`; New Follower: the sender. Message Read is the exception:
+  `counterpartUuid`, `readMessagesCount`, `recipientUuid`, `timestamp` (the creator read a fan's messages).
 Where the reference is silent, assumed here:
 - The event's type is not in the flat body. It is read from, in order: a `type`/`event` field (the
   Standard-Webhooks envelope `{id, type, timestamp, data}` Fanvue uses for its checkout events),
@@ -61,8 +62,8 @@ def register_handler(kind: str, handler: Callable[[InboundEvent], None]) -> None
 
 # --- Fanvue events --------------------------------------------------------------------------------
 
-FOLLOWER, SUBSCRIBER, PURCHASE, TIP, MESSAGE = (
-    "follower.new", "subscriber.new", "purchase.new", "tip.new", "message.received")
+FOLLOWER, SUBSCRIBER, PURCHASE, TIP, MESSAGE, MESSAGE_READ = (
+    "follower.new", "subscriber.new", "purchase.new", "tip.new", "message.received", "message.read")
 # Every name an event type may arrive under → our kind. Fanvue's topics (with or without their
 # `creator.` prefix) and the names in its dashboard.
 EVENT_KINDS: dict[str, str] = {
@@ -74,6 +75,7 @@ EVENT_KINDS: dict[str, str] = {
     "tip.new": TIP, "tip.received": TIP, "tip_received": TIP, "tip-received": TIP,
     "message.received": MESSAGE, "message_received": MESSAGE, "message-received": MESSAGE,
     "message.new": MESSAGE,
+    "message.read": MESSAGE_READ, "message_read": MESSAGE_READ, "message-read": MESSAGE_READ,
 }
 PURCHASE_KINDS: dict[str, str] = {
     "post": K.PAID_POST, "paid_post": K.PAID_POST, "message": K.PAID_MESSAGE, "paid_message": K.PAID_MESSAGE,
@@ -92,6 +94,8 @@ def event_kind(payload: dict[str, Any], header: str = "") -> str:
 
 
 def _shape_kind(data: dict[str, Any]) -> str:
+    if "counterpartUuid" in data and "readMessagesCount" in data:
+        return MESSAGE_READ
     if ("messageUuid" in data and "price" not in data) or isinstance(data.get("message"), dict):
         return MESSAGE
     if data.get("context") in ("post", "message") and "price" in data:
@@ -182,6 +186,16 @@ def _on_message(ctx: _Context) -> Written:
     return ctx.fan(), None
 
 
+def _on_message_read(ctx: _Context) -> Written:
+    """Message Read (https://api.fanvue.com/docs/webhooks/webhooks/message-read): the creator's side read
+    `readMessagesCount` messages from `counterpartUuid`. No money and no sender object: only the fan."""
+    counterpart = ctx.data.get("counterpartUuid")
+    if not isinstance(counterpart, str) or not counterpart.strip():
+        raise ValidationError("The event names no counterpart uuid.")
+    fan, _ = upsert_fan(creator=ctx.creator, platform=ctx.platform, external_id=counterpart, seen_at=ctx.at)
+    return fan, None
+
+
 def _on_subscriber(ctx: _Context) -> Written:
     fan = ctx.fan()
     price = _amount(ctx.data)
@@ -209,7 +223,7 @@ def _on_purchase(ctx: _Context) -> Written:
 
 EVENT_HANDLERS: dict[str, Callable[[_Context], Written]] = {
     FOLLOWER: _on_follower, SUBSCRIBER: _on_subscriber, PURCHASE: _on_purchase, TIP: _on_tip,
-    MESSAGE: _on_message,
+    MESSAGE: _on_message, MESSAGE_READ: _on_message_read,
 }
 
 
