@@ -288,3 +288,25 @@ class ReportingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class ChannelCursor(models.Model):
+    """Where polling a channel account stands (chat platforms without webhooks: Bluesky, X), and when it is
+    polled next. Kept here rather than in the account's `options`, which only hold what a person sets.
+
+    `cursor` is the channel's own position (Bluesky's getLog rev, X's newest DM event id); it moves only after
+    every message of a page was recorded, so a poll cut short is read again and recorded once.
+    """
+
+    account = models.OneToOneField(PlatformAccount, on_delete=models.CASCADE, related_name="chat_cursor")
+    cursor = models.TextField(blank=True)
+    polled_at = models.DateTimeField(null=True, blank=True, help_text="The last poll that succeeded.")
+    next_poll_at = models.DateTimeField(default=now)
+    failures = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["next_poll_at"], name="inbox_cursor_due")]
+
+    def __str__(self) -> str:
+        return f"Polling {self.account}"

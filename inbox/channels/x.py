@@ -46,7 +46,7 @@ from scheduling.connectors.http import client, send
 
 EVENT_FIELDS = "id,event_type,text,sender_id,dm_conversation_id,created_at,attachments"
 PAGE_SIZE = 100
-PAGES_PER_POLL = 3  # at most 300 new events per poll; more are read by the next polls (see the cursor)
+PAGES_PER_POLL = 2  # at most 200 new events per poll; more are read by the next polls (see the cursor)
 LOOKUP_PAGES = 3
 MB = 1024 * 1024
 

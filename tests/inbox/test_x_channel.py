@@ -140,6 +140,7 @@ def test_first_poll_takes_the_newest_events_oldest_first(fake):
 
 def test_newest_first_pages_become_oldest_first_since_the_last_seen_event(fake, monkeypatch):
     monkeypatch.setattr("inbox.channels.x.PAGE_SIZE", 2)
+    monkeypatch.setattr("inbox.channels.x.PAGES_PER_POLL", 3)
     fake.fan_writes("before")
     cursor = XChannel().fetch_updates(account(), None).cursor
     for n in range(5):
