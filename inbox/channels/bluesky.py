@@ -43,17 +43,22 @@ from scheduling.connectors.bluesky import _Xrpc, facets_for
 PROXY = {"atproto-proxy": "did:web:api.bsky.chat#bsky_chat"}
 CREATE_MESSAGE = "chat.bsky.convo.defs#logCreateMessage"
 MESSAGE_VIEW = "chat.bsky.convo.defs#messageView"
+GROUP_CONVO = "chat.bsky.convo.defs#groupConvo"
 LOG_PAGES = 10  # getLog calls per poll; what is left waits for the next poll (the cursor says where)
 LOOKUP_PAGES = 5  # getMessages pages (100 each) read back to settle an unknown send
 BACKFILL_CONVOS = 50  # the first poll brings in the newest messages of this many convos…
 BACKFILL_MESSAGES = 20  # …this many each
+# (account DID, convo id) → the fan of a direct convo, None for a group; see `_fan_of`.
+_FANS: dict[tuple[str, str], dict[str, Any] | None] = {}
+_FANS_KEPT = 50_000
 
 
 class BlueskyChannel:
     """`ChatChannel` for Bluesky chat, polled (no webhooks): see the module docstring for the wire."""
 
     platform = "bluesky"
-    # Requests one `fetch_updates` may spend at most, for the poller's rate arithmetic (`inbox.polling`).
+    # Requests one `fetch_updates` may spend, for the poller's rate arithmetic (`inbox.polling`): the log's
+    # pages, plus one `getConvo` for each convo this process has not seen yet.
     max_requests_per_poll = LOG_PAGES
 
     def send(self, request: SendRequest) -> SendResult:
@@ -107,10 +112,9 @@ class BlueskyChannel:
         of the newest convos: whatever arrives meanwhile is read again from the log and recorded once.
         """
         with _chat(account) as xrpc:
-            members: dict[str, list[dict[str, Any]]] = {}
             if cursor is None:
                 start = str(_call(xrpc, "GET", "chat.bsky.convo.getLog").get("cursor") or "")
-                backfill = _backfill(xrpc, members)
+                backfill = _backfill(xrpc)
                 return UpdatePage(messages=backfill, cursor=start or None)
             logs: list[dict[str, Any]] = []
             position = cursor
@@ -128,8 +132,7 @@ class BlueskyChannel:
             for log in logs:
                 if log.get("$type") != CREATE_MESSAGE:
                     continue
-                inbound = _inbound(xrpc, members, log.get("convoId", ""), log.get("message") or {},
-                                   log.get("relatedProfiles") or [])
+                inbound = _inbound(xrpc, log.get("convoId", ""), log.get("message") or {})
                 if inbound is not None:
                     messages.append(inbound)
         return UpdatePage(messages=messages, cursor=position)
@@ -167,48 +170,52 @@ def _convo_for(xrpc: _Xrpc, fan_did: str) -> str:
     return str(convo["id"])
 
 
-def _members(xrpc: _Xrpc, cache: dict[str, list[dict[str, Any]]], convo_id: str) -> list[dict[str, Any]]:
-    if convo_id not in cache:
-        convo = _call(xrpc, "GET", "chat.bsky.convo.getConvo", params={"convoId": convo_id}).get("convo") or {}
-        cache[convo_id] = list(convo.get("members") or [])
-    return cache[convo_id]
+def _fan_of(xrpc: _Xrpc, convo_id: str, convo: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The fan's profile in a direct convo; None for a group convo (not a fan conversation).
+
+    A direct convo's two members never change (lexicon: "an immutable list of the 2 members"), so the answer
+    is kept for the life of the process: a convo costs one `getConvo`, the first time it is seen.
+    """
+    key = (xrpc.did, convo_id)
+    if key not in _FANS:
+        if convo is None:
+            convo = _call(xrpc, "GET", "chat.bsky.convo.getConvo", params={"convoId": convo_id}).get("convo") or {}
+        members = [m for m in convo.get("members") or [] if isinstance(m, dict)]
+        kind = (convo.get("kind") or {}).get("$type", "") if isinstance(convo.get("kind"), dict) else ""
+        others = [m for m in members if m.get("did") != xrpc.did]
+        direct = kind != GROUP_CONVO and len(members) == 2 and len(others) == 1
+        if len(_FANS) >= _FANS_KEPT:
+            _FANS.clear()
+        _FANS[key] = others[0] if direct else None
+    return _FANS[key]
 
 
-def _backfill(xrpc: _Xrpc, members: dict[str, list[dict[str, Any]]]) -> list[InboundMessage]:
+def _backfill(xrpc: _Xrpc) -> list[InboundMessage]:
     convos = _call(xrpc, "GET", "chat.bsky.convo.listConvos", params={"limit": BACKFILL_CONVOS}).get("convos") or []
     messages: list[InboundMessage] = []
     for convo in convos:
         convo_id = str(convo.get("id") or "")
-        if not convo_id:
+        if not convo_id or _fan_of(xrpc, convo_id, convo) is None:
             continue
-        members[convo_id] = list(convo.get("members") or [])
         page = _call(xrpc, "GET", "chat.bsky.convo.getMessages",
                      params={"convoId": convo_id, "limit": BACKFILL_MESSAGES})
         for view in page.get("messages") or []:
-            inbound = _inbound(xrpc, members, convo_id, view, [])
+            inbound = _inbound(xrpc, convo_id, view)
             if inbound is not None:
                 messages.append(inbound)
     messages.sort(key=lambda m: (m.sent_at, m.external_id))
     return messages
 
 
-def _inbound(xrpc: _Xrpc, members: dict[str, list[dict[str, Any]]], convo_id: str, view: dict[str, Any],
-             related: list[dict[str, Any]]) -> InboundMessage | None:
+def _inbound(xrpc: _Xrpc, convo_id: str, view: dict[str, Any]) -> InboundMessage | None:
     """A message of a direct convo, seen from the account: "out" when the account wrote it (the Bluesky
     app, another tool), "in" otherwise. Group convos and deleted messages are not fan conversations."""
     if not _is_message(view) or not convo_id:
         return None
+    fan = _fan_of(xrpc, convo_id)
+    if fan is None:
+        return None
     sender = _sender(view)
-    profiles = {p.get("did"): p for p in [*related, *members.get(convo_id, [])] if isinstance(p, dict)}
-    if sender == xrpc.did:
-        others = [m for m in _members(xrpc, members, convo_id) if m.get("did") != xrpc.did]
-        if len(others) != 1:
-            return None
-        fan = others[0]
-    else:
-        fan = profiles.get(sender) or {"did": sender}
-        if convo_id in members and len(members[convo_id]) > 2:
-            return None
     sent_at = parse_time(view.get("sentAt")) or timezone.now()
     return InboundMessage(external_id=str(view["id"]), chat_id=convo_id, fan_id=str(fan.get("did") or ""),
                           sent_at=sent_at, text=str(view.get("text") or ""),

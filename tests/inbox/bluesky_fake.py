@@ -80,6 +80,17 @@ class FakeBlueskyChat(FakeBluesky):
         """The creator answers from the Bluesky app: the log shows it as the account's own message."""
         return self.write(self.DID, self.convo_with(did), text)
 
+    def group_message(self, text: str, sender: str = FAN_DID) -> dict[str, Any]:
+        """A message in a group convo the account belongs to (not a fan conversation)."""
+        group = self.convos.get("group-1")
+        if group is None:
+            group = {"id": "group-1", "rev": self.rev(), "muted": False, "unreadCount": 0, "messages": [],
+                     "members": [self.profiles[d] for d in (self.DID, FAN_DID, OTHER_DID)],
+                     "kind": {"$type": "chat.bsky.convo.defs#groupConvo", "name": "Fans", "memberCount": 3,
+                              "lockStatus": "unlocked", "createdAt": "2026-12-01T08:00:00.000Z"}}
+            self.convos["group-1"] = group
+        return self.write(sender, group, text)
+
     def someone_reads(self) -> None:
         """An event that is not a message (a read): it moves the log without a message."""
         convo = next(iter(self.convos.values()))

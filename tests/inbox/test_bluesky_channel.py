@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from inbox.channels import bluesky as bluesky_channel
 from inbox.channels.base import AccountRef, AuthError, PermanentError, SendRequest, TransientError, UnknownOutcome
 from inbox.channels.bluesky import BlueskyChannel
 from scheduling.connectors import bluesky as bluesky_module
@@ -17,11 +18,13 @@ from tests.scheduling.fakes.base import Reply, serve
 @pytest.fixture
 def fake(settings) -> Iterator[FakeBlueskyChat]:
     bluesky_module._sessions.clear()
+    bluesky_channel._FANS.clear()
     with serve(FakeBlueskyChat()) as platform:
         settings.BLUESKY_PDS_URL = platform.url
         settings.CONNECTOR_TIMEOUT_SECONDS = 1
         yield platform
     bluesky_module._sessions.clear()
+    bluesky_channel._FANS.clear()
 
 
 def account(password: str = FakeBlueskyChat.PASSWORD) -> AccountRef:
@@ -165,3 +168,16 @@ def test_mark_read_updates_the_convo(fake):
     BlueskyChannel().mark_read(account(), convo["id"], FAN_DID)
     assert fake.read_up_to[convo["id"]] == convo["messages"][-1]["id"]
     assert fake.calls("POST", r"/xrpc/chat\.bsky\.convo\.updateRead")[0].headers["atproto-proxy"] == PROXY
+
+
+def test_group_convos_are_not_fan_conversations_and_a_convo_is_looked_up_once(fake):
+    cursor = BlueskyChannel().fetch_updates(account(), None).cursor
+    fake.group_message("hi all")
+    fake.fan_writes("just me")
+    fake.fan_writes("me again")
+    page = BlueskyChannel().fetch_updates(account(), cursor)
+    assert [m.text for m in page.messages] == ["just me", "me again"]
+    assert len(fake.calls("GET", r"/xrpc/chat\.bsky\.convo\.getConvo")) == 2  # the group's and the fan's
+    fake.fan_writes("third")
+    BlueskyChannel().fetch_updates(account(), page.cursor)
+    assert len(fake.calls("GET", r"/xrpc/chat\.bsky\.convo\.getConvo")) == 2

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from core import beat, platforms
 from inbox import polling, services
+from inbox.channels import bluesky as bluesky_channel
 from inbox.channels import channel_for
 from inbox.channels.base import SendRequest
 from inbox.models import ChannelCursor, Conversation, Message
@@ -37,6 +38,7 @@ class Polled:
 @pytest.fixture
 def polled(desk, settings) -> Iterator[Polled]:
     bluesky_module._sessions.clear()
+    bluesky_channel._FANS.clear()
     with serve(FakeBlueskyChat()) as bsky, serve(FakeXDM()) as xapi:
         settings.BLUESKY_PDS_URL = bsky.url
         settings.X_API_URL = xapi.url
@@ -48,6 +50,7 @@ def polled(desk, settings) -> Iterator[Polled]:
         store_credentials(x, {"access_token": "x-access-1", "refresh_token": "x-refresh-1"})
         yield Polled(bluesky=bluesky, x=x, bsky=bsky, xapi=xapi)
     bluesky_module._sessions.clear()
+    bluesky_channel._FANS.clear()
 
 
 def thread(account: PlatformAccount) -> list[tuple[str, str]]:
