@@ -288,7 +288,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {name: {"queue": env_str("SCHEDULING_CONTROL_QUEUE", "control")} for name in (
     "scheduling.tasks.dispatch_due", "scheduling.tasks.reap_leases", "scheduling.tasks.reconcile_unknown",
-    "scheduling.tasks.refresh_tokens")}
+    "scheduling.tasks.refresh_tokens", "inbox.polling.poll_chat_accounts")}
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 
 # --- REST API ----------------------------------------------------------------------------------

@@ -26,7 +26,6 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from celery import shared_task
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -122,10 +121,10 @@ def _failed(row: ChannelCursor, message: str, *, retry_after: float | None) -> N
 # --- Tasks ----------------------------------------------------------------------------------------------------
 
 
-@shared_task(name="inbox.polling.poll_chat_accounts", queue=settings.SCHEDULING_CONTROL_QUEUE, ignore_result=True,
-             expires=BEAT_SECONDS - 6)
+@shared_task(name="inbox.polling.poll_chat_accounts", ignore_result=True, expires=BEAT_SECONDS - 6)
 def poll_chat_accounts() -> int:
-    """Every minute: queue a poll for each polled account whose turn has come."""
+    """Every minute, on the control queue (CELERY_TASK_ROUTES): queue a poll for each polled account whose
+    turn has come."""
     with transaction.atomic():
         claimed = claim_due_accounts()
         for account_id in claimed:

@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 
+from config.celery import app as celery_app
 from core import beat, platforms
 from inbox import polling, services
 from inbox.channels import bluesky as bluesky_channel
@@ -206,4 +207,5 @@ def test_the_beat_queues_one_poll_per_due_account_on_the_control_queue(polled, m
     assert sorted(queued) == sorted([polled.bluesky.pk, polled.x.pk])
     entry = next(e for e in beat.BEAT_ENTRIES if e.task == "inbox.polling.poll_chat_accounts")
     assert entry.every_seconds == polling.BEAT_SECONDS
-    assert polling.poll_chat_accounts.queue == django_settings.SCHEDULING_CONTROL_QUEUE
+    route = celery_app.amqp.router.route({}, "inbox.polling.poll_chat_accounts")
+    assert route["queue"].name == django_settings.SCHEDULING_CONTROL_QUEUE
