@@ -87,7 +87,10 @@ def poll_account(account_id: int) -> int:
     platform's reset; other failures back off. A failure in the middle of recording leaves the cursor
     where it was: the next poll reads the page again and `receive` keeps each message once.
     """
-    account = PlatformAccount.objects.select_related("creator").get(pk=account_id)
+    account = PlatformAccount.objects.filter(pk=account_id, state=PlatformAccount.State.CONNECTED,
+                                             platform__in=polled_platforms()).first()
+    if account is None:  # disconnected or removed since its turn was claimed
+        return 0
     row, _ = ChannelCursor.objects.get_or_create(account=account)
     channel = channel_for(account.platform)
     try:

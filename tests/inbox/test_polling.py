@@ -177,6 +177,14 @@ def test_refused_credentials_mark_the_account_and_stop_its_polling(polled):
     assert polled.x.pk not in polling.claim_due_accounts(timezone.now() + timedelta(days=1))
 
 
+def test_an_account_disconnected_after_its_turn_was_claimed_is_left_alone(polled, desk):
+    PlatformAccount.objects.filter(pk=polled.x.pk).update(state=PlatformAccount.State.DISABLED)
+    polled.xapi.fan_writes("hello")
+    assert polling.poll_account(polled.x.pk) == 0
+    assert polling.poll_account(desk.fanvue.pk) == 0  # webhooks bring Fanvue's messages
+    assert polled.xapi.requests == [] and not Message.objects.exists()
+
+
 def test_only_connected_polled_accounts_are_claimed_once_per_turn(polled, desk):
     now = timezone.now()
     claimed = polling.claim_due_accounts(now)
