@@ -288,7 +288,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {name: {"queue": env_str("SCHEDULING_CONTROL_QUEUE", "control")} for name in (
     "scheduling.tasks.dispatch_due", "scheduling.tasks.reap_leases", "scheduling.tasks.reconcile_unknown",
-    "scheduling.tasks.refresh_tokens", "inbox.sync.reconcile_fanvue_accounts")}
+    "scheduling.tasks.refresh_tokens", "inbox.sync.reconcile_fanvue_accounts", "inbox.polling.poll_chat_accounts",
+)}
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 
 # --- REST API ----------------------------------------------------------------------------------
@@ -531,7 +532,9 @@ X_TOKEN_URL = env_str("X_TOKEN_URL", "https://api.x.com/2/oauth2/token") or ""
 X_API_URL = env_str("X_API_URL", "https://api.x.com") or ""
 X_WEB_URL = env_str("X_WEB_URL", "https://x.com") or ""
 X_REDIRECT_URI = env_str("X_REDIRECT_URI", "") or ""
-X_SCOPES = env_list("X_SCOPES", ["tweet.read", "tweet.write", "users.read", "media.write", "offline.access"])
+# dm.read and dm.write: the inbox reads and answers the account's direct messages (inbox.channels.x).
+X_SCOPES = env_list("X_SCOPES", ["tweet.read", "tweet.write", "users.read", "media.write", "offline.access",
+                                 "dm.read", "dm.write"])
 # APPEND segments: at most 5 MB each.
 X_UPLOAD_CHUNK_BYTES = env_int("X_UPLOAD_CHUNK_BYTES", 4 * 1024 * 1024)
 X_MEDIA_WAIT_SECONDS = env_int("X_MEDIA_WAIT_SECONDS", 180)

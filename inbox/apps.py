@@ -6,10 +6,17 @@ class InboxConfig(AppConfig):
     verbose_name = "Fan inbox"
 
     def ready(self) -> None:
+        # Imported here, not at the top: an AppConfig module is loaded before the app registry is ready.
         from django.conf import settings
 
         from core.beat import BeatEntry, register
-        from inbox import sync  # noqa: F401 — connects the Fanvue chat events and declares the reconcile tasks
+        from inbox import (
+            polling,
+            sync,  # noqa: F401 — connects the Fanvue chat events, declares the reconcile tasks
+        )
 
         register(BeatEntry("reconcile fanvue chats", "inbox.sync.reconcile_fanvue_accounts",
                            every_seconds=settings.INBOX_FANVUE_RECONCILE_SECONDS))
+        # Chats without webhooks (Bluesky, X) are polled; each account at most as often as its rate allows.
+        register(BeatEntry("poll chat accounts", "inbox.polling.poll_chat_accounts",
+                           every_seconds=polling.BEAT_SECONDS))

@@ -290,18 +290,27 @@ class ReportingEvent(models.Model):
         return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"
 
 
-class ChannelSync(models.Model):
-    """How far reconciliation has read one account's chats (the channel's cursor), and who is reading now.
+class ChannelCursor(models.Model):
+    """How far Atelier has read one account's chats, and when it reads next: polling (Bluesky, X, which
+    have no chat webhooks) and reconciliation (Fanvue: webhooks bring messages at once, reconciliation every
+    few minutes picks up whatever a lost delivery missed). Kept here rather than in the account's
+    `options`, which only hold what a person sets.
 
-    Webhooks bring messages at once; reconciliation every few minutes picks up whatever a lost delivery
-    missed. `lease_until` keeps two runs for the same account from reading the same pages at once.
+    `cursor` is the channel's own position (Bluesky's getLog rev, X's newest DM event id, Fanvue's chat
+    watermark); it moves only after every message of a page was recorded, so a run cut short is read again
+    and recorded once. `lease_until` keeps two runs for the same account from reading the same pages at once.
     """
 
-    account = models.OneToOneField(PlatformAccount, on_delete=models.CASCADE, related_name="inbox_sync")
-    cursor = models.TextField(blank=True, help_text="The channel's own cursor; empty before the first run.")
-    synced_at = models.DateTimeField(null=True, blank=True)
-    lease_until = models.DateTimeField(null=True, blank=True)
+    account = models.OneToOneField(PlatformAccount, on_delete=models.CASCADE, related_name="chat_cursor")
+    cursor = models.TextField(blank=True)
+    polled_at = models.DateTimeField(null=True, blank=True, help_text="The last poll that succeeded.")
+    next_poll_at = models.DateTimeField(default=now)
+    failures = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["next_poll_at"], name="inbox_cursor_due")]
 
     def __str__(self) -> str:
-        return f"Chat reconciliation of {self.account}"
+        return f"Polling {self.account}"

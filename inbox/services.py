@@ -61,7 +61,9 @@ def receive(account: PlatformAccount, incoming: InboundMessage) -> Message | Non
                     creator_id=account.creator_id, conversation=conversation, account=account,
                     direction=Message.Direction.IN if inbound else Message.Direction.OUT,
                     external_id=incoming.external_id, text=incoming.text,
-                    origin=Origin.FAN if inbound else Origin.PLATFORM,
+                    # The platform's own automatic messages are PLATFORM; a reply typed on the platform by
+                    # the creator (her phone) is MANUAL with no sender recorded here: it ends the fan's wait.
+                    origin=Origin.FAN if inbound else Origin.PLATFORM if incoming.automated else Origin.MANUAL,
                     send_status=Message.SendStatus.RECEIVED if inbound else Message.SendStatus.SENT,
                     price_minor=incoming.price_minor, currency=incoming.currency if incoming.price_minor else "",
                     purchased_at=incoming.sent_at if incoming.purchased else None,

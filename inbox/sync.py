@@ -14,7 +14,7 @@ the two chat events into inbox rows:
   back with reconciliation instead.
 
 Reconciliation (`reconcile_fanvue`) asks the channel for the chats that changed since the account's cursor
-(`ChannelSync`) and records each message through the same `receive`. Fanvue's own automatic messages
+(`ChannelCursor`) and records each message through the same `receive`. Fanvue's own automatic messages
 (`AUTOMATED_NEW_SUBSCRIBER`…) are recorded as sent by the platform, once. A message on the creator's side
 that matches one of ours still waiting for its outcome (queued, sending, unknown) is left for the send
 pipeline's `lookup_sent` to settle, so it is never recorded twice.
@@ -39,7 +39,7 @@ from analytics.models import InboundEvent
 from inbox import services
 from inbox.channels import channel_for
 from inbox.channels.base import AuthError, ConnectorError, InboundMessage, UpdatePage
-from inbox.models import ChannelSync, Message
+from inbox.models import ChannelCursor, Message
 from scheduling import oauth
 from scheduling.models import PlatformAccount
 from scheduling.services import account_ref
@@ -105,19 +105,19 @@ def _check_recipient(account: PlatformAccount, data: dict[str, Any]) -> None:
 def reconcile_fanvue(account_id: int) -> dict[str, int]:
     """Read the account's changed chats since its cursor and record every message not recorded yet.
 
-    One run per account at a time (`ChannelSync.lease_until`); the cursor moves only after every message
+    One run per account at a time (`ChannelCursor.lease_until`); the cursor moves only after every message
     of the page was recorded, so a run that fails half-way is simply read again by the next one.
     """
     now = timezone.now()
     account = PlatformAccount.objects.select_related("creator").filter(pk=account_id, platform="fanvue").first()
     if account is None or account.state != PlatformAccount.State.CONNECTED:
         return {"skipped": 1}
-    sync, _ = ChannelSync.objects.get_or_create(account=account)
+    sync, _ = ChannelCursor.objects.get_or_create(account=account)
     if account.scopes and CHAT_SCOPE not in account.scopes.split():
-        ChannelSync.objects.filter(pk=sync.pk).update(
+        ChannelCursor.objects.filter(pk=sync.pk).update(
             last_error=f"The Fanvue token lacks {CHAT_SCOPE}: reconnect the account with the chat scopes.")
         return {"skipped": 1}
-    claimed = ChannelSync.objects.filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now), pk=sync.pk).update(
+    claimed = ChannelCursor.objects.filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now), pk=sync.pk).update(
         lease_until=now + LEASE)
     if not claimed:
         return {"busy": 1}
@@ -126,7 +126,7 @@ def reconcile_fanvue(account_id: int) -> dict[str, int]:
         try:
             page = _fetch(account, sync.cursor or None)
         except ConnectorError as exc:
-            ChannelSync.objects.filter(pk=sync.pk).update(last_error=exc.message[:2000])
+            ChannelCursor.objects.filter(pk=sync.pk).update(last_error=exc.message[:2000])
             log.warning("fanvue reconciliation of account %s failed: %s", account.pk, exc.message)
             return {"failed": 1}
         for incoming in page.messages:
@@ -134,12 +134,12 @@ def reconcile_fanvue(account_id: int) -> dict[str, int]:
                 counts["awaiting_outcome"] += 1
                 continue
             counts["new" if services.receive(account, incoming) is not None else "known"] += 1
-        fields: dict[str, Any] = {"synced_at": timezone.now(), "last_error": ""}
+        fields: dict[str, Any] = {"polled_at": timezone.now(), "last_error": ""}
         if page.cursor is not None:
             fields["cursor"] = page.cursor
-        ChannelSync.objects.filter(pk=sync.pk).update(**fields)
+        ChannelCursor.objects.filter(pk=sync.pk).update(**fields)
     finally:
-        ChannelSync.objects.filter(pk=sync.pk).update(lease_until=None)
+        ChannelCursor.objects.filter(pk=sync.pk).update(lease_until=None)
     return {"new": counts["new"], "known": counts["known"], "awaiting_outcome": counts["awaiting_outcome"]}
 
 

@@ -15,7 +15,7 @@ from django.urls import reverse
 from analytics.models import Fan, InboundEvent
 from core.beat import BEAT_ENTRIES
 from inbox import sync
-from inbox.models import ChannelSync, Conversation, Message
+from inbox.models import ChannelCursor, Conversation, Message
 from scheduling import services as scheduling_services
 from tests.analytics.factories import body_of, receiver_for, sign
 from tests.inbox.fanvue_fake import AGENCY_CREATOR, FakeFanvueChats, iso
@@ -95,7 +95,7 @@ def test_a_signed_message_is_recorded_once_by_webhook_redelivery_and_reconciliat
     assert Message.objects.count() == 1
     conversation.refresh_from_db()
     assert conversation.unread_count == 1
-    assert ChannelSync.objects.get(account=hook["account"]).cursor
+    assert ChannelCursor.objects.get(account=hook["account"]).cursor
 
 
 def test_a_message_reconciliation_finds_first_is_not_doubled_by_its_late_webhook(
@@ -192,18 +192,18 @@ def test_a_creator_s_own_reply_on_fanvue_is_recorded(hook, fake):
     fake.fan_writes(FAN, "oh hi", owner=AGENCY_CREATOR)
     assert sync.reconcile_fanvue(hook["account"].pk)["new"] == 3
     recorded = Message.objects.get(external_id=reply["uuid"])
-    assert (recorded.direction, recorded.origin) == ("out", "platform")
+    assert (recorded.direction, recorded.origin, recorded.sent_by) == ("out", "manual", None)
 
 
 def test_one_run_per_account_at_a_time_and_failures_keep_the_cursor(hook, fake):
     fake.fan_writes(FAN, "hi", owner=AGENCY_CREATOR)
     assert sync.reconcile_fanvue(hook["account"].pk)["new"] == 1
-    state = ChannelSync.objects.get(account=hook["account"])
+    state = ChannelCursor.objects.get(account=hook["account"])
     cursor = state.cursor
 
-    ChannelSync.objects.filter(pk=state.pk).update(lease_until=datetime.now(UTC) + timedelta(minutes=1))
+    ChannelCursor.objects.filter(pk=state.pk).update(lease_until=datetime.now(UTC) + timedelta(minutes=1))
     assert sync.reconcile_fanvue(hook["account"].pk) == {"busy": 1}
-    ChannelSync.objects.filter(pk=state.pk).update(lease_until=None)
+    ChannelCursor.objects.filter(pk=state.pk).update(lease_until=None)
 
     fake.spend(f"creator:{AGENCY_CREATOR}")
     assert sync.reconcile_fanvue(hook["account"].pk) == {"failed": 1}
@@ -216,7 +216,7 @@ def test_a_token_without_the_chat_scope_is_not_polled(hook, fake):
     hook["account"].scopes = "openid read:self write:post"
     hook["account"].save(update_fields=["scopes"])
     assert sync.reconcile_fanvue(hook["account"].pk) == {"skipped": 1}
-    assert "read:chat" in ChannelSync.objects.get(account=hook["account"]).last_error
+    assert "read:chat" in ChannelCursor.objects.get(account=hook["account"]).last_error
     assert not fake.requests
 
 

@@ -47,3 +47,15 @@ def test_a_soft_lock_keeps_a_second_chatter_out(desk):
     assert not services.acquire_lock(conversation, desk.manager)
     services.release_lock(conversation, desk.chatter)
     assert services.acquire_lock(conversation, desk.manager)
+
+
+def test_the_platforms_own_welcome_keeps_the_fan_waiting_but_the_creators_reply_ends_it(desk):
+    conversation = fan_writes(desk.fanvue, "hey").conversation
+    services.receive(desk.fanvue, incoming(direction="out", automated=True, text="Welcome!"))
+    conversation.refresh_from_db()
+    assert conversation.waiting_since is not None
+    services.receive(desk.fanvue, incoming(direction="out", text="hi from my phone"))
+    conversation.refresh_from_db()
+    assert conversation.waiting_since is None
+    origins = list(Message.objects.filter(direction="out").order_by("pk").values_list("origin", "sent_by"))
+    assert origins == [(Message.Origin.PLATFORM, None), (Message.Origin.MANUAL, None)]
