@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import pytest
 from django.core.cache import cache
@@ -19,13 +20,13 @@ from accounts.models import ApiKey
 from content.models import Asset, Collection, CollectionItem
 from scheduling import approval, services
 from scheduling.connectors import _load
-from scheduling.models import Post, PostAsset, Publication
+from scheduling.models import PlatformAccount, Post, PostAsset, Publication
 from tests.scheduling.cluster import Cluster
 from tests.scheduling.connectors import CountingConnector, DeletingConnector
-from tests.scheduling.factories import PlatformAccountFactory, PublicationFactory, approved_asset
+from tests.scheduling.factories import PlatformAccountFactory, PublicationFactory
 from tests.scheduling.fakes.base import serve
 from tests.scheduling.fakes.x import CLIENT_ID, CLIENT_SECRET, UPLOAD_CHUNK, FakeX
-from tests.scheduling.fixtures import publishable_asset
+from tests.scheduling.fixtures import World, approved_asset, publishable_asset
 
 S = Publication.Status
 JPEG = b"\xff\xd8\xff" + b"0" * 64
@@ -56,29 +57,38 @@ def api_world(people, settings, tmp_path):
             "fanvue": fanvue, "x": x, "fanvue_b": fanvue_b, "post_b": post_b, "pub_b": pub_b}
 
 
+@dataclass(frozen=True)
+class LiveWorld(World):
+    """The world's post published on Fanvue, Instagram and a manual OnlyFans account."""
+
+    on_fanvue: Publication
+    on_insta: Publication
+    on_manual: Publication
+
+
 @pytest.fixture
-def out(world, settings, eager_celery):
+def out(world, settings, eager_celery) -> LiveWorld:
     """The world's post live on Fanvue (deletes), Instagram (cannot delete) and a manual OnlyFans
     account, for takedowns; X answers every delete with a 503."""
     settings.SCHEDULING_CONNECTORS = {"fanvue": "tests.scheduling.connectors.DeletingConnector",
                                       "instagram": "tests.scheduling.connectors.CannotDelete",
                                       "x": "tests.scheduling.connectors.Unavailable"}
     DeletingConnector.calls = []
-    a = world["a"]
+    a = world.creator
     insta = PlatformAccountFactory(creator=a, platform="instagram", handle="luna_ig")
     manual = PlatformAccountFactory(creator=a, platform="manual", target_platform="onlyfans", handle="luna_of")
 
     def published(account, n):
-        return PublicationFactory(post=world["post"], account=account, status=S.PUBLISHED,
+        return PublicationFactory(post=world.post, account=account, status=S.PUBLISHED,
                                   external_id=f"ext-{n}", external_url=f"https://example.test/p/{n}",
                                   published_at=timezone.now() - timedelta(days=2))
 
-    return {**world, "on_fanvue": published(world["fanvue"], 1), "on_insta": published(insta, 2),
-            "on_manual": published(manual, 3)}
+    return world.extended(LiveWorld, on_fanvue=published(world.fanvue, 1), on_insta=published(insta, 2),
+                          on_manual=published(manual, 3))
 
 
 @pytest.fixture
-def counted(world, settings):
+def counted(world, settings) -> World:
     """X publishes through `CountingConnector`, from an empty count and an empty cache (rate budgets)."""
     settings.SCHEDULING_CONNECTORS = {**settings.SCHEDULING_CONNECTORS,
                                       "x": "tests.scheduling.connectors.CountingConnector"}
@@ -88,28 +98,41 @@ def counted(world, settings):
     return world
 
 
+@dataclass(frozen=True)
+class ScheduledWorld(World):
+    """The world's post, with a second asset, scheduled on X and Fanvue at `due`; a collection and a Reddit
+    account beside it."""
+
+    second: Asset
+    on_x: Publication
+    on_fanvue: Publication
+    due: datetime
+    collection: Collection
+    reddit: PlatformAccount
+
+
 @pytest.fixture
-def scheduled(world):
+def scheduled(world) -> ScheduledWorld:
     """A post with two assets and a price, approved by a person through the service, scheduled on X
     (whose connector records every call) and on Fanvue in five minutes."""
-    post = world["post"]
+    post = world.post
     second = approved_asset(world, "d")
     PostAsset.objects.create(post=post, asset=second, position=1)
     Post.objects.filter(pk=post.pk).update(price_minor=999, currency="USD", approved_at=None, approved_version="")
-    on_x = PublicationFactory(post=post, account=world["x"], status=S.PENDING_APPROVAL)
-    on_fanvue = PublicationFactory(post=post, account=world["fanvue"], status=S.PENDING_APPROVAL)
-    verdicts = services.approve_post(post, actor=world["alice"])
+    on_x = PublicationFactory(post=post, account=world.x, status=S.PENDING_APPROVAL)
+    on_fanvue = PublicationFactory(post=post, account=world.fanvue, status=S.PENDING_APPROVAL)
+    verdicts = services.approve_post(post, actor=world.alice)
     assert all(v.passed for v in verdicts.values()), verdicts
     post.refresh_from_db()
     assert post.approved_version == approval.current_version(post)
     due = timezone.now() + timedelta(minutes=5)
     for pub in (on_x, on_fanvue):
-        assert services.schedule(pub, at=due, actor=world["alice"]).verdict.passed
-    collection = Collection.objects.create(creator=world["a"], title="Lace", kind="folder")
+        assert services.schedule(pub, at=due, actor=world.alice).verdict.passed
+    collection = Collection.objects.create(creator=world.creator, title="Lace", kind="folder")
     CollectionItem.objects.create(collection=collection, asset=approved_asset(world, "e"), position=1)
-    reddit = PlatformAccountFactory(creator=world["a"], platform="reddit", handle="luna_r")
-    return {**world, "post": post, "second": second, "on_x": on_x, "on_fanvue": on_fanvue, "due": due,
-            "collection": collection, "reddit": reddit}
+    reddit = PlatformAccountFactory(creator=world.creator, platform="reddit", handle="luna_r")
+    return world.extended(ScheduledWorld, post=post, second=second, on_x=on_x, on_fanvue=on_fanvue, due=due,
+                          collection=collection, reddit=reddit)
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from typing import Any
 import factory
 from django.utils import timezone
 
-from content.models import Asset
 from scheduling import approval, services
 from scheduling.models import PlatformAccount, Post, Publication
 from tests.factories import CreatorFactory
@@ -108,11 +107,3 @@ def approved_rows(post: Post, rows: list[Publication]) -> list[Publication]:
     approve_as_is(post)
     return created
 
-
-def approved_asset(world: dict, sha: str) -> Asset:
-    """One more approved explicit image of creator A showing the world's performer (`sha`: one hex digit)."""
-    asset = Asset.objects.create(creator=world["a"], file=f"assets/{sha[:4]}.jpg", kind="image", mime="image/jpeg",
-                                 sha256=sha * 64, size_bytes=10, rating="explicit", status=Asset.Status.APPROVED,
-                                 production_date=world["asset"].production_date)
-    asset.performers.add(world["performer"])
-    return asset
