@@ -10,35 +10,61 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from accounts import services as accounts_services
 from accounts.models import ApiKey
+from compliance.models import ConsentRecord, Performer
 from content.models import Asset, Collection, CollectionItem
 from scheduling import approval, services
 from scheduling.connectors import _load
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication
+from tests.accounts.factories import ApiKeyFactory
 from tests.scheduling.cluster import Cluster
 from tests.scheduling.connectors import CountingConnector, DeletingConnector
 from tests.scheduling.factories import PlatformAccountFactory, PublicationFactory
 from tests.scheduling.fakes.base import serve
 from tests.scheduling.fakes.x import CLIENT_ID, CLIENT_SECRET, UPLOAD_CHUNK, FakeX
-from tests.scheduling.fixtures import World, approved_asset, publishable_asset
+from tests.scheduling.fixtures import People, World, approved_asset, keep_private_files_in, publishable_asset
 
 S = Publication.Status
 JPEG = b"\xff\xd8\xff" + b"0" * 64
 
 
-@pytest.fixture
-def api_world(people, settings, tmp_path):
+@dataclass(frozen=True)
+class ApiRows(People):
     """What the API tests read and write: A's verified, consenting performer and approved explicit asset,
-    A's Fanvue and X accounts, B's asset, account and draft publication, and two API keys on A."""
-    settings.STORAGES = {**settings.STORAGES, "private": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(tmp_path / "private"), "base_url": None}}}
+    A's Fanvue and X accounts, B's asset, account and draft publication, and two API keys on A (alice's
+    read-only `key_ro`, the owner's write `key_a`)."""
+
+    performer: Performer
+    consent: ConsentRecord
+    asset: Asset
+    asset_b: Asset
+    fanvue: PlatformAccount
+    x: PlatformAccount
+    fanvue_b: PlatformAccount
+    post_b: Post
+    pub_b: Publication
+    key_ro: str
+    key_a: str
+
+    @property
+    def callers(self) -> dict[str, Any]:
+        """Who a table of API callers names (`tests.api.auth`): the people and the two keys."""
+        return {**self.users, "key_ro": self.key_ro, "key_a": self.key_a}
+
+    def account(self, platform: str) -> PlatformAccount:
+        """A's account on `platform` ("fanvue" or "x")."""
+        return {"fanvue": self.fanvue, "x": self.x}[platform]
+
+
+@pytest.fixture
+def api_world(people, settings, tmp_path) -> ApiRows:
+    keep_private_files_in(settings, tmp_path / "private")
     a, b = people["a"], people["b"]
     performer, consent, asset = publishable_asset(a, actor=people["owner"])
     asset_b = Asset.objects.create(creator=b, file="assets/b.jpg", kind="image", mime="image/jpeg",
@@ -48,13 +74,10 @@ def api_world(people, settings, tmp_path):
     fanvue_b = PlatformAccountFactory(creator=b, platform="fanvue", handle="bea")
     post_b = Post.objects.create(creator=b, caption="Beta only")
     pub_b = PublicationFactory(post=post_b, account=fanvue_b, status=S.DRAFT)
-    keys = {
-        "key_ro": accounts_services.issue_api_key(owner=people["alice"], name="ro", creators=[a]).raw,
-        "key_a": accounts_services.issue_api_key(owner=people["owner"], name="rw", creators=[a],
-                                                 scope=ApiKey.Scope.WRITE).raw,
-    }
-    return {**people, **keys, "performer": performer, "consent": consent, "asset": asset, "asset_b": asset_b,
-            "fanvue": fanvue, "x": x, "fanvue_b": fanvue_b, "post_b": post_b, "pub_b": pub_b}
+    key_ro = ApiKeyFactory(owner=people["alice"], name="ro", creators=[a]).raw
+    key_a = ApiKeyFactory(owner=people["owner"], name="rw", creators=[a], scope=ApiKey.Scope.WRITE).raw
+    return ApiRows.of(people, performer=performer, consent=consent, asset=asset, asset_b=asset_b, fanvue=fanvue, x=x,
+                      fanvue_b=fanvue_b, post_b=post_b, pub_b=pub_b, key_ro=key_ro, key_a=key_a)
 
 
 @dataclass(frozen=True)

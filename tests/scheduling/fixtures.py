@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import pytest
 from django.utils import timezone
@@ -45,12 +45,20 @@ def publishable_asset(creator, *, actor) -> tuple[Performer, ConsentRecord, Asse
     return performer, consent, asset
 
 
+def keep_private_files_in(settings: Any, root: Path) -> None:
+    """The private storage (documents, bundles) in this test's own folder."""
+    settings.STORAGES = {**settings.STORAGES, "private": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(root), "base_url": None}}}
+
+
 W = TypeVar("W", bound="World")
 
 
 @dataclass(frozen=True)
-class World:
-    """The people (`people` fixture), creator A with its publishable post and accounts, and B."""
+class People:
+    """The `people` fixture by attribute: the owner, alice (manager of A), bob (editor of A), charlie
+    (manager of B), creator A and creator B."""
 
     owner: User
     alice: User
@@ -58,17 +66,29 @@ class World:
     charlie: User
     creator: Creator
     creator_b: Creator
+
+    @classmethod
+    def of(cls, people: dict[str, Any], **rows: Any) -> Self:
+        """`cls` from the `people` fixture and the rows `cls` adds."""
+        return cls(owner=people["owner"], alice=people["alice"], bob=people["bob"], charlie=people["charlie"],
+                   creator=people["a"], creator_b=people["b"], **rows)
+
+    @property
+    def users(self) -> dict[str, User]:
+        """The four people by name, for tests parametrized over who acts."""
+        return {"owner": self.owner, "alice": self.alice, "bob": self.bob, "charlie": self.charlie}
+
+
+@dataclass(frozen=True)
+class World(People):
+    """Creator A's approved explicit post of a verified, consenting performer, and A's Fanvue and X accounts."""
+
     performer: Performer
     consent: ConsentRecord
     asset: Asset
     post: Post
     fanvue: PlatformAccount
     x: PlatformAccount
-
-    @property
-    def users(self) -> dict[str, User]:
-        """The four people by name, for tests parametrized over who acts."""
-        return {"owner": self.owner, "alice": self.alice, "bob": self.bob, "charlie": self.charlie}
 
     def account(self, platform: str) -> PlatformAccount:
         """A's account on `platform` ("fanvue" or "x")."""
@@ -83,9 +103,7 @@ class World:
 def world(people, settings, tmp_path) -> World:
     settings.SCHEDULING_CONNECTORS = {"fanvue": "scheduling.connectors.noop.NoopConnector",
                                       "x": "tests.scheduling.connectors.FlakyConnector"}
-    settings.STORAGES = {**settings.STORAGES, "private": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(tmp_path / "private"), "base_url": None}}}
+    keep_private_files_in(settings, tmp_path / "private")
     _load.cache_clear()
     FlakyConnector.calls, FlakyConnector.mode = [], "ok"
     a = people["a"]
@@ -93,9 +111,7 @@ def world(people, settings, tmp_path) -> World:
     post = approve_as_is(PostFactory(creator=a, caption="New set tonight", asset_ids=[asset.pk]))
     fanvue = PlatformAccountFactory(creator=a, platform="fanvue", handle="luna")
     x = PlatformAccountFactory(creator=a, platform="x", handle="luna_x")
-    return World(owner=people["owner"], alice=people["alice"], bob=people["bob"], charlie=people["charlie"],
-                 creator=a, creator_b=people["b"], performer=performer, consent=consent, asset=asset, post=post,
-                 fanvue=fanvue, x=x)
+    return World.of(people, performer=performer, consent=consent, asset=asset, post=post, fanvue=fanvue, x=x)
 
 
 def approved_target(world: World, account: str = "fanvue") -> Publication:
