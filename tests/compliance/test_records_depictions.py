@@ -25,9 +25,9 @@ from scheduling.connectors.base import PublishResult
 from scheduling.connectors.noop import NoopConnector
 from scheduling.depictions import depictions_of
 from scheduling.manual import mark_exported_published
-from scheduling.models import PlatformAccount, Post, PostAsset, Publication
+from scheduling.models import PlatformAccount, Post, Publication
 from tests.compliance.factories import make_officer
-from tests.scheduling.factories import PublicationFactory, approved_publication
+from tests.scheduling.factories import PublicationFactory, approved_post, approved_publication
 from tests.scheduling.fixtures import ManualWorld
 
 S = Publication.Status
@@ -76,8 +76,7 @@ def two_depictions(manual_world, settings) -> TwoDepictions:
                                   production_date=date(2026, 2, 14), title="Valentine set",
                                   original_name="valentine.jpg")
     second.performers.add(w.performer)
-    post = Post.objects.create(creator=w.creator, caption="Valentine set", approved_at=timezone.now())
-    PostAsset.objects.create(post=post, asset=second)
+    post = approved_post(w.creator, second, caption="Valentine set")
     onlyfans_pub = approved_publication(post, w.manual)
     assert publish_now(onlyfans_pub) == S.EXPORTED
     assert depictions_of(w.performer.pk, None)[1]["publications"] == []  # exported, not yet online

@@ -14,6 +14,7 @@ from typing import Any
 import factory
 from django.utils import timezone
 
+from content.models import Asset
 from scheduling import approval, services
 from scheduling.models import PlatformAccount, Post, Publication
 from tests.factories import CreatorFactory
@@ -93,6 +94,12 @@ class PublicationFactory(factory.Factory):
         if approved:
             approve_as_is(pub.post)
         return pub
+
+
+def approved_post(creator: Any, *assets: Asset, caption: str = "New set tonight") -> Post:
+    """A post of `assets` in that order, composed by the service and approved exactly as it stands,
+    with no target yet (`approved_publication` adds them)."""
+    return approve_as_is(PostFactory(creator=creator, caption=caption, asset_ids=[a.pk for a in assets]))
 
 
 def approved_publication(post: Post, account: PlatformAccount, *, status: str = Publication.Status.APPROVED,

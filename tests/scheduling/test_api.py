@@ -12,10 +12,10 @@ from django.utils import timezone
 from compliance.models import ConsentRecord
 from content.models import Asset
 from scheduling import services
-from scheduling.models import Post, PostAsset, Publication, QueueSlot
+from scheduling.models import Post, Publication, QueueSlot
 from tests.api import auth, patch_json, post_json
 from tests.scheduling import factories
-from tests.scheduling.factories import PlatformAccountFactory, approve_as_is
+from tests.scheduling.factories import PlatformAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -30,9 +30,7 @@ NEXT_YEAR = timezone.now().year + 1
 
 
 def approved_post(api_world) -> Post:
-    post = Post.objects.create(creator=api_world.creator, caption="New set tonight")
-    PostAsset.objects.create(post=post, asset=api_world.asset)
-    return approve_as_is(post)
+    return factories.approved_post(api_world.creator, api_world.asset)
 
 
 def approved_publication(api_world, account="fanvue") -> Publication:

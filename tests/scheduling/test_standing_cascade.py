@@ -15,7 +15,7 @@ from compliance import services as compliance
 from compliance.models import CreatorPerformer, IdentityVerification
 from content.models import Asset
 from scheduling import services
-from scheduling.models import Post, PostAsset, Publication, TakedownTask
+from scheduling.models import Post, Publication, TakedownTask
 from tests.scheduling import factories
 from tests.scheduling.connectors import DeletingConnector
 from tests.scheduling.factories import PublicationFactory
@@ -181,9 +181,7 @@ def ai_post(world) -> Post:
                                  sha256="b" * 64, size_bytes=10, rating="explicit", status=Asset.Status.APPROVED,
                                  origin=Asset.Origin.AI, no_real_person_attested=True, provenance_present=True,
                                  disclosure_label="Made with AI")
-    post = Post.objects.create(creator=world.creator, caption="A new look", approved_at=timezone.now())
-    PostAsset.objects.create(post=post, asset=asset)
-    return factories.approve_as_is(post)
+    return factories.approved_post(world.creator, asset, caption="A new look")
 
 
 def test_no_real_person_does_not_replace_the_likeness_consent(world):

@@ -22,7 +22,7 @@ from notifications.services import recipients_for
 from scheduling import services
 from scheduling.models import PlatformAccount, Post, PostAsset, Publication
 from tests.factories import UserFactory
-from tests.scheduling.factories import PublicationFactory, approve_as_is
+from tests.scheduling.factories import PublicationFactory, approve_as_is, approved_post
 from tests.scheduling.fixtures import World
 
 S = Publication.Status
@@ -41,9 +41,7 @@ def new_asset(creator, sha: str, performer=None) -> Asset:
 
 
 def new_post(creator, asset: Asset, caption: str = "Another set") -> Post:
-    post = Post.objects.create(creator=creator, caption=caption, approved_at=timezone.now())
-    PostAsset.objects.create(post=post, asset=asset)
-    return approve_as_is(post)
+    return approved_post(creator, asset, caption=caption)
 
 
 def scheduled(post: Post, account: PlatformAccount, hours: int) -> Publication:
