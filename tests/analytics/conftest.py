@@ -12,6 +12,7 @@ from django.core.files.storage import storages
 
 from scheduling import limits
 from scheduling.connectors import _load
+from scheduling.models import PlatformAccount
 from tests.analytics.connectors import MetricsConnector
 from tests.scheduling.factories import PlatformAccountFactory
 
@@ -38,7 +39,8 @@ def private_dir(settings, tmp_path) -> Iterator[Path]:
 
 
 @pytest.fixture
-def metrics_world(people, settings):
+def metrics_account(people, settings) -> Iterator[PlatformAccount]:
+    """A's X account, whose metrics sync answers through `MetricsConnector`, with an empty rate budget."""
     settings.SCHEDULING_CONNECTORS = {"x": "tests.analytics.connectors.MetricsConnector"}
     settings.ANALYTICS_METRICS_WINDOW_DAYS = 30
     settings.ANALYTICS_METRICS_INTERVAL_MINUTES = 25
@@ -46,6 +48,6 @@ def metrics_world(people, settings):
     MetricsConnector.calls = []
     account = PlatformAccountFactory(creator=people["a"], platform="x")
     reset_budget(account.pk)
-    yield {"account": account, **people}
+    yield account
     _load.cache_clear()
     reset_budget(account.pk)

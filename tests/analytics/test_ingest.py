@@ -124,8 +124,8 @@ class TightConnector(MetricsConnector):
                     ratings=frozenset({"sfw"}), requests_per_window=4, window_seconds=3600)
 
 
-def test_sync_stores_mapped_snapshots_once_per_interval(metrics_world):
-    account = metrics_world["account"]
+def test_sync_stores_mapped_snapshots_once_per_interval(metrics_account):
+    account = metrics_account
     pubs = [PublishedPublicationFactory(account=account) for _ in range(2)]
     old = PublishedPublicationFactory(account=account, published_at=timezone.now() - timedelta(days=40))
     now = timezone.now()
@@ -141,16 +141,16 @@ def test_sync_stores_mapped_snapshots_once_per_interval(metrics_world):
     assert MetricSnapshot.objects.count() == 4
 
 
-def test_one_failing_publication_does_not_stop_the_run(metrics_world):
-    account = metrics_world["account"]
+def test_one_failing_publication_does_not_stop_the_run(metrics_account):
+    account = metrics_account
     PublishedPublicationFactory(account=account, external_id="broken-1")
     PublishedPublicationFactory(account=account)
     stats = ingest.sync_metrics()
     assert (stats["errors"], stats["snapshots"]) == (1, 1)
 
 
-def test_refused_credentials_mark_the_account_for_reauth(metrics_world):
-    account = metrics_world["account"]
+def test_refused_credentials_mark_the_account_for_reauth(metrics_account):
+    account = metrics_account
     PublishedPublicationFactory(account=account, external_id="revoked-1")
     stats = ingest.sync_metrics()
     assert stats["reauth"] == 1 and MetricSnapshot.objects.count() == 0
@@ -159,10 +159,10 @@ def test_refused_credentials_mark_the_account_for_reauth(metrics_world):
     assert ingest.sync_metrics()["accounts"] == 0  # a disconnected account is not called again
 
 
-def test_sync_spends_no_more_than_the_account_budget(metrics_world, settings):
+def test_sync_spends_no_more_than_the_account_budget(metrics_account, settings):
     settings.SCHEDULING_CONNECTORS = {"x": "tests.analytics.test_ingest.TightConnector"}
     _load.cache_clear()
-    account = metrics_world["account"]
+    account = metrics_account
     for _ in range(5):
         PublishedPublicationFactory(account=account)
     stats = ingest.sync_metrics()

@@ -28,10 +28,10 @@ def mismatched() -> list[int]:
     return list(MetricSnapshot.objects.exclude(creator_id=F("publication__creator_id")).values_list("pk", flat=True))
 
 
-def test_the_metrics_sync_writes_the_publications_creator(metrics_world):
-    pubs = [PublishedPublicationFactory(account=metrics_world["account"]) for _ in range(2)]
+def test_the_metrics_sync_writes_the_publications_creator(metrics_account):
+    pubs = [PublishedPublicationFactory(account=metrics_account) for _ in range(2)]
     assert ingest.sync_metrics(now=timezone.now())["snapshots"] == 2
-    assert {s.creator_id for s in MetricSnapshot.objects.filter(publication__in=pubs)} == {metrics_world["a"].pk}
+    assert {s.creator_id for s in MetricSnapshot.objects.filter(publication__in=pubs)} == {metrics_account.creator_id}
     assert not mismatched()
 
 

@@ -18,12 +18,12 @@ PARIS = ZoneInfo("Europe/Paris")
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_manager_drags_a_chip_to_another_day(page, live_server, world, artifacts_dir):
-    pub = approved_publication(world["post"], world["fanvue"])
+    pub = approved_publication(world.post, world.fanvue)
     outcome = services.schedule(pub, at=datetime(2026, 12, 10, 20, 30, tzinfo=PARIS))
     assert outcome.verdict.passed, outcome.verdict.reasons
 
     admin_login(page, live_server, "alice", PASSWORD)
-    page.goto(f"{live_server.url}/admin/scheduling/publication/calendar/?date=2026-12-01&creator={world['a'].pk}")
+    page.goto(f"{live_server.url}/admin/scheduling/publication/calendar/?date=2026-12-01&creator={world.creator.pk}")
     chip = page.locator(f"[data-testid=calendar-chip][data-publication='{pub.pk}']")
     target = page.locator("[data-testid=calendar-day][data-date='2026-12-17']")
     assert chip.get_attribute("draggable") == "true"

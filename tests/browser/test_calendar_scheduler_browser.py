@@ -33,28 +33,28 @@ def plan(world) -> dict:
     first = (timezone.now().astimezone(PARIS).date() + timedelta(days=40)).replace(day=1)
     chip_day, drop_day = first + timedelta(days=9), first + timedelta(days=11)
     at = datetime.combine(chip_day, time(21, 0), tzinfo=PARIS).astimezone(UTC)
-    on_x = PublicationFactory(post=world["post"], account=world["x"], status=S.SCHEDULED, scheduled_at=at,
+    on_x = PublicationFactory(post=world.post, account=world.x, status=S.SCHEDULED, scheduled_at=at,
                               caption_override="Tonight at nine: the full golden-hour set, only on Fanvue")
-    offline = PlatformAccountFactory(creator=world["a"], platform="fanvue", handle="luna_backup",
+    offline = PlatformAccountFactory(creator=world.creator, platform="fanvue", handle="luna_backup",
                                      state=PlatformAccount.State.NOT_CONNECTED)
-    warned = PublicationFactory(post=world["post"], account=offline, status=S.SCHEDULED,
+    warned = PublicationFactory(post=world.post, account=offline, status=S.SCHEDULED,
                                 scheduled_at=at - timedelta(hours=2))
-    waiting = PostFactory(creator=world["a"], caption="Rooftop set, drop me on a day", asset_ids=[world["asset"].pk],
-                          targets=[(world["fanvue"], ""), (world["x"], "")])
+    waiting = PostFactory(creator=world.creator, caption="Rooftop set, drop me on a day", asset_ids=[world.asset.pk],
+                          targets=[(world.fanvue, ""), (world.x, "")])
     services.submit_post(waiting)
-    assert all(v.passed for v in services.approve_post(waiting, actor=world["owner"]).values())
+    assert all(v.passed for v in services.approve_post(waiting, actor=world.owner).values())
     # A second one stays in the tray for the screenshot.
-    later = PostFactory(creator=world["a"], caption="Studio set, for later", asset_ids=[world["asset"].pk],
-                        targets=[(world["fanvue"], "")])
+    later = PostFactory(creator=world.creator, caption="Studio set, for later", asset_ids=[world.asset.pk],
+                        targets=[(world.fanvue, "")])
     services.submit_post(later)
-    services.approve_post(later, actor=world["owner"])
+    services.approve_post(later, actor=world.owner)
     return {"first": first, "chip_day": chip_day, "drop_day": drop_day, "on_x": on_x, "warned": warned,
             "waiting": waiting}
 
 
 def open_calendar(page, live_server, world, first: date) -> None:
     admin_login(page, live_server, "alice", PASSWORD)
-    page.goto(f"{live_server.url}/admin/scheduling/publication/calendar/?date={first:%Y-%m-%d}&creator={world['a'].pk}")
+    page.goto(f"{live_server.url}/admin/scheduling/publication/calendar/?date={first:%Y-%m-%d}&creator={world.creator.pk}")
 
 
 def check_colours_preview_and_warning(page, facts: dict) -> None:
@@ -132,10 +132,10 @@ def test_manager_plans_the_month_on_a_phone(browser, live_server, world, artifac
         page.screenshot(path=str(artifacts_dir / "calendar-390.png"), full_page=True)
 
         # Without dragging: the tray's Schedule… link, from the keyboard, for another waiting post.
-        other = PostFactory(creator=world["a"], caption="Beach set, by keyboard", asset_ids=[world["asset"].pk],
-                            targets=[(world["fanvue"], "")])
+        other = PostFactory(creator=world.creator, caption="Beach set, by keyboard", asset_ids=[world.asset.pk],
+                            targets=[(world.fanvue, "")])
         services.submit_post(other)
-        services.approve_post(other, actor=world["owner"])
+        services.approve_post(other, actor=world.owner)
         page.reload()
         link = page.locator(f"[data-testid=tray-item][data-post='{other.pk}'] [data-testid=tray-schedule]")
         link.focus()
@@ -153,7 +153,7 @@ def test_manager_plans_the_month_on_a_phone(browser, live_server, world, artifac
 
         # The week view stacks too: only hours with something in them, each labelled with its day.
         page.goto(f"{live_server.url}/admin/scheduling/publication/calendar/?view=week"
-                  f"&date={facts['chip_day']:%Y-%m-%d}&creator={world['a'].pk}")
+                  f"&date={facts['chip_day']:%Y-%m-%d}&creator={world.creator.pk}")
         no_sideways_scroll(page)
         assert page.locator("[data-testid=calendar-slot]:visible").count() == 2  # 19:00 and 21:00
     finally:

@@ -4,6 +4,7 @@ browser reports not one CSP violation nor one script error on the way."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,14 +13,16 @@ import pytest
 from django.utils import timezone
 
 from compliance import services as compliance
-from content.models import Collection, GenerationJob
+from content.models import Asset, Collection, GenerationJob, PromptTemplate
 from scheduling import services
+from scheduling.models import Publication
 from tests.analytics import factories as dash
 from tests.browser.conftest import admin_login
 from tests.content.factories import AssetFactory
 from tests.content.studio_fixtures import comfy_row
 from tests.content.test_admin_studio import template_for
 from tests.scheduling.factories import approved_publication
+from tests.scheduling.fixtures import World
 
 PASSWORD = "correct-horse-battery"
 PARIS = ZoneInfo("Europe/Paris")
@@ -63,9 +66,17 @@ class Recorder:
         self.page.evaluate("window.__cspViolations = []")
 
 
+@dataclass(frozen=True)
+class WalkData(World):
+    collection: Collection
+    cover: Asset
+    pub: Publication
+    template: PromptTemplate
+
+
 @pytest.fixture
 def walk_data(world, media_dir, eager_celery, signing, comfy, personas):
-    a = world["a"]
+    a = world.creator
     yesterday = timezone.localdate() - timedelta(days=1)
     for i in range(14):
         dash.rollup(a, yesterday - timedelta(days=i), tips=5000 + 300 * i, subs=12000, new=2 + i % 3, churned=i % 2,
@@ -73,14 +84,14 @@ def walk_data(world, media_dir, eager_celery, signing, comfy, personas):
     cover = AssetFactory(creator=a, title="Sunset cover")
     AssetFactory(creator=a, title="Studio portrait")
     collection = Collection.objects.create(creator=a, title="Summer pack")
-    pub = approved_publication(world["post"], world["fanvue"])
+    pub = approved_publication(world.post, world.fanvue)
     outcome = services.schedule(pub, at=datetime(2026, 12, 10, 20, 30, tzinfo=PARIS))
     assert outcome.verdict.passed, outcome.verdict.reasons
     # A's performer may be depicted by the studio (AI-likeness consent), so generation runs.
-    compliance.record_consent(performer=world["performer"], platforms=["fanvue", "x"], max_rating="explicit",
+    compliance.record_consent(performer=world.performer, platforms=["fanvue", "x"], max_rating="explicit",
                               uses=["ai_likeness"], signed_at=timezone.now() - timedelta(days=1))
     comfy_row(comfy)
-    return {**world, "collection": collection, "cover": cover, "pub": pub, "template": template_for(a)}
+    return world.extended(WalkData, collection=collection, cover=cover, pub=pub, template=template_for(a))
 
 
 @pytest.mark.browser
@@ -128,32 +139,32 @@ def test_the_admin_works_under_the_csp_with_zero_violations(page, live_server, w
     seen.collect("asset changelist")
 
     # A change form with autocomplete (select2 over the admin's JSON endpoint).
-    page.goto(f"{base}/admin/content/collection/{w['collection'].pk}/change/")
+    page.goto(f"{base}/admin/content/collection/{w.collection.pk}/change/")
     action = "document.getElementById('collection_form').getAttribute('action')"
-    page.wait_for_function(f"() => {action} === '/admin/content/collection/{w['collection'].pk}/change/'")
+    page.wait_for_function(f"() => {action} === '/admin/content/collection/{w.collection.pk}/change/'")
     page.locator(".field-cover .select2-selection").first.click()
     page.locator(".select2-search__field").fill("Sunset")
     page.wait_for_selector(".select2-results__option:has-text('Sunset cover')")
     page.locator(".select2-results__option", has_text="Sunset cover").click()
     page.locator("[name=_continue]").click()
     page.wait_for_selector(".messagelist, [data-testid=messages], .alert, #collection_form")
-    w["collection"].refresh_from_db()
-    assert w["collection"].cover_id == w["cover"].pk
+    w.collection.refresh_from_db()
+    assert w.collection.cover_id == w.cover.pk
     seen.collect("collection change form")
 
     # The calendar: drag a chip to another day.
-    page.goto(f"{base}/admin/scheduling/publication/calendar/?date=2026-12-01&creator={w['a'].pk}")
-    chip = page.locator(f"[data-testid=calendar-chip][data-publication='{w['pub'].pk}']")
+    page.goto(f"{base}/admin/scheduling/publication/calendar/?date=2026-12-01&creator={w.creator.pk}")
+    chip = page.locator(f"[data-testid=calendar-chip][data-publication='{w.pub.pk}']")
     target = page.locator("[data-testid=calendar-day][data-date='2026-12-17']")
     chip.drag_to(target)
     page.wait_for_selector("#calendar-message.cal-message--ok")
-    w["pub"].refresh_from_db()
-    assert w["pub"].scheduled_at == datetime(2026, 12, 17, 19, 30, tzinfo=UTC)
+    w.pub.refresh_from_db()
+    assert w.pub.scheduled_at == datetime(2026, 12, 17, 19, 30, tzinfo=UTC)
     page.screenshot(path=str(artifacts_dir / "csp-calendar.png"), full_page=True)
     seen.collect("calendar")
 
     # The AI studio: generate from a template, through to the job page.
-    page.goto(f"{base}/admin/content/prompttemplate/{w['template'].pk}/generate/")
+    page.goto(f"{base}/admin/content/prompttemplate/{w.template.pk}/generate/")
     page.fill("input[name=var_persona]", "Mila")
     page.fill("input[name=var_time]", "sunset")
     seen.collect("studio generate")

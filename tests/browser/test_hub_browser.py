@@ -18,7 +18,7 @@ PASSWORD = "correct-horse-battery"
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_manager_finds_a_post_by_a_caption_word(page, live_server, world, artifacts_dir):
-    a, b = world["a"], world["b"]
+    a, b = world.creator, world.creator_b
     mine = PostFactory(creator=a, caption="Lighthouse picnic at dawn, full set on Friday")
     PostFactory(creator=b, caption="Lighthouse rooftop, creator B")  # charlie's: never shown to alice
     seen = Recorder(page)
@@ -57,14 +57,14 @@ def test_manager_finds_a_post_by_a_caption_word(page, live_server, world, artifa
 @pytest.mark.django_db(transaction=True)
 def test_manager_opens_a_hub_and_follows_a_missing_step(page, live_server, world, artifacts_dir):
     newcomer = CreatorFactory(stage_name="Newcomer", kind="human")
-    accounts.add_membership(user=world["alice"], creator=newcomer, role="manager")
+    accounts.add_membership(user=world.alice, creator=newcomer, role="manager")
     seen = Recorder(page)
     admin_login(page, live_server, "alice", PASSWORD)
 
     # From the creator list to the hub of a creator that is fully onboarded but for its first post.
     page.goto(f"{live_server.url}/admin/accounts/creator/")
     page.locator("tr", has_text="Alpha").locator("a", has_text="Open hub").click()
-    page.wait_for_url(f"**/admin/creators/{world['a'].pk}/hub/")
+    page.wait_for_url(f"**/admin/creators/{world.creator.pk}/hub/")
     assert page.get_attribute("[data-testid=step-identity]", "data-done") == "yes"
     assert page.get_attribute("[data-testid=step-accounts]", "data-done") == "yes"
     assert page.get_attribute("[data-testid=step-first_post]", "data-done") == "no"

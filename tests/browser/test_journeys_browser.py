@@ -75,7 +75,7 @@ def test_a_new_account_is_not_connected_and_its_publications_say_so(page, live_s
     # Said as a sentence, with the code in small print: "Not connected: connect it before …"
     assert state.inner_text().strip().startswith("Not connected")
     assert "Connected" not in state.inner_text().replace("Not connected", "")
-    page.select_option("select[name=creator]", str(world["a"].pk))
+    page.select_option("select[name=creator]", str(world.creator.pk))
     page.select_option("select[name=platform]", "fanvue")
     page.fill("input[name=handle]", "luna_second")
     page.click("button[name=_save], input[name=_save]")
@@ -85,15 +85,15 @@ def test_a_new_account_is_not_connected_and_its_publications_say_so(page, live_s
     account = PlatformAccount.objects.get(handle="luna_second")
     assert account.state == PlatformAccount.State.NOT_CONNECTED
 
-    publication = approved_publication(world["post"], account)
-    outcome = scheduling_services.schedule(publication, at=timezone.now() + timedelta(days=3), actor=world["alice"])
+    publication = approved_publication(world.post, account)
+    outcome = scheduling_services.schedule(publication, at=timezone.now() + timedelta(days=3), actor=world.alice)
     assert outcome.warning and "not connected" in outcome.warning
     assert Publication.objects.get(pk=publication.pk).status == Publication.Status.SCHEDULED
 
     page.goto(f"{base}/admin/scheduling/publication/")
     listed = page.locator("#result_list tr", has_text="luna_second")
     assert "not connected" in listed.locator("[data-testid=account-warning]").get_attribute("title")
-    page.goto(f"{base}/admin/scheduling/post/{world['post'].pk}/change/")
+    page.goto(f"{base}/admin/scheduling/post/{world.post.pk}/change/")
     warnings = page.locator("[data-testid=account-warning]")
     assert warnings.count() >= 1 and any("not connected" in (w.get_attribute("title") or "")
                                          for w in warnings.all())

@@ -24,21 +24,21 @@ S = Publication.Status
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_manager_is_told_and_follows_the_notice_to_the_held_posts(page, live_server, world, artifacts_dir):
-    a = world["a"]
+    a = world.creator
     dora = UserFactory(username="dora", first_name="Dora")
     cora = UserFactory(username="cora", first_name="Cora")
     accounts_services.add_membership(user=dora, creator=a, role="editor")
     accounts_services.add_membership(user=cora, creator=a, role="compliance")
     pubs = []
     for account, hours in (("fanvue", 20), ("x", 21)):
-        pub = approved_publication(world["post"], world[account])
+        pub = approved_publication(world.post, world.account(account))
         outcome = services.schedule(pub, at=timezone.now() + timedelta(hours=hours), actor=dora)
         assert outcome.verdict.passed, outcome.verdict.reasons
         pubs.append(pub)
 
     # The compliance officer revokes the performer's consent through its reason page…
     admin_login(page, live_server, "cora", PASSWORD)
-    page.goto(f"{live_server.url}/admin/compliance/consentrecord/{world['consent'].pk}/revoke/")
+    page.goto(f"{live_server.url}/admin/compliance/consentrecord/{world.consent.pk}/revoke/")
     page.fill("[name=reason]", "The performer withdrew consent by email.")
     page.click("[data-testid=confirm-action]")
     page.wait_for_url(re.compile(r".*/admin/compliance/consentrecord/.*"))
@@ -51,7 +51,7 @@ def test_manager_is_told_and_follows_the_notice_to_the_held_posts(page, live_ser
     now = timezone.localtime()
     page.fill("[name=received_at_0]", now.strftime("%Y-%m-%d"))
     page.fill("[name=received_at_1]", now.strftime("%H:%M:%S"))
-    page.fill("[name=asset_ids]", str(world["asset"].pk))
+    page.fill("[name=asset_ids]", str(world.asset.pk))
     for name, value in (("requester_name", "R. Person"), ("requester_contact", "r@mail.test"),
                         ("signature", "/R. Person/"), ("content_description", "A photo of me"),
                         ("content_locations", "On the creator's pages"),

@@ -30,12 +30,12 @@ def logout(page, live_server) -> None:
 def test_manager_approves_a_post_and_rejects_an_asset_from_the_inbox(page, live_server, world, media_dir,
                                                                       artifacts_dir):
     page.set_default_timeout(SLOW_MACHINE_MS)
-    a, bob = world["a"], world["bob"]
+    a, bob = world.creator, world.bob
     asset = AssetFactory(creator=a, uploaded_by=bob, title="Beach set", status=Asset.Status.IN_REVIEW)
     add_rendition(asset, "thumb")
-    add_rendition(world["asset"], "thumb")
-    post = PostFactory(creator=a, caption="New set tonight at nine", asset_ids=[world["asset"].pk], actor=bob,
-                       targets=[(world["fanvue"], ""), (world["x"], "Link in bio 🔗")], price_minor=1250,
+    add_rendition(world.asset, "thumb")
+    post = PostFactory(creator=a, caption="New set tonight at nine", asset_ids=[world.asset.pk], actor=bob,
+                       targets=[(world.fanvue, ""), (world.x, "Link in bio 🔗")], price_minor=1250,
                        currency="EUR")
     services.submit_post(post, actor=bob)
 
@@ -77,9 +77,9 @@ def test_newcomer_composes_gets_approval_and_schedules_two_platforms_in_the_admi
     """Setup only makes people and accounts (and the approved photo the vault already holds); everything
     else is clicked: compose, submit, approve as the second person, schedule, see both scheduled."""
     page.set_default_timeout(SLOW_MACHINE_MS)
-    a = world["a"]
-    Asset.objects.filter(pk=world["asset"].pk).update(title="Jeanne rooftop")
-    add_rendition(world["asset"], "thumb")
+    a = world.creator
+    Asset.objects.filter(pk=world.asset.pk).update(title="Jeanne rooftop")
+    add_rendition(world.asset, "thumb")
     base = live_server.url
 
     # alice, manager of A, composes a post for Fanvue and X.
@@ -93,13 +93,13 @@ def test_newcomer_composes_gets_approval_and_schedules_two_platforms_in_the_admi
     page.locator("select[name='post_assets-0-asset'] + .select2 .select2-selection").click()
     page.locator(".select2-search__field").fill("Jeanne")
     page.locator(".select2-results__option", has_text="Jeanne rooftop").click()
-    for n, account in enumerate((world["fanvue"], world["x"])):
+    for n, account in enumerate((world.fanvue, world.x)):
         page.locator("#publications-group a.add-row").click()
         page.select_option(f"select[name=publications-{n}-account]", str(account.pk))
     page.locator("[name=_continue]").click()
     page.wait_for_url("**/change/")
     post = a.posts.get(caption="Rooftop set, tonight at nine")
-    assert post.publications.count() == 2 and post.created_by == world["alice"]
+    assert post.publications.count() == 2 and post.created_by == world.alice
 
     # She submits it; approving it herself is refused, and the refusal says who may.
     page.get_by_role("link", name="Submit for approval").click()

@@ -11,6 +11,7 @@ from cryptography.fernet import Fernet
 from accounts import services as account_services
 from accounts.models import User
 from compliance.models import ConsentRecord, IdentityVerification, Performer, TakedownRequest
+from tests.accounts.factories import ApiKeyFactory
 from tests.compliance import factories
 
 
@@ -38,8 +39,8 @@ def private_dir(settings, tmp_path) -> Path:
 
 
 # --- Shared records: two creators' performers, built through the services ---------------------------
-# oscar is the compliance officer of A. Amelie (A) is verified and consenting and named in a takedown;
-# Bianca (B) is verified. Tests ask only for the records they use.
+# oscar is the compliance officer of A, `key_a` the owner's read-only key over A. Amelie (A) is verified
+# and consenting and named in a takedown; Bianca (B) is verified. Tests ask only for the records they use.
 
 @pytest.fixture
 def private_location(settings, tmp_path) -> Path:
@@ -51,6 +52,12 @@ def private_location(settings, tmp_path) -> Path:
 def oscar(people) -> User:
     """The compliance officer of creator A."""
     return factories.make_officer("oscar", people["a"])
+
+
+@pytest.fixture
+def key_a(people) -> str:
+    """The owner's read-only API key over creator A: the secret, as shown once."""
+    return ApiKeyFactory(owner=people["owner"], name="warehouse", creators=[people["a"]]).raw
 
 
 @pytest.fixture

@@ -119,13 +119,13 @@ def test_accounts_step(team, client):
 
 @pytest.mark.django_db
 def test_first_post_step_and_publication_counts(world, client):
-    a = world["a"]
-    body = page(client, world["alice"], a)
+    a = world.creator
+    body = page(client, world.alice, a)
     assert step(body, "first_post") == "no" and "Posts exist, none scheduled yet." in body
-    pub = approved_publication(world["post"], world["fanvue"])
+    pub = approved_publication(world.post, world.fanvue)
     outcome = scheduling.schedule(pub, at=timezone.now() + timedelta(days=3))
     assert outcome.verdict.passed, outcome.verdict.reasons
-    body = page(client, world["alice"], a)
+    body = page(client, world.alice, a)
     assert [step(body, k) for k in ("identity", "consent", "accounts", "first_post")] == ["yes"] * 4
     assert 'data-testid="pub-status-scheduled"' in body
     assert f"?creator={a.pk}&amp;status__exact=scheduled" in body
@@ -135,7 +135,7 @@ def test_first_post_step_and_publication_counts(world, client):
 
 @pytest.mark.django_db
 def test_sections_follow_the_role(world, client, team):
-    a = world["a"]
+    a = world.creator
     chatter = page(client, team["chloe"], a)
     for section in ("hub-accounts", "hub-posts", "hub-performers", "hub-calendar"):
         assert f'data-testid="{section}"' not in chatter

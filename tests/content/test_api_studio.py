@@ -4,6 +4,7 @@ jobs against fake backends on loopback, refusals, caption suggestions, cancel/re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -216,33 +217,47 @@ def test_a_running_job_is_marked_for_cancellation(client, principals, people):
 # --- Tenancy -------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class StudioRows:
+    """One image backend, and on each of A and B a prompt template, a queued job and its usage."""
+
+    gpu: GenerationBackend
+    template_a: PromptTemplate
+    template_b: PromptTemplate
+    job_a: GenerationJob
+    job_b: GenerationJob
+    usage_a: GenerationUsage
+    usage_b: GenerationUsage
+
+
 @pytest.fixture
-def studio_world(principals):
+def studio_rows(people) -> StudioRows:
+    a, b = people["a"], people["b"]
     gpu = image_backend()
-    ta = template_for(principals["a"])
-    tb = template_for(principals["b"], name="B teaser")
-    ja = studio.queue_image_job(creator=principals["a"], prompt="a portrait")
-    jb = studio.queue_image_job(creator=principals["b"], prompt="a landscape")
-    ua = studio.log_usage(principals["a"], gpu, kind="image", images=2, job=ja)
-    ub = studio.log_usage(principals["b"], gpu, kind="image", images=1, job=jb)
-    return {**principals, "gpu": gpu, "ta": ta, "tb": tb, "ja": ja, "jb": jb, "ua": ua, "ub": ub}
+    template_a, template_b = template_for(a), template_for(b, name="B teaser")
+    job_a = studio.queue_image_job(creator=a, prompt="a portrait")
+    job_b = studio.queue_image_job(creator=b, prompt="a landscape")
+    return StudioRows(gpu=gpu, template_a=template_a, template_b=template_b, job_a=job_a, job_b=job_b,
+                      usage_a=studio.log_usage(a, gpu, kind="image", images=2, job=job_a),
+                      usage_b=studio.log_usage(b, gpu, kind="image", images=1, job=job_b))
 
 
 SEES_A = {"owner": True, "alice": True, "bob": True, "key_a": True, "charlie": False, "key_b": False}
 
 
 @pytest.mark.parametrize("who", list(SEES_A))
-def test_lists_and_details_stay_within_reach(client, studio_world, who):
-    w = studio_world
-    headers = auth(client, w, who)
+def test_lists_and_details_stay_within_reach(client, principals, studio_rows, who):
+    rows = studio_rows
+    headers = auth(client, principals, who)
     sees_b = who in ("owner", "charlie", "key_b")
-    for url, a, b in ((JOBS, "ja", "jb"), (TEMPLATES, "ta", "tb"), (USAGE, "ua", "ub")):
-        expected = ({w[a].pk} if SEES_A[who] else set()) | ({w[b].pk} if sees_b else set())
+    for url, of_a, of_b in ((JOBS, rows.job_a, rows.job_b), (TEMPLATES, rows.template_a, rows.template_b),
+                            (USAGE, rows.usage_a, rows.usage_b)):
+        expected = ({of_a.pk} if SEES_A[who] else set()) | ({of_b.pk} if sees_b else set())
         assert listed(client.get(url, **headers)) == expected, url
-        assert listed(client.get(url, {"creator": w["a"].pk}, **headers)) == (
-            {w[a].pk} if SEES_A[who] else set()), url
-    for url, name in ((JOBS, "ja"), (TEMPLATES, "ta")):
-        response = client.get(f"{url}{w[name].pk}/", **headers)
+        assert listed(client.get(url, {"creator": principals["a"].pk}, **headers)) == (
+            {of_a.pk} if SEES_A[who] else set()), url
+    for url, row in ((JOBS, rows.job_a), (TEMPLATES, rows.template_a)):
+        response = client.get(f"{url}{row.pk}/", **headers)
         if SEES_A[who]:
             assert response.status_code == 200
         else:
@@ -250,53 +265,51 @@ def test_lists_and_details_stay_within_reach(client, studio_world, who):
 
 
 @pytest.mark.parametrize("who", ["charlie", "key_b"])
-def test_b_cannot_create_for_cancel_or_retry_a(client, studio_world, who):
-    w = studio_world
-    headers = auth(client, w, who)
-    assert "creator" in error_of(post(client, JOBS, {"creator": w["a"].pk, "prompt": "a portrait"}, headers))[
-        "details"]
-    assert "creator" in error_of(post(client, SUGGEST, {"creator": w["a"].pk, "platform": "x", "topic": "beach"},
+def test_b_cannot_create_for_cancel_or_retry_a(client, principals, studio_rows, who):
+    a, b, job_a = principals["a"], principals["b"], studio_rows.job_a
+    headers = auth(client, principals, who)
+    assert "creator" in error_of(post(client, JOBS, {"creator": a.pk, "prompt": "a portrait"}, headers))["details"]
+    assert "creator" in error_of(post(client, SUGGEST, {"creator": a.pk, "platform": "x", "topic": "beach"},
                                       headers))["details"]
-    assert "creator" in error_of(post(client, TEMPLATES, {"creator": w["a"].pk, "name": "Mine", "prompt": "x"},
+    assert "creator" in error_of(post(client, TEMPLATES, {"creator": a.pk, "name": "Mine", "prompt": "x"},
                                       headers))["details"]
-    assert error_of(post(client, f"{JOBS}{w['ja'].pk}/cancel/", {}, headers), 404)["code"] == "not_found"
-    GenerationJob.objects.filter(pk=w["ja"].pk).update(status=J.FAILED)
-    assert error_of(post(client, f"{JOBS}{w['ja'].pk}/retry/", {}, headers), 404)["code"] == "not_found"
-    assert error_of(client.patch(f"{TEMPLATES}{w['ta'].pk}/", {"name": "x"}, content_type="application/json",
-                                 **headers), 404)
+    assert error_of(post(client, f"{JOBS}{job_a.pk}/cancel/", {}, headers), 404)["code"] == "not_found"
+    GenerationJob.objects.filter(pk=job_a.pk).update(status=J.FAILED)
+    assert error_of(post(client, f"{JOBS}{job_a.pk}/retry/", {}, headers), 404)["code"] == "not_found"
+    assert error_of(client.patch(f"{TEMPLATES}{studio_rows.template_a.pk}/", {"name": "x"},
+                                 content_type="application/json", **headers), 404)
     # B's template cannot be used for A either way, nor A's for B.
-    assert "template" in error_of(post(client, JOBS, {"creator": w["b"].pk, "template": w["ta"].pk}, headers))[
-        "details"]
-    w["ja"].refresh_from_db()
-    assert w["ja"].status == J.FAILED and GenerationJob.objects.count() == 2
+    assert "template" in error_of(post(client, JOBS, {"creator": b.pk, "template": studio_rows.template_a.pk},
+                                       headers))["details"]
+    job_a.refresh_from_db()
+    assert job_a.status == J.FAILED and GenerationJob.objects.count() == 2
     assert not AuditEvent.objects.filter(action="generation.refused").exists()
 
 
-def test_a_read_only_key_reads_but_cannot_create_or_cancel(client, studio_world):
-    w = studio_world
-    headers = auth(client, w, "key_ro")
-    assert listed(client.get(JOBS, **headers)) == {w["ja"].pk}
-    assert error_of(post(client, JOBS, {"creator": w["a"].pk, "prompt": "a portrait"}, headers), 403)
-    assert error_of(post(client, SUGGEST, {"creator": w["a"].pk, "platform": "x", "topic": "beach"}, headers), 403)
-    assert error_of(post(client, f"{JOBS}{w['ja'].pk}/cancel/", {}, headers), 403)
-    assert error_of(post(client, TEMPLATES, {"creator": w["a"].pk, "name": "Mine", "prompt": "x"}, headers), 403)
+def test_a_read_only_key_reads_but_cannot_create_or_cancel(client, principals, studio_rows):
+    a = principals["a"]
+    headers = auth(client, principals, "key_ro")
+    assert listed(client.get(JOBS, **headers)) == {studio_rows.job_a.pk}
+    assert error_of(post(client, JOBS, {"creator": a.pk, "prompt": "a portrait"}, headers), 403)
+    assert error_of(post(client, SUGGEST, {"creator": a.pk, "platform": "x", "topic": "beach"}, headers), 403)
+    assert error_of(post(client, f"{JOBS}{studio_rows.job_a.pk}/cancel/", {}, headers), 403)
+    assert error_of(post(client, TEMPLATES, {"creator": a.pk, "name": "Mine", "prompt": "x"}, headers), 403)
     assert GenerationJob.objects.count() == 2
 
 
 # --- Jobs list -----------------------------------------------------------------------------------------
 
 
-def test_job_filters_and_cursor_pagination(client, studio_world):
-    w = studio_world
-    old = GenerationJob.objects.create(creator=w["a"], kind="caption", prompt="old", status=J.SUCCEEDED,
+def test_job_filters_and_cursor_pagination(client, principals, studio_rows):
+    old = GenerationJob.objects.create(creator=principals["a"], kind="caption", prompt="old", status=J.SUCCEEDED,
                                        params={"platform": "x"})
     GenerationJob.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
-    headers = auth(client, w, "alice")
+    headers = auth(client, principals, "alice")
     assert listed(client.get(JOBS, {"kind": "caption"}, **headers)) == {old.pk}
     assert listed(client.get(JOBS, {"status": ["succeeded", "failed"]}, **headers)) == {old.pk}
-    assert listed(client.get(JOBS, {"backend": w["gpu"].pk}, **headers)) == {w["ja"].pk}
+    assert listed(client.get(JOBS, {"backend": studio_rows.gpu.pk}, **headers)) == {studio_rows.job_a.pk}
     since = (timezone.now() - timedelta(days=1)).isoformat()
-    assert listed(client.get(JOBS, {"created_at_after": since}, **headers)) == {w["ja"].pk}
+    assert listed(client.get(JOBS, {"created_at_after": since}, **headers)) == {studio_rows.job_a.pk}
     assert listed(client.get(JOBS, {"created_at_before": since}, **headers)) == {old.pk}
     page = client.get(JOBS, {"page_size": 1}, **headers).json()
     assert len(page["results"]) == 1 and "cursor=" in page["next"]
@@ -306,13 +319,13 @@ def test_job_filters_and_cursor_pagination(client, studio_world):
 # --- Prompt templates and categories ------------------------------------------------------------------
 
 
-def test_prompt_templates_are_created_changed_and_deleted_through_the_service(client, studio_world):
-    w = studio_world
+def test_prompt_templates_are_created_changed_and_deleted_through_the_service(client, principals, studio_rows):
+    a, b = principals["a"], principals["b"]
     category = PromptCategory.objects.create(name="Teasers")
-    headers = auth(client, w, "bob")
-    response = post(client, TEMPLATES, {"creator": w["a"].pk, "name": "Pool", "prompt": "{persona} by the pool",
-                                        "category": category.pk, "rating": "suggestive", "backend": w["gpu"].pk},
-                    headers)
+    headers = auth(client, principals, "bob")
+    response = post(client, TEMPLATES, {"creator": a.pk, "name": "Pool", "prompt": "{persona} by the pool",
+                                        "category": category.pk, "rating": "suggestive",
+                                        "backend": studio_rows.gpu.pk}, headers)
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["placeholders"] == ["persona"] and body["category"] == category.pk and body["width"] == 1024
@@ -325,31 +338,30 @@ def test_prompt_templates_are_created_changed_and_deleted_through_the_service(cl
     assert changed.status_code == 200 and changed.json()["active"] is False
     assert listed(client.get(TEMPLATES, {"active": "false"}, **headers)) == {body["id"]}
 
-    assert "creator" in error_of(client.patch(url, {"creator": w["b"].pk}, content_type="application/json",
+    assert "creator" in error_of(client.patch(url, {"creator": b.pk}, content_type="application/json",
                                               **headers))["details"]
-    duplicate = post(client, TEMPLATES, {"creator": w["a"].pk, "name": "Pool", "prompt": "x"}, headers)
+    duplicate = post(client, TEMPLATES, {"creator": a.pk, "name": "Pool", "prompt": "x"}, headers)
     assert duplicate.status_code == 400
-    assert "prompt" in error_of(post(client, TEMPLATES, {"creator": w["a"].pk, "name": "Bad",
+    assert "prompt" in error_of(post(client, TEMPLATES, {"creator": a.pk, "name": "Bad",
                                                          "prompt": "{0} and {}"}, headers))["details"]
     text = text_backend("http://127.0.0.1:9")
-    assert "backend" in error_of(post(client, TEMPLATES, {"creator": w["a"].pk, "name": "T", "prompt": "x",
+    assert "backend" in error_of(post(client, TEMPLATES, {"creator": a.pk, "name": "T", "prompt": "x",
                                                           "backend": text.pk}, headers))["details"]
 
     # An editor may not delete; a manager may, and it is audited.
     assert client.delete(url, **headers).status_code == 403
-    assert client.delete(url, **auth(client, w, "alice")).status_code == 204
+    assert client.delete(url, **auth(client, principals, "alice")).status_code == 204
     assert not PromptTemplate.objects.filter(pk=body["id"]).exists()
     assert AuditEvent.objects.filter(action="prompt_template.deleted", object_id=str(body["id"])).exists()
 
 
 @pytest.mark.parametrize("who", ["owner", "alice", "bob", "charlie", "key_a", "key_ro"])
-def test_agency_wide_lists_backends_never_show_key_material(client, studio_world, openai, who):
-    w = studio_world
+def test_agency_wide_lists_backends_never_show_key_material(client, principals, studio_rows, openai, who):
     writer = text_backend(openai.url)
     PromptCategory.objects.create(name="Lifestyle")
-    headers = auth(client, w, who)
+    headers = auth(client, principals, who)
     response = client.get(BACKENDS, **headers)
-    assert listed(response) == {w["gpu"].pk, writer.pk}
+    assert listed(response) == {studio_rows.gpu.pk, writer.pk}
     writer.refresh_from_db()
     text = response.content.decode()
     assert API_KEY not in text and writer.api_key_encrypted not in text and "127.0.0.1" not in text
@@ -362,7 +374,7 @@ def test_agency_wide_lists_backends_never_show_key_material(client, studio_world
     assert client.post(BACKENDS, {"name": "x"}, content_type="application/json", **headers).status_code in (403, 405)
 
 
-def test_someone_without_studio_rights_sees_no_backends(client, studio_world):
+def test_someone_without_studio_rights_sees_no_backends(client, studio_rows):
     from tests.factories import UserFactory
 
     outsider = UserFactory(username="outsider")
@@ -373,18 +385,18 @@ def test_someone_without_studio_rights_sees_no_backends(client, studio_world):
 # --- Usage ---------------------------------------------------------------------------------------------
 
 
-def test_usage_monthly_sums_per_currency_within_reach(client, studio_world):
-    w = studio_world
+def test_usage_monthly_sums_per_currency_within_reach(client, principals, studio_rows):
+    a, b = principals["a"], principals["b"]
     euro = GenerationBackend.objects.create(name="EU", kind="comfyui", purpose="images", base_url="http://y",
                                             cost_per_image_minor=2, currency="EUR")
-    studio.log_usage(w["a"], euro, kind="image", images=5)
-    studio.log_usage(w["a"], w["gpu"], kind="image", images=1)
-    headers = auth(client, w, "alice")
+    studio.log_usage(a, euro, kind="image", images=5)
+    studio.log_usage(a, studio_rows.gpu, kind="image", images=1)
+    headers = auth(client, principals, "alice")
     response = client.get(f"{USAGE}monthly/", **headers)
     assert response.status_code == 200, response.content
     rows = response.json()
     by_currency = {r["currency"]: r for r in rows}
-    assert set(by_currency) == {"USD", "EUR"} and {r["creator"] for r in rows} == {w["a"].stage_name}
+    assert set(by_currency) == {"USD", "EUR"} and {r["creator"] for r in rows} == {a.stage_name}
     assert by_currency["USD"]["cost_minor"] == 9 and by_currency["USD"]["calls"] == 2
     assert by_currency["EUR"]["cost_minor"] == 10 and by_currency["EUR"]["images"] == 5
     assert by_currency["USD"]["month"] == timezone.localdate().replace(day=1).isoformat()
@@ -394,10 +406,10 @@ def test_usage_monthly_sums_per_currency_within_reach(client, studio_world):
     today = timezone.localdate().isoformat()
     assert len(listed(client.get(USAGE, {"at_after": today, "at_before": today, "kind": "image"}, **headers))) == 3
     # The owner sees B as well; charlie only B.
-    owner_rows = client.get(f"{USAGE}monthly/", **auth(client, w, "owner")).json()
-    assert {r["creator"] for r in owner_rows} == {w["a"].stage_name, w["b"].stage_name}
-    charlie_rows = client.get(f"{USAGE}monthly/", **auth(client, w, "charlie")).json()
-    assert [(r["creator"], r["cost_minor"]) for r in charlie_rows] == [(w["b"].stage_name, 3)]
+    owner_rows = client.get(f"{USAGE}monthly/", **auth(client, principals, "owner")).json()
+    assert {r["creator"] for r in owner_rows} == {a.stage_name, b.stage_name}
+    charlie_rows = client.get(f"{USAGE}monthly/", **auth(client, principals, "charlie")).json()
+    assert [(r["creator"], r["cost_minor"]) for r in charlie_rows] == [(b.stage_name, 3)]
 
 
 def test_a_template_with_a_hard_blocked_term_is_refused_when_saved(people):

@@ -4,6 +4,7 @@ outside the creator's team; each person reads their own copy."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from accounts import services as accounts_services
 from accounts import tenancy
-from accounts.models import Creator
+from accounts.models import Creator, User
 from compliance import services as compliance
 from compliance.models import ConsentRecord
 from config.dashboard import _domain_counts
@@ -30,7 +31,7 @@ from scheduling.models import PlatformAccount, Post, Publication
 from tests.compliance.factories import PerformerFactory
 from tests.factories import UserFactory
 from tests.scheduling.connectors import FlakyConnector
-from tests.scheduling.fixtures import approved_target
+from tests.scheduling.fixtures import World, approved_target
 
 S = Publication.Status
 REQUEST = {"requester_name": "R. Person", "requester_contact": "r@mail.test", "signature": "/R. Person/",
@@ -44,14 +45,20 @@ def _mail(settings):
     settings.ATELIER_BASE_URL = "https://atelier.example.test"
 
 
+@dataclass(frozen=True)
+class Told(World):
+    dora: User
+    cora: User
+
+
 @pytest.fixture
-def told(world):
+def told(world) -> Told:
     """world, plus dora (editor of A) who scheduled A's posts, and Cora (compliance officer of A)."""
     dora = UserFactory(username="dora", email="dora@agency.test")
     cora = UserFactory(username="cora", first_name="Cora", email="cora@agency.test")
-    accounts_services.add_membership(user=dora, creator=world["a"], role="editor")
-    accounts_services.add_membership(user=cora, creator=world["a"], role="compliance")
-    return {**world, "dora": dora, "cora": cora}
+    accounts_services.add_membership(user=dora, creator=world.creator, role="editor")
+    accounts_services.add_membership(user=cora, creator=world.creator, role="compliance")
+    return world.extended(Told, dora=dora, cora=cora)
 
 
 def scheduled_by(world, user, account: str = "fanvue", hours: int = 5) -> Publication:
@@ -72,17 +79,17 @@ def mailed_to(note: Notification) -> list[str]:
 @pytest.mark.django_db
 def test_a_revoked_consent_tells_the_team_and_the_scheduler_once_with_the_held_posts(
         told, client, eager_celery, django_capture_on_commit_callbacks):
-    pubs = [scheduled_by(told, told["dora"], "fanvue", 5), scheduled_by(told, told["dora"], "x", 6)]
+    pubs = [scheduled_by(told, told.dora, "fanvue", 5), scheduled_by(told, told.dora, "x", 6)]
     with django_capture_on_commit_callbacks(execute=True):
-        compliance.revoke_consent(told["consent"], reason="Withdrawn by email", actor=told["cora"])
+        compliance.revoke_consent(told.consent, reason="Withdrawn by email", actor=told.cora)
     note = Notification.objects.get(kind="consent.revoked")
-    performer = told["performer"]
-    revoked_at = ConsentRecord.objects.get(pk=told["consent"].pk).revoked_at
+    performer = told.performer
+    revoked_at = ConsentRecord.objects.get(pk=told.consent.pk).revoked_at
     day = f"{timezone.localtime(revoked_at).day} {timezone.localtime(revoked_at):%b}"
     assert note.title == (f"Blocked: consent of performer #{performer.pk} revoked on {day} by Cora"
                           " — 2 scheduled posts held")
     assert performer.legal_name not in note.title + note.body  # names stay in compliance
-    assert note.creator_id == told["a"].pk and note.level == "error"
+    assert note.creator_id == told.creator.pk and note.level == "error"
     ids = sorted(p.pk for p in pubs)
     assert note.link == f"/admin/scheduling/publication/?id__in={ids[0]},{ids[1]}"
     assert note.payload["publication_ids"] == ids
@@ -92,26 +99,26 @@ def test_a_revoked_consent_tells_the_team_and_the_scheduler_once_with_the_held_p
     # A redelivered task emails nobody again; a second revocation changes and tells nothing.
     notices.fan_out(note.pk)
     with django_capture_on_commit_callbacks(execute=True):
-        compliance.revoke_consent(told["consent"], reason="Again", actor=told["cora"])
+        compliance.revoke_consent(told.consent, reason="Again", actor=told.cora)
     assert Notification.objects.filter(kind="consent.revoked").count() == 1
     assert len(mailed_to(note)) == 3
     # The link shows the manager exactly the held posts.
-    client.force_login(told["alice"])
+    client.force_login(told.alice)
     page = client.get(note.link).content.decode()
     assert all(f"/admin/scheduling/publication/{pk}/change/" in page for pk in ids)
 
 
 @pytest.mark.django_db
 def test_an_expired_consent_tells_the_same_people(told, eager_celery, django_capture_on_commit_callbacks):
-    pub = scheduled_by(told, told["dora"])
+    pub = scheduled_by(told, told.dora)
     with connection.cursor() as cursor:  # a consent is never edited through the app; here it simply ran out
         cursor.execute("UPDATE compliance_consentrecord SET valid_until = %s WHERE id = %s",
-                       [timezone.now() - timedelta(minutes=1), told["consent"].pk])
+                       [timezone.now() - timedelta(minutes=1), told.consent.pk])
     with django_capture_on_commit_callbacks(execute=True):
         compliance.expire_consents()
     assert Publication.objects.get(pk=pub.pk).status == S.BLOCKED
     note = Notification.objects.get(kind="consent.expired")
-    assert note.title.startswith(f"Blocked: consent of performer #{told['performer'].pk} expired on ")
+    assert note.title.startswith(f"Blocked: consent of performer #{told.performer.pk} expired on ")
     assert note.title.endswith("— 1 scheduled post held")
     assert note.link == f"/admin/scheduling/publication/{pub.pk}/change/"
     assert people_told(note) == {"alice", "owner", "dora"}
@@ -120,9 +127,9 @@ def test_an_expired_consent_tells_the_same_people(told, eager_celery, django_cap
 @pytest.mark.django_db
 def test_a_takedown_tells_the_scheduler_and_links_the_held_posts(told, eager_celery,
                                                                  django_capture_on_commit_callbacks):
-    pub = scheduled_by(told, told["dora"])
+    pub = scheduled_by(told, told.dora)
     with django_capture_on_commit_callbacks(execute=True):
-        takedown = compliance.open_takedown(creator=told["a"], actor=told["cora"], asset_ids=[told["asset"].pk],
+        takedown = compliance.open_takedown(creator=told.creator, actor=told.cora, asset_ids=[told.asset.pk],
                                             **REQUEST)
     note = Notification.objects.get(kind="takedown.opened")
     assert note.title.startswith(f"Blocked: takedown request #{takedown.pk} opened")
@@ -140,17 +147,17 @@ def test_refusals_at_publish_time_make_one_notice_that_grows(told, eager_celery,
     pubs = []
     for account in ("fanvue", "x"):
         pub = approved_target(told, account)
-        services.schedule(pub, at=timezone.now() - timedelta(seconds=1), actor=told["dora"])
+        services.schedule(pub, at=timezone.now() - timedelta(seconds=1), actor=told.dora)
         pubs.append(pub)
     services.claim_due_publications()
     # The consent lapses between scheduling and publishing, without any signal having run.
-    ConsentRecord.objects.filter(pk=told["consent"].pk).update(revoked_at=timezone.now())
+    ConsentRecord.objects.filter(pk=told.consent.pk).update(revoked_at=timezone.now())
     with django_capture_on_commit_callbacks(execute=True):
         assert services.publish_publication(pubs[0].pk) == S.BLOCKED
-    assert notices.mark_all_read(told["alice"]) == 1
+    assert notices.mark_all_read(told.alice) == 1
     with django_capture_on_commit_callbacks(execute=True):
         assert services.publish_publication(pubs[1].pk) == S.BLOCKED
-    assert notices.unread_count(told["alice"]) == 1  # the notice grew: back on her bell, not a second one
+    assert notices.unread_count(told.alice) == 1  # the notice grew: back on her bell, not a second one
     note = Notification.objects.get(kind="publication.blocked")
     assert note.title.startswith("Blocked at publish time: ") and note.title.endswith("— 2 due posts held")
     assert note.payload["publication_ids"] == sorted(p.pk for p in pubs)
@@ -161,11 +168,11 @@ def test_refusals_at_publish_time_make_one_notice_that_grows(told, eager_celery,
 
 @pytest.mark.django_db
 def test_failed_and_unknown_publications_tell_the_scheduler(told, eager_celery, django_capture_on_commit_callbacks):
-    failing = scheduled_by(told, told["dora"], "fanvue", 1)
-    unknown = scheduled_by(told, told["dora"], "x", 1)
+    failing = scheduled_by(told, told.dora, "fanvue", 1)
+    unknown = scheduled_by(told, told.dora, "x", 1)
     Publication.objects.filter(pk__in=[failing.pk, unknown.pk]).update(scheduled_at=timezone.now())
     services.claim_due_publications(now=timezone.now() + timedelta(seconds=1))
-    PlatformAccount.objects.filter(pk=told["fanvue"].pk).update(state=PlatformAccount.State.DISABLED)
+    PlatformAccount.objects.filter(pk=told.fanvue.pk).update(state=PlatformAccount.State.DISABLED)
     FlakyConnector.mode = "unknown"
     with django_capture_on_commit_callbacks(execute=True):
         services.publish_publication(failing.pk)
@@ -178,17 +185,17 @@ def test_failed_and_unknown_publications_tell_the_scheduler(told, eager_celery, 
 
 @pytest.mark.django_db
 def test_an_account_needing_reauth_tells_whoever_has_posts_waiting_on_it(told, django_capture_on_commit_callbacks):
-    scheduled_by(told, told["dora"], "x")
+    scheduled_by(told, told.dora, "x")
     with django_capture_on_commit_callbacks(execute=True):
-        services.mark_needs_reauth(told["x"], "The platform refused the token.")
-        services.mark_needs_reauth(told["x"], "Again.")
+        services.mark_needs_reauth(told.x, "The platform refused the token.")
+        services.mark_needs_reauth(told.x, "Again.")
     note = Notification.objects.get(kind="account.needs_reauth")
     assert people_told(note) == {"alice", "owner", "dora"}
 
 
 @pytest.mark.django_db
 def test_a_failed_generation_job_tells_who_queued_it(told, eager_celery, django_capture_on_commit_callbacks):
-    job = GenerationJob.objects.create(creator=told["a"], prompt="a portrait", created_by=told["dora"],
+    job = GenerationJob.objects.create(creator=told.creator, prompt="a portrait", created_by=told.dora,
                                        status=GenerationJob.Status.RUNNING,
                                        started_at=timezone.now() - timedelta(hours=2))
     with django_capture_on_commit_callbacks(execute=True):
@@ -204,47 +211,47 @@ def test_a_failed_generation_job_tells_who_queued_it(told, eager_celery, django_
 @pytest.mark.django_db
 def test_a_scheduler_outside_the_creators_team_is_not_told(told, django_capture_on_commit_callbacks):
     """charlie manages B only: even named as the post's author, A's notice never reaches him."""
-    Post.objects.filter(pk=told["post"].pk).update(created_by=told["charlie"])
-    scheduled_by(told, told["charlie"])
+    Post.objects.filter(pk=told.post.pk).update(created_by=told.charlie)
+    scheduled_by(told, told.charlie)
     with django_capture_on_commit_callbacks(execute=True):
-        compliance.revoke_consent(told["consent"], reason="Withdrawn", actor=told["cora"])
+        compliance.revoke_consent(told.consent, reason="Withdrawn", actor=told.cora)
     note = Notification.objects.get(kind="consent.revoked")
     assert people_told(note) == {"alice", "owner"}
-    assert notices.unread_count(told["charlie"]) == 0
+    assert notices.unread_count(told.charlie) == 0
 
 
 @pytest.mark.django_db
 def test_each_person_reads_their_own_copy(told, client):
-    a = notices.notify("publication.failed", creator_id=told["a"].pk, title="One", recipients=[told["dora"].pk])
-    b = notices.notify("publication.failed", creator_id=told["a"].pk, title="Two")
-    assert notices.unread_count(told["alice"]) == 2 and notices.unread_count(told["dora"]) == 1
-    dora_copy = a.receipts.get(user=told["dora"])
-    assert notices.mark_read(told["alice"], [dora_copy.pk]) == 0  # not alice's copy
-    assert notices.mark_read(told["dora"], [dora_copy.pk]) == 1
-    assert notices.unread_count(told["alice"]) == 2 and notices.unread_count(told["dora"]) == 0
-    assert notices.mark_all_read(told["alice"]) == 2
-    assert notices.unread_count(told["alice"]) == 0 and notices.unread_count(told["owner"]) == 2
+    a = notices.notify("publication.failed", creator_id=told.creator.pk, title="One", recipients=[told.dora.pk])
+    b = notices.notify("publication.failed", creator_id=told.creator.pk, title="Two")
+    assert notices.unread_count(told.alice) == 2 and notices.unread_count(told.dora) == 1
+    dora_copy = a.receipts.get(user=told.dora)
+    assert notices.mark_read(told.alice, [dora_copy.pk]) == 0  # not alice's copy
+    assert notices.mark_read(told.dora, [dora_copy.pk]) == 1
+    assert notices.unread_count(told.alice) == 2 and notices.unread_count(told.dora) == 0
+    assert notices.mark_all_read(told.alice) == 2
+    assert notices.unread_count(told.alice) == 0 and notices.unread_count(told.owner) == 2
     # Through the admin: the bell on the home page, the page of one's own notices, open → read.
-    NotificationReceipt.objects.filter(user=told["alice"]).update(read_at=None)
-    client.force_login(told["alice"])
+    NotificationReceipt.objects.filter(user=told.alice).update(read_at=None)
+    client.force_login(told.alice)
     home = client.get(reverse("admin:index")).content.decode()
     assert 'data-testid="notification-count"' in home and ">2</span>" in home
     inbox = client.get(reverse("admin:notifications_inbox")).content.decode()
     assert "One" in inbox and "Two" in inbox
-    mine = b.receipts.get(user=told["alice"])
+    mine = b.receipts.get(user=told.alice)
     response = client.get(reverse("admin:notifications_inbox_open", args=[mine.pk]))
     assert response.status_code == 302
     assert NotificationReceipt.objects.get(pk=mine.pk).read_at is not None
     # Someone else's copy is not found, and a link out of the site is not followed.
-    other = a.receipts.get(user=told["owner"])
+    other = a.receipts.get(user=told.owner)
     assert client.get(reverse("admin:notifications_inbox_open", args=[other.pk])).status_code == 404
     assert NotificationReceipt.objects.get(pk=other.pk).read_at is None
     response = client.get(reverse("admin:notifications_inbox_open", args=[mine.pk]), {"to": "https://evil.test/"})
     assert not response["Location"].startswith("https://evil.test")
     client.post(reverse("admin:notifications_inbox_read"), {"all": "1"})
-    assert notices.unread_count(told["alice"]) == 0
+    assert notices.unread_count(told.alice) == 0
     # bob (editor) has no notification permission, yet has his own page.
-    client.force_login(told["bob"])
+    client.force_login(told.bob)
     assert client.get(reverse("admin:notifications_inbox")).status_code == 200
 
 

@@ -106,8 +106,8 @@ class Cluster:
 
 def make_due(world, n: int) -> list[Publication]:
     at = timezone.now() - timedelta(seconds=1)
-    return approved_rows(world["post"], [
-        Publication(post=world["post"], account=world["x"], status=S.SCHEDULED,
+    return approved_rows(world.post, [
+        Publication(post=world.post, account=world.x, status=S.SCHEDULED,
                     scheduled_at=at - timedelta(milliseconds=i)) for i in range(n)])
 
 

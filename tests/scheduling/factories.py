@@ -96,6 +96,12 @@ class PublicationFactory(factory.Factory):
         return pub
 
 
+def approved_post(creator: Any, *assets: Asset, caption: str = "New set tonight") -> Post:
+    """A post of `assets` in that order, composed by the service and approved exactly as it stands,
+    with no target yet (`approved_publication` adds them)."""
+    return approve_as_is(PostFactory(creator=creator, caption=caption, asset_ids=[a.pk for a in assets]))
+
+
 def approved_publication(post: Post, account: PlatformAccount, *, status: str = Publication.Status.APPROVED,
                          **fields: Any) -> Publication:
     """One more target of an approved post, with the post approved again as it now stands."""
@@ -108,11 +114,3 @@ def approved_rows(post: Post, rows: list[Publication]) -> list[Publication]:
     approve_as_is(post)
     return created
 
-
-def approved_asset(world: dict, sha: str) -> Asset:
-    """One more approved explicit image of creator A showing the world's performer (`sha`: one hex digit)."""
-    asset = Asset.objects.create(creator=world["a"], file=f"assets/{sha[:4]}.jpg", kind="image", mime="image/jpeg",
-                                 sha256=sha * 64, size_bytes=10, rating="explicit", status=Asset.Status.APPROVED,
-                                 production_date=world["asset"].production_date)
-    asset.performers.add(world["performer"])
-    return asset

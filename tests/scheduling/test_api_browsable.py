@@ -15,7 +15,7 @@ def test_browsable_post_approve_renders_for_a_manager(client, api_world):
     post = approved_post(api_world)
     post.caption = "Changed since approval"
     post.save(update_fields=["caption"])
-    client.force_login(api_world["alice"])
+    client.force_login(api_world.alice)
     url = f"/api/v1/posts/{post.pk}/approve/"
     get = client.get(url, **HTML)
     assert get.status_code == 405 and get["Content-Type"].startswith("text/html")

@@ -22,16 +22,16 @@ from scheduling.models import Post, PostAsset, Publication, QueueSlot
 from scheduling.services import dispatch
 from tests.scheduling.connectors import CountingConnector
 from tests.scheduling.factories import PublicationFactory, approve_as_is, approved_rows
-from tests.scheduling.fixtures import approved_target
+from tests.scheduling.fixtures import World, approved_target
 
 S = Publication.Status
 
 
 def due(world, n: int, account: str = "fanvue", at: datetime | None = None) -> list[Publication]:
     at = at or timezone.now() - timedelta(seconds=1)
-    return approved_rows(world["post"], [
+    return approved_rows(world.post, [
         # One live publication per account and instant: due a millisecond apart.
-        Publication(post=world["post"], account=world[account], status=S.SCHEDULED,
+        Publication(post=world.post, account=world.account(account), status=S.SCHEDULED,
                     scheduled_at=at - timedelta(milliseconds=i)) for i in range(n)])
 
 
@@ -39,12 +39,12 @@ def due(world, n: int, account: str = "fanvue", at: datetime | None = None) -> l
 def test_batch_judges_each_row_on_its_own(world):
     good = due(world, 3)
     # A second post whose asset is not approved: its row is blocked, the others go out.
-    asset = Asset.objects.create(creator=world["a"], file="assets/y.jpg", kind="image", mime="image/jpeg",
+    asset = Asset.objects.create(creator=world.creator, file="assets/y.jpg", kind="image", mime="image/jpeg",
                                  sha256="c" * 64, size_bytes=10, rating="sfw", status=Asset.Status.IN_REVIEW,
                                  no_real_person_attested=True)
-    other = Post.objects.create(creator=world["a"], caption="Unreviewed", approved_at=timezone.now())
+    other = Post.objects.create(creator=world.creator, caption="Unreviewed", approved_at=timezone.now())
     PostAsset.objects.create(post=other, asset=asset)
-    bad = PublicationFactory(post=other, account=world["fanvue"], status=S.SCHEDULED,
+    bad = PublicationFactory(post=other, account=world.fanvue, status=S.SCHEDULED,
                              scheduled_at=timezone.now() - timedelta(seconds=1))
     ids = services.claim_due_publications()
     assert set(ids) == {p.pk for p in good} | {bad.pk}
@@ -85,7 +85,7 @@ class GroupedConnector(CountingConnector):
 
 
 @pytest.fixture
-def grouped(world, settings, monkeypatch):
+def grouped(world, settings, monkeypatch) -> World:
     settings.SCHEDULING_CONNECTORS = {**settings.SCHEDULING_CONNECTORS,
                                       "fanvue": "tests.scheduling.test_batch_and_time.GroupedConnector"}
     from scheduling.connectors import _load
@@ -93,7 +93,7 @@ def grouped(world, settings, monkeypatch):
     _load.cache_clear()
     GroupedConnector.calls, GroupedConnector.fail_on_call = {}, None
     monkeypatch.setitem(dispatch._group_sizes, "fanvue", 25)  # the whole batch reserved in one round trip
-    _clear_budget(world["fanvue"].pk)
+    _clear_budget(world.fanvue.pk)
     return world
 
 
@@ -164,7 +164,7 @@ def test_a_grouped_batch_charges_the_budget_only_for_the_rows_it_sends(grouped):
     assert sorted(outcome.values()) == [S.PUBLISHED] * 3 + [S.SCHEDULED] * 2
     waiting = Publication.objects.filter(pk__in=[r.pk for r in rows], status=S.SCHEDULED)
     assert all(p.next_attempt_at > timezone.now() and p.attempts == 0 for p in waiting)
-    assert limits.budget_used(grouped["fanvue"].pk, GroupedConnector.limits) == 3
+    assert limits.budget_used(grouped.fanvue.pk, GroupedConnector.limits) == 3
     assert sorted(GroupedConnector.calls.values()) == [1, 1, 1]
 
 
@@ -177,7 +177,7 @@ def test_an_interrupted_group_gives_back_the_budget_of_rows_it_never_sent(groupe
     statuses = sorted(Publication.objects.filter(pk__in=[r.pk for r in rows]).values_list("status", flat=True))
     assert statuses == [S.PUBLISHED, S.SCHEDULED, S.SCHEDULED]  # the platform dedupes: the calendar retries
     # Two requests went out; the third row's reserved request was given back.
-    assert limits.budget_used(grouped["fanvue"].pk, GroupedConnector.limits) == 2
+    assert limits.budget_used(grouped.fanvue.pk, GroupedConnector.limits) == 2
 
 
 @pytest.mark.django_db
@@ -278,7 +278,7 @@ def test_unknown_not_found_waits_for_a_person(counted):
     assert services.reconcile_unknown() == {"published": 0, "rescheduled": 0, "still_unknown": 0}  # later
     with pytest.raises(ValidationError):
         services.resolve_unknown(row, url="https://x.test/1", retry=True)
-    services.resolve_unknown(row, retry=True, actor=counted["owner"])
+    services.resolve_unknown(row, retry=True, actor=counted.owner)
     row.refresh_from_db()
     assert row.status == S.SCHEDULED
 
@@ -340,7 +340,7 @@ def test_lease_survives_a_backward_jump_and_expires_after_a_forward_one(counted)
     ("America/New_York", date(2027, 11, 7), datetime(2027, 11, 7, 14, 0, tzinfo=UTC)),  # EST
 ])
 def test_nine_oclock_local_is_the_right_utc_instant_across_dst(counted, tz, day, expected_utc):
-    creator = counted["a"]
+    creator = counted.creator
     creator.timezone = tz
     creator.save(update_fields=["timezone"])
     pub = approved_target(counted, "x")
@@ -357,10 +357,10 @@ def test_nine_oclock_local_is_the_right_utc_instant_across_dst(counted, tz, day,
 
 @pytest.mark.django_db
 def test_queue_slots_keep_local_time_across_dst_and_skip_the_missing_hour(counted):
-    creator = counted["a"]
+    creator = counted.creator
     creator.timezone = "Europe/Paris"
     creator.save(update_fields=["timezone"])
-    account = counted["x"]
+    account = counted.x
     QueueSlot.objects.create(account=account, weekday=6, time=time(2, 30))  # Sundays 02:30
     QueueSlot.objects.create(account=account, weekday=6, time=time(9, 0))
     paris = ZoneInfo("Europe/Paris")
@@ -376,9 +376,9 @@ def test_queue_slots_keep_local_time_across_dst_and_skip_the_missing_hour(counte
 
 @pytest.mark.django_db
 def test_add_to_queue_takes_the_next_free_slot_only_once(counted):
-    counted["a"].timezone = "Europe/Paris"
-    counted["a"].save(update_fields=["timezone"])
-    account = counted["x"]
+    counted.creator.timezone = "Europe/Paris"
+    counted.creator.save(update_fields=["timezone"])
+    account = counted.x
     QueueSlot.objects.create(account=account, weekday=0, time=time(10, 0))
     a, b = approved_target(counted, "x"), approved_target(counted, "x")
     with time_machine.travel(datetime(2026, 11, 23, 6, 0, tzinfo=UTC), tick=False):  # a Monday
@@ -406,22 +406,22 @@ def test_an_edit_reaches_every_unpublished_copy_and_a_deleted_post_never_goes_ou
     TextConnector.texts = []
     pub = approved_target(world, "x")
     services.schedule(pub, at=timezone.now() + timedelta(minutes=5))
-    services.update_post(world["post"], caption="Fixed typo, new set tonight", actor=world["bob"])
+    services.update_post(world.post, caption="Fixed typo, new set tonight", actor=world.bob)
     # The edit needs approval again; once approved and rescheduled, the live row is what goes out.
-    services.approve_post(world["post"], actor=world["alice"])
+    services.approve_post(world.post, actor=world.alice)
     assert services.schedule(pub, at=timezone.now() + timedelta(minutes=5)).verdict.passed
     with time_machine.travel(timezone.now() + timedelta(minutes=6), tick=False):
         assert services.publish_batch(services.claim_due_publications()) == {pub.pk: S.PUBLISHED}
     assert TextConnector.texts == ["Fixed typo, new set tonight"]
     # A post deleted before its time: its publications go with it, nothing is claimed.
-    doomed = Post.objects.create(creator=world["a"], caption="Never mind")
-    PostAsset.objects.create(post=doomed, asset=world["asset"])
-    gone = PublicationFactory(post=doomed, account=world["x"], status=S.APPROVED)
+    doomed = Post.objects.create(creator=world.creator, caption="Never mind")
+    PostAsset.objects.create(post=doomed, asset=world.asset)
+    gone = PublicationFactory(post=doomed, account=world.x, status=S.APPROVED)
     approve_as_is(doomed)
     services.schedule(gone, at=timezone.now() + timedelta(minutes=5))
-    services.delete_post(doomed, actor=world["alice"])
+    services.delete_post(doomed, actor=world.alice)
     with time_machine.travel(timezone.now() + timedelta(minutes=6), tick=False):
         assert services.claim_due_publications() == []
     assert TextConnector.texts == ["Fixed typo, new set tonight"]
     with pytest.raises(ValidationError):
-        services.delete_post(world["post"], actor=world["alice"])  # one copy is out: refused
+        services.delete_post(world.post, actor=world.alice)  # one copy is out: refused

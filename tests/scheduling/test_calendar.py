@@ -34,7 +34,7 @@ def scheduled(post: Post, account: PlatformAccount, at: datetime, status: str = 
 
 @pytest.fixture
 def new_york(world):
-    b = world["b"]
+    b = world.creator_b
     b.timezone = "America/New_York"
     b.save(update_fields=["timezone"])
     post = Post.objects.create(creator=b, caption="Beta's morning post")
@@ -76,7 +76,7 @@ def test_resolve_local_refuses_a_skipped_time():
 
 @pytest.mark.django_db
 def test_nine_am_lands_on_its_local_day_and_hour_across_dst(world, new_york):
-    paris_pub = scheduled(world["post"], world["fanvue"], datetime(2026, 10, 25, 9, 0, tzinfo=PARIS))
+    paris_pub = scheduled(world.post, world.fanvue, datetime(2026, 10, 25, 9, 0, tzinfo=PARIS))
     ny_pub = scheduled(new_york["post"], new_york["account"], datetime(2026, 11, 1, 9, 0, tzinfo=NEW_YORK))
     assert paris_pub.scheduled_at == datetime(2026, 10, 25, 8, 0, tzinfo=UTC)  # CET, after the change
     assert ny_pub.scheduled_at == datetime(2026, 11, 1, 14, 0, tzinfo=UTC)  # EST, after the change
@@ -99,15 +99,15 @@ def test_nine_am_lands_on_its_local_day_and_hour_across_dst(world, new_york):
 
 @pytest.mark.django_db
 def test_page_shows_each_creator_in_its_own_zone_labelled(client, world, new_york):
-    scheduled(world["post"], world["fanvue"], datetime(2026, 10, 25, 9, 0, tzinfo=PARIS))
+    scheduled(world.post, world.fanvue, datetime(2026, 10, 25, 9, 0, tzinfo=PARIS))
     scheduled(new_york["post"], new_york["account"], datetime(2026, 11, 1, 9, 0, tzinfo=NEW_YORK))
-    client.force_login(world["owner"])
+    client.force_login(world.owner)
     html = page_rows(client, view="week", date="2026-10-25")
     assert "09:00 CET" in html and "Alpha" in html
     html = page_rows(client, view="week", date="2026-11-01")
     assert "09:00 EST" in html and "Beta" in html
     # One creator shown: its times, without the zone label clutter.
-    html = page_rows(client, view="month", date="2026-10-01", creator=world["a"].pk)
+    html = page_rows(client, view="month", date="2026-10-01", creator=world.creator.pk)
     assert "New set tonight" in html and "Beta&#x27;s" not in html
     assert 'data-role="time">09:00</span>' in html
 
@@ -115,9 +115,9 @@ def test_page_shows_each_creator_in_its_own_zone_labelled(client, world, new_yor
 @pytest.mark.django_db
 def test_busy_day_is_capped_with_a_link_to_the_changelist(client, world):
     for minute in range(6):
-        scheduled(world["post"], world["fanvue"], datetime(2026, 12, 3, 10, minute, tzinfo=PARIS))
-    client.force_login(world["alice"])
-    response = client.get(reverse(CALENDAR), {"date": "2026-12-01", "creator": world["a"].pk})
+        scheduled(world.post, world.fanvue, datetime(2026, 12, 3, 10, minute, tzinfo=PARIS))
+    client.force_login(world.alice)
+    response = client.get(reverse(CALENDAR), {"date": "2026-12-01", "creator": world.creator.pk})
     html = response.content.decode()
     assert html.count('data-testid="calendar-chip"') == views_calendar.CHIPS_PER_DAY
     assert "+2 more" in html
@@ -132,14 +132,14 @@ def test_busy_day_is_capped_with_a_link_to_the_changelist(client, world):
 
 @pytest.mark.django_db
 def test_other_creators_publications_never_shown(client, world, new_york):
-    scheduled(world["post"], world["fanvue"], datetime(2026, 12, 3, 10, 0, tzinfo=PARIS))
+    scheduled(world.post, world.fanvue, datetime(2026, 12, 3, 10, 0, tzinfo=PARIS))
     scheduled(new_york["post"], new_york["account"], datetime(2026, 12, 3, 10, 0, tzinfo=NEW_YORK))
-    client.force_login(world["charlie"])
+    client.force_login(world.charlie)
     html = page_rows(client, date="2026-12-01")
     assert "Beta&#x27;s morning post" in html and "New set tonight" not in html and "luna" not in html
-    assert client.get(reverse(CALENDAR), {"creator": world["a"].pk}).status_code == 404
-    assert client.get(reverse(CALENDAR), {"account": world["fanvue"].pk}).status_code == 404
-    client.force_login(world["bob"])  # editor of A: sees A, cannot drag
+    assert client.get(reverse(CALENDAR), {"creator": world.creator.pk}).status_code == 404
+    assert client.get(reverse(CALENDAR), {"account": world.fanvue.pk}).status_code == 404
+    client.force_login(world.bob)  # editor of A: sees A, cannot drag
     html = page_rows(client, date="2026-12-01")
     assert "New set tonight" in html and "Beta&#x27;s" not in html and 'draggable="true"' not in html
 
@@ -148,7 +148,7 @@ def test_other_creators_publications_never_shown(client, world, new_york):
 
 
 def schedule_for_real(world, at: datetime) -> Publication:
-    pub = approved_publication(world["post"], world["fanvue"])
+    pub = approved_publication(world.post, world.fanvue)
     outcome = services.schedule(pub, at=at)
     assert outcome.verdict.passed, outcome.verdict.reasons
     return outcome.publication
@@ -157,7 +157,7 @@ def schedule_for_real(world, at: datetime) -> Publication:
 @pytest.mark.django_db
 def test_move_keeps_local_time_in_month_and_takes_hour_in_week(client, world):
     pub = schedule_for_real(world, datetime(2026, 12, 10, 20, 30, tzinfo=PARIS))
-    client.force_login(world["alice"])
+    client.force_login(world.alice)
     response = client.post(reverse(MOVE), {"publication": pub.pk, "date": "2026-12-12"})
     assert response.status_code == 200, response.content
     assert response.json()["label"] == "20:30 CET"
@@ -172,8 +172,8 @@ def test_move_keeps_local_time_in_month_and_takes_hour_in_week(client, world):
 @pytest.mark.django_db
 def test_move_refused_by_gate_returns_reasons_and_leaves_row(client, world):
     pub = schedule_for_real(world, datetime(2026, 12, 10, 20, 0, tzinfo=PARIS))
-    Asset.objects.filter(pk=world["asset"].pk).update(status=Asset.Status.IN_REVIEW)
-    client.force_login(world["alice"])
+    Asset.objects.filter(pk=world.asset.pk).update(status=Asset.Status.IN_REVIEW)
+    client.force_login(world.alice)
     response = client.post(reverse(MOVE), {"publication": pub.pk, "date": "2026-12-12"})
     assert response.status_code == 409
     assert "approval_missing" in {r["code"] for r in response.json()["reasons"]}
@@ -184,11 +184,11 @@ def test_move_refused_by_gate_returns_reasons_and_leaves_row(client, world):
 @pytest.mark.django_db
 def test_move_outside_reach_is_404_and_needs_change_permission(client, world):
     pub = schedule_for_real(world, datetime(2026, 12, 10, 20, 0, tzinfo=PARIS))
-    client.force_login(world["charlie"])
+    client.force_login(world.charlie)
     assert client.post(reverse(MOVE), {"publication": pub.pk, "date": "2026-12-12"}).status_code == 404
-    client.force_login(world["bob"])
+    client.force_login(world.bob)
     assert client.post(reverse(MOVE), {"publication": pub.pk, "date": "2026-12-12"}).status_code == 403
-    client.force_login(world["alice"])
+    client.force_login(world.alice)
     assert client.get(reverse(MOVE)).status_code == 405
     assert client.post(reverse(MOVE), {"publication": pub.pk, "date": "someday"}).status_code == 400
     pub.refresh_from_db()
@@ -200,8 +200,8 @@ def test_move_outside_reach_is_404_and_needs_change_permission(client, world):
 
 @pytest.mark.django_db
 def test_reschedule_action_reads_the_creators_time(client, world):
-    pub = approved_publication(world["post"], world["fanvue"])
-    client.force_login(world["alice"])
+    pub = approved_publication(world.post, world.fanvue)
+    client.force_login(world.alice)
     form = client.post(reverse(CHANGELIST), {"action": "reschedule_selected", "_selected_action": [pub.pk]})
     assert form.status_code == 200 and 'data-testid="action-form"' in form.content.decode()
     response = client.post(reverse(CHANGELIST), {"action": "reschedule_selected", "_selected_action": [pub.pk],
@@ -213,10 +213,10 @@ def test_reschedule_action_reads_the_creators_time(client, world):
 
 @pytest.mark.django_db
 def test_add_to_queue_action_reports_each_row(client, world):
-    QueueSlot.objects.create(account=world["fanvue"], weekday=2, time=time(18, 0))
-    queued = approved_publication(world["post"], world["fanvue"])
-    no_slots = approved_publication(world["post"], world["x"])
-    client.force_login(world["alice"])
+    QueueSlot.objects.create(account=world.fanvue, weekday=2, time=time(18, 0))
+    queued = approved_publication(world.post, world.fanvue)
+    no_slots = approved_publication(world.post, world.x)
+    client.force_login(world.alice)
     response = client.post(reverse(CHANGELIST), {"action": "add_selected_to_queue",
                                                  "_selected_action": [queued.pk, no_slots.pk]}, follow=True)
     texts = [str(m) for m in get_messages(response.wsgi_request)] or [
@@ -232,19 +232,19 @@ def test_add_to_queue_action_reports_each_row(client, world):
 
 @pytest.mark.django_db
 def test_changelist_shows_local_time_and_block_codes(client, world):
-    pub = scheduled(world["post"], world["fanvue"], datetime(2026, 12, 3, 10, 0, tzinfo=PARIS), status=S.BLOCKED)
+    pub = scheduled(world.post, world.fanvue, datetime(2026, 12, 3, 10, 0, tzinfo=PARIS), status=S.BLOCKED)
     Publication.objects.filter(pk=pub.pk).update(block_reasons=[{"code": "consent_revoked", "message": "Gone"}])
-    client.force_login(world["alice"])
+    client.force_login(world.alice)
     html = client.get(reverse(CHANGELIST)).content.decode()
     assert "2026-12-03 10:00" in html and "CET" in html and "consent_revoked" in html
 
 
 @pytest.mark.django_db
 def test_free_slots_preview_for_the_selected_account(client, world):
-    QueueSlot.objects.create(account=world["fanvue"], weekday=0, time=time(9, 0))
-    QueueSlot.objects.create(account=world["fanvue"], weekday=3, time=time(21, 0))
-    client.force_login(world["alice"])
-    response = client.get(reverse(CALENDAR), {"account": world["fanvue"].pk})
+    QueueSlot.objects.create(account=world.fanvue, weekday=0, time=time(9, 0))
+    QueueSlot.objects.create(account=world.fanvue, weekday=3, time=time(21, 0))
+    client.force_login(world.alice)
+    response = client.get(reverse(CALENDAR), {"account": world.fanvue.pk})
     slots = response.context["free_slots"]
     assert len(slots) == 5 and slots == sorted(slots)
     assert {(s.weekday(), s.hour) for s in slots} <= {(0, 9), (3, 21)}
@@ -260,16 +260,16 @@ def test_calendar_page_query_count_is_bounded(client, world, new_york, django_as
     tray, the chips' preview images and the unread count on the bell."""
     for day in range(1, 29):
         for hour in (9, 18):
-            scheduled(world["post"], world["fanvue"], datetime(2026, 12, day, hour, tzinfo=PARIS))
+            scheduled(world.post, world.fanvue, datetime(2026, 12, day, hour, tzinfo=PARIS))
             scheduled(new_york["post"], new_york["account"], datetime(2026, 12, day, hour, tzinfo=NEW_YORK))
-    QueueSlot.objects.create(account=world["fanvue"], weekday=0, time=time(9, 0))
-    client.force_login(world["alice"])
+    QueueSlot.objects.create(account=world.fanvue, weekday=0, time=time(9, 0))
+    client.force_login(world.alice)
     client.get(reverse(CALENDAR))  # warm the session and the sidebar caches a real user has
     with django_assert_max_num_queries(15):
         assert client.get(reverse(CALENDAR), {"date": "2026-12-01"}).status_code == 200
     with django_assert_max_num_queries(15):
         assert client.get(reverse(CALENDAR), {"date": "2026-12-01", "view": "week"}).status_code == 200
-    client.force_login(world["owner"])
+    client.force_login(world.owner)
     with django_assert_max_num_queries(15):
         assert client.get(reverse(CALENDAR), {"date": "2026-12-01"}).status_code == 200
 
@@ -284,9 +284,9 @@ def feed_path(user, creator_id: int, token: str | None = None) -> str:
 @pytest.mark.django_db
 def test_ics_feed_parses_with_stable_uids_in_utc(client, world, settings):
     soon = datetime.now(tz=UTC).replace(microsecond=0) + timedelta(days=3)
-    pub = scheduled(world["post"], world["fanvue"], soon)
-    scheduled(world["post"], world["fanvue"], soon + timedelta(days=400))  # outside the window
-    response = client.get(feed_path(world["alice"], world["a"].pk))
+    pub = scheduled(world.post, world.fanvue, soon)
+    scheduled(world.post, world.fanvue, soon + timedelta(days=400))  # outside the window
+    response = client.get(feed_path(world.alice, world.creator.pk))
     assert response.status_code == 200 and response["Content-Type"].startswith("text/calendar")
     parsed = Calendar.from_ical(response.content)
     events = parsed.walk("VEVENT")
@@ -301,24 +301,24 @@ def test_ics_feed_parses_with_stable_uids_in_utc(client, world, settings):
 
 @pytest.mark.django_db
 def test_ics_feed_refuses_forged_and_revoked_tokens(client, world):
-    alice, a = world["alice"], world["a"]
+    alice, a = world.alice, world.creator
     token = feeds.feed_token(alice, a.pk)
     assert client.get(feed_path(alice, a.pk, token)).status_code == 200
     assert client.get(feed_path(alice, a.pk, token[:-2] + "xx")).status_code == 404
-    assert client.get(feed_path(alice, world["b"].pk, token)).status_code == 404  # another creator
-    assert client.get(feed_path(world["charlie"], a.pk)).status_code == 404  # never reached A
+    assert client.get(feed_path(alice, world.creator_b.pk, token)).status_code == 404  # another creator
+    assert client.get(feed_path(world.charlie, a.pk)).status_code == 404  # never reached A
     accounts_services.remove_membership(Membership.objects.get(user=alice, creator=a))
     assert client.get(feed_path(alice, a.pk, token)).status_code == 404
-    bob_token = feeds.feed_token(world["bob"], a.pk)
-    world["bob"].set_password("another-horse-battery")
-    world["bob"].save()
-    assert client.get(feed_path(world["bob"], a.pk, bob_token)).status_code == 404
+    bob_token = feeds.feed_token(world.bob, a.pk)
+    world.bob.set_password("another-horse-battery")
+    world.bob.save()
+    assert client.get(feed_path(world.bob, a.pk, bob_token)).status_code == 404
 
 
 @pytest.mark.django_db
 def test_subscribe_links_only_for_creators_in_reach(client, world):
-    client.force_login(world["alice"])
+    client.force_login(world.alice)
     response = client.get(reverse(CALENDAR))
     links = response.context["subscriptions"]
-    assert [s["creator"].pk for s in links] == [world["a"].pk]
+    assert [s["creator"].pk for s in links] == [world.creator.pk]
     assert client.get(links[0]["url"]).status_code == 200

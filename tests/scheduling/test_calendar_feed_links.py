@@ -22,7 +22,7 @@ ROTATE = "admin:scheduling_calendar_feed_rotate"
 
 def scheduled(world, days: int = 3) -> Publication:
     at = datetime.now(tz=UTC).replace(microsecond=0) + timedelta(days=days)
-    return PublicationFactory(post=world["post"], account=world["fanvue"], status=S.SCHEDULED,
+    return PublicationFactory(post=world.post, account=world.fanvue, status=S.SCHEDULED,
                               scheduled_at=at)
 
 
@@ -37,7 +37,7 @@ def uids(response) -> list[str]:
 @pytest.mark.django_db
 def test_event_uids_do_not_expose_idempotency_keys(client, world):
     first, second = scheduled(world, 3), scheduled(world, 4)
-    response = client.get(feed_path(world["alice"], world["a"].pk))
+    response = client.get(feed_path(world.alice, world.creator.pk))
     assert response.status_code == 200
     body = response.content.decode()
     for pub in (first, second):
@@ -46,14 +46,14 @@ def test_event_uids_do_not_expose_idempotency_keys(client, world):
     found = uids(response)
     assert len(set(found)) == 2 and all(uid.endswith("@atelier") for uid in found)
     # Stable: the same publication keeps its UID across fetches, users and link rotations.
-    feeds.rotate_feed_key(world["alice"], actor=world["alice"])
-    assert uids(client.get(feed_path(world["alice"], world["a"].pk))) == found
-    assert uids(client.get(feed_path(world["owner"], world["a"].pk))) == found
+    feeds.rotate_feed_key(world.alice, actor=world.alice)
+    assert uids(client.get(feed_path(world.alice, world.creator.pk))) == found
+    assert uids(client.get(feed_path(world.owner, world.creator.pk))) == found
 
 
 @pytest.mark.django_db
 def test_rotating_revokes_every_old_link_of_that_user_only(client, world):
-    alice, bob, a = world["alice"], world["bob"], world["a"]
+    alice, bob, a = world.alice, world.bob, world.creator
     old_alice, old_bob = feed_path(alice, a.pk), feed_path(bob, a.pk)
     assert client.get(old_alice).status_code == 200
 
@@ -79,7 +79,7 @@ def test_rotation_needs_a_signed_in_calendar_user(client, world):
 @pytest.mark.django_db
 def test_links_older_than_the_age_limit_answer_410_until_rotated(client, world, settings):
     settings.CALENDAR_FEED_MAX_AGE_DAYS = 180
-    alice, a = world["alice"], world["a"]
+    alice, a = world.alice, world.creator
     path = feed_path(alice, a.pk)
     CalendarFeedKey.objects.filter(user=alice).update(issued_at=timezone.now() - timedelta(days=179))
     assert client.get(path).status_code == 200
@@ -101,7 +101,7 @@ def test_links_older_than_the_age_limit_answer_410_until_rotated(client, world, 
 @pytest.mark.django_db
 def test_links_made_before_rotation_existed_keep_working(client, world):
     """Keys the migration creates for existing users (empty secret) verify the links users already hold."""
-    alice, a = world["alice"], world["a"]
+    alice, a = world.alice, world.creator
     CalendarFeedKey.objects.create(user=alice, secret="", issued_at=timezone.now())
     legacy = feeds.feed_token(alice, a.pk)
     assert client.get(reverse("scheduling_calendar_feed", args=[a.pk, legacy])).status_code == 200

@@ -34,7 +34,7 @@ def test_schedule_in_creator_timezone_stores_utc(world):
 
 @pytest.mark.django_db
 def test_schedule_refused_with_reasons_when_asset_not_approved(world):
-    Asset.objects.filter(pk=world["asset"].pk).update(status=Asset.Status.IN_REVIEW)
+    Asset.objects.filter(pk=world.asset.pk).update(status=Asset.Status.IN_REVIEW)
     pub = approved_target(world)
     outcome = services.schedule(pub, at=timezone.now() + timedelta(hours=1))
     assert "approval_missing" in outcome.verdict.codes
@@ -64,7 +64,7 @@ def test_gate_rerun_at_publish_time(world):
     # The consent lapses between scheduling and publishing, without any signal having run.
     from compliance.models import ConsentRecord
 
-    ConsentRecord.objects.filter(pk=world["consent"].pk).update(revoked_at=timezone.now())
+    ConsentRecord.objects.filter(pk=world.consent.pk).update(revoked_at=timezone.now())
     assert services.publish_publication(pub.pk) == S.BLOCKED
     pub.refresh_from_db()
     assert "consent_revoked" in {r["code"] for r in pub.block_reasons}
@@ -76,7 +76,7 @@ def test_revocation_blocks_scheduled_publications_at_once(world, django_capture_
     for pub in pubs:
         services.schedule(pub, at=timezone.now() + timedelta(days=2))
     with django_capture_on_commit_callbacks(execute=True):
-        compliance.revoke_consent(world["consent"], reason="Withdrawn by email", actor=world["owner"])
+        compliance.revoke_consent(world.consent, reason="Withdrawn by email", actor=world.owner)
     for pub in pubs:
         pub.refresh_from_db()
         assert pub.status == S.BLOCKED
@@ -133,9 +133,9 @@ def test_too_late_is_missed(world, settings):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_dispatchers_never_claim_the_same_row(world):
-    post = world["post"]
+    post = world.post
     due = timezone.now() - timedelta(seconds=1)
-    Publication.objects.bulk_create([Publication(post=post, account=world["fanvue"], status=S.SCHEDULED,
+    Publication.objects.bulk_create([Publication(post=post, account=world.fanvue, status=S.SCHEDULED,
                                                  scheduled_at=due - timedelta(milliseconds=i)) for i in range(400)])
     results: list[list[int]] = [[], []]
     barrier = threading.Barrier(2)

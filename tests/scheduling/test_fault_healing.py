@@ -90,11 +90,11 @@ def test_rows_sent_back_for_a_slot_never_charge_the_budget(world, cluster):
     wait_until(all_sent_back, 60, "every row to be sent back for want of a slot")
     time.sleep(12)  # two more rounds of claim → no slot → back in five seconds
     assert set(Publication.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {0}
-    assert charged(r, world["x"].pk) == 0, "rows that were never sent were charged"
+    assert charged(r, world.x.pk) == 0, "rows that were never sent were charged"
     assert fault_connector.accepted() == []
     r.zrem("atelier:slots:x", "another-worker")
     wait_until(lambda: all_published(pubs), 90, "every publication to be published")
-    assert charged(r, world["x"].pk) == len(pubs)
+    assert charged(r, world.x.pk) == len(pubs)
     assert_each_published_once(pubs, cluster)
 
 
@@ -151,10 +151,10 @@ def test_control_tasks_run_while_a_hundred_batches_wait(world, cluster):
     # A hundred batches, one per row, wait for the one work worker.
     wait_until(lambda: _redis(cluster).llen("celery") >= 80, 10, "the backlog of batches in the work queue")
     # A new post falls due, and a claim whose message was lost waits for the reaper.
-    [fresh, lost] = approved_rows(world["post"], [
-        Publication(post=world["post"], account=world["fanvue"], status=S.SCHEDULED,
+    [fresh, lost] = approved_rows(world.post, [
+        Publication(post=world.post, account=world.fanvue, status=S.SCHEDULED,
                     scheduled_at=timezone.now() - timedelta(seconds=1)),
-        Publication(post=world["post"], account=world["fanvue"], status=S.CLAIMED,
+        Publication(post=world.post, account=world.fanvue, status=S.CLAIMED,
                     scheduled_at=timezone.now() - timedelta(seconds=2),
                     lease_expires_at=timezone.now() - timedelta(seconds=1))])
     wait_until(lambda: Publication.objects.filter(pk=fresh.pk).exclude(status=S.SCHEDULED).exists(), 10,

@@ -38,8 +38,8 @@ LONG = "120"  # beat periods no test waits for
 
 def rows_at(world, offsets: list[float], status: str = S.SCHEDULED, **fields) -> list[Publication]:
     now = timezone.now()
-    return approved_rows(world["post"], [
-        Publication(post=world["post"], account=world["x"], status=status,
+    return approved_rows(world.post, [
+        Publication(post=world.post, account=world.x, status=status,
                     scheduled_at=now + timedelta(seconds=s), **fields) for s in offsets])
 
 

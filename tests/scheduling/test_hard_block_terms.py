@@ -26,10 +26,10 @@ TEXTS = ["#sixteenschoolgirl", "bigtitsteen", "sexy minor in uniform"]
 def slip_in(world, where: str, text: str) -> None:
     """Write the text where a person could put it, without any service or signal."""
     if where == "caption":
-        Post.objects.filter(pk=world["post"].pk).update(caption=f"New set tonight {text}")
+        Post.objects.filter(pk=world.post.pk).update(caption=f"New set tonight {text}")
     else:
         tag, _ = Tag.objects.get_or_create(name=text[:60])
-        world["asset"].tags.add(tag)
+        world.asset.tags.add(tag)
 
 
 def hard_block_reasons(reasons) -> list[dict]:
@@ -41,13 +41,13 @@ def hard_block_reasons(reasons) -> list[dict]:
 @pytest.mark.parametrize("text", TEXTS)
 def test_refused_at_schedule_time(world, where, text):
     slip_in(world, where, text)
-    approve_as_is(Post.objects.get(pk=world["post"].pk))
+    approve_as_is(Post.objects.get(pk=world.post.pk))
     pub = approved_target(world)
     outcome = services.schedule(pub, at=timezone.now() + timedelta(days=1))
     assert not outcome.verdict.passed
     assert "hard_block_term" in outcome.verdict.codes
     reason = next(r for r in outcome.verdict.reasons if r.code == "hard_block_term")
-    assert reason.field == ("caption" if where == "caption" else f"asset {world['asset'].pk} tags")
+    assert reason.field == ("caption" if where == "caption" else f"asset {world.asset.pk} tags")
     assert "at character" in reason.message and "listed term" in reason.message
     pub.refresh_from_db()
     assert pub.status != S.SCHEDULED
@@ -76,7 +76,7 @@ def test_a_term_added_in_the_admin_applies_at_publish_time(world):
     pub = approved_target(world)
     assert services.schedule(pub, at=timezone.now() - timedelta(seconds=1)).verdict.passed
     services.claim_due_publications()
-    compliance.add_blocked_term("tonight", actor=world["owner"])  # the caption is "New set tonight"
+    compliance.add_blocked_term("tonight", actor=world.owner)  # the caption is "New set tonight"
     assert tasks.publish(pub.pk) == S.BLOCKED
     pub.refresh_from_db()
     assert "custom_blocked_term" in {r["code"] for r in pub.block_reasons}

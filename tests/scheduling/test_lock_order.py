@@ -53,7 +53,7 @@ def test_concurrent_reschedule_and_caption_edit_of_one_post_never_deadlock(api_w
     pub = approved_publication(api_world)
     base = timezone.now().replace(year=NEXT_YEAR, microsecond=0)
     assert services.schedule(pub, at=base).verdict.passed
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {api_world['key_a']}"}
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {api_world.key_a}"}
     before = deadlocks()
 
     def rescheduler(n: int):
@@ -80,11 +80,11 @@ def test_concurrent_reschedule_and_caption_edit_of_one_post_never_deadlock(api_w
 
 
 def test_concurrent_add_to_queue_gives_each_publication_its_own_slot(api_world):
-    account = api_world["fanvue"]
+    account = api_world.fanvue
     for weekday in range(7):
         QueueSlot.objects.create(account=account, weekday=weekday, time="09:00")
     pubs = [approved_publication(api_world) for _ in range(6)]
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {api_world['key_a']}"}
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {api_world.key_a}"}
 
     def queue(pub: Publication):
         return lambda: Client(raise_request_exception=False).post(f"/api/v1/publications/{pub.pk}/add-to-queue/",
@@ -113,7 +113,7 @@ def test_scheduling_onto_a_taken_instant_is_a_conflict_with_the_reason(client, a
     at = timezone.now().replace(year=NEXT_YEAR, microsecond=0)
     first, second = approved_publication(api_world), approved_publication(api_world)
     assert services.schedule(first, at=at).verdict.passed
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {api_world['key_a']}"}
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {api_world.key_a}"}
     response = client.post(f"/api/v1/publications/{second.pk}/schedule/", {"at": at.isoformat()},
                            content_type="application/json", **auth)
     assert response.status_code == 409, response.content

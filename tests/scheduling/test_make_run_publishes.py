@@ -43,9 +43,10 @@ asset = Asset(creator=luna, kind="image", mime="image/jpeg", sha256="e" * 64, si
               rating="suggestive", status=Asset.Status.APPROVED, production_date=date(2026, 2, 1), title="Demo")
 asset.file.save("demo-two-platforms.jpg", ContentFile(buffer.getvalue()), save=True)
 asset.performers.add(Performer.objects.get(legal_name="Jeanne Exemple"))
-fanvue = PlatformAccount.objects.create(state="connected", creator=luna, platform="fanvue", handle="luna_fake_fv")
-x = PlatformAccount.objects.create(state="connected",
-                                   creator=luna, platform="x", handle="luna_fake_x", external_id="42")
+fanvue = services.save_account(PlatformAccount(state="connected", creator=luna, platform="fanvue",
+                                               handle="luna_fake_fv"), actor=owner)
+x = services.save_account(PlatformAccount(state="connected", creator=luna, platform="x", handle="luna_fake_x",
+                                          external_id="42"), actor=owner)
 expires = timezone.now() + timedelta(days=1)
 services.store_credentials(fanvue, {"access_token": "fv-access-1", "refresh_token": "fv-refresh-1"}, expires_at=expires)
 services.store_credentials(x, {"access_token": "x-access-1", "refresh_token": "x-refresh-1"}, expires_at=expires)

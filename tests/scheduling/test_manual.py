@@ -30,7 +30,7 @@ S = Publication.Status
 
 
 def exported_publication(w) -> Publication:
-    pub = approved_publication(w["post"], w["manual"])
+    pub = approved_publication(w.post, w.manual)
     outcome = services.schedule(pub, at=timezone.now() - timedelta(seconds=1))
     assert outcome.verdict.passed, outcome.verdict.reasons
     assert services.claim_due_publications() == [pub.pk]
@@ -48,9 +48,9 @@ def test_publish_writes_a_bundle_and_the_row_waits_as_exported(manual_world):
     pub = exported_publication(manual_world)
     assert pub.status == S.EXPORTED and pub.export_file.name.startswith("exports/")
     # In the private storage, never under the media folder a web server might serve.
-    assert (manual_world["originals_dir"] / pub.export_file.name).exists()
-    assert not (manual_world["media_dir"] / pub.export_file.name).exists()
-    assert not list(manual_world["originals_dir"].rglob("*.part"))
+    assert (manual_world.originals_dir / pub.export_file.name).exists()
+    assert not (manual_world.media_dir / pub.export_file.name).exists()
+    assert not list(manual_world.originals_dir.rglob("*.part"))
     with pub.export_file.open("rb") as fh, zipfile.ZipFile(io.BytesIO(fh.read())) as bundle:
         names = bundle.namelist()
         assert names == ["media/01-x.jpg", "caption.txt", "checklist.md"]
@@ -59,12 +59,12 @@ def test_publish_writes_a_bundle_and_the_row_waits_as_exported(manual_world):
         checklist = bundle.read("checklist.md").decode()
     assert "Target platform: onlyfans" in checklist and "@luna_of" in checklist
     assert "Rating: explicit" in checklist and "12.99 EUR" in checklist
-    local = pub.scheduled_at.astimezone(manual_world["a"].tzinfo)
+    local = pub.scheduled_at.astimezone(manual_world.creator.tzinfo)
     assert f"{local:%Y-%m-%d %H:%M} Europe/Paris" in checklist
     assert "Upload then paste the URL back in Atelier" in checklist
     assert "AI disclosure" not in checklist  # nothing AI-made in this post
     notice = Notification.objects.get(kind="publication.exported")
-    assert notice.creator_id == manual_world["a"].pk and notice.resolved_at is None
+    assert notice.creator_id == manual_world.creator.pk and notice.resolved_at is None
 
 
 @pytest.mark.django_db
@@ -93,16 +93,16 @@ def test_mark_exported_published_moves_the_row_with_its_url(manual_world):
     pub = exported_publication(manual_world)
     for bad in ["", "not a url", "javascript:alert(1)", "http://onlyfans.com/123", "https://" + "a" * 600]:
         with pytest.raises(ValidationError):
-            mark_exported_published(pub, bad, actor=manual_world["alice"])
-    mark_exported_published(pub, " https://onlyfans.com/123456/luna_of ", actor=manual_world["alice"])
+            mark_exported_published(pub, bad, actor=manual_world.alice)
+    mark_exported_published(pub, " https://onlyfans.com/123456/luna_of ", actor=manual_world.alice)
     pub.refresh_from_db()
     assert pub.status == S.PUBLISHED and pub.external_url == "https://onlyfans.com/123456/luna_of"
     assert pub.published_at is not None
     event = AuditEvent.objects.get(action="publication.published_manually")
-    assert event.actor_id == manual_world["alice"].pk and event.object_id == str(pub.pk)
+    assert event.actor_id == manual_world.alice.pk and event.object_id == str(pub.pk)
     assert Notification.objects.get(kind="publication.exported").resolved_at is not None
     with pytest.raises(ValidationError):
-        mark_exported_published(pub, "https://onlyfans.com/other", actor=manual_world["alice"])
+        mark_exported_published(pub, "https://onlyfans.com/other", actor=manual_world.alice)
 
 
 @pytest.mark.django_db
@@ -110,10 +110,10 @@ def test_admin_bundle_download_and_mark_uploaded(client, manual_world):
     pub = exported_publication(manual_world)
     bundle_url = reverse("admin:scheduling_publication_bundle", args=[pub.pk])
     mark_url = reverse("admin:scheduling_publication_mark_uploaded", args=[pub.pk])
-    client.force_login(manual_world["charlie"])
+    client.force_login(manual_world.charlie)
     assert client.get(bundle_url).status_code == 404
     assert client.post(mark_url, {"url": "https://onlyfans.com/1"}).status_code == 404
-    client.force_login(manual_world["alice"])
+    client.force_login(manual_world.alice)
     page = client.get(reverse("admin:scheduling_publication_change", args=[pub.pk])).content.decode()
     assert bundle_url in page and mark_url in page
     response = client.get(bundle_url)
@@ -137,7 +137,7 @@ def test_migration_moves_existing_bundles_to_the_private_storage(manual_world):
     module = next(p.stem for p in folder.glob("*_export_bundles_in_private_storage.py"))
     migration = importlib.import_module(f"scheduling.migrations.{module}")
     migration.to_default(django_apps, None)  # as bundles were stored before
-    assert (manual_world["media_dir"] / pub.export_file.name).exists()
+    assert (manual_world.media_dir / pub.export_file.name).exists()
     migration.to_private(django_apps, None)
-    assert (manual_world["originals_dir"] / pub.export_file.name).exists()
-    assert not (manual_world["media_dir"] / pub.export_file.name).exists()
+    assert (manual_world.originals_dir / pub.export_file.name).exists()
+    assert not (manual_world.media_dir / pub.export_file.name).exists()

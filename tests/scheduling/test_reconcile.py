@@ -144,7 +144,7 @@ def test_one_reconcile_runner_at_a_time(counted):
 def test_admin_shows_how_to_check_an_undecidable_outcome(counted, platform, client):
     platform(NoLookupConnector)
     [row] = stuck(counted)
-    client.force_login(counted["owner"])
+    client.force_login(counted.owner)
     page = client.get(f"/admin/scheduling/publication/{row.pk}/change/").content.decode()
     assert "Open the channel and look for the message." in page
     assert "No lookup can tell for this platform." in page

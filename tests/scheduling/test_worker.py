@@ -23,8 +23,8 @@ S = Publication.Status
 def test_dispatch_and_publish_on_real_worker(broker_app, world):
     broker_app.autodiscover_tasks(["scheduling"], force=True)
     due = timezone.now() - timedelta(seconds=1)
-    approved_rows(world["post"], [
-        Publication(post=world["post"], account=world["x"], status=S.SCHEDULED,
+    approved_rows(world.post, [
+        Publication(post=world.post, account=world.x, status=S.SCHEDULED,
                     scheduled_at=due - timedelta(milliseconds=i)) for i in range(30)])
     # Dispatch runs on the control queue; this one worker consumes both.
     with start_worker(broker_app, pool="solo", perform_ping_check=False, shutdown_timeout=10,
