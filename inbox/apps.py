@@ -7,8 +7,8 @@ class InboxConfig(AppConfig):
 
     def ready(self) -> None:
         # Local imports: this module loads before the app registry is ready (models, admin, analytics).
-        from analytics import ingest  # noqa: PLC0415
-        from inbox import admin_telegram, telegram_updates, webhooks  # noqa: PLC0415
+        from analytics import ingest
+        from inbox import admin_telegram, telegram_updates, webhooks
 
         ingest.register_handler(webhooks.UPDATE_KIND, telegram_updates.process_update)
         admin_telegram.install()

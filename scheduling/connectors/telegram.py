@@ -102,7 +102,8 @@ class TelegramConnector:
                 return os.path.basename(path) or f"file{index}", files.enter_context(open(path, "rb")), mime
 
             if stars:
-                media = [{"type": media_kind(m.mime), "media": f"attach://file{i}"} for i, m in enumerate(request.media)]
+                media = [{"type": media_kind(m.mime), "media": f"attach://file{i}"}
+                         for i, m in enumerate(request.media)]
                 data = {"chat_id": chat_id, "star_count": str(stars), "media": json.dumps(media)}
                 if request.text:
                     data["caption"] = request.text

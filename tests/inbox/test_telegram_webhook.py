@@ -129,7 +129,8 @@ def test_start_makes_the_fan_and_the_conversation_and_a_redelivery_is_stored_onc
     assert (conversation.account, conversation.external_id) == (bot.desk.telegram, "424242")
     assert conversation.waiting_since is not None and conversation.unread_count == 1
     start = Message.objects.get()
-    assert (start.direction, start.text, start.external_id) == ("in", "/start", f"424242:{update['message']['message_id']}")
+    message_id = update["message"]["message_id"]
+    assert (start.direction, start.text, start.external_id) == ("in", "/start", f"424242:{message_id}")
     event = InboundEvent.objects.get()
     assert (event.kind, event.event_key, event.error) == ("telegram.update", f"update:{update['update_id']}", "")
     assert event.processed_at is not None
