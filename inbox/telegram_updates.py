@@ -49,6 +49,7 @@ log = logging.getLogger("inbox.telegram")
 
 PAYSUPPORT_TEXT = ("Payment support: write your question here, with the date of the purchase, and our team "
                    "answers within 48 hours. Telegram's own support cannot help with purchases made in this bot.")
+MESSAGE_PAYLOAD_RE = re.compile(r"^msg:([0-9]{1,18})$")
 COMMAND_RE = re.compile(r"^/(?P<name>[A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s|$)")
 # A pre-checkout is answered yes only for a paid message that went out and is not bought yet.
 CHECKOUT_STATES = frozenset({Message.SendStatus.QUEUED, Message.SendStatus.SENDING, Message.SendStatus.SENT,
@@ -80,8 +81,9 @@ def paid_message(account: PlatformAccount, payload: str) -> Message | None:
     if not payload:
         return None
     paid = Message.objects.filter(account=account, direction=Message.Direction.OUT, price_minor__isnull=False)
-    if payload.startswith("msg:") and payload[4:].isdigit():
-        return paid.filter(pk=int(payload[4:])).select_related("conversation__fan").first()
+    by_id = MESSAGE_PAYLOAD_RE.match(payload)
+    if by_id:
+        return paid.filter(pk=int(by_id[1])).select_related("conversation__fan").first()
     return paid.filter(idempotency_key=payload).select_related("conversation__fan").first()
 
 
@@ -100,9 +102,9 @@ def _on_message(account: PlatformAccount, message: dict[str, Any]) -> None:
     if isinstance(message.get("successful_payment"), dict):
         _on_successful_payment(account, sender, message["successful_payment"], at)
         return
-    if not isinstance(message.get("message_id"), int) or "id" not in chat:
-        raise ValidationError("The message has no message_id or chat id.")
-    text = str(message.get("text") or message.get("caption") or "")
+    if not _is_int(message.get("message_id")) or not _is_int(chat.get("id")):
+        raise ValidationError("The message has no integer message_id or chat id.")
+    text = next((v for v in (message.get("text"), message.get("caption")) if isinstance(v, str) and v), "")
     incoming = InboundMessage(
         external_id=f"{chat['id']}:{message['message_id']}", chat_id=str(chat["id"]), fan_id=user_id, sent_at=at,
         text=text, fan_handle=str(sender.get("username") or ""), fan_name=_name(sender),
@@ -143,7 +145,8 @@ def _on_pre_checkout(account: PlatformAccount, query: dict[str, Any]) -> None:
     message = paid_message(account, str(query.get("invoice_payload") or ""))
     ok = (message is not None and message.conversation.fan.external_id == _user_id(sender)
           and message.send_status in CHECKOUT_STATES and message.purchased_at is None
-          and query.get("currency") == message.currency and query.get("total_amount") == message.price_minor)
+          and query.get("currency") == message.currency and _is_int(query.get("total_amount"))
+          and query.get("total_amount") == message.price_minor)
     try:
         TelegramChannel().answer_pre_checkout(account_ref(account, purpose="inbox: answer a Telegram checkout"),
                                               str(query["id"]), ok=ok)
@@ -155,7 +158,7 @@ def _on_successful_payment(account: PlatformAccount, sender: dict[str, Any], pay
                            at: datetime) -> None:
     charge = payment.get("telegram_payment_charge_id")
     amount = payment.get("total_amount")
-    if not charge or isinstance(amount, bool) or not isinstance(amount, int):
+    if not charge or not isinstance(amount, int) or isinstance(amount, bool):
         raise ValidationError("The payment has no charge id or no integer total_amount.")
     fan = _fan(account, sender, at)
     sale, _ = ingest.record_transaction(
@@ -187,9 +190,13 @@ def _on_paid_media_bought(account: PlatformAccount, purchase: dict[str, Any], at
 # --- Reading Telegram's objects -------------------------------------------------------------------------------
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _user_id(user: dict[str, Any]) -> str:
     value = user.get("id")
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not _is_int(value):
         raise ValidationError("The Telegram user has no integer id.")
     return str(value)
 
@@ -205,6 +212,6 @@ def _fan(account: PlatformAccount, user: dict[str, Any], at: datetime) -> Any:
 
 
 def _when(value: Any) -> datetime:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not _is_int(value) or not 0 < value < 2**33:  # a Unix time Python can hold; else when it arrived
         return timezone.now()
     return datetime.fromtimestamp(value, UTC)

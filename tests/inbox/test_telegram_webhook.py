@@ -191,3 +191,51 @@ def test_the_receiver_admin_registers_telegram_bots(admin_client, bot, desk):
     assert bot.api.webhook["secret_token"] == bot.secret
     listing = admin_client.get(reverse("admin:analytics_webhookreceiver_changelist"))
     assert bot.url in listing.content.decode()
+
+
+def test_the_receivers_page_has_a_register_button_that_asks_first(admin_client, bot, desk):
+    page = reverse("admin:analytics_webhookreceiver_change", args=[bot.receiver.pk])
+    button = reverse("admin:analytics_webhookreceiver_register_detail", args=[bot.receiver.pk])
+    assert button in admin_client.get(page).content.decode()
+    assert admin_client.get(button).status_code == 200 and bot.api.webhook == {}
+    assert admin_client.post(button).status_code == 302
+    assert bot.api.webhook["secret_token"] == bot.secret
+    fanvue_receiver, _ = ingest.create_receiver(desk.fanvue)
+    fanvue_page = reverse("admin:analytics_webhookreceiver_change", args=[fanvue_receiver.pk])
+    assert "register-telegram" not in admin_client.get(fanvue_page).content.decode()
+    fanvue_button = reverse("admin:analytics_webhookreceiver_register_detail", args=[fanvue_receiver.pk])
+    assert admin_client.post(fanvue_button).status_code == 404
+
+
+def _odd_updates(updates: Updates) -> list[dict]:
+    def message(**changes):
+        update = updates.message(SAM, "hi")
+        update["message"].update(changes)
+        return update
+
+    return [
+        message(chat={"id": "x" * 500, "type": "private"}), message(chat={"type": "private"}),
+        message(message_id="7"), message(date=10**20), message(date="yesterday"), message(text={"a": 1}),
+        message(**{"from": {"id": True}}), message(**{"from": "sam"}), message(chat="private"),
+        message(successful_payment={"currency": "XTR", "total_amount": "40", "telegram_payment_charge_id": "c"}),
+        message(successful_payment={"currency": "€€", "total_amount": 40, "telegram_payment_charge_id": "c1"}),
+        message(successful_payment={"currency": "XTR", "total_amount": 40, "telegram_payment_charge_id": "c" * 300}),
+        updates.wrap(purchased_paid_media={"from": SAM, "paid_media_payload": "msg:" + "9" * 40}),
+        updates.wrap(purchased_paid_media={"from": SAM, "paid_media_payload": "msg:²"}),
+        updates.wrap(purchased_paid_media={"from": SAM, "paid_media_payload": {"x": 1}}),
+        updates.wrap(purchased_paid_media="bought"), updates.wrap(pre_checkout_query={"id": "q"}),
+        updates.wrap(pre_checkout_query={"id": "q2", "from": SAM, "total_amount": True, "invoice_payload": "msg:1"}),
+        updates.wrap(message=None), updates.wrap(unknown_kind={"a": 1}),
+    ]
+
+
+def test_odd_but_authentic_updates_are_answered_and_never_crash_the_worker(client, bot,
+                                                                         django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        for update in _odd_updates(Updates()):
+            assert deliver(client, bot.url, update, bot.secret).status_code == 200
+    events = InboundEvent.objects.all()
+    assert events.count() == len(_odd_updates(Updates()))
+    # Each was either read (and written or ignored) or left with its error for a person: none half-done.
+    assert all(e.processed_at is not None or e.error for e in events)
+    assert not Message.objects.filter(text__startswith="{").exists()
