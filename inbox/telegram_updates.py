@@ -77,14 +77,18 @@ def command(text: str) -> str:
 
 
 def paid_message(account: PlatformAccount, payload: str) -> Message | None:
-    """The paid message a payload names (`inbox.channels.telegram.payload_for`): `msg:<id>` or its key."""
+    """The paid message a payload names (`inbox.channels.telegram.payload_for`): `msg:<id>` or `key:<key>`."""
     if not payload:
         return None
     paid = Message.objects.filter(account=account, direction=Message.Direction.OUT, price_minor__isnull=False)
     by_id = MESSAGE_PAYLOAD_RE.match(payload)
     if by_id:
-        return paid.filter(pk=int(by_id[1])).select_related("conversation__fan").first()
-    return paid.filter(idempotency_key=payload).select_related("conversation__fan").first()
+        paid = paid.filter(pk=int(by_id[1]))
+    elif payload.startswith("key:") and len(payload) > 4:
+        paid = paid.filter(idempotency_key=payload[4:])
+    else:
+        return None
+    return paid.select_related("conversation__fan").first()
 
 
 # --- Messages -------------------------------------------------------------------------------------------------

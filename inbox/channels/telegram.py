@@ -12,7 +12,8 @@
 - Paid media → `sendPaidMedia` with `star_count` (the message's price: Stars are `XTR`, which has no minor
   unit, so `price_minor` is the number of Stars) and `payload`, which Telegram hands back in the
   `purchased_paid_media` update when the fan buys: `msg:<message id>` when the pipeline passes
-  `options["message_id"]`, else the message's idempotency key (`telegram_updates.paid_message` reads both).
+  `options["message_id"]`, else `key:<the message's idempotency key>` (`telegram_updates.paid_message`
+  reads both; the prefix keeps a client's key from ever being read as another message's id).
 - Pace: Telegram asks bots for about one message a second in one chat (30 a second overall, which the
   platform's `ChatPolicy.rate` budgets). A second send to the same chat within `per_chat_interval` is
   refused before it leaves, as a `TransientError` carrying the wait, rather than earning a 429.
@@ -59,7 +60,7 @@ HOW_TO_CHECK = ("Open the bot's chat with this fan in Telegram and look for this
 def payload_for(request: SendRequest) -> str:
     """What Telegram hands back when the fan buys this paid message (0–128 bytes)."""
     message_id = request.options.get("message_id")
-    return f"msg:{message_id}" if message_id else request.idempotency_key
+    return f"msg:{message_id}" if message_id else f"key:{request.idempotency_key}"
 
 
 def external_id(chat_id: Any, message_id: Any) -> str:

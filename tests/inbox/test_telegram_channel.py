@@ -87,9 +87,9 @@ def test_paid_media_carries_the_price_in_stars_and_the_payload_that_ties_a_purch
     assert sent["payload"] == "msg:77" and sent["caption"] == "Unlock me"
     assert sent["input"][0]["media"] == "attach://file0"
     assert result.external_id == f"{FAN}:{sent['message_id']}"
-    # Without a message id the message's own idempotency key is the payload.
+    # Without a message id the payload is the message's own idempotency key, marked as one.
     TelegramChannel().send(request(media=(jpeg(tmp_path, "b.jpg"),), price=5, key="k-pay"))
-    assert api.sent_to(FAN)[-1]["payload"] == "k-pay"
+    assert api.sent_to(FAN)[-1]["payload"] == "key:k-pay"
 
 
 @pytest.mark.parametrize("case", ["no media", "too many stars", "caption too long", "euros"])

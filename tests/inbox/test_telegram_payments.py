@@ -10,12 +10,15 @@ from dataclasses import dataclass
 
 import pytest
 from django.utils import timezone
+from PIL import Image
 
 from analytics.models import InboundEvent, Transaction, WebhookReceiver
 from inbox import services
+from inbox.channels.base import MediaItem, SendRequest
 from inbox.channels.telegram import TelegramChannel
 from inbox.models import Conversation, Message, ReportingEvent
 from inbox.telegram_updates import PAYSUPPORT_TEXT
+from scheduling.services import account_ref
 from tests.inbox.conftest import Desk
 from tests.inbox.factories import conversation as conversation_with
 from tests.inbox.telegram_fake import FakeBotApi, Updates, connect, deliver, open_receiver, running_bot
@@ -73,10 +76,10 @@ def test_a_paid_media_purchase_credits_the_message_and_chatter_once_even_deliver
         client, bot, django_capture_on_commit_callbacks):
     conversation = started(client, bot, django_capture_on_commit_callbacks)
     message = paid_message(conversation, bot.desk.chatter)
-    bought = bot.updates.paid_media_bought(SAM, "ppv-1")
+    bought = bot.updates.paid_media_bought(SAM, "key:ppv-1")
     # The same update re-sent, and the same purchase under a second update_id.
     bot.post(client, django_capture_on_commit_callbacks, bought, bought,
-             bot.updates.paid_media_bought(SAM, "ppv-1"))
+             bot.updates.paid_media_bought(SAM, "key:ppv-1"))
 
     sale = Transaction.objects.get()
     assert (sale.kind, sale.gross_minor, sale.currency, sale.source) == ("paid_message", 250, "XTR", "webhook")
@@ -106,7 +109,7 @@ def test_a_payload_naming_nothing_of_this_bot_is_left_for_a_person(client, bot, 
     elsewhere = conversation_with(other, fan_id="424242")
     paid_message(elsewhere, desk.chatter, key="other-bots-ppv")
     started(client, bot, django_capture_on_commit_callbacks)
-    bot.post(client, django_capture_on_commit_callbacks, bot.updates.paid_media_bought(SAM, "other-bots-ppv"),
+    bot.post(client, django_capture_on_commit_callbacks, bot.updates.paid_media_bought(SAM, "key:other-bots-ppv"),
              bot.updates.paid_media_bought(SAM, "made-up"))
     assert Transaction.objects.count() == 0
     assert not ReportingEvent.objects.filter(kind=ReportingEvent.Kind.PURCHASE_CREDITED).exists()
@@ -118,8 +121,8 @@ def test_a_paid_invoice_is_one_sale_per_charge_id_and_credits_its_message(client
                                                                          django_capture_on_commit_callbacks):
     conversation = started(client, bot, django_capture_on_commit_callbacks)
     message = paid_message(conversation, bot.desk.chatter, stars=40, key="inv-1")
-    bot.post(client, django_capture_on_commit_callbacks, bot.updates.paid(SAM, "inv-1", 40, "tg-charge-1"),
-             bot.updates.paid(SAM, "inv-1", 40, "tg-charge-1"))
+    bot.post(client, django_capture_on_commit_callbacks, bot.updates.paid(SAM, "key:inv-1", 40, "tg-charge-1"),
+             bot.updates.paid(SAM, "key:inv-1", 40, "tg-charge-1"))
     sale = Transaction.objects.get()
     assert (sale.external_id, sale.gross_minor, sale.currency) == ("tg-charge-1", 40, "XTR")
     message.refresh_from_db()
@@ -135,16 +138,16 @@ def test_checkout_is_answered_yes_only_for_what_was_offered_to_that_fan(client, 
     started(client, bot, django_capture_on_commit_callbacks, user=ALEX)
     paid_message(conversation, bot.desk.chatter, stars=40, key="inv-1")
     bot.post(client, django_capture_on_commit_callbacks,
-             bot.updates.pre_checkout(SAM, "inv-1", 40),
-             bot.updates.pre_checkout(SAM, "inv-1", 1),  # a different price
-             bot.updates.pre_checkout(ALEX, "inv-1", 40),  # another fan
+             bot.updates.pre_checkout(SAM, "key:inv-1", 40),
+             bot.updates.pre_checkout(SAM, "key:inv-1", 1),  # a different price
+             bot.updates.pre_checkout(ALEX, "key:inv-1", 40),  # another fan
              bot.updates.pre_checkout(SAM, "no-such-offer", 40),
-             bot.updates.pre_checkout(SAM, "inv-1", 40, currency="USD"))
+             bot.updates.pre_checkout(SAM, "key:inv-1", 40, currency="USD"))
     answers = [a["ok"] for a in bot.api.checkout_answers]
     assert answers == [True, False, False, False, False]
     assert all(a.get("error_message") for a in bot.api.checkout_answers[1:])
-    bot.post(client, django_capture_on_commit_callbacks, bot.updates.paid(SAM, "inv-1", 40, "tg-charge-2"),
-             bot.updates.pre_checkout(SAM, "inv-1", 40))
+    bot.post(client, django_capture_on_commit_callbacks, bot.updates.paid(SAM, "key:inv-1", 40, "tg-charge-2"),
+             bot.updates.pre_checkout(SAM, "key:inv-1", 40))
     assert bot.api.checkout_answers[-1]["ok"] is False  # bought already
 
 
@@ -190,3 +193,26 @@ def test_credit_purchase_counts_a_sale_once_and_a_message_once(client, bot, djan
     assert ReportingEvent.objects.filter(kind=ReportingEvent.Kind.PURCHASE_CREDITED).count() == 1
     second.refresh_from_db()
     assert second.transaction is None and second.purchased_at is None
+
+
+def test_the_payload_telegram_hands_back_is_the_one_the_channel_sent(client, bot, tmp_path,
+                                                                     django_capture_on_commit_callbacks):
+    conversation = started(client, bot, django_capture_on_commit_callbacks)
+    by_id = paid_message(conversation, bot.desk.chatter, key="msg:1")  # a client's key that looks like an id
+    by_key = paid_message(conversation, bot.desk.chatter, key="client-key-7")
+    photo = tmp_path / "p.jpg"
+    Image.new("RGB", (20, 20), (1, 2, 3)).save(photo, "JPEG")
+    media = (MediaItem(path=str(photo), mime="image/jpeg", size=photo.stat().st_size),)
+    ref = account_ref(bot.desk.telegram, purpose="test")
+    for message, options in ((by_id, {"message_id": by_id.pk}), (by_key, {})):
+        TelegramChannel().send(SendRequest(
+            idempotency_key=message.idempotency_key, account=ref, chat_id=conversation.external_id,
+            fan_id=conversation.fan.external_id, text="", media=media, price_minor=250, currency="XTR",
+            options=options))
+    payloads = [m["payload"] for m in bot.api.sent_to(SAM["id"]) if "paid_media" in m]
+    assert payloads == [f"msg:{by_id.pk}", "key:client-key-7"]
+    bot.post(client, django_capture_on_commit_callbacks, *(bot.updates.paid_media_bought(SAM, p) for p in payloads))
+    for message in (by_id, by_key):
+        message.refresh_from_db()
+        assert message.transaction is not None
+    assert Transaction.objects.count() == 2
