@@ -239,3 +239,20 @@ def test_odd_but_authentic_updates_are_answered_and_never_crash_the_worker(clien
     # Each was either read (and written or ignored) or left with its error for a person: none half-done.
     assert all(e.processed_at is not None or e.error for e in events)
     assert not Message.objects.filter(text__startswith="{").exists()
+
+
+def test_only_the_creators_managers_can_register_their_bot(client, people, settings):
+    account = PlatformAccountFactory(creator=people["a"], platform="telegram", handle="a_bot")
+    connect(account)
+    receiver, secret, _ = open_receiver(account)
+    button = reverse("admin:analytics_webhookreceiver_register_detail", args=[receiver.pk])
+    with running_bot(settings) as api:
+        for outsider, status in ((people["charlie"], 404), (people["bob"], 403)):
+            client.force_login(outsider)
+            assert client.post(button).status_code == status
+            client.post(reverse("admin:analytics_webhookreceiver_changelist"),
+                        {"action": "register_with_telegram", "_selected_action": [receiver.pk]})
+        assert api.webhook == {}
+        client.force_login(people["alice"])
+        assert client.post(button).status_code == 302
+        assert api.webhook["secret_token"] == secret
