@@ -21,7 +21,8 @@ from analytics import ingest, services
 from analytics.models import InboundEvent, MetricSnapshot, WebhookReceiver
 from core.admin import message_refusal
 
-RECEIVER_URL_NAMES = {"fanvue": "analytics_fanvue_webhook"}
+# The receiver views: Fanvue's here, Telegram's in the inbox (`inbox.webhooks`), named so no import goes up.
+RECEIVER_URL_NAMES = {"fanvue": "analytics_fanvue_webhook", "telegram": "inbox_telegram_webhook"}
 
 
 class ReceiverForm(forms.ModelForm):

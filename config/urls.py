@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/docs/", DocsView.as_view(), name="api-docs"),
     path("calendar/<int:creator_id>/<str:token>.ics", calendar_feed, name="scheduling_calendar_feed"),
     path("hooks/", include("analytics.webhooks")),
+    path("hooks/", include("inbox.webhooks")),
     path("health/", health, name="health"),
     path("metrics", metrics_view, name="metrics"),
     # Signed, expiring links to stored files (core.files). Nothing under MEDIA_ROOT or the private

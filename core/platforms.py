@@ -346,12 +346,13 @@ _DECLARED = (
         # Bots may send about 20 messages a minute to one group or channel before flood control.
         rate=RateLimit(20, 60),
         # The Bot API cannot read a channel back (no lookup, no metrics); it deletes messages while it may.
-        capabilities=frozenset({_C.PUBLISH, _C.UNPUBLISH, _C.MESSAGES}),
+        # A bot's private chats arrive by webhook (setWebhook with a secret_token).
+        capabilities=frozenset({_C.PUBLISH, _C.UNPUBLISH, _C.MESSAGES, _C.WEBHOOKS}),
         connector=f"{_CONNECTORS}.telegram.TelegramConnector",
         # Private chats with the bot: about one message a second per chat, 30 a second overall. Paid media
-        # are priced in Stars (sendPaidMedia's star_count).
+        # are priced in Stars (sendPaidMedia's star_count, 1–25000 in the current Bot API; XTR has no minor unit).
         chat=ChatPolicy(channel=f"{_CHANNELS}.telegram.TelegramChannel", max_text=4096, rate=RateLimit(30, 1),
-                        paid_media=True, min_price_minor=1, max_price_minor=10_000, price_currency="XTR",
+                        paid_media=True, min_price_minor=1, max_price_minor=25_000, price_currency="XTR",
                         automated_replies=True, forbids_impersonation=False, webhooks=True),
         colour="#1d8fc7", glyph="T",
     ),

@@ -9,12 +9,18 @@ class InboxConfig(AppConfig):
         # Imported here, not at the top: an AppConfig module is loaded before the app registry is ready.
         from django.conf import settings
 
+        from analytics import ingest
         from core.beat import BeatEntry, register
         from inbox import (
+            admin_telegram,
             polling,
             sync,  # noqa: F401 — connects the Fanvue chat events, declares the reconcile tasks
+            telegram_updates,
+            webhooks,
         )
 
+        ingest.register_handler(webhooks.UPDATE_KIND, telegram_updates.process_update)
+        admin_telegram.install()
         register(BeatEntry("reconcile fanvue chats", "inbox.sync.reconcile_fanvue_accounts",
                            every_seconds=settings.INBOX_FANVUE_RECONCILE_SECONDS))
         # Chats without webhooks (Bluesky, X) are polled; each account at most as often as its rate allows.

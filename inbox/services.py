@@ -15,12 +15,14 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Value
-from django.db.models.functions import Greatest
+from django.db.models.functions import Coalesce, Greatest
+from django.db.transaction import atomic
 from django.utils import timezone
 
 from accounts import audit
 from accounts.models import User
 from analytics.ingest import upsert_fan
+from analytics.models import Transaction
 from content.models import Asset
 from core import platforms
 from inbox import gate, signals
@@ -212,6 +214,35 @@ def _after_reply(conversation: Conversation, message: Message, now: datetime) ->
     if conversation.status == Conversation.Status.OPEN:
         changes["status"] = Conversation.Status.PENDING
     Conversation.objects.filter(pk=conversation.pk).update(**changes)
+
+
+# --- Purchases --------------------------------------------------------------------------------------------
+
+
+def credit_purchase(message: Message, transaction: Transaction) -> bool:
+    """The sale `transaction` bought `message`: mark it bought and credit the person who sent it, once.
+
+    False, and nothing changed, when the message already carries a sale or the sale already credited a
+    message: a purchase delivered twice, or by two doors, counts once. The credit names the sender and the
+    shift they were on when they sent it, so revenue per chatter and per shift add up to the ledger.
+    """
+    kind = ReportingEvent.Kind.PURCHASE_CREDITED
+    with atomic():
+        if ReportingEvent.objects.filter(kind=kind, transaction=transaction).exists():
+            return False
+        taken = Message.objects.filter(pk=message.pk, transaction__isnull=True).update(
+            transaction=transaction, purchased_at=Coalesce(F("purchased_at"), Value(transaction.occurred_at)))
+        if not taken:
+            return False
+        message.refresh_from_db(fields=["transaction", "purchased_at"])
+        chatter_id = message.sent_by_id
+        sent = message.sent_at or message.created_at
+        shift = on_shift(message.creator_id, sent, chatter_id=chatter_id) if chatter_id is not None else None
+        ReportingEvent.objects.create(creator_id=message.creator_id, conversation_id=message.conversation_id,
+                                      kind=kind, message=message, chatter_id=chatter_id, shift=shift,
+                                      amount_minor=transaction.gross_minor, currency=transaction.currency,
+                                      transaction=transaction, at=transaction.occurred_at)
+    return True
 
 
 # --- Notes, locks, assignment, status ----------------------------------------------------------------------

@@ -102,7 +102,8 @@ class TelegramConnector:
                 return os.path.basename(path) or f"file{index}", files.enter_context(open(path, "rb")), mime
 
             if stars:
-                media = [{"type": _kind(m.mime), "media": f"attach://file{i}"} for i, m in enumerate(request.media)]
+                media = [{"type": media_kind(m.mime), "media": f"attach://file{i}"}
+                         for i, m in enumerate(request.media)]
                 data = {"chat_id": chat_id, "star_count": str(stars), "media": json.dumps(media)}
                 if request.text:
                     data["caption"] = request.text
@@ -111,7 +112,7 @@ class TelegramConnector:
             elif len(request.media) > 1:
                 media = []
                 for i, item in enumerate(request.media):
-                    entry: dict[str, Any] = {"type": _kind(item.mime), "media": f"attach://file{i}"}
+                    entry: dict[str, Any] = {"type": media_kind(item.mime), "media": f"attach://file{i}"}
                     if spoiler:
                         entry["has_spoiler"] = True
                     if i == 0 and request.text:
@@ -122,7 +123,7 @@ class TelegramConnector:
                                     data={"chat_id": chat_id, "media": json.dumps(media)}, files=uploads)
             elif request.media:
                 item = request.media[0]
-                kind = _kind(item.mime)
+                kind = media_kind(item.mime)
                 data = {"chat_id": chat_id}
                 if request.text:
                     data["caption"] = request.text
@@ -168,24 +169,37 @@ class TelegramConnector:
     # --- plumbing -----------------------------------------------------------------------------
 
     def _client(self, account: AccountRef) -> httpx.Client:
-        token = account.credentials.get("bot_token")
-        if not token:
-            raise AuthError("The Telegram account has no bot token: connect it again.")
-        http = client(f"{settings.TELEGRAM_API_URL}/bot{token}/")
-        http.event_hooks["response"].append(_raise_flood_wait)
-        return http
+        return bot_client(account)
 
     def _call(self, http: httpx.Client, method: str, *, creates: bool = False, **kwargs: Any) -> Any:
-        response = send(http, "POST", method, creates=creates, **kwargs)
-        try:
-            body = response.json()
-        except ValueError as exc:
-            if creates:
-                raise UnknownOutcome("Telegram answered with something other than its JSON.") from exc
-            raise TransientError("Telegram answered with something other than its JSON.") from exc
-        if not body.get("ok"):
-            raise PermanentError(f"Telegram: {body.get('description', 'request refused')}")
-        return body.get("result")
+        return call_bot(http, method, creates=creates, **kwargs)
+
+
+def bot_client(account: AccountRef) -> httpx.Client:
+    """A client for one bot's methods (`<TELEGRAM_API_URL>/bot<token>/`), flood-control waits read from
+    the body. Shared with the inbox's private-chat channel: one bot token, one way of calling it."""
+    token = account.credentials.get("bot_token")
+    if not token:
+        raise AuthError("The Telegram account has no bot token: connect it again.")
+    http = client(f"{settings.TELEGRAM_API_URL}/bot{token}/")
+    http.event_hooks["response"].append(_raise_flood_wait)
+    return http
+
+
+def call_bot(http: httpx.Client, method: str, *, creates: bool = False, **kwargs: Any) -> Any:
+    """Call one Bot API method and return its `result`; `creates=True` for the call that sends a message
+    (a failure after it left is `UnknownOutcome`)."""
+    response = send(http, "POST", method, creates=creates, **kwargs)
+    try:
+        body = response.json()
+    except ValueError as exc:
+        if creates:
+            raise UnknownOutcome("Telegram answered with something other than its JSON.") from exc
+        raise TransientError("Telegram answered with something other than its JSON.") from exc
+    if not isinstance(body, dict) or not body.get("ok"):
+        description = body.get("description", "request refused") if isinstance(body, dict) else "request refused"
+        raise PermanentError(f"Telegram: {description}")
+    return body.get("result")
 
 
 def _raise_flood_wait(response: httpx.Response) -> None:
@@ -203,7 +217,8 @@ def _raise_flood_wait(response: httpx.Response) -> None:
                              retry_after=float(wait))
 
 
-def _kind(mime: str) -> str:
+def media_kind(mime: str) -> str:
+    """`video` or `photo`: the InputMedia type Telegram expects for a file of this type."""
     return "video" if mime in VIDEO_TYPES else "photo"
 
 
