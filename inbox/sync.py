@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery import shared_task
@@ -32,13 +32,13 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from analytics import ingest
 from analytics.models import InboundEvent
 from inbox import services
 from inbox.channels import channel_for
 from inbox.channels.base import AuthError, ConnectorError, InboundMessage, UpdatePage
+from inbox.channels.timefmt import parse_time
 from inbox.models import ChannelCursor, Message
 from scheduling import oauth
 from scheduling.models import PlatformAccount
@@ -84,7 +84,7 @@ def webhook_message(data: dict[str, Any], *, received_at: datetime) -> InboundMe
     media: list[Any] = message["mediaUuids"] if isinstance(message.get("mediaUuids"), list) else []
     return InboundMessage(
         external_id=str(external_id), chat_id=str(fan), fan_id=str(fan),
-        sent_at=_parse(message.get("createdAt")) or _parse(data.get("timestamp")) or received_at,
+        sent_at=parse_time(message.get("createdAt")) or parse_time(data.get("timestamp")) or received_at,
         text=str(message.get("text") or ""), fan_handle=str(sender.get("handle") or ""),
         fan_name=str(sender.get("displayName") or ""), direction="in",
         media=tuple({"uuid": str(u)} for u in media), price_minor=price, currency="USD" if price else "",
@@ -183,15 +183,3 @@ def reconcile_fanvue_accounts() -> int:
 def reconcile_fanvue_account(account_id: int) -> dict[str, int]:
     """Idempotent: a redelivered task reads from the stored cursor, and `receive` records each message once."""
     return reconcile_fanvue(account_id)
-
-
-def _parse(value: Any) -> datetime | None:
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        parsed = parse_datetime(value.replace("Z", "+00:00"))
-    except ValueError:  # well formed but not a date (a 13th month)
-        return None
-    if parsed is not None and timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, UTC)
-    return parsed

@@ -59,7 +59,6 @@ from typing import Any
 import httpx
 from django.conf import settings
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from core import platforms
 from inbox.channels.base import (
@@ -73,6 +72,7 @@ from inbox.channels.base import (
     UnknownOutcome,
     UpdatePage,
 )
+from inbox.channels.timefmt import parse_time
 from scheduling.connectors.fanvue import FanvueConnector
 from scheduling.connectors.http import client, retry_after, send
 
@@ -154,7 +154,7 @@ class FanvueChannel:
 
     def lookup_sent(self, request: SendRequest) -> SendResult | None:
         account = request.account
-        not_before = (_parse(str(request.options.get("not_before") or ""))
+        not_before = (parse_time(str(request.options.get("not_before") or ""))
                       or timezone.now() - timedelta(days=1)) - LOOKUP_SLACK
         media_count = len(request.media_ids) + len(request.media)
         with self._http(account) as http:
@@ -163,13 +163,13 @@ class FanvueChannel:
         body = _json(response)
         messages = [m for m in _rows(body) if isinstance(m, dict)]
         for message in messages:
-            sent_at = _parse(message.get("sentAt"))
+            sent_at = parse_time(message.get("sentAt"))
             if (_sender(message) != request.fan_id and sent_at is not None and sent_at >= not_before
                     and (message.get("text") or "").strip() == request.text.strip()
                     and len(message.get("mediaUuids") or []) == media_count
                     and _price(message) == request.price_minor):
                 return SendResult(external_id=str(message["uuid"]), sent_at=sent_at, raw=message)
-        dates = [d for d in (_parse(m.get("sentAt")) for m in messages) if d]
+        dates = [d for d in (parse_time(m.get("sentAt")) for m in messages) if d]
         if not _has_more(body, len(messages)) or (dates and min(dates) < not_before):
             return None
         raise UnknownOutcome("More than 50 messages in this chat since the send; check the chat on Fanvue.")
@@ -191,11 +191,11 @@ class FanvueChannel:
         read by the next full pass). A cursor of None in the answer means nothing changed: keep yours.
         """
         state = _load_cursor(cursor)
-        since = _parse(state.get("since")) or timezone.now() - FIRST_LOOKBACK
+        since = parse_time(state.get("since")) or timezone.now() - FIRST_LOOKBACK
         floor = since - OVERLAP
         resume: dict[str, int] = {str(k): int(v) for k, v in (state.get("resume") or {}).items()}
         known = {str(u) for u in state.get("edge") or []}
-        high = _parse(state.get("high")) or since
+        high = parse_time(state.get("high")) or since
         changed: dict[str, dict[str, Any]] = {}
         seen: dict[str, datetime | None] = {}  # every listed chat's last message → its time
         unfinished: dict[str, int] = {}
@@ -264,7 +264,7 @@ class FanvueChannel:
                     continue  # gone, or no longer ours: the batch reports it per chat
                 rows = [m for m in entry.get("messages") or [] if isinstance(m, dict)]
                 yield from (_inbound(m, fan, chats[fan]) for m in rows if _after(m, floor))
-                times = [t for t in (_parse(m.get("sentAt")) for m in rows) if t]
+                times = [t for t in (parse_time(m.get("sentAt")) for m in rows) if t]
                 if entry.get("hasMore") and times and min(times) > floor:
                     # More arrived since the watermark than one batch holds: read on, page by page.
                     yield from self._chat_pages(http, account, fan, chats[fan], floor, first_page=2)
@@ -279,7 +279,7 @@ class FanvueChannel:
             body = _json(response)
             rows = [m for m in _rows(body) if isinstance(m, dict)]
             yield from (_inbound(m, fan, chat) for m in rows if _after(m, floor))
-            times = [t for t in (_parse(m.get("sentAt")) for m in rows) if t]
+            times = [t for t in (parse_time(m.get("sentAt")) for m in rows) if t]
             if not _has_more(body, len(rows)) or (times and min(times) <= floor):
                 return
             page += 1
@@ -312,7 +312,7 @@ def _inbound(message: dict[str, Any], fan: str, chat: dict[str, Any]) -> Inbound
     price = _price(message)
     return InboundMessage(
         external_id=str(message.get("uuid") or ""), chat_id=fan, fan_id=fan,
-        sent_at=_parse(message.get("sentAt")) or timezone.now(), text=str(message.get("text") or ""),
+        sent_at=parse_time(message.get("sentAt")) or timezone.now(), text=str(message.get("text") or ""),
         fan_handle=str(person.get("handle") or user.get("handle") or ""),
         fan_name=str(person.get("displayName") or user.get("displayName") or ""),
         direction="in" if inbound else "out", automated=kind.startswith("AUTOMATED_"),
@@ -351,11 +351,11 @@ def _last_uuid(chat: dict[str, Any]) -> str:
 
 def _chat_time(chat: dict[str, Any]) -> datetime | None:
     last = chat.get("lastMessage")
-    return _parse(chat.get("lastMessageAt")) or (_parse(last.get("sentAt")) if isinstance(last, dict) else None)
+    return parse_time(chat.get("lastMessageAt")) or (parse_time(last.get("sentAt")) if isinstance(last, dict) else None)
 
 
 def _after(message: dict[str, Any], floor: datetime) -> bool:
-    at = _parse(message.get("sentAt"))
+    at = parse_time(message.get("sentAt"))
     return at is None or at > floor
 
 
@@ -398,18 +398,6 @@ def _load_cursor(cursor: str | None) -> dict[str, Any]:
     except ValueError:
         return {"since": cursor}  # a bare time
     return state if isinstance(state, dict) else {}
-
-
-def _parse(value: Any) -> datetime | None:
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        parsed = parse_datetime(value.replace("Z", "+00:00"))
-    except ValueError:  # well formed but not a date (a 13th month)
-        return None
-    if parsed is not None and timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, UTC)
-    return parsed
 
 
 def _iso(value: datetime) -> str:
