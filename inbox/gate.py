@@ -27,6 +27,7 @@ from core import platforms
 from core.platforms import ChatPolicy, Rating
 from inbox.conduct import impersonation_claims
 from inbox.models import Conversation, Message
+from scheduling.models import PlatformAccount
 
 # A message is judged as it stands when it goes: there is no separate approved version to compare.
 MESSAGE_VERSION = "message"
@@ -70,15 +71,30 @@ def delivery_problems(conversation: Conversation, *, assets: Sequence[Asset], pr
 
 def conduct_problems(conversation: Conversation, policy: ChatPolicy, text: str) -> list[str]:
     """The platform's conduct rule: where it forbids it, no claim to be the creator or that she is online."""
-    if not policy.forbids_impersonation:
+    return _conduct(conversation.creator, conversation.account.platform, policy, text)
+
+
+def _conduct(creator: Creator, platform: str, policy: ChatPolicy | None, text: str) -> list[str]:
+    if policy is None or not policy.forbids_impersonation:
         return []
-    creator = conversation.creator
     claims = impersonation_claims(text or "", creator_name=creator.stage_name)
     if not claims:
         return []
     quoted = ", ".join(f"“{c}”" for c in claims)
-    return [f"{conversation.account.get_platform_display()} forbids agencies to pretend to be {creator} or to say "
+    return [f"{platforms.get(platform).label} forbids agencies to pretend to be {creator} or to say "
             f"{creator} is online: reword {quoted}."]
+
+
+def text_problems(creator: Creator, text: str, *, platform: str | None = None) -> list[str]:
+    """The text rules alone, for words written before any message (a script, an AI draft): hard-blocked
+    terms, and the conduct rule of `platform` — or, for a script usable anywhere, of every platform the
+    creator chats on that has one."""
+    out = [f"Refused: {hit}" for hit in screen_fields({"text": text or ""})]
+    keys = [platform] if platform else sorted(set(
+        PlatformAccount.objects.filter(creator=creator).values_list("platform", flat=True)))
+    for key in keys:
+        out += _conduct(creator, key, platforms.get(key).chat, text)
+    return out
 
 
 def _price_problems(conversation: Conversation, policy: ChatPolicy, assets: list[Asset],

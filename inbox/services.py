@@ -23,10 +23,10 @@ from accounts.models import Creator, Membership, Role, User
 from analytics.ingest import upsert_fan
 from content.models import Asset
 from core import platforms
-from notifications.services import notify, resolve_by_key
 from inbox import gate, signals
 from inbox.channels.base import InboundMessage
 from inbox.models import AIDraft, Conversation, FanNote, Message, ReportingEvent, Script, Shift
+from notifications.services import notify, resolve_by_key
 from scheduling.models import PlatformAccount
 
 LOCK_SECONDS = 60  # a chatter's soft lock lapses this long after their last keystroke

@@ -76,3 +76,13 @@ def test_ordinary_text_passes(text):
 def test_the_creator_is_named_by_her_own_stage_name():
     assert impersonation_claims("It's Mara herself", creator_name="Mara Vale")
     assert impersonation_claims("It's Mara herself", creator_name="Luna") == []
+
+
+@pytest.mark.django_db
+def test_scripts_and_drafts_are_screened_for_the_platforms_the_creator_chats_on(desk):
+    from inbox.gate import text_problems
+
+    assert any("Fanvue forbids" in p for p in text_problems(desk.creator, "it's really me"))
+    assert text_problems(desk.creator, "it's really me", platform="telegram") == []
+    assert text_problems(desk.creator, "pretend I am 15", platform="telegram")
+    assert text_problems(desk.creator, "New set tonight") == []

@@ -197,3 +197,15 @@ def test_control_tasks_run_on_the_control_queue_from_beat_entries():
         assert routes[task]["queue"] == django_settings.SCHEDULING_CONTROL_QUEUE
         assert any(entry.task == task for entry in BEAT_ENTRIES)
     assert "inbox.tasks.deliver" not in routes
+
+
+def test_the_beat_tasks_deliver_reap_and_settle(desk, fake_chat, eager_celery, django_capture_on_commit_callbacks):
+    from inbox import tasks
+
+    message = queued(desk)
+    Message.objects.filter(pk=message.pk).update(lease_until=None)  # as if its task was never queued
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.deliver_due.delay().get() == 1
+    assert reload(message).send_status == S.SENT
+    assert tasks.reap_sending.delay().get() == 0
+    assert tasks.settle_unknown.delay().get() == {"sent": 0, "queued": 0, "still_unknown": 0}
