@@ -9,7 +9,7 @@ from celery import shared_task
 from inbox import delivery
 
 
-@shared_task(name="inbox.tasks.deliver_due", ignore_result=True, expires=9)
+@shared_task(name="inbox.tasks.deliver_due", expires=9)
 def deliver_due() -> int:
     """Every few seconds (control queue): hand queued messages whose time has come to workers."""
     return len(delivery.claim_due())

@@ -209,3 +209,15 @@ def test_the_beat_tasks_deliver_reap_and_settle(desk, fake_chat, eager_celery, d
     assert reload(message).send_status == S.SENT
     assert tasks.reap_sending.delay().get() == 0
     assert tasks.settle_unknown.delay().get() == {"sent": 0, "queued": 0, "still_unknown": 0}
+
+
+def test_a_paid_message_queued_before_a_minor_signal_never_goes(desk, fake_chat, vault):
+    from tests.inbox.factories import fan_writes
+
+    conv = conversation(desk.fanvue)
+    message = handed_out(services.send(conv, by=desk.chatter, text="for you", assets=[vault.consented],
+                                       price_minor=999))
+    fan_writes(desk.fanvue, "wait, I'm 16")
+    assert delivery.deliver(message.pk) == S.FAILED
+    assert "held for compliance" in reload(message).last_error
+    assert fake_chat.posts() == []
