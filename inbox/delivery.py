@@ -23,6 +23,7 @@ the moment it is made; a message the budget cannot take waits for the next windo
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -186,8 +187,13 @@ def _call(message: Message, channel: ChatChannel, assets: list[Any]) -> str:
     """The one platform call, its answer turned into the message's next state."""
     try:
         described = media.describe(assets, message.account.platform)
+        request = build_request(message)
+    except Exception as exc:  # nothing left for the platform yet (credentials, media): safe to try again
+        log.warning("Could not prepare message %s", message.pk, exc_info=True)
+        return _after_transient(message, TransientError(f"Could not prepare the message: {exc}"))
+    try:
         with media.materialise(described) as items:
-            result = channel.send(build_request(message, media_items=items))
+            result = channel.send(replace(request, media=items))
     except TransientError as exc:
         return _after_transient(message, exc)
     except UnknownOutcome as exc:
@@ -276,7 +282,7 @@ def settle_unknown(*, now: datetime | None = None, limit: int = 100) -> dict[str
     queued again (the platform never took it); undecided → left unknown, asked again later, and the
     creator's managers are told to check the platform."""
     now = now or timezone.now()
-    counts = {"sent": 0, "queued": 0, "still_unknown": 0}
+    counts = {"sent": 0, "queued": 0, "failed": 0, "still_unknown": 0}
     rows = list(Message.objects.select_related("conversation", "conversation__fan", "account", "script")
                 .filter(send_status=S.UNKNOWN, direction=OUT)
                 .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
@@ -298,6 +304,16 @@ def _settle_one(message: Message, now: datetime) -> str:
     if found is not None:
         _sent(message, found, via="lookup")
         return "sent"
+    if not why and message.attempts >= settings.INBOX_MAX_ATTEMPTS:
+        if Message.objects.filter(pk=message.pk, send_status=S.UNKNOWN).update(
+                send_status=S.FAILED, next_attempt_at=None, last_error=f"Gave up: the platform never received any of "
+                                                                       f"{message.attempts} attempts."):
+            message.send_status = S.FAILED
+            resolve_by_key(f"{UNKNOWN_NOTICE}:{message.pk}")
+            _tell(message, FAILED_NOTICE, f"A message to {message.conversation.fan} could not be sent",
+                  "The platform never received it after several attempts.")
+            return "failed"
+        return "still_unknown"
     if not why:
         # The platform certainly does not hold it: it never got there, so it may go again.
         if Message.objects.filter(pk=message.pk, send_status=S.UNKNOWN).update(

@@ -92,9 +92,9 @@ def test_a_timeout_after_sending_is_unknown_and_settled_by_a_lookup_never_by_a_s
     message = reload(message)
     assert message.send_status == S.UNKNOWN and message.next_attempt_at is not None
     assert delivery.claim_due(now=timezone.now() + timedelta(hours=1)) == []  # never handed out again
-    assert delivery.settle_unknown() == {"sent": 0, "queued": 0, "still_unknown": 0}  # not settled yet
+    assert delivery.settle_unknown() == {"sent": 0, "queued": 0, "failed": 0, "still_unknown": 0}  # not settled yet
     counts = delivery.settle_unknown(now=message.next_attempt_at + timedelta(seconds=1))
-    assert counts == {"sent": 1, "queued": 0, "still_unknown": 0}
+    assert counts == {"sent": 1, "queued": 0, "failed": 0, "still_unknown": 0}
     message = reload(message)
     assert message.send_status == S.SENT and message.external_id == fake_chat.kept[0]["id"]
     assert len(fake_chat.posts()) == 1
@@ -118,13 +118,14 @@ def test_an_undecided_lookup_leaves_it_unknown_and_tells_the_managers(desk, fake
     message = handed_out(queued(desk))
     assert delivery.deliver(message.pk) == S.UNKNOWN
     later = reload(message).next_attempt_at + timedelta(seconds=1)
-    assert delivery.settle_unknown(now=later) == {"sent": 0, "queued": 0, "still_unknown": 1}
+    assert delivery.settle_unknown(now=later) == {"sent": 0, "queued": 0, "failed": 0, "still_unknown": 1}
     message = reload(message)
     assert message.send_status == S.UNKNOWN and "lookup:" in message.last_error
     told = set(NotificationReceipt.objects.filter(notification__kind=delivery.UNKNOWN_NOTICE)
                .values_list("user__username", flat=True))
     assert {"mara", "chatty"} <= told
-    assert delivery.settle_unknown(now=later) == {"sent": 0, "queued": 0, "still_unknown": 0}  # asked later
+    # asked again only later
+    assert delivery.settle_unknown(now=later) == {"sent": 0, "queued": 0, "failed": 0, "still_unknown": 0}
     assert len(fake_chat.posts()) == 1
 
 
@@ -208,7 +209,7 @@ def test_the_beat_tasks_deliver_reap_and_settle(desk, fake_chat, eager_celery, d
         assert tasks.deliver_due.delay().get() == 1
     assert reload(message).send_status == S.SENT
     assert tasks.reap_sending.delay().get() == 0
-    assert tasks.settle_unknown.delay().get() == {"sent": 0, "queued": 0, "still_unknown": 0}
+    assert tasks.settle_unknown.delay().get() == {"sent": 0, "queued": 0, "failed": 0, "still_unknown": 0}
 
 
 def test_a_paid_message_queued_before_a_minor_signal_never_goes(desk, fake_chat, vault):
@@ -221,3 +222,16 @@ def test_a_paid_message_queued_before_a_minor_signal_never_goes(desk, fake_chat,
     assert delivery.deliver(message.pk) == S.FAILED
     assert "held for compliance" in reload(message).last_error
     assert fake_chat.posts() == []
+
+
+def test_a_message_the_platform_never_gets_is_given_up_after_its_attempts(desk, fake_chat, settings):
+    settings.INBOX_MAX_ATTEMPTS = 2
+    message = handed_out(queued(desk))
+    for _ in range(2):
+        fake_chat.fail_next("POST", r"/chats/.*", Reply(drop=True))
+        assert delivery.deliver(message.pk) == S.UNKNOWN
+        later = reload(message).next_attempt_at + timedelta(seconds=1)
+        counts = delivery.settle_unknown(now=later)
+        delivery.claim_due(now=later)
+    assert counts["failed"] == 1 and reload(message).send_status == S.FAILED
+    assert fake_chat.kept == []
