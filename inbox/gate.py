@@ -15,13 +15,15 @@ conversation held meanwhile): the worker asks it again right before it calls the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from django.utils import timezone
 
 from accounts.models import Creator, User
 from compliance import services as compliance
+from compliance import wording as compliance_wording
 from compliance.blocklist import screen_fields
+from compliance.gate import Verdict
 from content.models import Asset
 from core import platforms
 from core.platforms import ChatPolicy, Rating
@@ -162,11 +164,24 @@ def media_problems(conversation: Conversation, assets: list[Asset], *, at: datet
         return [f"Asset {', '.join(f'#{a.pk}' for a in foreign)} does not belong to {conversation.creator}."]
     data = gate_input_for(conversation, assets, at=at)
     verdict = compliance.check_publication(data)
-    out = [reason.message for reason in verdict.reasons]
+    out = in_words(verdict, conversation.creator.tzinfo)
     ceiling = conversation.account.max_rating
     if ceiling and not Rating(ceiling).allows(data.rating):
         out.append(f"{conversation.account} accepts up to {ceiling} content.")
     return list(dict.fromkeys(out))
+
+
+def in_words(verdict: Verdict, zone: tzinfo | None = None) -> list[str]:
+    """The gate's reasons as the compliance vocabulary tells them (`compliance.wording.GATE`, with when
+    and by whom where the record knows it), said of the message's media rather than of a post."""
+    reasons = [r.to_dict() for r in verdict.reasons]
+    out = []
+    for reason, facts in zip(reasons, compliance_wording.reason_facts(reasons, zone), strict=True):
+        said = compliance_wording.GATE.say(reason["code"], **facts).replace("the post", "the media")
+        if reason["performer_id"]:
+            said += f" (performer #{reason['performer_id']})"
+        out.append(said + ".")
+    return out
 
 
 def gate_input_for(conversation: Conversation, assets: list[Asset], *,

@@ -57,7 +57,7 @@ def test_ai_media_without_its_disclosure_cannot_be_sent(desk, vault):
     synthetic.refresh_from_db()
     # Luna's own performers stand behind synthetic media of her: their AI-likeness consent is asked next.
     said = refusal(conversation(desk.fanvue), by=desk.chatter, assets=[synthetic])
-    assert "disclosure" not in said.lower() and "ai_likeness" in said
+    assert "disclosure" not in said.lower() and "no consent covers" in said
 
 
 def test_consent_for_one_platform_does_not_cover_another(desk, vault):
