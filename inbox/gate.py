@@ -120,8 +120,8 @@ def _price_problems(conversation: Conversation, policy: ChatPolicy, assets: list
 def _lock_problems(conversation: Conversation, by: User | None) -> list[str]:
     """Two chatters never answer the same fan at once: the one typing holds the conversation's soft lock.
     (Read here rather than through `services.lock_holder`: services imports this module.)"""
-    if by is None or not conversation.locked_by_id or conversation.locked_by_id == by.pk:
-        return []
+    if not conversation.locked_by_id or (by is not None and conversation.locked_by_id == by.pk):
+        return []  # an automation (`by` None) waits for whoever is typing too
     if conversation.locked_until is None or conversation.locked_until <= timezone.now():
         return []
     holder = User.objects.filter(pk=conversation.locked_by_id).first()

@@ -79,3 +79,10 @@ def test_a_refused_ai_message_does_not_spend_the_disclosure(persona):
         services.send(persona, by=None, text="I'm online now", origin=AUTO)
     persona.refresh_from_db()
     assert persona.ai_disclosed_at is None
+
+
+def test_the_persona_does_not_answer_while_a_person_is_typing(desk, persona):
+    assert services.acquire_lock(persona, desk.chatter)
+    persona.refresh_from_db()
+    with pytest.raises(ValidationError, match="chatty is writing"):
+        services.send(persona, by=None, text="hi", origin=AUTO)
