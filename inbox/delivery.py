@@ -156,8 +156,9 @@ def _refusal(message: Message, assets: list[Any]) -> str:
     account = message.account
     if account.state != PlatformAccount.State.CONNECTED:
         return f"{account} is {account.get_state_display().lower()}."
-    problems = gate.delivery_problems(message.conversation, assets=assets, price_minor=message.price_minor,
-                                      origin=message.origin, ai_generated=message.ai_generated)
+    problems = gate.delivery_problems(message.conversation, text=message.text, assets=assets,
+                                      price_minor=message.price_minor, origin=message.origin,
+                                      ai_generated=message.ai_generated)
     return " ".join(problems)
 
 

@@ -24,6 +24,7 @@ from compliance import services as compliance
 from compliance import wording as compliance_wording
 from compliance.blocklist import screen_fields
 from compliance.gate import Verdict
+from compliance.hardblock import CUSTOM, MINOR, NON_CONSENT
 from content.models import Asset
 from core import platforms
 from core.platforms import ChatPolicy, Rating
@@ -49,20 +50,29 @@ def problems(conversation: Conversation, *, by: User | None, text: str, assets: 
         out.append(f"The message has {len(text)} characters; {conversation.account.get_platform_display()} "
                    f"allows {policy.max_text}.")
     out += _price_problems(conversation, policy, assets, price_minor)
-    for hit in screen_fields({"message": text or ""}):
-        out.append(f"Refused: {hit}")
     out += conduct_problems(conversation, policy, text)
     out += _lock_problems(conversation, by)
     out += _automation_problems(conversation, policy, origin)
-    out += delivery_problems(conversation, assets=assets, price_minor=price_minor, origin=origin,
+    out += delivery_problems(conversation, text=text, assets=assets, price_minor=price_minor, origin=origin,
                              ai_generated=ai_generated)
     return out
 
 
-def delivery_problems(conversation: Conversation, *, assets: Sequence[Asset], price_minor: int | None,
+BLOCKED = {MINOR: "suggests a minor", NON_CONSENT: "suggests non-consent", CUSTOM: "is on the agency's blocked list"}
+
+
+def blocked_terms(text: str) -> list[str]:
+    """Hard-blocked terms in a text that can reach a fan (`compliance.blocklist`: built-in lists, the
+    setting and the admin's terms), each said with the words that tripped it."""
+    return [f"Refused: “{hit.excerpt}” {BLOCKED.get(hit.category, 'is blocked')}."
+            for hit in screen_fields({"message": text or ""})]
+
+
+def delivery_problems(conversation: Conversation, *, text: str, assets: Sequence[Asset], price_minor: int | None,
                       origin: str, ai_generated: bool = False, at: datetime | None = None) -> list[str]:
-    """What stops the message now: the hold and the media gate, read from the live rows."""
-    out: list[str] = []
+    """What stops the message now: blocked terms (the agency's list may have grown), the hold and the
+    media gate, read from the live rows."""
+    out = blocked_terms(text)
     if conversation.held_at is not None and (
             price_minor is not None or ai_generated
             or origin in (Message.Origin.AUTOMATION, Message.Origin.AI_DRAFT, Message.Origin.MASS)):
@@ -91,7 +101,7 @@ def text_problems(creator: Creator, text: str, *, platform: str | None = None) -
     """The text rules alone, for words written before any message (a script, an AI draft): hard-blocked
     terms, and the conduct rule of `platform` — or, for a script usable anywhere, of every platform the
     creator chats on that has one."""
-    out = [f"Refused: {hit}" for hit in screen_fields({"text": text or ""})]
+    out = blocked_terms(text)
     keys = [platform] if platform else sorted(set(
         PlatformAccount.objects.filter(creator=creator).values_list("platform", flat=True)))
     for key in keys:

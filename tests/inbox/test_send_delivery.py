@@ -235,3 +235,13 @@ def test_a_message_the_platform_never_gets_is_given_up_after_its_attempts(desk, 
         delivery.claim_due(now=later)
     assert counts["failed"] == 1 and reload(message).send_status == S.FAILED
     assert fake_chat.kept == []
+
+
+def test_a_term_the_agency_blocked_after_queueing_stops_the_message(desk, fake_chat):
+    from compliance.models import BlockedTerm
+
+    message = handed_out(queued(desk, "see you at the beach party"))
+    BlockedTerm.objects.create(term="beach party")
+    assert delivery.deliver(message.pk) == S.FAILED
+    assert "“beach party” is on the agency's blocked list" in reload(message).last_error
+    assert fake_chat.posts() == []
