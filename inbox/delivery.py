@@ -181,7 +181,9 @@ def build_request(message: Message, *, media_items: tuple[Any, ...] = (), purpos
         chat_id=conversation.external_id, fan_id=conversation.fan.external_id, text=message.text,
         media=media_items, price_minor=message.price_minor, currency=message.currency,
         template_id=message.script.platform_template_id if message.script is not None else "",
-        options={"message_id": message.pk, "conversation_id": conversation.pk})
+        # `not_before`: no platform message older than this can be ours (a lookup's window starts there).
+        options={"message_id": message.pk, "conversation_id": conversation.pk,
+                 "not_before": message.created_at.isoformat()})
 
 
 def _call(message: Message, channel: ChatChannel, assets: list[Any]) -> str:
@@ -200,7 +202,7 @@ def _call(message: Message, channel: ChatChannel, assets: list[Any]) -> str:
     except UnknownOutcome as exc:
         return _finish(message, S.UNKNOWN, last_error=f"{exc.message} The platform may have the message: it is "
                                                       f"looked up, never sent again blindly.",
-                       next_attempt_at=timezone.now() + timedelta(seconds=settings.INBOX_SETTLE_SECONDS))
+                       next_attempt_at=timezone.now() + timedelta(seconds=settle_seconds(channel)))
     except AuthError as exc:
         mark_needs_reauth(message.account, exc.message)
         return _finish(message, S.FAILED, last_error=exc.message)
@@ -209,6 +211,15 @@ def _call(message: Message, channel: ChatChannel, assets: list[Any]) -> str:
     except OSError as exc:  # a rendition could not be read: nothing was sent
         return _after_transient(message, TransientError(f"Could not read the media: {exc}"))
     return _sent(message, result)
+
+
+def settle_seconds(channel: ChatChannel) -> float:
+    """How long after an unknown outcome the chat is read back: INBOX_SETTLE_SECONDS, or longer when the
+    channel says its listing lags (`lookup_settle_seconds`) — a request still on the wire arrives within
+    the client's timeout, then the listing may take that long to show it."""
+    lag = getattr(channel, "lookup_settle_seconds", None)
+    floor = float(settings.INBOX_SETTLE_SECONDS)
+    return floor if lag is None else max(floor, float(lag) + settings.CONNECTOR_TIMEOUT_SECONDS)
 
 
 def _sent(message: Message, result: SendResult, *, via: str = "send") -> str:

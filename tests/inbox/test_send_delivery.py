@@ -245,3 +245,16 @@ def test_a_term_the_agency_blocked_after_queueing_stops_the_message(desk, fake_c
     assert delivery.deliver(message.pk) == S.FAILED
     assert "“beach party” is on the agency's blocked list" in reload(message).last_error
     assert fake_chat.posts() == []
+
+
+def test_a_channel_whose_listing_lags_is_read_back_only_after_it_settled(desk, fake_chat, monkeypatch, settings):
+    from tests.inbox.fake_channel import FakeChannel
+
+    monkeypatch.setattr(FakeChannel, "lookup_settle_seconds", 300, raising=False)
+    fake_chat.fail_next("POST", r"/chats/.*", Reply(drop=True))
+    message = handed_out(queued(desk))
+    before = timezone.now()
+    assert delivery.deliver(message.pk) == S.UNKNOWN
+    assert reload(message).next_attempt_at >= before + timedelta(seconds=300 + settings.CONNECTOR_TIMEOUT_SECONDS)
+    request = delivery.build_request(message)
+    assert request.options["not_before"] == message.created_at.isoformat()
