@@ -145,8 +145,11 @@ def deliver(message_id: int) -> str:
         Message.objects.filter(pk=message.pk, send_status=S.QUEUED).update(
             lease_until=None, next_attempt_at=timezone.now() + timedelta(seconds=max(1.0, wait)))
         return S.QUEUED
-    if not _start(message):
-        limits.refund_budget(message.account_id, budget)
+    if not _start(message):  # another task started it first: give back what this one was charged
+        try:
+            limits.refund_budget(message.account_id, budget)
+        except Exception:
+            log.warning("Could not refund the rate budget of account %s", message.account_id, exc_info=True)
         return str(Message.objects.filter(pk=message.pk).values_list("send_status", flat=True).first())
     return _call(message, channel, assets)
 
