@@ -289,6 +289,7 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {name: {"queue": env_str("SCHEDULING_CONTROL_QUEUE", "control")} for name in (
     "scheduling.tasks.dispatch_due", "scheduling.tasks.reap_leases", "scheduling.tasks.reconcile_unknown",
     "scheduling.tasks.refresh_tokens", "inbox.sync.reconcile_fanvue_accounts", "inbox.polling.poll_chat_accounts",
+    "inbox.tasks.deliver_due", "inbox.tasks.reap_sending", "inbox.tasks.settle_unknown",
 )}
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 
@@ -484,6 +485,23 @@ SCHEDULING_DEFAULT_CONCURRENCY = env_int("SCHEDULING_DEFAULT_CONCURRENCY", 4)
 SCHEDULING_PLATFORM_CONCURRENCY: dict[str, int] = {
     k: int(v) for k, v in (item.split("=", 1) for item in env_list("SCHEDULING_PLATFORM_CONCURRENCY", [])
                            if "=" in item)}
+
+# --- Inbox: the send pipeline ---------------------------------------------------------------------
+# Beat periods of the delivery of queued messages, the reaper of stuck sends and the lookup of unknown ones.
+INBOX_DELIVER_EVERY_SECONDS = env_int("INBOX_DELIVER_EVERY_SECONDS", 10)
+INBOX_REAP_EVERY_SECONDS = env_int("INBOX_REAP_EVERY_SECONDS", 15)
+INBOX_SETTLE_EVERY_SECONDS = env_int("INBOX_SETTLE_EVERY_SECONDS", 60)
+# How long a message handed to a worker may wait for it before another delivery run hands it out again.
+INBOX_CLAIM_LEASE_SECONDS = env_int("INBOX_CLAIM_LEASE_SECONDS", 60)
+INBOX_CLAIM_BATCH = env_int("INBOX_CLAIM_BATCH", 200)
+INBOX_MAX_ATTEMPTS = env_int("INBOX_MAX_ATTEMPTS", 6)
+# After an unknown outcome, the platform's chat is read back once this long has passed (it may still be
+# taking the request in).
+INBOX_SETTLE_SECONDS = env_int("INBOX_SETTLE_SECONDS", 30)
+# Told to a fan in the first AI message of a conversation (EU AI Act Art. 50(1), California SB 1001 / SB 243).
+# An empty value falls back to the default: the disclosure cannot be switched off.
+_AI_DISCLOSURE = "Just so you know: you are chatting with an AI persona, not a real person."
+INBOX_AI_DISCLOSURE = (env_str("INBOX_AI_DISCLOSURE", _AI_DISCLOSURE) or "").strip() or _AI_DISCLOSURE
 
 # --- Analytics -----------------------------------------------------------------------------------
 # Reports and rollups are in this currency; transactions keep their own.

@@ -21,15 +21,14 @@ from rapidfuzz.distance import Levenshtein
 
 from accounts.models import Creator, User
 from analytics.models import Subscription
-from compliance.blocklist import screen_fields
 from content.captions import PromptRefused
 from content.generation.backends import GenerationFailure, TextRequest, build_backend
 from content.models import GenerationBackend
 from content.studio.backends import backend_config, default_backend
 from content.studio.screening import screen_request
 from content.studio.usage import log_usage
+from inbox import gate, services
 from inbox import scripts as script_tools
-from inbox import services
 from inbox.models import AIDraft, Conversation, Message, Script
 
 PROMPT_VERSION = "inbox-reply-1"
@@ -82,9 +81,10 @@ def draft_reply(conversation: Conversation, *, by: User | None, backend: Generat
             raise ValidationError(f"{note} No script of {conversation.creator} fits; write the reply yourself.")
         suggested = context.scripts[0]
         text = script_tools.render(suggested.text, conversation)
-    hits = screen_fields({"draft": text})
-    screening = {"passed": not hits, "note": note,
-                 "hits": [{"category": h.category, "excerpt": h.excerpt} for h in hits]}
+    # The answer is screened in its final form: hard-blocked terms and the platform's conduct rule (a
+    # draft claiming the creator is online on Fanvue is kept as refused, never offered).
+    hits = gate.text_problems(conversation.creator, text, platform=conversation.account.platform)
+    screening = {"passed": not hits, "note": note, "problems": hits}
     draft = AIDraft.objects.create(
         creator_id=conversation.creator_id, conversation=conversation,
         backend=model_used.name if model_used else "", model_name=model_used.model if model_used else "",

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Value
@@ -20,7 +21,7 @@ from django.db.transaction import atomic
 from django.utils import timezone
 
 from accounts import audit
-from accounts.models import User
+from accounts.models import Creator, Membership, Role, User
 from analytics.ingest import upsert_fan
 from analytics.models import Transaction
 from content.models import Asset
@@ -28,6 +29,7 @@ from core import platforms
 from inbox import gate, signals
 from inbox.channels.base import InboundMessage
 from inbox.models import AIDraft, Conversation, FanNote, Message, ReportingEvent, Script, Shift
+from notifications.services import notify, resolve_by_key
 from scheduling.models import PlatformAccount
 
 LOCK_SECONDS = 60  # a chatter's soft lock lapses this long after their last keystroke
@@ -163,20 +165,27 @@ def send(conversation: Conversation, *, by: User | None, text: str,
                 raise ValidationError("This Idempotency-Key was used for another conversation.")
             return existing
     assets = list(assets)
+    ai_generated = ai_generated or origin in (Origin.AI_DRAFT, Origin.AUTOMATION)
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        disclose = ai_generated and _needs_ai_disclosure(conversation, origin)
+        if disclose:
+            text = f"{settings.INBOX_AI_DISCLOSURE} {text or ''}".strip()
         problems = check_send(conversation, by=by, text=text, assets=assets, price_minor=price_minor,
-                              origin=origin)
+                              origin=origin, ai_generated=ai_generated)
         if problems:
             raise ValidationError(problems)
         now = timezone.now()
+        if disclose:
+            Conversation.objects.filter(pk=conversation.pk).update(ai_disclosed_at=now)
+            conversation.ai_disclosed_at = now
         policy_currency = _price_currency(conversation)
         message = Message.objects.create(
             creator_id=conversation.creator_id, conversation=conversation, account_id=conversation.account_id,
             direction=Message.Direction.OUT, text=text, price_minor=price_minor,
             currency=policy_currency if price_minor is not None else "",
             sent_by=by if by is not None and by.is_authenticated else None, origin=origin, script=script,
-            ai_draft=draft, ai_generated=ai_generated or origin in (Origin.AI_DRAFT, Origin.AUTOMATION),
+            ai_draft=draft, ai_generated=ai_generated,
             send_status=Message.SendStatus.QUEUED, idempotency_key=idempotency_key or None,
             next_attempt_at=now)
         if assets:
@@ -189,9 +198,18 @@ def send(conversation: Conversation, *, by: User | None, text: str,
 
 
 def check_send(conversation: Conversation, *, by: User | None, text: str, assets: list[Asset],
-               price_minor: int | None, origin: str) -> list[str]:
+               price_minor: int | None, origin: str, ai_generated: bool = False) -> list[str]:
     """Everything that stops this message, in words (the send gate, `inbox.gate`)."""
-    return gate.problems(conversation, by=by, text=text, assets=assets, price_minor=price_minor, origin=origin)
+    return gate.problems(conversation, by=by, text=text, assets=assets, price_minor=price_minor, origin=origin,
+                         ai_generated=ai_generated)
+
+
+def _needs_ai_disclosure(conversation: Conversation, origin: str) -> bool:
+    """The fan is told they talk to an AI in the first AI message of the conversation: every message the
+    AI persona sends on its own, and any AI-written message of a creator who is an AI persona."""
+    if conversation.ai_disclosed_at is not None:
+        return False
+    return origin == Origin.AUTOMATION or conversation.creator.kind == Creator.Kind.AI_PERSONA
 
 
 def _price_currency(conversation: Conversation) -> str:
@@ -219,29 +237,36 @@ def _after_reply(conversation: Conversation, message: Message, now: datetime) ->
 # --- Purchases --------------------------------------------------------------------------------------------
 
 
-def credit_purchase(message: Message, transaction: Transaction) -> bool:
-    """The sale `transaction` bought `message`: mark it bought and credit the person who sent it, once.
+def credit_purchase(message: Message, transaction: Transaction, *, unlocks: bool = True) -> bool:
+    """The sale `transaction` came from `message`: credit the person who sent it, once.
 
-    False, and nothing changed, when the message already carries a sale or the sale already credited a
-    message: a purchase delivered twice, or by two doors, counts once. The credit names the sender and the
-    shift they were on when they sent it, so revenue per chatter and per shift add up to the ledger.
+    A purchase (`unlocks`) also marks the message bought; a tip on a message only credits it, so PPV
+    bought-versus-sent counts stay true. False, and nothing changed, when the sale already credited a
+    message, or a purchase finds the message already carrying another sale: a sale delivered twice, or by
+    two doors, counts once. The credit names the sender and the shift they were on when they sent it, so
+    revenue per chatter and per shift add up to the ledger.
     """
     kind = ReportingEvent.Kind.PURCHASE_CREDITED
     with atomic():
         if ReportingEvent.objects.filter(kind=kind, transaction=transaction).exists():
             return False
-        taken = Message.objects.filter(pk=message.pk, transaction__isnull=True).update(
-            transaction=transaction, purchased_at=Coalesce(F("purchased_at"), Value(transaction.occurred_at)))
-        if not taken:
-            return False
-        message.refresh_from_db(fields=["transaction", "purchased_at"])
+        if unlocks:
+            taken = Message.objects.filter(pk=message.pk, transaction__isnull=True).update(
+                transaction=transaction, purchased_at=Coalesce(F("purchased_at"), Value(transaction.occurred_at)))
+            if not taken:
+                return False
+            message.refresh_from_db(fields=["transaction", "purchased_at"])
         chatter_id = message.sent_by_id
         sent = message.sent_at or message.created_at
         shift = on_shift(message.creator_id, sent, chatter_id=chatter_id) if chatter_id is not None else None
-        ReportingEvent.objects.create(creator_id=message.creator_id, conversation_id=message.conversation_id,
-                                      kind=kind, message=message, chatter_id=chatter_id, shift=shift,
-                                      amount_minor=transaction.gross_minor, currency=transaction.currency,
-                                      transaction=transaction, at=transaction.occurred_at)
+        try:
+            with atomic():
+                ReportingEvent.objects.create(creator_id=message.creator_id, conversation_id=message.conversation_id,
+                                              kind=kind, message=message, chatter_id=chatter_id, shift=shift,
+                                              amount_minor=transaction.gross_minor, currency=transaction.currency,
+                                              transaction=transaction, at=transaction.occurred_at)
+        except IntegrityError:  # credited by a concurrent delivery of the same sale
+            return False
     return True
 
 
@@ -319,3 +344,69 @@ def set_status(conversation: Conversation, status: str, *, by: User | None,
                                           kind=ReportingEvent.Kind.RESOLVED,
                                           chatter=by if by is not None and by.is_authenticated else None, at=now)
     conversation.status = status
+
+
+# --- Mode, compliance hold --------------------------------------------------------------------------------
+
+
+def set_mode(conversation: Conversation, mode: str, *, by: User | None) -> None:
+    """Who writes the replies. Automatic AI replies only for a disclosed AI persona on a platform that
+    allows them, and never in a conversation held for compliance (`gate.ai_auto_allowed`)."""
+    if mode not in Conversation.Mode.values:
+        raise ValidationError(f"Unknown mode {mode!r}.")
+    if mode == Conversation.Mode.AI_AUTO:
+        refused = gate.ai_auto_allowed(conversation)
+        if refused:
+            raise ValidationError(refused)
+    if mode != Conversation.Mode.HUMAN and conversation.held_at is not None:
+        raise ValidationError(gate.HELD)
+    Conversation.objects.filter(pk=conversation.pk).update(mode=mode)
+    conversation.mode = mode
+    audit.record("inbox.conversation.mode", conversation, actor=by, changes={"mode": mode})
+
+
+def hold(conversation: Conversation, reason: str, *, message: Message | None = None) -> bool:
+    """Hold the conversation for compliance (a fan's message signals a minor): a person writes every
+    reply, no paid content, no AI; the creator's compliance officers and managers are told once.
+    Returns False when it was already held."""
+    now = timezone.now()
+    held = Conversation.objects.filter(pk=conversation.pk, held_at__isnull=True).update(
+        held_at=now, held_reason=reason[:300], mode=Conversation.Mode.HUMAN)
+    if not held:
+        return False
+    conversation.held_at, conversation.held_reason, conversation.mode = now, reason[:300], Conversation.Mode.HUMAN
+    audit.record("inbox.conversation.held", conversation, actor_label="system",
+                 changes={"reason": reason[:300], "message": message.pk if message is not None else None})
+    officers = Membership.objects.filter(creator_id=conversation.creator_id, role=Role.COMPLIANCE).values_list(
+        "user_id", flat=True)
+    notify(HOLD_NOTICE, creator_id=conversation.creator_id, level="error",
+           title=f"Conversation with {conversation.fan} held: a message may come from a minor",
+           body=f"{reason}\nAI replies and paid content are off for this fan until compliance lifts the hold.",
+           link=f"/admin/inbox/conversation/{conversation.pk}/change/",
+           subject=f"inbox.conversation:{conversation.pk}", dedupe_key=f"{HOLD_NOTICE}:{conversation.pk}",
+           payload={"conversation_id": conversation.pk, "message_id": message.pk if message is not None else None},
+           recipients=list(officers))
+    return True
+
+
+HOLD_NOTICE = "inbox.conversation.held"
+
+
+def may_release_hold(conversation: Conversation, user: User) -> bool:
+    """Only an owner or one of the creator's compliance officers lifts a hold."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return bool(user.is_superuser or Membership.objects.filter(
+        user=user, creator_id=conversation.creator_id, role=Role.COMPLIANCE).exists())
+
+
+def release_hold(conversation: Conversation, *, by: User, note: str = "") -> None:
+    """Lift a compliance hold after review; refused to anyone but an owner or a compliance officer."""
+    if not may_release_hold(conversation, by):
+        raise ValidationError("Only a compliance officer of this creator or an owner may lift a compliance hold.")
+    if not Conversation.objects.filter(pk=conversation.pk, held_at__isnull=False).update(held_at=None,
+                                                                                         held_reason=""):
+        raise ValidationError("This conversation is not held.")
+    conversation.held_at, conversation.held_reason = None, ""
+    audit.record("inbox.conversation.hold_released", conversation, actor=by, changes={"note": note[:500]})
+    resolve_by_key(f"{HOLD_NOTICE}:{conversation.pk}", actor=by)

@@ -13,6 +13,7 @@ from accounts.models import Creator, Membership, Role, User
 from inbox.models import Shift
 from scheduling.models import PlatformAccount
 from tests.factories import CreatorFactory, UserFactory
+from tests.inbox.send_fixtures import fake_chat, vault  # noqa: F401 — the send pipeline's fixtures
 from tests.scheduling.factories import PlatformAccountFactory
 
 

@@ -70,9 +70,18 @@ def test_a_model_answer_with_blocked_words_is_kept_as_refused_not_offered(script
         drafts.accept(draft, by=scripts_of.chatter)
 
 
-def test_a_conversation_with_blocked_words_is_not_sent_to_the_model(scripts_of, openai):  # noqa: F811
+def test_a_fan_signalling_a_minor_gets_no_draft_and_nothing_reaches_the_model(scripts_of, openai):  # noqa: F811
     text_row(openai)
     conversation = fan_writes(scripts_of.fanvue, "i am 15 btw").conversation
+    with pytest.raises(ValidationError, match="held"):
+        drafts.draft_reply(conversation, by=scripts_of.chatter)
+    assert not [r for r in openai.requests if r.path.endswith("/chat/completions")]
+
+
+def test_a_voice_guide_with_blocked_words_is_not_sent_to_the_model(scripts_of, openai):  # noqa: F811
+    text_row(openai)
+    Creator.objects.filter(pk=scripts_of.creator.pk).update(voice_notes="plays a #sixteenschoolgirl")
+    conversation = fan_writes(scripts_of.fanvue, "hello there").conversation
     with pytest.raises(ValidationError, match="hard-blocked"):
         drafts.draft_reply(conversation, by=scripts_of.chatter)
     assert not [r for r in openai.requests if r.path.endswith("/chat/completions")]
@@ -118,3 +127,10 @@ def test_placeholders_are_filled_for_the_fan(desk):
     conversation = fan_writes(desk.fanvue, "hi", fan_handle="@ana").conversation
     assert scripts.render("Hey {fan_name} ({fan_handle}), {creator_name} here", conversation) == \
         "Hey ana (@ana), Luna here"
+
+
+def test_a_model_answer_claiming_the_creator_is_online_is_refused_on_fanvue(scripts_of, openai):  # noqa: F811
+    text_row(openai)
+    openai.chat_reply = "I'm online right now, babe!"
+    draft = drafts.draft_reply(fan_writes(scripts_of.fanvue, "you there?").conversation, by=scripts_of.chatter)
+    assert draft.outcome == AIDraft.Outcome.REFUSED and draft.screening["problems"]

@@ -1,0 +1,87 @@
+"""A fan's purchase of a message, signed by Fanvue and posted to the real receiver, credits that message,
+the chatter who sent it and the shift they were on — once, whatever replays."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from analytics.models import Transaction
+from inbox import delivery, services
+from inbox.models import Message, ReportingEvent, Shift
+from tests.analytics.factories import FAN_UUID, body_of, receiver_for, sign, tip_payload
+from tests.inbox.factories import conversation
+from tests.scheduling.factories import PlatformAccountFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def purchase_payload(message_uuid: str, **overrides):
+    """A Purchase Received for a message: `price` and `messageUuid` (analytics.ingest.events)."""
+    return tip_payload(context=None, postUuid=None, messageUuid=message_uuid, price=999, purchaseType="message",
+                       **overrides)
+
+
+@pytest.fixture
+def hook(desk, settings, eager_celery):
+    settings.FANVUE_WEBHOOK_TOLERANCE_SECONDS = 300
+    receiver = receiver_for(desk.fanvue)
+    return reverse("analytics_fanvue_webhook", kwargs={"token": receiver.token})
+
+
+@pytest.fixture
+def ppv(desk, vault, fake_chat) -> Message:
+    """A PPV the chatter sent from the vault, delivered through the fake platform."""
+    message = services.send(conversation(desk.fanvue, fan_id=FAN_UUID), by=desk.chatter, text="for you",
+                            assets=[vault.consented], price_minor=999)
+    assert delivery.deliver(message.pk) == Message.SendStatus.SENT
+    message.refresh_from_db()
+    return message
+
+
+def post(client, url, payload, django_capture_on_commit_callbacks):
+    body = body_of({k: v for k, v in payload.items() if v is not None})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, data=body, content_type="application/json", HTTP_X_FANVUE_SIGNATURE=sign(body))
+    assert response.status_code == 200
+    return response.json()["status"]
+
+
+def test_a_purchase_credits_the_message_the_chatter_and_the_shift_once(
+        client, hook, ppv, desk, django_capture_on_commit_callbacks):
+    payload = purchase_payload(ppv.external_id, transactionId="sale-1")
+    assert post(client, hook, payload, django_capture_on_commit_callbacks) == "accepted"
+    ppv.refresh_from_db()
+    tx = Transaction.objects.get()
+    assert ppv.purchased_at is not None and ppv.transaction == tx and tx.kind == "paid_message"
+    credit = ReportingEvent.objects.get(kind=ReportingEvent.Kind.PURCHASE_CREDITED)
+    assert (credit.message, credit.chatter, credit.amount_minor, credit.currency) == (ppv, desk.chatter, 999, "USD")
+    assert credit.shift == Shift.objects.get(chatter=desk.chatter) and credit.transaction == tx
+    assert post(client, hook, payload, django_capture_on_commit_callbacks) == "duplicate"  # the same delivery
+    # The same sale told again in another delivery (another timestamp): one transaction, one credit.
+    again = purchase_payload(ppv.external_id, transactionId="sale-1", timestamp="2026-12-07T05:00:00Z")
+    assert post(client, hook, again, django_capture_on_commit_callbacks) == "accepted"
+    assert ReportingEvent.objects.filter(kind=ReportingEvent.Kind.PURCHASE_CREDITED).count() == 1
+
+
+def test_a_tip_on_a_message_credits_the_chatter_without_unlocking_anything(
+        client, hook, ppv, desk, django_capture_on_commit_callbacks):
+    post(client, hook, tip_payload(context="message", postUuid=None, messageUuid=ppv.external_id),
+         django_capture_on_commit_callbacks)
+    ppv.refresh_from_db()
+    assert ppv.purchased_at is None
+    credit = ReportingEvent.objects.get(kind=ReportingEvent.Kind.PURCHASE_CREDITED)
+    assert credit.chatter == desk.chatter and credit.amount_minor == 500
+
+
+def test_a_message_of_another_account_or_fan_is_never_credited(
+        client, hook, ppv, desk, django_capture_on_commit_callbacks):
+    other = PlatformAccountFactory(creator=desk.creator, platform="fanvue", handle="luna2")
+    Message.objects.filter(pk=ppv.pk).update(account=other)
+    post(client, hook, purchase_payload(ppv.external_id, transactionId="sale-2"), django_capture_on_commit_callbacks)
+    assert not ReportingEvent.objects.filter(kind=ReportingEvent.Kind.PURCHASE_CREDITED).exists()
+    Message.objects.filter(pk=ppv.pk).update(account=desk.fanvue)
+    stranger = {"uuid": "00000000-0000-4000-8000-000000000000", "handle": "someone-else"}
+    post(client, hook, purchase_payload(ppv.external_id, transactionId="sale-3", sender=stranger),
+         django_capture_on_commit_callbacks)
+    assert not ReportingEvent.objects.filter(kind=ReportingEvent.Kind.PURCHASE_CREDITED).exists()
