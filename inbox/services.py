@@ -18,10 +18,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts import audit
+from accounts.actors import Actor
 from accounts.models import User
 from analytics.ingest import upsert_fan
 from content.models import Asset
 from core import platforms
+from compliance.blocklist import screen_fields
 from inbox import gate, signals
 from inbox.channels.base import InboundMessage
 from inbox.models import AIDraft, Conversation, FanNote, Message, ReportingEvent, Script, Shift
@@ -276,3 +278,31 @@ def set_status(conversation: Conversation, status: str, *, by: User | None,
                                           kind=ReportingEvent.Kind.RESOLVED,
                                           chatter=by if by is not None and by.is_authenticated else None, at=now)
     conversation.status = status
+
+
+# --- Scripts ----------------------------------------------------------------------------------------------
+
+
+def save_script(script: Script, *, assets: Iterable[Asset] | None = None, actor: Actor = None) -> Script:
+    """Create or change a saved reply; its text is screened for hard-blocked terms like any outgoing text.
+    `assets` (when given) replaces its media. Audits `inbox.script.saved`."""
+    hits = screen_fields({"script": script.text or ""})
+    if hits:
+        raise ValidationError({"text": [f"Refused: {hit}" for hit in hits]})
+    created = script.pk is None
+    if created and isinstance(actor, User):
+        script.created_by = actor
+    script.full_clean(exclude=["assets", "created_by"])
+    with transaction.atomic():
+        script.save()
+        if assets is not None:
+            script.assets.set(list(assets))
+        audit.record("inbox.script.saved", script, actor=actor, changes={"created": created, "name": script.name})
+    return script
+
+
+def delete_script(script: Script, *, actor: Actor = None) -> None:
+    """Remove a saved reply; messages sent from it keep their text and lose the link. Audited."""
+    with transaction.atomic():
+        audit.record("inbox.script.deleted", script, actor=actor, changes={"name": script.name})
+        script.delete()
