@@ -16,6 +16,16 @@ from inbox.views_metrics import MAX_DAYS
 ID = {"min_value": 1, "max_value": BIGINT_MAX}
 
 
+class StrictCharField(serializers.CharField):
+    """Text only: a number or a list where words are expected is a mistake the client must see (DRF would
+    quietly turn 12 into "12")."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class FanSummarySerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     handle = serializers.CharField()
@@ -59,7 +69,7 @@ class MessageSerializer(ModelSerializer):
 
 
 class SendSerializer(serializers.Serializer[Any]):
-    text = serializers.CharField(allow_blank=True, required=False, default="", max_length=20000, trim_whitespace=False)
+    text = StrictCharField(allow_blank=True, required=False, default="", max_length=20000, trim_whitespace=False)
     asset_ids = serializers.ListField(child=serializers.IntegerField(**ID), required=False, default=list,
                                       max_length=50, help_text="Vault assets of the conversation's creator.")
     price_minor = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0,
@@ -71,7 +81,7 @@ class SendSerializer(serializers.Serializer[Any]):
 
 
 class NoteSerializer(serializers.Serializer[Any]):
-    text = serializers.CharField(max_length=10000)
+    text = StrictCharField(max_length=10000)
     on = serializers.ChoiceField(choices=[("conversation", "An internal note in the thread"),
                                           ("fan", "A note on the fan, seen in every conversation")],
                                  required=False, default="conversation")

@@ -92,6 +92,11 @@ class ConversationViewSet(TenantActionsMixin, mixins.ListModelMixin, mixins.Retr
     serializer_class = ConversationSerializer
     filterset_class = ConversationFilterSet
 
+    def check_object_permissions(self, request: Request, obj: Any) -> None:
+        # The base check asks for the conversation's own "add" on every POST; here a POST adds a message or a
+        # note to it, or changes it, and each action names what it needs (`require`).
+        super(TenantViewSetMixin, self).check_object_permissions(request, obj)
+
     def _answer(self, conversation: Conversation, code: int = status.HTTP_200_OK) -> Response:
         return Response(ConversationSerializer(self.get_queryset().get(pk=conversation.pk)).data, status=code)
 
