@@ -11,8 +11,13 @@ class InboxConfig(AppConfig):
         from analytics import extensions
         from core.api import routes
         from core.beat import BeatEntry, register
-        from inbox import admin_people  # noqa: F401 — registers the chatter performance and review pages
-        from inbox import events, metrics, signals, views_privacy
+        from inbox import (
+            admin_people,  # noqa: F401 — registers the chatter performance and review pages
+            events,
+            metrics,
+            signals,
+            views_privacy,
+        )
         from inbox.models import ReportingEvent
 
         # [metrics/api/privacy]

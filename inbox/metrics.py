@@ -18,18 +18,20 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connection
 from django.db.models import Aggregate, Count, F, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from accounts import tenancy
 from accounts.models import User
 from analytics.currency import MissingRate, RateBook, agency_currency
 from inbox.models import Message, ReportingEvent, Shift
 
+MAX_DAYS = 366  # the longest period asked about at once
 Kind = ReportingEvent.Kind
 OUT = Message.Direction.OUT
 # A message the platform never took is not "sent"; one whose outcome is unknown may have been.
@@ -94,7 +96,7 @@ class Row:
         return round(self.revenue_minor / self.messages_sent) if self.messages_sent else None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "label": self.label, "creator": self.creator_label,
+        return {"key": self.key, "name": self.label, "creator": self.creator_label,
                 "starts_at": self.starts_at, "ends_at": self.ends_at, "messages_sent": self.messages_sent,
                 "first_responses": self.first_responses, "first_response_p50": self.first_response_p50,
                 "first_response_p90": self.first_response_p90, "replies": self.replies,
@@ -105,7 +107,23 @@ class Row:
                 "missing_rates": self.missing_rates}
 
 
-# --- Scope ---------------------------------------------------------------------------------------------
+# --- Period and scope ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime
+    end: datetime
+    first_day: date
+    last_day: date
+
+
+def period_of(first_day: date, last_day: date) -> Period:
+    """Whole days of the agency's zone, the last one included, as [start, end)."""
+    tz = timezone.get_current_timezone()
+    start = datetime.combine(first_day, time.min, tzinfo=tz)
+    end = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=tz)
+    return Period(start=start, end=end, first_day=first_day, last_day=last_day)
 
 
 def creator_ids_for(principal: Any, creator_ids: Iterable[int] | None = None) -> list[int] | None:

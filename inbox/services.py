@@ -21,9 +21,9 @@ from accounts import audit
 from accounts.actors import Actor
 from accounts.models import User
 from analytics.ingest import upsert_fan
+from compliance.blocklist import screen_fields
 from content.models import Asset
 from core import platforms
-from compliance.blocklist import screen_fields
 from inbox import gate, signals
 from inbox.channels.base import InboundMessage
 from inbox.models import AIDraft, Conversation, FanNote, Message, ReportingEvent, Script, Shift

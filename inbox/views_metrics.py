@@ -8,8 +8,7 @@ reach answers 404 like one that does not exist; bad dates are shown on the form 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -25,9 +24,8 @@ from accounts.models import Creator, User
 from analytics.currency import agency_currency
 from core.money import format_money
 from inbox import metrics
+from inbox.metrics import MAX_DAYS, period_of
 from inbox.models import ReportingEvent
-
-MAX_DAYS = 366
 
 
 def may_open_metrics(user: Any) -> bool:
@@ -55,21 +53,6 @@ class PeriodForm(forms.Form):
             raise forms.ValidationError(f"Choose at most {MAX_DAYS} days.")
         data["start"], data["end"] = start, end
         return data
-
-
-@dataclass(frozen=True)
-class Period:
-    start: datetime
-    end: datetime
-    first_day: date
-    last_day: date
-
-
-def period_of(first_day: date, last_day: date) -> Period:
-    tz = timezone.get_current_timezone()
-    start = datetime.combine(first_day, time.min, tzinfo=tz)
-    end = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=tz)
-    return Period(start=start, end=end, first_day=first_day, last_day=last_day)
 
 
 def creators_in_reach(user: Any, model: type = ReportingEvent) -> QuerySet[Creator]:

@@ -33,8 +33,8 @@ ERASURE_INTRO = (
 def export_response(data: dict[str, object], fan: Fan) -> HttpResponse:
     body = json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2)
     response = HttpResponse(body, content_type="application/json; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(as_attachment=True,
-                                                                 filename=f"fan-{fan.pk}-data.json")
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=f"fan-{fan.pk}-data.json") or "attachment"
     response["Cache-Control"] = "no-store, private, max-age=0"
     return response
 

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.fields import BIGINT_MAX, ModelSerializer, UTCDateTimeField, column_integer
 from core.money import MAX_MINOR
+from inbox.metrics import MAX_DAYS
 from inbox.models import Conversation, Message, Script
-from inbox.views_metrics import MAX_DAYS
 
-ID = {"min_value": 1, "max_value": BIGINT_MAX}
+
+def id_field(**kwargs: Any) -> serializers.IntegerField:
+    """A row id: 1 up to the widest id column, so a huge number is a 400, never a database error."""
+    return serializers.IntegerField(min_value=1, max_value=BIGINT_MAX, **kwargs)
 
 
 class StrictCharField(serializers.CharField):
@@ -47,8 +51,8 @@ class ConversationSerializer(ModelSerializer):
 
 
 class AssignSerializer(serializers.Serializer[Any]):
-    assignee = serializers.IntegerField(allow_null=True, **ID,
-                                        help_text="A person of the creator's team; null puts it back in the pool.")
+    assignee = id_field(allow_null=True,
+                        help_text="A person of the creator's team; null puts it back in the pool.")
 
 
 class StatusSerializer(serializers.Serializer[Any]):
@@ -58,7 +62,7 @@ class StatusSerializer(serializers.Serializer[Any]):
 
 
 class MessageSerializer(ModelSerializer):
-    asset_ids = serializers.PrimaryKeyRelatedField(source="assets", many=True, read_only=True)
+    asset_ids = serializers.SerializerMethodField()
 
     class Meta:
         model = Message
@@ -67,16 +71,20 @@ class MessageSerializer(ModelSerializer):
                   "created_at", "sent_at", "read_at"]
         read_only_fields = fields
 
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_asset_ids(self, message: Message) -> list[int]:
+        return [asset.pk for asset in message.assets.all()]
+
 
 class SendSerializer(serializers.Serializer[Any]):
     text = StrictCharField(allow_blank=True, required=False, default="", max_length=20000, trim_whitespace=False)
-    asset_ids = serializers.ListField(child=serializers.IntegerField(**ID), required=False, default=list,
+    asset_ids = serializers.ListField(child=id_field(), required=False, default=list,
                                       max_length=50, help_text="Vault assets of the conversation's creator.")
     price_minor = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0,
                                            max_value=MAX_MINOR,
                                            help_text="Pay-per-view price in minor units of the platform's "
                                                      "currency; needs media.")
-    script = serializers.IntegerField(required=False, allow_null=True, default=None, **ID,
+    script = id_field(required=False, allow_null=True, default=None,
                                       help_text="The script this message was sent from.")
 
 
@@ -95,8 +103,8 @@ class FanNoteOutSerializer(serializers.Serializer[Any]):
 
 
 class ScriptSerializer(ModelSerializer):
-    creator = serializers.IntegerField(source="creator_id", **ID, help_text="Fixed once created.")
-    asset_ids = serializers.ListField(child=serializers.IntegerField(**ID), required=False, default=list,
+    creator = id_field(source="creator_id", help_text="Fixed once created.")
+    asset_ids = serializers.ListField(child=id_field(), required=False, default=list,
                                       max_length=50, help_text="Vault assets of the script's creator.")
     price_minor = column_integer(Script, "price_minor", required=False, allow_null=True, max_value=MAX_MINOR)
 
@@ -120,8 +128,8 @@ class ScriptSerializer(ModelSerializer):
 class MetricsQuerySerializer(serializers.Serializer[Any]):
     start = serializers.DateField(required=False, help_text="First day (agency time); 6 days before `end` if omitted.")
     end = serializers.DateField(required=False, help_text="Last day, inclusive; today if omitted.")
-    creator = serializers.IntegerField(required=False, **ID)
-    chatter = serializers.IntegerField(required=False, **ID)
+    creator = id_field(required=False)
+    chatter = id_field(required=False)
     group = serializers.ChoiceField(choices=[("chatter", "Per chatter"), ("shift", "Per shift")], required=False,
                                     default="chatter")
 
@@ -136,7 +144,7 @@ class MetricsQuerySerializer(serializers.Serializer[Any]):
 
 class MetricRowSerializer(serializers.Serializer[Any]):
     key = serializers.IntegerField(help_text="The chatter's id, or the shift's id.")
-    label = serializers.CharField()
+    name = serializers.CharField(help_text="The chatter (of the shift).")
     creator = serializers.CharField(help_text="The shift's creator; empty per chatter.")
     starts_at = UTCDateTimeField(allow_null=True)
     ends_at = UTCDateTimeField(allow_null=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Model, QuerySet
 from django.utils import timezone
@@ -43,8 +43,8 @@ from inbox.api.serializers import (
     SendSerializer,
     StatusSerializer,
 )
+from inbox.metrics import MAX_DAYS, Period, period_of
 from inbox.models import Conversation, FanNote, Message, Script
-from inbox.views_metrics import MAX_DAYS, Period, period_of
 
 REFUSED = OpenApiResponse(description="Refused (the send gate, a bad id); `details` says why.")
 
@@ -204,8 +204,8 @@ class ConversationViewSet(TenantActionsMixin, mixins.ListModelMixin, mixins.Retr
 @extend_schema_view(
     list=extend_schema(summary="Saved replies the caller may see"),
     retrieve=extend_schema(summary="One saved reply"),
-    create=extend_schema(summary="Save a reply (text screened for hard-blocked terms)", responses={201: ScriptSerializer,
-                                                                                                  400: REFUSED}),
+    create=extend_schema(summary="Save a reply (text screened for hard-blocked terms)",
+                         responses={201: ScriptSerializer, 400: REFUSED}),
     partial_update=extend_schema(summary="Change a saved reply"),
     update=extend_schema(summary="Change a saved reply"),
     destroy=extend_schema(summary="Remove a saved reply"),
@@ -228,7 +228,8 @@ class ScriptViewSet(TenantModelViewSet):
         asset_ids = data.pop("asset_ids", None)
         for field, value in data.items():
             setattr(script, field, value)
-        services.save_script(script, assets=self._assets(script.creator_id, asset_ids), actor=principal_of(self.request))
+        services.save_script(script, assets=self._assets(script.creator_id, asset_ids),
+                             actor=principal_of(self.request))
 
     def perform_create(self, serializer: BaseSerializer) -> None:
         data = dict(serializer.validated_data)
@@ -239,7 +240,7 @@ class ScriptViewSet(TenantModelViewSet):
         serializer.instance = script
 
     def perform_update(self, serializer: BaseSerializer) -> None:
-        script: Script = serializer.instance
+        script = cast(Script, serializer.instance)
         data = dict(serializer.validated_data)
         if "creator_id" in data and data.pop("creator_id") != script.creator_id:
             raise exceptions.ValidationError({"creator": ["A script stays with its creator."]})

@@ -80,7 +80,7 @@ def test_per_chatter_counts_percentiles_ppv_and_converted_revenue(busy, settings
     assert chatty.revenue_minor == 1000 + 1100 and chatty.purchases == 2
     assert chatty.revenue_per_message_minor == 420
     assert rows[slow.pk].messages_sent == 1 and rows[slow.pk].first_response_p50 == pytest.approx(3600)
-    assert list(rows)[0] == desk.chatter.pk  # most revenue first
+    assert next(iter(rows)) == desk.chatter.pk  # most revenue first
 
 
 def test_the_python_percentiles_agree_with_postgres(busy, monkeypatch):
