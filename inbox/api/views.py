@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
 from rest_framework.serializers import BaseSerializer
+from rest_framework.settings import api_settings
 
 from accounts import tenancy
 from accounts.api.viewsets import TenantModelViewSet, TenantViewSetMixin, principal_of
@@ -252,9 +253,17 @@ class ScriptViewSet(TenantModelViewSet):
         services.delete_script(instance, actor=principal_of(self.request))
 
 
+class OneAnswerSchema(api_settings.DEFAULT_SCHEMA_CLASS):  # type: ignore[name-defined]
+    """The project's schema class, for a collection route that answers one object (a report), not a list."""
+
+    def _is_list_view(self, serializer: Any = None) -> bool:
+        return False
+
+
 class ChatterMetricsViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
     """Per chatter or per shift over a period, only over creators the caller may see reporting for."""
 
+    schema = OneAnswerSchema()
     queryset = Creator.objects.none()
     serializer_class = MetricsSerializer
     filter_backends: list[Any] = []
@@ -265,7 +274,8 @@ class ChatterMetricsViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
 
     @extend_schema(summary="Messages sent, first-response and reply times (p50/p90), PPV sent and bought, revenue "
                            "credited and per message",
-                   parameters=[MetricsQuerySerializer], responses={200: MetricsSerializer})
+                   parameters=[MetricsQuerySerializer],
+                   responses={200: MetricsSerializer, 404: OpenApiResponse(description="No such creator.")})
     def list(self, request: Request) -> Response:
         incoming = MetricsQuerySerializer(data=request.query_params)
         incoming.is_valid(raise_exception=True)
