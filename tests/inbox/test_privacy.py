@@ -227,3 +227,24 @@ def test_the_review_page_lists_each_message_with_its_outcome_and_exports_audited
     assert client.get(url, {"conversation": "99999999999999999999"}).status_code == 404
     client.force_login(desk.chatter)
     assert client.get(url).status_code == 403
+
+
+def test_the_conversation_list_can_export_and_erase_its_fans(thread, desk, rf):
+    from django.contrib.messages.storage.fallback import FallbackStorage
+
+    from inbox.models import Conversation
+    from inbox.views_privacy import erase_conversation_fans, export_conversation_fan
+
+    conv, *_ = thread
+    request = rf.post("/admin/inbox/conversation/")
+    request.user, request.session = desk.manager, {}
+    request._messages = FallbackStorage(request)
+    chosen = Conversation.objects.filter(pk=conv.pk)
+    exported = export_conversation_fan(None, request, chosen)
+    assert json.loads(exported.content)["conversations"][0]["id"] == conv.pk
+    assert list(export_conversation_fan.allowed_permissions) == ["privacy"]
+    request = rf.post("/admin/inbox/conversation/", {"apply": "1", "reason": "DSR-9"})
+    request.user, request.session = desk.manager, {}
+    request._messages = FallbackStorage(request)
+    assert erase_conversation_fans(None, request, chosen) is None
+    assert privacy.is_erased(Fan.objects.get(pk=conv.fan_id))
