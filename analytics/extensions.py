@@ -4,8 +4,9 @@ The inbox sits above analytics: revenue per chatter and first-response times are
 registers them here from its `AppConfig.ready()` (as scheduling registers depictions with compliance),
 and analytics reads the registry: no model moves between apps and no import goes downwards.
 
-- Panels: a named callable `(creator_ids, start, end) -> list[dict]` of rows to show. `creator_ids` is
-  None for every creator (the owner), else the creators the reader may see, already narrowed by tenancy.
+- Panels: a named callable `(creator_ids, start, end) -> list[dict]`: display-ready rows (column title →
+  value), shown as a table on the analytics page. `creator_ids` is None for every creator (the owner),
+  else the creators the reader may see, already narrowed by tenancy.
 - Fan actions: changelist actions on the Fan admin (a fan's data export and erasure), each granted by
   one model permission "app_label.codename" and run only on fans of creators where the person holds it.
 """

@@ -29,6 +29,7 @@ from django.utils import timezone
 from accounts import tenancy
 from accounts.models import User
 from analytics.currency import MissingRate, RateBook, agency_currency
+from core.money import format_money
 from inbox.models import Message, ReportingEvent, Shift
 
 MAX_DAYS = 366  # the longest period asked about at once
@@ -289,15 +290,24 @@ def totals(rows: list[Row]) -> Row:
 # --- What analytics shows of the inbox (registered in `analytics.extensions` at start-up) ---------------
 
 
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "—"
+    value = round(value)
+    return f"{value // 60} min {value % 60:02d} s" if value >= 60 else f"{value} s"
+
+
 def revenue_panel(creator_ids: list[int] | None, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Revenue credited per chatter, with messages sent and revenue per message."""
-    return [{"chatter": r.label, "revenue_minor": r.revenue_minor, "currency": r.currency,
-             "messages_sent": r.messages_sent, "revenue_per_message_minor": r.revenue_per_message_minor}
+    """Revenue credited per chatter, with messages sent and revenue per message (display-ready)."""
+    return [{"Chatter": r.label, "Revenue credited": format_money(r.revenue_minor, r.currency),
+             "Messages sent": r.messages_sent, "PPV bought / sent": f"{r.ppv_bought} / {r.ppv_sent}",
+             "Per message": format_money(r.revenue_per_message_minor, r.currency)}
             for r in by_chatter(start, end, creator_ids)]
 
 
 def response_panel(creator_ids: list[int] | None, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """First-response and reply times per chatter (seconds, p50 and p90)."""
-    return [{"chatter": r.label, "first_responses": r.first_responses, "first_response_p50": r.first_response_p50,
-             "first_response_p90": r.first_response_p90, "reply_p50": r.reply_p50, "reply_p90": r.reply_p90}
+    """First-response and reply times per chatter, p50 and p90 (display-ready)."""
+    return [{"Chatter": r.label, "First responses": r.first_responses,
+             "First response p50": _seconds(r.first_response_p50), "p90": _seconds(r.first_response_p90),
+             "Reply p50": _seconds(r.reply_p50), "Reply p90": _seconds(r.reply_p90)}
             for r in by_chatter(start, end, creator_ids) if r.first_responses or r.replies]

@@ -137,9 +137,19 @@ def test_analytics_reads_the_inbox_panels_through_its_registry(busy):
     desk, *_ = busy
     registered = panels()
     revenue = registered["Revenue per chatter"]([desk.creator.pk], *window())
-    assert revenue[0]["chatter"] == "chatty" and revenue[0]["revenue_minor"] == 2100
+    assert revenue[0]["Chatter"] == "chatty" and revenue[0]["Revenue credited"] == "$21.00"
     times = registered["First-response times"](None, *window())
-    assert {row["chatter"] for row in times} == {"chatty", "slowpoke"}
+    assert {row["Chatter"] for row in times} == {"chatty", "slowpoke"}
+
+
+def test_the_analytics_page_shows_the_inbox_panels(busy, client):
+    desk, *_ = busy
+    owner = UserFactory(username="boss", is_superuser=True)
+    client.force_login(owner)
+    ReportingEvent.objects.update(at=timezone.now() - timedelta(days=2))
+    page = client.get(reverse("admin:analytics_creator_dashboard"), {"creator": desk.creator.pk})
+    body = page.content.decode()
+    assert page.status_code == 200 and "Revenue per chatter" in body and "$21.00" in body
 
 
 def test_the_performance_page_shows_money_in_units_and_404s_out_of_reach(busy, client):
