@@ -58,12 +58,14 @@ def purge_expired_messages(now: datetime | None = None, *, days: int | None = No
     its own transaction, so a long backlog never holds one lock for long; returns how many messages
     were purged (0 on a second run)."""
     cutoff = (now or timezone.now()) - timedelta(days=days if days is not None else retention_days())
-    purged = 0
+    purged, last_pk = 0, 0
     while True:
-        ids = list(Message.objects.filter(created_at__lt=cutoff).filter(_has_content())
+        # Walk forward by id: each batch starts where the last one ended instead of rescanning purged rows.
+        ids = list(Message.objects.filter(created_at__lt=cutoff, pk__gt=last_pk).filter(_has_content())
                    .order_by("pk").values_list("pk", flat=True)[:PURGE_BATCH])
         if not ids:
             break
+        last_pk = ids[-1]
         with transaction.atomic():
             MessageAsset.objects.filter(message_id__in=ids).delete()
             purged += Message.objects.filter(pk__in=ids).update(text="", raw={})
