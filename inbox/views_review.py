@@ -87,9 +87,13 @@ def ppv_outcome(message: Message) -> str:
 
 def review(request: HttpRequest) -> HttpResponse:
     user = request.user
+    # A conversation out of the person's reach is absent (404) before anything else is said about the page.
+    conversation = _conversation(request, None)
     if not may_review_messages(user):
         raise PermissionDenied
     allowed = review_creator_ids(user)
+    if conversation is not None and allowed is not None and conversation.creator_id not in allowed:
+        raise Http404("No such conversation.")
     creators = Creator.objects.order_by("stage_name")
     if allowed is not None:
         creators = creators.filter(pk__in=sorted(allowed))
@@ -97,7 +101,6 @@ def review(request: HttpRequest) -> HttpResponse:
     creator = creators.filter(pk=creator_id).first() if creator_id is not None else None
     if creator_id is not None and creator is None:
         raise Http404("No such creator.")
-    conversation = _conversation(request, allowed)
     form, data = read_period(request.GET)
     context: dict[str, Any] = {**admin.site.each_context(request), "opts": ReportingEvent._meta,
                                "title": "Message review", "form": form, "creators": creators, "creator": creator,
