@@ -28,18 +28,23 @@ def message_data(message: Message) -> dict[str, Any]:
 
 def on_message_received(sender: Any, message: Message, **kwargs: Any) -> None:
     kind = "message.received" if message.direction == Message.Direction.IN else "message.sent"
-    send_event(kind, creator_id=message.creator_id, key=str(message.pk), data=message_data(message))
+    send_event(kind, creator_id=message.creator_id, key=str(message.pk), data=lambda: message_data(message))
 
 
 def on_message_sent(sender: Any, message: Message, **kwargs: Any) -> None:
-    send_event("message.sent", creator_id=message.creator_id, key=str(message.pk), data=message_data(message))
+    send_event("message.sent", creator_id=message.creator_id, key=str(message.pk),
+               data=lambda: message_data(message))
 
 
 def on_reporting_event(sender: Any, instance: ReportingEvent, created: bool = False, **kwargs: Any) -> None:
-    if not created or instance.kind != ReportingEvent.Kind.PURCHASE_CREDITED or instance.message_id is None:
+    message_id = instance.message_id
+    if not created or instance.kind != ReportingEvent.Kind.PURCHASE_CREDITED or message_id is None:
         return
-    message = Message.objects.select_related("conversation__account").get(pk=instance.message_id)
-    data = {**message_data(message), "amount_minor": instance.amount_minor, "amount_currency": instance.currency,
-            "chatter_id": instance.chatter_id, "transaction_id": instance.transaction_id}
+
+    def data() -> dict[str, Any]:
+        message = Message.objects.select_related("conversation__account").get(pk=message_id)
+        return {**message_data(message), "amount_minor": instance.amount_minor, "amount_currency": instance.currency,
+                "chatter_id": instance.chatter_id, "transaction_id": instance.transaction_id}
+
     send_event("message.purchased", creator_id=instance.creator_id,
-               key=str(instance.transaction_id or f"m{message.pk}"), data=data)
+               key=str(instance.transaction_id or f"m{message_id}"), data=data)

@@ -356,11 +356,13 @@ DATA_EVENTS: dict[str, str] = {
 }
 
 
-def send_event(kind: str, *, creator_id: int | None, key: str, data: dict[str, Any]) -> list[int]:
+def send_event(kind: str, *, creator_id: int | None, key: str,
+               data: dict[str, Any] | Callable[[], dict[str, Any]]) -> list[int]:
     """Deliver one data event (`DATA_EVENTS`) to the active endpoints that asked for it, after commit.
 
     `key` names the occurrence (a message id): the event id derives from it, so a second call for the
     same occurrence creates no second delivery and receivers deduplicate on `X-Atelier-Event-Id`.
+    `data` may be a function, called only when some endpoint wants the event (most events have none).
     Returns the ids of the deliveries created."""
     if kind not in DATA_EVENTS:
         raise ValueError(f"Unknown data event {kind!r}; add it to DATA_EVENTS.")
@@ -372,7 +374,8 @@ def send_event(kind: str, *, creator_id: int | None, key: str, data: dict[str, A
         return []
     now = timezone.now()
     event_id = uuid.uuid5(EVENT_NAMESPACE, f"{kind}:{key}")
-    payload = event_payload(event_id=event_id, kind=kind, created_at=now, creator_id=creator_id, data=data)
+    payload = event_payload(event_id=event_id, kind=kind, created_at=now, creator_id=creator_id,
+                            data=data() if callable(data) else data)
     ids = []
     for endpoint in endpoints:
         delivery, created = WebhookDelivery.objects.get_or_create(
