@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.apps import apps as django_apps
 from django.contrib import admin, messages
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -21,7 +22,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import transaction
 from django.db.models import Field, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -38,7 +39,7 @@ from accounts import tenancy
 from accounts.admin_base import TenantModelAdmin, permission_check
 from accounts.admin_export import export_as_csv
 from accounts.models import Creator
-from analytics import imports, ingest, services
+from analytics import extensions, imports, ingest, services
 from analytics.currency import agency_currency
 from analytics.models import SOURCE_PLATFORMS, Fan, Subscription, Transaction
 from core import times
@@ -380,6 +381,15 @@ class FanAdmin(TenantModelAdmin):
     def lifetime_spend(self, obj: Fan) -> str:
         return format_minor(obj.lifetime_spend_minor, agency_currency())
 
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # Actions apps above add (the inbox's data export and erasure): each for who holds its
+        # permission, run only on the selected fans of creators where they hold it.
+        found = super().get_actions(request)
+        for extra in extensions.fan_actions():
+            if request.user.has_perm(extra.permission):
+                found[extra.name] = (_fan_action(extra), extra.name, extra.description)
+        return found
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # fans arrive with their first webhook, backfill or statement row
 
@@ -388,6 +398,22 @@ class FanAdmin(TenantModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Fan, form: forms.ModelForm, change: bool) -> None:
         services.update_fan_notes(obj, tags=obj.tags, notes=obj.notes, actor=request.user)
+
+
+def _fan_action(extra: extensions.FanAction) -> Any:
+    app_label, codename = extra.permission.split(".", 1)
+    action_name, _, model_name = codename.rpartition("_")
+
+    def run(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        model = django_apps.get_model(app_label, model_name)
+        reachable = tenancy.restrict(queryset, request.user, action_name, via=model)
+        if not reachable.exists():
+            raise Http404("None of the selected fans is yours to act on.")
+        return extra.run(request, reachable)
+
+    run.guarded = True  # type: ignore[attr-defined]  # its own reach check, as ActionGuardMixin's
+    run.__name__ = extra.name
+    return run
 
 
 @admin.register(Subscription)

@@ -6,6 +6,8 @@ exactly like an id that does not exist.
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import admin
@@ -13,8 +15,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 
-from analytics.dashboard import RANGES, Dashboard, creators_in_reach, may_open_dashboard
+from accounts import tenancy
+from analytics import extensions
+from analytics.dashboard import RANGES, Dashboard, Window, creators_in_reach, may_open_dashboard
 from analytics.models import DailyRollup
 
 
@@ -23,6 +28,22 @@ def _int_or_none(value: str | None) -> int | None:
         return int(value) if value else None
     except ValueError:
         return None
+
+
+def registered_panels(user: Any, creator_id: int | None, window: Window) -> list[dict[str, Any]]:
+    """What apps above analytics show here (the inbox's revenue per chatter…), over the same creators
+    and days as the page."""
+    ids = tenancy.allowed_creator_ids(user, DailyRollup)
+    scope = [creator_id] if creator_id is not None else (None if ids is tenancy.ALL else sorted(ids))
+    tz = timezone.get_current_timezone()
+    start = datetime.combine(window.start, time.min, tzinfo=tz)
+    end = datetime.combine(window.end + timedelta(days=1), time.min, tzinfo=tz)
+    found = []
+    for title, panel in extensions.panels().items():
+        rows = panel(scope, start, end)
+        found.append({"title": title, "columns": list(rows[0]) if rows else [],
+                      "rows": [list(row.values()) for row in rows]})
+    return found
 
 
 def creator_dashboard(request: HttpRequest) -> HttpResponse:
@@ -45,4 +66,5 @@ def creator_dashboard(request: HttpRequest) -> HttpResponse:
         **admin.site.each_context(request), **board.context(), "opts": DailyRollup._meta,
         "title": f"Analytics — {creator.stage_name}" if creator else "Analytics — all my creators",
         "creators": creators, "creator": creator, "range_links": range_links,
+        "panels": registered_panels(request.user, creator_id, board.window),
     })

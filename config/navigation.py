@@ -16,6 +16,8 @@ from django.urls import NoReverseMatch, reverse
 from analytics.dashboard import may_open_dashboard
 from compliance.views import may_open_board
 from content.views_studio import may_generate
+from inbox.views_metrics import may_open_metrics
+from inbox.views_review import may_review_messages
 from scheduling.review import may_review
 from scheduling.views_calendar import may_open_calendar
 from scheduling.views_review import waiting_for
@@ -102,7 +104,9 @@ VIEW_PERMISSIONS = {"admin:scheduling_calendar": _may_open_calendar, "admin:comp
                     "admin:content_generationjob_generate": _may_generate,
                     "admin:scheduling_review_inbox": _may_review,
                     "admin:notifications_inbox": _may_read_notifications,
-                    "admin:analytics_report_on_demand": _may_open_analytics}
+                    "admin:analytics_report_on_demand": _may_open_analytics,
+                    "admin:inbox_chatter_performance": may_open_metrics,
+                    "admin:inbox_message_review": may_review_messages}
 
 GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
     ("Creators & team", [
@@ -141,6 +145,10 @@ GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
         ("Publications", "send", "scheduling.publication"),
         ("Platform accounts", "hub", "scheduling.platformaccount"),
         ("Takedown tasks", "delete_sweep", "scheduling.takedowntask"),
+    ]),
+    ("Inbox", [
+        ("Chatter performance", "leaderboard", "admin:inbox_chatter_performance"),
+        ("Message review", "rate_review", "admin:inbox_message_review"),
     ]),
     ("Notifications", [
         ("My notifications", "inbox", "admin:notifications_inbox"),

@@ -603,3 +603,7 @@ OUTBOUND_ALLOWED_NETWORKS = env_networks("OUTBOUND_ALLOWED_NETWORKS")
 # Calendar feed links stop working (410) this many days after their key was made, until the user rotates it.
 CALENDAR_FEED_MAX_AGE_DAYS = env_int("CALENDAR_FEED_MAX_AGE_DAYS", 180)
 # [api]
+# [inbox-privacy]
+# Fans' messages are personal data: the words, raw payloads and media links of messages older than this
+# many days are purged nightly (the rows and their money facts stay). The agency's retention period.
+INBOX_RETENTION_DAYS = env_int("INBOX_RETENTION_DAYS", 730)

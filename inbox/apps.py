@@ -8,20 +8,29 @@ class InboxConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, not at the top: an AppConfig module is loaded before the app registry is ready.
         from django.conf import settings
+        from django.db.models.signals import post_save
 
-        from analytics import ingest
+        from analytics import extensions, ingest
+        from core.api import routes
         from core.beat import BeatEntry, register
         from inbox import (
+            admin_people,  # noqa: F401 — registers the chatter performance and review pages
             admin_telegram,
+            events,
+            metrics,
             polling,
             receivers,  # noqa: F401 — connects the send pipeline's receivers (minor holds, purchase credits)
+            signals,
             sync,  # noqa: F401 — connects the Fanvue chat events, declares the reconcile tasks
             telegram_updates,
+            views_privacy,
             webhooks,
         )
+        from inbox.models import ReportingEvent
 
         ingest.register_handler(webhooks.UPDATE_KIND, telegram_updates.process_update)
         admin_telegram.install()
+        routes.register("inbox.api.views.register")
         register(
             BeatEntry("deliver queued messages", "inbox.tasks.deliver_due",
                       every_seconds=settings.INBOX_DELIVER_EVERY_SECONDS),
@@ -33,4 +42,15 @@ class InboxConfig(AppConfig):
                       every_seconds=settings.INBOX_FANVUE_RECONCILE_SECONDS),
             # Chats without webhooks (Bluesky, X) are polled; each account at most as often as its rate allows.
             BeatEntry("poll chat accounts", "inbox.polling.poll_chat_accounts", every_seconds=polling.BEAT_SECONDS),
+            BeatEntry("purge expired inbox messages", "inbox.tasks.purge_expired_messages",
+                      crontab={"minute": "40", "hour": "3"}),
         )
+        # Outbound webhook events: message received / sent / purchased.
+        signals.message_received.connect(events.on_message_received, dispatch_uid="inbox.events.received")
+        signals.message_sent.connect(events.on_message_sent, dispatch_uid="inbox.events.sent")
+        post_save.connect(events.on_reporting_event, sender=ReportingEvent, dispatch_uid="inbox.events.purchased")
+        # What analytics shows of the inbox, read through its registry (analytics never imports inbox).
+        extensions.register_panel("Revenue per chatter", metrics.revenue_panel)
+        extensions.register_panel("First-response times", metrics.response_panel)
+        extensions.register_fan_action(views_privacy.FAN_EXPORT_ACTION)
+        extensions.register_fan_action(views_privacy.FAN_ERASE_ACTION)

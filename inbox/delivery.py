@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from accounts import audit
 from core import backoff, platforms
-from inbox import channels, gate, tasks
+from inbox import channels, gate, signals, tasks
 from inbox.channels.base import (
     AuthError,
     ChatChannel,
@@ -238,6 +238,8 @@ def _sent(message: Message, result: SendResult, *, via: str = "send") -> str:
                  last_error="", next_attempt_at=None)
     if via != "send":
         resolve_by_key(f"{UNKNOWN_NOTICE}:{message.pk}")
+    if to == S.SENT:
+        signals.message_sent.send(sender=Message, message=message)  # outbound `message.sent` webhook events
     return to
 
 

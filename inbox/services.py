@@ -21,9 +21,11 @@ from django.db.transaction import atomic
 from django.utils import timezone
 
 from accounts import audit
+from accounts.actors import Actor
 from accounts.models import Creator, Membership, Role, User
 from analytics.ingest import upsert_fan
 from analytics.models import Transaction
+from compliance.blocklist import screen_fields
 from content.models import Asset
 from core import platforms
 from inbox import gate, signals
@@ -410,3 +412,31 @@ def release_hold(conversation: Conversation, *, by: User, note: str = "") -> Non
     conversation.held_at, conversation.held_reason = None, ""
     audit.record("inbox.conversation.hold_released", conversation, actor=by, changes={"note": note[:500]})
     resolve_by_key(f"{HOLD_NOTICE}:{conversation.pk}", actor=by)
+
+
+# --- Scripts ----------------------------------------------------------------------------------------------
+
+
+def save_script(script: Script, *, assets: Iterable[Asset] | None = None, actor: Actor = None) -> Script:
+    """Create or change a saved reply; its text is screened for hard-blocked terms like any outgoing text.
+    `assets` (when given) replaces its media. Audits `inbox.script.saved`."""
+    hits = screen_fields({"script": script.text or ""})
+    if hits:
+        raise ValidationError({"text": [f"Refused: {hit}" for hit in hits]})
+    created = script.pk is None
+    if created and isinstance(actor, User):
+        script.created_by = actor
+    script.full_clean(exclude=["assets", "created_by"])
+    with transaction.atomic():
+        script.save()
+        if assets is not None:
+            script.assets.set(list(assets))
+        audit.record("inbox.script.saved", script, actor=actor, changes={"created": created, "name": script.name})
+    return script
+
+
+def delete_script(script: Script, *, actor: Actor = None) -> None:
+    """Remove a saved reply; messages sent from it keep their text and lose the link. Audited."""
+    with transaction.atomic():
+        audit.record("inbox.script.deleted", script, actor=actor, changes={"name": script.name})
+        script.delete()

@@ -6,3 +6,5 @@ from django.dispatch import Signal
 message_received = Signal()
 # A message to a fan was queued (a person, a script, an AI draft, an automation): `message`.
 message_queued = Signal()
+# The platform took a queued message (its send status became `sent`): `message`. Sent by the delivery.
+message_sent = Signal()

@@ -1,12 +1,12 @@
-"""The send pipeline's moving parts: delivery runs, one task per message, the reaper and the lookup of
-unknown outcomes. Thin: each calls `inbox.delivery`, which keeps the rules (docs/architecture.md, "Publish":
-messages are sent exactly like publications)."""
+"""The inbox's tasks: the send pipeline's moving parts (delivery runs, one task per message, the reaper and
+the lookup of unknown outcomes) and the nightly purge. Thin: each calls a service module that keeps the rules
+(`inbox.delivery`: messages are sent exactly like publications; `inbox.privacy`)."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from inbox import delivery
+from inbox import delivery, privacy
 
 
 @shared_task(name="inbox.tasks.deliver_due", expires=9)
@@ -34,3 +34,10 @@ def reap_sending() -> int:
 def settle_unknown() -> dict[str, int]:
     """Every minute: read back the chats of messages whose outcome is unknown."""
     return delivery.settle_unknown()
+
+
+
+@shared_task(name="inbox.tasks.purge_expired_messages", ignore_result=True, expires=82800)
+def purge_expired_messages() -> int:
+    """Nightly: blank the words and media of messages past the retention period (idempotent)."""
+    return privacy.purge_expired_messages()

@@ -346,6 +346,48 @@ def create_deliveries(notification_id: int) -> list[int]:
     return ids
 
 
+# Events apps send straight to webhook endpoints, not as a notice: each carries data about one thing that
+# happened (a fan's message), so an endpoint gets them only when its `events` name them, never through
+# "empty = all", which would start pouring fans' messages into a receiver registered for notices.
+DATA_EVENTS: dict[str, str] = {
+    "message.received": "A fan's message arrived in the inbox.",
+    "message.sent": "A message to a fan went out on the platform.",
+    "message.purchased": "A fan bought a pay-per-view message; the chatter who sent it is credited.",
+}
+
+
+def send_event(kind: str, *, creator_id: int | None, key: str,
+               data: dict[str, Any] | Callable[[], dict[str, Any]]) -> list[int]:
+    """Deliver one data event (`DATA_EVENTS`) to the active endpoints that asked for it, after commit.
+
+    `key` names the occurrence (a message id): the event id derives from it, so a second call for the
+    same occurrence creates no second delivery and receivers deduplicate on `X-Atelier-Event-Id`.
+    `data` may be a function, called only when some endpoint wants the event (most events have none).
+    Returns the ids of the deliveries created."""
+    if kind not in DATA_EVENTS:
+        raise ValueError(f"Unknown data event {kind!r}; add it to DATA_EVENTS.")
+    scope = Q(creator__isnull=True)
+    if creator_id is not None:
+        scope |= Q(creator_id=creator_id)
+    endpoints = [e for e in WebhookEndpoint.objects.filter(scope, active=True) if kind in (e.events or [])]
+    if not endpoints:
+        return []
+    now = timezone.now()
+    event_id = uuid.uuid5(EVENT_NAMESPACE, f"{kind}:{key}")
+    payload = event_payload(event_id=event_id, kind=kind, created_at=now, creator_id=creator_id,
+                            data=data() if callable(data) else data)
+    ids = []
+    for endpoint in endpoints:
+        delivery, created = WebhookDelivery.objects.get_or_create(
+            endpoint=endpoint, event_id=event_id,
+            defaults={"event": kind, "payload": payload, "next_attempt_at": now})
+        if created:
+            ids.append(delivery.pk)
+    if ids:
+        transaction.on_commit(lambda: queue_deliveries(ids))
+    return ids
+
+
 def send_test_event(endpoint: WebhookEndpoint, *, actor: Actor = None) -> WebhookDelivery:
     """Queue a `webhook.test` event for one endpoint, so its owner can check the receiver."""
     now = timezone.now()

@@ -50,6 +50,7 @@ from content.models import (
     PromptTemplate,
     Watermark,
 )
+from inbox.models import ReportingEvent
 from notifications import services as notification_services
 from notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 from scheduling.models import PlatformAccount, Post, Publication, QueueSlot, TakedownTask
@@ -57,6 +58,7 @@ from tests.analytics import factories as dash
 from tests.compliance.factories import ConsentFactory, PerformerFactory, TakedownFactory, VerificationFactory
 from tests.content.factories import AssetFactory, CollectionFactory
 from tests.factories import UserFactory
+from tests.inbox.factories import conversation
 from tests.scheduling.factories import PlatformAccountFactory, PublicationFactory
 
 NOW = timezone.now
@@ -134,6 +136,12 @@ def _performer(w: World) -> Any:
 
 def _fan(w: World) -> Fan:
     return Fan.objects.create(creator=w.a, platform="fanvue", external_id="fan-1", handle="sunny")
+
+
+def _reporting_event(w: World) -> ReportingEvent:
+    conv = conversation(w.target(PlatformAccount), fan_id="fan-report")
+    return ReportingEvent.objects.create(creator=w.a, conversation=conv, kind=ReportingEvent.Kind.FIRST_RESPONSE,
+                                         chatter=w.people["chloe"], seconds=42)
 
 
 def _endpoint(w: World) -> Any:
@@ -259,6 +267,8 @@ BUILDERS: dict[str, Any] = {
     "analytics.ExchangeRate": lambda w: ExchangeRate.objects.create(currency="EUR", day=date(2026, 11, 10),
                                                                     rate=Decimal("1.08"), source="manual"),
     "analytics.Fan": _fan,
+    # inbox
+    "inbox.ReportingEvent": _reporting_event,
     "analytics.InboundEvent": lambda w: InboundEvent.objects.create(
         account=w.target(PlatformAccount), event_key="evt-1", kind="message.received",
         payload={"type": "message.received"}, error="unknown kind"),

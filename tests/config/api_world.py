@@ -28,11 +28,14 @@ from content.models import (
     PromptCategory,
     PromptTemplate,
 )
+from inbox import services as inbox
+from inbox.models import Script
 from notifications import services as notifications
 from scheduling import services as scheduling
 from scheduling.models import Post, PostAsset, Publication, QueueSlot
 from tests.analytics import factories as analytics_rows
 from tests.factories import CreatorFactory, UserFactory
+from tests.inbox.factories import fan_writes
 from tests.scheduling.factories import PlatformAccountFactory, PublicationFactory, approve_as_is
 
 JPEG = b"\xff\xd8\xff" + b"0" * 64
@@ -85,6 +88,10 @@ def _creator_rows(creator: Creator, owner: Any, performer: Any) -> None:
     scheduling.create_post(creator_id=creator.pk, caption="Composed", asset_ids=[approved.pk],
                            targets=[(fanvue, ""), (x, "Teaser")], actor=owner)
     fan = analytics_rows.fan(creator, f"{creator.slug}-fan", handle="fan1")
+    chat = fan_writes(fanvue, "Hi there", fan_id=f"{creator.slug}-chat").conversation
+    inbox.send(chat, by=owner, text="Hello, thanks for writing")
+    inbox.add_note(chat, by=owner, text="Asked about the new set")
+    inbox.save_script(Script(creator=creator, name="Welcome", text="Welcome {fan_name}!"), actor=owner)
     analytics_rows.transaction(creator, fan=fan, occurred_at=T0, external_id=f"{creator.slug}-t1")
     analytics_rows.transaction(creator, kind="subscription", occurred_at=T0 + timedelta(days=1),
                                external_id=f"{creator.slug}-t2")

@@ -13,7 +13,8 @@ from django.utils import timezone
 from core.beat import BEAT_ENTRIES
 from inbox import delivery, services
 from inbox.models import Message
-from notifications.models import NotificationReceipt
+from notifications import services as notifications
+from notifications.models import NotificationReceipt, WebhookDelivery
 from scheduling.connectors.base import Limits
 from scheduling.models import PlatformAccount
 from tests.inbox.factories import conversation
@@ -258,3 +259,13 @@ def test_a_channel_whose_listing_lags_is_read_back_only_after_it_settled(desk, f
     assert reload(message).next_attempt_at >= before + timedelta(seconds=300 + settings.CONNECTOR_TIMEOUT_SECONDS)
     request = delivery.build_request(message)
     assert request.options["not_before"] == message.created_at.isoformat()
+
+
+def test_a_delivered_message_is_told_once_to_the_endpoints_that_ask_for_message_sent(
+        desk, fake_chat, eager_celery, django_capture_on_commit_callbacks):
+    notifications.create_endpoint(desk.creator, "CRM", "https://crm.example/hooks", ["message.sent"])
+    with django_capture_on_commit_callbacks(execute=True):
+        message = queued(desk, idempotency_key="k-told")
+    assert reload(message).send_status == S.SENT
+    [told] = WebhookDelivery.objects.filter(event="message.sent")
+    assert told.payload["data"]["message_id"] == message.pk
