@@ -87,6 +87,7 @@ PROBE = """
 import json
 from analytics.models import InboundEvent
 from inbox.models import Message, ReportingEvent
+from notifications.models import NotificationReceipt
 msg = Message.objects.get(external_id=MESSAGE_UUID)
 event = InboundEvent.objects.filter(account=msg.account, payload__messageUuid=MESSAGE_UUID).first()
 ppv = Message.objects.filter(direction="out", price_minor=PRICE, conversation__fan__external_id=FAN).first()
@@ -96,7 +97,9 @@ print(json.dumps({"recorded_at": msg.created_at.timestamp(),
                   "ppv": {"status": ppv.send_status, "by": ppv.sent_by.username, "external_id": ppv.external_id,
                           "purchased": ppv.purchased_at is not None, "assets": ppv.assets.count()} if ppv else None,
                   "credit": {"chatter": credit.chatter.username, "amount": credit.amount_minor,
-                             "shift": credit.shift_id is not None} if credit else None}))
+                             "shift": credit.shift_id is not None} if credit else None,
+                  "held_told": sorted(NotificationReceipt.objects.filter(notification__kind="inbox.conversation.held")
+                                      .values_list("user__username", flat=True))}))
 """
 
 
@@ -305,6 +308,8 @@ def test_a_fan_message_a_ppv_from_the_vault_and_its_purchase_credited_through_ma
     assert facts["ppv"] == {"status": "sent", "by": "chad", "external_id": ppv["uuid"], "purchased": True,
                             "assets": 1}
     assert facts["credit"] == {"chatter": "chad", "amount": PRICE, "shift": True}
+    # The minor's hold told Luna's compliance officer (and her managers and the owner), once.
+    assert "cora" in facts["held_told"] and len(facts["held_told"]) == len(set(facts["held_told"])), facts
 
 
 def healthy(url: str) -> bool:
