@@ -185,13 +185,6 @@ def media_problems(conversation: Conversation, assets: list[Asset], *, at: datet
     return list(dict.fromkeys(out))
 
 
-def asset_problems(conversation: Conversation, asset: Asset) -> list[str]:
-    """One asset as the chatter's vault offers it: what would stop it going to this fan on its own (a
-    performer not verified or not consenting to this platform, a rating the account refuses…). The vault
-    leaves out an asset with problems, so a chatter is never shown media the send would refuse."""
-    return media_problems(conversation, [asset])
-
-
 def in_words(verdict: Verdict, zone: tzinfo | None = None) -> list[str]:
     """The gate's reasons as the compliance vocabulary tells them (`compliance.wording.GATE`, with when
     and by whom where the record knows it), said of the message's media rather than of a post."""
