@@ -190,20 +190,26 @@ def test_a_fan_message_a_ppv_from_the_vault_and_its_purchase_credited_through_ma
     with serve(FakeFanvueChats()) as fanvue, serve(FakeBotApi()) as bot:
         env = {k: v for k, v in os.environ.items()
                if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "AWS_STORAGE_BUCKET_NAME",
-                            "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "ATELIER_VAR_DIR", "SCHEDULING_CONNECTORS")}
+                            "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "ATELIER_VAR_DIR", "SCHEDULING_CONNECTORS",
+                            "DJANGO_ALLOW_ASYNC_UNSAFE")}  # that one is the browser fixture's, for this process
         env.update({"ATELIER_VAR_DIR": str(tmp_path / "var"), "ATELIER_PORT": str(port),
                     "VENV": str(Path(sys.executable).parent.parent),
                     "FANVUE_API_URL": fanvue.url, "FANVUE_WEB_URL": fanvue.url, "FANVUE_MEDIA_POLL_SECONDS": "1",
                     "TELEGRAM_API_URL": bot.url})
         menv = {**env, "DEBUG": "1"}
-        proc = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        # To a file, not a pipe: a minute of request and task logs would fill a pipe nobody reads yet.
+        log = tmp_path / "make-run.log"
+        with log.open("wb") as sink:
+            proc = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env, stdout=sink,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        mine: list[Any] = []
         try:
             wait_until("make run serves /health/", lambda: healthy(f"{base}/health/"), 180, proc, every=0.5)
             world = shell(SETUP.replace("SECRET", repr(SECRET)).replace("BOT_TOKEN", repr(FakeBotApi.TOKEN)), menv)
             password = (tmp_path / "var" / "demo-login.txt").read_text().strip()
 
             chad = login(browser, base, "chad", password)
+            mine.append(chad.context)
             errors: list[str] = []
             chad.on("pageerror", lambda e: errors.append(str(e)))
             chad.goto(f"{base}/admin/inbox/")
@@ -286,6 +292,7 @@ def test_a_fan_message_a_ppv_from_the_vault_and_its_purchase_credited_through_ma
 
             # Mara, Luna's manager, reads Chad's numbers: one PPV bought of one sent, $9.99 credited.
             mara = login(browser, base, "mara", password)
+            mine.append(mara.context)
             mara.goto(f"{base}/admin/inbox/reportingevent/chatters/")
             chatter = mara.locator("[data-testid=chatter-row]", has_text="chad")
             assert "9.99" in chatter.inner_text() and "1 / 1" in chatter.inner_text(), chatter.inner_text()
@@ -293,14 +300,19 @@ def test_a_fan_message_a_ppv_from_the_vault_and_its_purchase_credited_through_ma
 
             facts = shell(PROBE.replace("MESSAGE_UUID", repr(hello["uuid"]))
                           .replace("PRICE", str(PRICE)).replace("FAN", repr(FAN)), menv)
+        except BaseException:
+            print(log.read_text(errors="replace")[-6000:])  # shown with the failure
+            raise
         finally:
+            for context in mine:  # this test's logins; the browser is the session's
+                context.close()
             os.killpg(proc.pid, signal.SIGINT)
             try:
-                output = proc.communicate(timeout=30)[0].decode()
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-                output = proc.communicate()[0].decode()
-    assert facts["processed_at"] is not None, output[-3000:]
+                proc.wait()
+    assert facts["processed_at"] is not None, facts
     # On screen within 2 s of the worker recording it (the page polls every second).
     recorded = max(facts["recorded_at"], facts["processed_at"])
     print(f"the fan's message was on screen {seen_at - recorded:.2f} s after the worker recorded it")
