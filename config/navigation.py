@@ -16,6 +16,7 @@ from django.urls import NoReverseMatch, reverse
 from analytics.dashboard import may_open_dashboard
 from compliance.views import may_open_board
 from content.views_studio import may_generate
+from inbox.views import may_open_inbox
 from scheduling.review import may_review
 from scheduling.views_calendar import may_open_calendar
 from scheduling.views_review import waiting_for
@@ -92,6 +93,10 @@ def _may_review(user: Any) -> bool:
     return may_review(user)
 
 
+def _may_open_inbox(user: Any) -> bool:
+    return may_open_inbox(user)
+
+
 def _may_read_notifications(user: Any) -> bool:
     # Every staff member has an inbox of their own; it needs no model permission.
     return bool(user.is_active and user.is_staff)
@@ -102,7 +107,8 @@ VIEW_PERMISSIONS = {"admin:scheduling_calendar": _may_open_calendar, "admin:comp
                     "admin:content_generationjob_generate": _may_generate,
                     "admin:scheduling_review_inbox": _may_review,
                     "admin:notifications_inbox": _may_read_notifications,
-                    "admin:analytics_report_on_demand": _may_open_analytics}
+                    "admin:analytics_report_on_demand": _may_open_analytics,
+                    "admin:inbox_screen": _may_open_inbox}
 
 GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
     ("Creators & team", [
@@ -119,6 +125,15 @@ GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
         ("Takedowns", "gavel", "compliance.takedownrequest"),
         ("Blocked terms", "block", "compliance.blockedterm"),
         ("Audit log", "history", "accounts.auditevent"),
+    ]),
+    ("Fan inbox", [
+        ("Inbox", "forum", "admin:inbox_screen"),
+        ("Conversations", "chat", "inbox.conversation"),
+        ("Scripts", "description", "inbox.script"),
+        ("Shifts", "schedule", "inbox.shift"),
+        ("Messages", "mark_chat_read", "inbox.message"),
+        ("AI drafts", "smart_toy", "inbox.aidraft"),
+        ("Fan notes", "sticky_note_2", "inbox.fannote"),
     ]),
     ("Content", [
         ("Assets", "photo_library", "content.asset"),

@@ -8,6 +8,7 @@ chatter can act on.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,8 +19,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts import audit
-from accounts.models import User
+from accounts.actors import SystemActor
+from accounts.models import Membership, Role, User
 from analytics.ingest import upsert_fan
+from compliance.blocklist import screen_fields
 from content.models import Asset
 from core import platforms
 from inbox import gate, signals
@@ -27,6 +30,7 @@ from inbox.channels.base import InboundMessage
 from inbox.models import AIDraft, Conversation, FanNote, Message, ReportingEvent, Script, Shift
 from scheduling.models import PlatformAccount
 
+ROUND_ROBIN = SystemActor("inbox:round-robin")
 LOCK_SECONDS = 60  # a chatter's soft lock lapses this long after their last keystroke
 
 Origin = Message.Origin
@@ -176,8 +180,21 @@ def send(conversation: Conversation, *, by: User | None, text: str,
 
 def check_send(conversation: Conversation, *, by: User | None, text: str, assets: list[Asset],
                price_minor: int | None, origin: str) -> list[str]:
-    """Everything that stops this message, in words (the send gate, `inbox.gate`)."""
-    return gate.problems(conversation, by=by, text=text, assets=assets, price_minor=price_minor, origin=origin)
+    """Everything that stops this message, in words (the send gate, `inbox.gate`), and another chatter's
+    soft lock: two people never answer the same fan at once."""
+    out = gate.problems(conversation, by=by, text=text, assets=assets, price_minor=price_minor, origin=origin)
+    holder = lock_holder(conversation)
+    if by is not None and holder is not None and holder != by.pk:
+        name = User.objects.filter(pk=holder).first()
+        out.append(f"{display_name(name)} is writing in this conversation: wait until they finish.")
+    return out
+
+
+def display_name(user: User | None) -> str:
+    """How the team sees a person in the inbox: their full name, else their username."""
+    if user is None:
+        return "Someone"
+    return user.get_full_name() or user.get_username()
 
 
 def _price_currency(conversation: Conversation) -> str:
@@ -253,6 +270,40 @@ def on_shift(creator_id: int, at: datetime, *, chatter_id: int | None = None) ->
     return shifts.order_by("starts_at", "pk").first()
 
 
+def auto_assign(conversation: Conversation, at: datetime | None = None) -> User | None:
+    """Round-robin a conversation nobody holds among the chatters on shift for its creator.
+
+    The next chatter is the one after whoever received the creator's most recent assigned conversation,
+    in a fixed order (by id), so turns go round without a counter to keep; a chatter whose membership
+    ended is skipped. Nobody on shift: it stays in the pool. Never takes a conversation from its assignee.
+    """
+    at = at or timezone.now()
+    chatters = list(User.objects.filter(
+        is_active=True, shifts__creator_id=conversation.creator_id, shifts__starts_at__lte=at,
+        shifts__ends_at__gt=at, memberships__creator_id=conversation.creator_id,
+        memberships__role__in=(Role.CHATTER, Role.MANAGER)).distinct().order_by("pk"))
+    if not chatters:
+        return None
+    last = (Conversation.objects.filter(creator_id=conversation.creator_id, assignee__in=chatters)
+            .exclude(pk=conversation.pk).order_by("-created_at", "-pk").values_list("assignee_id", flat=True)
+            .first())
+    ids = [c.pk for c in chatters]
+    chosen = chatters[(ids.index(last) + 1) % len(chatters)] if last in ids else chatters[0]
+    taken = Conversation.objects.filter(pk=conversation.pk, assignee__isnull=True).update(assignee=chosen)
+    if not taken:
+        return None
+    conversation.assignee = chosen
+    audit.record("inbox.conversation.assigned", conversation, actor=ROUND_ROBIN,
+                 changes={"assignee": chosen.pk})
+    return chosen
+
+
+def assign_on_arrival(sender: object, *, message: Message, conversation: Conversation, **kwargs: Any) -> None:
+    """`message_received` receiver: a fan's message in a conversation nobody holds goes to the next chatter."""
+    if message.direction == Message.Direction.IN and conversation.assignee_id is None:
+        auto_assign(conversation)
+
+
 def assign(conversation: Conversation, to: User | None, *, by: User | None) -> None:
     """Give the conversation to a chatter (None: back to the pool)."""
     Conversation.objects.filter(pk=conversation.pk).update(assignee=to)
@@ -276,3 +327,82 @@ def set_status(conversation: Conversation, status: str, *, by: User | None,
                                           kind=ReportingEvent.Kind.RESOLVED,
                                           chatter=by if by is not None and by.is_authenticated else None, at=now)
     conversation.status = status
+
+
+# --- Scripts and shifts (what managers edit in the admin) --------------------------------------------------
+
+PLACEHOLDERS = frozenset({"fan_name", "creator_name"})
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def script_problems(script: Script, assets: Iterable[Asset] = ()) -> list[str]:
+    """What is wrong with a saved reply before anyone may send it: unknown placeholders, hard-blocked words,
+    media of another creator or not approved."""
+    out = [f"Unknown placeholder {{{name}}}: use {{fan_name}} or {{creator_name}}."
+           for name in dict.fromkeys(_PLACEHOLDER.findall(script.text or "")) if name not in PLACEHOLDERS]
+    out += [f"Refused: {hit}" for hit in screen_fields({"script": script.text or ""})]
+    for asset in assets:
+        if asset.creator_id != script.creator_id:
+            out.append(f"{asset} belongs to another creator.")
+        elif asset.status != Asset.Status.APPROVED:
+            out.append(f"{asset} is not approved: only approved media go into a script.")
+    return out
+
+
+def save_script(script: Script, *, actor: User | None, assets: Iterable[Asset] | None = None,
+                changed: Iterable[str] = ()) -> Script:
+    """Create or change a script after `script_problems`; audited."""
+    chosen = list(assets) if assets is not None else (list(script.assets.all()) if script.pk else [])
+    problems = script_problems(script, chosen)
+    if problems:
+        raise ValidationError(problems)
+    created = script.pk is None
+    with transaction.atomic():
+        if created and script.created_by_id is None and actor is not None and actor.is_authenticated:
+            script.created_by = actor
+        script.save()
+        if assets is not None:
+            script.assets.set(chosen)
+        audit.record("inbox.script.created" if created else "inbox.script.changed", script, actor=actor,
+                     changes={"fields": sorted(changed)})
+    return script
+
+
+def delete_script(script: Script, *, actor: User | None) -> None:
+    with transaction.atomic():
+        audit.record("inbox.script.deleted", script, actor=actor, changes={"name": script.name})
+        script.delete()
+
+
+def shift_problems(shift: Shift) -> list[str]:
+    """A shift covers a creator with someone on their team, ends after it starts and overlaps no other shift
+    of the same person for the same creator."""
+    out = []
+    if shift.starts_at and shift.ends_at and shift.ends_at <= shift.starts_at:
+        out.append("A shift ends after it starts.")
+    if shift.chatter_id and shift.creator_id and not Membership.objects.filter(
+            user_id=shift.chatter_id, creator_id=shift.creator_id, role__in=(Role.CHATTER, Role.MANAGER)).exists():
+        out.append("Only a chatter or manager of this creator can cover their inbox.")
+    if not out and shift.starts_at and shift.ends_at and Shift.objects.filter(
+            creator_id=shift.creator_id, chatter_id=shift.chatter_id, starts_at__lt=shift.ends_at,
+            ends_at__gt=shift.starts_at).exclude(pk=shift.pk).exists():
+        out.append("This person already has a shift for this creator at that time.")
+    return out
+
+
+def save_shift(shift: Shift, *, actor: User | None, changed: Iterable[str] = ()) -> Shift:
+    problems = shift_problems(shift)
+    if problems:
+        raise ValidationError(problems)
+    created = shift.pk is None
+    with transaction.atomic():
+        shift.save()
+        audit.record("inbox.shift.created" if created else "inbox.shift.changed", shift, actor=actor,
+                     changes={"fields": sorted(changed), "chatter": shift.chatter_id})
+    return shift
+
+
+def delete_shift(shift: Shift, *, actor: User | None) -> None:
+    with transaction.atomic():
+        audit.record("inbox.shift.deleted", shift, actor=actor, changes={"chatter": shift.chatter_id})
+        shift.delete()
