@@ -127,7 +127,6 @@ GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
         ("Audit log", "history", "accounts.auditevent"),
     ]),
     ("Fan inbox", [
-        ("Inbox", "forum", "admin:inbox_screen"),
         ("Conversations", "chat", "inbox.conversation"),
         ("Scripts", "description", "inbox.script"),
         ("Shifts", "schedule", "inbox.shift"),
@@ -197,8 +196,10 @@ def sidebar(request: HttpRequest) -> list[dict[str, Any]]:
     if review is not None and waiting_for(request):
         # Two COUNT queries per page (none for a role that approves nothing): what waits for this person.
         review["badge"] = "scheduling.views_review.inbox_badge"
+    # Chatters spend their shift on the inbox screen: it sits at the top, never in a folded group.
+    inbox = _view_item("Inbox", "forum", "admin:inbox_screen")
     navigation: list[dict[str, Any]] = [{"title": "Atelier", "separator": False,
-                                         "items": [home, *([review] if review else [])]}]
+                                         "items": [home, *([inbox] if inbox else []), *([review] if review else [])]}]
     for title, entries in GROUPS:
         items = [i for i in (_item(*entry) for entry in entries) if i is not None]
         if title == SYSTEM:

@@ -26,7 +26,7 @@ from content.models import Asset
 from core import money, platforms
 from core.admin import call_service
 from core.money_forms import PriceInUnitsForm
-from inbox import services
+from inbox import services, wording
 from inbox.models import AIDraft, Conversation, FanNote, Message, ReportingEvent, Script, Shift
 from inbox.screen import waited
 
@@ -57,7 +57,7 @@ class HeldFilter(admin.SimpleListFilter):
 class ConversationAdmin(ReadOnlyAdminMixin, TenantModelAdmin):
     """Read here; assignment and status change on the chatter's screen, through the services."""
 
-    list_display = ["fan", "creator", "platform", "status", "assignee", "unread_count", "waiting", "held",
+    list_display = ["fan", "creator", "platform", "standing", "assignee", "unread_count", "waiting", "held",
                     "last_message_at", "open_in_inbox"]
     list_filter = ["status", "mode", "creator", HeldFilter]
     list_select_related = ["fan", "creator", "account", "assignee"]
@@ -67,6 +67,10 @@ class ConversationAdmin(ReadOnlyAdminMixin, TenantModelAdmin):
     @admin.display(description="Platform")
     def platform(self, obj: Conversation) -> str:
         return platform_chip(obj.account.platform)
+
+    @admin.display(description="Status", ordering="status")
+    def standing(self, obj: Conversation) -> str:
+        return wording.CONVERSATION_STATUS.say(obj.status)
 
     @admin.display(description="Waiting", ordering="waiting_since")
     def waiting(self, obj: Conversation) -> str:
@@ -85,12 +89,16 @@ class ConversationAdmin(ReadOnlyAdminMixin, TenantModelAdmin):
 class MessageAdmin(ReadOnlyAdminMixin, TenantModelAdmin):
     """What was said, by whom and how it went out: never edited (the fan got what they got)."""
 
-    list_display = ["pk", "conversation", "direction", "origin", "sent_by", "send_status", "price", "created_at"]
+    list_display = ["pk", "conversation", "direction", "origin", "sent_by", "delivery", "price", "created_at"]
     list_filter = ["direction", "origin", "send_status", "ai_generated", "creator"]
     list_select_related = ["conversation__fan", "conversation__account", "sent_by"]
     search_fields = ["=external_id", "=idempotency_key"]
     raw_id_fields = ["conversation", "transaction", "script", "ai_draft"]
     ordering = ["-pk"]
+
+    @admin.display(description="Delivery", ordering="send_status")
+    def delivery(self, obj: Message) -> str:
+        return wording.SEND_STATUS.say(obj.send_status)
 
     @admin.display(description="Price")
     def price(self, obj: Message) -> str:

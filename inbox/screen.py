@@ -237,7 +237,7 @@ def state_of(message: Message) -> str:
 
 
 def message_item(message: Message, conversation: Conversation) -> Item:
-    kind = {Message.Direction.IN: "in", Message.Direction.OUT: "out"}.get(message.direction, "note")
+    kind = {"in": "in", "out": "out"}.get(str(message.direction), "note")
     media = []
     for asset in message.assets.all():
         preview = preview_rendition(list(asset.renditions.all()))

@@ -5,7 +5,7 @@ Wired by `config.admin_site` through `urls(site)`, every view behind `admin_view
 service's refusal is shown on the page. A conversation out of the person's creators is a 404, like one that
 does not exist; one they may read but not act on is a 403.
 
-Live updates are short polls of `live` every 1.5 s by `inbox/static/inbox/screen.js`: a poll is a handful of
+Live updates are short polls of `live` every second by `inbox/static/inbox/screen.js`: a poll is a handful of
 indexed queries (bounded in tests/inbox/test_screen.py), answered by the same WSGI server that `make run`
 and the compose stack already start. Push (websockets or server-sent events) would need an ASGI server
 beside gunicorn's sync workers, where a held-open request occupies a worker for its whole life.
@@ -122,7 +122,9 @@ class ComposeForm(forms.Form):
     def __init__(self, *args: Any, conversation: Conversation, vault: list[screen.Media], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.conversation = conversation
-        self.fields["assets"].choices = [(m.asset.pk, str(m.asset)) for m in vault]
+        assets = self.fields["assets"]
+        assert isinstance(assets, forms.TypedMultipleChoiceField)
+        assets.choices = [(m.asset.pk, str(m.asset)) for m in vault]
 
     def clean_key(self) -> str:
         key = self.cleaned_data["key"]
@@ -203,7 +205,7 @@ def _thread_context(request: HttpRequest, user: User, conversation: Conversation
         "items": items, "last_id": max((i.pk for i in items if i.pk is not None), default=0),
         "platform": platforms.get(conversation.account.platform), "panel": screen.fan_panel(conversation),
         "form": form, "vault": vault, "chosen_assets": chosen, "draft": draft_obj,
-        "scripts": screen.script_choices(user, conversation) if _may(user, conversation, Script, "view") else [],
+        "script_choices": screen.script_choices(user, conversation) if _may(user, conversation, Script, "view") else [],
         "price_currency": screen.price_currency(conversation),
         "may_send": _may(user, conversation, Message, "add"),
         "may_note": _may(user, conversation, FanNote, "add"),

@@ -8,12 +8,14 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts import services as accounts_services
 from accounts.models import AuditEvent, Membership, Role
 from analytics.models import Fan, Subscription, Transaction
+from config import navigation
 from content.models import Asset
 from inbox import screen, services
 from inbox.models import AIDraft, Conversation, FanNote, Message, Script, Shift
@@ -461,3 +463,17 @@ def test_managers_keep_scripts_and_shifts_clean(client, staffed):
     client.force_login(desk.chatter)
     assert client.post(add, {"creator": desk.creator.pk, "name": "Mine", "text": "x", "currency": "USD",
                              "_save": "Save"}).status_code == 403
+
+
+def test_the_sidebar_opens_the_inbox_for_those_who_may(client, staffed):
+    desk = staffed["desk"]
+    editor = UserFactory(username="eddie")
+    accounts_services.add_membership(user=editor, creator=desk.creator, role=Role.EDITOR)
+    for user, shown in ((desk.chatter, True), (desk.manager, True), (editor, False)):
+        request = RequestFactory().get("/admin/")
+        request.user = user
+        links = [i["link"] for group in navigation.sidebar(request) for i in group["items"]
+                 if i.get("permission", lambda r: True)(request)]
+        assert (SCREEN in links) == shown, user
+    client.force_login(desk.chatter)
+    assert client.get(SCREEN).status_code == 200

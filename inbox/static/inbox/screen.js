@@ -1,4 +1,4 @@
-/* The chatter's screen, live: polls /admin/inbox/live/ every 1.5 s (10 s while the tab is hidden) and
+/* The chatter's screen, live: polls /admin/inbox/live/ every second (10 s while the tab is hidden) and
    applies what changed — the list when its signature moved, new messages of the open thread, delivery and
    read states, who holds the conversation. Typing holds it (a soft lock renewed every 15 s). A script fills
    the compose box. No framework: the admin's CSP allows our own static files only. */
@@ -6,7 +6,7 @@
   "use strict";
   var root = document.getElementById("inbox-screen");
   if (!root) { return; }
-  var POLL_MS = 1500, HIDDEN_POLL_MS = 10000, LOCK_RENEW_MS = 15000;
+  var POLL_MS = 1000, HIDDEN_POLL_MS = 10000, LOCK_RENEW_MS = 15000;
   var signature = root.dataset.signature || "";
   var conversation = root.dataset.conversation || "";
   var after = root.dataset.after || "0";
