@@ -101,6 +101,14 @@
       .catch(function () { lastLock = 0; });
   }
   if (text) { text.addEventListener("input", hold); }
+  // Leaving the page lets go at once rather than after the lock lapses (a minute after the last keystroke).
+  window.addEventListener("pagehide", function () {
+    if (!root.dataset.lockUrl || !lastLock || !navigator.sendBeacon) { return; }
+    var body = new FormData();
+    body.append("csrfmiddlewaretoken", csrf());
+    body.append("release", "1");
+    navigator.sendBeacon(root.dataset.lockUrl, body);
+  });
 
   // --- Scripts fill the compose box ----------------------------------------------------------------
   var picker = document.getElementById("inbox-script");
