@@ -67,7 +67,8 @@ class ListQuery:
     @classmethod
     def from_params(cls, params: Any) -> ListQuery:
         show = params.get("show", "all")
-        return cls(show=show if show in VIEWS else "all", q=(params.get("q") or "").strip()[:100])
+        q = (params.get("q") or "").replace("\x00", "").strip()[:100]  # PostgreSQL text holds no NUL
+        return cls(show=show if show in VIEWS else "all", q=q)
 
 
 @dataclass

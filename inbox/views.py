@@ -39,6 +39,7 @@ from inbox import screen, services
 from inbox.models import AIDraft, Conversation, FanNote, Message, Script, Shift
 
 KEY_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+PK_MAX = 2**63 - 1
 
 
 def may_open_inbox(user: Any) -> bool:
@@ -70,7 +71,7 @@ def _user(request: HttpRequest) -> User:
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 12 else None
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 12 else None
 
 
 def conversation_in_reach(user: User, pk: int | None) -> Conversation:
@@ -113,8 +114,8 @@ def _back(request: HttpRequest, conversation: Conversation) -> HttpResponseRedir
 
 class ComposeForm(forms.Form):
     text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}), max_length=10_000)
-    script = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    draft = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    script = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1, max_value=PK_MAX)
+    draft = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1, max_value=PK_MAX)
     assets = forms.TypedMultipleChoiceField(required=False, coerce=int, choices=())
     price = forms.CharField(required=False, max_length=20)
     key = forms.CharField(widget=forms.HiddenInput, max_length=32)
@@ -350,7 +351,7 @@ def fan_note(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = conversation_in_reach(user, pk)
     _require(user, conversation, FanNote, "add")
     try:
-        services.add_fan_note(conversation, by=user, text=request.POST.get("text", "")[:5000])
+        services.add_fan_note(conversation, by=user, text=request.POST.get("text", "").replace("\x00", "")[:5000])
     except ValidationError as refused:
         message_refusal(request, refused)
     else:

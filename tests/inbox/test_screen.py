@@ -484,3 +484,25 @@ def test_the_sidebar_opens_the_inbox_for_those_who_may(client, staffed):
         assert (SCREEN in links) == shown, user
     client.force_login(desk.chatter)
     assert client.get(SCREEN).status_code == 200
+
+
+@pytest.mark.parametrize("junk", ["", "abc", "-1", "99999999999999999999", "١٢", "\x00", "1e9999", "NaN", "x" * 3000])
+def test_no_input_makes_the_screen_fail(client, staffed, junk):
+    desk = staffed["desk"]
+    conversation = fan_writes(desk.fanvue, "hi").conversation
+    client.force_login(desk.manager)
+    pk = conversation.pk
+    answers = [
+        client.get(SCREEN, {"c": junk, "show": junk, "q": junk, "draft": junk}),
+        client.get(SCREEN, {"c": pk, "draft": junk}),
+        _live(client, c=pk, after=junk, sig=junk, show=junk, q=junk),
+        _live(client, c=junk),
+        client.post(reverse("admin:inbox_send", args=[pk]), {"key": junk, "text": junk, "script": junk,
+                                                             "draft": junk, "assets": [junk], "price": junk}),
+        _send(client, conversation, "9" * 32, text="hi", price=junk, script=junk, draft=junk),
+        client.post(reverse("admin:inbox_assign", args=[pk]), {"to": junk}),
+        client.post(reverse("admin:inbox_status", args=[pk]), {"status": junk}),
+        client.post(reverse("admin:inbox_fan_note", args=[pk]), {"text": junk}),
+        client.post(reverse("admin:inbox_lock", args=[pk]), {"release": junk}),
+    ]
+    assert all(a.status_code < 500 for a in answers), [a.status_code for a in answers]
