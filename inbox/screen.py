@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
@@ -34,7 +35,7 @@ from inbox.services import display_name, lock_holder
 LIST_SIZE = 50  # conversations in the left pane
 THREAD_SIZE = 100  # the newest messages of a thread shown (older ones: the message admin)
 NEW_MESSAGES_MAX = 50  # a live delta larger than this asks the page to reload the thread
-VAULT_SIZE = 48
+VAULT_SIZE = 30  # each asset is asked of the send gate (its consents, its rating) before it is offered
 PREVIEW_CHARS = 90
 PURCHASES_SHOWN = 10
 NOTES_SHOWN = 20
@@ -366,10 +367,23 @@ class ScriptChoice:
     price: str
 
 
+def _optional(module: str) -> Any:
+    """A module of the inbox another piece provides (`inbox.drafts`, `inbox.scripts`), None where absent."""
+    return importlib.import_module(module) if importlib.util.find_spec(module) is not None else None
+
+
 def fill_placeholders(text: str, conversation: Conversation) -> str:
-    """{fan_name} and {creator_name} in a script, as the fan will read them."""
-    fan_name = (conversation.fan.handle or "").lstrip("@") or "there"
-    return text.replace("{fan_name}", fan_name).replace("{creator_name}", conversation.creator.stage_name)
+    """{fan_name}, {fan_handle} and {creator_name} in a script, as the fan will read them (`inbox.scripts.render`
+    where it exists; a placeholder nobody fills is left for the send gate to refuse)."""
+    scripts = _optional("inbox.scripts")
+    if scripts is not None and callable(getattr(scripts, "render", None)):
+        try:
+            return str(scripts.render(text, conversation))
+        except ValidationError:
+            return text
+    handle = (conversation.fan.handle or "").lstrip("@")
+    return text.replace("{fan_name}", handle or "there").replace("{fan_handle}", f"@{handle}" if handle else "") \
+        .replace("{creator_name}", conversation.creator.stage_name)
 
 
 def script_choices(user: User, conversation: Conversation) -> list[ScriptChoice]:
@@ -389,10 +403,16 @@ def price_currency(conversation: Conversation) -> str:
     return policy.price_currency if policy is not None and policy.paid_media else ""
 
 
-def _asset_check() -> Callable[..., list[str]] | None:
-    """The send gate's per-asset check, when the gate offers one (`inbox.gate.asset_problems`)."""
-    check = getattr(gate, "asset_problems", None)
-    return check if callable(check) else None
+def _asset_check() -> Callable[[Conversation, Asset], list[str]] | None:
+    """The send gate's check of one asset in this conversation, where the gate offers one
+    (`inbox.gate.asset_problems`, or `media_problems` asked about that asset alone)."""
+    one = getattr(gate, "asset_problems", None)
+    if callable(one):
+        return lambda conversation, asset: list(one(conversation, asset))
+    many = getattr(gate, "media_problems", None)
+    if callable(many):
+        return lambda conversation, asset: list(many(conversation, [asset]))
+    return None
 
 
 def vault(user: User, conversation: Conversation) -> list[Media]:
@@ -430,8 +450,11 @@ def team(conversation: Conversation) -> list[User]:
 
 def draft_function() -> Callable[..., Any] | None:
     """`inbox.drafts.draft_reply` when the drafting module is installed, else None (the button says so)."""
-    if importlib.util.find_spec("inbox.drafts") is None:
-        return None
-    module = importlib.import_module("inbox.drafts")
-    fn = getattr(module, "draft_reply", None)
+    fn = getattr(_optional("inbox.drafts"), "draft_reply", None)
+    return fn if callable(fn) else None
+
+
+def accept_function() -> Callable[..., Any] | None:
+    """`inbox.drafts.accept` (sends the draft and records accepted / edited and the edit distance), if any."""
+    fn = getattr(_optional("inbox.drafts"), "accept", None)
     return fn if callable(fn) else None

@@ -331,14 +331,14 @@ def set_status(conversation: Conversation, status: str, *, by: User | None,
 
 # --- Scripts and shifts (what managers edit in the admin) --------------------------------------------------
 
-PLACEHOLDERS = frozenset({"fan_name", "creator_name"})
+PLACEHOLDERS = frozenset({"fan_name", "fan_handle", "creator_name"})
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
 def script_problems(script: Script, assets: Iterable[Asset] = ()) -> list[str]:
     """What is wrong with a saved reply before anyone may send it: unknown placeholders, hard-blocked words,
     media of another creator or not approved."""
-    out = [f"Unknown placeholder {{{name}}}: use {{fan_name}} or {{creator_name}}."
+    out = [f"Unknown placeholder {{{name}}}: use {{fan_name}}, {{fan_handle}} or {{creator_name}}."
            for name in dict.fromkeys(_PLACEHOLDER.findall(script.text or "")) if name not in PLACEHOLDERS]
     out += [f"Refused: {hit}" for hit in screen_fields({"script": script.text or ""})]
     for asset in assets:

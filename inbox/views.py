@@ -252,15 +252,28 @@ def send(request: HttpRequest, pk: int) -> HttpResponse:
                                   user).first() if data["script"] else None
         draft_obj = AIDraft.objects.filter(pk=data["draft"], conversation=conversation).first() \
             if data["draft"] else None
-        origin = Message.Origin.AI_DRAFT if draft_obj else Message.Origin.SCRIPT if script else Message.Origin.MANUAL
-        services.send(conversation, by=user, text=data["text"], assets=assets, price_minor=data["price"],
-                      origin=origin, script=script, draft=draft_obj,
-                      idempotency_key=idempotency_key(user, data["key"]))
+        key = idempotency_key(user, data["key"])
+        accept = screen.accept_function()
+        if draft_obj is not None and accept is not None and _as_suggested(draft_obj, assets, data["price"]):
+            # The drafting module sends it and records accepted or edited, with the edit distance.
+            accept(draft_obj, by=user, text=data["text"], idempotency_key=key, with_suggestions=True)
+        else:
+            origin = Message.Origin.AI_DRAFT if draft_obj else Message.Origin.SCRIPT if script else \
+                Message.Origin.MANUAL
+            services.send(conversation, by=user, text=data["text"], assets=assets, price_minor=data["price"],
+                          origin=origin, script=script, draft=draft_obj, idempotency_key=key)
     except ValidationError as refused:
         add_refusal(form, refused)
         return render_screen(request, user, conversation, form, status_code=422)
     services.release_lock(conversation, user)
     return _back(request, conversation)
+
+
+def _as_suggested(draft_obj: AIDraft, assets: list[Asset], price_minor: int | None) -> bool:
+    """The chatter kept the draft's media and price (the words may be edited)."""
+    suggested = {a.pk for a in draft_obj.suggested_assets.all()}
+    return suggested == {a.pk for a in assets} and (price_minor == draft_obj.suggested_price_minor
+                                                    if suggested else price_minor is None)
 
 
 @require_POST

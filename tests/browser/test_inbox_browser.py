@@ -11,13 +11,12 @@ from django.utils import timezone
 
 from accounts import services as accounts_services
 from accounts.models import Role
-from content.models import Asset
 from inbox import services
 from inbox.models import Message, Script, Shift
 from tests.browser.conftest import admin_login
-from tests.content.factories import AssetFactory, add_rendition
 from tests.factories import CreatorFactory, UserFactory
 from tests.inbox.factories import fan_writes, incoming
+from tests.inbox.screen_helpers import vault_asset
 from tests.scheduling.factories import PlatformAccountFactory
 
 PASSWORD = "correct-horse-battery"
@@ -39,8 +38,7 @@ def test_a_fan_message_appears_live_and_the_chatter_answers_with_a_script(page, 
     fan_writes(fanvue, "hello?", fan_id="kim", fan_handle="@kim")
     script = Script.objects.create(creator=luna, name="Welcome",
                                    text="Hi {fan_name}, {creator_name} here — thanks for writing!")
-    asset = AssetFactory(creator=luna, status=Asset.Status.APPROVED, title="Sunset set", no_real_person_attested=True)
-    add_rendition(asset, "thumb")
+    vault_asset(luna, title="Sunset set")
 
     errors = []  # and nothing on it breaks the admin's own scripts
     page.on("pageerror", lambda e: errors.append(str(e)))

@@ -19,9 +19,10 @@ from config import navigation
 from content.models import Asset
 from inbox import screen, services
 from inbox.models import AIDraft, Conversation, FanNote, Message, Script, Shift
-from tests.content.factories import AssetFactory, add_rendition
+from tests.content.factories import AssetFactory
 from tests.factories import CreatorFactory, UserFactory
 from tests.inbox.factories import fan_writes, incoming
+from tests.inbox.screen_helpers import vault_asset
 from tests.scheduling.factories import PlatformAccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -103,8 +104,7 @@ def test_the_thread_and_fan_panel_say_who_wrote_what_and_what_the_fan_spent(clie
     now = timezone.now()
     Subscription.objects.create(creator=desk.creator, fan=fan, platform="fanvue", started_at=now - timedelta(days=20),
                                 ends_at=now + timedelta(days=10), price_minor=999, currency="USD", auto_renew=True)
-    asset = AssetFactory(creator=desk.creator, status=Asset.Status.APPROVED, title="Golden hour set")
-    add_rendition(asset)
+    asset = vault_asset(desk.creator, title="Golden hour set")
     ppv = services.send(conversation, by=desk.chatter, text="Something for you", assets=[asset], price_minor=1200)
     bought = Transaction.objects.create(creator=desk.creator, platform="fanvue", fan=fan,
                                         kind=Transaction.Kind.PAID_MESSAGE, gross_minor=1200, fee_minor=240,
@@ -207,8 +207,7 @@ def test_a_refusal_is_shown_on_the_page_with_what_was_typed(client, staffed):
 def test_a_price_typed_in_units_is_sent_in_minor_units_with_vault_media(client, staffed):
     desk = staffed["desk"]
     conversation = fan_writes(desk.fanvue, "show me").conversation
-    asset = AssetFactory(creator=desk.creator, status=Asset.Status.APPROVED, title="Sunset",
-                         no_real_person_attested=True)
+    asset = vault_asset(desk.creator, title="Sunset")
     client.force_login(desk.chatter)
     response = _send(client, conversation, "e" * 32, text="Just for you", price="12.50", assets=[asset.pk])
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -222,7 +221,7 @@ def test_a_price_typed_in_units_is_sent_in_minor_units_with_vault_media(client, 
 def test_telegram_prices_are_whole_stars(client, staffed):
     desk = staffed["desk"]
     conversation = fan_writes(desk.telegram, "show me").conversation
-    asset = AssetFactory(creator=desk.creator, status=Asset.Status.APPROVED, no_real_person_attested=True)
+    asset = vault_asset(desk.creator)
     client.force_login(desk.chatter)
     assert _send(client, conversation, "1" * 32, text="Stars", price="50", assets=[asset.pk]).status_code == 302
     assert Message.objects.get(direction=Message.Direction.OUT).price_minor == 50
@@ -231,7 +230,7 @@ def test_telegram_prices_are_whole_stars(client, staffed):
 def test_the_vault_offers_only_this_creators_approved_media_the_platform_accepts(client, staffed):
     desk = staffed["desk"]
     conversation = fan_writes(desk.fanvue, "hi").conversation
-    approved = AssetFactory(creator=desk.creator, status=Asset.Status.APPROVED, title="Approved one")
+    approved = vault_asset(desk.creator, title="Approved one")
     AssetFactory(creator=desk.creator, status=Asset.Status.IN_REVIEW, title="Still in review")
     AssetFactory(creator=staffed["other"], status=Asset.Status.APPROVED, title="Another creator's")
     assert [m.asset for m in screen.vault(desk.chatter, conversation)] == [approved]
@@ -284,6 +283,7 @@ def test_a_draft_opens_in_compose_and_goes_out_as_an_accepted_ai_draft(client, s
                                       text="Hey you, thanks for writing!")
 
     monkeypatch.setattr(screen, "draft_function", lambda: draft_reply)
+    monkeypatch.setattr(screen, "accept_function", lambda: None)  # without the drafting module's own accept
     client.force_login(desk.chatter)
     response = client.post(reverse("admin:inbox_draft", args=[conversation.pk]))
     draft = AIDraft.objects.get()
@@ -358,8 +358,7 @@ def test_a_poll_costs_a_bounded_number_of_queries(client, staffed, django_assert
         _live(client, c=conversation.pk, after=last)
     for n in range(1, 15):
         fan_writes(desk.fanvue, f"hello {n}", fan_id=f"q{n}")
-    asset = AssetFactory(creator=desk.creator, status=Asset.Status.APPROVED, no_real_person_attested=True)
-    add_rendition(asset)
+    asset = vault_asset(desk.creator)
     services.send(conversation, by=desk.chatter, text="pic", assets=[asset])
     fan_writes(desk.fanvue, "more", fan_id="q0")
     # Fifteen conversations, two new messages with media in the thread: still the same handful of queries.
@@ -506,3 +505,20 @@ def test_no_input_makes_the_screen_fail(client, staffed, junk):
         client.post(reverse("admin:inbox_lock", args=[pk]), {"release": junk}),
     ]
     assert all(a.status_code < 500 for a in answers), [a.status_code for a in answers]
+
+
+def test_a_draft_sent_as_suggested_goes_through_the_drafting_modules_accept(client, staffed, monkeypatch):
+    desk = staffed["desk"]
+    conversation = fan_writes(desk.fanvue, "hi").conversation
+    draft = AIDraft.objects.create(creator=desk.creator, conversation=conversation, prompt_version="t1", text="Hey!")
+    accepted = []
+
+    def accept(draft_obj, *, by, text, idempotency_key, with_suggestions):
+        accepted.append((draft_obj, by, text, idempotency_key, with_suggestions))
+        return services.send(draft_obj.conversation, by=by, text=text, origin=Message.Origin.AI_DRAFT,
+                             draft=draft_obj, idempotency_key=idempotency_key)
+
+    monkeypatch.setattr(screen, "accept_function", lambda: accept)
+    client.force_login(desk.chatter)
+    assert _send(client, conversation, "a1" * 16, text="Hey you!", draft=draft.pk).status_code == 302
+    assert accepted == [(draft, desk.chatter, "Hey you!", f"screen:{desk.chatter.pk}:{'a1' * 16}", True)]
