@@ -221,8 +221,11 @@ def author_of(message: Message, conversation: Conversation) -> str:
         return "Automation (AI persona)"
     if message.origin == origin.MASS:
         return f"Mass message by {person}" if message.sent_by_id else "Mass message"
+    label = platforms.get(conversation.account.platform).label
     if message.origin == origin.PLATFORM:
-        return f"Sent by {platforms.get(conversation.account.platform).label} itself, outside Atelier"
+        return f"Sent by {label} itself, outside Atelier"
+    if not message.sent_by_id:  # typed on the platform (the creator's phone): recorded, never sent by us
+        return f"Written on {label}, outside Atelier"
     return person
 
 

@@ -128,6 +128,12 @@ def test_the_thread_and_fan_panel_say_who_wrote_what_and_what_the_fan_spent(clie
     assert "Tip from @fan-1" in page and "$5.00" in page
     assert "ib-msg--note" in page and "Note by mara" in page and "Loves sunsets" in page
     assert "chatty" in page  # the person who sent the PPV
+    typed_there = Message(direction=Message.Direction.OUT, origin=Message.Origin.MANUAL)
+    assert screen.author_of(typed_there, conversation) == "Written on Fanvue, outside Atelier"
+    assert screen.author_of(Message(direction=Message.Direction.OUT, origin=Message.Origin.AI_DRAFT,
+                                    sent_by=desk.chatter), conversation) == "AI draft accepted by chatty"
+    assert screen.author_of(Message(direction=Message.Direction.OUT, origin=Message.Origin.AUTOMATION),
+                            conversation) == "Automation (AI persona)"
     assert "Active ($9.99), renews on" in page
     assert "Golden hour set (message #" in page  # what was bought
     assert "Birthday in May" in page and "vip" in page and "(Europe/Berlin)" in page
