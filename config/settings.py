@@ -332,6 +332,9 @@ SPECTACULAR_SETTINGS = {
         "GenerationJobStatusEnum": "content.models.GenerationJob.Status",
         "GenerationBackendKindEnum": "content.models.GenerationBackend.Kind",
         "ContentRatingEnum": "compliance.models.RATING_CHOICES",
+        "MessageOriginEnum": "inbox.models.Message.Origin",
+        "AssetOriginEnum": "content.models.Asset.Origin",
+        "ConversationStatusEnum": "inbox.models.Conversation.Status",
     },
 }
 
