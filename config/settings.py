@@ -289,6 +289,7 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {name: {"queue": env_str("SCHEDULING_CONTROL_QUEUE", "control")} for name in (
     "scheduling.tasks.dispatch_due", "scheduling.tasks.reap_leases", "scheduling.tasks.reconcile_unknown",
     "scheduling.tasks.refresh_tokens", "inbox.sync.reconcile_fanvue_accounts", "inbox.polling.poll_chat_accounts",
+    "analytics.tasks.process_pending_events",
 )}
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 

@@ -20,6 +20,7 @@ from analytics.ingest.events import (
     FOLLOWER,
     MESSAGE,
     MESSAGE_READ,
+    PENDING_AFTER,
     PURCHASE,
     PURCHASE_KINDS,
     SUBSCRIBER,
@@ -28,6 +29,7 @@ from analytics.ingest.events import (
     event_kind,
     event_processed,
     process_event,
+    process_pending_events,
     register_handler,
 )
 from analytics.ingest.ledger import (
@@ -67,6 +69,7 @@ __all__ = [
     "METRICS_BUDGET_SHARE",
     "METRIC_FIELDS",
     "NEGATIVE_KINDS",
+    "PENDING_AFTER",
     "PLATFORMS",
     "PURCHASE",
     "PURCHASE_KINDS",
@@ -81,6 +84,7 @@ __all__ = [
     "event_processed",
     "local_day",
     "process_event",
+    "process_pending_events",
     "receiver_secret",
     "record_transaction",
     "register_handler",

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -262,3 +262,23 @@ def process_event(event_id: int) -> str:
             return "failed"
         InboundEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now(), error="")
     return "processed"
+
+
+# An event still unprocessed this long after it arrived lost its task (a broker restarted empty, a publish that
+# failed, a worker killed holding it): the sweep processes it. Shorter than this, its task is presumed on its way.
+PENDING_AFTER = timedelta(seconds=5)
+SWEEP_BATCH = 200
+
+
+def process_pending_events(*, older_than: timedelta = PENDING_AFTER, limit: int = SWEEP_BATCH) -> dict[str, int]:
+    """Process the oldest stored events that nobody processed: no `processed_at`, no error, received more
+    than `older_than` ago. `process_event` locks and re-checks each row, so an event whose own task runs at
+    the same moment is processed once; one with an error is left for a person (it would fail again)."""
+    cutoff = timezone.now() - older_than
+    ids = list(InboundEvent.objects.filter(processed_at__isnull=True, error="", received_at__lte=cutoff)
+               .order_by("received_at", "pk").values_list("pk", flat=True)[:limit])
+    outcomes: dict[str, int] = {}
+    for event_id in ids:
+        outcome = process_event(event_id)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
