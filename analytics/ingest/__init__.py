@@ -28,8 +28,8 @@ from analytics.ingest.events import (
     event_data,
     event_kind,
     event_processed,
+    pending_events,
     process_event,
-    process_pending_events,
     register_handler,
 )
 from analytics.ingest.ledger import (
@@ -83,8 +83,8 @@ __all__ = [
     "event_kind",
     "event_processed",
     "local_day",
+    "pending_events",
     "process_event",
-    "process_pending_events",
     "receiver_secret",
     "record_transaction",
     "register_handler",

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -19,6 +20,13 @@ from tests.analytics.factories import body_of, receiver_for, sign, tip_payload
 from tests.scheduling.factories import PlatformAccountFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_requeue_marks():
+    cache.clear()  # the test Redis database's own
+    yield
+    cache.clear()
 
 
 @pytest.fixture
@@ -63,9 +71,11 @@ def test_the_answer_does_not_wait_for_a_broker_that_hangs_and_the_sweep_processe
     assert event.processed_at is None and event.error == ""
     assert Transaction.objects.count() == 0
 
-    # Not yet presumed lost: its task may still be on its way.
-    assert ingest.process_pending_events(older_than=timedelta(minutes=1)) == {}
-    assert ingest.process_pending_events(older_than=timedelta(0)) == {"processed": 1}
+    # Not yet presumed lost: its task may still be on its way. Then queued again once, and processed.
+    assert ingest.pending_events(older_than=timedelta(minutes=1)) == []
+    assert ingest.pending_events(older_than=timedelta(0)) == [event.pk]
+    assert ingest.pending_events(older_than=timedelta(0)) == []
+    assert ingest.process_event(event.pk) == "processed"
     event.refresh_from_db()
     assert event.processed_at is not None and event.error == ""
     assert Transaction.objects.get().gross_minor == 500 and Fan.objects.count() == 1
@@ -81,23 +91,30 @@ def test_the_sweep_takes_only_old_unprocessed_events_without_error_oldest_first_
     done = stored(account, timedelta(minutes=3), price=800)
     InboundEvent.objects.filter(pk=done.pk).update(processed_at=timezone.now())
 
-    assert ingest.process_pending_events(limit=1) == {"processed": 1}
-    assert set(Transaction.objects.values_list("gross_minor", flat=True)) == {900}
-    assert ingest.process_pending_events() == {"processed": 1}
-    assert set(Transaction.objects.values_list("gross_minor", flat=True)) == {700, 900}
-    assert ingest.process_pending_events() == {}
+    assert ingest.pending_events(limit=1) == [older.pk]
+    assert ingest.pending_events() == [lost.pk]
+    assert ingest.pending_events() == []  # queued again once; a backlog costs at most one extra task each
+    # Redis restarted empty: the marks went with the queued tasks, so everything pending is queued again.
+    cache.clear()
+    assert ingest.pending_events() == [older.pk, lost.pk]
 
+    assert [ingest.process_event(pk) for pk in (older.pk, lost.pk)] == ["processed", "processed"]
+    assert set(Transaction.objects.values_list("gross_minor", flat=True)) == {700, 900}
     # The event's own task arriving late finds it processed: nothing is written twice.
     assert ingest.process_event(lost.pk) == "already processed"
     assert Transaction.objects.count() == 2
+    cache.clear()
+    assert ingest.pending_events() == []
     fresh.refresh_from_db()
     failed.refresh_from_db()
     assert fresh.processed_at is None and failed.processed_at is None
 
 
-def test_the_task_is_a_beat_entry_on_the_control_queue(hook):
+def test_the_task_is_a_beat_entry_on_the_control_queue_and_queues_the_processing(hook, eager_celery):
     stored(hook["account"], timedelta(minutes=1), price=600)
-    assert tasks.process_pending_events() == {"processed": 1}
+    assert tasks.process_pending_events() == 1
+    assert Transaction.objects.get().gross_minor == 600
+    assert tasks.process_pending_events() == 0
     entry = next(e for e in BEAT_ENTRIES if e.task == "analytics.tasks.process_pending_events")
     assert entry.every_seconds == 5
     assert settings.CELERY_TASK_ROUTES["analytics.tasks.process_pending_events"]["queue"] == "control"
