@@ -290,6 +290,7 @@ CELERY_TASK_ROUTES = {name: {"queue": env_str("SCHEDULING_CONTROL_QUEUE", "contr
     "scheduling.tasks.dispatch_due", "scheduling.tasks.reap_leases", "scheduling.tasks.reconcile_unknown",
     "scheduling.tasks.refresh_tokens", "inbox.sync.reconcile_fanvue_accounts", "inbox.polling.poll_chat_accounts",
     "inbox.tasks.deliver_due", "inbox.tasks.reap_sending", "inbox.tasks.settle_unknown",
+    "analytics.tasks.process_pending_events",
 )}
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 
