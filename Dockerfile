@@ -8,4 +8,4 @@ RUN DEBUG=1 python manage.py collectstatic --noinput
 RUN useradd --system atelier && mkdir -p /app/var && chown atelier /app/var
 USER atelier
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--worker-class", "gthread", "--threads", "8", "--access-logfile", "-"]

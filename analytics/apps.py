@@ -11,6 +11,8 @@ class AnalyticsConfig(AppConfig):
 
         routes.register("analytics.api.views.register")
         register(
+            BeatEntry("process webhook events whose task was lost", "analytics.tasks.process_pending_events",
+                      every_seconds=5),
             BeatEntry("sync publication metrics", "analytics.tasks.sync_metrics", every_seconds=1800),
             BeatEntry("nightly rollup", "analytics.tasks.nightly_rollup", crontab={"minute": "15", "hour": "2"}),
             BeatEntry("activate and expire offers", "analytics.tasks.tick_offers", every_seconds=300),

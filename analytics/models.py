@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.timezone import now
 
 from accounts.models import Creator
@@ -287,6 +288,9 @@ class InboundEvent(models.Model):
     class Meta:
         ordering = ["-received_at", "-pk"]
         constraints = [models.UniqueConstraint(fields=["account", "event_key"], name="inbound_event_once")]
+        # What the pending-events sweep reads every few seconds: only the few rows nobody processed yet.
+        indexes = [models.Index(fields=["received_at"], condition=Q(processed_at__isnull=True, error=""),
+                                name="inbound_event_pending")]
 
     def __str__(self) -> str:
         return f"{self.kind} ({self.account})"

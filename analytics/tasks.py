@@ -22,6 +22,17 @@ def process_inbound_event(event_id: int) -> str:
     return ingest.process_event(event_id)
 
 
+@shared_task(name="analytics.tasks.process_pending_events", ignore_result=True, soft_time_limit=60, time_limit=90)
+def process_pending_events() -> int:
+    """Every 5 s, on the control queue: stored webhooks whose processing task may have been lost (a Redis
+    restarted empty, a publish that failed, a worker killed holding it) are queued again, to be processed in
+    parallel by the workers; each is processed once whichever task gets there first."""
+    ids = ingest.pending_events()
+    for event_id in ids:
+        process_inbound_event.delay(event_id)
+    return len(ids)
+
+
 @shared_task(name="analytics.tasks.nightly_rollup", ignore_result=True, soft_time_limit=3000, time_limit=3300)
 def nightly_rollup() -> dict[str, Any]:
     """02:15 UTC: yesterday (in each creator's timezone) and any day late data touched."""

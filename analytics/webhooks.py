@@ -5,7 +5,8 @@ A request is checked before anything is written: the token names a receiver (els
 `FANVUE_WEBHOOK_TOLERANCE_SECONDS` of now in either direction (else 400: a stale signature is how a
 captured request would be replayed later), the HMAC matches the secret (else 401) and the body is
 a JSON object (else 400). Only then is the event stored, keyed on its id or the body's digest, and
-processed after commit. A second delivery of a stored event is answered 200 without storing
+processed after commit by a worker (the answer never waits on the broker; `process_pending_events` picks up
+an event whose task was lost). A second delivery of a stored event is answered 200 without storing
 anything: Fanvue retries until it gets a 2xx, and the event is already safe with us.
 Signature scheme: https://api.fanvue.com/docs/webhooks/webhooks-overview
 """

@@ -11,6 +11,7 @@ from unfold.sites import UnfoldAdminSite
 from accounts import views as account_views
 from accounts.admin_export import export_as_csv
 from config import hub, views_search
+from inbox import views as inbox_views
 
 
 class AtelierAdminSite(UnfoldAdminSite):
@@ -29,6 +30,8 @@ class AtelierAdminSite(UnfoldAdminSite):
             path("2fa/", account_views.two_factor, name="two_factor"),
             path("2fa/setup/", self.admin_view(account_views.two_factor_setup), name="two_factor_setup"),
             path("creators/<int:creator_id>/hub/", self.admin_view(self.creator_hub), name="creator_hub"),
+            # The chatter's screen at /admin/inbox/ (ahead of the app index that URL would otherwise be).
+            *inbox_views.urls(self),
         ]
 
     def search(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:

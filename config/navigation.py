@@ -16,6 +16,7 @@ from django.urls import NoReverseMatch, reverse
 from analytics.dashboard import may_open_dashboard
 from compliance.views import may_open_board
 from content.views_studio import may_generate
+from inbox.views import may_open_inbox
 from inbox.views_metrics import may_open_metrics
 from inbox.views_review import may_review_messages
 from scheduling.review import may_review
@@ -94,6 +95,10 @@ def _may_review(user: Any) -> bool:
     return may_review(user)
 
 
+def _may_open_inbox(user: Any) -> bool:
+    return may_open_inbox(user)
+
+
 def _may_read_notifications(user: Any) -> bool:
     # Every staff member has an inbox of their own; it needs no model permission.
     return bool(user.is_active and user.is_staff)
@@ -106,7 +111,8 @@ VIEW_PERMISSIONS = {"admin:scheduling_calendar": _may_open_calendar, "admin:comp
                     "admin:notifications_inbox": _may_read_notifications,
                     "admin:analytics_report_on_demand": _may_open_analytics,
                     "admin:inbox_chatter_performance": may_open_metrics,
-                    "admin:inbox_message_review": may_review_messages}
+                    "admin:inbox_message_review": may_review_messages,
+                    "admin:inbox_screen": _may_open_inbox}
 
 GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
     ("Creators & team", [
@@ -123,6 +129,16 @@ GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
         ("Takedowns", "gavel", "compliance.takedownrequest"),
         ("Blocked terms", "block", "compliance.blockedterm"),
         ("Audit log", "history", "accounts.auditevent"),
+    ]),
+    ("Fan inbox", [
+        ("Conversations", "chat", "inbox.conversation"),
+        ("Scripts", "description", "inbox.script"),
+        ("Shifts", "schedule", "inbox.shift"),
+        ("Messages", "mark_chat_read", "inbox.message"),
+        ("AI drafts", "smart_toy", "inbox.aidraft"),
+        ("Fan notes", "sticky_note_2", "inbox.fannote"),
+        ("Chatter performance", "leaderboard", "admin:inbox_chatter_performance"),
+        ("Message review", "rate_review", "admin:inbox_message_review"),
     ]),
     ("Content", [
         ("Assets", "photo_library", "content.asset"),
@@ -145,10 +161,6 @@ GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
         ("Publications", "send", "scheduling.publication"),
         ("Platform accounts", "hub", "scheduling.platformaccount"),
         ("Takedown tasks", "delete_sweep", "scheduling.takedowntask"),
-    ]),
-    ("Inbox", [
-        ("Chatter performance", "leaderboard", "admin:inbox_chatter_performance"),
-        ("Message review", "rate_review", "admin:inbox_message_review"),
     ]),
     ("Notifications", [
         ("My notifications", "inbox", "admin:notifications_inbox"),
@@ -190,8 +202,10 @@ def sidebar(request: HttpRequest) -> list[dict[str, Any]]:
     if review is not None and waiting_for(request):
         # Two COUNT queries per page (none for a role that approves nothing): what waits for this person.
         review["badge"] = "scheduling.views_review.inbox_badge"
+    # Chatters spend their shift on the inbox screen: it sits at the top, never in a folded group.
+    inbox = _view_item("Inbox", "forum", "admin:inbox_screen")
     navigation: list[dict[str, Any]] = [{"title": "Atelier", "separator": False,
-                                         "items": [home, *([review] if review else [])]}]
+                                         "items": [home, *([inbox] if inbox else []), *([review] if review else [])]}]
     for title, entries in GROUPS:
         items = [i for i in (_item(*entry) for entry in entries) if i is not None]
         if title == SYSTEM:

@@ -290,6 +290,7 @@ CELERY_TASK_ROUTES = {name: {"queue": env_str("SCHEDULING_CONTROL_QUEUE", "contr
     "scheduling.tasks.dispatch_due", "scheduling.tasks.reap_leases", "scheduling.tasks.reconcile_unknown",
     "scheduling.tasks.refresh_tokens", "inbox.sync.reconcile_fanvue_accounts", "inbox.polling.poll_chat_accounts",
     "inbox.tasks.deliver_due", "inbox.tasks.reap_sending", "inbox.tasks.settle_unknown",
+    "analytics.tasks.process_pending_events",
 )}
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 
@@ -332,6 +333,9 @@ SPECTACULAR_SETTINGS = {
         "GenerationJobStatusEnum": "content.models.GenerationJob.Status",
         "GenerationBackendKindEnum": "content.models.GenerationBackend.Kind",
         "ContentRatingEnum": "compliance.models.RATING_CHOICES",
+        "MessageOriginEnum": "inbox.models.Message.Origin",
+        "AssetOriginEnum": "content.models.Asset.Origin",
+        "ConversationStatusEnum": "inbox.models.Conversation.Status",
     },
 }
 

@@ -15,6 +15,8 @@ EXPONENTS: dict[str, int] = {
     "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
     "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
     "CLF": 4, "UYW": 4,
+    # Telegram Stars are whole: a paid message's price is a count of stars.
+    "XTR": 0,
 }
 
 # Symbols read without ambiguity in an English admin; any other currency is written with its code.

@@ -14,12 +14,12 @@ class InboxConfig(AppConfig):
         from core.api import routes
         from core.beat import BeatEntry, register
         from inbox import (
-            admin_people,  # noqa: F401 — registers the chatter performance and review pages
             admin_telegram,
             events,
             metrics,
             polling,
             receivers,  # noqa: F401 — connects the send pipeline's receivers (minor holds, purchase credits)
+            services,
             signals,
             sync,  # noqa: F401 — connects the Fanvue chat events, declares the reconcile tasks
             telegram_updates,
@@ -54,3 +54,5 @@ class InboxConfig(AppConfig):
         extensions.register_panel("First-response times", metrics.response_panel)
         extensions.register_fan_action(views_privacy.FAN_EXPORT_ACTION)
         extensions.register_fan_action(views_privacy.FAN_ERASE_ACTION)
+        # A new fan's message goes to the next chatter on shift (round-robin), inside the receiving transaction.
+        signals.message_received.connect(services.assign_on_arrival, dispatch_uid="inbox.assign_on_arrival")

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 
 from inbox.models import Conversation, Message, Script
 
-PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 KNOWN = ("fan_name", "fan_handle", "creator_name")
 _WORD = re.compile(r"\w{3,}", re.UNICODE)
 
@@ -24,11 +24,16 @@ def render(text: str, conversation: Conversation) -> str:
     handle = (fan.handle or "").lstrip("@")
     values = {"fan_name": handle or "there", "fan_handle": f"@{handle}" if handle else "",
               "creator_name": conversation.creator.stage_name}
-    unknown = sorted({m.group(1) for m in PLACEHOLDER.finditer(text)} - set(KNOWN))
+    unknown = unknown_placeholders(text)
     if unknown:
         raise ValidationError(f"The script has placeholders nobody fills: {', '.join('{' + u + '}' for u in unknown)}."
                               f" Use {', '.join('{' + k + '}' for k in KNOWN)}.")
     return PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+
+
+def unknown_placeholders(text: str) -> list[str]:
+    """Every `{…}` in the text that is not a known placeholder, in order of first use."""
+    return [name for name in dict.fromkeys(m.group(1) for m in PLACEHOLDER.finditer(text)) if name not in KNOWN]
 
 
 def _words(text: str) -> set[str]:

@@ -21,7 +21,7 @@ from django.db.transaction import atomic
 from django.utils import timezone
 
 from accounts import audit
-from accounts.actors import Actor
+from accounts.actors import Actor, SystemActor
 from accounts.models import Creator, Membership, Role, User
 from analytics.ingest import upsert_fan
 from analytics.models import Transaction
@@ -29,11 +29,13 @@ from compliance.blocklist import screen_fields
 from content.models import Asset
 from core import platforms
 from inbox import gate, signals
+from inbox import scripts as script_tools
 from inbox.channels.base import InboundMessage
 from inbox.models import AIDraft, Conversation, FanNote, Message, ReportingEvent, Script, Shift
 from notifications.services import notify, resolve_by_key
 from scheduling.models import PlatformAccount
 
+ROUND_ROBIN = SystemActor("inbox:round-robin")
 LOCK_SECONDS = 60  # a chatter's soft lock lapses this long after their last keystroke
 
 Origin = Message.Origin
@@ -214,6 +216,13 @@ def _needs_ai_disclosure(conversation: Conversation, origin: str) -> bool:
     return origin == Origin.AUTOMATION or conversation.creator.kind == Creator.Kind.AI_PERSONA
 
 
+def display_name(user: User | None) -> str:
+    """How the team sees a person in the inbox: their full name, else their username."""
+    if user is None:
+        return "Someone"
+    return user.get_full_name() or user.get_username()
+
+
 def _price_currency(conversation: Conversation) -> str:
     policy = platforms.get(conversation.account.platform).chat
     return policy.price_currency if policy is not None else ""
@@ -323,6 +332,40 @@ def on_shift(creator_id: int, at: datetime, *, chatter_id: int | None = None) ->
     return shifts.order_by("starts_at", "pk").first()
 
 
+def auto_assign(conversation: Conversation, at: datetime | None = None) -> User | None:
+    """Round-robin a conversation nobody holds among the chatters on shift for its creator.
+
+    The next chatter is the one after whoever received the creator's most recent assigned conversation,
+    in a fixed order (by id), so turns go round without a counter to keep; a chatter whose membership
+    ended is skipped. Nobody on shift: it stays in the pool. Never takes a conversation from its assignee.
+    """
+    at = at or timezone.now()
+    chatters = list(User.objects.filter(
+        is_active=True, shifts__creator_id=conversation.creator_id, shifts__starts_at__lte=at,
+        shifts__ends_at__gt=at, memberships__creator_id=conversation.creator_id,
+        memberships__role__in=(Role.CHATTER, Role.MANAGER)).distinct().order_by("pk"))
+    if not chatters:
+        return None
+    last = (Conversation.objects.filter(creator_id=conversation.creator_id, assignee__in=chatters)
+            .exclude(pk=conversation.pk).order_by("-created_at", "-pk").values_list("assignee_id", flat=True)
+            .first())
+    ids = [c.pk for c in chatters]
+    chosen = chatters[(ids.index(last) + 1) % len(chatters)] if last in ids else chatters[0]
+    taken = Conversation.objects.filter(pk=conversation.pk, assignee__isnull=True).update(assignee=chosen)
+    if not taken:
+        return None
+    conversation.assignee = chosen
+    audit.record("inbox.conversation.assigned", conversation, actor=ROUND_ROBIN,
+                 changes={"assignee": chosen.pk})
+    return chosen
+
+
+def assign_on_arrival(sender: object, *, message: Message, conversation: Conversation, **kwargs: Any) -> None:
+    """`message_received` receiver: a fan's message in a conversation nobody holds goes to the next chatter."""
+    if message.direction == Message.Direction.IN and conversation.assignee_id is None:
+        auto_assign(conversation)
+
+
 def assign(conversation: Conversation, to: User | None, *, by: User | None) -> None:
     """Give the conversation to a chatter (None: back to the pool)."""
     Conversation.objects.filter(pk=conversation.pk).update(assignee=to)
@@ -414,24 +457,38 @@ def release_hold(conversation: Conversation, *, by: User, note: str = "") -> Non
     resolve_by_key(f"{HOLD_NOTICE}:{conversation.pk}", actor=by)
 
 
-# --- Scripts ----------------------------------------------------------------------------------------------
+# --- Scripts and shifts (what managers edit in the admin) --------------------------------------------------
+
+def script_problems(script: Script, assets: Iterable[Asset] = ()) -> list[str]:
+    """What is wrong with a saved reply before anyone may send it: unknown placeholders, hard-blocked words,
+    media of another creator or not approved."""
+    out = [f"Unknown placeholder {{{name}}}: use {{fan_name}}, {{fan_handle}} or {{creator_name}}."
+           for name in script_tools.unknown_placeholders(script.text or "")]
+    out += [f"Refused: {hit}" for hit in screen_fields({"script": script.text or ""})]
+    for asset in assets:
+        if asset.creator_id != script.creator_id:
+            out.append(f"{asset} belongs to another creator.")
+        elif asset.status != Asset.Status.APPROVED:
+            out.append(f"{asset} is not approved: only approved media go into a script.")
+    return out
 
 
-def save_script(script: Script, *, assets: Iterable[Asset] | None = None, actor: Actor = None) -> Script:
-    """Create or change a saved reply; its text is screened for hard-blocked terms like any outgoing text.
-    `assets` (when given) replaces its media. Audits `inbox.script.saved`."""
-    hits = screen_fields({"script": script.text or ""})
-    if hits:
-        raise ValidationError({"text": [f"Refused: {hit}" for hit in hits]})
+def save_script(script: Script, *, actor: Actor = None, assets: Iterable[Asset] | None = None,
+                changed: Iterable[str] = ()) -> Script:
+    """Create or change a script after `script_problems` (admin and API); audited."""
+    chosen = list(assets) if assets is not None else (list(script.assets.all()) if script.pk else [])
+    problems = script_problems(script, chosen)
+    if problems:
+        raise ValidationError(problems)
     created = script.pk is None
-    if created and isinstance(actor, User):
-        script.created_by = actor
-    script.full_clean(exclude=["assets", "created_by"])
     with transaction.atomic():
+        if created and script.created_by_id is None and isinstance(actor, User):
+            script.created_by = actor
         script.save()
         if assets is not None:
-            script.assets.set(list(assets))
-        audit.record("inbox.script.saved", script, actor=actor, changes={"created": created, "name": script.name})
+            script.assets.set(chosen)
+        audit.record("inbox.script.created" if created else "inbox.script.changed", script, actor=actor,
+                     changes={"fields": sorted(changed)})
     return script
 
 
@@ -440,3 +497,37 @@ def delete_script(script: Script, *, actor: Actor = None) -> None:
     with transaction.atomic():
         audit.record("inbox.script.deleted", script, actor=actor, changes={"name": script.name})
         script.delete()
+
+
+def shift_problems(shift: Shift) -> list[str]:
+    """A shift covers a creator with someone on their team, ends after it starts and overlaps no other shift
+    of the same person for the same creator."""
+    out = []
+    if shift.starts_at and shift.ends_at and shift.ends_at <= shift.starts_at:
+        out.append("A shift ends after it starts.")
+    if shift.chatter_id and shift.creator_id and not Membership.objects.filter(
+            user_id=shift.chatter_id, creator_id=shift.creator_id, role__in=(Role.CHATTER, Role.MANAGER)).exists():
+        out.append("Only a chatter or manager of this creator can cover their inbox.")
+    if not out and shift.starts_at and shift.ends_at and Shift.objects.filter(
+            creator_id=shift.creator_id, chatter_id=shift.chatter_id, starts_at__lt=shift.ends_at,
+            ends_at__gt=shift.starts_at).exclude(pk=shift.pk).exists():
+        out.append("This person already has a shift for this creator at that time.")
+    return out
+
+
+def save_shift(shift: Shift, *, actor: User | None, changed: Iterable[str] = ()) -> Shift:
+    problems = shift_problems(shift)
+    if problems:
+        raise ValidationError(problems)
+    created = shift.pk is None
+    with transaction.atomic():
+        shift.save()
+        audit.record("inbox.shift.created" if created else "inbox.shift.changed", shift, actor=actor,
+                     changes={"fields": sorted(changed), "chatter": shift.chatter_id})
+    return shift
+
+
+def delete_shift(shift: Shift, *, actor: User | None) -> None:
+    with transaction.atomic():
+        audit.record("inbox.shift.deleted", shift, actor=actor, changes={"chatter": shift.chatter_id})
+        shift.delete()

@@ -1,6 +1,6 @@
 """The "Chatter performance" admin page: each chatter's and each shift's numbers over a period.
 
-Wired through `ReportingEventAdmin.get_urls()` (inbox/admin_people.py). Who may open it: anyone who may
+Wired through `ReportingEventAdmin.get_urls()` (inbox/admin.py). Who may open it: anyone who may
 view reporting events for some creator (managers, analysts, the owner); the numbers cover only those
 creators. Money is shown in currency units of the agency currency (`core.money`). A creator id out of
 reach answers 404 like one that does not exist; bad dates are shown on the form (400).

@@ -1,7 +1,7 @@
 """The message review page for managers: every message a chatter sent in a period, with its pay-per-view
 outcome and how long the fan had waited for it; filter by chatter, creator or conversation; CSV export.
 
-Wired through `ReportingEventAdmin.get_urls()` (inbox/admin_people.py). It reads fans' messages and who
+Wired through `ReportingEventAdmin.get_urls()` (inbox/admin.py). It reads fans' messages and who
 wrote them, so it needs both the view permission on messages and on reporting events for a creator
 (managers and the owner; a chatter reads threads in the inbox, not everyone's messages). A creator or
 conversation out of reach answers 404. Every CSV export is audited; its cells go through `core.csv`.

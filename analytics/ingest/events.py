@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.dispatch import Signal
@@ -262,3 +263,30 @@ def process_event(event_id: int) -> str:
             return "failed"
         InboundEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now(), error="")
     return "processed"
+
+
+# An event still unprocessed this long after it arrived may have lost its task (a broker restarted empty, a
+# publish that failed, a worker killed holding it): the sweep queues it again. Shorter, its task is presumed on
+# its way.
+PENDING_AFTER = timedelta(seconds=5)
+SWEEP_BATCH = 2000
+# An event queued again by the sweep is not queued a third time for this long: a backlog longer than
+# PENDING_AFTER costs at most one extra (no-op) task per event. The marks live in the cache, which is the
+# broker's Redis: a Redis restarted empty forgets them together with the tasks, and everything pending is
+# queued again.
+REQUEUE_MARK = timedelta(minutes=10)
+
+
+def pending_events(*, older_than: timedelta = PENDING_AFTER, limit: int = SWEEP_BATCH) -> list[int]:
+    """The oldest stored events nobody processed (no `processed_at`, no error, received more than
+    `older_than` ago) and not queued again by a sweep since `REQUEUE_MARK`; they are marked as queued now.
+    Queuing one twice is harmless: `process_event` locks and re-checks the row, so it is processed once.
+    One with an error is left for a person (it would fail again)."""
+    cutoff = timezone.now() - older_than
+    ids = list(InboundEvent.objects.filter(processed_at__isnull=True, error="", received_at__lte=cutoff)
+               .order_by("received_at", "pk").values_list("pk", flat=True)[:limit])
+    keys = {f"analytics:requeued-event:{pk}": pk for pk in ids}
+    marked = cache.get_many(list(keys))
+    due = [pk for key, pk in keys.items() if key not in marked]
+    cache.set_many({f"analytics:requeued-event:{pk}": 1 for pk in due}, timeout=int(REQUEUE_MARK.total_seconds()))
+    return due

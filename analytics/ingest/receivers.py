@@ -3,11 +3,17 @@ the inbound events they accept, stored once per event key before anything is pro
 
 from __future__ import annotations
 
+import logging
+import os
+import queue
 import secrets
+import threading
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from accounts import audit
 from accounts.actors import Actor
@@ -18,6 +24,10 @@ from analytics.models import (
 )
 from compliance import crypto
 from scheduling.models import PlatformAccount
+
+log = logging.getLogger("analytics.ingest")
+# How stale a receiver's `last_event_at` may be: it says the receiver is alive, not when the last event came.
+LAST_EVENT_PRECISION = timedelta(seconds=60)
 
 # --- Webhook receivers ----------------------------------------------------------------------------
 
@@ -71,16 +81,83 @@ def receiver_secret(receiver: WebhookReceiver) -> str:
 def accept_event(receiver: WebhookReceiver, *, kind: str, event_key: str,
                  payload: dict[str, Any]) -> InboundEvent | None:
     """Store a verified event once; None when this account already has that event key (a replay
-    or a redelivery). Processing is queued after commit so the sender gets its answer at once."""
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                event = InboundEvent.objects.create(account_id=receiver.account_id, event_key=event_key[:200],
-                                                    kind=kind[:60], payload=payload)
-        except IntegrityError:
-            return None
-        WebhookReceiver.objects.filter(pk=receiver.pk).update(last_event_at=event.received_at)
+    or a redelivery). Processing is queued after commit so the sender gets its answer at once.
 
-        event_id = event.pk
-        transaction.on_commit(lambda: tasks.process_inbound_event.delay(event_id))
+    The sender waits on this, so it is one INSERT and a COMMIT: the receiver's `last_event_at` is
+    moved only when it is older than `LAST_EVENT_PRECISION`, because updating that one row on every
+    event made every concurrent delivery queue behind the previous one's commit (a row lock held
+    through the fsync). The processing task is published off the request (`enqueue_processing`): a
+    broker that is slow or down never delays or fails the answer; the event is safe in the database.
+    """
+    try:
+        with transaction.atomic():
+            event = InboundEvent.objects.create(account_id=receiver.account_id, event_key=event_key[:200],
+                                                kind=kind[:60], payload=payload)
+            (WebhookReceiver.objects
+             .filter(Q(last_event_at__isnull=True) | Q(last_event_at__lt=event.received_at - LAST_EVENT_PRECISION),
+                     pk=receiver.pk)
+             .update(last_event_at=event.received_at))
+            event_id = event.pk
+            transaction.on_commit(lambda: enqueue_processing(event_id))
+    except IntegrityError:
+        return None
     return event
+
+
+def enqueue_processing(event_id: int) -> None:
+    """Hand an event's processing task to the broker without making the sender wait for it.
+
+    Publishing happens on this process's publisher thread: a Redis that restarts makes a publish block
+    for seconds (the client's reconnect retries), and a request must not. An event whose task never
+    reached the broker (the broker down, the process killed before it published, the task lost with a
+    Redis that restarted empty) is still stored unprocessed, and the `process_pending_events` sweep
+    processes it. With eager tasks (tests) the task runs here, inline, as before.
+    """
+    if tasks.process_inbound_event.app.conf.task_always_eager:
+        tasks.process_inbound_event.delay(event_id)
+        return
+    _publisher.put(event_id)
+
+
+class _Publisher:
+    """One daemon thread per process publishing queued event ids; started on first use and again in a
+    forked child (gunicorn and Celery fork after import). The backlog is bounded: past it, ids are
+    dropped and left to the sweep, so a long broker outage costs no memory."""
+
+    BACKLOG = 20_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid = 0
+        self._queue: queue.Queue[int] = queue.Queue(self.BACKLOG)
+
+    def put(self, event_id: int) -> None:
+        if self._pid != os.getpid():
+            self._start()
+        try:
+            self._queue.put_nowait(event_id)
+        except queue.Full:
+            log.warning("inbound event %s stored but not queued (publisher backlog full): the sweep will process it",
+                        event_id)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._queue = queue.Queue(self.BACKLOG)
+            threading.Thread(target=self._run, args=(self._queue,), name="inbound-event-publisher",
+                             daemon=True).start()
+            self._pid = os.getpid()
+
+    @staticmethod
+    def _run(ids: queue.Queue[int]) -> None:
+        while True:
+            event_id = ids.get()
+            try:
+                tasks.process_inbound_event.delay(event_id)
+            except Exception as exc:
+                log.warning("inbound event %s stored but not queued (%s): the sweep will process it",
+                            event_id, type(exc).__name__)
+
+
+_publisher = _Publisher()

@@ -50,7 +50,7 @@ from content.models import (
     PromptTemplate,
     Watermark,
 )
-from inbox.models import ReportingEvent
+from inbox.models import AIDraft, Conversation, FanNote, ReportingEvent, Script, Shift
 from notifications import services as notification_services
 from notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 from scheduling.models import PlatformAccount, Post, Publication, QueueSlot, TakedownTask
@@ -58,7 +58,7 @@ from tests.analytics import factories as dash
 from tests.compliance.factories import ConsentFactory, PerformerFactory, TakedownFactory, VerificationFactory
 from tests.content.factories import AssetFactory, CollectionFactory
 from tests.factories import UserFactory
-from tests.inbox.factories import conversation
+from tests.inbox.factories import fan_writes
 from tests.scheduling.factories import PlatformAccountFactory, PublicationFactory
 
 NOW = timezone.now
@@ -136,12 +136,6 @@ def _performer(w: World) -> Any:
 
 def _fan(w: World) -> Fan:
     return Fan.objects.create(creator=w.a, platform="fanvue", external_id="fan-1", handle="sunny")
-
-
-def _reporting_event(w: World) -> ReportingEvent:
-    conv = conversation(w.target(PlatformAccount), fan_id="fan-report")
-    return ReportingEvent.objects.create(creator=w.a, conversation=conv, kind=ReportingEvent.Kind.FIRST_RESPONSE,
-                                         chatter=w.people["chloe"], seconds=42)
 
 
 def _endpoint(w: World) -> Any:
@@ -222,6 +216,15 @@ def _totp_device(w: World) -> Any:
     return TOTPDevice.objects.create(user=w.author, name="phone")
 
 
+def _conversation(w: World) -> Conversation:
+    return fan_writes(w.target(PlatformAccount), "hello", fan_id="inbox-fan").conversation
+
+
+def _shift(w: World) -> Shift:
+    return Shift.objects.create(creator=w.a, chatter=w.people["chloe"], starts_at=NOW() + timedelta(days=1),
+                                ends_at=NOW() + timedelta(days=1, hours=8))
+
+
 BUILDERS: dict[str, Any] = {
     # accounts and the libraries it re-registers
     "accounts.User": _user,
@@ -267,8 +270,6 @@ BUILDERS: dict[str, Any] = {
     "analytics.ExchangeRate": lambda w: ExchangeRate.objects.create(currency="EUR", day=date(2026, 11, 10),
                                                                     rate=Decimal("1.08"), source="manual"),
     "analytics.Fan": _fan,
-    # inbox
-    "inbox.ReportingEvent": _reporting_event,
     "analytics.InboundEvent": lambda w: InboundEvent.objects.create(
         account=w.target(PlatformAccount), event_key="evt-1", kind="message.received",
         payload={"type": "message.received"}, error="unknown kind"),
@@ -304,6 +305,17 @@ BUILDERS: dict[str, Any] = {
     "scheduling.Publication": _publication,
     "scheduling.TakedownTask": lambda w: TakedownTask.objects.create(
         publication=w.target(Publication), reason="takedown", due_at=NOW() + timedelta(hours=40)),
+    # inbox
+    "inbox.Conversation": _conversation,
+    "inbox.Message": lambda w: w.target(Conversation).messages.get(),
+    "inbox.Script": lambda w: Script.objects.create(creator=w.a, name="Welcome", text="Hi {fan_name}!"),
+    "inbox.Shift": _shift,
+    "inbox.AIDraft": lambda w: AIDraft.objects.create(creator=w.a, conversation=w.target(Conversation),
+                                                      prompt_version="v1", text="Hi there"),
+    "inbox.FanNote": lambda w: FanNote.objects.create(creator=w.a, fan=w.target(Conversation).fan, text="Likes cats"),
+    "inbox.ReportingEvent": lambda w: ReportingEvent.objects.create(
+        creator=w.a, conversation=w.target(Conversation), kind=ReportingEvent.Kind.FIRST_RESPONSE,
+        chatter=w.people["chloe"], seconds=42),
 }
 
 
@@ -366,6 +378,8 @@ ACTION_FORM = {
 # One change a person would make on each change page (another value for one field they may edit).
 # A page not listed gets its first text box changed; a page whose only edit is an inline row lists it.
 EDITS: dict[str, dict[str, str]] = {
+    "inbox.Script": {"name": "Welcome (edited)"},
+    "inbox.Shift": {"note": "Evening cover"},
     "accounts.Creator": {"voice_notes": "Warm, playful."},
     "accounts.ApiKey": {"name": "crm (renamed)"},
     "accounts.User": {"first_name": "Renamed"},
@@ -561,6 +575,13 @@ def add_form_data(w: World, model: type[Model]) -> dict[str, Any] | None:
             when = _split(later)
             return {"post": w.target(Post).pk, "account": w.target(PlatformAccount).pk, "caption_override": "",
                     "scheduled_at_0": when["0"], "scheduled_at_1": when["1"]}
+        case "inbox.Script":
+            return {"creator": a.pk, "name": "Good night", "text": "Sleep well, {fan_name}", "price": "",
+                    "currency": "USD", "active": "on"}
+        case "inbox.Shift":
+            starts, ends = _split(later), _split(later + timedelta(hours=6))
+            return {"creator": a.pk, "chatter": w.people["chloe"].pk, "starts_at_0": starts["0"],
+                    "starts_at_1": starts["1"], "ends_at_0": ends["0"], "ends_at_1": ends["1"], "note": ""}
         case "analytics.Transaction":
             occurred = _split(NOW() - timedelta(hours=2))
             return {"creator": a.pk, "platform": "fanvue", "kind": "tip", "gross": "12.50", "fee": "0",

@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.models import Creator, Membership, Role, User
+from accounts.models import Creator, Role, User
+from accounts.services import add_membership
 from inbox.models import Shift
 from scheduling.models import PlatformAccount
 from tests.factories import CreatorFactory, UserFactory
@@ -31,8 +32,9 @@ def desk(db: None) -> Desk:
     creator = CreatorFactory(stage_name="Luna")
     chatter = UserFactory(username="chatty")
     manager = UserFactory(username="mara")
-    Membership.objects.create(user=chatter, creator=creator, role=Role.CHATTER)
-    Membership.objects.create(user=manager, creator=creator, role=Role.MANAGER)
+    # Through the service, as the admin does: the role's group comes with the membership.
+    add_membership(user=chatter, creator=creator, role=Role.CHATTER)
+    add_membership(user=manager, creator=creator, role=Role.MANAGER)
     now = timezone.now()
     Shift.objects.create(creator=creator, chatter=chatter, starts_at=now - timedelta(hours=1),
                          ends_at=now + timedelta(hours=7))
