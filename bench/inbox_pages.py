@@ -26,7 +26,8 @@ def pages() -> list[tuple[str, Callable[[], int]]]:
     assert mine is not None, "no conversation of the chatter's creators"
     out: list[tuple[str, Callable[[], int]]] = []
     for view in VIEWS:
-        out.append((f"inbox list ({view})", lambda v=view: client.get("/admin/inbox/", {"show": v}, secure=True).status_code))
+        out.append((f"inbox list ({view})",
+                    lambda v=view: client.get("/admin/inbox/", {"show": v}, secure=True).status_code))
     out.append(("inbox search (fan handle)",
                 lambda: client.get("/admin/inbox/", {"q": "fan_42"}, secure=True).status_code))
     out.append(("thread open (list + thread + fan panel)",
