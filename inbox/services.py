@@ -24,7 +24,7 @@ from accounts import audit
 from accounts.actors import Actor, SystemActor
 from accounts.models import Creator, Membership, Role, User
 from analytics.ingest import upsert_fan
-from analytics.models import Transaction
+from analytics.models import Fan, Transaction
 from compliance.blocklist import screen_fields
 from content.models import Asset
 from core import platforms
@@ -44,7 +44,7 @@ Origin = Message.Origin
 # --- Receiving --------------------------------------------------------------------------------------------
 
 
-def receive(account: PlatformAccount, incoming: InboundMessage) -> Message | None:
+def receive(account: PlatformAccount, incoming: InboundMessage, *, fan: Fan | None = None) -> Message | None:
     """Record one message read from the platform (a webhook or a reconciliation page), exactly once.
 
     Returns the new message, or None when it was already recorded (its read and purchase state are
@@ -58,8 +58,10 @@ def receive(account: PlatformAccount, incoming: InboundMessage) -> Message | Non
             _refresh_known(known, incoming)
             return None
     with transaction.atomic():
-        fan, _ = upsert_fan(creator=account.creator, platform=account.platform, external_id=incoming.fan_id,
-                            handle=incoming.fan_handle or incoming.fan_name, seen_at=incoming.sent_at)
+        if fan is None or fan.external_id != incoming.fan_id or fan.creator_id != account.creator_id:
+            # `fan` is passed when the caller already upserted this very fan (analytics' webhook processing).
+            fan, _ = upsert_fan(creator=account.creator, platform=account.platform, external_id=incoming.fan_id,
+                                handle=incoming.fan_handle or incoming.fan_name, seen_at=incoming.sent_at)
         conversation = _conversation_for(account, fan.pk, incoming.chat_id)
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
         inbound = incoming.direction == "in"

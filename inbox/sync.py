@@ -34,7 +34,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from analytics import ingest
-from analytics.models import InboundEvent
+from analytics.models import Fan, InboundEvent
 from inbox import services
 from inbox.channels import channel_for
 from inbox.channels.base import AuthError, ConnectorError, InboundMessage, UpdatePage
@@ -54,14 +54,15 @@ CHAT_SCOPE = "read:chat"
 
 
 @receiver(ingest.event_processed, dispatch_uid="inbox.sync.fanvue_chat_events")
-def on_event_processed(sender: Any, *, event: InboundEvent, kind: str, data: dict[str, Any], **kwargs: Any) -> None:
+def on_event_processed(sender: Any, *, event: InboundEvent, kind: str, data: dict[str, Any], fan: Fan | None = None,
+                       **kwargs: Any) -> None:
     """Inside analytics' processing transaction: a ValidationError leaves the whole event unprocessed."""
     account = event.account
     if account.platform != "fanvue" or kind not in (ingest.MESSAGE, ingest.MESSAGE_READ):
         return
     _check_recipient(account, data)
     if kind == ingest.MESSAGE:
-        services.receive(account, webhook_message(data, received_at=event.received_at))
+        services.receive(account, webhook_message(data, received_at=event.received_at), fan=fan)
     else:
         counterpart = data.get("counterpartUuid")
         if not isinstance(counterpart, str) or not counterpart.strip():
