@@ -22,6 +22,7 @@ from celery import Celery
 from django.conf import settings as django_settings
 from django.db import connection
 
+from tests import parallel
 from tests.parallel import worker_redis_url
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
@@ -74,6 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
         plugins = [p for p in os.environ.get("PYTEST_PLUGINS", "").split(",") if p]
         if "tests.parallel" not in plugins:
             os.environ["PYTEST_PLUGINS"] = ",".join([*plugins, "tests.parallel"])
+        config.pluginmanager.register(parallel.Controller(), "tests.parallel.controller")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

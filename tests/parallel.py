@@ -25,6 +25,7 @@ from collections.abc import Generator
 from urllib.parse import urlparse, urlunparse
 
 import pytest
+from xdist.scheduler import LoadGroupScheduling
 
 REDIS_DATABASES = 16  # redis.conf's default `databases`
 
@@ -78,20 +79,46 @@ def waits_long(item: pytest.Item) -> int:
     return 4
 
 
+# The modules whose tests start a cluster of their own (`tests/scheduling/cluster.py`: a Redis, Celery
+# workers and beats) and assert how soon it heals: two clusters sharing the machine's two cores would
+# slow each other down, so their tests form one unit of work, run one at a time on one worker.
+ONE_AT_A_TIME = ("tests/scheduling/test_faults.py", "tests/scheduling/test_fault_healing.py",
+                 "tests/scheduling/test_fault_timing.py")
+CLUSTER_GROUP = "cluster"
+
+
+class GroupScheduling(LoadGroupScheduling):
+    """xdist's `loadgroup`, with the modules of ONE_AT_A_TIME as one group. (xdist 3.8 groups tests by a
+    suffix it adds to their node id, which pytest 9.2's node ids no longer take, so an `xdist_group`
+    mark alone groups nothing.)"""
+
+    def _split_scope(self, nodeid: str) -> str:
+        if nodeid.split("::", 1)[0] in ONE_AT_A_TIME:
+            return CLUSTER_GROUP
+        return super()._split_scope(nodeid)
+
+
+class Controller:
+    """The controller's side, registered by `tests/conftest.py` when xdist runs the suite."""
+
+    @staticmethod
+    def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> LoadGroupScheduling | None:
+        return GroupScheduling(config, log) if config.getvalue("dist") == "loadgroup" else None
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> Generator[None, None, None]:
-    """Before every other hook: the tests that start a cluster (a Redis, workers and beats,
-    `tests/scheduling/cluster.py`) form one `xdist_group`, run one at a time on one worker; they assert
-    how soon the cluster heals, which two clusters sharing the machine's two cores would slow down.
-
-    After every other hook (pytest-django's sort by kind of database use among them): longest waits
+    """After every other hook (pytest-django's sort by kind of database use among them): longest waits
     first, a stable sort, so every worker collects the same order, as xdist requires. A worker's
     transactional tests then run before its others; their flush leaves what `migrate` leaves (the
-    post_migrate hooks rebuild the role groups and the beat schedule)."""
-    if worker_index() is not None:
-        for item in items:
-            if "cluster" in getattr(item, "fixturenames", ()):
-                item.add_marker(pytest.mark.xdist_group("cluster"))
+    post_migrate hooks rebuild the role groups and the beat schedule).
+
+    A test that starts a cluster outside the modules of ONE_AT_A_TIME stops the run: name its module there."""
     yield
-    if worker_index() is not None:
-        items.sort(key=waits_long)
+    if worker_index() is None:
+        return
+    for item in items:
+        if "cluster" in getattr(item, "fixturenames", ()) and item.nodeid.split("::", 1)[0] not in ONE_AT_A_TIME:
+            raise pytest.UsageError(f"{item.nodeid} starts a cluster: add its module to ONE_AT_A_TIME "
+                                    "(tests/parallel.py), so that it runs one at a time with the others")
+    items.sort(key=waits_long)
