@@ -22,8 +22,14 @@ run: $(VENV)/.run-deps
 	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
 	DEBUG=$${DEBUG:-1} $(PY) -m config.devserver
 
+# The suite runs on PYTEST_WORKERS pytest-xdist workers (0: in this process, one test at a time). Most of
+# its time is waiting on Chromium, real Celery workers and `make run`, which overlaps; each worker has a
+# test database, a Redis database and a var/ folder of its own (tests/parallel.py). `loadgroup`: the
+# cluster fault tests (tests/parallel.py, ONE_AT_A_TIME) run on one worker, one at a time.
+PYTEST_WORKERS ?= 3
+
 test: $(VENV)/.dev-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-deps
 	$(PY) -m ruff check .

@@ -19,7 +19,11 @@ from urllib.parse import urlparse
 
 import pytest
 from celery import Celery
+from django.conf import settings as django_settings
 from django.db import connection
+
+from tests import parallel
+from tests.parallel import worker_redis_url
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 RUN_E2E = os.environ.get("RUN_E2E") == "1"
@@ -44,7 +48,8 @@ def port_open(host: str, port: int) -> bool:
 
 
 def redis_url() -> str:
-    return os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    """REDIS_URL (already this xdist worker's database, `tests.parallel`), else the local default's."""
+    return os.environ.get("REDIS_URL") or worker_redis_url("redis://127.0.0.1:6379/0")
 
 
 def redis_available() -> bool:
@@ -54,6 +59,23 @@ def redis_available() -> bool:
 
 def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (`make test`), each worker loads `tests.parallel` before Django reads its
+    settings, which gives it a Redis database and a var/ folder of its own; a worker whose settings did
+    not take them stops the run rather than share another worker's cache, queues or files."""
+    if hasattr(config, "workerinput"):
+        worker, var = os.environ["PYTEST_XDIST_WORKER"], Path(django_settings.VAR_DIR)
+        if (not config.pluginmanager.has_plugin("tests.parallel") or var.name != worker
+                or os.environ.get("REDIS_URL", "") != django_settings.REDIS_URL):
+            raise pytest.UsageError("this xdist worker runs on the controller's Redis database or var/ folder: "
+                                    "tests.parallel did not run before Django read its settings")
+    elif config.pluginmanager.has_plugin("xdist") and config.getoption("numprocesses", None):
+        plugins = [p for p in os.environ.get("PYTEST_PLUGINS", "").split(",") if p]
+        if "tests.parallel" not in plugins:
+            os.environ["PYTEST_PLUGINS"] = ",".join([*plugins, "tests.parallel"])
+        config.pluginmanager.register(parallel.Controller(), "tests.parallel.controller")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -33,7 +33,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db, pytest.mark.slow]
 
 EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "6"))
 SEED = os.environ.get("API_FUZZ_SEED")
