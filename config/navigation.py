@@ -17,8 +17,6 @@ from analytics.dashboard import may_open_dashboard
 from compliance.views import may_open_board
 from content.views_studio import may_generate
 from inbox.views import may_open_inbox
-from inbox.views_metrics import may_open_metrics
-from inbox.views_review import may_review_messages
 from scheduling.review import may_review
 from scheduling.views_calendar import may_open_calendar
 from scheduling.views_review import waiting_for
@@ -99,6 +97,16 @@ def _may_open_inbox(user: Any) -> bool:
     return may_open_inbox(user)
 
 
+def _may_see_chatter_pages(user: Any) -> bool:
+    # The sidebar asks the permissions the person's roles carry (cached on the user: no query per page);
+    # the pages themselves narrow to the creators where the person holds them (404 elsewhere).
+    return bool(user.is_active and user.is_staff and user.has_perm("inbox.view_reportingevent"))
+
+
+def _may_review_messages(user: Any) -> bool:
+    return bool(_may_see_chatter_pages(user) and user.has_perm("inbox.view_message"))
+
+
 def _may_read_notifications(user: Any) -> bool:
     # Every staff member has an inbox of their own; it needs no model permission.
     return bool(user.is_active and user.is_staff)
@@ -110,8 +118,8 @@ VIEW_PERMISSIONS = {"admin:scheduling_calendar": _may_open_calendar, "admin:comp
                     "admin:scheduling_review_inbox": _may_review,
                     "admin:notifications_inbox": _may_read_notifications,
                     "admin:analytics_report_on_demand": _may_open_analytics,
-                    "admin:inbox_chatter_performance": may_open_metrics,
-                    "admin:inbox_message_review": may_review_messages,
+                    "admin:inbox_chatter_performance": _may_see_chatter_pages,
+                    "admin:inbox_message_review": _may_review_messages,
                     "admin:inbox_screen": _may_open_inbox}
 
 GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [

@@ -27,6 +27,7 @@ from functools import partial
 
 from celery import shared_task
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from core import platforms
@@ -59,12 +60,25 @@ def poll_interval(platform: str) -> int:
     return max(BEAT_SECONDS, math.ceil(gap) + TOLERANCE_SECONDS)
 
 
+# OAuth platforms whose grant must include reading direct messages before Atelier polls them. An account
+# connected for publishing only (before DMs were asked for) would be refused, and that refusal must not mark a
+# publishing account for reconnection: it is left unpolled until someone connects it again with DM access.
+CHAT_READ_SCOPES = {"x": "dm.read"}
+
+
+def pollable_accounts() -> QuerySet[PlatformAccount]:
+    """Connected accounts of polled platforms whose grant lets Atelier read their messages."""
+    accounts = PlatformAccount.objects.filter(platform__in=polled_platforms(), state=PlatformAccount.State.CONNECTED)
+    for platform, scope in CHAT_READ_SCOPES.items():
+        accounts = accounts.exclude(Q(platform=platform) & ~Q(scopes__contains=scope))
+    return accounts
+
+
 def claim_due_accounts(now: datetime | None = None) -> list[int]:
     """The connected polled accounts whose turn has come, each claimed by moving its next poll one interval
     on (a conditional UPDATE: two beats, or two schedulers, never claim the same turn)."""
     now = now or timezone.now()
-    accounts = PlatformAccount.objects.filter(platform__in=polled_platforms(),
-                                              state=PlatformAccount.State.CONNECTED)
+    accounts = pollable_accounts()
     ChannelCursor.objects.bulk_create(
         [ChannelCursor(account_id=pk, next_poll_at=now)
          for pk in accounts.filter(chat_cursor__isnull=True).values_list("pk", flat=True)],
@@ -87,8 +101,7 @@ def poll_account(account_id: int) -> int:
     platform's reset; other failures back off. A failure in the middle of recording leaves the cursor
     where it was: the next poll reads the page again and `receive` keeps each message once.
     """
-    account = PlatformAccount.objects.filter(pk=account_id, state=PlatformAccount.State.CONNECTED,
-                                             platform__in=polled_platforms()).first()
+    account = pollable_accounts().filter(pk=account_id).first()
     if account is None:  # disconnected or removed since its turn was claimed
         return 0
     row, _ = ChannelCursor.objects.get_or_create(account=account)

@@ -53,6 +53,7 @@ from content.models import (
 from inbox.models import AIDraft, Conversation, FanNote, ReportingEvent, Script, Shift
 from notifications import services as notification_services
 from notifications.models import Notification, WebhookDelivery, WebhookEndpoint
+from scheduling import services as scheduling_services
 from scheduling.models import PlatformAccount, Post, Publication, QueueSlot, TakedownTask
 from tests.analytics import factories as dash
 from tests.compliance.factories import ConsentFactory, PerformerFactory, TakedownFactory, VerificationFactory
@@ -349,7 +350,18 @@ def _ai_persona_with_backend(w: World, template: PromptTemplate) -> None:
     GenerationBackend.objects.filter(pk=w.target(GenerationBackend).pk).update(is_default=True)
 
 
+def _telegram_bot(w: World, receiver: Model) -> None:
+    """The receiver of a Telegram bot of A (registering points that bot at it; Telegram itself is not
+    reached from tests, so the attempt ends refused after the audited read of the bot's token)."""
+    bot = PlatformAccountFactory(creator=w.a, platform="telegram", handle="alpha_bot",
+                                 options={"chat_id": "@alpha_channel"})
+    scheduling_services.store_credentials(bot, {"bot_token": "123456:test-token"})
+    type(receiver)._default_manager.filter(pk=receiver.pk).update(account=bot)
+
+
 ACTION_STATES: dict[tuple[str, str], Any] = {
+    ("analytics.WebhookReceiver", "register_with_telegram"): _telegram_bot,
+    ("analytics.WebhookReceiver", "register_detail"): _telegram_bot,
     ("content.PromptTemplate", "generate"): _ai_persona_with_backend,
     ("content.Asset", "submit_selected"): _set(status=Asset.Status.DRAFT),
     ("content.Asset", "submit_detail"): _set(status=Asset.Status.DRAFT),

@@ -42,7 +42,10 @@ def test_make_run_serves_admin_and_health_and_runs_tasks(tmp_path):
     env.update({"ATELIER_VAR_DIR": str(tmp_path / "var"), "ATELIER_PORT": str(port),
                 "VENV": str(Path(sys.executable).parent.parent)})
     started = time.monotonic()
-    proc = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+    # Its output goes to a file, never an unread pipe: a full pipe would stall web, worker and beat.
+    log = tmp_path / "make-run.log"
+    sink = log.open("wb")
+    proc = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env, stdout=sink,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -55,7 +58,7 @@ def test_make_run_serves_admin_and_health_and_runs_tasks(tmp_path):
             except OSError:
                 pass
             if proc.poll() is not None:
-                pytest.fail(f"make run exited early:\n{proc.stdout.read().decode()[-4000:]}")
+                pytest.fail(f"make run exited early:\n{log.read_text(errors='replace')[-4000:]}")
             time.sleep(0.5)
         assert ready is not None, "make run did not serve /health/ and /admin/login/ within 180 s"
         print(f"make run ready in {ready:.1f} s")
@@ -86,10 +89,12 @@ def test_make_run_serves_admin_and_health_and_runs_tasks(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
-            output = proc.communicate(timeout=30)[0].decode()
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            output = proc.communicate()[0].decode()
+            proc.wait()
+        sink.close()
+        output = log.read_text(errors="replace")
     assert "Atelier is starting" in output
     # Ctrl-C stopped web, worker and beat: nothing of the process group is left.
     time.sleep(1)

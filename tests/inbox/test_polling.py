@@ -47,7 +47,8 @@ def polled(desk, settings) -> Iterator[Polled]:
         bluesky = PlatformAccountFactory(creator=desk.creator, platform="bluesky", handle=bsky.HANDLE,
                                          external_id=bsky.DID)
         store_credentials(bluesky, {"identifier": bsky.HANDLE, "app_password": bsky.PASSWORD})
-        x = PlatformAccountFactory(creator=desk.creator, platform="x", handle="luna_x", external_id=USER_ID)
+        x = PlatformAccountFactory(creator=desk.creator, platform="x", handle="luna_x", external_id=USER_ID,
+                                   scopes="tweet.read tweet.write users.read offline.access dm.read dm.write")
         store_credentials(x, {"access_token": "x-access-1", "refresh_token": "x-refresh-1"})
         yield Polled(bluesky=bluesky, x=x, bsky=bsky, xapi=xapi)
     bluesky_module._sessions.clear()
@@ -217,3 +218,12 @@ def test_the_beat_queues_one_poll_per_due_account_on_the_control_queue(polled, m
     assert entry.every_seconds == polling.BEAT_SECONDS
     route = celery_app.amqp.router.route({}, "inbox.polling.poll_chat_accounts")
     assert route["queue"].name == django_settings.SCHEDULING_CONTROL_QUEUE
+
+
+def test_an_x_account_connected_without_dm_access_is_not_polled_nor_flagged(polled):
+    PlatformAccount.objects.filter(pk=polled.x.pk).update(scopes="tweet.read tweet.write users.read offline.access")
+    assert polled.x.pk not in polling.claim_due_accounts()
+    assert polling.poll_account(polled.x.pk) == 0
+    polled.x.refresh_from_db()
+    assert polled.x.state == PlatformAccount.State.CONNECTED
+    assert polled.xapi.requests == [] or all("dm_events" not in r.path for r in polled.xapi.requests)

@@ -88,7 +88,10 @@ def test_post_for_two_platforms_published_once_each_by_make_run(tmp_path):
                     "VENV": str(Path(sys.executable).parent.parent),
                     "FANVUE_API_URL": fanvue.url, "FANVUE_WEB_URL": fanvue.url, "FANVUE_MEDIA_POLL_SECONDS": "1",
                     "X_API_URL": x.url, "X_WEB_URL": x.url})
-        proc = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        # Its output goes to a file, never an unread pipe: a full pipe would stall web, worker and beat.
+        log = tmp_path / "make-run.log"
+        sink = log.open("wb")
+        proc = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env, stdout=sink,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         manage = [sys.executable, "manage.py", "shell", "--no-imports", "-c"]
         menv = {**env, "DEBUG": "1"}
@@ -118,10 +121,12 @@ def test_post_for_two_platforms_published_once_each_by_make_run(tmp_path):
         finally:
             os.killpg(proc.pid, signal.SIGINT)
             try:
-                output = proc.communicate(timeout=30)[0].decode()
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-                output = proc.communicate()[0].decode()
+                proc.wait()
+            sink.close()
+            output = log.read_text(errors="replace")
         assert [r["status"] for r in rows] == ["published", "published"], (rows, output[-3000:])
         for row in rows:
             assert datetime.fromisoformat(row["scheduled_at"]) == due
