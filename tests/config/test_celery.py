@@ -37,9 +37,11 @@ def test_reliability_defaults():
     assert conf.worker_prefetch_multiplier == 1
     assert conf.task_time_limit and conf.task_soft_time_limit < conf.task_time_limit
     assert conf.timezone == "UTC"
-    # Imported here: which task modules a worker process has loaded depends on the tests it ran before.
-    from accounts.tasks import record_heartbeat as task
+    # Imported here: which task modules a worker process has loaded depends on the tests it ran before, and
+    # a shared task registers itself on every app already finalized when its module is first imported.
+    import accounts.tasks  # noqa: F401
 
+    task = app.tasks["accounts.tasks.record_heartbeat"]
     assert task.acks_late and task.retry_jitter and task.max_retries == 5
 
 
