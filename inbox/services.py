@@ -20,7 +20,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.db.transaction import atomic
 from django.utils import timezone
 
-from accounts import audit
+from accounts import audit, tenancy
 from accounts.actors import Actor, SystemActor
 from accounts.models import Creator, Membership, Role, User
 from analytics.ingest import upsert_fan
@@ -369,7 +369,10 @@ def assign_on_arrival(sender: object, *, message: Message, conversation: Convers
 
 
 def assign(conversation: Conversation, to: User | None, *, by: User | None) -> None:
-    """Give the conversation to a chatter (None: back to the pool)."""
+    """Give the conversation to a chatter (None: back to the pool). Only someone who can reach the creator's
+    conversations may hold one: checked here, whichever door (screen, API, round-robin) assigns."""
+    if to is not None and not (to.is_active and tenancy.can_reach_creator(to, conversation.creator_id, Conversation)):
+        raise ValidationError("Only a person of this creator's team can be given the conversation.")
     Conversation.objects.filter(pk=conversation.pk).update(assignee=to)
     conversation.assignee = to
     audit.record("inbox.conversation.assigned", conversation, actor=by,

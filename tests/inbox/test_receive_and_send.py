@@ -59,3 +59,17 @@ def test_the_platforms_own_welcome_keeps_the_fan_waiting_but_the_creators_reply_
     assert conversation.waiting_since is None
     origins = list(Message.objects.filter(direction="out").order_by("pk").values_list("origin", "sent_by"))
     assert origins == [(Message.Origin.PLATFORM, None), (Message.Origin.MANUAL, None)]
+
+
+def test_a_conversation_is_never_given_to_someone_outside_the_creators_team(desk):
+    from tests.factories import UserFactory
+
+    conversation = fan_writes(desk.fanvue).conversation
+    services.assign(conversation, None, by=desk.manager)
+    with pytest.raises(ValidationError, match="team"):
+        services.assign(conversation, UserFactory(username="outsider"), by=desk.manager)
+    conversation.refresh_from_db()
+    assert conversation.assignee_id is None
+    services.assign(conversation, desk.manager, by=desk.manager)
+    conversation.refresh_from_db()
+    assert conversation.assignee_id == desk.manager.pk
