@@ -32,6 +32,7 @@ from core.admin import message_refusal
 from core.money import format_money
 from core.money_forms import PriceInUnitsForm
 from core.platforms import Kind, publishing_platforms
+from core.wording import counted
 
 KIND_ICONS = {Asset.Kind.IMAGE: "image", Asset.Kind.VIDEO: "movie", Asset.Kind.AUDIO: "music_note"}
 STATUS_LABELS = {"draft": "info", "in_review": "warning", "approved": "success", "rejected": "danger",
@@ -253,7 +254,7 @@ class AssetAdmin(TenantModelAdmin):
             else:
                 done += 1
         if done:
-            messages.success(request, f"{done} asset(s) {verb}.")
+            messages.success(request, f"{counted(done, 'asset')} {verb}.")
 
     @action(description="Submit for review", permissions=["change"])
     def submit_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -288,7 +289,7 @@ class AssetAdmin(TenantModelAdmin):
         form = views.TagForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
             count = services.tag(assets, form.cleaned_data["tags"], actor=request.user)
-            messages.success(request, f"{count} asset(s) tagged {', '.join(form.cleaned_data['tags'])}.")
+            messages.success(request, f"{counted(count, 'asset')} tagged {', '.join(form.cleaned_data['tags'])}.")
             return None
         return views.render_action_form(
             request, title="Tag assets", intro="These tags are added to each asset.", form=form,
@@ -311,7 +312,7 @@ class AssetAdmin(TenantModelAdmin):
             except ValidationError as exc:
                 message_refusal(request, exc)
                 return None
-            messages.success(request, f"{added} asset(s) added to “{collection}”.")
+            messages.success(request, f"{counted(added, 'asset')} added to “{collection}”.")
             return None
         return views.render_action_form(
             request, title="Add to a collection", intro="Assets are appended in the order shown.", form=form,

@@ -40,7 +40,7 @@ from content.models import (
 from core import outbound, times
 from core.admin import add_refusal, message_refusal
 from core.money import format_money
-from core.wording import code_and_sentence
+from core.wording import code_and_sentence, counted
 
 JOB_STATUS_LABELS = {"queued": "info", "running": "warning", "succeeded": "success", "failed": "danger",
                      "cancelled": "default"}
@@ -415,7 +415,7 @@ class GenerationJobAdmin(TenantModelAdmin):
             except studio.PromptRefused as refused:
                 messages.error(request, f"{job}: {'; '.join(refused.reasons)}")
         if done:
-            messages.success(request, f"{len(done)} job(s) {verb}.")
+            messages.success(request, f"{counted(len(done), 'job')} {verb}.")
         return done
 
     def _changeable(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:

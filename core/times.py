@@ -33,3 +33,13 @@ def local(moment: datetime | None, zone_name: str | tzinfo | None = None) -> Saf
     shown = timezone.localtime(moment, tz) if timezone.is_aware(moment) else moment
     return format_html('{} <span class="text-font-subtle-light dark:text-font-subtle-dark" title="{}">{}</span>',
                        f"{shown:%Y-%m-%d %H:%M}", str(tz), shown.tzname() or "")
+
+
+def plain(moment: datetime | None, zone_name: str | tzinfo | None = None) -> str:
+    """"2026-12-09 09:48 CET": the same moment as `local`, as plain text for notices and emails, which
+    are written once and read by many, so they name the zone of the record (the creator's) they concern."""
+    if moment is None:
+        return "—"
+    tz = zone(zone_name)
+    shown = timezone.localtime(moment, tz) if timezone.is_aware(moment) else moment
+    return f"{shown:%Y-%m-%d %H:%M} {shown.tzname() or tz}"

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-__all__ = ["Phrase", "Vocabulary", "code_and_sentence", "day_text", "register", "say", "vocabulary"]
+__all__ = ["Phrase", "Vocabulary", "code_and_sentence", "counted", "day_text", "register", "say", "vocabulary"]
 
 
 @dataclass(frozen=True)
@@ -107,3 +107,8 @@ def day_text(moment: datetime | date | None, zone: tzinfo | None = None) -> str:
         day = moment
     today = timezone.localdate(timezone=zone)
     return f"{day.day} {day:%b}" if day.year == today.year else f"{day.day} {day:%b %Y}"
+
+
+def counted(n: int, noun: str, plural: str = "") -> str:
+    """"1 post", "3 posts", "2 takedown tasks": staff read a count as words, never as "post(s)"."""
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"

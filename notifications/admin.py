@@ -16,6 +16,7 @@ from unfold.decorators import action, display
 
 from accounts import tenancy
 from accounts.admin_base import TenantModelAdmin, permission_check
+from core.wording import counted
 from notifications import services, views_inbox, wording
 from notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 
@@ -96,7 +97,7 @@ class NotificationAdmin(TenantModelAdmin):
     def mark_resolved(self, request: HttpRequest, queryset: QuerySet) -> None:
         done = sum(services.resolve(note, actor=request.user)
                    for note in queryset.filter(resolved_at__isnull=True).select_related("creator"))
-        messages.success(request, f"{done} notification(s) resolved.")
+        messages.success(request, f"{counted(done, 'notification')} resolved.")
 
 
 class EndpointForm(forms.ModelForm):
@@ -176,7 +177,7 @@ class WebhookEndpointAdmin(TenantModelAdmin):
     @action(description="Send test event", permissions=["change"])
     def send_test_events(self, request: HttpRequest, queryset: QuerySet) -> None:
         sent = [services.send_test_event(endpoint, actor=request.user) for endpoint in queryset.filter(active=True)]
-        messages.success(request, f"{len(sent)} test event(s) queued; see Webhook deliveries for the outcome.")
+        messages.success(request, f"{counted(len(sent), 'test event')} queued; see Webhook deliveries for the outcome.")
 
 
 @admin.register(WebhookDelivery)

@@ -34,6 +34,7 @@ from accounts.models import Creator, Membership, Role, User
 from compliance import crypto
 from core import backoff, outbound
 from core import http as outbound_http
+from core.wording import counted
 from notifications import tasks
 from notifications.models import Notification, NotificationReceipt, WebhookDelivery, WebhookEndpoint
 
@@ -534,7 +535,7 @@ def _record_failure(delivery: WebhookDelivery, now: datetime, *, status: int | N
     WebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
     endpoint_error = f"Delivery {delivery.event_id} ({delivery.event}): {error}"
     if final:
-        endpoint_error += f" Gave up after {attempts} attempt(s)."
+        endpoint_error += f" Gave up after {counted(attempts, 'attempt')}."
     WebhookEndpoint.objects.filter(pk=delivery.endpoint_id).update(last_failure_at=timezone.now(),
                                                                    last_error=endpoint_error)
     return D.FAILED if final else D.PENDING

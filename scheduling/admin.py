@@ -26,7 +26,7 @@ from content.models import CAPTION_PLATFORMS
 from core import money, times
 from core.admin import adopt, call_service, message_refusal
 from core.money_forms import PriceInUnitsForm
-from core.wording import code_and_sentence
+from core.wording import code_and_sentence, counted
 from scheduling import (
     approval,
     oauth,
@@ -531,7 +531,7 @@ class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
             except ValidationError as exc:
                 message_refusal(request, exc, about=f"#{pub.pk}")
         if done:
-            messages.success(request, f"{done} publication(s) cancelled.")
+            messages.success(request, f"{counted(done, 'publication')} cancelled.")
 
     def _changeable(self, request: HttpRequest, queryset: QuerySet) -> list[Publication]:
         return list(tenancy.restrict(queryset, request.user, "change")
@@ -565,7 +565,7 @@ class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
                 else:
                     messages.error(request, f"#{pub.pk} not moved — {self._reasons(outcome)}")
             if done:
-                messages.success(request, f"{done} publication(s) scheduled for {day:%Y-%m-%d} {at:%H:%M} "
+                messages.success(request, f"{counted(done, 'publication')} scheduled for {day:%Y-%m-%d} {at:%H:%M} "
                                           f"in their creator's time.")
             return None
         zones = sorted({pub.post.creator.timezone or "UTC" for pub in pubs})
@@ -594,4 +594,4 @@ class PublicationAdmin(ManualExportAdminMixin, TenantModelAdmin):
             else:
                 messages.error(request, f"#{pub.pk} not queued — {self._reasons(outcome)}")
         if done:
-            messages.success(request, f"{done} publication(s) added to their account's queue.")
+            messages.success(request, f"{counted(done, 'publication')} added to their account's queue.")

@@ -27,6 +27,7 @@ from accounts import audit, tenancy
 from accounts.admin_base import TenantModelAdmin, permission_check
 from compliance.views import render_action_form
 from core.admin import add_refusal, message_refusal
+from core.wording import counted
 from scheduling import manual, services, takedowns
 from scheduling.models import Publication, TakedownTask
 
@@ -171,7 +172,7 @@ class ManualExportAdminMixin:
             except ValidationError as exc:  # resolved by someone else in the meantime
                 message_refusal(request, exc, about=f"#{pub.pk}")
         if done:
-            messages.success(request, f"{done} publication(s) back on the calendar; they go out on the next "
+            messages.success(request, f"{counted(done, 'publication')} back on the calendar; they go out on the next "
                                       f"dispatcher run.")
         elif not rows:
             messages.error(request, "None of the selected publications has an unknown outcome.")
@@ -255,7 +256,7 @@ class TakedownTaskAdmin(TenantModelAdmin):
                 except ValidationError as exc:
                     message_refusal(request, exc, about=f"Task #{task.pk}")
             if done:
-                messages.success(request, f"{done} takedown task(s) marked done.")
+                messages.success(request, f"{counted(done, 'takedown task')} marked done.")
             return None
         return render_action_form(
             request, title="Mark takedown tasks done", form=form, submit_label="Mark done", items=tasks,

@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import AuditEvent, User
 from compliance.gate import Verdict
 from compliance.models import CreatorPerformer
+from core.wording import counted
 from notifications.models import Notification
 from notifications.services import notify
 from scheduling.models import Publication
@@ -127,7 +128,7 @@ def consent_ended(performer_ids: list[int], *, reason_code: str, consent_ids: li
         body = (f"The consent of performer {who} was {verb}{when}{actor}. "
                 f"{posts_held(len(held)).capitalize()}: they will not go out until a valid consent covers them. ")
         if out:
-            body += f"{len(out)} live post(s) are being taken down. "
+            body += f"{counted(len(out), 'live post')} {'is' if len(out) == 1 else 'are'} being taken down. "
         body += "Open the held posts to cancel them or replace what they carry."
         links = [{"label": "Held posts", "url": posts_link(held)}] if held else []
         if out:

@@ -26,6 +26,7 @@ from content import services as content_services
 from content import views as content_views
 from content.models import Asset, Rendition
 from core.money import format_money
+from core.wording import counted
 from scheduling import approval, services
 from scheduling.models import Post, Publication
 
@@ -248,11 +249,12 @@ def approval_outcome(key: str, label: str, verdicts: dict[int, Verdict]) -> Outc
     if not verdicts:
         return Outcome(key, label, "success", "approved (no target was waiting).", verdicts)
     if not failing:
-        return Outcome(key, label, "success", f"approved; the gate passes on all {len(verdicts)} target(s).",
-                       verdicts)
+        scope = "its target" if len(verdicts) == 1 else f"all {counted(len(verdicts), 'target')}"
+        return Outcome(key, label, "success", f"approved; the gate passes on {scope}.", verdicts)
     reasons = "; ".join(f"#{pk}: " + ", ".join(r.message for r in v.reasons) for pk, v in failing.items())
-    return Outcome(key, label, "warning", f"approved, but the gate refuses {len(failing)} of {len(verdicts)} "
-                                          f"target(s) until this is fixed — {reasons}", verdicts)
+    refused = f"{len(failing)} of {counted(len(verdicts), 'target')}"
+    return Outcome(key, label, "warning", f"approved, but the gate refuses {refused} until this is fixed — {reasons}",
+                   verdicts)
 
 
 def _reject_one(user: Any, kind: str, pk: int, reason: str) -> Outcome:

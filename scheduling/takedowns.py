@@ -28,7 +28,8 @@ from compliance import targets
 from compliance.gate import TakedownFacts
 from compliance.models import TakedownRequest, TakedownTarget
 from content.models import Asset
-from core import backoff
+from core import backoff, times
+from core.wording import counted
 from notifications.services import notify, resolve_by_key
 from scheduling import notices, services, tasks
 from scheduling.connectors import connector_for
@@ -158,8 +159,10 @@ def notify_opened(takedown_id: int, *, blocked: list[int], live: list[int]) -> N
     is being taken down, with links to those posts."""
     takedown = TakedownRequest.objects.select_related("creator").get(pk=takedown_id)
     concerns = describe(takedown)
-    body = (f"Concerns: {concerns or 'nothing Atelier could match'}. Deadline {takedown.due_at:%Y-%m-%d %H:%M} "
-            f"UTC. {len(blocked)} publication(s) blocked; {len(live)} live publication(s) being taken down.")
+    due = times.plain(takedown.due_at, takedown.creator.timezone if takedown.creator else None)
+    body = (f"Concerns: {concerns or 'nothing Atelier could match'}. Deadline {due}. "
+            f"{counted(len(blocked), 'publication')} blocked; "
+            f"{counted(len(live), 'live publication')} being taken down.")
     request_link = f"/admin/compliance/takedownrequest/{takedown.pk}/change/"
     links = [{"label": "Held posts", "url": notices.posts_link(blocked)}] if blocked else []
     if live:
@@ -167,7 +170,7 @@ def notify_opened(takedown_id: int, *, blocked: list[int], live: list[int]) -> N
     links.append({"label": f"Takedown request #{takedown.pk}", "url": request_link})
     held = notices.posts_held(len(blocked))
     notify("takedown.opened", creator_id=takedown.creator_id, level="error",
-           title=f"Blocked: takedown request #{takedown.pk} opened, due {takedown.due_at:%Y-%m-%d %H:%M} UTC — {held}",
+           title=f"Blocked: takedown request #{takedown.pk} opened, due {due} — {held}",
            body=body, link=links[0]["url"], subject=f"compliance.takedownrequest:{takedown.pk}",
            dedupe_key=f"takedown.opened:{takedown.pk}",
            payload={"takedown_id": takedown.pk, "due_at": takedown.due_at.isoformat(),
@@ -439,8 +442,9 @@ def hand_to_person(pub: Publication, *, reason_code: str, takedown: TakedownRequ
             compliance.log_takedown_action(
                 takedown, description=f"Publication #{pub.pk} ({pub.account}) cannot be removed through an API; "
                                       f"a staff task is open, due {due:%Y-%m-%d %H:%M} UTC.")
+        by = times.plain(due, pub.account.creator.timezone)
         notify("takedown.manual", creator_id=pub.post.creator_id, level="error",
-               title=f"Take down post #{pub.post_id} on {pub.account} by {due:%Y-%m-%d %H:%M} UTC",
+               title=f"Take down post #{pub.post_id} on {pub.account} by {by}",
                body=reason, link=f"/admin/scheduling/takedowntask/{task.pk}/change/",
                subject=f"scheduling.takedowntask:{task.pk}", dedupe_key=f"takedown.manual:{pub.pk}",
                payload={"publication_id": pub.pk, "task_id": task.pk, "due_at": due.isoformat(),

@@ -29,6 +29,7 @@ from accounts import tenancy
 from accounts.models import Creator, User
 from content.views import PREVIEW_PRESETS
 from core import platforms
+from core.wording import counted
 from scheduling import calendar as cal
 from scheduling import feeds, services
 from scheduling.admin_display import STATUS_COLOURS, account_with_warning, warning_badge
@@ -509,7 +510,7 @@ def schedule_post(request: HttpRequest) -> HttpResponse:
     warnings = [o.warning for o in outcomes if o.warning]
     if not _wants_json(request):
         if outcomes:
-            messages.success(request, f"Scheduled for {label}: {len(outcomes)} target(s).")
+            messages.success(request, f"Scheduled for {label}: {counted(len(outcomes), 'target')}.")
         else:
             messages.info(request, f"Already scheduled for {label}.")
         for warning in warnings:

@@ -21,6 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from accounts import tenancy
 from accounts.models import Creator
 from core.admin import message_refusal
+from core.wording import counted
 from scheduling import review, services
 from scheduling.models import Post
 
@@ -195,7 +196,7 @@ def submit_post_page(request: HttpRequest, object_id: str) -> HttpResponse:
             message_refusal(request, exc)
         else:
             if count:
-                messages.success(request, f"{count} target(s) sent for approval.")
+                messages.success(request, f"{counted(count, 'target')} sent for approval.")
             else:
                 messages.warning(request, "No draft target to send: add a target, or it is already waiting.")
         return HttpResponseRedirect(change_url)

@@ -20,6 +20,7 @@ from django.core.files import File
 from django.utils import timezone
 
 from core.files import private_storage
+from core.wording import counted
 from scheduling.connectors.base import AccountRef, PublishRequest, PublishResult, common_validation, limits_for
 from scheduling.models import PlatformAccount, Post
 from scheduling.services import post_assets
@@ -118,7 +119,7 @@ def checklist(request: PublishRequest, *, target: str, tz_name: str, disclosure_
         f"- Due: {due}",
         f"- Rating: {request.rating}",
         f"- Price: {_money(request.price_minor, request.currency)}",
-        f"- Media: {len(request.media)} file(s) in media/, in order",
+        f"- Media: {counted(len(request.media), 'file')} in media/, in order",
         "",
         "## Steps",
         "",

@@ -57,7 +57,7 @@ def test_manager_approves_a_post_and_rejects_an_asset_from_the_inbox(page, live_
     page.screenshot(path=str(artifacts_dir / "review-inbox.png"), full_page=True)
 
     post_row.locator("[data-testid=approve-one]").click()
-    page.wait_for_selector("text=the gate passes on all 2 target(s)")
+    page.wait_for_selector("text=the gate passes on all 2 targets")
     assert set(post.publications.values_list("status", flat=True)) == {S.APPROVED}
 
     asset_row = page.locator(f"[data-testid=inbox-asset][data-key='asset:{asset.pk}']")
@@ -104,7 +104,7 @@ def test_newcomer_composes_gets_approval_and_schedules_two_platforms_in_the_admi
     # She submits it; approving it herself is refused, and the refusal says who may.
     page.get_by_role("link", name="Submit for approval").click()
     page.click("[data-testid=confirm-action]")
-    page.wait_for_selector("text=2 target(s) sent for approval.")
+    page.wait_for_selector("text=2 targets sent for approval.")
     page.get_by_role("link", name="Approve…").click()
     page.click("[data-testid=confirm-approve]")
     page.wait_for_selector("text=You submitted this post; bob (editor) or owner (owner) may approve it "
@@ -121,7 +121,7 @@ def test_newcomer_composes_gets_approval_and_schedules_two_platforms_in_the_admi
     assert "€9.99" in page.locator("[data-testid=post-price]").inner_text()
     assert page.locator("[data-testid=gate-verdict][data-passed=yes]").count() == 2
     page.click("[data-testid=confirm-approve]")
-    page.wait_for_selector("text=the gate passes on all 2 target(s)")
+    page.wait_for_selector("text=the gate passes on all 2 targets")
     assert post.publications.filter(status=S.APPROVED).count() == 2
 
     # alice schedules both targets for tomorrow evening from the publications list.
@@ -138,7 +138,7 @@ def test_newcomer_composes_gets_approval_and_schedules_two_platforms_in_the_admi
     page.fill("input[name=day]", day.isoformat())
     page.fill("input[name=at]", "21:00")
     page.click("[data-testid=confirm-action]")
-    page.wait_for_selector("text=2 publication(s) scheduled")
+    page.wait_for_selector("text=2 publications scheduled")
     assert sorted(post.publications.values_list("account__platform", "status")) == [
         ("fanvue", S.SCHEDULED), ("x", S.SCHEDULED)]
     page.goto(f"{base}/admin/scheduling/post/{post.pk}/change/")

@@ -221,7 +221,7 @@ def test_add_to_queue_action_reports_each_row(client, world):
                                                  "_selected_action": [queued.pk, no_slots.pk]}, follow=True)
     texts = [str(m) for m in get_messages(response.wsgi_request)] or [
         str(m) for m in response.context["messages"]]
-    assert any("1 publication(s) added" in t for t in texts), texts
+    assert any("1 publication added" in t for t in texts), texts
     assert any(f"#{no_slots.pk}" in t and "no free queue slot" in t for t in texts), texts
     queued.refresh_from_db()
     no_slots.refresh_from_db()

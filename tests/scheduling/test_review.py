@@ -199,7 +199,7 @@ def test_approve_page_shows_what_is_approved_then_the_post_page_shows_the_verdic
     response = client.post(url, follow=True)
     body = response.content.decode()
     assert response.redirect_chain[-1][0] == reverse("admin:scheduling_post_change", args=[post.pk])
-    assert "the gate passes on all 2 target(s)" in body
+    assert "the gate passes on all 2 targets" in body
     assert body.count('data-testid="gate-verdict" data-passed="yes"') == 2
 
 

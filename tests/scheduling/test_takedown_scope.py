@@ -13,10 +13,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import services as accounts_services
-from accounts.models import ApiKey, AuditEvent
+from accounts.models import ApiKey, AuditEvent, Creator
 from compliance import services as compliance
 from compliance.models import TakedownRequest, TakedownTarget
 from content.models import Asset
+from core import times
 from notifications.models import Notification
 from notifications.services import recipients_for
 from scheduling import services
@@ -98,6 +99,8 @@ def status_of(pub: Publication) -> str:
 def test_a_request_naming_one_asset_blocks_exactly_its_publications_until_rejected(
         cal, django_capture_on_commit_callbacks):
     due = {pub.pk: pub.scheduled_at for pub in (cal.on_fanvue, cal.on_x)}
+    Creator.objects.filter(pk=cal.creator.pk).update(timezone="America/New_York")
+    cal.creator.refresh_from_db()
     takedown = open_request(django_capture_on_commit_callbacks, creator=cal.creator, actor=cal.owner,
                             asset_ids=[cal.asset.pk])
     # Exactly the named photo's publications, on every account; the performer's other post stays.
@@ -114,7 +117,11 @@ def test_a_request_naming_one_asset_blocks_exactly_its_publications_until_reject
     # The creator's managers and the owner are told, once, with what it concerns.
     notice = Notification.objects.get(kind="takedown.opened")
     assert notice.creator_id == cal.creator.pk and notice.level == "error"
-    assert f"asset #{cal.asset.pk}" in notice.body and "2 publication(s) blocked" in notice.body
+    assert f"asset #{cal.asset.pk}" in notice.body and "2 publications blocked" in notice.body
+    # The deadline reads on the creator's clock, named, not in UTC.
+    due_here = times.plain(takedown.due_at, cal.creator.timezone)
+    assert f"Deadline {due_here}." in notice.body and f"due {due_here} —" in notice.title
+    assert " UTC" not in notice.title and (" EST" in notice.title or " EDT" in notice.title)
     assert recipients_for(notice) == ["alice@agency.test", "owner@example.test"]
     # Rejected: both go back to scheduled at their times, audited; the notice is resolved.
     close(django_capture_on_commit_callbacks, takedown, TakedownRequest.Status.REJECTED, actor=cal.owner)
