@@ -28,8 +28,10 @@ def pages() -> list[tuple[str, Callable[[], int]]]:
     for view in VIEWS:
         out.append((f"inbox list ({view})",
                     lambda v=view: client.get("/admin/inbox/", {"show": v}, secure=True).status_code))
-    out.append(("inbox search (fan handle)",
-                lambda: client.get("/admin/inbox/", {"q": "fan_42"}, secure=True).status_code))
+    for what, q in (("a fan handle", "fan_42"), ("a word no message has", "zebra"),
+                    ("a word every message has", "thanks"), ("a phrase of common letters", "conversation 123")):
+        out.append((f"inbox search ({what})",
+                    lambda q=q: client.get("/admin/inbox/", {"q": q}, secure=True).status_code))
     out.append(("thread open (list + thread + fan panel)",
                 lambda: client.get("/admin/inbox/", {"c": mine.pk}, secure=True).status_code))
     out.append(("live poll, nothing new",

@@ -52,15 +52,15 @@ INSERT INTO scheduling_platformaccount (creator_id, platform, target_platform, h
 INSERT INTO analytics_fan (creator_id, platform, external_id, handle, first_seen, last_seen, lifetime_spend_minor,
                            segment, tags, notes)
   SELECT 1 + i % {creators}, 'fanvue', 'fan-' || i, 'fan_' || i, now() - interval '400 days', now(),
-         (i * 7919) % 50000, 'new', '[]', ''
+         (i::bigint * 7919) % 50000, 'new', '[]', ''
   FROM generate_series(1, {conversations}) i;
 INSERT INTO inbox_conversation (creator_id, account_id, fan_id, external_id, status, priority, mode, unread_count,
     held_reason, created_at, last_message_at, last_inbound_at, waiting_since, first_reply_at)
   SELECT f.creator_id, a.id, f.id, '', CASE WHEN f.id % 7 = 0 THEN 'closed' ELSE 'open' END, 1, 'human',
          CASE WHEN f.id % 3 = 0 THEN 1 ELSE 0 END, '', now() - interval '400 days',
-         now() - ((f.id * 7919) % 525600) * interval '1 minute',
-         now() - ((f.id * 7919) % 525600) * interval '1 minute',
-         CASE WHEN f.id % 3 = 0 THEN now() - ((f.id * 7919) % 525600) * interval '1 minute' END,
+         now() - ((f.id::bigint * 7919) % 525600) * interval '1 minute',
+         now() - ((f.id::bigint * 7919) % 525600) * interval '1 minute',
+         CASE WHEN f.id % 3 = 0 THEN now() - ((f.id::bigint * 7919) % 525600) * interval '1 minute' END,
          now() - interval '399 days'
   FROM analytics_fan f JOIN scheduling_platformaccount a ON a.creator_id = f.creator_id;
 INSERT INTO inbox_message (creator_id, conversation_id, account_id, direction, external_id, text, price_minor,
@@ -115,7 +115,8 @@ def measure(label: str, render: Callable[[], int]) -> None:
 
 
 def main() -> None:
-    messages = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000_000
+    numbers = [a for a in sys.argv[1:] if a.isdigit()]
+    messages = int(numbers[0]) if numbers else 10_000_000
     if "--reuse" not in sys.argv:
         prepare(messages)
     setup_django()

@@ -170,6 +170,48 @@ def test_the_list_filters_and_search(client, staffed):
     assert new.pk
 
 
+def test_search_finds_rare_and_common_words_within_reach(staffed, monkeypatch):
+    """A rare word is looked up directly (its ids), a word past SEARCH_CAP falls back to the newest-first
+    walk; either way the same conversations are found, and never another creator's."""
+    desk = staffed["desk"]
+    fan_writes(desk.fanvue, "the zebra print set", fan_id="zed")
+    for i in range(4):
+        fan_writes(desk.fanvue, f"thanks, round {i}", fan_id=f"common{i}")
+    fan_writes(staffed["other_account"], "a zebra for Nova", fan_id="nova-fan")
+    monkeypatch.setattr(screen, "SEARCH_CAP", 2)
+
+    def fans(user, q):
+        return {r.conversation.fan.external_id for r in screen.list_rows(user, screen.ListQuery(q=q))}
+
+    commons = {f"common{i}" for i in range(4)}
+    assert fans(desk.chatter, "zebra") == {"zed"}  # two messages match, one in reach: looked up by id
+    assert fans(desk.chatter, "THANKS") == commons  # four matches > cap: found by the walk
+    assert fans(desk.chatter, "common") == commons  # four handles > cap: matched in the walk
+    assert fans(desk.chatter, "common2") == {"common2"}
+    assert fans(desk.chatter, "nova") == set()
+    assert fans(staffed["outsider"], "zebra") == {"nova-fan"}
+    monkeypatch.setattr(screen, "SEARCH_CAP", 2000)
+    assert fans(desk.chatter, "thanks") == commons and fans(desk.chatter, "common") == commons
+    assert fans(desk.chatter, "zebra") == {"zed"} and fans(staffed["outsider"], "zebra") == {"nova-fan"}
+
+
+def test_the_search_and_the_list_have_their_indexes_on_postgresql(db):
+    """What the 10,000,000-message benchmark relies on: the trigram index a rare word is found through
+    (its expression is exactly what `icontains` asks), and the newest-first index the list walks."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("trigram indexes exist on PostgreSQL only")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN "
+                       "('inbox_msg_text_trgm', 'inbox_conv_latest')")
+        found = dict(cursor.fetchall())
+    assert "gin (upper(text) gin_trgm_ops)" in found["inbox_msg_text_trgm"]
+    assert "last_message_at DESC, id DESC" in found["inbox_conv_latest"]
+    sql = str(Message.objects.filter(text__icontains="zebra").query)
+    assert 'UPPER("inbox_message"."text"::text) LIKE UPPER(' in sql
+
+
 # --- Compose -----------------------------------------------------------------------------------------------
 
 
