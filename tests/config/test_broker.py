@@ -47,3 +47,48 @@ def test_without_the_guard_kombu_crashes_the_same_way(monkeypatch):
     finally:
         with Connection(redis_url()) as clean:
             clean.default_channel.queue_purge("atelier-test-broker-2")
+
+
+def _delivered_then_broken(name: str):
+    conn = Connection(redis_url())
+    queue = conn.SimpleQueue(name)
+    queue.put({"n": 3})
+    message = queue.get(timeout=5)  # a task the worker is still running
+    conn._do_close_transport()  # the broker connection breaks and Celery collects it
+    return queue, message
+
+
+@pytest.mark.parametrize("close_channel", [False, True], ids=["collected", "collected-and-closed"])
+@pytest.mark.parametrize("verdict", ["ack", "reject", "requeue"])
+def test_a_task_finishing_after_the_connection_broke_does_not_stop_the_worker(verdict, close_channel):
+    """Seen in the webhook burst: both default workers exited with AttributeError ('client') when a task
+    acknowledged on the old channel right after Redis was killed."""
+    need(redis_available(), f"this test needs Redis at {redis_url()}")
+    broker.install()
+    name = f"atelier-test-broker-ack-{verdict}-{close_channel}"
+    queue, message = _delivered_then_broken(name)
+    try:
+        if close_channel:
+            queue.channel.close()
+        if verdict == "ack":
+            message.ack()
+        else:
+            message.reject(requeue=verdict == "requeue")
+        assert message.delivery_tag not in queue.channel.qos._delivered
+    finally:
+        with Connection(redis_url()) as clean:
+            clean.default_channel.queue_purge(name)
+
+
+def test_without_the_guard_a_late_ack_crashes_the_worker(monkeypatch):
+    need(redis_available(), f"this test needs Redis at {redis_url()}")
+    broker.install()
+    monkeypatch.setattr(kombu_redis.QoS, "ack", broker._ack)
+    queue, message = _delivered_then_broken("atelier-test-broker-ack-raw")
+    try:
+        queue.channel.close()  # the consumer closes the collected channel (its give-back guarded)
+        with pytest.raises(AttributeError):
+            message.ack()
+    finally:
+        with Connection(redis_url()) as clean:
+            clean.default_channel.queue_purge("atelier-test-broker-ack-raw")
