@@ -532,7 +532,7 @@ def update_asset(asset: Asset, *, actor: Actor = None, performers: Iterable[Any]
     unknown = set(fields) - set(ASSET_EDITABLE)
     if unknown:
         raise ValidationError(f"Not editable here: {', '.join(sorted(unknown))}.")
-    locked = Asset.objects.select_for_update().select_related("creator").get(pk=asset.pk)
+    locked = Asset.objects.select_for_update(of=("self",)).select_related("creator").get(pk=asset.pk)
     changed = sorted(name for name, value in fields.items() if getattr(locked, name) != value)
     for name, value in fields.items():
         setattr(locked, name, value)

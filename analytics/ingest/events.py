@@ -228,6 +228,14 @@ EVENT_HANDLERS: dict[str, Callable[[_Context], Written]] = {
 }
 
 
+def locked_event(event_id: int) -> InboundEvent | None:
+    """The event row locked for its processing, with its account and creator read, not locked: locking
+    them too (a bare FOR UPDATE over the join) would make every new event of the account wait at COMMIT
+    for its foreign key, so each webhook answer would queue behind processing."""
+    return (InboundEvent.objects.select_for_update(of=("self",)).select_related("account__creator")
+            .filter(pk=event_id).first())
+
+
 def process_event(event_id: int) -> str:
     """Turn a stored webhook into fans, subscriptions and transactions, once.
 
@@ -236,8 +244,7 @@ def process_event(event_id: int) -> str:
     and reprocess from the admin.
     """
     with transaction.atomic():
-        event = (InboundEvent.objects.select_for_update().select_related("account__creator")
-                 .filter(pk=event_id).first())
+        event = locked_event(event_id)
         if event is None:
             return "missing"
         if event.processed_at is not None:

@@ -563,7 +563,7 @@ def approve_post(post: Post, *, actor: Actor = None) -> dict[int, Verdict]:
     """
     user = user_of(actor)
     with transaction.atomic():
-        post = Post.objects.select_for_update().select_related("creator").get(pk=post.pk)
+        post = Post.objects.select_for_update(of=("self",)).select_related("creator").get(pk=post.pk)
         pubs = list(post.publications.select_for_update().order_by("pk"))
         if post.creator.four_eyes_review and user is not None and post.created_by_id == user.pk:
             raise ValidationError(approvers.four_eyes_refusal("You submitted this post", post.creator_id, Post,

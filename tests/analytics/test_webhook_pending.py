@@ -136,3 +136,40 @@ def test_last_event_at_is_written_once_a_minute_not_on_every_event(client, hook,
     assert deliver(client, hook["url"], tip_payload(price=300)).status_code == 200
     receiver.refresh_from_db()
     assert receiver.last_event_at == InboundEvent.objects.order_by("-pk").first().received_at
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_commits_while_another_event_of_its_account_is_being_processed(client, hook):
+    """Processing locked the event FOR UPDATE together with its account and creator rows (select_related),
+    and every new event's foreign key to that account waits for such a lock at COMMIT: under a backlog,
+    each webhook answer queued behind processing (about 80 ms each after a Redis restart). Only the event
+    row may be locked."""
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    event = stored(hook["account"], timedelta(seconds=1))
+    holding, release = threading.Event(), threading.Event()
+
+    def processing() -> None:
+        try:
+            with transaction.atomic():
+                assert ingest.events.locked_event(event.pk) is not None
+                holding.set()
+                release.wait(20)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=processing)
+    worker.start()
+    try:
+        assert holding.wait(10)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+            answer = deliver(client, hook["url"], tip_payload(price=777))
+        assert answer.status_code == 200
+        assert InboundEvent.objects.filter(account=hook["account"]).count() == 2
+    finally:
+        release.set()
+        worker.join(20)
