@@ -14,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -26,10 +24,10 @@ from typing import Any
 
 import pytest
 
-from tests.config.test_make_run import free_port, get
 from tests.conftest import ARTIFACTS
 from tests.inbox.fanvue_fake import SELF_UUID, FakeFanvueChats, iso
 from tests.inbox.telegram_fake import FakeBotApi, Updates
+from tests.make_run import make_run
 from tests.scheduling.fakes.base import serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -184,29 +182,18 @@ WATCH = """text => { window.__seen = window.__seen || {};
 @pytest.mark.browser
 @pytest.mark.timeout(480)
 def test_a_fan_message_a_ppv_from_the_vault_and_its_purchase_credited_through_make_run(tmp_path, browser):
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     ARTIFACTS.mkdir(exist_ok=True)
-    with serve(FakeFanvueChats()) as fanvue, serve(FakeBotApi()) as bot:
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "AWS_STORAGE_BUCKET_NAME",
-                            "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "ATELIER_VAR_DIR", "SCHEDULING_CONNECTORS",
-                            "DJANGO_ALLOW_ASYNC_UNSAFE")}  # that one is the browser fixture's, for this process
-        env.update({"ATELIER_VAR_DIR": str(tmp_path / "var"), "ATELIER_PORT": str(port),
-                    "VENV": str(Path(sys.executable).parent.parent),
-                    "FANVUE_API_URL": fanvue.url, "FANVUE_WEB_URL": fanvue.url, "FANVUE_MEDIA_POLL_SECONDS": "1",
-                    "TELEGRAM_API_URL": bot.url})
-        menv = {**env, "DEBUG": "1"}
-        # To a file, not a pipe: a minute of request and task logs would fill a pipe nobody reads yet.
-        log = tmp_path / "make-run.log"
-        with log.open("wb") as sink:
-            proc = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env, stdout=sink,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+    with serve(FakeFanvueChats()) as fanvue, serve(FakeBotApi()) as bot, \
+            make_run(tmp_path, leave_out=("SCHEDULING_CONNECTORS", "DJANGO_ALLOW_ASYNC_UNSAFE"),  # the browser's
+                     FANVUE_API_URL=fanvue.url, FANVUE_WEB_URL=fanvue.url, FANVUE_MEDIA_POLL_SECONDS="1",
+                     TELEGRAM_API_URL=bot.url) as run:
+        base, proc, log = run.base, run.proc, run.log
+        menv = {**run.env, "DEBUG": "1"}
         mine: list[Any] = []
         try:
-            wait_until("make run serves /health/", lambda: healthy(f"{base}/health/"), 180, proc, every=0.5)
+            run.wait_until_serving("/health/")
             world = shell(SETUP.replace("SECRET", repr(SECRET)).replace("BOT_TOKEN", repr(FakeBotApi.TOKEN)), menv)
-            password = (tmp_path / "var" / "demo-login.txt").read_text().strip()
+            password = (run.var / "demo-login.txt").read_text().strip()
 
             chad = login(browser, base, "chad", password)
             mine.append(chad.context)
@@ -306,12 +293,6 @@ def test_a_fan_message_a_ppv_from_the_vault_and_its_purchase_credited_through_ma
         finally:
             for context in mine:  # this test's logins; the browser is the session's
                 context.close()
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
     assert facts["processed_at"] is not None, facts
     # On screen within 2 s of the worker recording it (the page polls every second).
     recorded = max(facts["recorded_at"], facts["processed_at"])
@@ -322,11 +303,4 @@ def test_a_fan_message_a_ppv_from_the_vault_and_its_purchase_credited_through_ma
     assert facts["credit"] == {"chatter": "chad", "amount": PRICE, "shift": True}
     # The minor's hold told Luna's compliance officer (and her managers and the owner), once.
     assert "cora" in facts["held_told"] and len(facts["held_told"]) == len(set(facts["held_told"])), facts
-
-
-def healthy(url: str) -> bool:
-    try:
-        return get(url)[0] == 200
-    except OSError:
-        return False
 

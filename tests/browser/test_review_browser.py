@@ -11,6 +11,7 @@ from django.utils import timezone
 from content.models import Asset
 from scheduling import services
 from scheduling.models import Publication
+from tests.browser import newcomer
 from tests.browser.conftest import admin_login
 from tests.content.factories import AssetFactory, add_rendition
 from tests.scheduling.factories import PostFactory
@@ -84,61 +85,29 @@ def test_newcomer_composes_gets_approval_and_schedules_two_platforms_in_the_admi
 
     # alice, manager of A, composes a post for Fanvue and X.
     admin_login(page, live_server, "alice", PASSWORD)
-    page.goto(f"{base}/admin/scheduling/post/add/")
-    page.select_option("select[name=creator]", str(a.pk))
-    page.fill("textarea[name=caption]", "Rooftop set, tonight at nine")
-    page.fill("input[name=price]", "9.99")
-    page.fill("input[name=currency]", "EUR")
-    page.locator("#post_assets-group a.add-row").click()
-    page.locator("select[name='post_assets-0-asset'] + .select2 .select2-selection").click()
-    page.locator(".select2-search__field").fill("Jeanne")
-    page.locator(".select2-results__option", has_text="Jeanne rooftop").click()
-    for n, account in enumerate((world.fanvue, world.x)):
-        page.locator("#publications-group a.add-row").click()
-        page.select_option(f"select[name=publications-{n}-account]", str(account.pk))
-    page.locator("[name=_continue]").click()
-    page.wait_for_url("**/change/")
-    post = a.posts.get(caption="Rooftop set, tonight at nine")
+    post_id = newcomer.compose(page, base, creator={"value": str(a.pk)}, caption="Rooftop set, tonight at nine",
+                               asset="Jeanne rooftop",
+                               accounts=[{"value": str(world.fanvue.pk)}, {"value": str(world.x.pk)}])
+    post = a.posts.get(pk=post_id)
+    assert post.caption == "Rooftop set, tonight at nine"
     assert post.publications.count() == 2 and post.created_by == world.alice
 
     # She submits it; approving it herself is refused, and the refusal says who may.
-    page.get_by_role("link", name="Submit for approval").click()
-    page.click("[data-testid=confirm-action]")
-    page.wait_for_selector("text=2 targets sent for approval.")
-    page.get_by_role("link", name="Approve…").click()
-    page.click("[data-testid=confirm-approve]")
-    page.wait_for_selector("text=You submitted this post; bob (editor) or owner (owner) may approve it "
-                           "(four-eyes review).")
+    newcomer.submit_and_be_refused_by_four_eyes(
+        page, 2, "You submitted this post; bob (editor) or owner (owner) may approve it (four-eyes review).")
     assert post.publications.filter(status=S.PENDING_APPROVAL).count() == 2
 
     # bob, the second person, approves it from his inbox, after reading what he approves.
     logout(page, live_server)
     admin_login(page, live_server, "bob", PASSWORD)
-    page.get_by_role("link", name="Review inbox").first.click()
-    row = page.locator(f"[data-testid=inbox-post][data-key='post:{post.pk}']")
-    row.get_by_role("link", name="Review in full…").click()
-    page.wait_for_selector("[data-testid=approve-post]")
-    assert "€9.99" in page.locator("[data-testid=post-price]").inner_text()
-    assert page.locator("[data-testid=gate-verdict][data-passed=yes]").count() == 2
-    page.click("[data-testid=confirm-approve]")
-    page.wait_for_selector("text=the gate passes on all 2 targets")
+    newcomer.approve_from_review_inbox(page, post.pk, 2)
     assert post.publications.filter(status=S.APPROVED).count() == 2
 
     # alice schedules both targets for tomorrow evening from the publications list.
     logout(page, live_server)
     admin_login(page, live_server, "alice", PASSWORD)
-    page.goto(f"{base}/admin/scheduling/publication/?q=Rooftop")
-    boxes = page.locator("#result_list tbody input.action-select")
-    assert boxes.count() == 2
-    for i in range(2):
-        boxes.nth(i).check()
-    page.select_option("select[name=action]", "reschedule_selected")
-    page.locator("button[name=index]").first.click()
     day = (timezone.now().astimezone(a.tzinfo) + timedelta(days=1)).date()
-    page.fill("input[name=day]", day.isoformat())
-    page.fill("input[name=at]", "21:00")
-    page.click("[data-testid=confirm-action]")
-    page.wait_for_selector("text=2 publications scheduled")
+    newcomer.schedule_from_publications(page, base, search="Rooftop", day=day, at="21:00", targets=2)
     assert sorted(post.publications.values_list("account__platform", "status")) == [
         ("fanvue", S.SCHEDULED), ("x", S.SCHEDULED)]
     page.goto(f"{base}/admin/scheduling/post/{post.pk}/change/")

@@ -5,8 +5,6 @@ and X connectors pointed at local servers that speak their wire format."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.config.test_make_run import free_port, get
+from tests.make_run import make_run
 from tests.scheduling.fakes.base import serve
 from tests.scheduling.fakes.fanvue import FakeFanvue
 from tests.scheduling.fakes.x import FakeX
@@ -79,28 +77,13 @@ print(json.dumps([{"id": p.pk, "status": p.status, "scheduled_at": p.scheduled_a
 @pytest.mark.worker
 @pytest.mark.timeout(420)
 def test_post_for_two_platforms_published_once_each_by_make_run(tmp_path):
-    port = free_port()
     with serve(FakeFanvue()) as fanvue, serve(FakeX()) as x:
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "AWS_STORAGE_BUCKET_NAME",
-                            "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "ATELIER_VAR_DIR", "SCHEDULING_CONNECTORS")}
-        env.update({"ATELIER_VAR_DIR": str(tmp_path / "var"), "ATELIER_PORT": str(port),
-                    "VENV": str(Path(sys.executable).parent.parent),
-                    "FANVUE_API_URL": fanvue.url, "FANVUE_WEB_URL": fanvue.url, "FANVUE_MEDIA_POLL_SECONDS": "1",
-                    "X_API_URL": x.url, "X_WEB_URL": x.url})
-        # Its output goes to a file, never an unread pipe: a full pipe would stall web, worker and beat.
-        log = tmp_path / "make-run.log"
-        sink = log.open("wb")
-        proc = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env, stdout=sink,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        manage = [sys.executable, "manage.py", "shell", "--no-imports", "-c"]
-        menv = {**env, "DEBUG": "1"}
-        try:
-            started = time.monotonic()
-            while get_ok(f"http://127.0.0.1:{port}/health/") is False:
-                assert proc.poll() is None, "make run exited early"
-                assert time.monotonic() - started < 180, "make run did not come up"
-                time.sleep(0.5)
+        with make_run(tmp_path, leave_out=("SCHEDULING_CONNECTORS",), FANVUE_API_URL=fanvue.url,
+                      FANVUE_WEB_URL=fanvue.url, FANVUE_MEDIA_POLL_SECONDS="1", X_API_URL=x.url,
+                      X_WEB_URL=x.url) as run:
+            manage = [sys.executable, "manage.py", "shell", "--no-imports", "-c"]
+            menv = {**run.env, "DEBUG": "1"}
+            run.wait_until_serving("/health/")
             made = subprocess.run([*manage, SETUP], cwd=ROOT, env=menv, capture_output=True, text=True, timeout=120)
             assert made.returncode == 0, made.stderr[-3000:]
             plan = json.loads(made.stdout.strip().splitlines()[-1])
@@ -118,15 +101,7 @@ def test_post_for_two_platforms_published_once_each_by_make_run(tmp_path):
                 if any(r["status"] in ("failed", "blocked", "unknown", "missed") for r in rows):
                     break
                 time.sleep(2)
-        finally:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            sink.close()
-            output = log.read_text(errors="replace")
+        output = run.output()
         assert [r["status"] for r in rows] == ["published", "published"], (rows, output[-3000:])
         for row in rows:
             assert datetime.fromisoformat(row["scheduled_at"]) == due
@@ -141,9 +116,3 @@ def test_post_for_two_platforms_published_once_each_by_make_run(tmp_path):
         print(f"due {plan['local']} (Europe/Paris) = {plan['utc']} UTC; published at "
               f"{', '.join(r['published_at'] for r in rows)}")
 
-
-def get_ok(url: str) -> bool:
-    try:
-        return get(url)[0] == 200
-    except OSError:
-        return False
