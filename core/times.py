@@ -29,10 +29,14 @@ def local(moment: datetime | None, zone_name: str | tzinfo | None = None) -> Saf
     """"2026-12-03 20:00 EST" in that zone (the viewer's when none), the zone's name on hover."""
     if moment is None:
         return "—"
-    tz = zone(zone_name)
-    shown = timezone.localtime(moment, tz) if timezone.is_aware(moment) else moment
+    tz, shown = _in_zone(moment, zone_name)
     return format_html('{} <span class="text-font-subtle-light dark:text-font-subtle-dark" title="{}">{}</span>',
                        f"{shown:%Y-%m-%d %H:%M}", str(tz), shown.tzname() or "")
+
+
+def _in_zone(moment: datetime, zone_name: str | tzinfo | None) -> tuple[tzinfo, datetime]:
+    tz = zone(zone_name)
+    return tz, timezone.localtime(moment, tz) if timezone.is_aware(moment) else moment
 
 
 def plain(moment: datetime | None, zone_name: str | tzinfo | None = None) -> str:
@@ -40,6 +44,5 @@ def plain(moment: datetime | None, zone_name: str | tzinfo | None = None) -> str
     are written once and read by many, so they name the zone of the record (the creator's) they concern."""
     if moment is None:
         return "—"
-    tz = zone(zone_name)
-    shown = timezone.localtime(moment, tz) if timezone.is_aware(moment) else moment
+    tz, shown = _in_zone(moment, zone_name)
     return f"{shown:%Y-%m-%d %H:%M} {shown.tzname() or tz}"

@@ -45,11 +45,7 @@ def posts_link(publication_ids: Iterable[int]) -> str:
 def posts_held(n: int, adjective: str = "scheduled") -> str:
     if n == 0:
         return f"no {adjective} post held"
-    return f"{n} {adjective} {'posts' if n != 1 else 'post'} held"
-
-
-def plural(n: int, noun: str) -> str:
-    return f"{n} {noun}{'s' if n != 1 else ''}"
+    return f"{counted(n, adjective + ' post')} held"
 
 
 def _day(at: datetime) -> str:
@@ -161,7 +157,7 @@ def blocked_at_publish(publication: Publication, verdict: Verdict) -> Notificati
     held.add(publication.pk)
     reasons = "; ".join(dict.fromkeys(r.message for r in verdict.reasons))
     title = f"Blocked at publish time: {reasons}"[:150] + f" — {posts_held(len(held), 'due')}"
-    body = (f"When they fell due, the compliance check refused {plural(len(held), 'post')}: {reasons}. "
+    body = (f"When they fell due, the compliance check refused {counted(len(held), 'post')}: {reasons}. "
             "Nothing went out. Open the held posts to fix what is missing, then schedule them again.")
     return notify("publication.blocked", creator_id=creator_id, level="error", title=title, body=body,
                   link=posts_link(held), subject=f"scheduling.publication:{publication.pk}", dedupe_key=key,

@@ -28,9 +28,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,7 +43,7 @@ from inbox.channels.base import (
     UnknownOutcome,
     UpdatePage,
 )
-from scheduling.connectors.telegram import MAX_CAPTION, MAX_STARS, bot_client, call_bot, media_kind
+from scheduling.connectors.telegram import MAX_CAPTION, MAX_STARS, bot_client, call_bot, send_to_chat
 
 MAX_TEXT = 4096
 MAX_MEDIA = 10
@@ -78,45 +75,11 @@ class TelegramChannel:
             raise PermanentError("No Telegram chat to write to: the fan has not started the bot.")
         self._check(request)
         self._pace(request.account, chat_id)
-        with bot_client(request.account) as http, ExitStack() as files:
-            def upload(index: int, path: str, mime: str) -> tuple[str, Any, str]:
-                return os.path.basename(path) or f"file{index}", files.enter_context(open(path, "rb")), mime
-
-            media = request.media
-            spoiler = bool(request.options.get("has_spoiler"))
-            if request.price_minor is not None:
-                items = [{"type": media_kind(m.mime), "media": f"attach://file{i}"} for i, m in enumerate(media)]
-                data = {"chat_id": chat_id, "star_count": str(request.price_minor), "media": json.dumps(items),
-                        "payload": payload_for(request)}
-                if request.text:
-                    data["caption"] = request.text
-                uploads = {f"file{i}": upload(i, m.path, m.mime) for i, m in enumerate(media)}
-                result = call_bot(http, "sendPaidMedia", creates=True, data=data, files=uploads)
-            elif len(media) > 1:
-                group = []
-                for i, item in enumerate(media):
-                    entry: dict[str, Any] = {"type": media_kind(item.mime), "media": f"attach://file{i}"}
-                    if spoiler:
-                        entry["has_spoiler"] = True
-                    if i == 0 and request.text:
-                        entry["caption"] = request.text
-                    group.append(entry)
-                uploads = {f"file{i}": upload(i, m.path, m.mime) for i, m in enumerate(media)}
-                result = call_bot(http, "sendMediaGroup", creates=True,
-                                  data={"chat_id": chat_id, "media": json.dumps(group)}, files=uploads)
-            elif media:
-                kind = media_kind(media[0].mime)
-                data = {"chat_id": chat_id}
-                if request.text:
-                    data["caption"] = request.text
-                if spoiler:
-                    data["has_spoiler"] = "true"
-                if kind == "video":
-                    data["supports_streaming"] = "true"
-                result = call_bot(http, "sendVideo" if kind == "video" else "sendPhoto", creates=True, data=data,
-                                  files={kind: upload(0, media[0].path, media[0].mime)})
-            else:
-                result = call_bot(http, "sendMessage", creates=True, json={"chat_id": chat_id, "text": request.text})
+        stars = request.price_minor
+        with bot_client(request.account) as http:
+            result = send_to_chat(http, str(chat_id), request.text, request.media,
+                                  spoiler=bool(request.options.get("has_spoiler")), stars=stars,
+                                  paid_payload=payload_for(request) if stars is not None else "")
         return _result(chat_id, result)
 
     def lookup_sent(self, request: SendRequest) -> SendResult | None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from contextlib import ExitStack
 from typing import Any
 
@@ -97,45 +98,8 @@ class TelegramConnector:
             raise PermanentError("No channel is set for this Telegram account.")
         spoiler = request.rating in ("suggestive", "explicit")
         stars = star_count(request)
-        with self._client(request.account) as http, ExitStack() as files:
-            def attach(index: int, path: str, mime: str) -> tuple[str, Any, str]:
-                return os.path.basename(path) or f"file{index}", files.enter_context(open(path, "rb")), mime
-
-            if stars:
-                media = [{"type": media_kind(m.mime), "media": f"attach://file{i}"}
-                         for i, m in enumerate(request.media)]
-                data = {"chat_id": chat_id, "star_count": str(stars), "media": json.dumps(media)}
-                if request.text:
-                    data["caption"] = request.text
-                uploads = {f"file{i}": attach(i, m.path, m.mime) for i, m in enumerate(request.media)}
-                result = self._call(http, "sendPaidMedia", creates=True, data=data, files=uploads)
-            elif len(request.media) > 1:
-                media = []
-                for i, item in enumerate(request.media):
-                    entry: dict[str, Any] = {"type": media_kind(item.mime), "media": f"attach://file{i}"}
-                    if spoiler:
-                        entry["has_spoiler"] = True
-                    if i == 0 and request.text:
-                        entry["caption"] = request.text
-                    media.append(entry)
-                uploads = {f"file{i}": attach(i, m.path, m.mime) for i, m in enumerate(request.media)}
-                result = self._call(http, "sendMediaGroup", creates=True,
-                                    data={"chat_id": chat_id, "media": json.dumps(media)}, files=uploads)
-            elif request.media:
-                item = request.media[0]
-                kind = media_kind(item.mime)
-                data = {"chat_id": chat_id}
-                if request.text:
-                    data["caption"] = request.text
-                if spoiler:
-                    data["has_spoiler"] = "true"
-                if kind == "video":
-                    data["supports_streaming"] = "true"
-                method = "sendVideo" if kind == "video" else "sendPhoto"
-                result = self._call(http, method, creates=True, data=data,
-                                    files={kind: attach(0, item.path, item.mime)})
-            else:
-                result = self._call(http, "sendMessage", creates=True, json={"chat_id": chat_id, "text": request.text})
+        with self._client(request.account) as http:
+            result = send_to_chat(http, chat_id, request.text, request.media, spoiler=spoiler, stars=stars)
         messages = result if isinstance(result, list) else [result]
         if not messages or not all(isinstance(m, dict) and "message_id" in m for m in messages):
             raise UnknownOutcome("Telegram answered without the sent message.")
@@ -173,6 +137,50 @@ class TelegramConnector:
 
     def _call(self, http: httpx.Client, method: str, *, creates: bool = False, **kwargs: Any) -> Any:
         return call_bot(http, method, creates=creates, **kwargs)
+
+
+def send_to_chat(http: httpx.Client, chat_id: str, text: str, media: Sequence[Any], *, spoiler: bool,
+                 stars: int | None = None, paid_payload: str = "") -> Any:
+    """Send text, one photo or video, an album, or paid media (`stars`) to a chat, and return what the Bot
+    API answered: one message, or a list for an album. Shared by channel posts (the connector) and fans'
+    private chats (the inbox), which differ only in how they choose the chat, the spoiler and the price.
+    Each item needs `.path` and `.mime`."""
+    with ExitStack() as files:
+        def attach(index: int, path: str, mime: str) -> tuple[str, Any, str]:
+            return os.path.basename(path) or f"file{index}", files.enter_context(open(path, "rb")), mime
+
+        uploads = {f"file{i}": attach(i, m.path, m.mime) for i, m in enumerate(media)}
+        if stars is not None:  # a price of 0 is refused by Telegram, never sent as free media
+            items = [{"type": media_kind(m.mime), "media": f"attach://file{i}"} for i, m in enumerate(media)]
+            data = {"chat_id": chat_id, "star_count": str(stars), "media": json.dumps(items)}
+            if paid_payload:
+                data["payload"] = paid_payload
+            if text:
+                data["caption"] = text
+            return call_bot(http, "sendPaidMedia", creates=True, data=data, files=uploads)
+        if len(media) > 1:
+            group = []
+            for i, item in enumerate(media):
+                entry: dict[str, Any] = {"type": media_kind(item.mime), "media": f"attach://file{i}"}
+                if spoiler:
+                    entry["has_spoiler"] = True
+                if i == 0 and text:
+                    entry["caption"] = text
+                group.append(entry)
+            return call_bot(http, "sendMediaGroup", creates=True,
+                            data={"chat_id": chat_id, "media": json.dumps(group)}, files=uploads)
+        if media:
+            kind = media_kind(media[0].mime)
+            data = {"chat_id": chat_id}
+            if text:
+                data["caption"] = text
+            if spoiler:
+                data["has_spoiler"] = "true"
+            if kind == "video":
+                data["supports_streaming"] = "true"
+            return call_bot(http, "sendVideo" if kind == "video" else "sendPhoto", creates=True, data=data,
+                            files={kind: uploads["file0"]})
+        return call_bot(http, "sendMessage", creates=True, json={"chat_id": chat_id, "text": text})
 
 
 def bot_client(account: AccountRef) -> httpx.Client:
