@@ -57,13 +57,13 @@ def receive(account: PlatformAccount, incoming: InboundMessage, *, fan: Fan | No
         if known is not None:
             _refresh_known(known, incoming)
             return None
-    with transaction.atomic():
+    # No savepoint of its own (this runs for every webhook): an error leaves through the caller's transaction.
+    with transaction.atomic(savepoint=False):
         if fan is None or fan.external_id != incoming.fan_id or fan.creator_id != account.creator_id:
             # `fan` is passed when the caller already upserted this very fan (analytics' webhook processing).
             fan, _ = upsert_fan(creator=account.creator, platform=account.platform, external_id=incoming.fan_id,
                                 handle=incoming.fan_handle or incoming.fan_name, seen_at=incoming.sent_at)
         conversation = _conversation_for(account, fan.pk, incoming.chat_id)
-        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
         inbound = incoming.direction == "in"
         try:
             with transaction.atomic():
@@ -87,16 +87,21 @@ def receive(account: PlatformAccount, incoming: InboundMessage, *, fan: Fan | No
 
 
 def _conversation_for(account: PlatformAccount, fan_id: int, chat_id: str) -> Conversation:
-    conversation = Conversation.objects.filter(account=account, fan_id=fan_id).first()
+    """The fan's conversation on this account, created on first sight, locked (only its own row) until the
+    caller's transaction ends: counters are then read and written by one process at a time."""
+    locked = Conversation.objects.select_for_update(of=("self",)).filter(account=account, fan_id=fan_id)
+    conversation = locked.first()
     if conversation is None:
         try:
             with transaction.atomic():
-                conversation = Conversation.objects.create(creator_id=account.creator_id, account=account,
-                                                           fan_id=fan_id, external_id=chat_id or "")
+                Conversation.objects.create(creator_id=account.creator_id, account=account, fan_id=fan_id,
+                                            external_id=chat_id or "")
         except IntegrityError:
-            conversation = Conversation.objects.get(account=account, fan_id=fan_id)
+            pass  # created by another process at the same moment: its row is locked below like any other
+        conversation = locked.get()
     elif chat_id and not conversation.external_id:
         Conversation.objects.filter(pk=conversation.pk).update(external_id=chat_id)
+        conversation.external_id = chat_id
     return conversation
 
 
@@ -116,7 +121,11 @@ def _after_receipt(conversation: Conversation, message: Message, inbound: bool) 
         changes["waiting_since"] = None
     if changes:
         Conversation.objects.filter(pk=conversation.pk).update(**changes)
-        conversation.refresh_from_db()
+        # The row is locked (`_conversation_for`), so the values written are the row's values now.
+        if inbound:
+            changes["unread_count"] = conversation.unread_count + 1
+        for name, value in changes.items():
+            setattr(conversation, name, value)
 
 
 def _refresh_known(message: Message, incoming: InboundMessage) -> None:

@@ -277,6 +277,8 @@ def process_event(event_id: int) -> str:
 # its way.
 PENDING_AFTER = timedelta(seconds=5)
 SWEEP_BATCH = 2000
+# Events handed to one processing task at most (`analytics.tasks.process_inbound_events`).
+PROCESS_BATCH = 100
 # An event queued again by the sweep is not queued a third time for this long: a backlog longer than
 # PENDING_AFTER costs at most one extra (no-op) task per event. The marks live in the cache, which is the
 # broker's Redis: a Redis restarted empty forgets them together with the tasks, and everything pending is

@@ -18,6 +18,7 @@ from django.db.models import Q
 from accounts import audit
 from accounts.actors import Actor
 from analytics import tasks
+from analytics.ingest.events import PROCESS_BATCH
 from analytics.models import (
     InboundEvent,
     WebhookReceiver,
@@ -83,24 +84,29 @@ def accept_event(receiver: WebhookReceiver, *, kind: str, event_key: str,
     """Store a verified event once; None when this account already has that event key (a replay
     or a redelivery). Processing is queued after commit so the sender gets its answer at once.
 
-    The sender waits on this, so it is one INSERT and a COMMIT: the receiver's `last_event_at` is
-    moved only when it is older than `LAST_EVENT_PRECISION`, because updating that one row on every
-    event made every concurrent delivery queue behind the previous one's commit (a row lock held
-    through the fsync). The processing task is published off the request (`enqueue_processing`): a
-    broker that is slow or down never delays or fails the answer; the event is safe in the database.
+    The sender waits on this, so it is one INSERT, committed on its own: the receiver's `last_event_at`
+    is moved only when it is older than `LAST_EVENT_PRECISION` (as read with the receiver), because
+    updating that one row on every event made every concurrent delivery queue behind the previous one's
+    commit (a row lock held through the fsync). The processing task is published off the request
+    (`enqueue_processing`): a broker that is slow or down never delays or fails the answer; the event is
+    safe in the database.
     """
     try:
         with transaction.atomic():
             event = InboundEvent.objects.create(account_id=receiver.account_id, event_key=event_key[:200],
                                                 kind=kind[:60], payload=payload)
-            (WebhookReceiver.objects
-             .filter(Q(last_event_at__isnull=True) | Q(last_event_at__lt=event.received_at - LAST_EVENT_PRECISION),
-                     pk=receiver.pk)
-             .update(last_event_at=event.received_at))
             event_id = event.pk
             transaction.on_commit(lambda: enqueue_processing(event_id))
     except IntegrityError:
         return None
+    seen = receiver.last_event_at
+    if seen is None or seen < event.received_at - LAST_EVENT_PRECISION:
+        # Only says the receiver is alive: a lost race here costs nothing, so it is outside the event's commit.
+        (WebhookReceiver.objects
+         .filter(Q(last_event_at__isnull=True) | Q(last_event_at__lt=event.received_at - LAST_EVENT_PRECISION),
+                 pk=receiver.pk)
+         .update(last_event_at=event.received_at))
+        receiver.last_event_at = event.received_at
     return event
 
 
@@ -122,7 +128,10 @@ def enqueue_processing(event_id: int) -> None:
 class _Publisher:
     """One daemon thread per process publishing queued event ids; started on first use and again in a
     forked child (gunicorn and Celery fork after import). The backlog is bounded: past it, ids are
-    dropped and left to the sweep, so a long broker outage costs no memory."""
+    dropped and left to the sweep, so a long broker outage costs no memory.
+
+    Whatever is waiting when the thread comes round goes in one task (at most `PROCESS_BATCH` ids): one
+    event alone is published at once, a burst is published in batches, and nothing waits to fill one."""
 
     BACKLOG = 20_000
 
@@ -152,12 +161,17 @@ class _Publisher:
     @staticmethod
     def _run(ids: queue.Queue[int]) -> None:
         while True:
-            event_id = ids.get()
+            batch = [ids.get()]
+            while len(batch) < PROCESS_BATCH:
+                try:
+                    batch.append(ids.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                tasks.process_inbound_event.delay(event_id)
+                tasks.process_inbound_events.delay(batch)
             except Exception as exc:
-                log.warning("inbound event %s stored but not queued (%s): the sweep will process it",
-                            event_id, type(exc).__name__)
+                log.warning("%d inbound event(s) from %s stored but not queued (%s): the sweep will process them",
+                            len(batch), batch[0], type(exc).__name__)
 
 
 _publisher = _Publisher()

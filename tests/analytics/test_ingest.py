@@ -308,3 +308,25 @@ def test_concurrent_writers_of_the_same_sale_store_one_row(people):
         t.join()
     assert sorted(results) == [False, False, False, True]
     assert Transaction.objects.filter(external_id="race-1").count() == 1
+
+
+def test_a_fan_seen_again_keeps_the_earliest_first_and_latest_last_sighting_in_one_update(
+        people, django_assert_num_queries):
+    t0 = timezone.now().replace(microsecond=0)
+    fan, created = ingest.upsert_fan(creator=people["a"], platform="fanvue", external_id="fan-1", handle="luna",
+                                     seen_at=t0)
+    assert created
+    with django_assert_num_queries(2):  # every webhook pays this: one SELECT, one UPDATE
+        again, created = ingest.upsert_fan(creator=people["a"], platform="fanvue", external_id="fan-1",
+                                           handle="luna2", seen_at=t0 + timedelta(hours=1))
+    assert not created and again.pk == fan.pk and again.handle == "luna2"
+    with django_assert_num_queries(2):  # late data: only first_seen may move, and the handle stays
+        again, _ = ingest.upsert_fan(creator=people["a"], platform="fanvue", external_id="fan-1",
+                                     seen_at=t0 - timedelta(days=1))
+    with django_assert_num_queries(1):  # nothing new: nothing written
+        again, _ = ingest.upsert_fan(creator=people["a"], platform="fanvue", external_id="fan-1",
+                                     seen_at=t0)
+    stored = Fan.objects.get(pk=fan.pk)
+    assert (stored.first_seen, stored.last_seen, stored.handle) == (
+        t0 - timedelta(days=1), t0 + timedelta(hours=1), "luna2")
+    assert (again.first_seen, again.last_seen, again.handle) == (stored.first_seen, stored.last_seen, "luna2")

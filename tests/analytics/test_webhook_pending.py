@@ -54,12 +54,12 @@ def test_the_answer_does_not_wait_for_a_broker_that_hangs_and_the_sweep_processe
         client, hook, monkeypatch, django_capture_on_commit_callbacks):
     release, reached = threading.Event(), threading.Event()
 
-    def hanging_broker(event_id: int) -> None:
+    def hanging_broker(event_ids: list[int]) -> None:
         reached.set()
         release.wait(30)
         raise ConnectionError("Redis is restarting")
 
-    monkeypatch.setattr(tasks.process_inbound_event, "delay", hanging_broker)
+    monkeypatch.setattr(tasks.process_inbound_events, "delay", hanging_broker)
     with django_capture_on_commit_callbacks(execute=True):
         response = deliver(client, hook["url"], tip_payload())
     # Answered while the publish is still stuck in the broker.
@@ -121,7 +121,7 @@ def test_the_task_is_a_beat_entry_on_the_control_queue_and_queues_the_processing
 
 
 def test_last_event_at_is_written_once_a_minute_not_on_every_event(client, hook, monkeypatch):
-    monkeypatch.setattr(tasks.process_inbound_event, "delay", lambda event_id: None)
+    monkeypatch.setattr(tasks.process_inbound_events, "delay", lambda event_ids: None)
     receiver: WebhookReceiver = hook["receiver"]
     assert deliver(client, hook["url"], tip_payload(price=100)).status_code == 200
     receiver.refresh_from_db()
@@ -173,3 +173,49 @@ def test_a_delivery_commits_while_another_event_of_its_account_is_being_processe
     finally:
         release.set()
         worker.join(20)
+
+
+def test_a_burst_is_handed_to_the_workers_in_batches_and_nothing_waits_to_fill_one(monkeypatch):
+    from analytics.ingest.receivers import _Publisher
+
+    published: list[list[int]] = []
+    first_taken, release = threading.Event(), threading.Event()
+
+    def slow_broker(event_ids: list[int]) -> None:
+        published.append(list(event_ids))
+        first_taken.set()
+        release.wait(30)
+
+    monkeypatch.setattr(tasks.process_inbound_events, "delay", slow_broker)
+    publisher = _Publisher()
+    publisher.put(1)  # alone: published at once, in a batch of one
+    assert first_taken.wait(30)
+    for event_id in range(2, 2 + ingest.PROCESS_BATCH + 5):  # a burst while the broker is busy
+        publisher.put(event_id)
+    release.set()
+    deadline = timezone.now() + timedelta(seconds=30)
+    while sum(map(len, published)) < ingest.PROCESS_BATCH + 6 and timezone.now() < deadline:
+        threading.Event().wait(0.01)
+    assert published[0] == [1]
+    assert published[1] == list(range(2, 2 + ingest.PROCESS_BATCH))  # one task, the batch at most
+    assert published[2] == list(range(2 + ingest.PROCESS_BATCH, 2 + ingest.PROCESS_BATCH + 5))
+
+
+def test_one_event_that_crashes_leaves_the_rest_of_its_batch_processed_and_itself_to_the_sweep(hook, monkeypatch):
+    account = hook["account"]
+    first, broken, last = (stored(account, timedelta(minutes=1), price=price) for price in (100, 200, 300))
+    real = ingest.process_event
+
+    def flaky(event_id: int) -> str:
+        if event_id == broken.pk:
+            raise RuntimeError("the database went away")
+        return real(event_id)
+
+    monkeypatch.setattr(ingest, "process_event", flaky)
+    assert tasks.process_inbound_events([first.pk, broken.pk, last.pk]) == {"processed": 2, "crashed": 1}
+    assert set(Transaction.objects.values_list("gross_minor", flat=True)) == {100, 300}
+    assert ingest.pending_events() == [broken.pk]
+    # A batch queued twice (the sweep and the late original) writes nothing twice.
+    monkeypatch.setattr(ingest, "process_event", real)
+    assert tasks.process_inbound_events([first.pk, broken.pk, last.pk]) == {"already processed": 2, "processed": 1}
+    assert Transaction.objects.count() == 3

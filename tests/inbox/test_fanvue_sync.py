@@ -243,3 +243,27 @@ def test_an_expired_token_is_refreshed_once_and_the_run_goes_on(hook, fake, sett
     fresh = scheduling_services.read_credentials(hook["account"], purpose="test")
     assert fresh["access_token"] != "expired" and fresh["refresh_token"] != "fv-refresh-1"
     assert len(fake.calls("POST", r"/oauth2/token")) == 1
+
+
+def test_a_message_from_a_known_fan_is_processed_in_a_fixed_number_of_queries(
+        client, hook, fake, django_capture_on_commit_callbacks, django_assert_max_num_queries, monkeypatch):
+    """Every fan message pays this at a burst's rate: it must not grow with the conversation, nor read the
+    rows it just wrote again."""
+    from analytics import ingest
+    from analytics.ingest import receivers
+
+    first = fake.fan_writes(FAN, "hi", owner=AGENCY_CREATOR)
+    assert deliver(client, hook, received_payload(first), django_capture_on_commit_callbacks) == "accepted"
+    queued: list[int] = []
+    monkeypatch.setattr(receivers, "enqueue_processing", queued.append)
+    for n in range(3):
+        written = fake.fan_writes(FAN, f"message {n}", owner=AGENCY_CREATOR)
+        assert deliver(client, hook, received_payload(written), django_capture_on_commit_callbacks) == "accepted"
+    for event_id in queued:
+        # event, fan (read + update), known message, conversation (locked), message insert, conversation
+        # update, outbound-webhook endpoints, chatters on shift, event done: plus savepoints.
+        with django_assert_max_num_queries(15):
+            assert ingest.process_event(event_id) == "processed"
+    conversation = Conversation.objects.get()
+    assert conversation.unread_count == 4 and Message.objects.count() == 4
+    assert conversation.last_message_at == Message.objects.latest("sent_at").sent_at
