@@ -1,8 +1,8 @@
 """Inbox webhook burst (not in CI): signed Fanvue `message.received` events at a fixed rate while a worker
 is SIGKILLed and Redis is restarted.
 
-The production shape of `docker-compose.yml`: gunicorn (3 sync workers) serving the real app, two Celery
-workers on the default queue, one on the control queue, one beat, PostgreSQL and a private Redis. A creator
+The production shape of `docker-compose.yml`: gunicorn (3 processes of 8 threads) serving the real app, two
+Celery workers on the default queue, one on the control queue, one beat, PostgreSQL and a private Redis. A creator
 with a Fanvue account and a webhook receiver (`analytics.ingest.create_receiver`); a separate client process
 sends `message.received` events, each with its own message uuid, spread over many fans, signed
 `X-Fanvue-Signature: t=…,v0=HMAC-SHA256(secret, "{t}.{body}")`, at `--rate` per second for `--seconds`, over
