@@ -23,7 +23,7 @@ from django.utils import timezone
 from accounts import audit, tenancy
 from accounts.actors import Actor, SystemActor
 from accounts.models import Creator, Membership, Role, User
-from analytics.ingest import upsert_fan
+from analytics.ingest import upsert_fans
 from analytics.models import Fan, Transaction
 from compliance.blocklist import screen_fields
 from content.models import Asset
@@ -52,80 +52,131 @@ def receive(account: PlatformAccount, incoming: InboundMessage, *, fan: Fan | No
     reopens a closed or snoozed conversation and starts its wait, one written on the creator's side outside
     Atelier (the platform's own welcome, the creator's phone) ends it.
     """
-    if incoming.external_id:
-        known = Message.objects.filter(account=account, external_id=incoming.external_id).first()
-        if known is not None:
-            _refresh_known(known, incoming)
-            return None
+    fans = {fan.external_id: fan} if fan is not None and fan.creator_id == account.creator_id else None
+    return receive_many(account, [incoming], fans=fans)[0]
+
+
+def receive_many(account: PlatformAccount, incomings: list[InboundMessage], *,
+                 fans: dict[str, Fan] | None = None) -> list[Message | None]:
+    """`receive` for many messages of one account at once (a burst of webhooks): the same rows, counters and
+    signals as one at a time, in a fixed number of queries per batch instead of per message.
+
+    Returns, for each incoming message in order, the new message or None (already recorded, or twice in the
+    batch). `fans` are fans the caller already upserted, by their platform id.
+    """
+    results: list[Message | None] = [None] * len(incomings)
+    named = [incoming.external_id for incoming in incomings if incoming.external_id]
+    known = ({m.external_id: m for m in Message.objects.filter(account=account, external_id__in=named)}
+             if named else {})
+    fresh: list[int] = []
+    taken: set[str] = set()
+    for index, incoming in enumerate(incomings):
+        if incoming.external_id in known:
+            _refresh_known(known[incoming.external_id], incoming)
+        elif incoming.external_id not in taken:  # twice in this batch: a redelivery of the first
+            fresh.append(index)
+            if incoming.external_id:
+                taken.add(incoming.external_id)
+    if not fresh:
+        return results
     # No savepoint of its own (this runs for every webhook): an error leaves through the caller's transaction.
     with transaction.atomic(savepoint=False):
-        if fan is None or fan.external_id != incoming.fan_id or fan.creator_id != account.creator_id:
-            # `fan` is passed when the caller already upserted this very fan (analytics' webhook processing).
-            fan, _ = upsert_fan(creator=account.creator, platform=account.platform, external_id=incoming.fan_id,
-                                handle=incoming.fan_handle or incoming.fan_name, seen_at=incoming.sent_at)
-        conversation = _conversation_for(account, fan.pk, incoming.chat_id)
-        inbound = incoming.direction == "in"
+        fans = dict(fans or {})
+        unseen = [incomings[i] for i in fresh if incomings[i].fan_id not in fans]
+        if unseen:
+            upserted, _ = upsert_fans(creator=account.creator, platform=account.platform, sightings=[
+                (m.fan_id, m.fan_handle or m.fan_name, m.sent_at) for m in unseen])
+            fans.update(upserted)
+        chats = {fans[incomings[i].fan_id].pk: incomings[i].chat_id for i in fresh}
+        conversations = _conversations_for(account, chats)
+        rows = [_message_row(account, conversations[fans[incomings[i].fan_id].pk], incomings[i]) for i in fresh]
         try:
             with transaction.atomic():
-                message = Message.objects.create(
-                    creator_id=account.creator_id, conversation=conversation, account=account,
-                    direction=Message.Direction.IN if inbound else Message.Direction.OUT,
-                    external_id=incoming.external_id, text=incoming.text,
-                    # The platform's own automatic messages are PLATFORM; a reply typed on the platform by
-                    # the creator (her phone) is MANUAL with no sender recorded here: it ends the fan's wait.
-                    origin=Origin.FAN if inbound else Origin.PLATFORM if incoming.automated else Origin.MANUAL,
-                    send_status=Message.SendStatus.RECEIVED if inbound else Message.SendStatus.SENT,
-                    price_minor=incoming.price_minor, currency=incoming.currency if incoming.price_minor else "",
-                    purchased_at=incoming.sent_at if incoming.purchased else None,
-                    raw=incoming.raw, sent_at=incoming.sent_at,
-                    read_at=incoming.sent_at if incoming.read else None)
-        except IntegrityError:  # the same message arrived by another door at the same moment
-            return None
-        _after_receipt(conversation, message, inbound)
-        signals.message_received.send(sender=Message, message=message, conversation=conversation)
-    return message
+                Message.objects.bulk_create(rows)
+        except IntegrityError:  # one of them arrived by another door at the same moment
+            if len(fresh) == 1:
+                return results
+            for i in fresh:
+                results[i] = receive(account, incomings[i], fan=fans[incomings[i].fan_id])
+            return results
+        changed: dict[int, Conversation] = {}
+        for message in rows:
+            if _after_receipt(message.conversation, message):
+                changed[message.conversation.pk] = message.conversation
+        _save_counters(list(changed.values()))
+        for i, message in zip(fresh, rows, strict=True):
+            results[i] = message
+            signals.message_received.send(sender=Message, message=message, conversation=message.conversation)
+    return results
 
 
-def _conversation_for(account: PlatformAccount, fan_id: int, chat_id: str) -> Conversation:
-    """The fan's conversation on this account, created on first sight, locked (only its own row) until the
-    caller's transaction ends: counters are then read and written by one process at a time."""
-    locked = Conversation.objects.select_for_update(of=("self",)).filter(account=account, fan_id=fan_id)
-    conversation = locked.first()
-    if conversation is None:
-        try:
-            with transaction.atomic():
-                Conversation.objects.create(creator_id=account.creator_id, account=account, fan_id=fan_id,
-                                            external_id=chat_id or "")
-        except IntegrityError:
-            pass  # created by another process at the same moment: its row is locked below like any other
-        conversation = locked.get()
-    elif chat_id and not conversation.external_id:
-        Conversation.objects.filter(pk=conversation.pk).update(external_id=chat_id)
-        conversation.external_id = chat_id
-    return conversation
+def _message_row(account: PlatformAccount, conversation: Conversation, incoming: InboundMessage) -> Message:
+    inbound = incoming.direction == "in"
+    return Message(
+        creator_id=account.creator_id, conversation=conversation, account=account,
+        direction=Message.Direction.IN if inbound else Message.Direction.OUT,
+        external_id=incoming.external_id, text=incoming.text,
+        # The platform's own automatic messages are PLATFORM; a reply typed on the platform by
+        # the creator (her phone) is MANUAL with no sender recorded here: it ends the fan's wait.
+        origin=Origin.FAN if inbound else Origin.PLATFORM if incoming.automated else Origin.MANUAL,
+        send_status=Message.SendStatus.RECEIVED if inbound else Message.SendStatus.SENT,
+        price_minor=incoming.price_minor, currency=incoming.currency if incoming.price_minor else "",
+        purchased_at=incoming.sent_at if incoming.purchased else None,
+        raw=incoming.raw, sent_at=incoming.sent_at,
+        read_at=incoming.sent_at if incoming.read else None)
 
 
-def _after_receipt(conversation: Conversation, message: Message, inbound: bool) -> None:
+def _conversations_for(account: PlatformAccount, chats: dict[int, str]) -> dict[int, Conversation]:
+    """The fans' conversations on this account (fan pk → its chat id on the platform), created on first sight,
+    locked (only their own rows, in primary-key order, so two batches never wait on each other in a circle)
+    until the caller's transaction ends: counters are then read and written by one process at a time."""
+    locked = Conversation.objects.select_for_update(of=("self",)).filter(account=account)
+    found = {c.fan_id: c for c in locked.filter(fan_id__in=list(chats)).order_by("pk")}
+    for fan_id, chat_id in chats.items():
+        conversation = found.get(fan_id)
+        if conversation is None:
+            try:
+                with transaction.atomic():
+                    Conversation.objects.create(creator_id=account.creator_id, account=account, fan_id=fan_id,
+                                                external_id=chat_id or "")
+            except IntegrityError:
+                pass  # created by another process at the same moment: its row is locked below like any other
+            found[fan_id] = locked.get(fan_id=fan_id)
+        elif chat_id and not conversation.external_id:
+            Conversation.objects.filter(pk=conversation.pk).update(external_id=chat_id)
+            conversation.external_id = chat_id
+    return found
+
+
+COUNTERS = ["last_message_at", "unread_count", "last_inbound_at", "waiting_since", "status", "snoozed_until"]
+
+
+def _after_receipt(conversation: Conversation, message: Message) -> bool:
+    """Move the conversation's counters for a message just recorded, on the locked row in memory; True when
+    something changed (`_save_counters` writes it)."""
     at = message.sent_at or timezone.now()
-    changes: dict[str, Any] = {}
+    before = [getattr(conversation, name) for name in COUNTERS]
     if conversation.last_message_at is None or at > conversation.last_message_at:
-        changes["last_message_at"] = at
-    if inbound:
-        changes["unread_count"] = F("unread_count") + 1
-        changes["last_inbound_at"] = max(at, conversation.last_inbound_at or at)
+        conversation.last_message_at = at
+    if message.direction == Message.Direction.IN:
+        conversation.unread_count += 1
+        conversation.last_inbound_at = max(at, conversation.last_inbound_at or at)
         if conversation.waiting_since is None:
-            changes["waiting_since"] = at
+            conversation.waiting_since = at
         if conversation.status != Conversation.Status.OPEN:
-            changes.update(status=Conversation.Status.OPEN, snoozed_until=None)
+            conversation.status, conversation.snoozed_until = Conversation.Status.OPEN, None
     elif message.origin != Origin.PLATFORM:
-        changes["waiting_since"] = None
-    if changes:
-        Conversation.objects.filter(pk=conversation.pk).update(**changes)
-        # The row is locked (`_conversation_for`), so the values written are the row's values now.
-        if inbound:
-            changes["unread_count"] = conversation.unread_count + 1
-        for name, value in changes.items():
-            setattr(conversation, name, value)
+        conversation.waiting_since = None
+    return before != [getattr(conversation, name) for name in COUNTERS]
+
+
+def _save_counters(conversations: list[Conversation]) -> None:
+    """The rows are locked (`_conversations_for`), so the values in memory are the rows' values now."""
+    if len(conversations) == 1:
+        Conversation.objects.filter(pk=conversations[0].pk).update(
+            **{name: getattr(conversations[0], name) for name in COUNTERS})
+    elif conversations:
+        Conversation.objects.bulk_update(conversations, COUNTERS)
 
 
 def _refresh_known(message: Message, incoming: InboundMessage) -> None:

@@ -40,6 +40,7 @@ from analytics.ingest.ledger import (
     local_day,
     record_transaction,
     upsert_fan,
+    upsert_fans,
     upsert_subscription,
 )
 from analytics.ingest.metrics import (
@@ -94,5 +95,6 @@ __all__ = [
     "snapshot_fields",
     "sync_metrics",
     "upsert_fan",
+    "upsert_fans",
     "upsert_subscription",
 ]

@@ -17,8 +17,7 @@ from datetime import date, datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Greatest, Least
+from django.db.models import F
 from django.utils import timezone
 
 from accounts import audit
@@ -64,37 +63,60 @@ def upsert_fan(*, creator: Creator, platform: str, external_id: str, handle: str
     Keeps first_seen the earliest and last_seen the latest time any source saw the fan (late data
     never moves last_seen backwards); a new non-empty handle replaces the old one (fans rename).
     """
+    fans, created = upsert_fans(creator=creator, platform=platform, sightings=[(external_id, handle, seen_at)])
+    fan = next(iter(fans.values()))
+    return fan, fan.pk in created
+
+
+Sighting = tuple[str, str, datetime | None]  # the platform's id for the fan, a handle ("" unknown), when
+
+
+def upsert_fans(*, creator: Creator, platform: str, sightings: list[Sighting]) -> tuple[dict[str, Fan], set[int]]:
+    """`upsert_fan` for many sightings at once (a batch of webhooks): the fans by their platform id, and the
+    primary keys of those created. The fans seen before are read and locked in one query, in primary-key order
+    (two batches never wait on each other in a circle), and written back in one: every webhook pays this.
+    No savepoint of its own; an error leaves through the caller's transaction."""
     _check_platform(platform)
-    external_id = str(external_id or "").strip()
-    if not external_id:
-        raise ValidationError("A fan needs the platform's id for them.")
-    seen = _aware(seen_at, "seen_at") if seen_at is not None else timezone.now()
-    handle = (handle or "")[:200]
-    # No savepoint of its own: a fan seen again costs one SELECT and at most one UPDATE, on every webhook.
+    merged: dict[str, tuple[str, datetime, datetime]] = {}  # id → (newest non-empty handle, first, last)
+    for external_id, handle, seen_at in sightings:
+        key = str(external_id or "").strip()
+        if not key:
+            raise ValidationError("A fan needs the platform's id for them.")
+        seen = _aware(seen_at, "seen_at") if seen_at is not None else timezone.now()
+        name = (handle or "")[:200]
+        before = merged.get(key)
+        if before is None:
+            merged[key] = (name, seen, seen)
+        else:
+            merged[key] = (name or before[0], min(before[1], seen), max(before[2], seen))
+    created: set[int] = set()
     with transaction.atomic(savepoint=False):
-        fan = Fan.objects.filter(creator=creator, platform=platform, external_id=external_id).first()
-        if fan is None:
-            try:
-                with transaction.atomic():
-                    fan = Fan.objects.create(creator=creator, platform=platform, external_id=external_id,
-                                             handle=handle, first_seen=seen, last_seen=seen)
-                return fan, True
-            except IntegrityError:
-                fan = Fan.objects.get(creator=creator, platform=platform, external_id=external_id)
-        changes: dict[str, object] = {}
-        if seen > fan.last_seen:
-            # Greatest/Least, not the value read: another source may have moved it since the SELECT.
-            changes["last_seen"] = Greatest(F("last_seen"), Value(seen))
-        if seen < fan.first_seen:
-            changes["first_seen"] = Least(F("first_seen"), Value(seen))
-        if handle and handle != fan.handle:
-            changes["handle"] = handle
-        if changes:
-            Fan.objects.filter(pk=fan.pk).update(**changes)
-            fan.last_seen = max(fan.last_seen, seen)
-            fan.first_seen = min(fan.first_seen, seen)
-            fan.handle = handle or fan.handle
-    return fan, False
+        fans = {fan.external_id: fan for fan in Fan.objects.select_for_update(of=("self",))
+                .filter(creator=creator, platform=platform, external_id__in=list(merged)).order_by("pk")}
+        changed: list[Fan] = []
+        for key, (handle, first, last) in merged.items():
+            fan = fans.get(key)
+            if fan is None:
+                try:
+                    with transaction.atomic():
+                        fans[key] = Fan.objects.create(creator=creator, platform=platform, external_id=key,
+                                                       handle=handle, first_seen=first, last_seen=last)
+                    created.add(fans[key].pk)
+                    continue
+                except IntegrityError:  # created by another source at the same moment
+                    fan = fans[key] = (Fan.objects.select_for_update(of=("self",))
+                                       .get(creator=creator, platform=platform, external_id=key))
+            if last > fan.last_seen or first < fan.first_seen or (handle and handle != fan.handle):
+                # The row is locked: the values read are the row's, so these are the earliest and the latest.
+                fan.last_seen, fan.first_seen = max(fan.last_seen, last), min(fan.first_seen, first)
+                fan.handle = handle or fan.handle
+                changed.append(fan)
+        if len(changed) == 1:
+            fan = changed[0]
+            Fan.objects.filter(pk=fan.pk).update(first_seen=fan.first_seen, last_seen=fan.last_seen, handle=fan.handle)
+        elif changed:
+            Fan.objects.bulk_update(changed, ["first_seen", "last_seen", "handle"])
+    return fans, created
 
 
 def upsert_subscription(*, creator: Creator, fan: Fan, platform: str, started_at: datetime, currency: str,
