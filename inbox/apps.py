@@ -21,7 +21,7 @@ class InboxConfig(AppConfig):
             receivers,  # noqa: F401 — connects the send pipeline's receivers (minor holds, purchase credits)
             services,
             signals,
-            sync,  # noqa: F401 — connects the Fanvue chat events, declares the reconcile tasks
+            sync,  # connects the Fanvue chat events, declares the reconcile tasks
             telegram_updates,
             views_privacy,
             webhooks,
@@ -29,6 +29,7 @@ class InboxConfig(AppConfig):
         from inbox.models import ReportingEvent
 
         ingest.register_handler(webhooks.UPDATE_KIND, telegram_updates.process_update)
+        ingest.register_batch_handler(ingest.MESSAGE, sync.on_message_events)
         admin_telegram.install()
         routes.register("inbox.api.views.register")
         register(

@@ -27,7 +27,7 @@ from analytics.ingest import upsert_fans
 from analytics.models import Fan, Transaction
 from compliance.blocklist import screen_fields
 from content.models import Asset
-from core import platforms
+from core import memo, platforms
 from inbox import gate, signals
 from inbox import scripts as script_tools
 from inbox.channels.base import InboundMessage
@@ -104,9 +104,10 @@ def receive_many(account: PlatformAccount, incomings: list[InboundMessage], *,
             if _after_receipt(message.conversation, message):
                 changed[message.conversation.pk] = message.conversation
         _save_counters(list(changed.values()))
-        for i, message in zip(fresh, rows, strict=True):
-            results[i] = message
-            signals.message_received.send(sender=Message, message=message, conversation=message.conversation)
+        with memo.batch():  # the receivers of every message read the creator's endpoints and shifts once
+            for i, message in zip(fresh, rows, strict=True):
+                results[i] = message
+                signals.message_received.send(sender=Message, message=message, conversation=message.conversation)
     return results
 
 
@@ -402,10 +403,10 @@ def auto_assign(conversation: Conversation, at: datetime | None = None) -> User 
     ended is skipped. Nobody on shift: it stays in the pool. Never takes a conversation from its assignee.
     """
     at = at or timezone.now()
-    chatters = list(User.objects.filter(
+    chatters = memo.shared(("chatters-on-shift", conversation.creator_id), lambda: list(User.objects.filter(
         is_active=True, shifts__creator_id=conversation.creator_id, shifts__starts_at__lte=at,
         shifts__ends_at__gt=at, memberships__creator_id=conversation.creator_id,
-        memberships__role__in=(Role.CHATTER, Role.MANAGER)).distinct().order_by("pk"))
+        memberships__role__in=(Role.CHATTER, Role.MANAGER)).distinct().order_by("pk")))
     if not chatters:
         return None
     last = (Conversation.objects.filter(creator_id=conversation.creator_id, assignee__in=chatters)

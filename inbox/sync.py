@@ -72,6 +72,27 @@ def on_event_processed(sender: Any, *, event: InboundEvent, kind: str, data: dic
                                   count if isinstance(count, int) and not isinstance(count, bool) else None)
 
 
+def on_message_events(events: list[InboundEvent]) -> list[InboundEvent]:
+    """Fanvue Message Received events many at a time (`analytics.ingest.register_batch_handler`): what
+    `on_event_processed` does for each, with the fans, conversations and messages of an account written
+    together (`services.receive_many`). Events of other platforms are left to the one-at-a-time path."""
+    handled: list[InboundEvent] = []
+    by_account: dict[int, list[InboundEvent]] = {}
+    for event in events:
+        if event.account.platform == "fanvue":
+            by_account.setdefault(event.account_id, []).append(event)
+    for group in by_account.values():
+        account = group[0].account
+        incomings = []
+        for event in group:
+            data = ingest.event_data(event.payload)
+            _check_recipient(account, data)
+            incomings.append(webhook_message(data, received_at=event.received_at))
+        services.receive_many(account, incomings)
+        handled.extend(group)
+    return handled
+
+
 def webhook_message(data: dict[str, Any], *, received_at: datetime) -> InboundMessage:
     """A Message Received payload as the inbox reads it: always from the fan (the sender)."""
     message: dict[str, Any] = data["message"] if isinstance(data.get("message"), dict) else {}

@@ -32,7 +32,7 @@ from accounts import audit
 from accounts.actors import Actor
 from accounts.models import Creator, Membership, Role, User
 from compliance import crypto
-from core import backoff, outbound
+from core import backoff, memo, outbound
 from core import http as outbound_http
 from core.wording import counted
 from notifications import tasks
@@ -370,7 +370,9 @@ def send_event(kind: str, *, creator_id: int | None, key: str,
     scope = Q(creator__isnull=True)
     if creator_id is not None:
         scope |= Q(creator_id=creator_id)
-    endpoints = [e for e in WebhookEndpoint.objects.filter(scope, active=True) if kind in (e.events or [])]
+    active = memo.shared(("webhook-endpoints", creator_id),
+                         lambda: list(WebhookEndpoint.objects.filter(scope, active=True)))
+    endpoints = [e for e in active if kind in (e.events or [])]
     if not endpoints:
         return []
     now = timezone.now()

@@ -14,6 +14,7 @@ from analytics.ingest.backfill import (
     backfill_fanvue,
 )
 from analytics.ingest.events import (
+    BATCH_HANDLERS,
     EVENT_HANDLERS,
     EVENT_KINDS,
     EXTRA_HANDLERS,
@@ -31,6 +32,8 @@ from analytics.ingest.events import (
     event_processed,
     pending_events,
     process_event,
+    process_events,
+    register_batch_handler,
     register_handler,
 )
 from analytics.ingest.ledger import (
@@ -59,6 +62,7 @@ from analytics.ingest.receivers import (
 
 __all__ = [
     "BACKFILL_MATCH_WINDOW",
+    "BATCH_HANDLERS",
     "CURRENCY_RE",
     "EARNINGS_PAGE_SIZE",
     "EARNING_KINDS",
@@ -88,8 +92,10 @@ __all__ = [
     "local_day",
     "pending_events",
     "process_event",
+    "process_events",
     "receiver_secret",
     "record_transaction",
+    "register_batch_handler",
     "register_handler",
     "rotate_receiver_secret",
     "snapshot_fields",

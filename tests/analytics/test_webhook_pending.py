@@ -204,18 +204,20 @@ def test_a_burst_is_handed_to_the_workers_in_batches_and_nothing_waits_to_fill_o
 def test_one_event_that_crashes_leaves_the_rest_of_its_batch_processed_and_itself_to_the_sweep(hook, monkeypatch):
     account = hook["account"]
     first, broken, last = (stored(account, timedelta(minutes=1), price=price) for price in (100, 200, 300))
-    real = ingest.process_event
+    from analytics.ingest import events
+
+    real = events.process_event
 
     def flaky(event_id: int) -> str:
         if event_id == broken.pk:
             raise RuntimeError("the database went away")
         return real(event_id)
 
-    monkeypatch.setattr(ingest, "process_event", flaky)
+    monkeypatch.setattr(events, "process_event", flaky)
     assert tasks.process_inbound_events([first.pk, broken.pk, last.pk]) == {"processed": 2, "crashed": 1}
     assert set(Transaction.objects.values_list("gross_minor", flat=True)) == {100, 300}
     assert ingest.pending_events() == [broken.pk]
     # A batch queued twice (the sweep and the late original) writes nothing twice.
-    monkeypatch.setattr(ingest, "process_event", real)
+    monkeypatch.setattr(events, "process_event", real)
     assert tasks.process_inbound_events([first.pk, broken.pk, last.pk]) == {"already processed": 2, "processed": 1}
     assert Transaction.objects.count() == 3

@@ -267,3 +267,89 @@ def test_a_message_from_a_known_fan_is_processed_in_a_fixed_number_of_queries(
     conversation = Conversation.objects.get()
     assert conversation.unread_count == 4 and Message.objects.count() == 4
     assert conversation.last_message_at == Message.objects.latest("sent_at").sent_at
+
+
+def _stored_events(client, hook, payloads, django_capture_on_commit_callbacks, monkeypatch) -> list[int]:
+    """Deliver each payload as Fanvue would and return the stored events' ids, unprocessed."""
+    from analytics.ingest import receivers
+
+    queued: list[int] = []
+    monkeypatch.setattr(receivers, "enqueue_processing", queued.append)
+    for payload in payloads:
+        assert deliver(client, hook, payload, django_capture_on_commit_callbacks) == "accepted"
+    return queued
+
+
+def test_a_burst_of_messages_is_recorded_together_with_the_same_rows_as_one_at_a_time(
+        client, hook, fake, django_capture_on_commit_callbacks, django_assert_max_num_queries, monkeypatch):
+    from analytics import ingest, tasks
+    from analytics.models import Fan
+
+    fans = [f"00000000-0000-4000-8000-{n:012d}" for n in range(12)]
+    # First sight of twelve fans, one of them twice: fans, conversations and round-robin turns created.
+    first = [fake.fan_writes(fan, f"hello from {n}", owner=AGENCY_CREATOR) for n, fan in enumerate(fans)]
+    first.append(fake.fan_writes(fans[1], "and again", owner=AGENCY_CREATOR))
+    senders = [*range(12), 1]
+    payloads = [received_payload(m, sender={"uuid": fans[n], "handle": f"f{n}"})
+                for n, m in zip(senders, first, strict=True)]
+    ids = _stored_events(client, hook, payloads, django_capture_on_commit_callbacks, monkeypatch)
+    assert tasks.process_inbound_events(ids) == {"processed": 13}
+    assert Message.objects.count() == 13 and Conversation.objects.count() == 12 and Fan.objects.count() == 12
+    assert all(c.assignee_id is not None for c in Conversation.objects.all())  # a chatter of the desk is on shift
+    second = Conversation.objects.get(fan__external_id=fans[1])
+    assert second.unread_count == 2 and second.waiting_since == min(m.sent_at for m in second.messages.all())
+
+    # Then the same fans again, one renamed, and a redelivery of a message already recorded.
+    again = [fake.fan_writes(fan, f"more from {n}", owner=AGENCY_CREATOR) for n, fan in enumerate(fans)]
+    payloads = [received_payload(m, sender={"uuid": fans[n], "handle": f"f{n}"}) for n, m in enumerate(again)]
+    payloads[1]["sender"] = {"uuid": fans[1], "handle": "f1-renamed"}
+    payloads.append(received_payload(first[0], sender={"uuid": fans[0], "handle": "f0"},
+                                     timestamp=iso(datetime.now(UTC) + timedelta(seconds=9))))
+    ids = _stored_events(client, hook, payloads, django_capture_on_commit_callbacks, monkeypatch)
+    with django_assert_max_num_queries(15):  # 13 events: a fixed number per batch, not a dozen per event
+        assert tasks.process_inbound_events(ids) == {"processed": 13}
+    assert ingest.process_events(ids) == {"already processed": 13}  # the batch queued twice
+    assert Message.objects.count() == 25 and Message.objects.values("external_id").distinct().count() == 25
+    second.refresh_from_db()
+    assert second.unread_count == 3 and second.fan.handle == "f1-renamed"
+    assert second.last_message_at == max(m.sent_at for m in second.messages.all())
+    assert all(e.processed_at and e.error == "" for e in InboundEvent.objects.all())
+
+
+def test_an_unreadable_event_in_a_burst_keeps_its_error_and_the_others_are_recorded(
+        client, hook, fake, django_capture_on_commit_callbacks, monkeypatch):
+    from analytics import tasks
+
+    good = [fake.fan_writes(FAN, f"message {n}", owner=AGENCY_CREATOR) for n in range(3)]
+    payloads = [received_payload(m) for m in good]
+    payloads.insert(1, {**received_payload(good[0]), "messageUuid": None, "message": {"text": "no id"}})
+    payloads.insert(2, received_payload(fake.fan_writes(FAN, "to another creator", owner=AGENCY_CREATOR),
+                                        recipientUuid="00000000-dead-4000-8000-000000000000"))
+    ids = _stored_events(client, hook, payloads, django_capture_on_commit_callbacks, monkeypatch)
+
+    assert tasks.process_inbound_events(ids) == {"processed": 3, "failed": 2}
+    assert sorted(Message.objects.values_list("text", flat=True)) == ["message 0", "message 1", "message 2"]
+    errors = dict(InboundEvent.objects.exclude(error="").values_list("pk", "error"))
+    assert set(errors) == {ids[1], ids[2]}
+    assert "messageUuid" in errors[ids[1]] and "another Fanvue creator" in errors[ids[2]]
+    assert Conversation.objects.get().unread_count == 3
+
+
+def test_a_minor_signal_in_a_burst_holds_that_conversation_only(
+        client, hook, fake, django_capture_on_commit_callbacks, monkeypatch):
+    from analytics import tasks
+    from inbox import services
+    from notifications.models import Notification
+
+    other = "00000000-0000-4000-8000-000000000077"
+    payloads = [received_payload(fake.fan_writes(FAN, "hey there", owner=AGENCY_CREATOR)),
+                received_payload(fake.fan_writes(FAN, "btw im 15 is that ok", owner=AGENCY_CREATOR)),
+                received_payload(fake.fan_writes(other, "hello", owner=AGENCY_CREATOR),
+                                 sender={"uuid": other, "handle": "grown-up"})]
+    ids = _stored_events(client, hook, payloads, django_capture_on_commit_callbacks, monkeypatch)
+
+    assert tasks.process_inbound_events(ids) == {"processed": 3}
+    held = Conversation.objects.get(fan__external_id=FAN)
+    assert held.held_at is not None and held.mode == Conversation.Mode.HUMAN
+    assert Conversation.objects.get(fan__external_id=other).held_at is None
+    assert Notification.objects.filter(kind=services.HOLD_NOTICE).count() == 1
