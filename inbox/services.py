@@ -37,6 +37,7 @@ from scheduling.models import PlatformAccount
 
 ROUND_ROBIN = SystemActor("inbox:round-robin")
 LOCK_SECONDS = 60  # a chatter's soft lock lapses this long after their last keystroke
+FAN_NOTE_MAX = 5000  # characters in one note on a fan: the panel shows twenty of them
 
 Origin = Message.Origin
 
@@ -308,9 +309,13 @@ def add_note(conversation: Conversation, *, by: User, text: str) -> Message:
 
 
 def add_fan_note(conversation: Conversation, *, by: User, text: str) -> FanNote:
+    """A note on the fan for the team, kept whole: one too long is refused, never cut where nobody sees."""
     text = (text or "").strip()
     if not text:
         raise ValidationError("A note needs some text.")
+    if len(text) > FAN_NOTE_MAX:
+        raise ValidationError(f"A note on the fan holds at most {FAN_NOTE_MAX:,} characters; this one has "
+                              f"{len(text):,}. Shorten it, or keep the details elsewhere.")
     return FanNote.objects.create(creator_id=conversation.creator_id, fan_id=conversation.fan_id, author=by,
                                   text=text)
 
