@@ -480,10 +480,15 @@ def release_hold(conversation: Conversation, *, by: User, note: str = "") -> Non
 
 def script_problems(script: Script, assets: Iterable[Asset] = ()) -> list[str]:
     """What is wrong with a saved reply before anyone may send it: unknown placeholders, hard-blocked words,
-    media of another creator or not approved."""
+    a claim to be the creator or that she is online where a platform she chats on forbids it (read with her
+    name in place of {creator_name}, as the fan would), media of another creator or not approved."""
     out = [f"Unknown placeholder {{{name}}}: use {{fan_name}}, {{fan_handle}} or {{creator_name}}."
            for name in script_tools.unknown_placeholders(script.text or "")]
     out += [f"Refused: {hit}" for hit in screen_fields({"script": script.text or ""})]
+    if script.creator_id is not None:
+        creator = script.creator
+        said = (script.text or "").replace("{creator_name}", creator.stage_name)
+        out += gate.conduct_of_script(creator, said)
     for asset in assets:
         if asset.creator_id != script.creator_id:
             out.append(f"{asset} belongs to another creator.")
