@@ -17,6 +17,7 @@ from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.admin.filters import RelatedFieldListFilter
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
@@ -110,6 +111,14 @@ class ActionGuardMixin:
         name = _posted_action(request)
         if name and name not in self.get_actions(request):
             raise PermissionDenied
+        # Django filters on the posted ids as they come; one that is no id at all ("abc", a NUL) would be
+        # a crash there. Only a hand-made post carries one, and it selects nothing of anyone's.
+        pk = queryset.model._meta.pk
+        try:
+            for value in request.POST.getlist(ACTION_CHECKBOX_NAME):
+                pk.to_python(value)
+        except ValidationError as exc:
+            raise Http404("None of the selected rows is yours to act on.") from exc
         return super().response_action(request, queryset)
 
     def get_actions(self, request: HttpRequest) -> dict[str, tuple[Callable[..., Any], str, str]]:
@@ -123,6 +132,18 @@ class ActionGuardMixin:
             model, action = action_permission(self, name)
             queryset = tenancy.restrict(queryset, request.user, action, via=model)
         return queryset
+
+
+class LookupGuardMixin:
+    """A changelist query Django cannot turn into dates (`?at__year=10**20` under a date hierarchy raises
+    OverflowError there, not the ValueError it expects) is an invalid lookup like any other: Django's own
+    "?e=1" answer, not a server error."""
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        try:
+            return super().get_changelist_instance(request)  # type: ignore[misc]
+        except OverflowError as exc:
+            raise IncorrectLookupParameters(str(exc)) from exc
 
 
 class ReadOnlyAdminMixin:
@@ -246,11 +267,11 @@ class TenantAdminMixin:
         return super().get_search_results(request, queryset, search_term)
 
 
-class AtelierModelAdmin(ActionGuardMixin, ServiceFormMixin, ModelAdmin):
+class AtelierModelAdmin(ActionGuardMixin, LookupGuardMixin, ServiceFormMixin, ModelAdmin):
     """For agency-wide models (no creator): model permissions decide, actions are guarded."""
 
 
-class TenantModelAdmin(ActionGuardMixin, ServiceFormMixin, TenantAdminMixin, ModelAdmin):
+class TenantModelAdmin(ActionGuardMixin, LookupGuardMixin, ServiceFormMixin, TenantAdminMixin, ModelAdmin):
     paginator = EstimatedCountPaginator
     list_per_page = 50
 

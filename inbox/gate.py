@@ -106,11 +106,16 @@ def text_problems(creator: Creator, text: str, *, platform: str | None = None) -
     terms, and the conduct rule of `platform` — or, for a script usable anywhere, of every platform the
     creator chats on that has one."""
     out = blocked_terms(text)
-    keys = [platform] if platform else sorted(set(
-        PlatformAccount.objects.filter(creator=creator).values_list("platform", flat=True)))
-    for key in keys:
-        out += _conduct(creator, key, platforms.get(key).chat, text)
-    return out
+    if platform:
+        return out + _conduct(creator, platform, platforms.get(platform).chat, text)
+    return out + conduct_of_script(creator, text)
+
+
+def conduct_of_script(creator: Creator, text: str) -> list[str]:
+    """The conduct rules alone for a saved reply usable on any of the creator's chat platforms (its
+    hard-blocked terms are screened apart, in the script's own words)."""
+    keys = sorted(set(PlatformAccount.objects.filter(creator=creator).values_list("platform", flat=True)))
+    return [problem for key in keys for problem in _conduct(creator, key, platforms.get(key).chat, text)]
 
 
 def _price_problems(conversation: Conversation, policy: ChatPolicy, assets: list[Asset],

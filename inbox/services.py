@@ -37,6 +37,7 @@ from scheduling.models import PlatformAccount
 
 ROUND_ROBIN = SystemActor("inbox:round-robin")
 LOCK_SECONDS = 60  # a chatter's soft lock lapses this long after their last keystroke
+FAN_NOTE_MAX = 5000  # characters in one note on a fan: the panel shows twenty of them
 
 Origin = Message.Origin
 
@@ -360,9 +361,13 @@ def add_note(conversation: Conversation, *, by: User, text: str) -> Message:
 
 
 def add_fan_note(conversation: Conversation, *, by: User, text: str) -> FanNote:
+    """A note on the fan for the team, kept whole: one too long is refused, never cut where nobody sees."""
     text = (text or "").strip()
     if not text:
         raise ValidationError("A note needs some text.")
+    if len(text) > FAN_NOTE_MAX:
+        raise ValidationError(f"A note on the fan holds at most {FAN_NOTE_MAX:,} characters; this one has "
+                              f"{len(text):,}. Shorten it, or keep the details elsewhere.")
     return FanNote.objects.create(creator_id=conversation.creator_id, fan_id=conversation.fan_id, author=by,
                                   text=text)
 
@@ -527,10 +532,15 @@ def release_hold(conversation: Conversation, *, by: User, note: str = "") -> Non
 
 def script_problems(script: Script, assets: Iterable[Asset] = ()) -> list[str]:
     """What is wrong with a saved reply before anyone may send it: unknown placeholders, hard-blocked words,
-    media of another creator or not approved."""
+    a claim to be the creator or that she is online where a platform she chats on forbids it (read with her
+    name in place of {creator_name}, as the fan would), media of another creator or not approved."""
     out = [f"Unknown placeholder {{{name}}}: use {{fan_name}}, {{fan_handle}} or {{creator_name}}."
            for name in script_tools.unknown_placeholders(script.text or "")]
     out += [f"Refused: {hit}" for hit in screen_fields({"script": script.text or ""})]
+    if script.creator_id is not None:
+        creator = script.creator
+        said = (script.text or "").replace("{creator_name}", creator.stage_name)
+        out += gate.conduct_of_script(creator, said)
     for asset in assets:
         if asset.creator_id != script.creator_id:
             out.append(f"{asset} belongs to another creator.")

@@ -172,7 +172,10 @@ def page(request: HttpRequest) -> HttpResponse:
 
 
 def render_screen(request: HttpRequest, user: User, conversation: Conversation | None,
-                  form: ComposeForm | None = None, status_code: int = 200) -> HttpResponse:
+                  form: ComposeForm | None = None, status_code: int = 200,
+                  fan_note: tuple[str, list[str]] | None = None) -> HttpResponse:
+    """The page; after a refusal, with what was typed back in its box (`form`, or `fan_note` as the note's
+    text and the reasons) and a 422."""
     query = screen.ListQuery.from_params(request.GET if request.method == "GET" else request.POST)
     rows = screen.list_rows(user, query)
     context: dict[str, Any] = {
@@ -183,6 +186,7 @@ def render_screen(request: HttpRequest, user: User, conversation: Conversation |
     }
     if conversation is not None:
         context.update(_thread_context(request, user, conversation, form))
+        context["fan_note_text"], context["fan_note_refusal"] = fan_note or ("", [])
     return render(request, "inbox/screen.html", context, status=status_code)
 
 
@@ -363,12 +367,12 @@ def fan_note(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     conversation = conversation_in_reach(user, pk)
     _require(user, conversation, FanNote, "add")
+    text = request.POST.get("text", "").replace("\x00", "")  # PostgreSQL text holds no NUL
     try:
-        services.add_fan_note(conversation, by=user, text=request.POST.get("text", "").replace("\x00", "")[:5000])
+        services.add_fan_note(conversation, by=user, text=text)
     except ValidationError as refused:
-        message_refusal(request, refused)
-    else:
-        messages.success(request, "Note kept on the fan.")
+        return render_screen(request, user, conversation, status_code=422, fan_note=(text, refused.messages))
+    messages.success(request, "Note kept on the fan.")
     return _back(request, conversation)
 
 

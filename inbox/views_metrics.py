@@ -8,7 +8,7 @@ reach answers 404 like one that does not exist; bad dates are shown on the form 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django import forms
@@ -26,6 +26,8 @@ from core.money import format_money
 from inbox import metrics
 from inbox.metrics import MAX_DAYS, period_of
 from inbox.models import ReportingEvent
+
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)  # the dates a period may take
 
 
 def may_open_metrics(user: Any) -> bool:
@@ -45,6 +47,10 @@ class PeriodForm(forms.Form):
         data = super().clean() or {}
         today = timezone.localdate()
         start, end = data.get("start"), data.get("end")
+        # Days at the calendar's edges (year 1, year 9999) leave no room for the default week or the end's
+        # midnight: refused in words before any arithmetic on them.
+        if any(day is not None and not EARLIEST <= day <= LATEST for day in (start, end)):
+            raise forms.ValidationError(f"Choose a period between {EARLIEST:%-d %b %Y} and {LATEST:%-d %b %Y}.")
         end = end or today
         start = start or end - timedelta(days=6)
         if start > end:

@@ -53,7 +53,8 @@ def may_review_messages(user: Any) -> bool:
 def _int(raw: str | None) -> int | None:
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 10:
+    # ASCII digits only: "²" passes isdigit() yet is no number int() reads, and "١٢" is no id we print.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
         raise Http404("No such object.")
     return int(raw)
 
