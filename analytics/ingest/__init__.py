@@ -52,6 +52,7 @@ from analytics.ingest.metrics import (
 from analytics.ingest.receivers import (
     accept_event,
     create_receiver,
+    load_payload,
     receiver_secret,
     rotate_receiver_secret,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "event_data",
     "event_kind",
     "event_processed",
+    "load_payload",
     "local_day",
     "pending_events",
     "process_event",
