@@ -9,7 +9,8 @@ chatter can act on.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -36,6 +37,10 @@ from notifications.services import notify, resolve_by_key
 from scheduling.models import PlatformAccount
 
 ROUND_ROBIN = SystemActor("inbox:round-robin")
+ID_LENGTH = 200  # Message.external_id, Conversation.external_id
+MAX_PRICE_MINOR = 2**31 - 1  # Message.price_minor
+EARLIEST_MESSAGE = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SKEW = timedelta(minutes=10)
 LOCK_SECONDS = 60  # a chatter's soft lock lapses this long after their last keystroke
 
 Origin = Message.Origin
@@ -52,6 +57,7 @@ def receive(account: PlatformAccount, incoming: InboundMessage, *, fan: Fan | No
     reopens a closed or snoozed conversation and starts its wait, one written on the creator's side outside
     Atelier (the platform's own welcome, the creator's phone) ends it.
     """
+    incoming = _checked(incoming)
     if incoming.external_id:
         known = Message.objects.filter(account=account, external_id=incoming.external_id).first()
         if known is not None:
@@ -84,6 +90,25 @@ def receive(account: PlatformAccount, incoming: InboundMessage, *, fan: Fan | No
         _after_receipt(conversation, message, inbound)
         signals.message_received.send(sender=Message, message=message, conversation=conversation)
     return message
+
+
+def _checked(incoming: InboundMessage) -> InboundMessage:
+    """What a platform sent, made storable or refused in words: ids and a price that fit their columns, no
+    NUL (PostgreSQL text cannot hold one), and a time no later than now (a clock or a payload far ahead would
+    keep the thread on top of the inbox and its wait unmeasurable; a time before 2000 is no more credible)."""
+    for name, value in (("message id", incoming.external_id), ("chat id", incoming.chat_id)):
+        if len(value) > ID_LENGTH:
+            raise ValidationError(f"The platform's {name} is longer than {ID_LENGTH} characters.")
+    if incoming.price_minor is not None and not 0 < incoming.price_minor <= MAX_PRICE_MINOR:
+        raise ValidationError("The message's price is out of range.")
+    now = timezone.now()
+    sent_at = incoming.sent_at
+    if not EARLIEST_MESSAGE <= sent_at <= now + FUTURE_SKEW:
+        sent_at = now
+    text = incoming.text.replace("\x00", "")
+    if sent_at is incoming.sent_at and text == incoming.text:
+        return incoming
+    return replace(incoming, sent_at=sent_at, text=text)
 
 
 def _conversation_for(account: PlatformAccount, fan_id: int, chat_id: str) -> Conversation:
