@@ -32,6 +32,7 @@ from analytics.ingest.events import (
     pending_events,
     process_event,
     register_handler,
+    sales_naming_message,
 )
 from analytics.ingest.ledger import (
     CURRENCY_RE,
@@ -93,6 +94,7 @@ __all__ = [
     "record_transaction",
     "register_handler",
     "rotate_receiver_secret",
+    "sales_naming_message",
     "snapshot_fields",
     "sync_metrics",
     "upsert_fan",

@@ -31,6 +31,7 @@ from typing import Any
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import DataError, transaction
+from django.db.models import Q
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -254,6 +255,28 @@ EVENT_HANDLERS: dict[str, Callable[[_Context], Written]] = {
     FOLLOWER: _on_follower, SUBSCRIBER: _on_subscriber, PURCHASE: _on_purchase, TIP: _on_tip,
     MESSAGE: _on_message, MESSAGE_READ: _on_message_read,
 }
+
+
+def sales_naming_message(account_id: int, message_uuid: str, *,
+                         since: datetime) -> list[tuple[InboundEvent, Transaction]]:
+    """The purchases and tips of the account, processed since `since`, that named the message `message_uuid`,
+    each with the sale it recorded. A sale can name a message before we know the message by that id (our send
+    timed out after the platform took it, the lookup gives it its id later): the inbox credits it then."""
+    events = (InboundEvent.objects.select_related("account__creator")
+              .filter(account_id=account_id, kind__in=(PURCHASE, TIP), processed_at__isnull=False,
+                      received_at__gte=since)
+              .filter(Q(payload__messageUuid=message_uuid) | Q(payload__data__messageUuid=message_uuid))
+              .order_by("received_at", "pk"))
+    found = []
+    for event in events:
+        try:
+            ctx = _Context(event)
+        except ValidationError:
+            continue
+        sale = Transaction.objects.filter(platform=ctx.platform, external_id=ctx.sale_id()).first()
+        if sale is not None:
+            found.append((event, sale))
+    return found
 
 
 def locked_event(event_id: int) -> InboundEvent | None:
