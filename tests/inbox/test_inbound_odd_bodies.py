@@ -236,6 +236,23 @@ def test_an_odd_telegram_update_is_stored_once_and_settled(client, bot, payload,
         assert message.sent_at <= event.received_at + timedelta(minutes=10)
 
 
+# --- Minor signals written to slip past ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["hey 1️⃣6️⃣ yo here", "i'm only 16 lol", "im ١٦", "im\u0000 16"])
+def test_a_disguised_age_in_a_signed_message_holds_the_conversation(client, hook, text,
+                                                                    django_capture_on_commit_callbacks):
+    post_signed(client, hook["url"], body_of(message_payload(text=text)), django_capture_on_commit_callbacks)
+    conversation = Conversation.objects.get()
+    assert conversation.held_at is not None and conversation.mode == Conversation.Mode.HUMAN
+
+
+@pytest.mark.parametrize("text", ["I'm 26", "I'm 5'6 and 16 inches of fun", "I'm 6 foot 2"])
+def test_ordinary_adult_talk_does_not_hold_the_conversation(client, hook, text, django_capture_on_commit_callbacks):
+    post_signed(client, hook["url"], body_of(message_payload(text=text)), django_capture_on_commit_callbacks)
+    assert Conversation.objects.get().held_at is None
+
+
 def test_a_payload_the_database_refuses_is_left_with_its_error_not_raised_out_of_the_worker(hook):
     """Whatever a handler did not foresee and PostgreSQL refuses (here a fan id past its column) leaves a
     readable error and no row, instead of a worker crash the sweep would queue again every ten minutes."""
