@@ -4,7 +4,8 @@ A request is checked before anything is written: the token names a receiver (els
 `X-Fanvue-Signature` header parses (else 400), its timestamp is within
 `FANVUE_WEBHOOK_TOLERANCE_SECONDS` of now in either direction (else 400: a stale signature is how a
 captured request would be replayed later), the HMAC matches the secret (else 401) and the body is
-a JSON object (else 400). Only then is the event stored, keyed on its id or the body's digest, and
+a JSON object PostgreSQL can store (else 400: `ingest.load_payload`). Only then is the event stored, keyed on
+its id or the body's digest, and
 processed after commit by a worker (the answer never waits on the broker; `process_pending_events` picks up
 an event whose task was lost). A second delivery of a stored event is answered 200 without storing
 anything: Fanvue retries until it gets a 2xx, and the event is already safe with us.
@@ -15,11 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import time
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
@@ -80,11 +81,9 @@ def fanvue_webhook(request: HttpRequest, token: str) -> JsonResponse:
         verify_fanvue_signature(ingest.receiver_secret(receiver), request.headers.get("X-Fanvue-Signature", ""),
                                 body)
         try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise Rejected(400, "The body is not JSON.") from exc
-        if not isinstance(payload, dict):
-            raise Rejected(400, "The body is not a JSON object.")
+            payload = ingest.load_payload(body)
+        except ValidationError as exc:
+            raise Rejected(400, exc.messages[0]) from exc
     except Rejected as exc:
         return JsonResponse({"error": exc.message}, status=exc.status)
     kind = ingest.event_kind(payload, request.headers.get("X-Fanvue-Event", ""))

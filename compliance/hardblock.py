@@ -209,8 +209,23 @@ def _fold_char(ch: str) -> str:
         return ""
     s = unicodedata.normalize("NFKC", ch).translate(_BEFORE_CASEFOLD).casefold()
     s = unicodedata.normalize("NFKD", s)
-    # Combining marks carry diacritics and "Zalgo"/strike-through decorations.
-    return "".join(_skeleton(c) for c in s if not unicodedata.combining(c) and not _invisible(c))
+    # Combining marks carry diacritics and "Zalgo"/strike-through decorations; enclosing marks (the keycap
+    # U+20E3 of "1️⃣6️⃣", circles and squares) carry nothing either.
+    return "".join(_digit(c) for c in s if not _mark(c) and not _invisible(c))
+
+
+def _mark(ch: str) -> bool:
+    return bool(unicodedata.combining(ch)) or unicodedata.category(ch) == "Me"
+
+
+def _digit(ch: str) -> str:
+    """A digit of any script, or a dingbat digit NFKC leaves alone ("١٦", "১৬", "❶❻"), read as its ASCII
+    digit, so an age is an age however it is written; any other character goes to `_skeleton`."""
+    if not ch.isascii() and unicodedata.category(ch) in ("Nd", "No"):
+        value = unicodedata.digit(ch, None)
+        if value is not None:
+            return str(value)
+    return _skeleton(ch)
 
 
 def _fold(text: str) -> str:
@@ -657,6 +672,10 @@ def _alternation(items: Iterable[str]) -> str:
     return "|".join(sorted(set(items), key=lambda s: (-len(s), s)))
 
 
+# Feet then inches right after the number ("5'6", "5’ 6\"", "6′2″"); the view maps every apostrophe to "'".
+_HEIGHT = re.compile(r"\s?['\"]{1,2}\s?\d")
+
+
 class _AgeMatcher:
     """Numbers from 1 to 17 next to a word that makes them an age."""
 
@@ -746,6 +765,8 @@ class _AgeMatcher:
             after = tuple(_WORD.findall(view[m.end() : m.end() + 40])[:3])
             if any(after[: len(p)] == p for p in self._rules.not_after):
                 return None  # "I'm 16 hours away"
+            if _HEIGHT.match(view, m.end()):
+                return None  # "I'm 5'6": a height in feet and inches
         return self._phrases[name].language
 
 

@@ -5,6 +5,9 @@
   `compliance.hardblock` reads them) holds the conversation for compliance (`services.hold`).
 - `analytics.ingest.event_processed`: a Fanvue purchase naming one of our messages (`messageUuid`) credits
   that message, the chatter who sent it and the shift they were on, once per transaction.
+- `message_sent`, and `message_received` of a creator-side message: a purchase that named the message before
+  it had its platform id (an unknown send settled later, a PPV from the creator's phone read by
+  reconciliation) is credited then.
 
 Connected from `InboxConfig.ready()`.
 """
@@ -15,7 +18,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from analytics.ingest import PURCHASE, TIP, event_processed
+from analytics.ingest import PURCHASE, TIP, event_processed, sales_naming_message
 from analytics.models import Fan, InboundEvent, Transaction
 from compliance.hardblock import MINOR, screen_text
 from inbox import delivery, services, signals
@@ -44,6 +47,30 @@ def _credit_purchase(sender: Any, event: InboundEvent, kind: str, data: dict[str
     if kind not in (PURCHASE, TIP) or transaction is None or not data.get("messageUuid"):
         return
     credit_message(event, str(data["messageUuid"]), fan=fan, tx=transaction, bought=kind == PURCHASE)
+
+
+@receiver(signals.message_sent, dispatch_uid="inbox.credit_earlier_purchases_when_sent")
+def _credit_earlier_purchases_when_sent(sender: Any, message: Message, **_: Any) -> None:
+    credit_earlier_sales(message)
+
+
+@receiver(signals.message_received, dispatch_uid="inbox.credit_earlier_purchases_when_recorded")
+def _credit_earlier_purchases_when_recorded(sender: Any, message: Message, **_: Any) -> None:
+    if message.direction == Message.Direction.OUT:
+        credit_earlier_sales(message)
+
+
+def credit_earlier_sales(message: Message) -> int:
+    """Credit the sales that named this message before we knew it by its platform id: a PPV whose send timed
+    out after the platform took it, bought before the lookup gave it its id, or one the creator sent from her
+    phone, bought before reconciliation read it. `credit_purchase` keeps it once per sale."""
+    if not message.external_id or message.direction != Message.Direction.OUT:
+        return 0
+    credited = 0
+    for event, sale in sales_naming_message(message.account_id, message.external_id, since=message.created_at):
+        if credit_message(event, message.external_id, fan=sale.fan, tx=sale, bought=event.kind == PURCHASE):
+            credited += 1
+    return credited
 
 
 def credit_message(event: InboundEvent, message_uuid: str, *, fan: Fan | None, tx: Transaction,

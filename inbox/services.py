@@ -9,7 +9,8 @@ chatter can act on.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -36,6 +37,10 @@ from notifications.services import notify, resolve_by_key
 from scheduling.models import PlatformAccount
 
 ROUND_ROBIN = SystemActor("inbox:round-robin")
+ID_LENGTH = 200  # Message.external_id, Conversation.external_id
+MAX_PRICE_MINOR = 2**31 - 1  # Message.price_minor
+EARLIEST_MESSAGE = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SKEW = timedelta(minutes=10)
 LOCK_SECONDS = 60  # a chatter's soft lock lapses this long after their last keystroke
 FAN_NOTE_MAX = 5000  # characters in one note on a fan: the panel shows twenty of them
 
@@ -65,6 +70,7 @@ def receive_many(account: PlatformAccount, incomings: list[InboundMessage], *,
     Returns, for each incoming message in order, the new message or None (already recorded, or twice in the
     batch). `fans` are fans the caller already upserted, by their platform id.
     """
+    incomings = [_checked(incoming) for incoming in incomings]
     results: list[Message | None] = [None] * len(incomings)
     named = [incoming.external_id for incoming in incomings if incoming.external_id]
     known = ({m.external_id: m for m in Message.objects.filter(account=account, external_id__in=named)}
@@ -110,6 +116,25 @@ def receive_many(account: PlatformAccount, incomings: list[InboundMessage], *,
                 results[i] = message
                 signals.message_received.send(sender=Message, message=message, conversation=message.conversation)
     return results
+
+
+def _checked(incoming: InboundMessage) -> InboundMessage:
+    """What a platform sent, made storable or refused in words: ids and a price that fit their columns, no
+    NUL (PostgreSQL text cannot hold one), and a time no later than now (a clock or a payload far ahead would
+    keep the thread on top of the inbox and its wait unmeasurable; a time before 2000 is no more credible)."""
+    for name, value in (("message id", incoming.external_id), ("chat id", incoming.chat_id)):
+        if len(value) > ID_LENGTH:
+            raise ValidationError(f"The platform's {name} is longer than {ID_LENGTH} characters.")
+    if incoming.price_minor is not None and not 0 < incoming.price_minor <= MAX_PRICE_MINOR:
+        raise ValidationError("The message's price is out of range.")
+    now = timezone.now()
+    sent_at = incoming.sent_at
+    if not EARLIEST_MESSAGE <= sent_at <= now + FUTURE_SKEW:
+        sent_at = now
+    text = incoming.text.replace("\x00", "")
+    if sent_at is incoming.sent_at and text == incoming.text:
+        return incoming
+    return replace(incoming, sent_at=sent_at, text=text)
 
 
 def _message_row(account: PlatformAccount, conversation: Conversation, incoming: InboundMessage) -> Message:

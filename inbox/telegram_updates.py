@@ -216,6 +216,9 @@ def _fan(account: PlatformAccount, user: dict[str, Any], at: datetime) -> Any:
 
 
 def _when(value: Any) -> datetime:
-    if not _is_int(value) or not 0 < value < 2**33:  # a Unix time Python can hold; else when it arrived
-        return timezone.now()
-    return datetime.fromtimestamp(value, UTC)
+    """The update's `date`, else now: an absent one, one Python cannot hold, or one ahead of now (a sale
+    dated in 2106 would sit on a day no rollup reaches)."""
+    now = timezone.now()
+    if not _is_int(value) or not 0 < value < 2**33:
+        return now
+    return min(datetime.fromtimestamp(value, UTC), now)

@@ -15,7 +15,6 @@ at once; the worker processes it (`inbox.telegram_updates`). Telegram re-sends a
 from __future__ import annotations
 
 import hmac
-import json
 import re
 
 from django.conf import settings
@@ -54,11 +53,9 @@ def telegram_webhook(request: HttpRequest, token: str) -> JsonResponse:
     if not hmac.compare_digest(presented, expected):
         return _refuse(401, "The secret token does not match.")
     try:
-        update = json.loads(request.body)
-    except (UnicodeDecodeError, ValueError):
-        return _refuse(400, "The body is not JSON.")
-    if not isinstance(update, dict):
-        return _refuse(400, "The body is not a JSON object.")
+        update = ingest.load_payload(request.body)
+    except ValidationError as exc:
+        return _refuse(400, exc.messages[0])
     update_id = update.get("update_id")
     if isinstance(update_id, bool) or not isinstance(update_id, int):
         return _refuse(400, "The update has no integer update_id.")

@@ -35,6 +35,7 @@ from analytics.ingest.events import (
     process_events,
     register_batch_handler,
     register_handler,
+    sales_naming_message,
 )
 from analytics.ingest.ledger import (
     CURRENCY_RE,
@@ -56,6 +57,7 @@ from analytics.ingest.metrics import (
 from analytics.ingest.receivers import (
     accept_event,
     create_receiver,
+    load_payload,
     receiver_secret,
     rotate_receiver_secret,
 )
@@ -89,6 +91,7 @@ __all__ = [
     "event_data",
     "event_kind",
     "event_processed",
+    "load_payload",
     "local_day",
     "pending_events",
     "process_event",
@@ -98,6 +101,7 @@ __all__ = [
     "register_batch_handler",
     "register_handler",
     "rotate_receiver_secret",
+    "sales_naming_message",
     "snapshot_fields",
     "sync_metrics",
     "upsert_fan",

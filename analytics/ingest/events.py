@@ -31,12 +31,13 @@ from typing import Any
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DataError, transaction
+from django.db.models import Q
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from analytics.ingest.ledger import record_transaction, upsert_fan, upsert_subscription
+from analytics.ingest.ledger import MAX_MINOR, record_transaction, upsert_fan, upsert_subscription
 from analytics.models import (
     Fan,
     InboundEvent,
@@ -128,21 +129,36 @@ def event_data(payload: dict[str, Any]) -> dict[str, Any]:
     return data if isinstance(data, dict) else payload
 
 
+# How far an event's own time may lie from its arrival: a sale or a message dated years ahead (or before the
+# platform existed) would sit on the wrong day of every rollup and at the top of the inbox for ever.
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SKEW = timedelta(minutes=10)
+
+
 def _parse_time(value: Any, fallback: datetime) -> datetime:
     if not value:
         return fallback
     if not isinstance(value, str):
         raise ValidationError("The event's timestamp is not a string.")
-    parsed = parse_datetime(value.replace("Z", "+00:00"))
+    try:
+        parsed = parse_datetime(value.replace("Z", "+00:00"))
+        if parsed is not None:
+            parsed = timezone.make_aware(parsed, UTC) if timezone.is_naive(parsed) else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # well formed but not a date ("2026-02-30"), or past year 1 in UTC
+        parsed = None
     if parsed is None:
-        raise ValidationError(f"The event's timestamp {value!r} is not ISO 8601.")
-    return timezone.make_aware(parsed, UTC) if timezone.is_naive(parsed) else parsed
+        raise ValidationError(f"The event's timestamp {value[:64]!r} is not an ISO 8601 date and time.")
+    if not EARLIEST_EVENT <= parsed <= fallback + FUTURE_SKEW:
+        raise ValidationError(f"The event's timestamp {value[:64]!r} is too far from when it arrived.")
+    return parsed
 
 
 def _amount(data: dict[str, Any], name: str = "price") -> int:
     value = data.get(name)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(f"The event's {name} must be an integer in minor units.")
+    if not 0 <= value <= MAX_MINOR:
+        raise ValidationError(f"The event's {name} is out of range.")
     return value
 
 
@@ -156,10 +172,20 @@ class _Context:
         self.platform = event.account.platform
         self.data = event_data(event.payload)
         self.at = _parse_time(self.data.get("timestamp") or event.payload.get("timestamp"), event.received_at)
+        self._check_recipient()
+
+    def _check_recipient(self) -> None:
+        """An agency account names its creator (`options["creator_uuid"]`): a sale or a message addressed to
+        another creator is not this account's to record."""
+        creator = (self.account.options or {}).get("creator_uuid")
+        recipient = self.data.get("recipientUuid")
+        if creator and recipient and str(recipient) != str(creator):
+            raise ValidationError("The event is addressed to another Fanvue creator than this account's.")
 
     def fan(self) -> Fan:
         sender = self.data.get("sender") or self.data.get("user") or {}
-        if not isinstance(sender, dict) or not sender.get("uuid"):
+        uuid = sender.get("uuid") if isinstance(sender, dict) else None
+        if isinstance(uuid, bool) or not isinstance(uuid, str | int) or not str(uuid).strip():
             raise ValidationError("The event names no sender uuid.")
         fan, _ = upsert_fan(creator=self.creator, platform=self.platform, external_id=str(sender["uuid"]),
                             handle=str(sender.get("handle") or ""), seen_at=self.at)
@@ -190,6 +216,9 @@ class _Context:
 
 
 Written = tuple[Fan | None, Transaction | None]
+# Errors a payload itself causes, deterministic on every retry. Lost connections and deadlocks
+# (OperationalError) are not among them: those are retried.
+UNREADABLE = (DataError, ValueError, TypeError, OverflowError)
 
 
 def _on_follower(ctx: _Context) -> Written:
@@ -241,6 +270,28 @@ EVENT_HANDLERS: dict[str, Callable[[_Context], Written]] = {
 }
 
 
+def sales_naming_message(account_id: int, message_uuid: str, *,
+                         since: datetime) -> list[tuple[InboundEvent, Transaction]]:
+    """The purchases and tips of the account, processed since `since`, that named the message `message_uuid`,
+    each with the sale it recorded. A sale can name a message before we know the message by that id (our send
+    timed out after the platform took it, the lookup gives it its id later): the inbox credits it then."""
+    events = (InboundEvent.objects.select_related("account__creator")
+              .filter(account_id=account_id, kind__in=(PURCHASE, TIP), processed_at__isnull=False,
+                      received_at__gte=since)
+              .filter(Q(payload__messageUuid=message_uuid) | Q(payload__data__messageUuid=message_uuid))
+              .order_by("received_at", "pk"))
+    found = []
+    for event in events:
+        try:
+            ctx = _Context(event)
+        except ValidationError:
+            continue
+        sale = Transaction.objects.filter(platform=ctx.platform, external_id=ctx.sale_id()).first()
+        if sale is not None:
+            found.append((event, sale))
+    return found
+
+
 def locked_event(event_id: int) -> InboundEvent | None:
     """The event row locked for its processing, with its account and creator read, not locked: locking
     them too (a bare FOR UPDATE over the join) would make every new event of the account wait at COMMIT
@@ -280,6 +331,14 @@ def process_event(event_id: int) -> str:
         except ValidationError as exc:
             InboundEvent.objects.filter(pk=event.pk).update(error="; ".join(exc.messages)[:2000])
             log.warning("inbound event %s (%s) could not be processed", event.pk, event.kind)
+            return "failed"
+        except UNREADABLE as exc:
+            # A value no check above foresaw that the database or Python refuses (a number past a column, a
+            # date past year 9999): the same payload would fail again, so it waits for a person like a
+            # ValidationError rather than leaving the worker and being queued again by the sweep for ever.
+            InboundEvent.objects.filter(pk=event.pk).update(
+                error=f"The event could not be read ({type(exc).__name__}: {str(exc)[:300]}).")
+            log.exception("inbound event %s (%s) could not be processed", event.pk, event.kind)
             return "failed"
         InboundEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now(), error="")
     return "processed"

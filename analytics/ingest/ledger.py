@@ -38,6 +38,8 @@ K = Transaction.Kind
 NEGATIVE_KINDS = frozenset({K.REFUND, K.CHARGEBACK})
 PLATFORMS = frozenset(value for value, _ in SOURCE_PLATFORMS)
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+MAX_MINOR = 2**63 - 1  # the amount columns are bigint
+ID_LENGTH = 200  # the external id columns
 
 
 # --- The shared write path ------------------------------------------------------------------------
@@ -82,6 +84,8 @@ def upsert_fans(*, creator: Creator, platform: str, sightings: list[Sighting]) -
         key = str(external_id or "").strip()
         if not key:
             raise ValidationError("A fan needs the platform's id for them.")
+        if len(key) > ID_LENGTH:
+            raise ValidationError(f"The fan's platform id is longer than {ID_LENGTH} characters.")
         seen = _aware(seen_at, "seen_at") if seen_at is not None else timezone.now()
         name = (handle or "")[:200]
         before = merged.get(key)
@@ -137,8 +141,8 @@ def upsert_subscription(*, creator: Creator, fan: Fan, platform: str, started_at
         raise ValidationError("The fan belongs to another creator.")
     if account is not None and account.creator_id != creator.pk:
         raise ValidationError("The platform account belongs to another creator.")
-    if price_minor < 0:
-        raise ValidationError("A subscription price cannot be negative.")
+    if not 0 <= price_minor <= MAX_MINOR:
+        raise ValidationError("A subscription price cannot be negative or larger than a bigint.")
     key = {"platform": platform, "external_id": external_id} if external_id else {
         "platform": platform, "fan": fan, "started_at": started_at, "external_id": ""}
     fields = {"price_minor": price_minor, "currency": currency, "auto_renew": auto_renew, "trial": trial,
@@ -185,6 +189,8 @@ def record_transaction(*, creator: Creator, platform: str, kind: str, gross_mino
     if isinstance(gross_minor, bool) or not isinstance(gross_minor, int) \
             or isinstance(fee_minor, bool) or not isinstance(fee_minor, int):
         raise ValidationError("Amounts must be integers in minor units (cents).")
+    if abs(gross_minor) > MAX_MINOR or abs(fee_minor) > MAX_MINOR:
+        raise ValidationError("The amount is out of range.")
     external_id = str(external_id or "").strip()
     if len(external_id) > 200:
         raise ValidationError("The external id is longer than 200 characters.")

@@ -3,7 +3,10 @@ the inbound events they accept, stored once per event key before anything is pro
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import math
 import os
 import queue
 import secrets
@@ -83,6 +86,59 @@ def receiver_secret(receiver: WebhookReceiver) -> str:
     return crypto.decrypt_text(receiver.secret_encrypted)
 
 
+# Longest event key stored as sent; a longer one is stored as its digest, so two long keys never collide by
+# sharing their first 200 characters.
+EVENT_KEY_LENGTH = 200
+
+
+def load_payload(body: bytes) -> dict[str, Any]:
+    """A webhook body as a JSON object PostgreSQL can store, or a ValidationError saying why not.
+
+    Python's parser accepts what `jsonb` refuses (`NaN`, `Infinity`, numbers past a double, which it reads
+    as infinity) and fails with a RecursionError on deep nesting: refused here, so a signed but odd body is a
+    400 rather than a 500 at the INSERT. NUL characters, which `jsonb` and text columns cannot hold, are
+    dropped from every string (a fan's message text included): the event key is the raw body's, so a
+    redelivery is still recognised.
+    """
+    try:
+        payload = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError as exc:
+        raise ValidationError("The body is nested too deeply.") from exc
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValidationError("The body is not JSON.") from exc
+    if not isinstance(payload, dict):
+        raise ValidationError("The body is not a JSON object.")
+    return _without_nul(payload)
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("a number out of range")
+    return value
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
+def stored_event_key(key: str) -> str:
+    """The key as stored: as sent when it fits the column, else its digest."""
+    if len(key) <= EVENT_KEY_LENGTH:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def accept_event(receiver: WebhookReceiver, *, kind: str, event_key: str,
                  payload: dict[str, Any]) -> InboundEvent | None:
     """Store a verified event once; None when this account already has that event key (a replay
@@ -97,7 +153,7 @@ def accept_event(receiver: WebhookReceiver, *, kind: str, event_key: str,
     """
     try:
         with transaction.atomic():
-            event = InboundEvent.objects.create(account_id=receiver.account_id, event_key=event_key[:200],
+            event = InboundEvent.objects.create(account_id=receiver.account_id, event_key=stored_event_key(event_key),
                                                 kind=kind[:60], payload=payload)
             event_id = event.pk
             transaction.on_commit(lambda: enqueue_processing(event_id))

@@ -17,10 +17,10 @@ def parse_time(value: Any) -> datetime | None:
         return None
     try:
         parsed = parse_datetime(value.replace("Z", "+00:00"))
-    except ValueError:
+        if parsed is not None:
+            parsed = timezone.make_aware(parsed, UTC) if timezone.is_naive(parsed) else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a date ("2026-02-30"), or before year 1 once in UTC
         return None
-    if parsed is not None and timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, UTC)
     return parsed
 
 

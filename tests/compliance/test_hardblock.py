@@ -291,6 +291,15 @@ AGES_BLOCKED = [
     "мне 16 лет",
     "#15yo",
     "１５ｙｏ",
+    # Written to slip past: keycap emoji, other scripts' digits, dingbat digits, a word between.
+    "1️⃣6️⃣ yo",
+    "im ١٦",
+    "im ১৬ years old",
+    "im ❶❻",
+    "i'm only 16",
+    "i just turned 16",
+    "im turning 17 next week",
+    "my age is 16",
 ]
 
 
@@ -330,6 +339,16 @@ AGES_PASSING = [
     "16 lat temu",
     "16 лет назад",
     "5 ans",
+    # Heights and sizes, ordinary talk between adults.
+    "I'm 5'6",
+    "im 5’ 6\"",
+    "I'm 6 foot 2",
+    "I'm 6 ft tall",
+    "I'm only 5'2",
+    "16 inches",
+    "I'm 26",
+    "i'm only 5 minutes away",
+    "just turned 16 pages of my diary into a zine",
 ]
 
 

@@ -3,8 +3,11 @@ the chatter who sent it and the shift they were on — once, whatever replays.""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from analytics.models import Transaction
 from inbox import delivery, services
@@ -12,6 +15,7 @@ from inbox.models import Message, ReportingEvent, Shift
 from tests.analytics.factories import FAN_UUID, body_of, receiver_for, sign, tip_payload
 from tests.inbox.factories import conversation
 from tests.scheduling.factories import PlatformAccountFactory
+from tests.scheduling.fakes.base import Reply
 
 pytestmark = pytest.mark.django_db
 
@@ -85,3 +89,33 @@ def test_a_message_of_another_account_or_fan_is_never_credited(
     post(client, hook, purchase_payload(ppv.external_id, transactionId="sale-3", sender=stranger),
          django_capture_on_commit_callbacks)
     assert not ReportingEvent.objects.filter(kind=ReportingEvent.Kind.PURCHASE_CREDITED).exists()
+
+
+def test_a_purchase_told_before_the_message_is_known_by_its_id_is_credited_when_it_is(
+        client, hook, desk, vault, fake_chat, django_capture_on_commit_callbacks):
+    """The send timed out after Fanvue took the PPV: the message waits, unknown, for its lookup, while the fan
+    already bought it. The purchase arrives first and names a message id nobody holds yet; the lookup that
+    gives the message its id then credits it, once, and a replay of the purchase credits nothing more."""
+    fake_chat.keep_next_then = Reply(201, {"id": "late", "sentAt": timezone.now().isoformat()}, delay=2.5)
+    message = services.send(conversation(desk.fanvue, fan_id=FAN_UUID), by=desk.chatter, text="for you",
+                            assets=[vault.consented], price_minor=999)
+    assert delivery.deliver(message.pk) == Message.SendStatus.UNKNOWN
+    held_by_fanvue = fake_chat.kept[0]["id"]
+
+    payload = purchase_payload(held_by_fanvue, transactionId="sale-early")
+    assert post(client, hook, payload, django_capture_on_commit_callbacks) == "accepted"
+    assert Transaction.objects.count() == 1
+    assert not ReportingEvent.objects.filter(kind=ReportingEvent.Kind.PURCHASE_CREDITED).exists()
+
+    message.refresh_from_db()
+    assert delivery.settle_unknown(now=message.next_attempt_at + timedelta(seconds=1))["sent"] == 1
+    message.refresh_from_db()
+    tx = Transaction.objects.get()
+    assert message.external_id == held_by_fanvue and message.transaction == tx and message.purchased_at is not None
+    credit = ReportingEvent.objects.get(kind=ReportingEvent.Kind.PURCHASE_CREDITED)
+    assert (credit.message, credit.chatter, credit.transaction) == (message, desk.chatter, tx)
+
+    again = purchase_payload(held_by_fanvue, transactionId="sale-early", timestamp=timezone.now().isoformat())
+    assert post(client, hook, again, django_capture_on_commit_callbacks) == "accepted"
+    assert Transaction.objects.count() == 1
+    assert ReportingEvent.objects.filter(kind=ReportingEvent.Kind.PURCHASE_CREDITED).count() == 1
