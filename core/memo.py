@@ -38,7 +38,8 @@ def shared(key: Hashable, read: Callable[[], T]) -> T:
         return read()
     if key not in memo:
         memo[key] = read()
-    return memo[key]
+    remembered: T = memo[key]
+    return remembered
 
 
 def forget(key: Hashable) -> None:
