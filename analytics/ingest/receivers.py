@@ -31,9 +31,10 @@ from compliance import crypto
 from scheduling.models import PlatformAccount
 
 log = logging.getLogger("analytics.ingest")
-# How long the publisher waits for more events to join a batch. A task costs a worker about as much CPU as the
-# event it carries; under a burst this wait turns tens of tasks into one, and adds at most this to the lag.
-PUBLISH_LINGER = 0.1
+# How long the publisher waits for more events to join a batch. A task costs a worker several milliseconds of CPU
+# whatever it carries, an event in a batch about one (`ingest.process_events`): under a burst this wait turns
+# tens of tasks into one, and adds at most this to the lag.
+PUBLISH_LINGER = 0.25
 # How stale a receiver's `last_event_at` may be: it says the receiver is alive, not when the last event came.
 LAST_EVENT_PRECISION = timedelta(seconds=60)
 
