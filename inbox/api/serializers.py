@@ -9,7 +9,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api.fields import BIGINT_MAX, ModelSerializer, UTCDateTimeField, column_integer
+from core.api.fields import BIGINT_MAX, DayField, ModelSerializer, UTCDateTimeField, column_integer
 from core.money import MAX_MINOR
 from inbox.metrics import MAX_DAYS
 from inbox.models import Conversation, Message, Script
@@ -126,8 +126,8 @@ class ScriptSerializer(ModelSerializer):
 
 
 class MetricsQuerySerializer(serializers.Serializer[Any]):
-    start = serializers.DateField(required=False, help_text="First day (agency time); 6 days before `end` if omitted.")
-    end = serializers.DateField(required=False, help_text="Last day, inclusive; today if omitted.")
+    start = DayField(required=False, help_text="First day (agency time); 6 days before `end` if omitted.")
+    end = DayField(required=False, help_text="Last day, inclusive; today if omitted.")
     creator = id_field(required=False)
     chatter = id_field(required=False)
     group = serializers.ChoiceField(choices=[("chatter", "Per chatter"), ("shift", "Per shift")], required=False,
