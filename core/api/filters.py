@@ -40,6 +40,13 @@ class UTCDateTimeFromToRangeFilter(django_filters.IsoDateTimeFromToRangeFilter):
     field_class = UTCDateTimeRangeField
 
 
+class IdFilter(django_filters.NumberFilter):
+    """A row id: a whole number, or a 400. `NumberFilter` reads a decimal and the column rounds it, so `1.5`
+    would answer with the rows of id 1. An id past any column finds nothing, like an id that does not exist."""
+
+    field_class = forms.IntegerField
+
+
 class FilterSet(django_filters.FilterSet):
     """Every API filterset: a datetime filter generated from a model field is a UTC instant too."""
 

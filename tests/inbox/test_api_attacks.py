@@ -361,3 +361,41 @@ def test_a_held_conversation_refuses_paid_content_through_the_api(client, desk, 
         assert "held for compliance" in json.dumps(error)
     assert outgoing() == 0
     assert client.get(f"{API}/conversations/{conv.pk}/").json()["held"] is True
+
+
+@pytest.mark.parametrize("name", ["creator", "account", "fan", "assignee"])
+@pytest.mark.parametrize("value", ["1.5", "1.0001", "1e0", "1e309", "0x1", "NaN", "Infinity"])
+def test_an_id_filter_takes_whole_numbers_only(client, desk, name, value):
+    """1.5 is no id: read as 1 it would answer with the rows of another id than the one asked for."""
+    conversation(desk.fanvue)
+    client.force_login(desk.manager)
+    error = refused(client.get(f"{API}/conversations/", {name: value}))
+    assert name in error["details"]
+
+
+def test_an_id_filter_past_any_id_finds_nothing(client, desk):
+    conv = conversation(desk.fanvue)
+    client.force_login(desk.manager)
+    for value in (str(2**63), "-1", "0"):
+        assert client.get(f"{API}/conversations/", {"creator": value}).json()["results"] == [], value
+    assert [c["id"] for c in client.get(f"{API}/conversations/", {"creator": desk.creator.pk}).json()["results"]
+            ] == [conv.pk]
+    refused(client.get(f"{API}/scripts/", {"creator": "1.5"}))
+
+
+def test_chatter_metrics_never_count_work_done_for_another_team(client, desk, nova):
+    services.send(nova.conv, by=nova.chatter, text="Hello from Nova's desk")
+    client.force_login(desk.manager)
+    for query in ({}, {"chatter": nova.chatter.pk}, {"group": "shift"}):
+        rows = client.get(f"{API}/chatter-metrics/", query).json()["rows"]
+        assert all(r["key"] != nova.chatter.pk and r["creator"] != "Nova" for r in rows), (query, rows)
+
+
+def test_a_script_holds_only_approved_media(client, desk, vault):
+    draft = vault_asset(desk.creator, status=Asset.Status.DRAFT)
+    client.force_login(desk.manager)
+    body = {"creator": desk.creator.pk, "name": "PPV", "text": "For you", "asset_ids": [draft.pk]}
+    assert "not approved" in json.dumps(refused(post(client, f"{API}/scripts/", body)))
+    made = post(client, f"{API}/scripts/", {**body, "asset_ids": [vault.consented.pk]}).json()["id"]
+    refused(client.patch(f"{API}/scripts/{made}/", {"asset_ids": [draft.pk]}, content_type="application/json"))
+    assert list(Script.objects.get(pk=made).assets.all()) == [vault.consented]
