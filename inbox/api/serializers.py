@@ -14,6 +14,10 @@ from core.money import MAX_MINOR
 from inbox.metrics import MAX_DAYS
 from inbox.models import Conversation, Message, Script
 
+# The longest text a message may carry through the API (every platform allows less); a saved reply is sent as
+# a message, so it is held to the same length.
+MAX_TEXT = 20000
+
 
 def id_field(**kwargs: Any) -> serializers.IntegerField:
     """A row id: 1 up to the widest id column, so a huge number is a 400, never a database error."""
@@ -77,7 +81,7 @@ class MessageSerializer(ModelSerializer):
 
 
 class SendSerializer(serializers.Serializer[Any]):
-    text = StrictCharField(allow_blank=True, required=False, default="", max_length=20000, trim_whitespace=False)
+    text = StrictCharField(allow_blank=True, required=False, default="", max_length=MAX_TEXT, trim_whitespace=False)
     asset_ids = serializers.ListField(child=id_field(), required=False, default=list,
                                       max_length=50, help_text="Vault assets of the conversation's creator.")
     price_minor = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0,
@@ -104,6 +108,8 @@ class FanNoteOutSerializer(serializers.Serializer[Any]):
 
 class ScriptSerializer(ModelSerializer):
     creator = id_field(source="creator_id", help_text="Fixed once created.")
+    text = serializers.CharField(max_length=MAX_TEXT, help_text="Sent as a message: placeholders {fan_name}, "
+                                                                "{fan_handle}, {creator_name}.")
     asset_ids = serializers.ListField(child=id_field(), required=False, default=list,
                                       max_length=50, help_text="Vault assets of the script's creator.")
     price_minor = column_integer(Script, "price_minor", required=False, allow_null=True, max_value=MAX_MINOR)

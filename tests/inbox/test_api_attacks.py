@@ -172,7 +172,8 @@ def test_odd_list_queries_never_fail(client, desk, query):
 @pytest.mark.parametrize("body", [
     {"price_minor": 2**63}, {"price_minor": 1.5}, {"price_minor": "1e309"}, {"asset_ids": [2**63]},
     {"asset_ids": "1"}, {"asset_ids": [[1]]}, {"currency": "€€€"}, {"currency": "\u0000"}, {"name": None},
-    {"name": "x" * 100000}, {"creator": "1e309"}, {"creator": 2**63}, {"creator": 1.5}, {"active": "maybe"},
+    {"name": "x" * 100000}, {"text": "hello " * 3334}, {"text": "x" * 5_000_000},
+    {"creator": "1e309"}, {"creator": 2**63}, {"creator": 1.5}, {"active": "maybe"},
 ])
 def test_odd_script_bodies_are_a_4xx(client, desk, body):
     client.force_login(desk.manager)
