@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import django_filters
 from django.db.models import QuerySet
 
-from core.api.filters import FilterSet, IdFilter
+from core.api.filters import BooleanFilter, FilterSet, IdFilter
 from inbox.models import Conversation, Script
 
 
@@ -17,10 +16,10 @@ class ConversationFilterSet(FilterSet):
     account = IdFilter(field_name="account_id", label="Platform account id")
     fan = IdFilter(field_name="fan_id", label="Fan id")
     assignee = IdFilter(field_name="assignee_id", label="Assigned person's id")
-    mine = django_filters.BooleanFilter(method="filter_mine", label="Assigned to the caller")
-    unread = django_filters.BooleanFilter(field_name="unread_count", lookup_expr="gt", method="filter_unread",
+    mine = BooleanFilter(method="filter_mine", label="Assigned to the caller")
+    unread = BooleanFilter(field_name="unread_count", lookup_expr="gt", method="filter_unread",
                                           label="Has messages nobody opened")
-    waiting = django_filters.BooleanFilter(field_name="waiting_since", lookup_expr="isnull", exclude=True,
+    waiting = BooleanFilter(field_name="waiting_since", lookup_expr="isnull", exclude=True,
                                            label="A fan waits for an answer")
 
     class Meta:
@@ -43,6 +42,7 @@ class ConversationFilterSet(FilterSet):
 
 class ScriptFilterSet(FilterSet):
     creator = IdFilter(field_name="creator_id", label="Creator id")
+    active = BooleanFilter(label="In use")
 
     class Meta:
         model = Script

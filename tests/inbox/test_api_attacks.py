@@ -400,3 +400,25 @@ def test_a_script_holds_only_approved_media(client, desk, vault):
     made = post(client, f"{API}/scripts/", {**body, "asset_ids": [vault.consented.pk]}).json()["id"]
     refused(client.patch(f"{API}/scripts/{made}/", {"asset_ids": [draft.pk]}, content_type="application/json"))
     assert list(Script.objects.get(pk=made).assets.all()) == [vault.consented]
+
+
+@pytest.mark.parametrize("name", ["mine", "unread", "waiting"])
+@pytest.mark.parametrize("value", ["yes", "abc", "2", "\x00", "x" * 5000])
+def test_a_yes_no_filter_refuses_what_is_neither(client, desk, name, value):
+    """`mine=yes` read as no filter at all would list everyone's conversations to a client that asked for its
+    own."""
+    conversation(desk.fanvue)
+    client.force_login(desk.manager)
+    error = refused(client.get(f"{API}/conversations/", {name: value}))
+    assert name in error["details"]
+
+
+def test_yes_no_filters_take_true_false_and_nothing(client, desk):
+    conv = conversation(desk.fanvue)
+    client.force_login(desk.manager)
+    ids = lambda q: [c["id"] for c in client.get(f"{API}/conversations/", q).json()["results"]]  # noqa: E731
+    assert ids({"waiting": "true"}) == ids({"waiting": "True"}) == ids({"waiting": "1"}) == [conv.pk]
+    assert ids({"waiting": "false"}) == ids({"waiting": "0"}) == []
+    assert ids({"waiting": ""}) == ids({}) == [conv.pk]
+    assert ids({"mine": "false"}) == [conv.pk]
+    refused(client.get(f"{API}/scripts/", {"active": "maybe"}))
