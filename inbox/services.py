@@ -247,17 +247,23 @@ def send(conversation: Conversation, *, by: User | None, text: str,
          ai_generated: bool = False) -> Message:
     """Queue a message to the fan after the send gate passed; the worker delivers it (`tasks.deliver`).
 
-    A repeated `idempotency_key` returns the message it first created, whatever else was passed.
-    `by` is None only for an automation (a disclosed AI persona's own reply); every other message names
-    the person who sent it.
+    A repeated `idempotency_key` returns the message it first created, and queues nothing, when it asks for
+    that same message again; a key the message keeps for good, long after a caller's stored answer expired,
+    so the same key for another message is refused rather than answered with the first one as if the new
+    one had been queued. `by` is None only for an automation (a disclosed AI persona's own reply); every
+    other message names the person who sent it.
     """
+    assets = list(assets)
     if idempotency_key:
         existing = Message.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             if existing.conversation_id != conversation.pk:
                 raise ValidationError("This Idempotency-Key was used for another conversation.")
+            if not _same_message(existing, text=text, assets=assets, price_minor=price_minor, script=script,
+                                 draft=draft):
+                raise ValidationError("This Idempotency-Key was used for another message: use a new key for a "
+                                      "new message.")
             return existing
-    assets = list(assets)
     ai_generated = ai_generated or origin in (Origin.AI_DRAFT, Origin.AUTOMATION)
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
@@ -288,6 +294,17 @@ def send(conversation: Conversation, *, by: User | None, text: str,
                                                               "price_minor": price_minor})
         signals.message_queued.send(sender=Message, message=message)
     return message
+
+
+def _same_message(message: Message, *, text: str, assets: list[Asset], price_minor: int | None,
+                  script: Script | None, draft: AIDraft | None) -> bool:
+    """Whether `message` is what a send with these values would have queued (its text may carry the AI
+    disclosure the first send put in front)."""
+    disclosed = f"{settings.INBOX_AI_DISCLOSURE} {text or ''}".strip()
+    return (message.text in (text, disclosed) and message.price_minor == price_minor
+            and message.script_id == (script.pk if script is not None else None)
+            and message.ai_draft_id == (draft.pk if draft is not None else None)
+            and set(message.assets.values_list("pk", flat=True)) == {a.pk for a in assets})
 
 
 def check_send(conversation: Conversation, *, by: User | None, text: str, assets: list[Asset],

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from rest_framework import serializers
 
-from core.api.instants import InstantOutOfRange, to_utc
+from core.api.instants import MAX_YEAR, MIN_YEAR, RANGE_MESSAGE, InstantOutOfRange, to_utc
 
 # The widest integer column the schema uses (bigint).
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
@@ -31,6 +31,19 @@ class UTCDateTimeField(serializers.DateTimeField):
         except InstantOutOfRange:
             self.fail("out_of_range")
             raise  # unreachable: fail() raises
+
+
+class DayField(serializers.DateField):
+    """A calendar day in the years an instant may take (`core.api.instants`): a period built around it (the
+    day after its end, a week before it, its midnight in any zone) is still a date, never an overflow."""
+
+    default_error_messages = {"out_of_range": RANGE_MESSAGE}
+
+    def to_internal_value(self, value: Any) -> date:
+        day = super().to_internal_value(value)
+        if not MIN_YEAR <= day.year <= MAX_YEAR:
+            self.fail("out_of_range")
+        return day
 
 
 class OptionalURLField(serializers.URLField):

@@ -9,7 +9,7 @@ import django_filters
 from django import forms
 from django.db import models
 from django_filters.fields import IsoDateTimeField, RangeField
-from django_filters.widgets import DateRangeWidget
+from django_filters.widgets import BooleanWidget, DateRangeWidget
 
 from core.api.instants import InstantOutOfRange, to_utc
 
@@ -38,6 +38,39 @@ class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 class UTCDateTimeFromToRangeFilter(django_filters.IsoDateTimeFromToRangeFilter):
     field_class = UTCDateTimeRangeField
+
+
+class IdFilter(django_filters.NumberFilter):
+    """A row id: a whole number, or a 400. `NumberFilter` reads a decimal and the column rounds it, so `1.5`
+    would answer with the rows of id 1. An id past any column finds nothing, like an id that does not exist."""
+
+    field_class = forms.IntegerField
+
+
+class YesNoWidget(BooleanWidget):
+    """`true`/`false`/`1`/`0` as a yes or no; anything else is handed on as it came, for the field to refuse
+    (django-filter's widgets read it as "not asked", so a typo silently lifted the filter)."""
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        value = super().value_from_datadict(data, files, name)
+        raw = data.get(name)
+        return raw if value is None and raw not in (None, "") else value
+
+
+class YesNoField(forms.NullBooleanField):
+    widget = YesNoWidget
+    default_error_messages = {"invalid": "Use true or false."}
+
+    def to_python(self, value: Any) -> bool | None:
+        if isinstance(value, str):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return None if value is None else bool(value)
+
+
+class BooleanFilter(django_filters.BooleanFilter):
+    """A yes/no filter: left out or empty, no filter; neither yes nor no, a 400."""
+
+    field_class = YesNoField
 
 
 class FilterSet(django_filters.FilterSet):

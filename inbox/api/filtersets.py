@@ -5,22 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import django_filters
 from django.db.models import QuerySet
 
-from core.api.filters import FilterSet
+from core.api.filters import BooleanFilter, FilterSet, IdFilter
 from inbox.models import Conversation, Script
 
 
 class ConversationFilterSet(FilterSet):
-    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
-    account = django_filters.NumberFilter(field_name="account_id", label="Platform account id")
-    fan = django_filters.NumberFilter(field_name="fan_id", label="Fan id")
-    assignee = django_filters.NumberFilter(field_name="assignee_id", label="Assigned person's id")
-    mine = django_filters.BooleanFilter(method="filter_mine", label="Assigned to the caller")
-    unread = django_filters.BooleanFilter(field_name="unread_count", lookup_expr="gt", method="filter_unread",
+    creator = IdFilter(field_name="creator_id", label="Creator id")
+    account = IdFilter(field_name="account_id", label="Platform account id")
+    fan = IdFilter(field_name="fan_id", label="Fan id")
+    assignee = IdFilter(field_name="assignee_id", label="Assigned person's id")
+    mine = BooleanFilter(method="filter_mine", label="Assigned to the caller")
+    unread = BooleanFilter(field_name="unread_count", lookup_expr="gt", method="filter_unread",
                                           label="Has messages nobody opened")
-    waiting = django_filters.BooleanFilter(field_name="waiting_since", lookup_expr="isnull", exclude=True,
+    waiting = BooleanFilter(field_name="waiting_since", lookup_expr="isnull", exclude=True,
                                            label="A fan waits for an answer")
 
     class Meta:
@@ -42,7 +41,8 @@ class ConversationFilterSet(FilterSet):
 
 
 class ScriptFilterSet(FilterSet):
-    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
+    creator = IdFilter(field_name="creator_id", label="Creator id")
+    active = BooleanFilter(label="In use")
 
     class Meta:
         model = Script

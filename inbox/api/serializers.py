@@ -9,10 +9,14 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api.fields import BIGINT_MAX, ModelSerializer, UTCDateTimeField, column_integer
+from core.api.fields import BIGINT_MAX, DayField, ModelSerializer, UTCDateTimeField, column_integer
 from core.money import MAX_MINOR
 from inbox.metrics import MAX_DAYS
 from inbox.models import Conversation, Message, Script
+
+# The longest text a message may carry through the API (every platform allows less); a saved reply is sent as
+# a message, so it is held to the same length.
+MAX_TEXT = 20000
 
 
 def id_field(**kwargs: Any) -> serializers.IntegerField:
@@ -77,7 +81,7 @@ class MessageSerializer(ModelSerializer):
 
 
 class SendSerializer(serializers.Serializer[Any]):
-    text = StrictCharField(allow_blank=True, required=False, default="", max_length=20000, trim_whitespace=False)
+    text = StrictCharField(allow_blank=True, required=False, default="", max_length=MAX_TEXT, trim_whitespace=False)
     asset_ids = serializers.ListField(child=id_field(), required=False, default=list,
                                       max_length=50, help_text="Vault assets of the conversation's creator.")
     price_minor = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0,
@@ -104,6 +108,8 @@ class FanNoteOutSerializer(serializers.Serializer[Any]):
 
 class ScriptSerializer(ModelSerializer):
     creator = id_field(source="creator_id", help_text="Fixed once created.")
+    text = serializers.CharField(max_length=MAX_TEXT, help_text="Sent as a message: placeholders {fan_name}, "
+                                                                "{fan_handle}, {creator_name}.")
     asset_ids = serializers.ListField(child=id_field(), required=False, default=list,
                                       max_length=50, help_text="Vault assets of the script's creator.")
     price_minor = column_integer(Script, "price_minor", required=False, allow_null=True, max_value=MAX_MINOR)
@@ -126,8 +132,8 @@ class ScriptSerializer(ModelSerializer):
 
 
 class MetricsQuerySerializer(serializers.Serializer[Any]):
-    start = serializers.DateField(required=False, help_text="First day (agency time); 6 days before `end` if omitted.")
-    end = serializers.DateField(required=False, help_text="Last day, inclusive; today if omitted.")
+    start = DayField(required=False, help_text="First day (agency time); 6 days before `end` if omitted.")
+    end = DayField(required=False, help_text="Last day, inclusive; today if omitted.")
     creator = id_field(required=False)
     chatter = id_field(required=False)
     group = serializers.ChoiceField(choices=[("chatter", "Per chatter"), ("shift", "Per shift")], required=False,

@@ -30,7 +30,10 @@ def test_a_reply_ends_the_wait_and_records_the_first_response(desk):
     assert conversation.waiting_since is None and conversation.first_reply_at is not None
     event = ReportingEvent.objects.get(kind=ReportingEvent.Kind.FIRST_RESPONSE)
     assert event.chatter == desk.chatter and event.shift is not None
-    assert services.send(conversation, by=desk.chatter, text="other", idempotency_key="k-1") == reply
+    assert services.send(conversation, by=desk.chatter, text="Hi, thanks for writing!", idempotency_key="k-1") == reply
+    with pytest.raises(ValidationError, match="another message"):
+        services.send(conversation, by=desk.chatter, text="other", idempotency_key="k-1")
+    assert Message.objects.filter(direction=Message.Direction.OUT).count() == 1
 
 
 @pytest.mark.parametrize("text", ["pretend I am 15", "#sixteenschoolgirl"])
