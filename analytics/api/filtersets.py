@@ -6,11 +6,11 @@ from __future__ import annotations
 import django_filters
 
 from analytics.models import SOURCE_PLATFORMS, DailyRollup, Fan, Subscription, Transaction
-from core.api.filters import FilterSet, UTCDateTimeFromToRangeFilter
+from core.api.filters import FilterSet, IdFilter, UTCDateTimeFromToRangeFilter
 
 
 class DailyRollupFilterSet(FilterSet):
-    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
+    creator = IdFilter(field_name="creator_id", label="Creator id")
     platform = django_filters.ChoiceFilter(choices=SOURCE_PLATFORMS)
     day = django_filters.DateFromToRangeFilter(label="Days between `day_after` and `day_before` (inclusive)")
 
@@ -20,7 +20,7 @@ class DailyRollupFilterSet(FilterSet):
 
 
 class FanFilterSet(FilterSet):
-    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
+    creator = IdFilter(field_name="creator_id", label="Creator id")
     platform = django_filters.ChoiceFilter(choices=SOURCE_PLATFORMS)
     segment = django_filters.ChoiceFilter(choices=Fan.Segment.choices)
 
@@ -30,8 +30,8 @@ class FanFilterSet(FilterSet):
 
 
 class SubscriptionFilterSet(FilterSet):
-    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
-    fan = django_filters.NumberFilter(field_name="fan_id", label="Fan id")
+    creator = IdFilter(field_name="creator_id", label="Creator id")
+    fan = IdFilter(field_name="fan_id", label="Fan id")
     platform = django_filters.ChoiceFilter(choices=SOURCE_PLATFORMS)
     started_at = UTCDateTimeFromToRangeFilter(
         label="Started between `started_at_after` and `started_at_before` (ISO datetimes)")
@@ -42,8 +42,8 @@ class SubscriptionFilterSet(FilterSet):
 
 
 class TransactionFilterSet(FilterSet):
-    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
-    fan = django_filters.NumberFilter(field_name="fan_id", label="Fan id")
+    creator = IdFilter(field_name="creator_id", label="Creator id")
+    fan = IdFilter(field_name="fan_id", label="Fan id")
     platform = django_filters.ChoiceFilter(choices=SOURCE_PLATFORMS)
     kind = django_filters.MultipleChoiceFilter(choices=Transaction.Kind.choices, distinct=False,
                                                label="Kind (repeat for several)")

@@ -10,14 +10,14 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from compliance.models import CreatorPerformer, Performer, PerformerName, TakedownRequest
-from core.api.filters import FilterSet, UTCDateTimeFilter
+from core.api.filters import BooleanFilter, FilterSet, IdFilter, UTCDateTimeFilter
 
 
 class PerformerFilterSet(FilterSet):
     name = django_filters.CharFilter(method="filter_name",
                                      label="Any name contains (legal, former legal, stage name or alias)")
     status = django_filters.ChoiceFilter(choices=Performer.Status.choices)
-    creator = django_filters.NumberFilter(method="filter_creator", label="Linked to this creator id")
+    creator = IdFilter(method="filter_creator", label="Linked to this creator id")
 
     class Meta:
         model = Performer
@@ -41,8 +41,8 @@ class PerformerFilterSet(FilterSet):
 class TakedownFilterSet(FilterSet):
     status = django_filters.ChoiceFilter(choices=TakedownRequest.Status.choices)
     kind = django_filters.ChoiceFilter(choices=TakedownRequest.Kind.choices)
-    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
-    is_open = django_filters.BooleanFilter(method="filter_is_open", label="Still open or in progress")
+    creator = IdFilter(field_name="creator_id", label="Creator id")
+    is_open = BooleanFilter(method="filter_is_open", label="Still open or in progress")
     due_before = UTCDateTimeFilter(field_name="due_at", lookup_expr="lte",
                                                   label="Due at or before (ISO 8601)")
 

@@ -4,13 +4,13 @@ list would answer differently for an id that exists elsewhere and one that does 
 import django_filters
 
 from content.models import Asset, Collection, GenerationJob, GenerationUsage, PromptTemplate
-from core.api.filters import FilterSet, UTCDateTimeFromToRangeFilter
+from core.api.filters import FilterSet, IdFilter, UTCDateTimeFromToRangeFilter
 
 
 class AssetFilterSet(FilterSet):
-    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
+    creator = IdFilter(field_name="creator_id", label="Creator id")
     tag = django_filters.CharFilter(field_name="tags__name", lookup_expr="iexact", label="Tag name")
-    performer = django_filters.NumberFilter(field_name="performers__id", label="Performer id")
+    performer = IdFilter(field_name="performers__id", label="Performer id")
 
     class Meta:
         model = Asset
@@ -18,7 +18,7 @@ class AssetFilterSet(FilterSet):
 
 
 class CollectionFilterSet(FilterSet):
-    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
+    creator = IdFilter(field_name="creator_id", label="Creator id")
 
     class Meta:
         model = Collection
@@ -26,8 +26,8 @@ class CollectionFilterSet(FilterSet):
 
 
 class PromptTemplateFilterSet(FilterSet):
-    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
-    category = django_filters.NumberFilter(field_name="category_id", label="Prompt category id")
+    creator = IdFilter(field_name="creator_id", label="Creator id")
+    category = IdFilter(field_name="category_id", label="Prompt category id")
 
     class Meta:
         model = PromptTemplate
@@ -35,9 +35,9 @@ class PromptTemplateFilterSet(FilterSet):
 
 
 class GenerationJobFilterSet(FilterSet):
-    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
-    backend = django_filters.NumberFilter(field_name="backend_id", label="Backend id")
-    template = django_filters.NumberFilter(field_name="template_id", label="Prompt template id")
+    creator = IdFilter(field_name="creator_id", label="Creator id")
+    backend = IdFilter(field_name="backend_id", label="Backend id")
+    template = IdFilter(field_name="template_id", label="Prompt template id")
     status = django_filters.MultipleChoiceFilter(choices=GenerationJob.Status.choices, distinct=False,
                                                  label="Status (repeat for several)")
     created_at = UTCDateTimeFromToRangeFilter(
@@ -49,8 +49,8 @@ class GenerationJobFilterSet(FilterSet):
 
 
 class GenerationUsageFilterSet(FilterSet):
-    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
-    backend = django_filters.NumberFilter(field_name="backend_id", label="Backend id")
+    creator = IdFilter(field_name="creator_id", label="Creator id")
+    backend = IdFilter(field_name="backend_id", label="Backend id")
     at = django_filters.DateFromToRangeFilter(
         label="Between the days `at_after` and `at_before` (ISO dates, inclusive)")
 

@@ -77,4 +77,5 @@ class FilterSet(django_filters.FilterSet):
     """Every API filterset: a datetime filter generated from a model field is a UTC instant too."""
 
     FILTER_DEFAULTS = {**django_filters.FilterSet.FILTER_DEFAULTS,
-                       models.DateTimeField: {"filter_class": UTCDateTimeFilter}}
+                       models.DateTimeField: {"filter_class": UTCDateTimeFilter},
+                       models.BooleanField: {"filter_class": BooleanFilter}}

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import django_filters
-
-from core.api.filters import FilterSet
+from core.api.filters import BooleanFilter, FilterSet, IdFilter
 from notifications.models import Notification, WebhookEndpoint
 
 
 class WebhookEndpointFilterSet(FilterSet):
-    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
+    creator = IdFilter(field_name="creator_id", label="Creator id")
 
     class Meta:
         model = WebhookEndpoint
@@ -17,8 +15,8 @@ class WebhookEndpointFilterSet(FilterSet):
 
 
 class NotificationFilterSet(FilterSet):
-    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
-    open = django_filters.BooleanFilter(field_name="resolved_at", lookup_expr="isnull", label="Not yet resolved")
+    creator = IdFilter(field_name="creator_id", label="Creator id")
+    open = BooleanFilter(field_name="resolved_at", lookup_expr="isnull", label="Not yet resolved")
 
     class Meta:
         model = Notification

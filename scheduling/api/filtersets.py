@@ -3,12 +3,12 @@ list would answer differently for an id that exists elsewhere and one that does 
 
 import django_filters
 
-from core.api.filters import FilterSet, UTCDateTimeFromToRangeFilter
+from core.api.filters import BooleanFilter, FilterSet, IdFilter, UTCDateTimeFromToRangeFilter
 from scheduling.models import Platform, PlatformAccount, Post, Publication, QueueSlot
 
 
 class PlatformAccountFilterSet(FilterSet):
-    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
+    creator = IdFilter(field_name="creator_id", label="Creator id")
 
     class Meta:
         model = PlatformAccount
@@ -16,8 +16,8 @@ class PlatformAccountFilterSet(FilterSet):
 
 
 class QueueSlotFilterSet(FilterSet):
-    account = django_filters.NumberFilter(field_name="account_id", label="Platform account id")
-    creator = django_filters.NumberFilter(field_name="account__creator_id", label="Creator id")
+    account = IdFilter(field_name="account_id", label="Platform account id")
+    creator = IdFilter(field_name="account__creator_id", label="Creator id")
 
     class Meta:
         model = QueueSlot
@@ -25,10 +25,10 @@ class QueueSlotFilterSet(FilterSet):
 
 
 class PostFilterSet(FilterSet):
-    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
-    collection = django_filters.NumberFilter(field_name="collection_id", label="Collection id")
-    approved = django_filters.BooleanFilter(field_name="approved_at", lookup_expr="isnull", exclude=True,
-                                            label="Approved by a person")
+    creator = IdFilter(field_name="creator_id", label="Creator id")
+    collection = IdFilter(field_name="collection_id", label="Collection id")
+    approved = BooleanFilter(field_name="approved_at", lookup_expr="isnull", exclude=True,
+                             label="Approved by a person")
 
     class Meta:
         model = Post
@@ -36,9 +36,9 @@ class PostFilterSet(FilterSet):
 
 
 class PublicationFilterSet(FilterSet):
-    creator = django_filters.NumberFilter(field_name="creator_id", label="Creator id")
-    account = django_filters.NumberFilter(field_name="account_id", label="Platform account id")
-    post = django_filters.NumberFilter(field_name="post_id", label="Post id")
+    creator = IdFilter(field_name="creator_id", label="Creator id")
+    account = IdFilter(field_name="account_id", label="Platform account id")
+    post = IdFilter(field_name="post_id", label="Post id")
     platform = django_filters.ChoiceFilter(field_name="account__platform", choices=Platform.choices)
     # A column of this table: no join, so no DISTINCT (which would sort every matching row).
     status = django_filters.MultipleChoiceFilter(choices=Publication.Status.choices, distinct=False,

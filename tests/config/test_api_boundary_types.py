@@ -11,13 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import django_filters
+import pytest
 from django import forms
 from django.urls import get_resolver
 from django_filters.fields import IsoDateTimeRangeField
 from rest_framework import serializers
 
 from core.api.fields import UTCDateTimeField
-from core.api.filters import UTCDateTimeFormField, UTCDateTimeRangeField
+from core.api.filters import IdFilter, UTCDateTimeFormField, UTCDateTimeRangeField, YesNoField
 from core.api.parsers import JSONParser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +75,25 @@ def test_every_filterset_datetime_is_a_utc_instant():
                     "DateTimeRange" in field_class.__name__ and not issubclass(field_class, UTCDateTimeRangeField)):
                 plain.append(f"{cls.__name__}.{name}")
     assert not plain, plain
+
+
+def test_every_filterset_id_takes_whole_numbers_and_every_yes_no_refuses_what_is_neither():
+    """`NumberFilter` reads 1.5 and the column rounds it (`creator=1.5` listed creator 1's rows); django-filter's
+    yes/no reads a typo as "not asked" (`mine=yes` lifted the filter). Every filterset uses the strict ones."""
+    loose = []
+    for cls in defined_here(django_filters.FilterSet):
+        for name, flt in cls.base_filters.items():
+            if isinstance(flt, django_filters.NumberFilter) and issubclass(flt.field_class, forms.DecimalField):
+                loose.append(f"{cls.__name__}.{name}")
+            if isinstance(flt, django_filters.BooleanFilter) and not issubclass(flt.field_class, YesNoField):
+                loose.append(f"{cls.__name__}.{name}")
+    assert not loose, loose
+    assert YesNoField().to_python(None) is None
+    for value in ("yes", "maybe", "2"):
+        with pytest.raises(forms.ValidationError):
+            YesNoField().clean(value)
+    with pytest.raises(forms.ValidationError):
+        IdFilter().field.clean("1.5")
 
 
 def test_every_api_view_parses_json_with_the_bounded_parser():
