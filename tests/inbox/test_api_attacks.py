@@ -364,10 +364,16 @@ def test_a_held_conversation_refuses_paid_content_through_the_api(client, desk, 
     assert client.get(f"{API}/conversations/{conv.pk}/").json()["held"] is True
 
 
-@pytest.mark.parametrize("name", ["creator", "account", "fan", "assignee"])
-@pytest.mark.parametrize("value", ["1.5", "1.0001", "1e0", "1e309", "0x1", "NaN", "Infinity"])
-def test_an_id_filter_takes_whole_numbers_only(client, desk, name, value):
-    """1.5 is no id: read as 1 it would answer with the rows of another id than the one asked for."""
+ODD_IDS = ["1.5", "1.0001", "1e0", "1e309", "0x1", "NaN", "Infinity"]
+ODD_YES_NO = ["yes", "abc", "2", "\x00", "x" * 5000]
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    *((name, value) for name in ("creator", "account", "fan", "assignee") for value in ODD_IDS),
+    *((name, value) for name in ("mine", "unread", "waiting") for value in ODD_YES_NO)])
+def test_a_filter_refuses_a_value_that_is_not_of_its_kind(client, desk, name, value):
+    """1.5 is no id: read as 1 it would answer with the rows of another id than the one asked for. `mine=yes`
+    read as no filter at all would list everyone's conversations to a client that asked for its own."""
     conversation(desk.fanvue)
     client.force_login(desk.manager)
     error = refused(client.get(f"{API}/conversations/", {name: value}))
@@ -400,17 +406,6 @@ def test_a_script_holds_only_approved_media(client, desk, vault):
     made = post(client, f"{API}/scripts/", {**body, "asset_ids": [vault.consented.pk]}).json()["id"]
     refused(client.patch(f"{API}/scripts/{made}/", {"asset_ids": [draft.pk]}, content_type="application/json"))
     assert list(Script.objects.get(pk=made).assets.all()) == [vault.consented]
-
-
-@pytest.mark.parametrize("name", ["mine", "unread", "waiting"])
-@pytest.mark.parametrize("value", ["yes", "abc", "2", "\x00", "x" * 5000])
-def test_a_yes_no_filter_refuses_what_is_neither(client, desk, name, value):
-    """`mine=yes` read as no filter at all would list everyone's conversations to a client that asked for its
-    own."""
-    conversation(desk.fanvue)
-    client.force_login(desk.manager)
-    error = refused(client.get(f"{API}/conversations/", {name: value}))
-    assert name in error["details"]
 
 
 def test_yes_no_filters_take_true_false_and_nothing(client, desk):
