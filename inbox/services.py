@@ -494,6 +494,8 @@ def set_status(conversation: Conversation, status: str, *, by: User | None,
     if status == Conversation.Status.SNOOZED and snoozed_until is None:
         raise ValidationError("Say until when the conversation is snoozed.")
     now = timezone.now()
+    if status == Conversation.Status.SNOOZED and snoozed_until is not None and snoozed_until <= now:
+        raise ValidationError("Snooze the conversation until a time still to come.")
     with transaction.atomic():
         Conversation.objects.filter(pk=conversation.pk).update(
             status=status, snoozed_until=snoozed_until if status == Conversation.Status.SNOOZED else None)

@@ -154,6 +154,10 @@ def test_assign_and_status(client, desk):
     assert post(client, url + "assign/", {"assignee": BIGINT_MAX}).status_code == 400
     assert post(client, url + "assign/", {"assignee": None}).json()["assignee"] is None
     assert post(client, url + "status/", {"status": "snoozed"}).status_code == 400
+    past = post(client, url + "status/", {"status": "snoozed", "snoozed_until": "2020-01-01T00:00:00Z"})
+    assert past.status_code == 400 and "still to come" in past.content.decode()
+    conv.refresh_from_db()
+    assert conv.status == "open" and conv.snoozed_until is None
     assert post(client, url + "status/", {"status": "bogus"}).status_code == 400
     closed = post(client, url + "status/", {"status": "closed"})
     assert closed.status_code == 200 and closed.json()["status"] == "closed"
