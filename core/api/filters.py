@@ -61,7 +61,7 @@ class YesNoField(forms.NullBooleanField):
     widget = YesNoWidget
     default_error_messages = {"invalid": "Use true or false."}
 
-    def to_python(self, value: Any) -> bool | None:
+    def to_python(self, value: Any) -> bool | None:  # type: ignore[override]  # the stubs type NullBooleanField as BooleanField
         if isinstance(value, str):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         return None if value is None else bool(value)
