@@ -300,6 +300,8 @@ AGES_BLOCKED = [
     "i just turned 16",
     "im turning 17 next week",
     "my age is 16",
+    "i'm still 17",
+    "im still only 16 lol",
 ]
 
 
@@ -349,6 +351,11 @@ AGES_PASSING = [
     "I'm 26",
     "i'm only 5 minutes away",
     "just turned 16 pages of my diary into a zine",
+    "I'm still 5 minutes away",
+    "no one under 18 on this page",
+    "I'm not 18 anymore lol",
+    "my 18th birthday was wild",
+    "not 18 inches",
 ]
 
 

@@ -239,7 +239,9 @@ def test_an_odd_telegram_update_is_stored_once_and_settled(client, bot, payload,
 # --- Minor signals written to slip past ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["hey 1️⃣6️⃣ yo here", "i'm only 16 lol", "im ١٦", "im\u0000 16"])
+@pytest.mark.parametrize("text", [
+    "hey 1️⃣6️⃣ yo here", "i'm only 16 lol", "im ١٦", "im\u0000 16", "im still 17 tbh", "I'm under 18 is that ok",
+    "not 18 yet but soon", "it was my 16th birthday yesterday"])
 def test_a_disguised_age_in_a_signed_message_holds_the_conversation(client, hook, text,
                                                                     django_capture_on_commit_callbacks):
     post_signed(client, hook["url"], body_of(message_payload(text=text)), django_capture_on_commit_callbacks)
