@@ -301,7 +301,7 @@ AGES_BLOCKED = [
     "im turning 17 next week",
     "my age is 16",
     "i'm still 17",
-    "im still only 16 lol",
+    "im still 16 lol",
 ]
 
 
@@ -356,6 +356,8 @@ AGES_PASSING = [
     "I'm not 18 anymore lol",
     "my 18th birthday was wild",
     "not 18 inches",
+    "still only 15 spots left",
+    "I'm still 10 minutes away",
 ]
 
 
