@@ -15,9 +15,7 @@ from contextlib import closing
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
-from rapidfuzz.distance import Levenshtein
 
 from accounts.models import Creator, User
 from analytics.models import Subscription
@@ -141,14 +139,10 @@ def accept(draft: AIDraft, *, by: User, text: str | None = None, idempotency_key
     final = draft.text if text is None else text
     assets = list(draft.suggested_assets.all()) if with_suggestions else []
     price = draft.suggested_price_minor if with_suggestions and assets else None
-    with transaction.atomic():
-        message = services.send(draft.conversation, by=by, text=final, assets=assets, price_minor=price,
-                                origin=Message.Origin.AI_DRAFT, draft=draft, idempotency_key=idempotency_key,
-                                ai_generated=True)
-        distance = Levenshtein.distance(draft.text, final)
-        AIDraft.objects.filter(pk=draft.pk).update(
-            outcome=AIDraft.Outcome.ACCEPTED if distance == 0 else AIDraft.Outcome.EDITED, edit_distance=distance,
-            decided_by=by, decided_at=timezone.now())
+    # The send records the outcome (accepted or edited, with the edit distance) in its own transaction.
+    message = services.send(draft.conversation, by=by, text=final, assets=assets, price_minor=price,
+                            origin=Message.Origin.AI_DRAFT, draft=draft, idempotency_key=idempotency_key,
+                            ai_generated=True)
     draft.refresh_from_db()
     return message
 

@@ -20,6 +20,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.db.transaction import atomic
 from django.utils import timezone
+from rapidfuzz.distance import Levenshtein
 
 from accounts import audit, tenancy
 from accounts.actors import Actor, SystemActor
@@ -267,6 +268,8 @@ def send(conversation: Conversation, *, by: User | None, text: str,
     ai_generated = ai_generated or origin in (Origin.AI_DRAFT, Origin.AUTOMATION)
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if draft is not None:
+            _decide_draft(draft, conversation, by=by, text=text)
         disclose = ai_generated and _needs_ai_disclosure(conversation, origin)
         if disclose:
             text = f"{settings.INBOX_AI_DISCLOSURE} {text or ''}".strip()
@@ -294,6 +297,22 @@ def send(conversation: Conversation, *, by: User | None, text: str,
                                                               "price_minor": price_minor})
         signals.message_queued.send(sender=Message, message=message)
     return message
+
+
+def _decide_draft(draft: AIDraft, conversation: Conversation, *, by: User | None, text: str) -> None:
+    """A draft goes out once, from its own conversation, and records how much the person changed its words
+    (accepted as written, or edited with the edit distance), whatever media and price they kept. Locked, so two
+    sends of one draft cannot both pass."""
+    locked = AIDraft.objects.select_for_update(of=("self",)).filter(pk=draft.pk, conversation=conversation).first()
+    if locked is None:
+        raise ValidationError("This AI draft belongs to another conversation.")
+    if locked.outcome != AIDraft.Outcome.PENDING:
+        raise ValidationError(f"This AI draft was already {locked.get_outcome_display().lower()}: draft again.")
+    distance = Levenshtein.distance(locked.text, text or "")
+    outcome = AIDraft.Outcome.ACCEPTED if distance == 0 else AIDraft.Outcome.EDITED
+    AIDraft.objects.filter(pk=draft.pk).update(outcome=outcome, edit_distance=distance,
+                                               decided_by=by if by is not None and by.is_authenticated else None,
+                                               decided_at=timezone.now())
 
 
 def _same_message(message: Message, *, text: str, assets: list[Asset], price_minor: int | None,

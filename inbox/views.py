@@ -256,6 +256,10 @@ def send(request: HttpRequest, pk: int) -> HttpResponse:
                                   user).first() if data["script"] else None
         draft_obj = AIDraft.objects.filter(pk=data["draft"], conversation=conversation).first() \
             if data["draft"] else None
+        if data["script"] and script is None:
+            raise ValidationError("That script is not one of this creator's: pick one from the list.")
+        if data["draft"] and draft_obj is None:
+            raise ValidationError("That AI draft is not this conversation's: draft again.")
         key = idempotency_key(user, data["key"])
         accept = screen.accept_function()
         if draft_obj is not None and accept is not None and _as_suggested(draft_obj, assets, data["price"]):

@@ -152,11 +152,13 @@ def test_posts_without_the_csrf_token_are_refused(world):
 def test_another_creators_script_asset_draft_and_people_reach_nothing(client, world):
     desk, conversation = world["desk"], world["mine"]
     client.force_login(desk.chatter)
-    answer = _send(client, conversation, "c" * 32, text="hello", script=world["nova_script"].pk,
-                   draft=world["nova_draft"].pk)
-    assert answer.status_code == 302
-    sent = Message.objects.get(conversation=conversation, direction=Message.Direction.OUT)
-    assert sent.script_id is None and sent.ai_draft_id is None and sent.origin == Message.Origin.MANUAL
+    # Another creator's script or another conversation's draft is refused in words, the text kept, nothing sent.
+    for key, field, said in (("c1", "script", "not one of this creator"), ("c2", "draft", "not this conversation")):
+        answer = _send(client, conversation, key * 16, text="hello from me",
+                       **{field: world[f"nova_{field}"].pk})
+        assert answer.status_code == 422 and said in answer.content.decode().replace("&#x27;", "'")
+        assert "hello from me" in answer.content.decode()
+    assert not Message.objects.filter(conversation=conversation, direction=Message.Direction.OUT).exists()
     assert _send(client, conversation, "d" * 32, text="pic", assets=[world["nova_asset"].pk]).status_code == 422
     page = client.get(SCREEN, {"c": conversation.pk, "draft": world["nova_draft"].pk}).content.decode()
     assert "Nova draft" not in page and "Nova hi" not in page and "Nova&#x27;s private note" not in page
@@ -285,6 +287,22 @@ def test_a_script_claiming_to_be_the_creator_is_refused_when_saved(client, world
                                                              "_save": "Save"})
     assert answer.status_code == 200 and "Fanvue forbids" in answer.content.decode()
     assert not Script.objects.filter(name="Claim").exists()
+
+
+def test_a_draft_goes_out_once_and_records_its_edit_even_when_its_media_changed(client, world):
+    desk, conversation = world["desk"], world["mine"]
+    draft = AIDraft.objects.create(creator=desk.creator, conversation=conversation, prompt_version="t",
+                                   text="Hey you, thanks for writing", suggested_price_minor=900)
+    draft.suggested_assets.add(vault_asset(desk.creator, title="Suggested"))
+    client.force_login(desk.chatter)
+    # The chatter drops the suggested media and price: the screen sends the words as a plain AI draft.
+    assert _send(client, conversation, "e" * 32, text="Hey you, thanks for writing!", draft=draft.pk
+                 ).status_code == 302
+    draft.refresh_from_db()
+    assert (draft.outcome, draft.edit_distance, draft.decided_by) == (AIDraft.Outcome.EDITED, 1, desk.chatter)
+    again = _send(client, conversation, "f" * 32, text="Hey you, thanks for writing", draft=draft.pk)
+    assert again.status_code == 422 and "already sent after edits" in again.content.decode()
+    assert Message.objects.filter(conversation=conversation, ai_draft=draft).count() == 1
 
 
 def test_a_draft_of_another_kind_or_already_decided_cannot_be_sent_as_an_ai_draft_twice(client, world):
