@@ -17,6 +17,7 @@ from analytics import ingest, tasks
 from analytics.models import Fan, InboundEvent, Transaction, WebhookReceiver
 from core.beat import BEAT_ENTRIES
 from tests.analytics.factories import body_of, receiver_for, sign, tip_payload
+from tests.locks import held_elsewhere
 from tests.scheduling.factories import PlatformAccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -149,30 +150,13 @@ def test_a_delivery_commits_while_another_event_of_its_account_is_being_processe
     if connection.vendor != "postgresql":
         pytest.skip("row locks are PostgreSQL's")
     event = stored(hook["account"], timedelta(seconds=1))
-    holding, release = threading.Event(), threading.Event()
-
-    def processing() -> None:
-        try:
-            with transaction.atomic():
-                assert ingest.events.locked_event(event.pk) is not None
-                holding.set()
-                release.wait(20)
-        finally:
-            connection.close()
-
-    worker = threading.Thread(target=processing)
-    worker.start()
-    try:
-        assert holding.wait(10)
+    with held_elsewhere(lambda: ingest.events.locked_event(event.pk)):
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL lock_timeout = '2s'")
             answer = deliver(client, hook["url"], tip_payload(price=777))
         assert answer.status_code == 200
         assert InboundEvent.objects.filter(account=hook["account"]).count() == 2
-    finally:
-        release.set()
-        worker.join(20)
 
 
 def test_a_burst_is_handed_to_the_workers_in_batches_and_nothing_waits_to_fill_one(monkeypatch):

@@ -4,13 +4,11 @@ ask for a reconnect, and one worker at a time per account."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from cryptography.fernet import Fernet
-from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,6 +16,7 @@ from accounts.models import AuditEvent
 from scheduling import oauth, services, tasks
 from scheduling.connectors import _load
 from scheduling.models import PlatformAccount
+from tests.locks import held_elsewhere
 from tests.scheduling.factories import PlatformAccountFactory
 from tests.scheduling.fakes.base import Reply, serve
 from tests.scheduling.fakes.fanvue import CLIENT_ID, CLIENT_SECRET, FakeFanvue
@@ -252,24 +251,7 @@ def test_invalid_grant_marks_the_account_for_reauthorisation(fv, people):
 @pytest.mark.django_db(transaction=True)
 def test_an_account_locked_by_another_worker_is_skipped(fv, people):
     account = connected(people)
-    locked, release = threading.Event(), threading.Event()
-
-    def other_worker() -> None:
-        try:
-            with transaction.atomic():
-                PlatformAccount.objects.select_for_update().get(pk=account.pk)
-                locked.set()
-                release.wait(10)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=other_worker)
-    thread.start()
-    try:
-        assert locked.wait(10)
+    with held_elsewhere(lambda: PlatformAccount.objects.select_for_update().get(pk=account.pk), hold_for=10):
         assert oauth.refresh_account(account.pk) == "skipped"
-    finally:
-        release.set()
-        thread.join()
     assert not fv.calls("POST", r"/oauth2/token")
     assert oauth.refresh_expiring() == {"refreshed": 1}
