@@ -28,6 +28,7 @@ from analytics.models import (
     WebhookReceiver,
 )
 from compliance import crypto
+from core.api.parsers import MAX_DEPTH
 from scheduling.models import PlatformAccount
 
 log = logging.getLogger("analytics.ingest")
@@ -109,7 +110,7 @@ def load_payload(body: bytes) -> dict[str, Any]:
         raise ValidationError("The body is not JSON.") from exc
     if not isinstance(payload, dict):
         raise ValidationError("The body is not a JSON object.")
-    return _without_nul(payload)
+    return _without_nul(payload, 1)
 
 
 def _refuse_constant(name: str) -> float:
@@ -123,13 +124,17 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _without_nul(value: Any) -> Any:
+def _without_nul(value: Any, depth: int) -> Any:
+    """The document with NULs dropped, no deeper than the API takes (`core.api.parsers.MAX_DEPTH`): a body a
+    few hundred levels deep parses, then would overflow the stack of any code that walks it."""
     if isinstance(value, str):
         return value.replace("\x00", "")
+    if isinstance(value, dict | list) and depth > MAX_DEPTH:
+        raise ValidationError(f"The body is nested deeper than {MAX_DEPTH} levels.")
     if isinstance(value, dict):
-        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+        return {_without_nul(k, depth): _without_nul(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_without_nul(v) for v in value]
+        return [_without_nul(v, depth + 1) for v in value]
     return value
 
 

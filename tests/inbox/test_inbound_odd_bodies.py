@@ -157,7 +157,10 @@ def test_a_tip_addressed_to_another_creator_is_not_recorded(client, hook, django
 
 
 @pytest.mark.parametrize("raw", [b'{"messageUuid": "m1", "price": NaN}', b'{"price": Infinity}',
-                                 b'{"price": 1e400}', b"[" * 100_000 + b"]" * 100_000])
+                                 b'{"price": 1e400}', b"[" * 100_000 + b"]" * 100_000,
+                                 # Deep enough to walk past Python's stack, shallow enough for its parser.
+                                 b'{"message": ' + b"[" * 500 + b"]" * 500 + b"}",
+                                 b'{"a": ' + b'{"a": ' * 40 + b"1" + b"}" * 41])
 def test_a_signed_body_that_is_not_storable_json_is_refused_before_anything_is_written(
         client, hook, raw, django_capture_on_commit_callbacks):
     response = post_signed(client, hook["url"], raw, django_capture_on_commit_callbacks)
