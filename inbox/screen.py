@@ -462,6 +462,12 @@ def vault(user: User, conversation: Conversation) -> list[Media]:
     return out
 
 
+def read_id(value: str | None) -> int | None:
+    """An id typed in a query string: ASCII digits only ("²" and "١٢" pass `isdigit()`, and no id is
+    printed that way), short enough for any id column; None for anything else."""
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 12 else None
+
+
 def pending_draft(conversation: Conversation, draft_id: int | None) -> AIDraft | None:
     if draft_id is None:
         return None

@@ -70,10 +70,6 @@ def _user(request: HttpRequest) -> User:
     return user
 
 
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 12 else None
-
-
 def conversation_in_reach(user: User, pk: int | None) -> Conversation:
     """The conversation if `user` may read it; 404 for one out of reach, exactly like a missing one."""
     found = screen.conversations_in_reach(user).select_related("creator", "account", "fan", "assignee",
@@ -164,7 +160,7 @@ def idempotency_key(user: User, key: str) -> str:
 @require_GET
 def page(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    conversation_id = _int(request.GET.get("c"))
+    conversation_id = screen.read_id(request.GET.get("c"))
     conversation = conversation_in_reach(user, conversation_id) if conversation_id is not None else None
     if conversation is not None and conversation.unread_count and _may(user, conversation, Conversation, "change"):
         services.mark_read(conversation, user)  # opening the thread reads it
@@ -194,7 +190,7 @@ def _thread_context(request: HttpRequest, user: User, conversation: Conversation
                     form: ComposeForm | None) -> dict[str, Any]:
     items = screen.thread_items(conversation)
     vault = screen.vault(user, conversation) if _may(user, conversation, Message, "add") else []
-    draft_obj = screen.pending_draft(conversation, _int(request.GET.get("draft")))
+    draft_obj = screen.pending_draft(conversation, screen.read_id(request.GET.get("draft")))
     if form is None:
         initial: dict[str, Any] = {"key": new_key()}
         if draft_obj is not None:
@@ -391,7 +387,7 @@ def live(request: HttpRequest) -> JsonResponse:
     query = screen.ListQuery.from_params(request.GET)
     rows = screen.list_rows(user, query)
     sig = screen.signature(rows)
-    current = _int(request.GET.get("c"))
+    current = screen.read_id(request.GET.get("c"))
     payload: dict[str, Any] = {"list": {"signature": sig, "html": None}, "thread": None}
     if sig != request.GET.get("sig"):
         payload["list"]["html"] = render_to_string("inbox/_list.html", {"rows": rows, "query": query,
@@ -405,7 +401,7 @@ def live(request: HttpRequest) -> JsonResponse:
 
 def _thread_delta(request: HttpRequest, user: User, pk: int) -> dict[str, Any]:
     conversation = conversation_in_reach(user, pk)
-    after = _int(request.GET.get("after")) or 0
+    after = screen.read_id(request.GET.get("after")) or 0
     new = screen.thread_items(conversation, after=after)
     reload = len(new) > screen.NEW_MESSAGES_MAX
     if any(i.kind == "in" for i in new) and conversation.unread_count and request.GET.get("visible") == "1" \

@@ -22,12 +22,14 @@ from django.utils import timezone
 from accounts import tenancy
 from accounts.models import Creator, User
 from analytics.currency import agency_currency
+from core.api.instants import MAX_YEAR, MIN_YEAR
 from core.money import format_money
 from inbox import metrics
 from inbox.metrics import MAX_DAYS, period_of
 from inbox.models import ReportingEvent
 
-EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)  # the dates a period may take
+# The days a period may take: the API's (`core.api.instants`), so the screen and the API agree.
+EARLIEST, LATEST = date(MIN_YEAR, 1, 1), date(MAX_YEAR, 12, 31)
 
 
 def may_open_metrics(user: Any) -> bool:

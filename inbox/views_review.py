@@ -26,6 +26,7 @@ from accounts.models import Creator
 from core import csv
 from core.money import format_money
 from inbox.models import Conversation, Message, ReportingEvent
+from inbox.screen import read_id
 from inbox.views_metrics import chatters_of, period_of, read_period, seconds_label
 
 PAGE_SIZE = 100
@@ -51,12 +52,13 @@ def may_review_messages(user: Any) -> bool:
 
 
 def _int(raw: str | None) -> int | None:
+    """An id asked for in the query string; one that is no id answers 404 like one out of reach."""
     if not raw:
         return None
-    # ASCII digits only: "²" passes isdigit() yet is no number int() reads, and "١٢" is no id we print.
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
+    value = read_id(raw)
+    if value is None:
         raise Http404("No such object.")
-    return int(raw)
+    return value
 
 
 def reviewed_messages(creator_ids: set[int] | None, *, start: Any, end: Any, creator_id: int | None = None,
