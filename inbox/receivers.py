@@ -67,7 +67,9 @@ def credit_earlier_sales(message: Message) -> int:
     if not message.external_id or message.direction != Message.Direction.OUT:
         return 0
     credited = 0
-    for event, sale in sales_naming_message(message.account_id, message.external_id, since=message.created_at):
+    # Since it was written: on the platform (`sent_at`, the creator's phone, read by us later) or here.
+    since = min(message.created_at, message.sent_at or message.created_at)
+    for event, sale in sales_naming_message(message.account_id, message.external_id, since=since):
         if credit_message(event, message.external_id, fan=sale.fan, tx=sale, bought=event.kind == PURCHASE):
             credited += 1
     return credited

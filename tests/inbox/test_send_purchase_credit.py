@@ -119,3 +119,26 @@ def test_a_purchase_told_before_the_message_is_known_by_its_id_is_credited_when_
     assert post(client, hook, again, django_capture_on_commit_callbacks) == "accepted"
     assert Transaction.objects.count() == 1
     assert ReportingEvent.objects.filter(kind=ReportingEvent.Kind.PURCHASE_CREDITED).count() == 1
+
+
+def test_a_ppv_sent_from_the_creator_s_phone_and_bought_before_reconciliation_read_it_is_credited(
+        client, hook, desk, django_capture_on_commit_callbacks):
+    """The creator sent a PPV from her phone; the fan bought it; only then did reconciliation read the message.
+    The message is new to us, but the sale that named it is older: it is credited when the message is
+    recorded (to nobody on our side: the creator wrote it), once."""
+    from inbox.channels.base import InboundMessage
+
+    sent_at = timezone.now() - timedelta(minutes=5)
+    conversation(desk.fanvue, fan_id=FAN_UUID)
+    assert post(client, hook, purchase_payload("phone-ppv", transactionId="sale-phone"),
+                django_capture_on_commit_callbacks) == "accepted"
+    read_later = InboundMessage(external_id="phone-ppv", chat_id=FAN_UUID, fan_id=FAN_UUID, sent_at=sent_at,
+                                text="just for you", direction="out", price_minor=999, currency="USD")
+    message = services.receive(desk.fanvue, read_later)
+    message.refresh_from_db()
+    tx = Transaction.objects.get()
+    assert message.transaction == tx and message.purchased_at is not None
+    credit = ReportingEvent.objects.get(kind=ReportingEvent.Kind.PURCHASE_CREDITED)
+    assert (credit.message, credit.chatter, credit.transaction) == (message, None, tx)
+    assert services.receive(desk.fanvue, read_later) is None
+    assert ReportingEvent.objects.filter(kind=ReportingEvent.Kind.PURCHASE_CREDITED).count() == 1
